@@ -1,0 +1,58 @@
+//! The storage trait the server writes through and queries from.
+//!
+//! Implementations: the server's in-memory placeholder (`MemStore`, foundation only) and
+//! `argus-tsdb`, the real engine. The trait is synchronous: an engine that fsyncs blocks,
+//! so async callers run it on a blocking thread.
+
+use crate::matcher::Matcher;
+use crate::model::{Labels, TimeSeries};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// A limit was hit; the message names it.
+    #[error("{0}")]
+    Limit(String),
+    #[error("storage I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Figures a store reports about itself.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct StorageStats {
+    pub series: u64,
+    pub samples: u64,
+    pub bytes: u64,
+}
+
+pub trait Storage: Send + Sync {
+    /// Stores the samples. When this returns `Ok`, the samples are as durable as the
+    /// implementation promises (the placeholder: not at all; argus-tsdb: fsynced).
+    fn append(&self, series: Vec<TimeSeries>) -> Result<(), StorageError>;
+
+    /// Every series matching all `matchers` with its samples in `[start_ms, end_ms]`,
+    /// sorted by labels. Series with no sample in the range are left out.
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<TimeSeries>, StorageError>;
+
+    /// The label sets of series matching all `matchers` that have samples in the range.
+    fn series(
+        &self,
+        matchers: &[Matcher],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<Labels>, StorageError> {
+        Ok(self
+            .select(matchers, start_ms, end_ms)?
+            .into_iter()
+            .map(|s| s.labels)
+            .collect())
+    }
+
+    fn stats(&self) -> StorageStats;
+}
