@@ -1,4 +1,14 @@
 //! The Argus agent: collects host metrics through inputs and ships them to the server.
+//!
+//! [`Agent`] owns the inputs (registered in [`inputs`]), gathers them every interval, adds
+//! the `host` label and the global labels, and hands line protocol to the [`sender`], which
+//! compresses it and delivers it to the first server that accepts it.
 
+pub mod config;
 pub mod input;
 pub mod inputs;
+pub mod runtime;
+pub mod sender;
+
+pub use config::AgentConfig;
+pub use runtime::Agent;

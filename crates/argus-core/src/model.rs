@@ -188,7 +188,10 @@ mod tests {
     #[test]
     fn labels_are_sorted_deduplicated_and_drop_empty_values() {
         let l = Labels::from_pairs([("b", "2"), ("a", "1"), ("b", "3"), ("c", "")]);
-        let names: Vec<_> = l.iter().map(|l| (l.name.as_str(), l.value.as_str())).collect();
+        let names: Vec<_> = l
+            .iter()
+            .map(|l| (l.name.as_str(), l.value.as_str()))
+            .collect();
         assert_eq!(names, vec![("a", "1"), ("b", "3")]);
         assert_eq!(l.get("b"), Some("3"));
         assert_eq!(l.get("c"), None);

@@ -1,1 +1,363 @@
-fn main() {}
+//! `argus`: one binary for every role. This file is only the command line and the wiring;
+//! the work lives in the library crates.
+
+mod config;
+
+use anyhow::Context;
+use argus_agent::Agent;
+use argus_server::AppState;
+use clap::{Args, Parser, Subcommand};
+use config::{Config, ConfigError};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "argus",
+    version,
+    about = "Monitoring for fleets of servers: agent, server, or both"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Server and a local agent in one process: the quickest way to start.
+    Up(ServerArgs),
+    /// The server: ingest, storage and the query API.
+    Server(ServerArgs),
+    /// The agent: collects this host's metrics and ships them to the servers.
+    Agent(AgentArgs),
+    /// Prints the version.
+    Version,
+    /// Configuration helpers.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Prints the full default configuration, every key documented.
+    Default,
+    /// Checks a configuration file and exits 2 with the problem if it is not valid.
+    Check {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct ServerArgs {
+    /// Configuration file (TOML); see `argus config default`.
+    #[arg(long, short, env = "ARGUS_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on (server.listen).
+    #[arg(long, env = "ARGUS_LISTEN")]
+    listen: Option<String>,
+    /// Directory for all data (data_dir).
+    #[arg(long, env = "ARGUS_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// The API token (server.token).
+    #[arg(long, env = "ARGUS_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+#[derive(Args)]
+struct AgentArgs {
+    /// Configuration file (TOML); see `argus config default`.
+    #[arg(long, short, env = "ARGUS_CONFIG")]
+    config: Option<PathBuf>,
+    /// Directory for the agent's state (data_dir).
+    #[arg(long, env = "ARGUS_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Token sent to the servers (agent.token).
+    #[arg(long, env = "ARGUS_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Server base URL; repeat for failover (agent.servers).
+    #[arg(long = "server")]
+    servers: Vec<String>,
+    /// The host label (agent.hostname).
+    #[arg(long)]
+    hostname: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if let Some(c) = e.downcast_ref::<ConfigError>() {
+                eprintln!("argus: {c}");
+                return ExitCode::from(2);
+            }
+            eprintln!("argus: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Version => {
+            println!("argus {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        Command::Config { command } => match command {
+            ConfigCommand::Default => {
+                print!("{}", config::default_config_text());
+                Ok(())
+            }
+            ConfigCommand::Check { config } => {
+                Config::load(Some(&config))?;
+                println!("{}: ok", config.display());
+                Ok(())
+            }
+        },
+        Command::Up(args) => {
+            let config = server_config(&args)?;
+            runtime()?.block_on(up(config))
+        }
+        Command::Server(args) => {
+            let config = server_config(&args)?;
+            runtime()?.block_on(server(config))
+        }
+        Command::Agent(args) => {
+            let mut config = Config::load(args.config.as_deref())?;
+            if let Some(d) = args.data_dir {
+                config.data_dir = d;
+            }
+            if let Some(t) = args.token {
+                config.agent.token = t;
+            }
+            if !args.servers.is_empty() {
+                config.agent.servers = args.servers;
+            }
+            if let Some(h) = args.hostname {
+                config.agent.hostname = h;
+            }
+            init_logging(&config.log_level);
+            runtime()?.block_on(agent(config))
+        }
+    }
+}
+
+/// Loads the file and applies the flags, which win over it.
+fn server_config(args: &ServerArgs) -> Result<Config, ConfigError> {
+    let mut config = Config::load(args.config.as_deref())?;
+    if let Some(l) = &args.listen {
+        config.server.listen = l.clone();
+    }
+    if let Some(d) = &args.data_dir {
+        config.data_dir = d.clone();
+    }
+    if let Some(t) = &args.token {
+        config.server.token = t.clone();
+    }
+    let source = args
+        .config
+        .as_ref()
+        .map_or("command line".to_string(), |p| p.display().to_string());
+    if config.server.listen.parse::<SocketAddr>().is_err() {
+        return Err(ConfigError {
+            file: source,
+            message: format!(
+                "key server.listen (--listen): {:?} is not an address like 127.0.0.1:9970",
+                config.server.listen
+            ),
+        });
+    }
+    init_logging(&config.log_level);
+    Ok(config)
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    // reqwest is built without a default TLS crypto provider; pick ring (no C toolchain
+    // beyond gcc, no OpenSSL). Failing means one is installed already, which is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Resolves when the process is asked to stop (SIGINT or SIGTERM).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+/// The server's token: configured, else `<data_dir>/token`, else a new one written there.
+fn resolve_token(configured: &str, data_dir: &Path) -> anyhow::Result<String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = data_dir.join("token");
+    let token = if !configured.is_empty() {
+        configured.to_string()
+    } else if let Ok(t) = std::fs::read_to_string(&path)
+        && !t.trim().is_empty()
+    {
+        return Ok(t.trim().to_string());
+    } else {
+        argus_server::auth::generate_token()?
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(token.as_bytes())?;
+    // The mode above applies only to a new file: make an existing one private too.
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    Ok(token)
+}
+
+struct Started {
+    url: String,
+    token: String,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+async fn start_server(
+    config: &Config,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<Started> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+    let token = resolve_token(&config.server.token, &config.data_dir)?;
+    let listener = tokio::net::TcpListener::bind(&config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+    let mut addr = listener.local_addr()?;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    // Placeholder storage until argus-tsdb lands: data lives in memory only.
+    let store = Arc::new(argus_server::store::MemStore::new());
+    let state = AppState::new(store, &token, &config.server);
+    let server = tokio::spawn(argus_server::serve(listener, state, wait_stop(stop)));
+    Ok(Started {
+        url: format!("http://{addr}"),
+        token,
+        server,
+    })
+}
+
+async fn wait_stop(mut stop: tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+fn print_banner(config: &Config, s: &Started, with_agent: bool) {
+    let token_file = config.data_dir.join("token");
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "argus {} is running", env!("CARGO_PKG_VERSION"));
+    let _ = writeln!(out, "  URL:   {}/", s.url);
+    let _ = writeln!(
+        out,
+        "  Token: {} (saved in {})",
+        s.token,
+        token_file.display()
+    );
+    if with_agent {
+        let _ = writeln!(
+            out,
+            "  Agent: collecting this host every {} s",
+            config.agent.interval_secs
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  Try:   curl -H 'Authorization: Bearer {}' '{}/api/v1/query?query=system_uptime'",
+        s.token, s.url
+    );
+    let _ = out.flush();
+}
+
+async fn server(config: Config) -> anyhow::Result<()> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let started = start_server(&config, rx).await?;
+    print_banner(&config, &started, false);
+    shutdown_signal().await;
+    let _ = tx.send(true);
+    started.server.await??;
+    Ok(())
+}
+
+async fn up(config: Config) -> anyhow::Result<()> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let started = start_server(&config, rx.clone()).await?;
+    let mut agent_config = config.agent.clone();
+    agent_config.servers = vec![started.url.clone()];
+    agent_config.token = started.token.clone();
+    let agent = Agent::new(&agent_config)?;
+    print_banner(&config, &started, true);
+    let agent_task = tokio::spawn(agent.run(wait_stop(rx)));
+    shutdown_signal().await;
+    let _ = tx.send(true);
+    agent_task.await??;
+    started.server.await??;
+    Ok(())
+}
+
+async fn agent(config: Config) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+    let agent = Agent::new(&config.agent)?;
+    agent.run(shutdown_signal()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_is_generated_once_and_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let a = resolve_token("", dir.path()).unwrap_or_default();
+        let b = resolve_token("", dir.path()).unwrap_or_default();
+        assert_eq!(a.len(), 64);
+        assert_eq!(a, b);
+        let mode = std::fs::metadata(dir.path().join("token"))
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0);
+        assert_eq!(mode, 0o600);
+        let c = resolve_token("given", dir.path()).unwrap_or_default();
+        assert_eq!(c, "given");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("token")).unwrap_or_default(),
+            "given"
+        );
+    }
+}

@@ -1,0 +1,57 @@
+//! `[agent]`: the agent's configuration.
+
+use crate::inputs::InputsConfig;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// `[agent]` in the config file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Server base URLs. Batches go to the first that accepts them; on failure the next.
+    pub servers: Vec<String>,
+    /// Bearer token sent with every request.
+    pub token: String,
+    /// The `host` label on every sample. Empty: the machine's host name.
+    pub hostname: String,
+    /// Seconds between two collections.
+    pub interval_secs: u64,
+    /// Seconds before a send to one server is given up.
+    pub timeout_secs: u64,
+    /// Bytes of compressed batches kept in memory while no server accepts them; past it the
+    /// oldest batch is dropped and counted.
+    pub buffer_max_bytes: usize,
+    /// Labels added to every sample (for example `location = "dc1"`). A tag an input sets
+    /// itself is not overwritten.
+    pub labels: BTreeMap<String, String>,
+    /// The built-in inputs.
+    pub inputs: InputsConfig,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            servers: vec!["http://127.0.0.1:9970".to_string()],
+            token: String::new(),
+            hostname: String::new(),
+            interval_secs: 10,
+            timeout_secs: 10,
+            buffer_max_bytes: 16 * 1024 * 1024,
+            labels: BTreeMap::new(),
+            inputs: InputsConfig::default(),
+        }
+    }
+}
+
+impl AgentConfig {
+    /// The host name to label samples with.
+    pub fn host(&self) -> String {
+        if !self.hostname.is_empty() {
+            return self.hostname.clone();
+        }
+        hostname::get()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_else(|| "localhost".to_string())
+    }
+}

@@ -1,0 +1,153 @@
+//! The `diskio` input: I/O counters of each block device, from `/proc/diskstats`.
+//!
+//! A **device** is one line of `/proc/diskstats`: whole disks, their partitions, device
+//! mapper and md devices alike, as Telegraf reports them. The counters only grow (until
+//! a reboot or a device is re-added); take their `rate()` for throughput, IOPS and
+//! utilisation. Loop and RAM disks are left out by default (`ignore_devices`): on hosts
+//! with snaps they are dozens of idle series.
+
+use std::path::PathBuf;
+
+use argus_core::line_protocol::Line;
+use serde::{Deserialize, Serialize};
+
+use super::procfile::{ParseError, ProcFile, column_u64};
+use super::{glob, point, tag, uint};
+use crate::input::Input;
+
+/// The documented `[agent.inputs.diskio]` table, every option at its default.
+pub const SAMPLE_CONFIG: &str = include_str!("sample.toml");
+
+/// `[agent.inputs.diskio]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Whether the input runs.
+    pub enabled: bool,
+    /// Report only devices whose name matches one of these patterns (`*` any run of
+    /// characters, `?` one character), e.g. `["sd?", "nvme*n?"]`; empty: all.
+    pub devices: Vec<String>,
+    /// Never report devices whose name matches one of these patterns.
+    pub ignore_devices: Vec<String>,
+    /// Where procfs is mounted; point it at the host's `/proc` when running in a container.
+    pub procfs_root: PathBuf,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            enabled: true,
+            devices: Vec::new(),
+            ignore_devices: vec!["loop*".to_string(), "ram*".to_string()],
+            procfs_root: super::default_procfs_root(),
+        }
+    }
+}
+
+/// `/proc/diskstats` counts sectors of 512 bytes whatever the device's own sector size.
+const SECTOR_BYTES: u64 = 512;
+
+/// The `diskio` input; see the module docs.
+#[derive(Debug)]
+pub struct DiskIo {
+    devices: Vec<String>,
+    ignore_devices: Vec<String>,
+    diskstats: ProcFile,
+}
+
+impl DiskIo {
+    /// Builds the input if enabled.
+    pub fn build(config: &Config) -> anyhow::Result<Option<Box<dyn Input>>> {
+        Ok(config
+            .enabled
+            .then(|| Box::new(DiskIo::new(config)) as Box<dyn Input>))
+    }
+
+    fn new(config: &Config) -> Self {
+        DiskIo {
+            devices: config.devices.clone(),
+            ignore_devices: config.ignore_devices.clone(),
+            diskstats: ProcFile::new(&config.procfs_root, "diskstats"),
+        }
+    }
+}
+
+impl Input for DiskIo {
+    fn name(&self) -> &'static str {
+        "diskio"
+    }
+
+    fn gather(&mut self, now_ms: i64, out: &mut Vec<Line<'static>>) -> anyhow::Result<()> {
+        self.diskstats.read()?;
+        let text = self.diskstats.text();
+        for (i, line) in text.lines().enumerate() {
+            let mut cols = line.split_whitespace();
+            let (Some(_major), Some(_minor), Some(name)) = (cols.next(), cols.next(), cols.next())
+            else {
+                continue;
+            };
+            if (!self.devices.is_empty() && !glob::any(&self.devices, name))
+                || glob::any(&self.ignore_devices, name)
+            {
+                continue;
+            }
+            // Kernels before 2.6.25 gave partitions only 4 counters; there is nothing to
+            // map them to, so such lines are skipped.
+            if line.split_whitespace().count() < 14 {
+                continue;
+            }
+            let point = parse_device(cols, i + 1, name, now_ms);
+            out.push(point.map_err(|e| self.diskstats.error(e))?);
+        }
+        Ok(())
+    }
+}
+
+/// The point for one device from the 11 counters after its name (later kernels append
+/// discard and flush counters, which are ignored).
+fn parse_device<'a>(
+    mut cols: impl Iterator<Item = &'a str>,
+    line: usize,
+    name: &str,
+    now_ms: i64,
+) -> Result<Line<'static>, ParseError> {
+    let mut c = [0u64; 11];
+    const WHAT: [&str; 11] = [
+        "reads completed",
+        "reads merged",
+        "sectors read",
+        "ms reading",
+        "writes completed",
+        "writes merged",
+        "sectors written",
+        "ms writing",
+        "I/Os in progress",
+        "ms doing I/O",
+        "weighted ms doing I/O",
+    ];
+    for (slot, what) in c.iter_mut().zip(WHAT) {
+        *slot = column_u64(&mut cols, line, what)?;
+    }
+    let fields = vec![
+        uint("reads", c[0]),
+        uint("writes", c[4]),
+        uint("read_bytes", c[2].saturating_mul(SECTOR_BYTES)),
+        uint("write_bytes", c[6].saturating_mul(SECTOR_BYTES)),
+        uint("read_time", c[3]),
+        uint("write_time", c[7]),
+        uint("io_time", c[9]),
+        uint("weighted_io_time", c[10]),
+        uint("iops_in_progress", c[8]),
+        uint("merged_reads", c[1]),
+        uint("merged_writes", c[5]),
+    ];
+    Ok(point(
+        "diskio",
+        vec![tag("name", name.to_string())],
+        fields,
+        now_ms,
+    ))
+}
+
+#[cfg(test)]
+mod tests;

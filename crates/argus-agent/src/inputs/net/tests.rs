@@ -1,0 +1,94 @@
+use std::path::Path;
+
+use argus_core::line_protocol::FieldValue;
+
+use super::*;
+use crate::inputs::testcases;
+
+#[test]
+fn fixture_cases() {
+    testcases::run("net", |mut config: Config, case: &Path| {
+        config.procfs_root = case.join("proc");
+        Ok(Box::new(Net::new(&config)))
+    });
+}
+
+#[test]
+fn sample_config_is_the_default() {
+    testcases::assert_sample_is_default(SAMPLE_CONFIG, "net", &Config::default());
+}
+
+#[test]
+fn readme_documents_sample_and_every_series() {
+    testcases::assert_readme_documents("net", SAMPLE_CONFIG);
+}
+
+#[test]
+fn a_truncated_line_names_the_missing_column() {
+    assert_eq!(
+        parse_interface(" 1 2 3 4 5 6 7 8 9 10", 4, "eth0", 0).map(|_| ()),
+        Err(ParseError::new(4, "transmit errs: missing column"))
+    );
+}
+
+/// Counters only grow, so ours must lie between two reads taken by the `procfs` crate
+/// around the gather.
+#[test]
+fn real_net_dev_matches_the_procfs_crate() {
+    let before = procfs::net::dev_status().expect("procfs net/dev");
+    let mut net = Net::build(&Config::default())
+        .expect("build")
+        .expect("enabled");
+    let mut out = Vec::new();
+    net.gather(3, &mut out).expect("gather");
+    let after = procfs::net::dev_status().expect("procfs net/dev");
+
+    // Interfaces may come and go meanwhile (container veth pairs): every one present in
+    // both reads must be reported, and nothing present in neither.
+    let names: Vec<&str> = out.iter().map(|l| l.tags[0].1.as_ref()).collect();
+    assert!(!names.contains(&"lo"));
+    for name in before
+        .keys()
+        .filter(|n| *n != "lo" && after.contains_key(*n))
+    {
+        assert!(names.contains(&name.as_str()), "{name} not reported");
+    }
+    for line in &out {
+        let name = line.tags[0].1.as_ref();
+        assert!(
+            before.contains_key(name) || after.contains_key(name),
+            "{name}"
+        );
+        let (Some(b), Some(a)) = (before.get(name), after.get(name)) else {
+            continue;
+        };
+        let get = |field: &str| match line.fields.iter().find(|(k, _)| k == field) {
+            Some((_, FieldValue::UInt(v))) => *v,
+            other => panic!("{name} {field}: {other:?}"),
+        };
+        assert!(
+            (b.recv_bytes..=a.recv_bytes).contains(&get("bytes_recv")),
+            "{name}"
+        );
+        assert!(
+            (b.sent_bytes..=a.sent_bytes).contains(&get("bytes_sent")),
+            "{name}"
+        );
+        assert!(
+            (b.recv_packets..=a.recv_packets).contains(&get("packets_recv")),
+            "{name}"
+        );
+        assert!(
+            (b.sent_packets..=a.sent_packets).contains(&get("packets_sent")),
+            "{name}"
+        );
+        assert!(
+            (b.recv_drop..=a.recv_drop).contains(&get("drop_in")),
+            "{name}"
+        );
+        assert!(
+            (b.sent_errs..=a.sent_errs).contains(&get("err_out")),
+            "{name}"
+        );
+    }
+}

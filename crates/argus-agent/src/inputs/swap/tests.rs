@@ -1,0 +1,80 @@
+use std::path::Path;
+
+use argus_core::line_protocol::FieldValue;
+use procfs::Current;
+
+use super::*;
+use crate::inputs::testcases;
+
+/// The fixtures count swap traffic in 4 KiB pages, whatever this machine's page size.
+#[test]
+fn fixture_cases() {
+    testcases::run("swap", |mut config: Config, case: &Path| {
+        config.procfs_root = case.join("proc");
+        let mut swap = Swap::new(&config);
+        swap.page_size = 4096;
+        Ok(Box::new(swap))
+    });
+}
+
+#[test]
+fn sample_config_is_the_default() {
+    testcases::assert_sample_is_default(SAMPLE_CONFIG, "swap", &Config::default());
+}
+
+#[test]
+fn readme_documents_sample_and_every_series() {
+    testcases::assert_readme_documents("swap", SAMPLE_CONFIG);
+}
+
+#[test]
+fn vmstat_page_counts() {
+    let text = "nr_free_pages 1\npgpgin 2\npswpin 3\npswpout 4\npgpgout 5\n";
+    assert_eq!(parse_vmstat(text), Ok((Some(3), Some(4))));
+    assert_eq!(parse_vmstat("nr_free_pages 1\n"), Ok((None, None)));
+    assert_eq!(
+        parse_vmstat("pswpin -1\n"),
+        Err(ParseError::new(
+            1,
+            "pswpin: expected a number, found \"-1\""
+        ))
+    );
+}
+
+#[test]
+fn real_proc_matches_meminfo_and_vmstat() {
+    let mut swap = Swap::build(&Config::default())
+        .expect("build")
+        .expect("enabled");
+    let mut out = Vec::new();
+    swap.gather(7, &mut out).expect("gather");
+    assert_eq!(out.len(), 1);
+    let get = |name: &str| {
+        out[0]
+            .fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let reference = procfs::Meminfo::current().expect("procfs meminfo");
+    assert_eq!(get("total"), Some(FieldValue::UInt(reference.swap_total)));
+    let Some(FieldValue::UInt(free)) = get("free") else {
+        panic!("free")
+    };
+    assert_eq!(
+        get("used"),
+        Some(FieldValue::UInt(reference.swap_total - free))
+    );
+
+    // Swap counters only grow: bracket ours between two independent reads.
+    let after = procfs::vmstat().expect("procfs vmstat");
+    let page = procfs::page_size();
+    let Some(FieldValue::UInt(bytes_in)) = get("in") else {
+        panic!("in")
+    };
+    let pswpin = u64::try_from(after["pswpin"]).expect("pswpin");
+    assert!(
+        bytes_in <= pswpin * page && bytes_in % page == 0,
+        "{bytes_in}"
+    );
+}

@@ -1,0 +1,219 @@
+//! The fixture test runner every input shares (test builds only).
+//!
+//! A **case** is a folder `inputs/<name>/testdata/<case>/` holding fixture files laid out
+//! like the real ones (`proc/stat`, `proc/meminfo`, …), an optional `config.json` (the
+//! input's `Config`; missing keys keep their defaults) and `expected.out`: the points one
+//! gather must produce, in line protocol, timestamped [`NOW_MS`]. Run with `ARGUS_BLESS=1`
+//! to rewrite `expected.out` from the current output (then review the diff).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use argus_core::line_protocol::{FieldValue, Line};
+use serde::de::DeserializeOwned;
+
+use crate::input::Input;
+
+/// The `now_ms` every case gathers at.
+pub const NOW_MS: i64 = 1_700_000_000_000;
+
+/// Runs every case under `inputs/<input>/testdata/`. `make` builds the input for one case
+/// from its config and its folder (to point `procfs_root` and friends into the fixture).
+pub fn run<C, F>(input: &str, make: F)
+where
+    C: DeserializeOwned + Default,
+    F: Fn(C, &Path) -> anyhow::Result<Box<dyn Input>>,
+{
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/inputs")
+        .join(input)
+        .join("testdata");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.expect("read_dir entry").path())
+        .filter(|path| path.join("expected.out").exists())
+        .collect();
+    cases.sort();
+    assert!(!cases.is_empty(), "no cases under {}", dir.display());
+
+    let bless = std::env::var_os("ARGUS_BLESS").is_some();
+    let mut failures = Vec::new();
+    for case in &cases {
+        let config_path = case.join("config.json");
+        let config: C = match std::fs::read_to_string(&config_path) {
+            Ok(text) => serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{}: {e}", config_path.display())),
+            Err(_) => C::default(),
+        };
+        let mut built = make(config, case).unwrap_or_else(|e| panic!("{}: {e:#}", case.display()));
+        let mut out = Vec::new();
+        built
+            .gather(NOW_MS, &mut out)
+            .unwrap_or_else(|e| panic!("{}: {e:#}", case.display()));
+        let got = render(&out);
+        let expected_path = case.join("expected.out");
+        let expected = std::fs::read_to_string(&expected_path).expect("expected.out");
+        if got.trim_end() != expected.trim_end() {
+            if bless {
+                std::fs::write(&expected_path, &got).expect("bless");
+            } else {
+                failures.push(format!(
+                    "case {}\n--- expected\n{}\n--- got\n{}",
+                    case.display(),
+                    expected.trim_end(),
+                    got.trim_end()
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Line protocol, one point per line, tags and fields in the order the input wrote them.
+pub fn render(lines: &[Line<'_>]) -> String {
+    let mut s = String::new();
+    for line in lines {
+        s.push_str(&escape(&line.measurement, ", "));
+        for (k, v) in &line.tags {
+            let _ = write!(s, ",{}={}", escape(k, ",= "), escape(v, ",= "));
+        }
+        for (i, (k, v)) in line.fields.iter().enumerate() {
+            s.push(if i == 0 { ' ' } else { ',' });
+            s.push_str(&escape(k, ",= "));
+            s.push('=');
+            let _ = match v {
+                FieldValue::Float(f) => write!(s, "{f}"),
+                FieldValue::Int(n) => write!(s, "{n}i"),
+                FieldValue::UInt(n) => write!(s, "{n}u"),
+                FieldValue::Bool(b) => write!(s, "{b}"),
+                FieldValue::Str(t) => write!(s, "\"{}\"", escape(t, "\"")),
+            };
+        }
+        if let Some(ts) = line.timestamp {
+            let _ = write!(s, " {ts}");
+        }
+        s.push('\n');
+    }
+    s
+}
+
+fn escape(text: &str, special: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c == '\\' || special.contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Checks that a `sample.toml` sets every option of the input's config to its default:
+/// each top-level key of `default` (as JSON) appears as `key = value` whose value, with
+/// whitespace, comments and trailing commas removed, is the JSON rendering. This stands in
+/// for parsing it with `toml`, which is not a dependency of this crate.
+pub fn assert_sample_is_default<C: serde::Serialize>(sample: &str, table: &str, default: &C) {
+    let header = format!("[agent.inputs.{table}]");
+    assert!(
+        sample.lines().any(|l| l.trim() == header),
+        "sample lacks {header}"
+    );
+    let json = serde_json::to_value(default).expect("config to JSON");
+    let object = json.as_object().expect("config is a table");
+    let mut assigned = Vec::new();
+    let mut lines = sample.lines().peekable();
+    while let Some(line) = lines.next() {
+        let line = strip_comment(line);
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let key = key.trim().to_string();
+        let mut value: String = value.chars().filter(|c| !c.is_whitespace()).collect();
+        // A multi-line array runs until its brackets balance.
+        while value.matches('[').count() > value.matches(']').count() {
+            let Some(next) = lines.next() else { break };
+            value.extend(strip_comment(next).chars().filter(|c| !c.is_whitespace()));
+        }
+        let value = value.replace(",]", "]");
+        assigned.push((key, value));
+    }
+    for (key, value) in object {
+        let want = serde_json::to_string(value).expect("value to JSON");
+        let got = assigned.iter().find(|(k, _)| k == key);
+        assert_eq!(
+            got.map(|(_, v)| v.as_str()),
+            Some(want.as_str()),
+            "sample.toml option {key}"
+        );
+    }
+    for (key, _) in &assigned {
+        assert!(
+            object.contains_key(key),
+            "sample.toml sets unknown option {key}"
+        );
+    }
+}
+
+fn strip_comment(line: &str) -> &str {
+    // Sample values hold no `#`, so everything from the first one is a comment.
+    line.split_once('#').map_or(line, |(code, _)| code)
+}
+
+/// Checks that `inputs/<input>/README.md` shows the sample config verbatim and names, in
+/// backticks, every series (`<measurement>_<field>`) and tag key that the fixture cases
+/// produce, so the docs cannot fall behind the code.
+pub fn assert_readme_documents(input: &str, sample: &str) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/inputs")
+        .join(input);
+    let readme = std::fs::read_to_string(dir.join("README.md")).expect("README.md");
+    assert!(
+        readme.contains(sample.trim_end()),
+        "{input}/README.md does not show sample.toml verbatim"
+    );
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir.join("testdata")).expect("testdata") {
+        let expected = entry.expect("entry").path().join("expected.out");
+        let Ok(text) = std::fs::read_to_string(&expected) else {
+            continue;
+        };
+        for line in text.lines() {
+            let parts = split_unescaped(line, ' ');
+            let (key, fields) = (parts[0].as_str(), parts[1].as_str());
+            let key = split_unescaped(key, ',');
+            let measurement = &key[0];
+            for tag in &key[1..] {
+                let k = &split_unescaped(tag, '=')[0];
+                assert!(
+                    readme.contains(&format!("`{k}`")),
+                    "{input}: tag {k} undocumented"
+                );
+            }
+            for field in split_unescaped(fields, ',') {
+                let name = &split_unescaped(&field, '=')[0];
+                let series = format!("`{measurement}_{name}`");
+                assert!(readme.contains(&series), "{input}: {series} undocumented");
+                checked += 1;
+            }
+        }
+    }
+    assert!(
+        checked > 0,
+        "{input}: no fixture output to check the README against"
+    );
+}
+
+/// Splits line protocol text at `sep` where it is not escaped by a backslash.
+fn split_unescaped(text: &str, sep: char) -> Vec<String> {
+    let mut parts = vec![String::new()];
+    let mut escaped = false;
+    for c in text.chars() {
+        if c == sep && !escaped {
+            parts.push(String::new());
+        } else if let Some(last) = parts.last_mut() {
+            last.push(c);
+        }
+        escaped = c == '\\' && !escaped;
+    }
+    parts
+}

@@ -1,0 +1,4 @@
+//! Ingest endpoints: everything that writes into storage.
+
+pub mod body;
+pub mod influx;

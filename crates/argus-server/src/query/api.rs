@@ -1,0 +1,153 @@
+//! Handlers for the Prometheus query endpoints.
+
+use super::format::{PromError, json_response, matrix_json, vector_json};
+use super::params::{Params, parse_duration_ms, parse_time};
+use super::selector::{Selection, parse_selector};
+use crate::api::AppState;
+use argus_core::{Labels, now_ms};
+use axum::extract::State;
+use axum::response::Response;
+
+/// Prometheus refuses range queries with more points per series than this.
+const MAX_POINTS: i64 = 11_000;
+
+fn required<'a>(p: &'a Params, key: &str) -> Result<&'a str, PromError> {
+    p.get(key)
+        .ok_or_else(|| PromError::bad_data(format!("missing parameter {key:?}")))
+}
+
+fn time_param(p: &Params, key: &str, default: i64) -> Result<i64, PromError> {
+    match p.get(key) {
+        None | Some("") => Ok(default),
+        Some(s) => parse_time(s)
+            .map_err(|e| PromError::bad_data(format!("invalid parameter {key:?}: {e}"))),
+    }
+}
+
+fn selection(p: &Params, instant: bool) -> Result<Selection, PromError> {
+    let q = required(p, "query")?;
+    parse_selector(q).map_err(|e| {
+        if instant {
+            PromError::bad_data(format!("invalid parameter \"query\": {e}"))
+        } else {
+            PromError::bad_data(e)
+        }
+    })
+}
+
+/// Runs storage work on a blocking thread: the real engine reads files.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, argus_core::StorageError> + Send + 'static,
+) -> Result<T, PromError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| PromError::internal(e.to_string()))?
+        .map_err(|e| match e {
+            argus_core::StorageError::Limit(m) => PromError::execution(m),
+            other => PromError::internal(other.to_string()),
+        })
+}
+
+pub async fn query(State(state): State<AppState>, p: Params) -> Result<Response, PromError> {
+    let result = async {
+        let sel = selection(&p, true)?;
+        let t = time_param(&p, "time", now_ms())?;
+        let store = state.store.clone();
+        let lookback = state.lookback_ms;
+        if sel.range_ms.is_some() {
+            let m = blocking(move || sel.raw_range(store.as_ref(), t)).await?;
+            Ok(json_response(matrix_json(&m)))
+        } else {
+            let v = blocking(move || sel.instant(store.as_ref(), t, lookback)).await?;
+            Ok(json_response(vector_json(&v)))
+        }
+    }
+    .await;
+    state
+        .telemetry
+        .query("query", if result.is_ok() { "ok" } else { "error" });
+    result
+}
+
+pub async fn query_range(State(state): State<AppState>, p: Params) -> Result<Response, PromError> {
+    let result = async {
+        let sel = selection(&p, false)?;
+        let start = parse_time(required(&p, "start")?)
+            .map_err(|e| PromError::bad_data(format!("invalid parameter \"start\": {e}")))?;
+        let end = parse_time(required(&p, "end")?)
+            .map_err(|e| PromError::bad_data(format!("invalid parameter \"end\": {e}")))?;
+        if end < start {
+            return Err(PromError::bad_data(
+                "invalid parameter \"end\": end timestamp must not be before start time",
+            ));
+        }
+        let step = parse_duration_ms(required(&p, "step")?)
+            .map_err(|e| PromError::bad_data(format!("invalid parameter \"step\": {e}")))?;
+        if step <= 0 {
+            return Err(PromError::bad_data(
+                "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer",
+            ));
+        }
+        if (end - start) / step > MAX_POINTS {
+            return Err(PromError::bad_data(
+                "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+            ));
+        }
+        if sel.range_ms.is_some() {
+            return Err(PromError::bad_data(
+                "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector",
+            ));
+        }
+        let store = state.store.clone();
+        let lookback = state.lookback_ms;
+        let m = blocking(move || sel.range(store.as_ref(), start, end, step, lookback)).await?;
+        Ok(json_response(matrix_json(&m)))
+    }
+    .await;
+    state
+        .telemetry
+        .query("query_range", if result.is_ok() { "ok" } else { "error" });
+    result
+}
+
+pub async fn series(State(state): State<AppState>, p: Params) -> Result<Response, PromError> {
+    let mut selections = Vec::new();
+    for m in p.all("match[]") {
+        let s = parse_selector(m)
+            .map_err(|e| PromError::bad_data(format!("invalid parameter \"match[]\": {e}")))?;
+        if s.range_ms.is_some() {
+            return Err(PromError::bad_data(
+                "invalid parameter \"match[]\": a range selector is not a series selector",
+            ));
+        }
+        selections.push(s);
+    }
+    if selections.is_empty() {
+        return Err(PromError::bad_data("no match[] parameter provided"));
+    }
+    let start = time_param(&p, "start", i64::MIN / 2)?;
+    let end = time_param(&p, "end", i64::MAX / 2)?;
+    let limit = match p.get("limit") {
+        None | Some("") => None,
+        Some(s) => Some(s.parse::<usize>().map_err(|_| {
+            PromError::bad_data(format!("invalid parameter \"limit\": {s:?} is not a count"))
+        })?),
+    };
+    let store = state.store.clone();
+    let mut all: Vec<Labels> = blocking(move || {
+        let mut out = Vec::new();
+        for s in selections {
+            out.extend(store.series(&s.matchers, start, end)?);
+        }
+        Ok(out)
+    })
+    .await?;
+    all.sort();
+    all.dedup();
+    if let Some(l) = limit {
+        all.truncate(l);
+    }
+    state.telemetry.query("series", "ok");
+    let body = serde_json::json!({ "status": "success", "data": all });
+    Ok(json_response(body.to_string()))
+}

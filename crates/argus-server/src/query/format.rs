@@ -1,0 +1,190 @@
+//! The Prometheus API's JSON shapes, written by hand where Prometheus's number formatting
+//! differs from serde's: sample values are strings in Go's shortest form ("1000000",
+//! "1e-07", "+Inf"), timestamps are seconds with up to three decimals.
+
+use argus_core::{Labels, Sample};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use std::fmt::Write;
+
+/// A Prometheus-shaped error: `{"status":"error","errorType":…,"error":…}`.
+#[derive(Debug)]
+pub struct PromError {
+    pub status: StatusCode,
+    pub kind: &'static str,
+    pub message: String,
+}
+
+impl PromError {
+    pub fn bad_data(message: impl Into<String>) -> Self {
+        PromError {
+            status: StatusCode::BAD_REQUEST,
+            kind: "bad_data",
+            message: message.into(),
+        }
+    }
+
+    pub fn execution(message: impl Into<String>) -> Self {
+        PromError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            kind: "execution",
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        PromError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            kind: "internal",
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for PromError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "status": "error",
+            "errorType": self.kind,
+            "error": self.message,
+        });
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+/// Formats a value as Prometheus does (jsoniter's float form, as strings).
+pub fn format_value(v: f64, out: &mut String) {
+    if v.is_nan() {
+        out.push_str("NaN");
+    } else if v.is_infinite() {
+        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
+    } else if v == 0.0 {
+        out.push_str(if v.is_sign_negative() { "-0" } else { "0" });
+    } else {
+        let a = v.abs();
+        if !(1e-6..1e21).contains(&a) {
+            // Rust writes "1e-7"; Go writes "1e-07": sign always, at least two digits.
+            let s = format!("{v:e}");
+            let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
+            let (sign, digits) = match exp.strip_prefix('-') {
+                Some(d) => ('-', d),
+                None => ('+', exp),
+            };
+            let _ = write!(out, "{mant}e{sign}{digits:0>2}");
+        } else {
+            let _ = write!(out, "{v}");
+        }
+    }
+}
+
+/// Formats a millisecond timestamp as Prometheus does: seconds, and when the milliseconds
+/// are not zero, exactly three decimals (`1.100`).
+pub fn format_ts(ms: i64, out: &mut String) {
+    if ms < 0 {
+        out.push('-');
+    }
+    let a = ms.unsigned_abs();
+    let _ = write!(out, "{}", a / 1000);
+    if !a.is_multiple_of(1000) {
+        let _ = write!(out, ".{:03}", a % 1000);
+    }
+}
+
+fn write_labels(l: &Labels, out: &mut String) {
+    // Serializing a map of strings cannot fail.
+    out.push_str(&serde_json::to_string(l).unwrap_or_else(|_| "{}".into()));
+}
+
+fn write_point(s: &Sample, out: &mut String) {
+    out.push('[');
+    format_ts(s.ts, out);
+    out.push_str(",\"");
+    format_value(s.value, out);
+    out.push_str("\"]");
+}
+
+/// `{"status":"success","data":{"resultType":"vector","result":[…]}}`
+pub fn vector_json(result: &[(Labels, Sample)]) -> String {
+    let mut out = String::from(r#"{"status":"success","data":{"resultType":"vector","result":["#);
+    for (i, (l, s)) in result.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(r#"{"metric":"#);
+        write_labels(l, &mut out);
+        out.push_str(r#","value":"#);
+        write_point(s, &mut out);
+        out.push('}');
+    }
+    out.push_str("]}}");
+    out
+}
+
+/// `{"status":"success","data":{"resultType":"matrix","result":[…]}}`
+pub fn matrix_json(result: &[(Labels, Vec<Sample>)]) -> String {
+    let mut out = String::from(r#"{"status":"success","data":{"resultType":"matrix","result":["#);
+    for (i, (l, samples)) in result.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(r#"{"metric":"#);
+        write_labels(l, &mut out);
+        out.push_str(r#","values":["#);
+        for (j, s) in samples.iter().enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            write_point(s, &mut out);
+        }
+        out.push_str("]}");
+    }
+    out.push_str("]}}");
+    out
+}
+
+/// A JSON body with the right content type.
+pub fn json_response(body: String) -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(x: f64) -> String {
+        let mut s = String::new();
+        format_value(x, &mut s);
+        s
+    }
+
+    fn t(ms: i64) -> String {
+        let mut s = String::new();
+        format_ts(ms, &mut s);
+        s
+    }
+
+    #[test]
+    fn values_as_prometheus_writes_them() {
+        assert_eq!(v(1e6), "1000000");
+        assert_eq!(v(1e-7), "1e-07");
+        assert_eq!(v(1.5e21), "1.5e+21");
+        assert_eq!(v(0.1), "0.1");
+        assert_eq!(v(-2.5), "-2.5");
+        assert_eq!(v(f64::NAN), "NaN");
+        assert_eq!(v(f64::INFINITY), "+Inf");
+        assert_eq!(v(f64::NEG_INFINITY), "-Inf");
+        assert_eq!(v(123456789.0), "123456789");
+    }
+
+    #[test]
+    fn timestamps_as_seconds() {
+        assert_eq!(t(1_435_781_451_781), "1435781451.781");
+        assert_eq!(t(1_100), "1.100");
+        assert_eq!(t(2_000), "2");
+        assert_eq!(t(-500), "-0.500");
+    }
+}

@@ -1,0 +1,5 @@
+//! Storage implementations the server can run on.
+
+pub mod mem;
+
+pub use mem::MemStore;

@@ -1,0 +1,202 @@
+//! The server's own metrics, served at `/metrics` in the Prometheus text format.
+//!
+//! Names are prefixed `argus_` and end in their unit; counters end in `_total` (added by
+//! prometheus-client).
+
+use argus_core::StorageStats;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use std::sync::Arc;
+
+type LabelPairs = Vec<(&'static str, String)>;
+
+#[derive(Clone)]
+pub struct Telemetry {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    registry: Registry,
+    http_requests: Family<LabelPairs, Counter>,
+    ingest_samples: Counter,
+    ingest_lines: Counter,
+    ingest_bytes: Counter,
+    ingest_string_fields_skipped: Counter,
+    ingest_rejected: Family<LabelPairs, Counter>,
+    unauthorized: Counter,
+    queries: Family<LabelPairs, Counter>,
+    storage_series: Gauge,
+    storage_samples: Gauge,
+    storage_bytes: Gauge,
+}
+
+impl Default for Telemetry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Telemetry {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let http_requests = Family::<LabelPairs, Counter>::default();
+        let ingest_samples = Counter::default();
+        let ingest_lines = Counter::default();
+        let ingest_bytes = Counter::default();
+        let ingest_string_fields_skipped = Counter::default();
+        let ingest_rejected = Family::<LabelPairs, Counter>::default();
+        let unauthorized = Counter::default();
+        let queries = Family::<LabelPairs, Counter>::default();
+        let storage_series = Gauge::default();
+        let storage_samples = Gauge::default();
+        let storage_bytes = Gauge::default();
+        registry.register(
+            "argus_http_requests",
+            "HTTP requests answered, by route and status code",
+            http_requests.clone(),
+        );
+        registry.register(
+            "argus_ingest_samples",
+            "Samples accepted by the ingest endpoints",
+            ingest_samples.clone(),
+        );
+        registry.register(
+            "argus_ingest_lines",
+            "Line protocol lines accepted",
+            ingest_lines.clone(),
+        );
+        registry.register(
+            "argus_ingest_bytes",
+            "Request body bytes accepted by ingest, after decompression",
+            ingest_bytes.clone(),
+        );
+        registry.register(
+            "argus_ingest_string_fields_skipped",
+            "Line protocol string fields, which are not stored as samples",
+            ingest_string_fields_skipped.clone(),
+        );
+        registry.register(
+            "argus_ingest_rejected_requests",
+            "Ingest requests rejected, by reason",
+            ingest_rejected.clone(),
+        );
+        registry.register(
+            "argus_http_unauthorized_requests",
+            "Requests refused for a missing or wrong token",
+            unauthorized.clone(),
+        );
+        registry.register(
+            "argus_queries",
+            "Queries answered, by endpoint and outcome",
+            queries.clone(),
+        );
+        registry.register(
+            "argus_storage_series",
+            "Series in storage",
+            storage_series.clone(),
+        );
+        registry.register(
+            "argus_storage_samples",
+            "Samples in storage",
+            storage_samples.clone(),
+        );
+        registry.register(
+            "argus_storage_bytes",
+            "Bytes used by storage",
+            storage_bytes.clone(),
+        );
+        Telemetry {
+            inner: Arc::new(Inner {
+                registry,
+                http_requests,
+                ingest_samples,
+                ingest_lines,
+                ingest_bytes,
+                ingest_string_fields_skipped,
+                ingest_rejected,
+                unauthorized,
+                queries,
+                storage_series,
+                storage_samples,
+                storage_bytes,
+            }),
+        }
+    }
+
+    pub fn http_request(&self, route: &str, status: u16) {
+        self.inner
+            .http_requests
+            .get_or_create(&vec![
+                ("route", route.to_string()),
+                ("code", status.to_string()),
+            ])
+            .inc();
+    }
+
+    pub fn ingested(&self, lines: u64, samples: u64, bytes: u64, string_fields: u64) {
+        self.inner.ingest_lines.inc_by(lines);
+        self.inner.ingest_samples.inc_by(samples);
+        self.inner.ingest_bytes.inc_by(bytes);
+        self.inner
+            .ingest_string_fields_skipped
+            .inc_by(string_fields);
+    }
+
+    pub fn rejected(&self, reason: &'static str) {
+        self.inner
+            .ingest_rejected
+            .get_or_create(&vec![("reason", reason.to_string())])
+            .inc();
+    }
+
+    pub fn unauthorized(&self) {
+        self.inner.unauthorized.inc();
+    }
+
+    pub fn query(&self, endpoint: &'static str, outcome: &'static str) {
+        self.inner
+            .queries
+            .get_or_create(&vec![
+                ("endpoint", endpoint.to_string()),
+                ("outcome", outcome.to_string()),
+            ])
+            .inc();
+    }
+
+    /// Renders every metric, with storage figures read now.
+    pub fn render(&self, storage: &StorageStats) -> String {
+        self.inner.storage_series.set(storage.series as i64);
+        self.inner.storage_samples.set(storage.samples as i64);
+        self.inner.storage_bytes.set(storage.bytes as i64);
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.inner.registry);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_with_values() {
+        let t = Telemetry::new();
+        t.ingested(2, 10, 100, 1);
+        t.rejected("bad_line");
+        let s = t.render(&StorageStats {
+            series: 3,
+            samples: 10,
+            bytes: 0,
+        });
+        assert!(s.contains("argus_ingest_samples_total 10"), "{s}");
+        assert!(
+            s.contains("argus_ingest_rejected_requests_total{reason=\"bad_line\"} 1"),
+            "{s}"
+        );
+        assert!(s.contains("argus_storage_series 3"), "{s}");
+    }
+}

@@ -1,0 +1,184 @@
+//! The whole configuration file: top-level keys, `[server]` and `[agent]`.
+//!
+//! Unknown keys are errors, so a typo never silently falls back to a default. Every error
+//! names the file, the key and the problem; the binary exits with code 2 on one.
+
+use argus_agent::AgentConfig;
+use argus_server::ServerConfig;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The documented defaults, printed by `argus config default`: the head of the file plus
+/// each input's own sample table.
+pub fn default_config_text() -> String {
+    let mut s = String::from(include_str!("default_config.toml"));
+    for sample in argus_agent::inputs::SAMPLE_CONFIGS {
+        s.push_str(sample.trim_end());
+        s.push_str("\n\n");
+    }
+    s.truncate(s.trim_end().len());
+    s.push('\n');
+    s
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub log_level: String,
+    pub server: ServerConfig,
+    pub agent: AgentConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./argus-data"),
+            log_level: "info".to_string(),
+            server: ServerConfig::default(),
+            agent: AgentConfig::default(),
+        }
+    }
+}
+
+/// A configuration problem; the message names the file and the key.
+#[derive(Debug, thiserror::Error)]
+#[error("config error in {file}: {message}")]
+pub struct ConfigError {
+    pub file: String,
+    pub message: String,
+}
+
+impl Config {
+    /// Reads `path`, or the defaults when `path` is `None`.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let Some(path) = path else {
+            return Ok(Config::default());
+        };
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            message: format!("cannot read: {e}"),
+        })?;
+        Self::parse(&text, &file)
+    }
+
+    pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError {
+            file: file.to_string(),
+            message: describe_toml_error(&e, text),
+        })?;
+        config.validate().map_err(|message| ConfigError {
+            file: file.to_string(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    /// Checks the values that parse but cannot work.
+    fn validate(&self) -> Result<(), String> {
+        if self.agent.interval_secs == 0 {
+            return Err("key agent.interval_secs: must be at least 1".into());
+        }
+        if self.server.max_body_bytes == 0 {
+            return Err("key server.max_body_bytes: must be at least 1".into());
+        }
+        if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(format!(
+                "key server.listen: {:?} is not an address like 127.0.0.1:9970",
+                self.server.listen
+            ));
+        }
+        for s in &self.agent.servers {
+            if !(s.starts_with("http://") || s.starts_with("https://")) {
+                return Err(format!(
+                    "key agent.servers: {s:?} is not an http:// or https:// URL"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// toml's message with the line and the dotted key path when it knows them.
+fn describe_toml_error(e: &toml::de::Error, text: &str) -> String {
+    let msg = e.message().trim().to_string();
+    match e.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            let snippet = text.lines().nth(line - 1).unwrap_or("").trim();
+            format!("line {line} ({snippet}): {msg}")
+        }
+        None => msg,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_text_parses_to_the_defaults() {
+        let parsed = Config::parse(&default_config_text(), "default");
+        assert_eq!(parsed.ok(), Some(Config::default()));
+    }
+
+    /// Every key of the defaults appears in the documented file, so no key is undocumented:
+    /// a leaf as `key =` and a table by its `[dotted.path]` header (or a sub-table's).
+    #[test]
+    fn every_key_is_documented() {
+        let text = default_config_text();
+        let value = toml::Value::try_from(Config::default()).unwrap_or(toml::Value::Boolean(false));
+        fn check(v: &toml::Value, path: &str, text: &str, seen: &mut usize) {
+            let toml::Value::Table(t) = v else { return };
+            for (k, v) in t {
+                *seen += 1;
+                let full = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                if let toml::Value::Table(_) = v {
+                    assert!(
+                        text.contains(&format!("[{full}]")) || text.contains(&format!("[{full}.")),
+                        "table [{full}] is not in the default config text"
+                    );
+                    check(v, &full, text, seen);
+                } else {
+                    assert!(
+                        text.contains(&format!("\n{k} =")),
+                        "key {full} is not in the default config text"
+                    );
+                }
+            }
+        }
+        let mut seen = 0;
+        check(&value, "", &text, &mut seen);
+        assert!(seen > 20, "too few keys: {seen}");
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let e = Config::parse("[server]\nlisten = \"127.0.0.1:1\"\nlisen = 3\n", "a.toml")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("a.toml"), "{e}");
+        assert!(e.contains("line 3"), "{e}");
+        assert!(e.contains("lisen"), "{e}");
+    }
+
+    #[test]
+    fn bad_value_is_named() {
+        let e = Config::parse("[agent]\ninterval_secs = 0\n", "b.toml")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("agent.interval_secs"), "{e}");
+        let e = Config::parse("[agent]\ninterval_secs = \"ten\"\n", "b.toml")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("line 2") && e.contains("interval_secs"), "{e}");
+    }
+}

@@ -1,0 +1,132 @@
+//! Starting and stopping a real `argus` process for a test.
+
+use std::io::{BufRead, BufReader};
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_argus");
+
+/// A running `argus up` or `argus server`; killed when dropped.
+pub struct Argus {
+    child: Child,
+    pub url: String,
+    pub token: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl Drop for Argus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn client() -> reqwest::blocking::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap_or_else(|e| panic!("http client: {e}"))
+}
+
+/// Starts `argus <role>` with `config` (TOML) on 127.0.0.1:0 and waits for its banner,
+/// which is printed once the listener is bound.
+pub fn start(role: &str, config: &str) -> Argus {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let cfg = dir.path().join("argus.toml");
+    std::fs::write(&cfg, config).unwrap_or_else(|e| panic!("write config: {e}"));
+    let mut child = Command::new(BIN)
+        .arg(role)
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .env_remove("ARGUS_TOKEN")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {BIN}: {e}"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let mut url = String::new();
+    let mut token = String::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap_or_default();
+        if let Some(u) = line.trim().strip_prefix("URL:") {
+            url = u.trim().trim_end_matches('/').to_string();
+        }
+        if let Some(t) = line.trim().strip_prefix("Token:") {
+            token = t.split_whitespace().next().unwrap_or("").to_string();
+        }
+        if !url.is_empty() && !token.is_empty() {
+            break;
+        }
+    }
+    assert!(
+        !url.is_empty() && !token.is_empty(),
+        "argus printed no URL/token"
+    );
+    Argus {
+        child,
+        url,
+        token,
+        dir,
+    }
+}
+
+/// Polls `f` until it returns `Some`, or panics after `timeout` naming `what`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+impl Argus {
+    pub fn get(&self, path_and_query: &str) -> (u16, serde_json::Value) {
+        let resp = client()
+            .get(format!("{}{}", self.url, path_and_query))
+            .bearer_auth(&self.token)
+            .send()
+            .unwrap_or_else(|e| panic!("GET {path_and_query}: {e}"));
+        let status = resp.status().as_u16();
+        let body = resp.json().unwrap_or(serde_json::Value::Null);
+        (status, body)
+    }
+
+    /// An instant query's result vector.
+    pub fn query(&self, q: &str) -> Vec<serde_json::Value> {
+        let url = format!("{}/api/v1/query", self.url);
+        let resp = client()
+            .get(url)
+            .query(&[("query", q)])
+            .bearer_auth(&self.token)
+            .send()
+            .unwrap_or_else(|e| panic!("query {q}: {e}"));
+        let body: serde_json::Value = resp.json().unwrap_or(serde_json::Value::Null);
+        assert_eq!(body["status"], "success", "query {q}: {body}");
+        body["data"]["result"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("data")
+    }
+}
+
+/// The value of an instant-vector element as a number.
+pub fn value(el: &serde_json::Value) -> f64 {
+    el["value"][1]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(f64::NAN)
+}

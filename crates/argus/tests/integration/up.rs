@@ -1,0 +1,70 @@
+//! `argus up` end to end: the local agent collects this host and the API answers with
+//! values that match /proc.
+
+use crate::common::{start, value, wait_for};
+use std::time::Duration;
+
+fn this_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+fn mem_total_bytes() -> f64 {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let kb: f64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN);
+    kb * 1024.0
+}
+
+#[test]
+fn up_collects_this_host_and_answers_queries() {
+    let argus = start("up", "[agent]\ninterval_secs = 1\n");
+    let host = this_host();
+
+    let cpu = wait_for("cpu_usage_idle", Duration::from_secs(30), || {
+        let r = argus.query(&format!(
+            r#"cpu_usage_idle{{host="{host}",cpu="cpu-total"}}"#
+        ));
+        (!r.is_empty()).then_some(r)
+    });
+    for el in &cpu {
+        let v = value(el);
+        assert!(
+            (0.0..=100.0).contains(&v),
+            "cpu_usage_idle {v} out of range: {el}"
+        );
+        assert_eq!(el["metric"]["host"], host.as_str());
+    }
+    // Per-core series too: one per CPU line in /proc/stat.
+    let cores = std::fs::read_to_string("/proc/stat")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
+        .count();
+    let per_core = argus.query(&format!(
+        r#"cpu_usage_idle{{host="{host}",cpu=~"cpu[0-9]+"}}"#
+    ));
+    assert_eq!(per_core.len(), cores, "{per_core:?}");
+
+    let mem = argus.query(&format!(r#"mem_total{{host="{host}"}}"#));
+    assert_eq!(mem.len(), 1, "{mem:?}");
+    assert_eq!(value(&mem[0]), mem_total_bytes());
+
+    // The token was written to the data dir, private.
+    use std::os::unix::fs::PermissionsExt;
+    let token_file = argus.data_dir().join("token");
+    assert_eq!(
+        std::fs::read_to_string(&token_file).unwrap_or_default(),
+        argus.token
+    );
+    let mode = std::fs::metadata(&token_file)
+        .map(|m| m.permissions().mode() & 0o777)
+        .unwrap_or(0);
+    assert_eq!(mode, 0o600);
+}
