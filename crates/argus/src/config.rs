@@ -157,6 +157,17 @@ mod tests {
         assert!(seen > 20, "too few keys: {seen}");
     }
 
+    /// docs/configuration.md carries the default file verbatim; regenerate it with
+    /// `argus config default` when a key changes.
+    #[test]
+    fn configuration_doc_matches_the_defaults() {
+        let doc = include_str!("../../../docs/configuration.md");
+        assert!(
+            doc.contains(&format!("```toml\n{}```", default_config_text())),
+            "docs/configuration.md is out of date with `argus config default`"
+        );
+    }
+
     #[test]
     fn unknown_key_names_file_line_and_key() {
         let e = Config::parse("[server]\nlisten = \"127.0.0.1:1\"\nlisen = 3\n", "a.toml")
