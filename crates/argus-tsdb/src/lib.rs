@@ -1,6 +1,26 @@
-//! Argus's embedded time-series storage engine.
+//! argus-tsdb: Argus's embedded time-series storage engine.
 //!
-//! [`chunk`] compresses one series' samples: timestamps and values, each with the
-//! cheapest of several encodings, at well under a byte per sample for agent data.
+//! Samples arrive through an [`Appender`] and are acknowledged only once the write-ahead
+//! log ([`wal`]) holds them on stable storage. They live in the in-memory [`head`] until a
+//! flush writes them as immutable, time-partitioned [`block`]s; compaction merges blocks
+//! into larger ones and retention deletes old ones. Values are compressed by [`chunk`],
+//! series are found through [`postings`]. [`Db`] ties it together and implements
+//! [`argus_core::Storage`].
+//!
+//! The on-disk formats are described in `docs/formats/`.
 
+pub mod block;
 pub mod chunk;
+pub mod db;
+mod encoding;
+pub mod error;
+pub mod head;
+pub mod postings;
+mod storage;
+pub mod wal;
+
+#[cfg(test)]
+mod tests;
+
+pub use db::{Appender, Db, DbStats, Options};
+pub use error::Error;

@@ -1,0 +1,180 @@
+//! The block index file: a symbol table, then every series (labels as symbol numbers) with
+//! its chunk directory. See docs/formats/block.md for the byte layout.
+
+use crate::encoding::{Reader, put_str, put_uvarint, put_varint};
+use crate::error::FormatError;
+use argus_core::Labels;
+use std::collections::BTreeSet;
+
+const MAGIC: &[u8; 4] = b"ARGI";
+pub const VERSION: u8 = 1;
+
+/// Where one chunk is and what it spans.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChunkMeta {
+    pub min_t: i64,
+    pub max_t: i64,
+    pub count: u32,
+    pub offset: u64,
+    pub len: u32,
+    pub crc: u32,
+}
+
+/// Encodes the index of `series` (sorted by labels) whose chunks start at byte offsets
+/// relative to `base_t` for times.
+pub fn write_index(series: &[(Labels, Vec<ChunkMeta>)], base_t: i64) -> Vec<u8> {
+    let mut symbols: BTreeSet<&str> = BTreeSet::new();
+    for (l, _) in series {
+        for p in l.iter() {
+            symbols.insert(&p.name);
+            symbols.insert(&p.value);
+        }
+    }
+    let symbols: Vec<&str> = symbols.into_iter().collect();
+    let sym = |s: &str| symbols.binary_search(&s).unwrap_or(0) as u64;
+
+    let mut out = MAGIC.to_vec();
+    out.push(VERSION);
+    put_varint(&mut out, base_t);
+    put_uvarint(&mut out, symbols.len() as u64);
+    for s in &symbols {
+        put_str(&mut out, s);
+    }
+    put_uvarint(&mut out, series.len() as u64);
+    let mut prev_end = 0u64;
+    for (l, chunks) in series {
+        put_uvarint(&mut out, l.len() as u64);
+        for p in l.iter() {
+            put_uvarint(&mut out, sym(&p.name));
+            put_uvarint(&mut out, sym(&p.value));
+        }
+        put_uvarint(&mut out, chunks.len() as u64);
+        for c in chunks {
+            put_varint(&mut out, c.min_t - base_t);
+            put_uvarint(&mut out, (c.max_t - c.min_t) as u64);
+            put_uvarint(&mut out, u64::from(c.count));
+            // Chunks are written back to back: the offset is implied unless there is a gap.
+            put_uvarint(&mut out, c.offset - prev_end);
+            put_uvarint(&mut out, u64::from(c.len));
+            out.extend_from_slice(&c.crc.to_le_bytes());
+            prev_end = c.offset + u64::from(c.len);
+        }
+    }
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+pub fn read_index(data: &[u8]) -> Result<Vec<(Labels, Vec<ChunkMeta>)>, FormatError> {
+    if data.len() < MAGIC.len() + 1 + 4 {
+        return Err(FormatError::Truncated("index header"));
+    }
+    let (body, crc) = data.split_at(data.len() - 4);
+    if crc32fast::hash(body).to_le_bytes() != crc {
+        return Err(FormatError::Checksum("index"));
+    }
+    let mut r = Reader::new(body);
+    if r.bytes(4, "index magic")? != MAGIC {
+        return Err(FormatError::Invalid("index magic"));
+    }
+    let version = r.u8("index version")?;
+    if version != VERSION {
+        return Err(FormatError::Version {
+            what: "index",
+            version,
+        });
+    }
+    let base_t = r.varint("base time")?;
+    let ns = r.count("symbol count", 1)?;
+    let mut symbols = Vec::with_capacity(ns);
+    for _ in 0..ns {
+        symbols.push(r.str("symbol")?);
+    }
+    let sym = |r: &mut Reader<'_>, what| -> Result<&str, FormatError> {
+        let i = r.uvarint(what)?;
+        symbols
+            .get(i as usize)
+            .copied()
+            .ok_or(FormatError::Invalid(what))
+    };
+    let n = r.count("series count", 2)?;
+    let mut out = Vec::with_capacity(n);
+    let mut prev_end = 0u64;
+    for _ in 0..n {
+        let nl = r.count("label count", 2)?;
+        let mut pairs = Vec::with_capacity(nl);
+        for _ in 0..nl {
+            let name = sym(&mut r, "label name")?;
+            let value = sym(&mut r, "label value")?;
+            pairs.push((name, value));
+        }
+        let nc = r.count("chunk count", 9)?;
+        let mut chunks = Vec::with_capacity(nc);
+        for _ in 0..nc {
+            let min_t = base_t.wrapping_add(r.varint("chunk min time")?);
+            let span = i64::try_from(r.uvarint("chunk span")?)
+                .map_err(|_| FormatError::Invalid("chunk span"))?;
+            let count = u32::try_from(r.uvarint("chunk sample count")?)
+                .map_err(|_| FormatError::Invalid("chunk sample count"))?;
+            let offset = prev_end
+                .checked_add(r.uvarint("chunk offset")?)
+                .ok_or(FormatError::Invalid("chunk offset"))?;
+            let len = u32::try_from(r.uvarint("chunk length")?)
+                .map_err(|_| FormatError::Invalid("chunk length"))?;
+            let crc = r.u32_le("chunk checksum")?;
+            prev_end = offset + u64::from(len);
+            chunks.push(ChunkMeta {
+                min_t,
+                max_t: min_t.wrapping_add(span),
+                count,
+                offset,
+                len,
+                crc,
+            });
+        }
+        out.push((Labels::from_pairs(pairs), chunks));
+    }
+    if r.remaining() != 0 {
+        return Err(FormatError::Invalid("index length (leftover bytes)"));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_round_trips_and_rejects_damage() {
+        let series = vec![
+            (
+                Labels::with_name("a", [("host", "h1")]),
+                vec![ChunkMeta {
+                    min_t: 1000,
+                    max_t: 2000,
+                    count: 3,
+                    offset: 5,
+                    len: 10,
+                    crc: 7,
+                }],
+            ),
+            (
+                Labels::with_name("b", [("host", "h1")]),
+                vec![ChunkMeta {
+                    min_t: 900,
+                    max_t: 900,
+                    count: 1,
+                    offset: 15,
+                    len: 4,
+                    crc: 9,
+                }],
+            ),
+        ];
+        let data = write_index(&series, 1000);
+        assert_eq!(read_index(&data), Ok(series));
+        let mut bad = data.clone();
+        bad[10] ^= 0xff;
+        assert_eq!(read_index(&bad), Err(FormatError::Checksum("index")));
+        assert!(read_index(&data[..3]).is_err());
+    }
+}

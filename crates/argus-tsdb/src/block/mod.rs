@@ -1,0 +1,195 @@
+//! Blocks: immutable, time-partitioned files of samples on disk.
+//!
+//! A block is a directory `blocks/<id>/` holding `chunks` (the compressed chunks of every
+//! series, back to back), `index` (symbols, series and their chunk directory; see
+//! docs/formats/block.md) and `meta.json`. It is written under a temporary name, fsynced
+//! and renamed, so a block either exists whole or not at all. Its index is loaded into
+//! memory when opened; chunks are read from the file with positioned reads.
+
+pub mod index;
+pub mod writer;
+
+use crate::chunk;
+use crate::error::{Error, FormatError, Result};
+use crate::postings::Postings;
+use argus_core::{Labels, Matcher, Sample};
+use index::{ChunkMeta, read_index};
+use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+pub const META_VERSION: u32 = 1;
+
+/// `meta.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Meta {
+    pub version: u32,
+    /// Ordinal of creation; among overlapping blocks, a higher id holds later writes.
+    pub id: u64,
+    pub min_t: i64,
+    pub max_t: i64,
+    pub series: u64,
+    pub samples: u64,
+    pub chunks: u64,
+    /// How many compactions produced it (0: flushed from the head).
+    pub level: u32,
+    /// Ids of the blocks this one replaces; if they are still on disk after a crash they
+    /// are deleted at start.
+    pub sources: Vec<u64>,
+}
+
+pub fn dir_name(id: u64) -> String {
+    format!("{id:016x}")
+}
+
+pub struct Block {
+    pub meta: Meta,
+    pub dir: PathBuf,
+    chunks: File,
+    series: Vec<(Labels, Vec<ChunkMeta>)>,
+    postings: Postings,
+    pub disk_bytes: u64,
+}
+
+impl Block {
+    pub fn open(dir: &Path) -> Result<Block> {
+        let meta_path = dir.join("meta.json");
+        let meta: Meta = serde_json::from_slice(&std::fs::read(&meta_path)?).map_err(|e| {
+            Error::Format {
+                file: meta_path.display().to_string(),
+                source: FormatError::Invalid(if e.is_syntax() || e.is_eof() {
+                    "JSON"
+                } else {
+                    "meta fields"
+                }),
+            }
+        })?;
+        if meta.version != META_VERSION {
+            return Err(Error::Format {
+                file: meta_path.display().to_string(),
+                source: FormatError::Version {
+                    what: "block meta",
+                    version: meta.version as u8,
+                },
+            });
+        }
+        let index_path = dir.join("index");
+        let series = read_index(&std::fs::read(&index_path)?).map_err(|source| Error::Format {
+            file: index_path.display().to_string(),
+            source,
+        })?;
+        let chunks = File::open(dir.join("chunks"))?;
+        let chunks_len = chunks.metadata()?.len();
+        if let Some(bad) = series
+            .iter()
+            .flat_map(|s| &s.1)
+            .find(|c| c.offset + u64::from(c.len) > chunks_len)
+        {
+            return Err(Error::Format {
+                file: dir.join("chunks").display().to_string(),
+                source: FormatError::Truncated(if bad.len > 0 { "chunk data" } else { "chunks" }),
+            });
+        }
+        let mut postings = Postings::default();
+        for (i, (l, _)) in series.iter().enumerate() {
+            postings.add(i as u32, l);
+        }
+        let disk_bytes = std::fs::read_dir(dir)?
+            .filter_map(|e| e.ok()?.metadata().ok())
+            .map(|m| m.len())
+            .sum();
+        Ok(Block {
+            meta,
+            dir: dir.to_path_buf(),
+            chunks,
+            series,
+            postings,
+            disk_bytes,
+        })
+    }
+
+    pub fn overlaps(&self, start: i64, end: i64) -> bool {
+        self.meta.max_t >= start && self.meta.min_t <= end
+    }
+
+    /// Reads and decodes one chunk, checking its checksum.
+    fn read_chunk(&self, c: &ChunkMeta, ts: &mut Vec<i64>, vs: &mut Vec<f64>) -> Result<()> {
+        let mut buf = vec![0u8; c.len as usize];
+        self.chunks.read_exact_at(&mut buf, c.offset)?;
+        let file = || self.dir.join("chunks").display().to_string();
+        if crc32fast::hash(&buf) != c.crc {
+            return Err(Error::Format {
+                file: format!("{} at byte {}", file(), c.offset),
+                source: FormatError::Checksum("chunk"),
+            });
+        }
+        chunk::decode(&buf, ts, vs).map_err(|e| Error::Format {
+            file: format!("{} at byte {}: {e:?}", file(), c.offset),
+            source: FormatError::Invalid("chunk"),
+        })
+    }
+
+    /// Samples of matching series in `[start, end]`.
+    pub fn select(
+        &self,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+        out: &mut Vec<(Labels, Vec<Sample>)>,
+    ) -> Result<()> {
+        if !self.overlaps(start, end) {
+            return Ok(());
+        }
+        let (mut ts, mut vs) = (Vec::new(), Vec::new());
+        for i in self.postings.select(matchers) {
+            let (labels, chunks) = &self.series[i as usize];
+            let mut samples = Vec::new();
+            for c in chunks.iter().filter(|c| c.max_t >= start && c.min_t <= end) {
+                ts.clear();
+                vs.clear();
+                self.read_chunk(c, &mut ts, &mut vs)?;
+                let lo = ts.partition_point(|&t| t < start);
+                let hi = ts.partition_point(|&t| t <= end);
+                samples.extend(
+                    ts[lo..hi]
+                        .iter()
+                        .zip(&vs[lo..hi])
+                        .map(|(&ts, &value)| Sample { ts, value }),
+                );
+            }
+            if !samples.is_empty() {
+                out.push((labels.clone(), samples));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every series with all its samples, in label order (for compaction).
+    pub fn series_columns(&self) -> impl Iterator<Item = Result<(&Labels, Vec<i64>, Vec<f64>)>> + '_ {
+        self.series.iter().map(|(l, chunks)| {
+            let n: usize = chunks.iter().map(|c| c.count as usize).sum();
+            let (mut ts, mut vs) = (Vec::with_capacity(n), Vec::with_capacity(n));
+            for c in chunks {
+                self.read_chunk(c, &mut ts, &mut vs)?;
+            }
+            Ok((l, ts, vs))
+        })
+    }
+
+    pub fn postings(&self) -> &Postings {
+        &self.postings
+    }
+
+    /// Bytes of RAM the loaded index takes, roughly.
+    pub fn index_memory(&self) -> usize {
+        self.series
+            .iter()
+            .map(|(l, c)| {
+                l.iter().map(|l| l.name.len() + l.value.len() + 48).sum::<usize>()
+                    + c.len() * std::mem::size_of::<ChunkMeta>()
+                    + 48
+            })
+            .sum()
+    }
+}

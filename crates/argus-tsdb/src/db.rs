@@ -1,0 +1,861 @@
+//! [`Db`]: the engine: WAL, head, blocks, and the maintenance that moves data between them.
+//!
+//! Write path: an [`Appender`] resolves each sample's series (by a caller-chosen raw key
+//! when it has one, so hot series skip label handling), checks the out-of-order window,
+//! writes one WAL record for the batch and waits for its group's fsync, then inserts into
+//! the head. Only then is the write acknowledged.
+//!
+//! Flush: appends are paused for an instant while the WAL is rotated and the head frozen;
+//! the frozen samples are written as blocks per time partition; then the WAL segments
+//! before the rotation are replaced by a checkpoint of the live series. Compaction merges
+//! blocks of the same partition and then of larger ranges; retention drops old blocks.
+
+use crate::block::writer::{BlockSpec, write_block};
+use crate::block::{self, Block, Meta};
+use crate::error::{Error, Result};
+use crate::head::{Frozen, Head, HeadLimits, MemSeries};
+use crate::wal::{self, Wal, record};
+use argus_core::{Labels, Matcher, Sample, TimeSeries};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+use std::time::Duration;
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// Engine settings; see the `[storage]` section of the configuration.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Blocks whose newest sample is older than this are deleted.
+    pub retention_ms: i64,
+    /// How far behind a series' newest sample a sample may arrive and still be accepted.
+    pub ooo_window_ms: i64,
+    /// Time partition of the blocks a flush writes; compaction builds ranges of 6× and 36×.
+    pub block_duration_ms: i64,
+    /// Series per namespace (`ns` label); 0 means no limit.
+    pub max_series_per_ns: usize,
+    /// WAL segment size before a new one is started.
+    pub wal_segment_bytes: u64,
+    /// The head is flushed when it holds more samples than this (a memory bound).
+    pub max_head_samples: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            retention_ms: 30 * 24 * HOUR_MS,
+            ooo_window_ms: HOUR_MS,
+            block_duration_ms: 2 * HOUR_MS,
+            max_series_per_ns: 1_000_000,
+            wal_segment_bytes: 128 << 20,
+            max_head_samples: 50_000_000,
+        }
+    }
+}
+
+/// What readers see besides the head.
+#[derive(Default)]
+struct View {
+    /// Ascending id: later blocks win duplicate timestamps.
+    blocks: Vec<Arc<Block>>,
+    /// Samples of a flush in progress, until its blocks are in `blocks`.
+    frozen: Option<Arc<Frozen>>,
+}
+
+pub struct Db {
+    dir: PathBuf,
+    opts: Options,
+    head: Head,
+    wal: Wal,
+    /// Appenders hold it shared; a flush holds it exclusively while it freezes the head.
+    gate: RwLock<()>,
+    view: RwLock<View>,
+    /// Raw series key → head ref, so a known series costs one hash lookup.
+    keys: RwLock<HashMap<Box<[u8]>, u32>>,
+    /// Refs whose series has a Series record in the WAL (or checkpoint).
+    logged: RwLock<Vec<bool>>,
+    next_block_id: AtomicU64,
+    max_t: AtomicI64,
+    last_flush_ms: AtomicI64,
+    maintenance: Mutex<()>,
+    rejected_ooo: AtomicU64,
+    closed: AtomicBool,
+}
+
+/// Figures about the engine, for `/metrics` and the admin API.
+#[derive(Debug, Clone, Serialize)]
+pub struct DbStats {
+    pub head_series: u64,
+    pub head_samples: u64,
+    pub head_sample_bytes: u64,
+    pub wal_bytes: u64,
+    pub blocks: Vec<BlockStats>,
+    pub block_bytes: u64,
+    pub block_samples: u64,
+    pub block_index_memory_bytes: u64,
+    pub rejected_out_of_order: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BlockStats {
+    pub id: String,
+    pub min_t: i64,
+    pub max_t: i64,
+    pub series: u64,
+    pub samples: u64,
+    pub chunks: u64,
+    pub level: u32,
+    pub bytes: u64,
+}
+
+fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Db {
+    /// Opens (or creates) the database in `dir`: loads blocks, sets corrupt ones aside,
+    /// replays the WAL into the head.
+    pub fn open(dir: &Path, opts: Options) -> Result<Db> {
+        let blocks_dir = dir.join("blocks");
+        std::fs::create_dir_all(&blocks_dir)?;
+        let blocks = load_blocks(dir)?;
+        let next_id = blocks.iter().map(|b| b.meta.id).max().unwrap_or(0) + 1;
+        let head = Head::new(HeadLimits {
+            ooo_window_ms: opts.ooo_window_ms,
+            max_series_per_ns: 0, // enforced again after replay; replay must not fail on it
+        });
+        let wal_dir = dir.join("wal");
+        let mut logged: Vec<bool> = Vec::new();
+        let mut max_t = blocks.iter().map(|b| b.meta.max_t).max().unwrap_or(i64::MIN);
+        let stats = wal::replay(&wal_dir, |rec| match rec {
+            record::Record::Series(s) => {
+                for (r, labels) in s {
+                    head.restore(r, labels);
+                    let i = r as usize;
+                    if logged.len() <= i {
+                        logged.resize(i + 1, false);
+                    }
+                    logged[i] = true;
+                }
+            }
+            record::Record::Samples(s) => {
+                for (r, t, v) in s {
+                    if let Some(series) = head.get(r) {
+                        head.append(&series, t, v);
+                        max_t = max_t.max(t);
+                    }
+                }
+            }
+        })?;
+        if stats.records > 0 {
+            tracing::info!(
+                records = stats.records,
+                segments = stats.segments,
+                series = head.num_series(),
+                samples = head.num_samples(),
+                "replayed the write-ahead log"
+            );
+        }
+        let head = head.with_limits(HeadLimits {
+            ooo_window_ms: opts.ooo_window_ms,
+            max_series_per_ns: opts.max_series_per_ns,
+        });
+        let wal = Wal::open(&wal_dir, opts.wal_segment_bytes)?;
+        Ok(Db {
+            dir: dir.to_path_buf(),
+            opts,
+            head,
+            wal,
+            gate: RwLock::new(()),
+            view: RwLock::new(View {
+                blocks,
+                frozen: None,
+            }),
+            keys: RwLock::new(HashMap::new()),
+            logged: RwLock::new(logged),
+            next_block_id: AtomicU64::new(next_id),
+            max_t: AtomicI64::new(max_t),
+            last_flush_ms: AtomicI64::new(argus_core::now_ms()),
+            maintenance: Mutex::new(()),
+            rejected_ooo: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+
+    /// Starts a batch of writes. Hold it only while adding; a flush waits for it.
+    pub fn appender(&self) -> Appender<'_> {
+        Appender {
+            db: self,
+            _gate: read(&self.gate),
+            samples: Vec::new(),
+            series: Vec::new(),
+            new_series: Vec::new(),
+            max_t: i64::MIN,
+        }
+    }
+
+    /// Writes a batch of series; durable when it returns `Ok`.
+    pub fn append(&self, batch: &[TimeSeries]) -> Result<()> {
+        let mut app = self.appender();
+        for ts in batch {
+            let r = app.series_ref(&ts.labels)?;
+            for s in &ts.samples {
+                app.add_ref(r, s.ts, s.value)?;
+            }
+        }
+        app.commit()
+    }
+
+    /// Samples of every series matching `matchers` in `[start, end]`, merged from blocks
+    /// and head, sorted by labels.
+    pub fn select(&self, matchers: &[Matcher], start: i64, end: i64) -> Result<Vec<TimeSeries>> {
+        let (blocks, frozen) = {
+            let v = read(&self.view);
+            (
+                v.blocks
+                    .iter()
+                    .filter(|b| b.overlaps(start, end))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+                v.frozen.clone(),
+            )
+        };
+        let mut parts: Vec<Vec<(Labels, Vec<Sample>)>> = Vec::with_capacity(blocks.len() + 2);
+        for b in &blocks {
+            let mut out = Vec::new();
+            b.select(matchers, start, end, &mut out)?;
+            parts.push(out);
+        }
+        if let Some(f) = &frozen {
+            let mut out = Vec::new();
+            f.select(matchers, start, end, &mut out);
+            parts.push(out);
+        }
+        let mut out = Vec::new();
+        self.head.select(matchers, start, end, &mut out);
+        parts.push(out);
+        Ok(merge_parts(parts))
+    }
+
+    /// Label names of series matching `matchers` (all series when empty), sorted.
+    pub fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>> {
+        let mut names = BTreeSet::new();
+        if matchers.is_empty() {
+            self.head.with_postings(|p| names.extend(p.names().map(str::to_string)));
+            for b in &read(&self.view).blocks {
+                names.extend(b.postings().names().map(str::to_string));
+            }
+        } else {
+            for s in self.select(matchers, i64::MIN, i64::MAX)? {
+                names.extend(s.labels.iter().map(|l| l.name.clone()));
+            }
+        }
+        Ok(names.into_iter().collect())
+    }
+
+    /// Values of label `name` (of series matching `matchers`), sorted.
+    pub fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>> {
+        let mut values = BTreeSet::new();
+        if matchers.is_empty() {
+            self.head.with_postings(|p| values.extend(p.values(name).map(str::to_string)));
+            for b in &read(&self.view).blocks {
+                values.extend(b.postings().values(name).map(str::to_string));
+            }
+        } else {
+            for s in self.select(matchers, i64::MIN, i64::MAX)? {
+                if let Some(v) = s.labels.get(name) {
+                    values.insert(v.to_string());
+                }
+            }
+        }
+        Ok(values.into_iter().collect())
+    }
+
+    /// Writes everything in the head to blocks and truncates the WAL. Returns the metas of
+    /// the blocks written.
+    pub fn flush(&self) -> Result<Vec<Meta>> {
+        let _m = self.maintenance.lock().unwrap_or_else(|p| p.into_inner());
+        self.flush_locked()
+    }
+
+    fn flush_locked(&self) -> Result<Vec<Meta>> {
+        let (frozen, next_segment) = {
+            let _gate = write(&self.gate);
+            let next_segment = self.wal.rotate()?;
+            let frozen = Arc::new(self.head.freeze());
+            write(&self.view).frozen = Some(frozen.clone());
+            (frozen, next_segment)
+        };
+        self.last_flush_ms.store(argus_core::now_ms(), Ordering::Relaxed);
+        let result = self.write_frozen(&frozen);
+        let metas = match result {
+            Ok(m) => m,
+            Err(e) => {
+                // The samples stay readable (and in the WAL): put them back into the head.
+                tracing::error!(error = %e, "flush failed; samples stay in the head");
+                self.unfreeze(&frozen);
+                write(&self.view).frozen = None;
+                return Err(e);
+            }
+        };
+        let mut opened = Vec::with_capacity(metas.len());
+        for m in &metas {
+            opened.push(Arc::new(Block::open(&self.blocks_dir().join(block::dir_name(m.id)))?));
+        }
+        {
+            let mut v = write(&self.view);
+            v.blocks.extend(opened);
+            v.blocks.sort_by_key(|b| b.meta.id);
+            v.frozen = None;
+        }
+        // Series alive now are enough to replay what follows the rotation.
+        let live = self.head.live_series();
+        self.wal
+            .checkpoint(next_segment, live.iter().map(|(r, l)| (*r, l)))?;
+        {
+            let mut logged = write(&self.logged);
+            logged.iter_mut().for_each(|l| *l = false);
+            for (r, _) in &live {
+                let i = *r as usize;
+                if logged.len() <= i {
+                    logged.resize(i + 1, false);
+                }
+                logged[i] = true;
+            }
+        }
+        self.keys_gc();
+        Ok(metas)
+    }
+
+    fn unfreeze(&self, frozen: &Frozen) {
+        let _gate = write(&self.gate);
+        for (labels, data) in &frozen.series {
+            if let Ok((r, _)) = self.head.get_or_create(labels)
+                && let Some(s) = self.head.get(r)
+            {
+                let (ts, vs) = data.columns();
+                for (t, v) in ts.into_iter().zip(vs) {
+                    self.head.append(&s, t, v);
+                }
+            }
+        }
+    }
+
+    fn keys_gc(&self) {
+        let mut keys = write(&self.keys);
+        keys.retain(|_, r| self.head.get(*r).is_some());
+    }
+
+    fn blocks_dir(&self) -> PathBuf {
+        self.dir.join("blocks")
+    }
+
+    fn new_block_id(&self) -> u64 {
+        self.next_block_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Writes the frozen samples as one block per time partition.
+    fn write_frozen(&self, frozen: &Frozen) -> Result<Vec<Meta>> {
+        let bd = self.opts.block_duration_ms;
+        let mut order: Vec<usize> = (0..frozen.series.len()).collect();
+        order.sort_by(|&a, &b| frozen.series[a].0.cmp(&frozen.series[b].0));
+        let mut partitions = BTreeSet::new();
+        for (_, d) in &frozen.series {
+            let (ts, _) = d.columns();
+            let mut last = None;
+            for t in ts {
+                let p = t.div_euclid(bd);
+                if last != Some(p) {
+                    partitions.insert(p);
+                    last = Some(p);
+                }
+            }
+        }
+        let mut metas = Vec::new();
+        for p in partitions {
+            let (lo, hi) = (p * bd, p * bd + bd - 1);
+            let series = order.iter().filter_map(|&i| {
+                let (labels, d) = &frozen.series[i];
+                let mut s = Vec::new();
+                d.samples_in(lo, hi, &mut s);
+                (!s.is_empty()).then(|| {
+                    let ts = s.iter().map(|x| x.ts).collect();
+                    let vs = s.iter().map(|x| x.value).collect();
+                    (labels.clone(), ts, vs)
+                })
+            });
+            let spec = BlockSpec {
+                id: self.new_block_id(),
+                level: 0,
+                sources: Vec::new(),
+            };
+            if let Some(m) = write_block(&self.blocks_dir(), spec, series)? {
+                metas.push(m);
+            }
+        }
+        Ok(metas)
+    }
+
+    /// Merges blocks: first those of the same partition, then into ranges of 6× and 36×
+    /// the block duration. Unless `force`, only ranges no longer receiving samples (their
+    /// end plus the out-of-order window is behind the newest sample). Returns how many
+    /// merges ran.
+    pub fn compact(&self, force: bool) -> Result<usize> {
+        let _m = self.maintenance.lock().unwrap_or_else(|p| p.into_inner());
+        let bd = self.opts.block_duration_ms;
+        let max_range = (self.opts.retention_ms / 10).max(bd);
+        let ranges: Vec<i64> = [bd, bd * 6, bd * 36]
+            .into_iter()
+            .filter(|&r| r == bd || r <= max_range)
+            .collect();
+        let newest = self.max_t.load(Ordering::Relaxed);
+        let mut merges = 0;
+        for &range in &ranges {
+            loop {
+                let plan = {
+                    let v = read(&self.view);
+                    let mut buckets: BTreeMap<i64, Vec<Arc<Block>>> = BTreeMap::new();
+                    for b in &v.blocks {
+                        let k = b.meta.min_t.div_euclid(range);
+                        if b.meta.max_t.div_euclid(range) == k {
+                            buckets.entry(k).or_default().push(b.clone());
+                        }
+                    }
+                    buckets.into_iter().find(|(k, bs)| {
+                        let end = (k + 1) * range;
+                        bs.len() > 1 && (force || end + self.opts.ooo_window_ms < newest)
+                    })
+                };
+                let Some((_, sources)) = plan else { break };
+                self.merge(&sources)?;
+                merges += 1;
+            }
+        }
+        Ok(merges)
+    }
+
+    fn merge(&self, sources: &[Arc<Block>]) -> Result<()> {
+        let level = sources.iter().map(|b| b.meta.level).max().unwrap_or(0) + 1;
+        let spec = BlockSpec {
+            id: self.new_block_id(),
+            level,
+            sources: sources.iter().map(|b| b.meta.id).collect(),
+        };
+        let mut err = None;
+        let merged = MergeIter::new(sources, &mut err);
+        let meta = write_block(&self.blocks_dir(), spec, merged);
+        if let Some(e) = err {
+            // A source could not be read: keep the sources, drop the partial result.
+            if let Ok(Some(m)) = &meta {
+                let _ = std::fs::remove_dir_all(self.blocks_dir().join(block::dir_name(m.id)));
+            }
+            return Err(e);
+        }
+        let meta = meta?;
+        let new = match meta {
+            Some(m) => Some(Arc::new(Block::open(&self.blocks_dir().join(block::dir_name(m.id)))?)),
+            None => None,
+        };
+        {
+            let mut v = write(&self.view);
+            v.blocks.retain(|b| !sources.iter().any(|s| s.meta.id == b.meta.id));
+            v.blocks.extend(new);
+            v.blocks.sort_by_key(|b| b.meta.id);
+        }
+        for s in sources {
+            std::fs::remove_dir_all(&s.dir)?;
+        }
+        wal::sync_dir(&self.blocks_dir())?;
+        Ok(())
+    }
+
+    /// Deletes blocks entirely older than the retention. Returns how many.
+    pub fn apply_retention(&self, now_ms: i64) -> Result<usize> {
+        let _m = self.maintenance.lock().unwrap_or_else(|p| p.into_inner());
+        let cutoff = now_ms - self.opts.retention_ms;
+        let old: Vec<Arc<Block>> = {
+            let mut v = write(&self.view);
+            let (old, keep): (Vec<_>, Vec<_>) =
+                v.blocks.drain(..).partition(|b| b.meta.max_t < cutoff);
+            v.blocks = keep;
+            old
+        };
+        for b in &old {
+            tracing::info!(block = %b.dir.display(), "deleting block past retention");
+            std::fs::remove_dir_all(&b.dir)?;
+        }
+        Ok(old.len())
+    }
+
+    /// One round of background work: flush when the head is old or large, compact what is
+    /// complete, apply retention.
+    pub fn maintain(&self, now_ms: i64) -> Result<()> {
+        let since = now_ms - self.last_flush_ms.load(Ordering::Relaxed);
+        if self.head.num_samples() > 0
+            && (since >= self.opts.block_duration_ms
+                || self.head.num_samples() >= self.opts.max_head_samples)
+        {
+            self.flush()?;
+        }
+        self.compact(false)?;
+        self.apply_retention(now_ms)?;
+        Ok(())
+    }
+
+    /// Runs [`maintain`](Self::maintain) every `every` on a thread of its own until the
+    /// returned handle is dropped.
+    pub fn start_maintenance(self: &Arc<Self>, every: Duration) -> Maintenance {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let db = Arc::downgrade(self);
+        let thread = std::thread::Builder::new()
+            .name("tsdb-maintenance".into())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(every) {
+                    let Some(db) = db.upgrade() else { break };
+                    if let Err(e) = db.maintain(argus_core::now_ms()) {
+                        tracing::error!(error = %e, "storage maintenance failed");
+                    }
+                }
+            })
+            .ok();
+        Maintenance {
+            stop: Some(tx),
+            thread,
+        }
+    }
+
+    pub fn stats(&self) -> DbStats {
+        let v = read(&self.view);
+        let blocks: Vec<BlockStats> = v
+            .blocks
+            .iter()
+            .map(|b| BlockStats {
+                id: block::dir_name(b.meta.id),
+                min_t: b.meta.min_t,
+                max_t: b.meta.max_t,
+                series: b.meta.series,
+                samples: b.meta.samples,
+                chunks: b.meta.chunks,
+                level: b.meta.level,
+                bytes: b.disk_bytes,
+            })
+            .collect();
+        DbStats {
+            head_series: self.head.num_series() as u64,
+            head_samples: self.head.num_samples(),
+            head_sample_bytes: self.head.sample_bytes() as u64,
+            wal_bytes: self.wal.disk_bytes(),
+            block_bytes: blocks.iter().map(|b| b.bytes).sum(),
+            block_samples: blocks.iter().map(|b| b.samples).sum(),
+            block_index_memory_bytes: v.blocks.iter().map(|b| b.index_memory() as u64).sum(),
+            blocks,
+            rejected_out_of_order: self.rejected_ooo.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Stops accepting writes. Everything acknowledged is in the WAL already.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The background maintenance thread; stops when dropped.
+pub struct Maintenance {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Maintenance {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Loads every block in `<dir>/blocks`; removes unfinished writes and blocks replaced by a
+/// compaction that finished; moves unreadable blocks to `<dir>/corrupt/`.
+fn load_blocks(dir: &Path) -> Result<Vec<Arc<Block>>> {
+    let blocks_dir = dir.join("blocks");
+    let mut blocks = Vec::new();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(&blocks_dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for path in entries {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
+        if name.ends_with(".tmp") {
+            std::fs::remove_dir_all(&path)?;
+            continue;
+        }
+        match Block::open(&path) {
+            Ok(b) => blocks.push(Arc::new(b)),
+            Err(e) => {
+                let corrupt = dir.join("corrupt");
+                std::fs::create_dir_all(&corrupt)?;
+                let to = corrupt.join(&name);
+                tracing::error!(block = %path.display(), moved_to = %to.display(), error = %e, "block is unreadable: set aside");
+                std::fs::rename(&path, &to)?;
+            }
+        }
+    }
+    let replaced: BTreeSet<u64> = blocks.iter().flat_map(|b| b.meta.sources.clone()).collect();
+    let (gone, keep): (Vec<_>, Vec<_>) = blocks.into_iter().partition(|b| replaced.contains(&b.meta.id));
+    for b in gone {
+        std::fs::remove_dir_all(&b.dir)?;
+    }
+    let mut keep = keep;
+    keep.sort_by_key(|b| b.meta.id);
+    Ok(keep)
+}
+
+/// Merges per-source selections (ascending priority) into one list sorted by labels; on
+/// duplicate timestamps the higher-priority source wins.
+fn merge_parts(parts: Vec<Vec<(Labels, Vec<Sample>)>>) -> Vec<TimeSeries> {
+    let non_empty = parts.iter().filter(|p| !p.is_empty()).count();
+    if non_empty <= 1 {
+        let mut out: Vec<TimeSeries> = parts
+            .into_iter()
+            .flatten()
+            .map(|(labels, samples)| TimeSeries { labels, samples })
+            .collect();
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        return out;
+    }
+    let mut by: BTreeMap<Labels, Vec<(usize, Vec<Sample>)>> = BTreeMap::new();
+    for (prio, part) in parts.into_iter().enumerate() {
+        for (l, s) in part {
+            by.entry(l).or_default().push((prio, s));
+        }
+    }
+    by.into_iter()
+        .map(|(labels, mut lists)| {
+            let samples = if lists.len() == 1 {
+                lists.pop().map(|x| x.1).unwrap_or_default()
+            } else {
+                merge_samples(lists)
+            };
+            TimeSeries { labels, samples }
+        })
+        .collect()
+}
+
+fn merge_samples(lists: Vec<(usize, Vec<Sample>)>) -> Vec<Sample> {
+    let mut all: Vec<(i64, usize, f64)> = lists
+        .into_iter()
+        .flat_map(|(p, s)| s.into_iter().map(move |x| (x.ts, p, x.value)))
+        .collect();
+    all.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    let mut out: Vec<Sample> = Vec::with_capacity(all.len());
+    for (ts, _, value) in all {
+        match out.last_mut() {
+            Some(last) if last.ts == ts => last.value = value,
+            _ => out.push(Sample { ts, value }),
+        }
+    }
+    out
+}
+
+/// Streams the union of several blocks' series in label order, merging samples of equal
+/// series (later block wins duplicates). An I/O or format error stops the stream and is
+/// left in `err`.
+struct MergeIter<'a> {
+    iters: Vec<std::iter::Peekable<Box<dyn Iterator<Item = Result<(&'a Labels, Vec<i64>, Vec<f64>)>> + 'a>>>,
+    err: &'a mut Option<Error>,
+}
+
+impl<'a> MergeIter<'a> {
+    fn new(sources: &'a [Arc<Block>], err: &'a mut Option<Error>) -> Self {
+        let iters = sources
+            .iter()
+            .map(|b| {
+                let it: Box<dyn Iterator<Item = Result<(&'a Labels, Vec<i64>, Vec<f64>)>> + 'a> =
+                    Box::new(b.series_columns());
+                it.peekable()
+            })
+            .collect();
+        MergeIter { iters, err }
+    }
+}
+
+impl Iterator for MergeIter<'_> {
+    type Item = (Labels, Vec<i64>, Vec<f64>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.err.is_some() {
+            return None;
+        }
+        // The smallest label set at the front of any source.
+        let mut min: Option<Labels> = None;
+        for it in &mut self.iters {
+            match it.peek() {
+                Some(Ok((l, _, _))) => {
+                    if min.as_ref().is_none_or(|m| *l < m) {
+                        min = Some((*l).clone());
+                    }
+                }
+                Some(Err(_)) => {
+                    if let Some(Err(e)) = it.next() {
+                        *self.err = Some(e);
+                    }
+                    return None;
+                }
+                None => {}
+            }
+        }
+        let min = min?;
+        let mut lists = Vec::new();
+        for (prio, it) in self.iters.iter_mut().enumerate() {
+            if matches!(it.peek(), Some(Ok((l, _, _))) if **l == min)
+                && let Some(Ok((_, ts, vs))) = it.next()
+            {
+                let s: Vec<Sample> = ts
+                    .into_iter()
+                    .zip(vs)
+                    .map(|(ts, value)| Sample { ts, value })
+                    .collect();
+                lists.push((prio, s));
+            }
+        }
+        let merged = if lists.len() == 1 {
+            lists.pop().map(|x| x.1).unwrap_or_default()
+        } else {
+            merge_samples(lists)
+        };
+        let ts = merged.iter().map(|s| s.ts).collect();
+        let vs = merged.iter().map(|s| s.value).collect();
+        Some((min, ts, vs))
+    }
+}
+
+/// A batch of writes in progress. Samples are checked as they are added; nothing is
+/// visible or durable until [`commit`](Self::commit).
+pub struct Appender<'a> {
+    db: &'a Db,
+    _gate: RwLockReadGuard<'a, ()>,
+    samples: Vec<(u32, i64, f64)>,
+    /// Series used by this batch, by ref, to skip repeated lookups.
+    series: Vec<(u32, Arc<MemSeries>)>,
+    new_series: Vec<u32>,
+    max_t: i64,
+}
+
+impl Appender<'_> {
+    /// The ref of the series with `labels`, creating it if needed.
+    pub fn series_ref(&mut self, labels: &Labels) -> Result<u32> {
+        let (r, _) = self.db.head.get_or_create(labels)?;
+        self.note(r);
+        Ok(r)
+    }
+
+    /// The ref of the series the caller identifies by `key` (any bytes that determine the
+    /// label set, such as a line's measurement, tags and field); `labels` is called only
+    /// the first time a key is seen.
+    pub fn series_ref_keyed(&mut self, key: &[u8], labels: impl FnOnce() -> Labels) -> Result<u32> {
+        if let Some(&r) = read(&self.db.keys).get(key)
+            && self.db.head.get(r).is_some()
+        {
+            self.note(r);
+            return Ok(r);
+        }
+        let l = labels();
+        let (r, _) = self.db.head.get_or_create(&l)?;
+        write(&self.db.keys).insert(key.into(), r);
+        self.note(r);
+        Ok(r)
+    }
+
+    fn note(&mut self, r: u32) {
+        let logged = read(&self.db.logged).get(r as usize).copied().unwrap_or(false);
+        if !logged && !self.new_series.contains(&r) {
+            self.new_series.push(r);
+        }
+    }
+
+    /// Adds a sample to series `r`; fails if it is older than the out-of-order window.
+    pub fn add_ref(&mut self, r: u32, ts: i64, value: f64) -> Result<()> {
+        let s = match self.series.iter().rev().find(|(x, _)| *x == r) {
+            Some((_, s)) => s.clone(),
+            None => {
+                let s = self
+                    .db
+                    .head
+                    .get(r)
+                    .ok_or_else(|| Error::Other(format!("unknown series ref {r}")))?;
+                if self.series.len() > 64 {
+                    self.series.remove(0);
+                }
+                self.series.push((r, s.clone()));
+                s
+            }
+        };
+        if let Err(e) = self.db.head.check(&s, ts) {
+            self.db.rejected_ooo.fetch_add(1, Ordering::Relaxed);
+            return Err(e);
+        }
+        self.max_t = self.max_t.max(ts);
+        self.samples.push((r, ts, value));
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
+    /// Makes the batch durable (one WAL write, fsynced with its group) and visible.
+    pub fn commit(self) -> Result<()> {
+        if self.db.closed.load(Ordering::Relaxed) {
+            return Err(Error::Other("storage is shutting down".into()));
+        }
+        if self.samples.is_empty() {
+            return Ok(());
+        }
+        let mut rec = Vec::with_capacity(self.samples.len() * 12 + 64);
+        if !self.new_series.is_empty() {
+            let labels: Vec<(u32, Labels)> = self
+                .new_series
+                .iter()
+                .filter_map(|&r| self.db.head.get(r).map(|s| (r, s.labels.clone())))
+                .collect();
+            record::encode_series(&mut rec, labels.iter().map(|(r, l)| (*r, l)));
+        }
+        record::encode_samples(&mut rec, &self.samples);
+        self.db.wal.write(&rec)?;
+        if !self.new_series.is_empty() {
+            let mut logged = write(&self.db.logged);
+            for &r in &self.new_series {
+                let i = r as usize;
+                if logged.len() <= i {
+                    logged.resize(i + 1, false);
+                }
+                logged[i] = true;
+            }
+        }
+        let mut cur: Option<(u32, Arc<MemSeries>)> = None;
+        for &(r, t, v) in &self.samples {
+            if cur.as_ref().is_none_or(|c| c.0 != r) {
+                cur = self.db.head.get(r).map(|s| (r, s));
+            }
+            if let Some((_, s)) = &cur {
+                self.db.head.append(s, t, v);
+            }
+        }
+        self.db.max_t.fetch_max(self.max_t, Ordering::Relaxed);
+        Ok(())
+    }
+}

@@ -1,0 +1,573 @@
+//! The head: the recent samples of every live series, in memory.
+//!
+//! Each series ([`MemSeries`]) keeps an **open** buffer of up to [`OPEN_MAX`] raw samples
+//! and, behind it, sealed head chunks compressed with [`crate::chunk`]. A flush
+//! [`freeze`](Head::freeze)s the head: every series' samples are taken out at once (so they
+//! can be written as blocks) while the series themselves, with their refs and newest
+//! timestamp, stay, so appends continue at once.
+//!
+//! Out-of-order samples are accepted if they are no older than the out-of-order window
+//! behind the series' newest sample; they are inserted in place (re-encoding one head chunk
+//! when they fall behind the open buffer). A duplicate timestamp overwrites: last write wins.
+
+use crate::chunk;
+use crate::error::{Error, Result};
+use crate::postings::Postings;
+use argus_core::{Labels, Matcher, Sample};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// Raw samples a series buffers before they are compressed into a head chunk.
+pub const OPEN_MAX: usize = 64;
+
+thread_local! {
+    static ENCODER: RefCell<chunk::Encoder> = RefCell::new(chunk::Encoder::new());
+}
+
+fn encode(ts: &[i64], vals: &[f64]) -> Box<[u8]> {
+    let mut out = Vec::with_capacity(ts.len() + 16);
+    ENCODER.with(|e| e.borrow_mut().encode(ts, vals, &mut out));
+    out.into_boxed_slice()
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn read<T>(m: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A compressed run of one series' samples.
+#[derive(Debug, Clone)]
+pub struct HeadChunk {
+    pub min_t: i64,
+    pub max_t: i64,
+    pub count: u32,
+    pub bytes: Box<[u8]>,
+}
+
+impl HeadChunk {
+    fn new(ts: &[i64], vals: &[f64]) -> Self {
+        HeadChunk {
+            min_t: ts[0],
+            max_t: ts[ts.len() - 1],
+            count: ts.len() as u32,
+            bytes: encode(ts, vals),
+        }
+    }
+
+    pub fn decode_into(&self, ts: &mut Vec<i64>, vals: &mut Vec<f64>) {
+        // Head chunks are made in this process from valid samples: a failure is a bug.
+        if let Err(e) = chunk::decode(&self.bytes, ts, vals) {
+            tracing::error!(error = ?e, "head chunk failed to decode");
+        }
+    }
+}
+
+/// One series' samples: sealed chunks, in time order and not overlapping, then the open
+/// buffer, sorted, after them.
+#[derive(Debug, Default)]
+pub struct SeriesData {
+    pub chunks: Vec<HeadChunk>,
+    pub open_ts: Vec<i64>,
+    pub open_v: Vec<f64>,
+}
+
+impl SeriesData {
+    pub fn is_empty(&self) -> bool {
+        self.chunks.is_empty() && self.open_ts.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.chunks.iter().map(|c| c.count as usize).sum::<usize>() + self.open_ts.len()
+    }
+
+    /// Inserts a sample; returns whether it added one (false: it replaced a duplicate).
+    fn insert(&mut self, t: i64, v: f64) -> bool {
+        // Fast path: newest sample of the series.
+        let newest = self
+            .open_ts
+            .last()
+            .copied()
+            .or_else(|| self.chunks.last().map(|c| c.max_t));
+        if newest.is_none_or(|n| t > n) {
+            if self.open_ts.capacity() == 0 {
+                self.open_ts.reserve_exact(OPEN_MAX);
+                self.open_v.reserve_exact(OPEN_MAX);
+            }
+            self.open_ts.push(t);
+            self.open_v.push(v);
+            if self.open_ts.len() >= OPEN_MAX {
+                self.seal();
+            }
+            return true;
+        }
+        let behind_open = self.open_ts.first().is_some_and(|&f| t < f);
+        if !behind_open || self.chunks.last().is_none_or(|c| t > c.max_t) {
+            // Into the open buffer, in place.
+            return match self.open_ts.binary_search(&t) {
+                Ok(i) => {
+                    self.open_v[i] = v;
+                    false
+                }
+                Err(i) => {
+                    self.open_ts.insert(i, t);
+                    self.open_v.insert(i, v);
+                    true
+                }
+            };
+        }
+        // Behind the open buffer: re-encode the chunk whose span it falls into.
+        let i = self
+            .chunks
+            .partition_point(|c| c.min_t <= t)
+            .saturating_sub(1);
+        let c = &self.chunks[i];
+        let (mut ts, mut vs) = (Vec::with_capacity(c.count as usize + 1), Vec::new());
+        c.decode_into(&mut ts, &mut vs);
+        let added = match ts.binary_search(&t) {
+            Ok(j) => {
+                vs[j] = v;
+                false
+            }
+            Err(j) => {
+                ts.insert(j, t);
+                vs.insert(j, v);
+                true
+            }
+        };
+        self.chunks[i] = HeadChunk::new(&ts, &vs);
+        added
+    }
+
+    fn seal(&mut self) {
+        if self.open_ts.is_empty() {
+            return;
+        }
+        self.chunks.push(HeadChunk::new(&self.open_ts, &self.open_v));
+        self.open_ts.clear();
+        self.open_v.clear();
+    }
+
+    /// Appends the samples in `[start, end]` to `out`, in time order.
+    pub fn samples_in(&self, start: i64, end: i64, out: &mut Vec<Sample>) {
+        let (mut ts, mut vs) = (Vec::new(), Vec::new());
+        for c in self
+            .chunks
+            .iter()
+            .filter(|c| c.max_t >= start && c.min_t <= end)
+        {
+            ts.clear();
+            vs.clear();
+            c.decode_into(&mut ts, &mut vs);
+            push_range(&ts, &vs, start, end, out);
+        }
+        push_range(&self.open_ts, &self.open_v, start, end, out);
+    }
+
+    /// Every sample, decoded, as two columns.
+    pub fn columns(&self) -> (Vec<i64>, Vec<f64>) {
+        let n = self.len();
+        let (mut ts, mut vs) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        for c in &self.chunks {
+            c.decode_into(&mut ts, &mut vs);
+        }
+        ts.extend_from_slice(&self.open_ts);
+        vs.extend_from_slice(&self.open_v);
+        (ts, vs)
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.chunks.capacity() * std::mem::size_of::<HeadChunk>()
+            + self.chunks.iter().map(|c| c.bytes.len()).sum::<usize>()
+            + self.open_ts.capacity() * 16
+    }
+}
+
+fn push_range(ts: &[i64], vs: &[f64], start: i64, end: i64, out: &mut Vec<Sample>) {
+    let lo = ts.partition_point(|&t| t < start);
+    let hi = ts.partition_point(|&t| t <= end);
+    out.extend(
+        ts[lo..hi]
+            .iter()
+            .zip(&vs[lo..hi])
+            .map(|(&ts, &value)| Sample { ts, value }),
+    );
+}
+
+/// A live series.
+#[derive(Debug)]
+pub struct MemSeries {
+    pub labels: Labels,
+    /// The newest timestamp ever appended; survives flushes, anchors the out-of-order window.
+    max_t: AtomicI64,
+    data: Mutex<SeriesData>,
+}
+
+impl MemSeries {
+    pub fn max_t(&self) -> i64 {
+        self.max_t.load(Ordering::Relaxed)
+    }
+
+    pub fn data(&self) -> MutexGuard<'_, SeriesData> {
+        lock(&self.data)
+    }
+}
+
+#[derive(Default)]
+struct HeadIndex {
+    by_labels: HashMap<Labels, u32>,
+    postings: Postings,
+    per_ns: HashMap<String, usize>,
+}
+
+/// Limits the head enforces.
+#[derive(Debug, Clone, Copy)]
+pub struct HeadLimits {
+    pub ooo_window_ms: i64,
+    /// 0: unlimited.
+    pub max_series_per_ns: usize,
+}
+
+pub struct Head {
+    index: RwLock<HeadIndex>,
+    /// Indexed by ref; `None` once a series is removed.
+    series: RwLock<Vec<Option<Arc<MemSeries>>>>,
+    limits: HeadLimits,
+    samples: AtomicU64,
+}
+
+/// Samples taken out of the head by a flush, on their way into blocks.
+pub struct Frozen {
+    pub series: Vec<(Labels, SeriesData)>,
+}
+
+impl Frozen {
+    pub fn select(&self, matchers: &[Matcher], start: i64, end: i64, out: &mut Vec<(Labels, Vec<Sample>)>) {
+        for (labels, data) in &self.series {
+            if argus_core::matcher::matches_all(matchers, labels) {
+                let mut s = Vec::new();
+                data.samples_in(start, end, &mut s);
+                if !s.is_empty() {
+                    out.push((labels.clone(), s));
+                }
+            }
+        }
+    }
+
+    pub fn samples(&self) -> usize {
+        self.series.iter().map(|(_, d)| d.len()).sum()
+    }
+}
+
+/// The namespace a series counts against: its `ns` label, or "" for none.
+fn ns_of(labels: &Labels) -> &str {
+    labels.get("ns").unwrap_or("")
+}
+
+impl Head {
+    pub fn new(limits: HeadLimits) -> Self {
+        Head {
+            index: RwLock::new(HeadIndex::default()),
+            series: RwLock::new(Vec::new()),
+            limits,
+            samples: AtomicU64::new(0),
+        }
+    }
+
+    /// The same head with other limits (replay runs without the series limit).
+    pub fn with_limits(mut self, limits: HeadLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    pub fn get(&self, r: u32) -> Option<Arc<MemSeries>> {
+        read(&self.series).get(r as usize).cloned().flatten()
+    }
+
+    /// The ref of `labels`, if the series is live.
+    pub fn lookup(&self, labels: &Labels) -> Option<u32> {
+        read(&self.index).by_labels.get(labels).copied()
+    }
+
+    /// The ref of the series, creating it if needed; `true` when it was created.
+    pub fn get_or_create(&self, labels: &Labels) -> Result<(u32, bool)> {
+        if let Some(r) = self.lookup(labels) {
+            return Ok((r, false));
+        }
+        let mut idx = write(&self.index);
+        if let Some(&r) = idx.by_labels.get(labels) {
+            return Ok((r, false));
+        }
+        let ns = ns_of(labels);
+        let count = idx.per_ns.get(ns).copied().unwrap_or(0);
+        if self.limits.max_series_per_ns > 0 && count >= self.limits.max_series_per_ns {
+            return Err(Error::SeriesLimit {
+                ns: ns.to_string(),
+                limit: self.limits.max_series_per_ns,
+                series: labels.to_string(),
+            });
+        }
+        let mut series = write(&self.series);
+        let r = u32::try_from(series.len())
+            .map_err(|_| Error::Other("series refs exhausted".into()))?;
+        series.push(Some(Arc::new(MemSeries {
+            labels: labels.clone(),
+            max_t: AtomicI64::new(i64::MIN),
+            data: Mutex::new(SeriesData::default()),
+        })));
+        drop(series);
+        Self::index_add(&mut idx, r, labels);
+        Ok((r, true))
+    }
+
+    fn index_add(idx: &mut HeadIndex, r: u32, labels: &Labels) {
+        idx.by_labels.insert(labels.clone(), r);
+        idx.postings.add(r, labels);
+        *idx.per_ns.entry(ns_of(labels).to_string()).or_default() += 1;
+    }
+
+    /// Recreates a series with a known ref (WAL replay). Refs may arrive out of order.
+    pub fn restore(&self, r: u32, labels: Labels) {
+        let mut idx = write(&self.index);
+        if idx.by_labels.contains_key(&labels) {
+            return;
+        }
+        let mut series = write(&self.series);
+        let i = r as usize;
+        if series.len() <= i {
+            series.resize(i + 1, None);
+        }
+        series[i] = Some(Arc::new(MemSeries {
+            labels: labels.clone(),
+            max_t: AtomicI64::new(i64::MIN),
+            data: Mutex::new(SeriesData::default()),
+        }));
+        drop(series);
+        // Postings want ascending ids: restored refs can arrive in any order, so rebuild.
+        if idx.postings.len() > 0 && r < idx.postings_max() {
+            idx.by_labels.insert(labels.clone(), r);
+            *idx.per_ns.entry(ns_of(&labels).to_string()).or_default() += 1;
+            idx.rebuild_postings();
+        } else {
+            Self::index_add(&mut idx, r, &labels);
+        }
+    }
+
+    /// Whether sample time `t` is within the out-of-order window of series `s`.
+    pub fn check(&self, s: &MemSeries, t: i64) -> Result<()> {
+        let max = s.max_t();
+        if max != i64::MIN && t < max - self.limits.ooo_window_ms {
+            return Err(Error::OutOfOrder {
+                series: s.labels.to_string(),
+                ts: t,
+                behind_ms: max - t,
+                window_ms: self.limits.ooo_window_ms,
+            });
+        }
+        Ok(())
+    }
+
+    /// Appends without checks (they were done before the WAL write).
+    pub fn append(&self, s: &MemSeries, t: i64, v: f64) {
+        let mut d = s.data();
+        if d.insert(t, v) {
+            self.samples.fetch_add(1, Ordering::Relaxed);
+        }
+        s.max_t.fetch_max(t, Ordering::Relaxed);
+    }
+
+    /// Takes every series' samples out, for a flush; and forgets series that received
+    /// nothing since the previous flush (their data is in blocks already). Callers keep
+    /// writers out while this runs.
+    pub fn freeze(&self) -> Frozen {
+        let mut series = write(&self.series);
+        let mut out = Vec::new();
+        let mut gone = Vec::new();
+        for (r, slot) in series.iter_mut().enumerate() {
+            let Some(s) = slot else { continue };
+            let mut d = s.data();
+            if d.is_empty() {
+                gone.push(r as u32);
+                drop(d);
+                *slot = None;
+                continue;
+            }
+            let taken = std::mem::take(&mut *d);
+            drop(d);
+            out.push((s.labels.clone(), taken));
+        }
+        drop(series);
+        if !gone.is_empty() {
+            let mut idx = write(&self.index);
+            let series = read(&self.series);
+            idx.by_labels.retain(|_, r| series.get(*r as usize).is_some_and(Option::is_some));
+            idx.postings.remove(&gone);
+            idx.per_ns.clear();
+            let counts: Vec<String> = idx.by_labels.keys().map(|l| ns_of(l).to_string()).collect();
+            for ns in counts {
+                *idx.per_ns.entry(ns).or_default() += 1;
+            }
+        }
+        self.samples.store(0, Ordering::Relaxed);
+        Frozen { series: out }
+    }
+
+    /// Samples of matching series in `[start, end]`.
+    pub fn select(&self, matchers: &[Matcher], start: i64, end: i64, out: &mut Vec<(Labels, Vec<Sample>)>) {
+        let refs = read(&self.index).postings.select(matchers);
+        let series = read(&self.series);
+        for r in refs {
+            let Some(Some(s)) = series.get(r as usize) else { continue };
+            let mut samples = Vec::new();
+            s.data().samples_in(start, end, &mut samples);
+            if !samples.is_empty() {
+                out.push((s.labels.clone(), samples));
+            }
+        }
+    }
+
+    /// Live series with refs, for a WAL checkpoint.
+    pub fn live_series(&self) -> Vec<(u32, Labels)> {
+        read(&self.series)
+            .iter()
+            .enumerate()
+            .filter_map(|(r, s)| s.as_ref().map(|s| (r as u32, s.labels.clone())))
+            .collect()
+    }
+
+    pub fn num_series(&self) -> usize {
+        read(&self.index).by_labels.len()
+    }
+
+    pub fn num_samples(&self) -> u64 {
+        self.samples.load(Ordering::Relaxed)
+    }
+
+    /// Label names and values known to the head.
+    pub fn with_postings<T>(&self, f: impl FnOnce(&Postings) -> T) -> T {
+        f(&read(&self.index).postings)
+    }
+
+    /// Bytes of sample data held (chunks and open buffers), excluding labels and index.
+    pub fn sample_bytes(&self) -> usize {
+        read(&self.series)
+            .iter()
+            .flatten()
+            .map(|s| s.data().heap_bytes())
+            .sum()
+    }
+}
+
+impl HeadIndex {
+    fn postings_max(&self) -> u32 {
+        self.by_labels.values().copied().max().unwrap_or(0)
+    }
+
+    fn rebuild_postings(&mut self) {
+        let mut all: Vec<(u32, &Labels)> = self.by_labels.iter().map(|(l, &r)| (r, l)).collect();
+        all.sort_unstable_by_key(|x| x.0);
+        let mut p = Postings::default();
+        for (r, l) in all {
+            p.add(r, l);
+        }
+        self.postings = p;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(samples: &[(i64, f64)]) -> SeriesData {
+        let mut d = SeriesData::default();
+        for &(t, v) in samples {
+            d.insert(t, v);
+        }
+        d
+    }
+
+    #[test]
+    fn in_order_out_of_order_and_duplicates() {
+        // 200 in-order samples seal into chunks; then late and duplicate ones.
+        let mut samples: Vec<(i64, f64)> = (0..200).map(|i| (i * 10, i as f64)).collect();
+        let mut d = data(&samples);
+        assert!(d.chunks.len() >= 3);
+        assert!(d.insert(5, 0.5)); // inside a sealed chunk
+        assert!(!d.insert(100, 99.0)); // duplicate: last write wins
+        assert!(d.insert(1995, 7.0)); // inside the open buffer
+        samples.push((5, 0.5));
+        samples.push((1995, 7.0));
+        samples.retain(|s| s.0 != 100);
+        samples.push((100, 99.0));
+        samples.sort_by_key(|s| s.0);
+        let mut out = Vec::new();
+        d.samples_in(i64::MIN, i64::MAX, &mut out);
+        let got: Vec<(i64, f64)> = out.iter().map(|s| (s.ts, s.value)).collect();
+        assert_eq!(got, samples);
+        assert_eq!(d.len(), samples.len());
+    }
+
+    #[test]
+    fn window_rejects_old_samples_with_reason() {
+        let h = Head::new(HeadLimits {
+            ooo_window_ms: 1000,
+            max_series_per_ns: 0,
+        });
+        let (r, created) = h
+            .get_or_create(&Labels::with_name("m", [("a", "1")]))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(created);
+        let s = h.get(r).unwrap_or_else(|| panic!("series"));
+        h.append(&s, 10_000, 1.0);
+        assert!(h.check(&s, 9_000).is_ok());
+        let e = h.check(&s, 8_999).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("out-of-order window is 1000 ms"), "{e}");
+    }
+
+    #[test]
+    fn series_limit_per_namespace() {
+        let h = Head::new(HeadLimits {
+            ooo_window_ms: 0,
+            max_series_per_ns: 2,
+        });
+        for i in 0..2 {
+            let l = Labels::with_name("m", [("ns", "a"), ("i", &i.to_string())]);
+            assert!(h.get_or_create(&l).is_ok());
+        }
+        let e = h
+            .get_or_create(&Labels::with_name("m", [("ns", "a"), ("i", "3")]))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("namespace \"a\" has reached its limit of 2"), "{e}");
+        // Another namespace is not affected.
+        assert!(h.get_or_create(&Labels::with_name("m", [("ns", "b")])).is_ok());
+    }
+
+    #[test]
+    fn freeze_takes_samples_and_forgets_idle_series() {
+        let h = Head::new(HeadLimits {
+            ooo_window_ms: 0,
+            max_series_per_ns: 0,
+        });
+        let (a, _) = h.get_or_create(&Labels::with_name("a", [("x", "1")])).unwrap_or_default();
+        let (_b, _) = h.get_or_create(&Labels::with_name("b", [("x", "1")])).unwrap_or_default();
+        let sa = h.get(a).unwrap_or_else(|| panic!("a"));
+        h.append(&sa, 1, 1.0);
+        let f = h.freeze();
+        assert_eq!(f.series.len(), 1);
+        assert_eq!(h.num_series(), 1, "b had no samples and is forgotten");
+        assert_eq!(h.num_samples(), 0);
+        let mut out = Vec::new();
+        h.select(&[Matcher::equal("x", "1")], 0, 10, &mut out);
+        assert!(out.is_empty());
+    }
+}

@@ -1,0 +1,28 @@
+//! [`Db`] as an [`argus_core::Storage`].
+
+use crate::db::Db;
+use argus_core::{Matcher, Storage, StorageError, StorageStats, TimeSeries};
+
+impl Storage for Db {
+    fn append(&self, series: Vec<TimeSeries>) -> Result<(), StorageError> {
+        Db::append(self, &series).map_err(Into::into)
+    }
+
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<TimeSeries>, StorageError> {
+        Db::select(self, matchers, start_ms, end_ms).map_err(Into::into)
+    }
+
+    fn stats(&self) -> StorageStats {
+        let s = Db::stats(self);
+        StorageStats {
+            series: s.head_series.max(s.blocks.iter().map(|b| b.series).max().unwrap_or(0)),
+            samples: s.head_samples + s.block_samples,
+            bytes: s.wal_bytes + s.block_bytes,
+        }
+    }
+}
