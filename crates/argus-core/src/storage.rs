@@ -9,6 +9,9 @@ use crate::model::{Labels, TimeSeries};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
+    /// The data itself is not acceptable (for example, too old); the message says why.
+    #[error("{0}")]
+    Rejected(String),
     /// A limit was hit; the message names it.
     #[error("{0}")]
     Limit(String),

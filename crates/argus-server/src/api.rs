@@ -17,6 +17,9 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Storage>,
+    /// The embedded engine when it is the store: ingest takes its fast path and the admin
+    /// endpoints work. `None` with other stores.
+    pub tsdb: Option<Arc<argus_tsdb::Db>>,
     pub token: Arc<str>,
     pub telemetry: Telemetry,
     pub max_body_bytes: usize,
@@ -27,11 +30,19 @@ impl AppState {
     pub fn new(store: Arc<dyn Storage>, token: &str, config: &crate::ServerConfig) -> Self {
         AppState {
             store,
+            tsdb: None,
             token: token.into(),
             telemetry: Telemetry::new(),
             max_body_bytes: config.max_body_bytes,
             lookback_ms: config.lookback_secs as i64 * 1000,
         }
+    }
+
+    /// State over the embedded engine.
+    pub fn with_tsdb(db: Arc<argus_tsdb::Db>, token: &str, config: &crate::ServerConfig) -> Self {
+        let mut s = Self::new(db.clone(), token, config);
+        s.tsdb = Some(db);
+        s
     }
 }
 
@@ -47,6 +58,8 @@ pub fn router(state: AppState) -> Router {
             get(prom::query_range).post(prom::query_range),
         )
         .route("/api/v1/series", get(prom::series).post(prom::series))
+        .route("/api/argus/admin/flush", post(crate::admin::flush))
+        .route("/api/argus/admin/tsdb", get(crate::admin::tsdb))
         .fallback(not_found)
         // Body limits are enforced by the ingest handlers themselves (also after gzip).
         .layer(axum::extract::DefaultBodyLimit::disable())
@@ -64,12 +77,20 @@ async fn health() -> impl IntoResponse {
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let stats = state.store.stats();
+    let mut body = state.telemetry.render(&stats);
+    if let Some(db) = &state.tsdb {
+        let db = db.clone();
+        let s = tokio::task::spawn_blocking(move || db.stats()).await.ok();
+        if let Some(s) = s {
+            crate::admin::render_tsdb_metrics(&s, &mut body);
+        }
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.telemetry.render(&stats),
+        body,
     )
 }
 

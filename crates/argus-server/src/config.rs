@@ -27,3 +27,52 @@ impl Default for ServerConfig {
         }
     }
 }
+
+/// `[storage]`: the embedded time-series engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Data older than this many hours is deleted (whole blocks at a time).
+    pub retention_hours: u64,
+    /// How far behind a series' newest sample, in seconds, a sample may arrive and still be
+    /// stored. Older samples are refused with 400.
+    pub out_of_order_window_secs: u64,
+    /// Time span of the blocks written from memory, in seconds. Compaction merges them
+    /// into blocks of 6× and 36× this span.
+    pub block_duration_secs: u64,
+    /// Series per namespace (the `ns` label); 0 means no limit. New series past it: 422.
+    pub max_series_per_namespace: usize,
+    /// Size of a write-ahead log segment file, in bytes.
+    pub wal_segment_bytes: u64,
+    /// Samples held in memory before a flush to disk is forced (bounds RAM).
+    pub max_head_samples: u64,
+    /// Seconds between two rounds of background maintenance (flush, compaction, retention).
+    pub maintenance_interval_secs: u64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            retention_hours: 30 * 24,
+            out_of_order_window_secs: 3600,
+            block_duration_secs: 7200,
+            max_series_per_namespace: 1_000_000,
+            wal_segment_bytes: 128 << 20,
+            max_head_samples: 50_000_000,
+            maintenance_interval_secs: 60,
+        }
+    }
+}
+
+impl StorageConfig {
+    pub fn options(&self) -> argus_tsdb::Options {
+        argus_tsdb::Options {
+            retention_ms: (self.retention_hours as i64).saturating_mul(3_600_000),
+            ooo_window_ms: (self.out_of_order_window_secs as i64).saturating_mul(1000),
+            block_duration_ms: (self.block_duration_secs.max(1) as i64).saturating_mul(1000),
+            max_series_per_ns: self.max_series_per_namespace,
+            wal_segment_bytes: self.wal_segment_bytes,
+            max_head_samples: self.max_head_samples,
+        }
+    }
+}

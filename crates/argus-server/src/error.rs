@@ -35,7 +35,9 @@ pub enum ApiError {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::BadLine { .. } | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadLine { .. }
+            | ApiError::BadRequest(_)
+            | ApiError::Storage(argus_core::StorageError::Rejected(_)) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -49,7 +51,9 @@ impl ApiError {
     /// A short machine-readable code (Influx v2 error codes where one fits).
     pub fn code(&self) -> &'static str {
         match self {
-            ApiError::BadLine { .. } | ApiError::BadRequest(_) => "invalid",
+            ApiError::BadLine { .. }
+            | ApiError::BadRequest(_)
+            | ApiError::Storage(argus_core::StorageError::Rejected(_)) => "invalid",
             ApiError::Unauthorized => "unauthorized",
             ApiError::NotFound(_) => "not found",
             ApiError::TooLarge { .. } => "request too large",

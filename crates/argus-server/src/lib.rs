@@ -4,17 +4,20 @@
 //! implementation, the accepted token and the server's own telemetry. [`serve`] runs it on a
 //! bound listener until a shutdown future resolves, finishing in-flight requests.
 
+pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod config;
 pub mod error;
 pub mod ingest;
 pub mod query;
+/// A throwaway in-memory store for unit tests of the query layer.
+#[cfg(test)]
 pub mod store;
 pub mod telemetry;
 
 pub use api::{AppState, router};
-pub use config::ServerConfig;
+pub use config::{ServerConfig, StorageConfig};
 
 use std::future::Future;
 use tokio::net::TcpListener;

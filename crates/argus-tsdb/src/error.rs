@@ -26,14 +26,18 @@ pub enum Error {
         source: FormatError,
     },
     /// A sample older than the out-of-order window allows.
-    #[error("sample of {series} at {ts} ms is {behind_ms} ms older than the series' newest sample; the out-of-order window is {window_ms} ms")]
+    #[error(
+        "sample of {series} at {ts} ms is {behind_ms} ms older than the series' newest sample; the out-of-order window is {window_ms} ms"
+    )]
     OutOfOrder {
         series: String,
         ts: i64,
         behind_ms: i64,
         window_ms: i64,
     },
-    #[error("namespace {ns:?} has reached its limit of {limit} series; series {series} was not created")]
+    #[error(
+        "namespace {ns:?} has reached its limit of {limit} series; series {series} was not created"
+    )]
     SeriesLimit {
         ns: String,
         limit: usize,
@@ -49,9 +53,8 @@ impl From<Error> for StorageError {
     fn from(e: Error) -> Self {
         match e {
             Error::Io(io) => StorageError::Io(io),
-            e @ (Error::OutOfOrder { .. } | Error::SeriesLimit { .. }) => {
-                StorageError::Limit(e.to_string())
-            }
+            e @ Error::OutOfOrder { .. } => StorageError::Rejected(e.to_string()),
+            e @ Error::SeriesLimit { .. } => StorageError::Limit(e.to_string()),
             other => StorageError::Other(other.to_string()),
         }
     }

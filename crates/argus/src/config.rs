@@ -4,7 +4,7 @@
 //! names the file, the key and the problem; the binary exits with code 2 on one.
 
 use argus_agent::AgentConfig;
-use argus_server::ServerConfig;
+use argus_server::{ServerConfig, StorageConfig};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -27,6 +27,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub log_level: String,
     pub server: ServerConfig,
+    pub storage: StorageConfig,
     pub agent: AgentConfig,
 }
 
@@ -36,6 +37,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./argus-data"),
             log_level: "info".to_string(),
             server: ServerConfig::default(),
+            storage: StorageConfig::default(),
             agent: AgentConfig::default(),
         }
     }
@@ -79,6 +81,15 @@ impl Config {
     fn validate(&self) -> Result<(), String> {
         if self.agent.interval_secs == 0 {
             return Err("key agent.interval_secs: must be at least 1".into());
+        }
+        if self.storage.block_duration_secs < 60 {
+            return Err("key storage.block_duration_secs: must be at least 60".into());
+        }
+        if self.storage.retention_hours == 0 {
+            return Err("key storage.retention_hours: must be at least 1".into());
+        }
+        if self.storage.maintenance_interval_secs == 0 {
+            return Err("key storage.maintenance_interval_secs: must be at least 1".into());
         }
         if self.server.max_body_bytes == 0 {
             return Err("key server.max_body_bytes: must be at least 1".into());

@@ -247,6 +247,18 @@ struct Started {
     url: String,
     token: String,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
+    db: Arc<argus_tsdb::Db>,
+    maintenance: argus_tsdb::db::Maintenance,
+}
+
+impl Started {
+    /// Waits for the server to finish its in-flight requests, then stops the storage.
+    async fn stop(self) -> anyhow::Result<()> {
+        self.server.await??;
+        drop(self.maintenance);
+        self.db.close();
+        Ok(())
+    }
 }
 
 async fn start_server(
@@ -263,14 +275,22 @@ async fn start_server(
     if addr.ip().is_unspecified() {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
-    // Placeholder storage until argus-tsdb lands: data lives in memory only.
-    let store = Arc::new(argus_server::store::MemStore::new());
-    let state = AppState::new(store, &token, &config.server);
+    let tsdb_dir = config.data_dir.join("tsdb");
+    let db =
+        tokio::task::block_in_place(|| argus_tsdb::Db::open(&tsdb_dir, config.storage.options()))
+            .with_context(|| format!("cannot open storage in {}", tsdb_dir.display()))?;
+    let db = Arc::new(db);
+    let maintenance = db.start_maintenance(std::time::Duration::from_secs(
+        config.storage.maintenance_interval_secs,
+    ));
+    let state = AppState::with_tsdb(db.clone(), &token, &config.server);
     let server = tokio::spawn(argus_server::serve(listener, state, wait_stop(stop)));
     Ok(Started {
         url: format!("http://{addr}"),
         token,
         server,
+        db,
+        maintenance,
     })
 }
 
@@ -310,8 +330,7 @@ async fn server(config: Config) -> anyhow::Result<()> {
     print_banner(&config, &started, false);
     shutdown_signal().await;
     let _ = tx.send(true);
-    started.server.await??;
-    Ok(())
+    started.stop().await
 }
 
 async fn up(config: Config) -> anyhow::Result<()> {
@@ -326,8 +345,7 @@ async fn up(config: Config) -> anyhow::Result<()> {
     shutdown_signal().await;
     let _ = tx.send(true);
     agent_task.await??;
-    started.server.await??;
-    Ok(())
+    started.stop().await
 }
 
 async fn agent(config: Config) -> anyhow::Result<()> {

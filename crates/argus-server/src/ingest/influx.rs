@@ -8,7 +8,7 @@ use super::body::read_body;
 use crate::api::AppState;
 use crate::error::ApiError;
 use argus_core::TimeSeries;
-use argus_core::line_protocol::{Precision, line_to_series, parse};
+use argus_core::line_protocol::{Line, Precision, line_to_series, parse};
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -79,7 +79,7 @@ async fn ingest(
         }
     }
     let bytes = read_body(headers, body, state.max_body_bytes).await?;
-    let text = std::str::from_utf8(&bytes).map_err(|e| {
+    std::str::from_utf8(&bytes).map_err(|e| {
         let at = e.valid_up_to();
         let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
         let line_start = bytes[..at]
@@ -94,25 +94,125 @@ async fn ingest(
     })?;
 
     let now = argus_core::now_ms();
-    let extra: Vec<(&str, &str)> = ns.as_deref().map(|n| ("ns", n)).into_iter().collect();
+    let len = bytes.len() as u64;
+    let st = state.clone();
+    let counts = tokio::task::spawn_blocking(move || {
+        // `bytes` was checked to be UTF-8 above.
+        let text = std::str::from_utf8(&bytes).unwrap_or_default();
+        match &st.tsdb {
+            Some(db) => store_tsdb(db, text, precision, ns.as_deref(), now),
+            None => store_generic(st.store.as_ref(), text, precision, ns.as_deref(), now),
+        }
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    state
+        .telemetry
+        .ingested(counts.lines, counts.samples, len, counts.strings);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// What a body held.
+struct Counts {
+    lines: u64,
+    samples: u64,
+    strings: u64,
+}
+
+fn bad_line(e: argus_core::line_protocol::ParseError) -> ApiError {
+    ApiError::BadLine {
+        line: e.line,
+        column: e.column,
+        message: e.to_string(),
+    }
+}
+
+/// Any store: build every series' labels, then append.
+fn store_generic(
+    store: &dyn argus_core::Storage,
+    text: &str,
+    precision: Precision,
+    ns: Option<&str>,
+    now: i64,
+) -> Result<Counts, ApiError> {
+    let extra: Vec<(&str, &str)> = ns.map(|n| ("ns", n)).into_iter().collect();
     let mut series: Vec<TimeSeries> = Vec::new();
     let (mut lines, mut strings) = (0u64, 0u64);
     for parsed in parse(text) {
-        let line = parsed.map_err(|e| ApiError::BadLine {
-            line: e.line,
-            column: e.column,
-            message: e.to_string(),
-        })?;
+        let line = parsed.map_err(bad_line)?;
         lines += 1;
         strings += line_to_series(&line, precision, now, &extra, &mut series) as u64;
     }
     let samples = series.iter().map(|s| s.samples.len() as u64).sum();
-    let store = state.store.clone();
-    tokio::task::spawn_blocking(move || store.append(series))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
-    state
-        .telemetry
-        .ingested(lines, samples, bytes.len() as u64, strings);
-    Ok(StatusCode::NO_CONTENT)
+    store.append(series)?;
+    Ok(Counts {
+        lines,
+        samples,
+        strings,
+    })
+}
+
+/// The embedded engine: series are found by the line's raw key (namespace, measurement,
+/// tags, field), so labels are built only the first time a series is seen. A bad line
+/// anywhere leaves the batch uncommitted: nothing of the body is stored.
+fn store_tsdb(
+    db: &argus_tsdb::Db,
+    text: &str,
+    precision: Precision,
+    ns: Option<&str>,
+    now: i64,
+) -> Result<Counts, ApiError> {
+    let extra: Vec<(&str, &str)> = ns.map(|n| ("ns", n)).into_iter().collect();
+    let mut app = db.appender();
+    let (mut lines, mut strings, mut samples) = (0u64, 0u64, 0u64);
+    let mut key: Vec<u8> = Vec::with_capacity(256);
+    let mut scratch: Vec<TimeSeries> = Vec::new();
+    for parsed in parse(text) {
+        let line = parsed.map_err(bad_line)?;
+        lines += 1;
+        let ts = line.timestamp.map_or(now, |t| precision.to_millis(t));
+        key.clear();
+        key.extend_from_slice(ns.unwrap_or("").as_bytes());
+        key.push(0);
+        key.extend_from_slice(line.measurement.as_bytes());
+        for (k, v) in &line.tags {
+            key.push(0);
+            key.extend_from_slice(k.as_bytes());
+            key.push(b'=');
+            key.extend_from_slice(v.as_bytes());
+        }
+        key.push(0);
+        let prefix = key.len();
+        for (field, value) in &line.fields {
+            let Some(v) = value.as_f64() else {
+                strings += 1;
+                continue;
+            };
+            key.truncate(prefix);
+            key.extend_from_slice(field.as_bytes());
+            let r = app
+                .series_ref_keyed(&key, || {
+                    // First sight of this series: map this field alone the standard way.
+                    let one = Line {
+                        measurement: line.measurement.clone(),
+                        tags: line.tags.clone(),
+                        fields: vec![(field.clone(), value.clone())],
+                        timestamp: line.timestamp,
+                    };
+                    scratch.clear();
+                    line_to_series(&one, precision, now, &extra, &mut scratch);
+                    scratch.pop().map(|s| s.labels).unwrap_or_default()
+                })
+                .map_err(|e| ApiError::Storage(e.into()))?;
+            app.add_ref(r, ts, v)
+                .map_err(|e| ApiError::Storage(e.into()))?;
+            samples += 1;
+        }
+    }
+    app.commit().map_err(|e| ApiError::Storage(e.into()))?;
+    Ok(Counts {
+        lines,
+        samples,
+        strings,
+    })
 }

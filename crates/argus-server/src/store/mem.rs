@@ -1,9 +1,7 @@
-//! `MemStore`: a **placeholder** in-memory store for the foundation.
+//! `MemStore`: a throwaway in-memory store for unit tests of the query layer.
 //!
-//! It keeps every sample in a hash map of vectors, loses everything on restart and has no
-//! limits. It exists so the ingest and query paths can be built and tested before
-//! `argus-tsdb` (the real engine) lands; nothing should depend on it afterwards except
-//! tests that want a throwaway store.
+//! It keeps every sample in a hash map of vectors, loses everything when dropped and has
+//! no limits. The server itself runs on `argus-tsdb`.
 
 use argus_core::matcher::matches_all;
 use argus_core::{Labels, Matcher, Sample, Storage, StorageError, StorageStats, TimeSeries};

@@ -34,6 +34,11 @@ pub fn client() -> reqwest::blocking::Client {
 /// which is printed once the listener is bound.
 pub fn start(role: &str, config: &str) -> Argus {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    start_in(role, config, dir)
+}
+
+/// Like [`start`], on an existing directory (its `data/` is kept: a restart).
+pub fn start_in(role: &str, config: &str, dir: tempfile::TempDir) -> Argus {
     let cfg = dir.path().join("argus.toml");
     std::fs::write(&cfg, config).unwrap_or_else(|e| panic!("write config: {e}"));
     let mut child = Command::new(BIN)
@@ -90,6 +95,40 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<
 }
 
 impl Argus {
+    /// Kills the process with SIGKILL (no chance to clean up) and hands back its directory.
+    pub fn kill9(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        std::mem::replace(&mut self.dir, dir)
+    }
+
+    /// Stops the process with SIGTERM and waits for it to exit; returns its exit code.
+    pub fn terminate(mut self) -> (Option<i32>, tempfile::TempDir) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let code = self.child.wait().ok().and_then(|s| s.code());
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        (code, std::mem::replace(&mut self.dir, dir))
+    }
+
+    pub fn post(
+        &self,
+        path: &str,
+        body: impl Into<reqwest::blocking::Body>,
+    ) -> (u16, serde_json::Value) {
+        let resp = client()
+            .post(format!("{}{}", self.url, path))
+            .bearer_auth(&self.token)
+            .body(body)
+            .send()
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        let status = resp.status().as_u16();
+        (status, resp.json().unwrap_or(serde_json::Value::Null))
+    }
+
     pub fn get(&self, path_and_query: &str) -> (u16, serde_json::Value) {
         let resp = client()
             .get(format!("{}{}", self.url, path_and_query))

@@ -4,4 +4,5 @@
 mod common;
 mod config;
 mod ingest;
+mod storage;
 mod up;
