@@ -72,10 +72,8 @@ pub struct Db {
     /// Appenders hold it shared; a flush holds it exclusively while it freezes the head.
     gate: RwLock<()>,
     view: RwLock<View>,
-    /// Raw series key → head ref, so a known series costs one hash lookup.
-    keys: RwLock<HashMap<Box<[u8]>, u32>>,
-    /// Refs whose series has a Series record in the WAL (or checkpoint).
-    logged: RwLock<Vec<bool>>,
+    /// Raw series key → head series, so a known series costs one hash lookup.
+    keys: KeyCache,
     next_block_id: AtomicU64,
     max_t: AtomicI64,
     last_flush_ms: AtomicI64,
@@ -131,17 +129,15 @@ impl Db {
             max_series_per_ns: 0, // enforced again after replay; replay must not fail on it
         });
         let wal_dir = dir.join("wal");
-        let mut logged: Vec<bool> = Vec::new();
-        let mut max_t = blocks.iter().map(|b| b.meta.max_t).max().unwrap_or(i64::MIN);
+        let mut max_t = blocks
+            .iter()
+            .map(|b| b.meta.max_t)
+            .max()
+            .unwrap_or(i64::MIN);
         let stats = wal::replay(&wal_dir, |rec| match rec {
             record::Record::Series(s) => {
                 for (r, labels) in s {
                     head.restore(r, labels);
-                    let i = r as usize;
-                    if logged.len() <= i {
-                        logged.resize(i + 1, false);
-                    }
-                    logged[i] = true;
                 }
             }
             record::Record::Samples(s) => {
@@ -177,8 +173,7 @@ impl Db {
                 blocks,
                 frozen: None,
             }),
-            keys: RwLock::new(HashMap::new()),
-            logged: RwLock::new(logged),
+            keys: KeyCache::new(),
             next_block_id: AtomicU64::new(next_id),
             max_t: AtomicI64::new(max_t),
             last_flush_ms: AtomicI64::new(argus_core::now_ms()),
@@ -198,8 +193,8 @@ impl Db {
             db: self,
             _gate: read(&self.gate),
             samples: Vec::new(),
-            series: Vec::new(),
             new_series: Vec::new(),
+            new_refs: Default::default(),
             max_t: i64::MIN,
         }
     }
@@ -208,9 +203,9 @@ impl Db {
     pub fn append(&self, batch: &[TimeSeries]) -> Result<()> {
         let mut app = self.appender();
         for ts in batch {
-            let r = app.series_ref(&ts.labels)?;
+            let h = app.series(&ts.labels)?;
             for s in &ts.samples {
-                app.add_ref(r, s.ts, s.value)?;
+                app.add(&h, s.ts, s.value)?;
             }
         }
         app.commit()
@@ -251,7 +246,8 @@ impl Db {
     pub fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>> {
         let mut names = BTreeSet::new();
         if matchers.is_empty() {
-            self.head.with_postings(|p| names.extend(p.names().map(str::to_string)));
+            self.head
+                .with_postings(|p| names.extend(p.names().map(str::to_string)));
             for b in &read(&self.view).blocks {
                 names.extend(b.postings().names().map(str::to_string));
             }
@@ -267,7 +263,8 @@ impl Db {
     pub fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>> {
         let mut values = BTreeSet::new();
         if matchers.is_empty() {
-            self.head.with_postings(|p| values.extend(p.values(name).map(str::to_string)));
+            self.head
+                .with_postings(|p| values.extend(p.values(name).map(str::to_string)));
             for b in &read(&self.view).blocks {
                 values.extend(b.postings().values(name).map(str::to_string));
             }
@@ -293,10 +290,13 @@ impl Db {
             let _gate = write(&self.gate);
             let next_segment = self.wal.rotate()?;
             let frozen = Arc::new(self.head.freeze());
+            // Forget keys of series the freeze dropped, before any writer can use them.
+            self.keys.retain_live();
             write(&self.view).frozen = Some(frozen.clone());
             (frozen, next_segment)
         };
-        self.last_flush_ms.store(argus_core::now_ms(), Ordering::Relaxed);
+        self.last_flush_ms
+            .store(argus_core::now_ms(), Ordering::Relaxed);
         let result = self.write_frozen(&frozen);
         let metas = match result {
             Ok(m) => m,
@@ -310,7 +310,9 @@ impl Db {
         };
         let mut opened = Vec::with_capacity(metas.len());
         for m in &metas {
-            opened.push(Arc::new(Block::open(&self.blocks_dir().join(block::dir_name(m.id)))?));
+            opened.push(Arc::new(Block::open(
+                &self.blocks_dir().join(block::dir_name(m.id)),
+            )?));
         }
         {
             let mut v = write(&self.view);
@@ -318,42 +320,27 @@ impl Db {
             v.blocks.sort_by_key(|b| b.meta.id);
             v.frozen = None;
         }
-        // Series alive now are enough to replay what follows the rotation.
+        // Series alive now are enough to replay what follows the rotation. A series created
+        // after this list was taken writes its own Series record (it is not yet logged).
         let live = self.head.live_series();
         self.wal
-            .checkpoint(next_segment, live.iter().map(|(r, l)| (*r, l)))?;
-        {
-            let mut logged = write(&self.logged);
-            logged.iter_mut().for_each(|l| *l = false);
-            for (r, _) in &live {
-                let i = *r as usize;
-                if logged.len() <= i {
-                    logged.resize(i + 1, false);
-                }
-                logged[i] = true;
-            }
+            .checkpoint(next_segment, live.iter().map(|s| (s.r, &s.labels)))?;
+        for s in &live {
+            s.set_logged(true);
         }
-        self.keys_gc();
         Ok(metas)
     }
 
     fn unfreeze(&self, frozen: &Frozen) {
         let _gate = write(&self.gate);
         for (labels, data) in &frozen.series {
-            if let Ok((r, _)) = self.head.get_or_create(labels)
-                && let Some(s) = self.head.get(r)
-            {
+            if let Ok(s) = self.head.get_or_create_series(labels) {
                 let (ts, vs) = data.columns();
                 for (t, v) in ts.into_iter().zip(vs) {
                     self.head.append(&s, t, v);
                 }
             }
         }
-    }
-
-    fn keys_gc(&self) {
-        let mut keys = write(&self.keys);
-        keys.retain(|_, r| self.head.get(*r).is_some());
     }
 
     fn blocks_dir(&self) -> PathBuf {
@@ -463,12 +450,15 @@ impl Db {
         }
         let meta = meta?;
         let new = match meta {
-            Some(m) => Some(Arc::new(Block::open(&self.blocks_dir().join(block::dir_name(m.id)))?)),
+            Some(m) => Some(Arc::new(Block::open(
+                &self.blocks_dir().join(block::dir_name(m.id)),
+            )?)),
             None => None,
         };
         {
             let mut v = write(&self.view);
-            v.blocks.retain(|b| !sources.iter().any(|s| s.meta.id == b.meta.id));
+            v.blocks
+                .retain(|b| !sources.iter().any(|s| s.meta.id == b.meta.id));
             v.blocks.extend(new);
             v.blocks.sort_by_key(|b| b.meta.id);
         }
@@ -594,7 +584,11 @@ fn load_blocks(dir: &Path) -> Result<Vec<Arc<Block>>> {
         .collect();
     entries.sort();
     for path in entries {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_string();
         if name.ends_with(".tmp") {
             std::fs::remove_dir_all(&path)?;
             continue;
@@ -611,7 +605,9 @@ fn load_blocks(dir: &Path) -> Result<Vec<Arc<Block>>> {
         }
     }
     let replaced: BTreeSet<u64> = blocks.iter().flat_map(|b| b.meta.sources.clone()).collect();
-    let (gone, keep): (Vec<_>, Vec<_>) = blocks.into_iter().partition(|b| replaced.contains(&b.meta.id));
+    let (gone, keep): (Vec<_>, Vec<_>) = blocks
+        .into_iter()
+        .partition(|b| replaced.contains(&b.meta.id));
     for b in gone {
         std::fs::remove_dir_all(&b.dir)?;
     }
@@ -671,7 +667,11 @@ fn merge_samples(lists: Vec<(usize, Vec<Sample>)>) -> Vec<Sample> {
 /// series (later block wins duplicates). An I/O or format error stops the stream and is
 /// left in `err`.
 struct MergeIter<'a> {
-    iters: Vec<std::iter::Peekable<Box<dyn Iterator<Item = Result<(&'a Labels, Vec<i64>, Vec<f64>)>> + 'a>>>,
+    iters: Vec<
+        std::iter::Peekable<
+            Box<dyn Iterator<Item = Result<(&'a Labels, Vec<i64>, Vec<f64>)>> + 'a>,
+        >,
+    >,
     err: &'a mut Option<Error>,
 }
 
@@ -744,68 +744,57 @@ impl Iterator for MergeIter<'_> {
 pub struct Appender<'a> {
     db: &'a Db,
     _gate: RwLockReadGuard<'a, ()>,
-    samples: Vec<(u32, i64, f64)>,
-    /// Series used by this batch, by ref, to skip repeated lookups.
-    series: Vec<(u32, Arc<MemSeries>)>,
-    new_series: Vec<u32>,
+    samples: Vec<(Arc<MemSeries>, i64, f64)>,
+    /// Series first used by this batch that have no Series record in the WAL yet.
+    new_series: Vec<Arc<MemSeries>>,
+    new_refs: std::collections::HashSet<u32>,
     max_t: i64,
 }
 
+/// A handle on a head series within one batch.
+#[derive(Clone)]
+pub struct SeriesHandle(Arc<MemSeries>);
+
 impl Appender<'_> {
-    /// The ref of the series with `labels`, creating it if needed.
-    pub fn series_ref(&mut self, labels: &Labels) -> Result<u32> {
-        let (r, _) = self.db.head.get_or_create(labels)?;
-        self.note(r);
-        Ok(r)
+    /// The series with `labels`, creating it if needed.
+    pub fn series(&mut self, labels: &Labels) -> Result<SeriesHandle> {
+        let s = self.db.head.get_or_create_series(labels)?;
+        self.note(&s);
+        Ok(SeriesHandle(s))
     }
 
-    /// The ref of the series the caller identifies by `key` (any bytes that determine the
-    /// label set, such as a line's measurement, tags and field); `labels` is called only
-    /// the first time a key is seen.
-    pub fn series_ref_keyed(&mut self, key: &[u8], labels: impl FnOnce() -> Labels) -> Result<u32> {
-        if let Some(&r) = read(&self.db.keys).get(key)
-            && self.db.head.get(r).is_some()
-        {
-            self.note(r);
-            return Ok(r);
+    /// The series the caller identifies by `key` (any bytes that determine the label set,
+    /// such as a line's measurement, tags and field); `labels` is called only the first
+    /// time a key is seen.
+    pub fn series_keyed(
+        &mut self,
+        key: &[u8],
+        labels: impl FnOnce() -> Labels,
+    ) -> Result<SeriesHandle> {
+        if let Some(s) = self.db.keys.get(key) {
+            self.note(&s);
+            return Ok(SeriesHandle(s));
         }
-        let l = labels();
-        let (r, _) = self.db.head.get_or_create(&l)?;
-        write(&self.db.keys).insert(key.into(), r);
-        self.note(r);
-        Ok(r)
+        let s = self.db.head.get_or_create_series(&labels())?;
+        self.db.keys.insert(key, s.clone());
+        self.note(&s);
+        Ok(SeriesHandle(s))
     }
 
-    fn note(&mut self, r: u32) {
-        let logged = read(&self.db.logged).get(r as usize).copied().unwrap_or(false);
-        if !logged && !self.new_series.contains(&r) {
-            self.new_series.push(r);
+    fn note(&mut self, s: &Arc<MemSeries>) {
+        if !s.is_logged() && self.new_refs.insert(s.r) {
+            self.new_series.push(s.clone());
         }
     }
 
-    /// Adds a sample to series `r`; fails if it is older than the out-of-order window.
-    pub fn add_ref(&mut self, r: u32, ts: i64, value: f64) -> Result<()> {
-        let s = match self.series.iter().rev().find(|(x, _)| *x == r) {
-            Some((_, s)) => s.clone(),
-            None => {
-                let s = self
-                    .db
-                    .head
-                    .get(r)
-                    .ok_or_else(|| Error::Other(format!("unknown series ref {r}")))?;
-                if self.series.len() > 64 {
-                    self.series.remove(0);
-                }
-                self.series.push((r, s.clone()));
-                s
-            }
-        };
-        if let Err(e) = self.db.head.check(&s, ts) {
+    /// Adds a sample; fails if it is older than the series' out-of-order window.
+    pub fn add(&mut self, s: &SeriesHandle, ts: i64, value: f64) -> Result<()> {
+        if let Err(e) = self.db.head.check(&s.0, ts) {
             self.db.rejected_ooo.fetch_add(1, Ordering::Relaxed);
             return Err(e);
         }
         self.max_t = self.max_t.max(ts);
-        self.samples.push((r, ts, value));
+        self.samples.push((s.0.clone(), ts, value));
         Ok(())
     }
 
@@ -827,35 +816,64 @@ impl Appender<'_> {
         }
         let mut rec = Vec::with_capacity(self.samples.len() * 12 + 64);
         if !self.new_series.is_empty() {
-            let labels: Vec<(u32, Labels)> = self
-                .new_series
-                .iter()
-                .filter_map(|&r| self.db.head.get(r).map(|s| (r, s.labels.clone())))
-                .collect();
-            record::encode_series(&mut rec, labels.iter().map(|(r, l)| (*r, l)));
+            record::encode_series(&mut rec, self.new_series.iter().map(|s| (s.r, &s.labels)));
         }
-        record::encode_samples(&mut rec, &self.samples);
+        record::encode_samples_iter(
+            &mut rec,
+            self.samples.len(),
+            self.samples.iter().map(|(s, t, v)| (s.r, *t, *v)),
+        );
         self.db.wal.write(&rec)?;
-        if !self.new_series.is_empty() {
-            let mut logged = write(&self.db.logged);
-            for &r in &self.new_series {
-                let i = r as usize;
-                if logged.len() <= i {
-                    logged.resize(i + 1, false);
-                }
-                logged[i] = true;
-            }
+        for s in &self.new_series {
+            s.set_logged(true);
         }
-        let mut cur: Option<(u32, Arc<MemSeries>)> = None;
-        for &(r, t, v) in &self.samples {
-            if cur.as_ref().is_none_or(|c| c.0 != r) {
-                cur = self.db.head.get(r).map(|s| (r, s));
-            }
-            if let Some((_, s)) = &cur {
-                self.db.head.append(s, t, v);
-            }
+        for (s, t, v) in &self.samples {
+            self.db.head.append(s, *t, *v);
         }
         self.db.max_t.fetch_max(self.max_t, Ordering::Relaxed);
         Ok(())
+    }
+}
+
+/// Raw series keys → head series, sharded so that concurrent writers rarely meet on a lock.
+struct KeyCache {
+    shards: Vec<RwLock<HashMap<Box<[u8]>, Arc<MemSeries>, foldhash::fast::FixedState>>>,
+    hasher: foldhash::fast::FixedState,
+}
+
+const KEY_SHARDS: usize = 32;
+
+impl KeyCache {
+    fn new() -> Self {
+        KeyCache {
+            shards: (0..KEY_SHARDS)
+                .map(|_| RwLock::new(HashMap::default()))
+                .collect(),
+            hasher: foldhash::fast::FixedState::default(),
+        }
+    }
+
+    fn shard(
+        &self,
+        key: &[u8],
+    ) -> &RwLock<HashMap<Box<[u8]>, Arc<MemSeries>, foldhash::fast::FixedState>> {
+        use std::hash::BuildHasher;
+        let h = self.hasher.hash_one(key);
+        &self.shards[(h >> 59) as usize % KEY_SHARDS]
+    }
+
+    fn get(&self, key: &[u8]) -> Option<Arc<MemSeries>> {
+        read(self.shard(key)).get(key).cloned()
+    }
+
+    fn insert(&self, key: &[u8], s: Arc<MemSeries>) {
+        write(self.shard(key)).insert(key.into(), s);
+    }
+
+    /// Drops keys of series no longer in the head.
+    fn retain_live(&self) {
+        for shard in &self.shards {
+            write(shard).retain(|_, s| s.is_live());
+        }
     }
 }

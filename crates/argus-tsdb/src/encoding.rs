@@ -45,10 +45,7 @@ impl<'a> Reader<'a> {
     }
 
     pub fn u8(&mut self, what: &'static str) -> Result<u8, FormatError> {
-        let b = *self
-            .buf
-            .get(self.pos)
-            .ok_or(FormatError::Truncated(what))?;
+        let b = *self.buf.get(self.pos).ok_or(FormatError::Truncated(what))?;
         self.pos += 1;
         Ok(b)
     }
@@ -99,7 +96,11 @@ impl<'a> Reader<'a> {
 
     /// A count that will size an allocation: bounded by the bytes left, since every counted
     /// item takes at least `min_item_bytes`.
-    pub fn count(&mut self, what: &'static str, min_item_bytes: usize) -> Result<usize, FormatError> {
+    pub fn count(
+        &mut self,
+        what: &'static str,
+        min_item_bytes: usize,
+    ) -> Result<usize, FormatError> {
         let n = self.uvarint(what)?;
         if n > (self.remaining() / min_item_bytes.max(1)) as u64 {
             return Err(FormatError::Invalid(what));

@@ -177,7 +177,10 @@ mod tests {
 
     fn label_set() -> impl Strategy<Value = Labels> {
         proptest::collection::vec(
-            (prop::sample::select(vec!["a", "b", "c"]), prop::sample::select(vec!["x", "y", "z", "xy"])),
+            (
+                prop::sample::select(vec!["a", "b", "c"]),
+                prop::sample::select(vec!["x", "y", "z", "xy"]),
+            ),
             0..4,
         )
         .prop_map(Labels::from_pairs)

@@ -20,7 +20,9 @@ impl Storage for Db {
     fn stats(&self) -> StorageStats {
         let s = Db::stats(self);
         StorageStats {
-            series: s.head_series.max(s.blocks.iter().map(|b| b.series).max().unwrap_or(0)),
+            series: s
+                .head_series
+                .max(s.blocks.iter().map(|b| b.series).max().unwrap_or(0)),
             samples: s.head_samples + s.block_samples,
             bytes: s.wal_bytes + s.block_bytes,
         }

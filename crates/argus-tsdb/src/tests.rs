@@ -20,11 +20,26 @@ fn open(dir: &std::path::Path) -> Db {
 }
 
 fn all(db: &Db) -> BTreeMap<Labels, Vec<(i64, u64)>> {
-    db.select(&[Matcher::new("__name__", argus_core::MatchOp::RegexMatch, ".+").unwrap_or_else(|e| panic!("{e}"))], i64::MIN, i64::MAX)
-        .unwrap_or_else(|e| panic!("select: {e}"))
-        .into_iter()
-        .map(|s| (s.labels, s.samples.iter().map(|x| (x.ts, x.value.to_bits())).collect()))
-        .collect()
+    db.select(
+        &[
+            Matcher::new("__name__", argus_core::MatchOp::RegexMatch, ".+")
+                .unwrap_or_else(|e| panic!("{e}")),
+        ],
+        i64::MIN,
+        i64::MAX,
+    )
+    .unwrap_or_else(|e| panic!("select: {e}"))
+    .into_iter()
+    .map(|s| {
+        (
+            s.labels,
+            s.samples
+                .iter()
+                .map(|x| (x.ts, x.value.to_bits()))
+                .collect(),
+        )
+    })
+    .collect()
 }
 
 /// What a map of writes should read back as: last write wins per timestamp.
@@ -55,7 +70,10 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn labels(i: u8) -> Labels {
-    Labels::with_name(if i % 2 == 0 { "even" } else { "odd" }, [("i", i.to_string())])
+    Labels::with_name(
+        if i % 2 == 0 { "even" } else { "odd" },
+        [("i", i.to_string())],
+    )
 }
 
 proptest! {
@@ -110,7 +128,10 @@ fn write_hours(db: &Db, hosts: usize, from: i64, hours: i64) -> usize {
         let batch: Vec<TimeSeries> = (0..hosts)
             .map(|h| TimeSeries {
                 labels: Labels::with_name("cpu", [("host", format!("h{h}"))]),
-                samples: vec![Sample { ts: t, value: (t / 10_000 % 100) as f64 / 4.0 }],
+                samples: vec![Sample {
+                    ts: t,
+                    value: (t / 10_000 % 100) as f64 / 4.0,
+                }],
             })
             .collect();
         n += batch.len();
@@ -144,33 +165,67 @@ fn flush_partitions_and_compaction_merges_into_larger_ranges() {
 #[test]
 fn retention_drops_old_blocks() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let db = Db::open(dir.path(), Options { retention_ms: 24 * HOUR, ooo_window_ms: 100 * HOUR, ..Options::default() })
-        .unwrap_or_else(|e| panic!("{e}"));
+    let db = Db::open(
+        dir.path(),
+        Options {
+            retention_ms: 24 * HOUR,
+            ooo_window_ms: 100 * HOUR,
+            ..Options::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let base = 1_700_000_000_000 / (2 * HOUR) * (2 * HOUR);
     write_hours(&db, 2, base, 4);
     db.flush().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(db.stats().blocks.len(), 2);
-    let dropped = db.apply_retention(base + 24 * HOUR + 3 * HOUR).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(dropped, 1, "the first 2 h block ended more than 24 h before");
+    let dropped = db
+        .apply_retention(base + 24 * HOUR + 3 * HOUR)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        dropped, 1,
+        "the first 2 h block ended more than 24 h before"
+    );
     let left = all(&db);
-    assert!(left.values().all(|v| v.iter().all(|(t, _)| *t >= base + 2 * HOUR)));
+    assert!(
+        left.values()
+            .all(|v| v.iter().all(|(t, _)| *t >= base + 2 * HOUR))
+    );
 }
 
 #[test]
 fn out_of_window_samples_are_rejected_and_nothing_of_the_batch_stored() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let db = Db::open(dir.path(), Options { ooo_window_ms: HOUR, ..Options::default() })
-        .unwrap_or_else(|e| panic!("{e}"));
+    let db = Db::open(
+        dir.path(),
+        Options {
+            ooo_window_ms: HOUR,
+            ..Options::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let l = Labels::with_name("m", [("a", "b")]);
-    let one = |ts| vec![TimeSeries { labels: l.clone(), samples: vec![Sample { ts, value: 1.0 }] }];
+    let one = |ts| {
+        vec![TimeSeries {
+            labels: l.clone(),
+            samples: vec![Sample { ts, value: 1.0 }],
+        }]
+    };
     db.append(&one(10 * HOUR)).unwrap_or_else(|e| panic!("{e}"));
-    db.append(&one(9 * HOUR)).unwrap_or_else(|e| panic!("within the window: {e}"));
+    db.append(&one(9 * HOUR))
+        .unwrap_or_else(|e| panic!("within the window: {e}"));
     let mut batch = one(10 * HOUR + 1);
     batch.extend(one(8 * HOUR));
-    let e = db.append(&batch).err().map(|e| e.to_string()).unwrap_or_default();
+    let e = db
+        .append(&batch)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     assert!(e.contains("out-of-order window"), "{e}");
     let got = all(&db);
-    assert_eq!(got[&l].iter().map(|x| x.0).collect::<Vec<_>>(), vec![9 * HOUR, 10 * HOUR]);
+    assert_eq!(
+        got[&l].iter().map(|x| x.0).collect::<Vec<_>>(),
+        vec![9 * HOUR, 10 * HOUR]
+    );
 }
 
 #[test]
@@ -197,7 +252,11 @@ fn a_corrupt_block_is_set_aside_and_the_rest_opens() {
     let db = open(dir.path());
     assert_eq!(db.stats().blocks.len(), 1);
     assert!(dir.path().join("corrupt").join(&names[0]).exists());
-    assert!(all(&db).values().all(|v| v.iter().all(|(t, _)| *t >= base + 2 * HOUR)));
+    assert!(
+        all(&db)
+            .values()
+            .all(|v| v.iter().all(|(t, _)| *t >= base + 2 * HOUR))
+    );
 }
 
 #[test]
@@ -207,9 +266,11 @@ fn keyed_appends_find_the_same_series() {
     for ts in [1000, 2000] {
         let mut app = db.appender();
         let r = app
-            .series_ref_keyed(b"cpu,host=a usage", || Labels::with_name("cpu_usage", [("host", "a")]))
+            .series_keyed(b"cpu,host=a usage", || {
+                Labels::with_name("cpu_usage", [("host", "a")])
+            })
             .unwrap_or_else(|e| panic!("{e}"));
-        app.add_ref(r, ts, 1.5).unwrap_or_else(|e| panic!("{e}"));
+        app.add(&r, ts, 1.5).unwrap_or_else(|e| panic!("{e}"));
         app.commit().unwrap_or_else(|e| panic!("{e}"));
     }
     let got = all(&db);
@@ -220,9 +281,11 @@ fn keyed_appends_find_the_same_series() {
     db.flush().unwrap_or_else(|e| panic!("{e}"));
     let mut app = db.appender();
     let r = app
-        .series_ref_keyed(b"cpu,host=a usage", || Labels::with_name("cpu_usage", [("host", "a")]))
+        .series_keyed(b"cpu,host=a usage", || {
+            Labels::with_name("cpu_usage", [("host", "a")])
+        })
         .unwrap_or_else(|e| panic!("{e}"));
-    app.add_ref(r, 3000, 2.0).unwrap_or_else(|e| panic!("{e}"));
+    app.add(&r, 3000, 2.0).unwrap_or_else(|e| panic!("{e}"));
     app.commit().unwrap_or_else(|e| panic!("{e}"));
     drop(db);
     let db = open(dir.path());

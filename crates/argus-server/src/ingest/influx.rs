@@ -191,7 +191,7 @@ fn store_tsdb(
             key.truncate(prefix);
             key.extend_from_slice(field.as_bytes());
             let r = app
-                .series_ref_keyed(&key, || {
+                .series_keyed(&key, || {
                     // First sight of this series: map this field alone the standard way.
                     let one = Line {
                         measurement: line.measurement.clone(),
@@ -204,7 +204,7 @@ fn store_tsdb(
                     scratch.pop().map(|s| s.labels).unwrap_or_default()
                 })
                 .map_err(|e| ApiError::Storage(e.into()))?;
-            app.add_ref(r, ts, v)
+            app.add(&r, ts, v)
                 .map_err(|e| ApiError::Storage(e.into()))?;
             samples += 1;
         }

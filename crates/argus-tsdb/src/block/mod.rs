@@ -55,16 +55,15 @@ pub struct Block {
 impl Block {
     pub fn open(dir: &Path) -> Result<Block> {
         let meta_path = dir.join("meta.json");
-        let meta: Meta = serde_json::from_slice(&std::fs::read(&meta_path)?).map_err(|e| {
-            Error::Format {
+        let meta: Meta =
+            serde_json::from_slice(&std::fs::read(&meta_path)?).map_err(|e| Error::Format {
                 file: meta_path.display().to_string(),
                 source: FormatError::Invalid(if e.is_syntax() || e.is_eof() {
                     "JSON"
                 } else {
                     "meta fields"
                 }),
-            }
-        })?;
+            })?;
         if meta.version != META_VERSION {
             return Err(Error::Format {
                 file: meta_path.display().to_string(),
@@ -166,7 +165,9 @@ impl Block {
     }
 
     /// Every series with all its samples, in label order (for compaction).
-    pub fn series_columns(&self) -> impl Iterator<Item = Result<(&Labels, Vec<i64>, Vec<f64>)>> + '_ {
+    pub fn series_columns(
+        &self,
+    ) -> impl Iterator<Item = Result<(&Labels, Vec<i64>, Vec<f64>)>> + '_ {
         self.series.iter().map(|(l, chunks)| {
             let n: usize = chunks.iter().map(|c| c.count as usize).sum();
             let (mut ts, mut vs) = (Vec::with_capacity(n), Vec::with_capacity(n));
@@ -186,7 +187,9 @@ impl Block {
         self.series
             .iter()
             .map(|(l, c)| {
-                l.iter().map(|l| l.name.len() + l.value.len() + 48).sum::<usize>()
+                l.iter()
+                    .map(|l| l.name.len() + l.value.len() + 48)
+                    .sum::<usize>()
                     + c.len() * std::mem::size_of::<ChunkMeta>()
                     + 48
             })

@@ -151,7 +151,8 @@ impl SeriesData {
         if self.open_ts.is_empty() {
             return;
         }
-        self.chunks.push(HeadChunk::new(&self.open_ts, &self.open_v));
+        self.chunks
+            .push(HeadChunk::new(&self.open_ts, &self.open_v));
         self.open_ts.clear();
         self.open_v.clear();
     }
@@ -206,12 +207,41 @@ fn push_range(ts: &[i64], vs: &[f64], start: i64, end: i64, out: &mut Vec<Sample
 #[derive(Debug)]
 pub struct MemSeries {
     pub labels: Labels,
+    /// The head's number for this series (its WAL ref).
+    pub r: u32,
+    /// Whether a Series record for it is in the WAL or the current checkpoint.
+    logged: std::sync::atomic::AtomicBool,
+    dead: std::sync::atomic::AtomicBool,
     /// The newest timestamp ever appended; survives flushes, anchors the out-of-order window.
     max_t: AtomicI64,
     data: Mutex<SeriesData>,
 }
 
 impl MemSeries {
+    fn new(r: u32, labels: Labels, logged: bool) -> Self {
+        MemSeries {
+            labels,
+            r,
+            logged: std::sync::atomic::AtomicBool::new(logged),
+            dead: std::sync::atomic::AtomicBool::new(false),
+            max_t: AtomicI64::new(i64::MIN),
+            data: Mutex::new(SeriesData::default()),
+        }
+    }
+
+    /// False once a flush dropped the series from the head for being idle.
+    pub fn is_live(&self) -> bool {
+        !self.dead.load(Ordering::Relaxed)
+    }
+
+    pub fn is_logged(&self) -> bool {
+        self.logged.load(Ordering::Relaxed)
+    }
+
+    pub fn set_logged(&self, v: bool) {
+        self.logged.store(v, Ordering::Relaxed);
+    }
+
     pub fn max_t(&self) -> i64 {
         self.max_t.load(Ordering::Relaxed)
     }
@@ -250,7 +280,13 @@ pub struct Frozen {
 }
 
 impl Frozen {
-    pub fn select(&self, matchers: &[Matcher], start: i64, end: i64, out: &mut Vec<(Labels, Vec<Sample>)>) {
+    pub fn select(
+        &self,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+        out: &mut Vec<(Labels, Vec<Sample>)>,
+    ) {
         for (labels, data) in &self.series {
             if argus_core::matcher::matches_all(matchers, labels) {
                 let mut s = Vec::new();
@@ -297,6 +333,16 @@ impl Head {
         read(&self.index).by_labels.get(labels).copied()
     }
 
+    /// The series, creating it if needed.
+    pub fn get_or_create_series(&self, labels: &Labels) -> Result<Arc<MemSeries>> {
+        loop {
+            let (r, _) = self.get_or_create(labels)?;
+            if let Some(s) = self.get(r) {
+                return Ok(s);
+            }
+        }
+    }
+
     /// The ref of the series, creating it if needed; `true` when it was created.
     pub fn get_or_create(&self, labels: &Labels) -> Result<(u32, bool)> {
         if let Some(r) = self.lookup(labels) {
@@ -318,11 +364,7 @@ impl Head {
         let mut series = write(&self.series);
         let r = u32::try_from(series.len())
             .map_err(|_| Error::Other("series refs exhausted".into()))?;
-        series.push(Some(Arc::new(MemSeries {
-            labels: labels.clone(),
-            max_t: AtomicI64::new(i64::MIN),
-            data: Mutex::new(SeriesData::default()),
-        })));
+        series.push(Some(Arc::new(MemSeries::new(r, labels.clone(), false))));
         drop(series);
         Self::index_add(&mut idx, r, labels);
         Ok((r, true))
@@ -345,11 +387,7 @@ impl Head {
         if series.len() <= i {
             series.resize(i + 1, None);
         }
-        series[i] = Some(Arc::new(MemSeries {
-            labels: labels.clone(),
-            max_t: AtomicI64::new(i64::MIN),
-            data: Mutex::new(SeriesData::default()),
-        }));
+        series[i] = Some(Arc::new(MemSeries::new(r, labels.clone(), true)));
         drop(series);
         // Postings want ascending ids: restored refs can arrive in any order, so rebuild.
         if idx.postings.len() > 0 && r < idx.postings_max() {
@@ -397,6 +435,7 @@ impl Head {
             if d.is_empty() {
                 gone.push(r as u32);
                 drop(d);
+                s.dead.store(true, Ordering::Relaxed);
                 *slot = None;
                 continue;
             }
@@ -408,7 +447,8 @@ impl Head {
         if !gone.is_empty() {
             let mut idx = write(&self.index);
             let series = read(&self.series);
-            idx.by_labels.retain(|_, r| series.get(*r as usize).is_some_and(Option::is_some));
+            idx.by_labels
+                .retain(|_, r| series.get(*r as usize).is_some_and(Option::is_some));
             idx.postings.remove(&gone);
             idx.per_ns.clear();
             let counts: Vec<String> = idx.by_labels.keys().map(|l| ns_of(l).to_string()).collect();
@@ -421,11 +461,19 @@ impl Head {
     }
 
     /// Samples of matching series in `[start, end]`.
-    pub fn select(&self, matchers: &[Matcher], start: i64, end: i64, out: &mut Vec<(Labels, Vec<Sample>)>) {
+    pub fn select(
+        &self,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+        out: &mut Vec<(Labels, Vec<Sample>)>,
+    ) {
         let refs = read(&self.index).postings.select(matchers);
         let series = read(&self.series);
         for r in refs {
-            let Some(Some(s)) = series.get(r as usize) else { continue };
+            let Some(Some(s)) = series.get(r as usize) else {
+                continue;
+            };
             let mut samples = Vec::new();
             s.data().samples_in(start, end, &mut samples);
             if !samples.is_empty() {
@@ -434,13 +482,9 @@ impl Head {
         }
     }
 
-    /// Live series with refs, for a WAL checkpoint.
-    pub fn live_series(&self) -> Vec<(u32, Labels)> {
-        read(&self.series)
-            .iter()
-            .enumerate()
-            .filter_map(|(r, s)| s.as_ref().map(|s| (r as u32, s.labels.clone())))
-            .collect()
+    /// Live series, for a WAL checkpoint.
+    pub fn live_series(&self) -> Vec<Arc<MemSeries>> {
+        read(&self.series).iter().flatten().cloned().collect()
     }
 
     pub fn num_series(&self) -> usize {
@@ -528,7 +572,11 @@ mod tests {
         let s = h.get(r).unwrap_or_else(|| panic!("series"));
         h.append(&s, 10_000, 1.0);
         assert!(h.check(&s, 9_000).is_ok());
-        let e = h.check(&s, 8_999).err().map(|e| e.to_string()).unwrap_or_default();
+        let e = h
+            .check(&s, 8_999)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(e.contains("out-of-order window is 1000 ms"), "{e}");
     }
 
@@ -547,9 +595,15 @@ mod tests {
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
-        assert!(e.contains("namespace \"a\" has reached its limit of 2"), "{e}");
+        assert!(
+            e.contains("namespace \"a\" has reached its limit of 2"),
+            "{e}"
+        );
         // Another namespace is not affected.
-        assert!(h.get_or_create(&Labels::with_name("m", [("ns", "b")])).is_ok());
+        assert!(
+            h.get_or_create(&Labels::with_name("m", [("ns", "b")]))
+                .is_ok()
+        );
     }
 
     #[test]
@@ -558,8 +612,12 @@ mod tests {
             ooo_window_ms: 0,
             max_series_per_ns: 0,
         });
-        let (a, _) = h.get_or_create(&Labels::with_name("a", [("x", "1")])).unwrap_or_default();
-        let (_b, _) = h.get_or_create(&Labels::with_name("b", [("x", "1")])).unwrap_or_default();
+        let (a, _) = h
+            .get_or_create(&Labels::with_name("a", [("x", "1")]))
+            .unwrap_or_default();
+        let (_b, _) = h
+            .get_or_create(&Labels::with_name("b", [("x", "1")]))
+            .unwrap_or_default();
         let sa = h.get(a).unwrap_or_else(|| panic!("a"));
         h.append(&sa, 1, 1.0);
         let f = h.freeze();

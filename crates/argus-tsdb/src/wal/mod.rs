@@ -340,7 +340,8 @@ mod tests {
                 let wal = wal.clone();
                 std::thread::spawn(move || {
                     for i in 0..50 {
-                        wal.write(&samples(t * 1000 + i)).unwrap_or_else(|e| panic!("{e}"));
+                        wal.write(&samples(t * 1000 + i))
+                            .unwrap_or_else(|e| panic!("{e}"));
                     }
                 })
             })
@@ -357,7 +358,9 @@ mod tests {
         })
         .unwrap_or_else(|e| panic!("{e}"));
         seen.sort_unstable();
-        let mut want: Vec<u32> = (0..4).flat_map(|t| (0..50).map(move |i| t * 1000 + i)).collect();
+        let mut want: Vec<u32> = (0..4)
+            .flat_map(|t| (0..50).map(move |i| t * 1000 + i))
+            .collect();
         want.sort_unstable();
         assert_eq!(seen, want);
         assert_eq!(stats.truncated_bytes, 0);
@@ -373,7 +376,10 @@ mod tests {
         }
         let path = segment_path(dir.path(), 1);
         let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        let f = OpenOptions::new().write(true).open(&path).unwrap_or_else(|e| panic!("{e}"));
+        let f = OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap_or_else(|e| panic!("{e}"));
         f.set_len(len - 3).unwrap_or_else(|e| panic!("{e}"));
         let mut n = 0;
         let stats = replay(dir.path(), |_| n += 1).unwrap_or_else(|e| panic!("{e}"));

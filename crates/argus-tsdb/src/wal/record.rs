@@ -35,7 +35,10 @@ fn frame(out: &mut Vec<u8>, fill: impl FnOnce(&mut Vec<u8>)) {
     out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
 }
 
-pub fn encode_series<'a>(out: &mut Vec<u8>, series: impl ExactSizeIterator<Item = (u32, &'a Labels)>) {
+pub fn encode_series<'a>(
+    out: &mut Vec<u8>,
+    series: impl ExactSizeIterator<Item = (u32, &'a Labels)>,
+) {
     frame(out, |b| {
         b.push(TYPE_SERIES);
         put_uvarint(b, series.len() as u64);
@@ -53,11 +56,20 @@ pub fn encode_series<'a>(out: &mut Vec<u8>, series: impl ExactSizeIterator<Item 
 /// Samples: count, then per sample the ref, the timestamp as a delta from the previous
 /// sample's (zigzag varint) and the value's 8 bytes.
 pub fn encode_samples(out: &mut Vec<u8>, samples: &[(u32, i64, f64)]) {
+    encode_samples_iter(out, samples.len(), samples.iter().copied());
+}
+
+/// [`encode_samples`] from an iterator yielding exactly `n` samples.
+pub fn encode_samples_iter(
+    out: &mut Vec<u8>,
+    n: usize,
+    samples: impl Iterator<Item = (u32, i64, f64)>,
+) {
     frame(out, |b| {
         b.push(TYPE_SAMPLES);
-        put_uvarint(b, samples.len() as u64);
+        put_uvarint(b, n as u64);
         let mut prev = 0i64;
-        for &(r, ts, v) in samples {
+        for (r, ts, v) in samples {
             put_uvarint(b, u64::from(r));
             put_varint(b, ts.wrapping_sub(prev));
             prev = ts;

@@ -1,0 +1,101 @@
+//! The timed **ingest**: every pre-built body sent once, in order, by N client threads that
+//! each hold one keep-alive connection, while another thread samples the server's RSS.
+
+use crate::dataset::Dataset;
+use crate::probe;
+use crate::system::{Server, truncate};
+use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+pub struct Ingest {
+    /// From the first request sent to the last answer received.
+    pub seconds: f64,
+    pub requests: usize,
+    pub failed: usize,
+    pub first_error: Option<String>,
+    /// Largest VmRSS seen while ingesting (sampled every 100 ms).
+    pub rss_max_sampled: u64,
+}
+
+pub fn run(server: &Server, ds: &Dataset, clients: usize, gzip: bool) -> anyhow::Result<Ingest> {
+    // Clients are built before the clock starts.
+    let pool: Vec<reqwest::blocking::Client> = (0..clients)
+        .map(|_| {
+            reqwest::blocking::Client::builder()
+                .no_gzip()
+                .pool_max_idle_per_host(1)
+                .timeout(Duration::from_secs(600))
+                .build()
+        })
+        .collect::<Result<_, _>>()?;
+    let url = server.write_url();
+    let next = AtomicUsize::new(0);
+    let failed = AtomicUsize::new(0);
+    let first_error: Mutex<Option<String>> = Mutex::new(None);
+    let done = AtomicBool::new(false);
+    let pid = server.pid();
+
+    let started = Instant::now();
+    let (seconds, rss_max_sampled) = std::thread::scope(|s| {
+        let sampler = s.spawn(|| {
+            let mut max = 0;
+            while !done.load(Ordering::Relaxed) {
+                if let Some((rss, _)) = probe::rss(pid) {
+                    max = rss.max(max);
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            max
+        });
+        let workers: Vec<_> = pool
+            .iter()
+            .map(|client| {
+                s.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(batch) = ds.batches.get(i) else {
+                            break;
+                        };
+                        let mut req = server
+                            .auth(client.post(&url))
+                            .header(CONTENT_TYPE, "text/plain; charset=utf-8");
+                        req = match (&batch.gzip, gzip) {
+                            (Some(z), true) => req.header(CONTENT_ENCODING, "gzip").body(z.clone()),
+                            _ => req.body(batch.body.clone()),
+                        };
+                        let error = match req.send() {
+                            Ok(r) if r.status().is_success() => None,
+                            Ok(r) => {
+                                let status = r.status();
+                                let body = r.text().unwrap_or_default();
+                                Some(format!("request {i}: {status}: {}", truncate(&body, 300)))
+                            }
+                            Err(e) => Some(format!("request {i}: {e}")),
+                        };
+                        if let Some(e) = error {
+                            failed.fetch_add(1, Ordering::Relaxed);
+                            if let Ok(mut first) = first_error.lock() {
+                                first.get_or_insert(e);
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            let _ = w.join();
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        done.store(true, Ordering::Relaxed);
+        (seconds, sampler.join().unwrap_or(0))
+    });
+    Ok(Ingest {
+        seconds,
+        requests: ds.batches.len(),
+        failed: failed.into_inner(),
+        first_error: first_error.into_inner().ok().flatten(),
+        rss_max_sampled,
+    })
+}

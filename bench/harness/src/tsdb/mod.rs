@@ -1,0 +1,389 @@
+//! The **tsdb** benchmark: Argus's storage against VictoriaMetrics's on one node-like data
+//! set, one system after the other on the same machine — ingest rate, bytes on disk per
+//! sample after flush and compaction, peak memory, and the latency of one range query
+//! whose answers from both must agree. How to run it and what is fair about it:
+//! `bench/tsdb.md`.
+
+mod ingest;
+mod query;
+mod report;
+
+use crate::dataset::{self, Dataset, Spec};
+use crate::probe::{self, DiskUsage, Utc};
+use crate::system::{Flush, Kind, Server};
+use anyhow::Context;
+use clap::ValueEnum;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Options of `argus-bench tsdb`.
+#[derive(clap::Args, Debug)]
+pub struct Options {
+    /// Simulated hosts; each has 73–77 series (cpu, mem, disk, diskio, net, system,
+    /// processes).
+    #[arg(long, default_value_t = 200)]
+    pub hosts: usize,
+    /// Span of the data in hours (fractions allowed), ending a minute or two before now.
+    #[arg(long, default_value_t = 6.0)]
+    pub hours: f64,
+    /// Concurrent ingest clients (threads, each with one keep-alive connection).
+    #[arg(long, default_value_t = 4)]
+    pub clients: usize,
+    /// Where to write the markdown report [default: bench/results/<UTC date>-tsdb.md].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The Argus binary (`cargo build --release -p argus`).
+    #[arg(long, default_value = "target/release/argus")]
+    pub argus: PathBuf,
+    /// The VictoriaMetrics binary (`apt-get install victoria-metrics`).
+    #[arg(long, default_value = "/usr/bin/victoria-metrics")]
+    pub vm: PathBuf,
+    /// Moves each timestamp by up to ± this many ms off its host's 10 s grid (< 5000).
+    #[arg(long, default_value_t = 0)]
+    pub jitter_ms: i64,
+    /// Sends gzip-compressed bodies (compressed before timing starts).
+    #[arg(long)]
+    pub gzip: bool,
+    /// Seed of the data set's PRNG.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Hosts per request body.
+    #[arg(long, default_value_t = 20)]
+    pub batch_hosts: usize,
+    /// Consecutive points of each host per request body (30 = 5 minutes).
+    #[arg(long, default_value_t = 30)]
+    pub batch_points: usize,
+    /// Untimed runs of the query before the timed ones.
+    #[arg(long, default_value_t = 3)]
+    pub warmup: usize,
+    /// Timed runs of the query.
+    #[arg(long, default_value_t = 15)]
+    pub runs: usize,
+    /// Parent directory of the systems' temporary data directories [default: $TMPDIR or
+    /// /tmp]. Both systems use the same one.
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+    /// Lets VictoriaMetrics answer repeated queries from its rollup result cache (by
+    /// default the benchmark sends `nocache=1`: Argus has no result cache, and the
+    /// benchmark compares storage reads).
+    #[arg(long)]
+    pub vm_cache: bool,
+    /// Runs one system only (no comparison).
+    #[arg(long, value_enum)]
+    pub only: Option<Only>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Only {
+    Argus,
+    Vm,
+}
+
+/// Interval of the simulated agents.
+const INTERVAL_MS: i64 = 10_000;
+/// The query covers at most the last 6 hours, at this step.
+const QUERY_SPAN_MS: i64 = 6 * 3_600_000;
+const QUERY_STEP_MS: i64 = 30_000;
+/// Five cpu lines per host (cpu0..cpu3, cpu-total): 1 000 series at 200 hosts.
+const QUERY_SELECTOR: &str = "cpu_usage_user";
+
+/// Everything measured on one system.
+pub struct Outcome {
+    pub version: String,
+    pub ready: Duration,
+    pub ingest: ingest::Ingest,
+    /// Peak RSS (VmHWM) right after ingest, and at the end of the run.
+    pub hwm_after_ingest: u64,
+    pub hwm_end: u64,
+    /// The query once, right after ingest and before the flush.
+    pub cold_query: Result<query::Single, String>,
+    pub flush: Flush,
+    pub disk: DiskUsage,
+    pub disk_breakdown: Vec<(String, u64)>,
+    /// The system's own figures from `/metrics`, after the flush.
+    pub reported: Vec<crate::system::Reported>,
+    pub tsdb_stats: Option<String>,
+    pub query: Result<query::Timing, String>,
+    pub stop: String,
+}
+
+/// Exit codes beyond 0 and 1.
+pub const EXIT_MISMATCH: u8 = 3;
+
+/// Runs the benchmark; the report goes to stdout and the `--out` file, progress to stderr.
+/// Returns the exit code: 0, 1 if a system could not be measured, 3 if the two systems'
+/// answers to the query differ.
+pub fn run(opts: &Options) -> anyhow::Result<u8> {
+    // reqwest is built without a default TLS provider; plain HTTP only, but it wants one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    if opts.clients == 0 || opts.runs == 0 || !opts.hours.is_finite() || opts.hours <= 0.0 {
+        anyhow::bail!("--clients, --runs and --hours must be above zero");
+    }
+    let started_ms = probe::now_ms();
+    let machine = probe::machine();
+    let kinds: Vec<Kind> = match opts.only {
+        None => vec![Kind::Argus, Kind::Vm],
+        Some(Only::Argus) => vec![Kind::Argus],
+        Some(Only::Vm) => vec![Kind::Vm],
+    };
+    let work_dir = opts.work_dir.clone().unwrap_or_else(std::env::temp_dir);
+    std::fs::create_dir_all(&work_dir)
+        .with_context(|| format!("cannot create {}", work_dir.display()))?;
+
+    // The span ends on a whole minute at least a minute ago, so VictoriaMetrics's
+    // -search.latencyOffset (30 s) never hides the newest points.
+    let end_ms = (started_ms - 60_000).div_euclid(60_000) * 60_000;
+    let spec = Spec {
+        hosts: opts.hosts,
+        intervals: ((opts.hours * 3_600_000.0 / INTERVAL_MS as f64).round() as usize).max(1),
+        interval_ms: INTERVAL_MS,
+        end_ms,
+        jitter_ms: opts.jitter_ms,
+        seed: opts.seed,
+        batch_hosts: opts.batch_hosts,
+        batch_points: opts.batch_points,
+    };
+    eprintln!(
+        "generating {} hosts × {} points …",
+        spec.hosts, spec.intervals
+    );
+    let t = std::time::Instant::now();
+    let mut ds = dataset::generate(&spec, machine.cpus).map_err(anyhow::Error::msg)?;
+    if opts.gzip {
+        ds.compress()?;
+    }
+    eprintln!(
+        "data set: {} series, {} samples, {} lines, {} body bytes in {} requests ({:.1} s)",
+        ds.series,
+        ds.samples,
+        ds.lines,
+        ds.body_bytes,
+        ds.batches.len(),
+        t.elapsed().as_secs_f64()
+    );
+
+    let q_start = (spec.start_ms().max(end_ms - QUERY_SPAN_MS) + QUERY_STEP_MS - 1)
+        .div_euclid(QUERY_STEP_MS)
+        * QUERY_STEP_MS;
+    let q = query::Query {
+        selector: QUERY_SELECTOR.into(),
+        start_s: q_start.min(end_ms) / 1000,
+        end_s: end_ms / 1000,
+        step_s: QUERY_STEP_MS / 1000,
+        vm_nocache: !opts.vm_cache,
+    };
+    let months = months(spec.start_ms(), end_ms);
+
+    let mut outcomes: Vec<(Kind, Result<Outcome, String>)> = Vec::new();
+    for kind in kinds {
+        eprintln!("── {} ──", kind.name());
+        let outcome = run_one(kind, opts, &ds, &q, &months, &work_dir).map_err(|e| {
+            eprintln!("{}: FAILED: {e:#}", kind.name());
+            format!("{e:#}")
+        });
+        outcomes.push((kind, outcome));
+    }
+
+    let check = match (outcomes.first(), outcomes.get(1)) {
+        (Some((_, Ok(a))), Some((_, Ok(b)))) => match (&a.query, &b.query) {
+            (Ok(qa), Ok(qb)) => Some(query::compare(&qa.matrix, &qb.matrix)),
+            _ => None,
+        },
+        _ => None,
+    };
+    let ctx = report::Context {
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        started: Utc::from_ms(started_ms),
+        machine,
+        fs_type: probe::fs_type(&work_dir),
+        opts,
+        dataset: &ds,
+        query: &q,
+        expected_series: 5 * opts.hosts,
+        outcomes: &outcomes,
+        check: check.as_ref(),
+    };
+    let text = report::render(&ctx);
+    let out = opts.out.clone().unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "bench/results/{}-tsdb.md",
+            Utc::from_ms(started_ms).date()
+        ))
+    });
+    if let Some(parent) = out.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    std::fs::write(&out, &text).with_context(|| format!("cannot write {}", out.display()))?;
+    print!("{text}");
+    eprintln!("report written to {}", out.display());
+
+    let failed = outcomes.iter().any(|(_, o)| match o {
+        Ok(o) => o.ingest.failed > 0 || o.query.is_err(),
+        Err(_) => true,
+    });
+    let mismatch = check.as_ref().is_some_and(|c| !c.identical())
+        || outcomes.iter().any(|(_, o)| {
+            o.as_ref()
+                .ok()
+                .and_then(|o| o.query.as_ref().ok())
+                .is_some_and(|t| t.matrix.series.len() != ctx.expected_series)
+        });
+    Ok(if mismatch {
+        EXIT_MISMATCH
+    } else if failed {
+        1
+    } else {
+        0
+    })
+}
+
+/// One system, start to stop.
+fn run_one(
+    kind: Kind,
+    opts: &Options,
+    ds: &Dataset,
+    q: &query::Query,
+    months: &[String],
+    work_dir: &Path,
+) -> anyhow::Result<Outcome> {
+    let (version, mut server) = match kind {
+        Kind::Argus => (
+            argus_version(&opts.argus),
+            Server::start_argus(&opts.argus, work_dir)?,
+        ),
+        Kind::Vm => (vm_version(&opts.vm), Server::start_vm(&opts.vm, work_dir)?),
+    };
+    let client = query::client()?;
+    let ready = server.wait_ready(&client)?;
+    let name = kind.name();
+    eprintln!(
+        "{name}: ready at {} in {:.1} s; ingesting {} requests with {} clients …",
+        server.base,
+        ready.as_secs_f64(),
+        ds.batches.len(),
+        opts.clients
+    );
+    let ingest = ingest::run(&server, ds, opts.clients, opts.gzip)?;
+    let hwm_after_ingest = probe::rss(server.pid()).map_or(0, |r| r.1);
+    eprintln!(
+        "{name}: {} samples in {:.2} s = {:.0} samples/s ({} failed requests)",
+        ds.samples,
+        ingest.seconds,
+        ds.samples as f64 / ingest.seconds,
+        ingest.failed
+    );
+    let cold_query = query::once(&client, &server, q).map_err(|e| format!("{e:#}"));
+    let flush = server.flush(&client, months)?;
+    let disk = probe::disk_usage(&server.data_dir);
+    let disk_breakdown = probe::breakdown(&server.data_dir);
+    eprintln!(
+        "{name}: flushed in {:.1} s ({}); {} bytes on disk",
+        flush.seconds, flush.note, disk.apparent
+    );
+    let reported = server.self_report(&client);
+    let tsdb_stats = server.tsdb_stats(&client);
+    let query =
+        query::timed(&client, &server, q, opts.warmup, opts.runs).map_err(|e| format!("{e:#}"));
+    match &query {
+        Ok(t) => eprintln!(
+            "{name}: query {} series, {} points: median {:.1} ms, p90 {:.1} ms",
+            t.matrix.series.len(),
+            t.matrix.points(),
+            t.median_ms,
+            t.p90_ms
+        ),
+        Err(e) => eprintln!("{name}: query FAILED: {e}"),
+    }
+    let hwm_end = probe::rss(server.pid()).map_or(0, |r| r.1);
+    let stop = server.stop()?;
+    Ok(Outcome {
+        version,
+        ready,
+        ingest,
+        hwm_after_ingest,
+        hwm_end,
+        cold_query,
+        flush,
+        disk,
+        disk_breakdown,
+        reported,
+        tsdb_stats,
+        query,
+        stop,
+    })
+}
+
+/// VictoriaMetrics partition names (`YYYY_MM`) that the span `[start, end)` touches.
+fn months(start_ms: i64, end_ms: i64) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut t = start_ms;
+    loop {
+        let m = Utc::from_ms(t.min(end_ms - 1)).partition();
+        if !out.contains(&m) {
+            out.push(m);
+        }
+        if t >= end_ms - 1 {
+            break;
+        }
+        t += 86_400_000;
+    }
+    out
+}
+
+fn command_output(bin: &Path, args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new(bin).args(args).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let text = if text.is_empty() {
+        String::from_utf8_lossy(&out.stderr).trim().to_string()
+    } else {
+        text
+    };
+    (!text.is_empty()).then_some(text)
+}
+
+fn argus_version(bin: &Path) -> String {
+    command_output(bin, &["--version"]).unwrap_or_else(|| "unknown".into())
+}
+
+/// `victoria-metrics -version`; Debian's build answers with an empty line, so then the
+/// version of the package owning the binary.
+fn vm_version(bin: &Path) -> String {
+    if let Some(v) = command_output(bin, &["-version"]) {
+        return v;
+    }
+    let path = bin.canonicalize().unwrap_or_else(|_| bin.to_path_buf());
+    let package = command_output(
+        Path::new("dpkg-query"),
+        &["-S", &path.display().to_string()],
+    )
+    .and_then(|s| s.split(':').next().map(str::to_string));
+    let version = package
+        .as_deref()
+        .and_then(|p| command_output(Path::new("dpkg-query"), &["-W", "-f", "${Version}", p]));
+    match (package, version) {
+        (Some(p), Some(v)) => format!("{v} (Debian package {p}; the binary's -version is empty)"),
+        _ => "unknown (the binary's -version is empty)".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_of_a_span() {
+        // 2023-11-30 20:00 → 2023-12-01 02:00 UTC.
+        let start = 1_701_374_400_000;
+        assert_eq!(
+            months(start, start + 6 * 3_600_000),
+            vec!["2023_11".to_string(), "2023_12".to_string()]
+        );
+        assert_eq!(
+            months(start, start + 3_600_000),
+            vec!["2023_11".to_string()]
+        );
+    }
+}
