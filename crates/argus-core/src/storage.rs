@@ -43,6 +43,20 @@ pub trait Storage: Send + Sync {
         end_ms: i64,
     ) -> Result<Vec<TimeSeries>, StorageError>;
 
+    /// [`select`](Self::select) for a caller that will step through the range every
+    /// `step_ms`; a store may then answer from coarser downsampled data where it has no raw
+    /// samples left.
+    fn select_step(
+        &self,
+        matchers: &[Matcher],
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<Vec<TimeSeries>, StorageError> {
+        let _ = step_ms;
+        self.select(matchers, start_ms, end_ms)
+    }
+
     /// The label sets of series matching all `matchers` that have samples in the range.
     fn series(
         &self,

@@ -32,8 +32,12 @@ impl Default for ServerConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StorageConfig {
-    /// Data older than this many hours is deleted (whole blocks at a time).
+    /// Raw samples are kept this many hours; older blocks are downsampled to rollups
+    /// (5-minute and 1-hour min, max, sum, count, last).
     pub retention_hours: u64,
+    /// Rollups are kept this many hours, then deleted. Not above `retention_hours`: old
+    /// data is deleted without rollups.
+    pub rollup_retention_hours: u64,
     /// How far behind a series' newest sample, in seconds, a sample may arrive and still be
     /// stored. Older samples are refused with 400.
     pub out_of_order_window_secs: u64,
@@ -54,6 +58,7 @@ impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig {
             retention_hours: 30 * 24,
+            rollup_retention_hours: 365 * 24,
             out_of_order_window_secs: 3600,
             block_duration_secs: 7200,
             max_series_per_namespace: 1_000_000,
@@ -68,6 +73,7 @@ impl StorageConfig {
     pub fn options(&self) -> argus_tsdb::Options {
         argus_tsdb::Options {
             retention_ms: (self.retention_hours as i64).saturating_mul(3_600_000),
+            rollup_retention_ms: (self.rollup_retention_hours as i64).saturating_mul(3_600_000),
             ooo_window_ms: (self.out_of_order_window_secs as i64).saturating_mul(1000),
             block_duration_ms: (self.block_duration_secs.max(1) as i64).saturating_mul(1000),
             max_series_per_ns: self.max_series_per_namespace,

@@ -28,8 +28,11 @@ const HOUR_MS: i64 = 3_600_000;
 /// Engine settings; see the `[storage]` section of the configuration.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Blocks whose newest sample is older than this are deleted.
+    /// Blocks whose newest sample is older than this lose their raw samples: they are
+    /// downsampled to rollups (or deleted when `rollup_retention_ms` is not larger).
     pub retention_ms: i64,
+    /// Downsampled blocks whose newest sample is older than this are deleted.
+    pub rollup_retention_ms: i64,
     /// How far behind a series' newest sample a sample may arrive and still be accepted.
     pub ooo_window_ms: i64,
     /// Time partition of the blocks a flush writes; compaction builds ranges of 6× and 36×.
@@ -46,6 +49,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             retention_ms: 30 * 24 * HOUR_MS,
+            rollup_retention_ms: 365 * 24 * HOUR_MS,
             ooo_window_ms: HOUR_MS,
             block_duration_ms: 2 * HOUR_MS,
             max_series_per_ns: 1_000_000,
@@ -214,6 +218,16 @@ impl Db {
     /// Samples of every series matching `matchers` in `[start, end]`, merged from blocks
     /// and head, sorted by labels.
     pub fn select(&self, matchers: &[Matcher], start: i64, end: i64) -> Result<Vec<TimeSeries>> {
+        self.select_inner(matchers, start, end, 0)
+    }
+
+    fn select_inner(
+        &self,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+        step_ms: i64,
+    ) -> Result<Vec<TimeSeries>> {
         let (blocks, frozen) = {
             let v = read(&self.view);
             (
@@ -228,7 +242,7 @@ impl Db {
         let mut parts: Vec<Vec<(Labels, Vec<Sample>)>> = Vec::with_capacity(blocks.len() + 2);
         for b in &blocks {
             let mut out = Vec::new();
-            b.select(matchers, start, end, &mut out)?;
+            b.select_step(matchers, start, end, step_ms, &mut out)?;
             parts.push(out);
         }
         if let Some(f) = &frozen {
@@ -412,7 +426,7 @@ impl Db {
                 let plan = {
                     let v = read(&self.view);
                     let mut buckets: BTreeMap<i64, Vec<Arc<Block>>> = BTreeMap::new();
-                    for b in &v.blocks {
+                    for b in v.blocks.iter().filter(|b| b.meta.raw) {
                         let k = b.meta.min_t.div_euclid(range);
                         if b.meta.max_t.div_euclid(range) == k {
                             buckets.entry(k).or_default().push(b.clone());
@@ -469,10 +483,12 @@ impl Db {
         Ok(())
     }
 
-    /// Deletes blocks entirely older than the retention. Returns how many.
+    /// Downsamples blocks past the raw retention and deletes blocks past the rollup
+    /// retention. Returns how many blocks were downsampled or deleted.
     pub fn apply_retention(&self, now_ms: i64) -> Result<usize> {
         let _m = self.maintenance.lock().unwrap_or_else(|p| p.into_inner());
-        let cutoff = now_ms - self.opts.retention_ms;
+        let raw_cutoff = now_ms - self.opts.retention_ms;
+        let cutoff = now_ms - self.opts.rollup_retention_ms.max(self.opts.retention_ms);
         let old: Vec<Arc<Block>> = {
             let mut v = write(&self.view);
             let (old, keep): (Vec<_>, Vec<_>) =
@@ -484,7 +500,35 @@ impl Db {
             tracing::info!(block = %b.dir.display(), "deleting block past retention");
             std::fs::remove_dir_all(&b.dir)?;
         }
-        Ok(old.len())
+        let to_downsample: Vec<Arc<Block>> = read(&self.view)
+            .blocks
+            .iter()
+            .filter(|b| b.meta.raw && b.meta.max_t < raw_cutoff)
+            .cloned()
+            .collect();
+        for b in &to_downsample {
+            tracing::info!(block = %b.dir.display(), "downsampling block past the raw retention");
+            let new = Arc::new(b.downsample()?);
+            let mut v = write(&self.view);
+            for slot in v.blocks.iter_mut() {
+                if slot.meta.id == new.meta.id {
+                    *slot = new.clone();
+                }
+            }
+        }
+        Ok(old.len() + to_downsample.len())
+    }
+
+    /// Like [`select`](Self::select) for a caller that steps through the range every
+    /// `step_ms`: downsampled data is read at the coarsest resolution the step allows.
+    pub fn select_step(
+        &self,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+        step_ms: i64,
+    ) -> Result<Vec<TimeSeries>> {
+        self.select_inner(matchers, start, end, step_ms)
     }
 
     /// One round of background work: flush when the head is old or large, compact what is

@@ -17,6 +17,16 @@ impl Storage for Db {
         Db::select(self, matchers, start_ms, end_ms).map_err(Into::into)
     }
 
+    fn select_step(
+        &self,
+        matchers: &[Matcher],
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<Vec<TimeSeries>, StorageError> {
+        Db::select_step(self, matchers, start_ms, end_ms, step_ms).map_err(Into::into)
+    }
+
     fn stats(&self) -> StorageStats {
         let s = Db::stats(self);
         StorageStats {

@@ -169,6 +169,7 @@ fn retention_drops_old_blocks() {
         dir.path(),
         Options {
             retention_ms: 24 * HOUR,
+            rollup_retention_ms: 0,
             ooo_window_ms: 100 * HOUR,
             ..Options::default()
         },
@@ -290,4 +291,73 @@ fn keyed_appends_find_the_same_series() {
     drop(db);
     let db = open(dir.path());
     assert_eq!(all(&db).values().next().map(Vec::len), Some(3));
+}
+
+#[test]
+fn old_blocks_are_downsampled_then_deleted_and_queries_read_the_rollups() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let o = Options {
+        retention_ms: 24 * HOUR,
+        rollup_retention_ms: 48 * HOUR,
+        ooo_window_ms: 100 * HOUR,
+        ..Options::default()
+    };
+    let db = Db::open(dir.path(), o.clone()).unwrap_or_else(|e| panic!("{e}"));
+    let base = 1_700_000_000_000 / (2 * HOUR) * (2 * HOUR);
+    // One sample a minute for 2 h on two hosts: the value is the minute number.
+    let mut batch = Vec::new();
+    for h in 0..2 {
+        batch.push(TimeSeries {
+            labels: Labels::with_name("m", [("host", format!("h{h}"))]),
+            samples: (0..120)
+                .map(|i| Sample {
+                    ts: base + i * 60_000,
+                    value: i as f64,
+                })
+                .collect(),
+        });
+    }
+    db.append(&batch).unwrap_or_else(|e| panic!("{e}"));
+    db.flush().unwrap_or_else(|e| panic!("{e}"));
+    let raw_before = all(&db);
+    assert_eq!(raw_before.values().map(Vec::len).sum::<usize>(), 240);
+
+    // 25 h later: past the raw retention, within the rollup retention.
+    let n = db
+        .apply_retention(base + 2 * HOUR + 25 * HOUR)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(n, 1);
+    let block_dir = dir.path().join("blocks").join(&db.stats().blocks[0].id);
+    assert!(!block_dir.join("chunks").exists(), "raw chunks are deleted");
+    let m = [Matcher::equal("host", "h0")];
+    let five = db
+        .select(&m, base, base + 2 * HOUR)
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Each 5-minute bucket answers with its last sample: minutes 4, 9, 14, ...
+    let got: Vec<(i64, f64)> = five[0].samples.iter().map(|s| (s.ts, s.value)).collect();
+    let want: Vec<(i64, f64)> = (0..24)
+        .map(|b| (base + (b * 5 + 4) * 60_000, (b * 5 + 4) as f64))
+        .collect();
+    assert_eq!(got, want);
+    // A caller stepping by an hour or more reads the 1-hour rollup.
+    let hourly = db
+        .select_step(&m, base, base + 2 * HOUR, HOUR)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let got: Vec<f64> = hourly[0].samples.iter().map(|s| s.value).collect();
+    assert_eq!(got, vec![59.0, 119.0]);
+    // The rollups survive a restart.
+    drop(db);
+    let db = Db::open(dir.path(), o).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        db.select(&m, base, base + 2 * HOUR)
+            .map(|s| s[0].samples.len())
+            .unwrap_or(0),
+        24
+    );
+    // Past the rollup retention the block goes.
+    assert_eq!(
+        db.apply_retention(base + 2 * HOUR + 49 * HOUR).unwrap_or(0),
+        1
+    );
+    assert!(all(&db).is_empty());
 }

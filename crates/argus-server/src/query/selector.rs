@@ -149,10 +149,11 @@ impl Selection {
     ) -> Result<Vec<(Labels, Vec<Sample>)>, StorageError> {
         let first_ref = self.reference(start, start, end);
         let last_ref = self.reference(end, start, end);
-        let series = store.select(
+        let series = store.select_step(
             &self.matchers,
             first_ref.min(last_ref) - lookback_ms,
             first_ref.max(last_ref),
+            step,
         )?;
         let mut out = Vec::with_capacity(series.len());
         for s in series {

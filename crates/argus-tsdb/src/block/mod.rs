@@ -7,6 +7,7 @@
 //! memory when opened; chunks are read from the file with positioned reads.
 
 pub mod index;
+pub mod rollup;
 pub mod writer;
 
 use crate::chunk;
@@ -37,6 +38,13 @@ pub struct Meta {
     /// Ids of the blocks this one replaces; if they are still on disk after a crash they
     /// are deleted at start.
     pub sources: Vec<u64>,
+    /// False once the block is downsampled: raw chunks deleted, rollups kept.
+    #[serde(default = "yes")]
+    pub raw: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 pub fn dir_name(id: u64) -> String {
@@ -46,7 +54,10 @@ pub fn dir_name(id: u64) -> String {
 pub struct Block {
     pub meta: Meta,
     pub dir: PathBuf,
-    chunks: File,
+    /// `None` for a downsampled block.
+    chunks: Option<File>,
+    /// Rollups by resolution, loaded on first use.
+    rollups: [std::sync::OnceLock<std::result::Result<Vec<Vec<rollup::Bucket>>, String>>; 2],
     series: Vec<(Labels, Vec<ChunkMeta>)>,
     postings: Postings,
     pub disk_bytes: u64,
@@ -78,8 +89,15 @@ impl Block {
             file: index_path.display().to_string(),
             source,
         })?;
-        let chunks = File::open(dir.join("chunks"))?;
-        let chunks_len = chunks.metadata()?.len();
+        let chunks = if meta.raw {
+            Some(File::open(dir.join("chunks"))?)
+        } else {
+            None
+        };
+        let chunks_len = match &chunks {
+            Some(f) => f.metadata()?.len(),
+            None => u64::MAX,
+        };
         if let Some(bad) = series
             .iter()
             .flat_map(|s| &s.1)
@@ -102,6 +120,7 @@ impl Block {
             meta,
             dir: dir.to_path_buf(),
             chunks,
+            rollups: Default::default(),
             series,
             postings,
             disk_bytes,
@@ -114,8 +133,14 @@ impl Block {
 
     /// Reads and decodes one chunk, checking its checksum.
     fn read_chunk(&self, c: &ChunkMeta, ts: &mut Vec<i64>, vs: &mut Vec<f64>) -> Result<()> {
+        let Some(chunks) = &self.chunks else {
+            return Err(Error::Other(format!(
+                "block {} is downsampled: its raw samples are gone",
+                self.dir.display()
+            )));
+        };
         let mut buf = vec![0u8; c.len as usize];
-        self.chunks.read_exact_at(&mut buf, c.offset)?;
+        chunks.read_exact_at(&mut buf, c.offset)?;
         let file = || self.dir.join("chunks").display().to_string();
         if crc32fast::hash(&buf) != c.crc {
             return Err(Error::Format {
@@ -140,6 +165,9 @@ impl Block {
         if !self.overlaps(start, end) {
             return Ok(());
         }
+        if !self.meta.raw {
+            return self.select_rollup(0, matchers, start, end, out);
+        }
         let (mut ts, mut vs) = (Vec::new(), Vec::new());
         for i in self.postings.select(matchers) {
             let (labels, chunks) = &self.series[i as usize];
@@ -162,6 +190,92 @@ impl Block {
             }
         }
         Ok(())
+    }
+
+    /// Like [`select`](Self::select), preferring the coarser rollup for a downsampled block
+    /// when the caller steps at least that far.
+    pub fn select_step(
+        &self,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+        step_ms: i64,
+        out: &mut Vec<(Labels, Vec<Sample>)>,
+    ) -> Result<()> {
+        if !self.meta.raw && self.overlaps(start, end) {
+            let level = if step_ms >= rollup::RESOLUTIONS[1] {
+                1
+            } else {
+                0
+            };
+            return self.select_rollup(level, matchers, start, end, out);
+        }
+        self.select(matchers, start, end, out)
+    }
+
+    fn rollup(&self, level: usize) -> Result<&Vec<Vec<rollup::Bucket>>> {
+        let res = rollup::RESOLUTIONS[level];
+        let loaded = self.rollups[level].get_or_init(|| {
+            let path = self.dir.join(format!("rollup-{res}"));
+            let data = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            rollup::decode(&data)
+                .map(|(_, s)| s)
+                .map_err(|e| format!("{}: {e}", path.display()))
+        });
+        match loaded {
+            Ok(r) if r.len() == self.series.len() => Ok(r),
+            Ok(_) => Err(Error::Other(format!(
+                "{}: rollup series count differs from the index",
+                self.dir.display()
+            ))),
+            Err(e) => Err(Error::Other(e.clone())),
+        }
+    }
+
+    fn select_rollup(
+        &self,
+        level: usize,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+        out: &mut Vec<(Labels, Vec<Sample>)>,
+    ) -> Result<()> {
+        let rollups = self.rollup(level)?;
+        for i in self.postings.select(matchers) {
+            let mut samples = Vec::new();
+            rollup::as_samples(&rollups[i as usize], start, end, &mut samples);
+            if !samples.is_empty() {
+                out.push((self.series[i as usize].0.clone(), samples));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the rollup files, marks the block downsampled and deletes its raw chunks.
+    /// Returns the block reopened.
+    pub fn downsample(&self) -> Result<Block> {
+        let mut per_res: Vec<Vec<Vec<rollup::Bucket>>> =
+            vec![Vec::new(); rollup::RESOLUTIONS.len()];
+        for item in self.series_columns() {
+            let (_, ts, vs) = item?;
+            for (i, &res) in rollup::RESOLUTIONS.iter().enumerate() {
+                per_res[i].push(rollup::aggregate(&ts, &vs, res));
+            }
+        }
+        for (i, &res) in rollup::RESOLUTIONS.iter().enumerate() {
+            write_atomic(
+                &self.dir,
+                &format!("rollup-{res}"),
+                &rollup::encode(res, &per_res[i]),
+            )?;
+        }
+        let mut meta = self.meta.clone();
+        meta.raw = false;
+        let json = serde_json::to_vec_pretty(&meta).map_err(std::io::Error::other)?;
+        write_atomic(&self.dir, "meta.json", &json)?;
+        std::fs::remove_file(self.dir.join("chunks"))?;
+        crate::wal::sync_dir(&self.dir)?;
+        Block::open(&self.dir)
     }
 
     /// Every series with all its samples, in label order (for compaction).
@@ -195,4 +309,15 @@ impl Block {
             })
             .sum()
     }
+}
+
+/// Writes `name` in `dir` through a temporary file and a rename.
+fn write_atomic(dir: &Path, name: &str, data: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let tmp = dir.join(format!("{name}.tmp"));
+    let mut f = File::create(&tmp)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, dir.join(name))?;
+    Ok(())
 }

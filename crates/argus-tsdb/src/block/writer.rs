@@ -89,6 +89,7 @@ pub fn write_block(
         chunks: nchunks,
         level: spec.level,
         sources: spec.sources,
+        raw: true,
     };
     let mut f = File::create(tmp.join("meta.json"))?;
     f.write_all(&serde_json::to_vec_pretty(&meta).map_err(std::io::Error::other)?)?;
