@@ -696,7 +696,7 @@ fn merge_samples(lists: Vec<(usize, Vec<Sample>)>) -> Vec<Sample> {
         .into_iter()
         .flat_map(|(p, s)| s.into_iter().map(move |x| (x.ts, p, x.value)))
         .collect();
-    all.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    all.sort_by_key(|a| (a.0, a.1));
     let mut out: Vec<Sample> = Vec::with_capacity(all.len());
     for (ts, _, value) in all {
         match out.last_mut() {
@@ -710,12 +710,10 @@ fn merge_samples(lists: Vec<(usize, Vec<Sample>)>) -> Vec<Sample> {
 /// Streams the union of several blocks' series in label order, merging samples of equal
 /// series (later block wins duplicates). An I/O or format error stops the stream and is
 /// left in `err`.
+type ColumnIter<'a> = Box<dyn Iterator<Item = Result<block::Columns<'a>>> + 'a>;
+
 struct MergeIter<'a> {
-    iters: Vec<
-        std::iter::Peekable<
-            Box<dyn Iterator<Item = Result<(&'a Labels, Vec<i64>, Vec<f64>)>> + 'a>,
-        >,
-    >,
+    iters: Vec<std::iter::Peekable<ColumnIter<'a>>>,
     err: &'a mut Option<Error>,
 }
 
@@ -724,8 +722,7 @@ impl<'a> MergeIter<'a> {
         let iters = sources
             .iter()
             .map(|b| {
-                let it: Box<dyn Iterator<Item = Result<(&'a Labels, Vec<i64>, Vec<f64>)>> + 'a> =
-                    Box::new(b.series_columns());
+                let it: ColumnIter<'a> = Box::new(b.series_columns());
                 it.peekable()
             })
             .collect();
@@ -744,11 +741,10 @@ impl Iterator for MergeIter<'_> {
         let mut min: Option<Labels> = None;
         for it in &mut self.iters {
             match it.peek() {
-                Some(Ok((l, _, _))) => {
-                    if min.as_ref().is_none_or(|m| *l < m) {
-                        min = Some((*l).clone());
-                    }
+                Some(Ok((l, _, _))) if min.as_ref().is_none_or(|m| *l < m) => {
+                    min = Some((*l).clone());
                 }
+                Some(Ok(_)) => {}
                 Some(Err(_)) => {
                     if let Some(Err(e)) = it.next() {
                         *self.err = Some(e);
@@ -879,9 +875,11 @@ impl Appender<'_> {
     }
 }
 
+type KeyMap = HashMap<Box<[u8]>, Arc<MemSeries>, foldhash::fast::FixedState>;
+
 /// Raw series keys → head series, sharded so that concurrent writers rarely meet on a lock.
 struct KeyCache {
-    shards: Vec<RwLock<HashMap<Box<[u8]>, Arc<MemSeries>, foldhash::fast::FixedState>>>,
+    shards: Vec<RwLock<KeyMap>>,
     hasher: foldhash::fast::FixedState,
 }
 
@@ -897,10 +895,7 @@ impl KeyCache {
         }
     }
 
-    fn shard(
-        &self,
-        key: &[u8],
-    ) -> &RwLock<HashMap<Box<[u8]>, Arc<MemSeries>, foldhash::fast::FixedState>> {
+    fn shard(&self, key: &[u8]) -> &RwLock<KeyMap> {
         use std::hash::BuildHasher;
         let h = self.hasher.hash_one(key);
         &self.shards[(h >> 59) as usize % KEY_SHARDS]

@@ -71,7 +71,7 @@ fn op() -> impl Strategy<Value = Op> {
 
 fn labels(i: u8) -> Labels {
     Labels::with_name(
-        if i % 2 == 0 { "even" } else { "odd" },
+        if i.is_multiple_of(2) { "even" } else { "odd" },
         [("i", i.to_string())],
     )
 }

@@ -10,6 +10,9 @@ use crate::rng::Rng;
 use std::fmt::Write as _;
 
 const GIB: i64 = 1 << 30;
+const KIB: i64 = 1 << 10;
+/// A filesystem block: disk figures are whole blocks.
+const BLOCK: i64 = 4096;
 /// The `dc` tag: hosts are spread over these round-robin.
 const DCS: [&str; 5] = [
     "eu-west-1",
@@ -144,8 +147,8 @@ impl Host {
             };
         }
         let mem_total = [8, 16, 32, 64][rng.below(4) as usize] * GIB;
-        let mem_used = mem_total * rng.range(20, 55) / 100;
-        let mem_cached = mem_total * rng.range(10, 25) / 100;
+        let mem_used = mem_total * rng.range(20, 55) / 100 / KIB * KIB;
+        let mem_cached = mem_total * rng.range(10, 25) / 100 / KIB * KIB;
 
         let mut disks: Vec<Disk> = [("/", "sda1", 50), ("/var", "sda2", 100)]
             .into_iter()
@@ -164,7 +167,7 @@ impl Host {
             });
         }
         for d in &mut disks {
-            d.used = d.total * rng.range(15, 70) / 100;
+            d.used = d.total * rng.range(15, 70) / 100 / BLOCK * BLOCK;
         }
 
         let diskio = ["sda", "sdb"].map(|name| DiskIo {
@@ -339,17 +342,25 @@ impl Host {
             c.step(rng);
         }
 
+        // Memory moves in kibibytes: agents read /proc/meminfo, which counts in kB.
         let t = self.mem_total;
-        self.mem_used = (self.mem_used + rng.range(-t / 1000, t / 1000)).clamp(t / 10, t * 6 / 10);
-        self.mem_cached = (self.mem_cached + rng.range(-t / 2000, t / 2000)).clamp(t / 20, t / 4);
+        self.mem_used = (self.mem_used + rng.range(-t / 1000, t / 1000) / KIB * KIB)
+            .clamp(t / 10, t * 6 / 10)
+            / KIB
+            * KIB;
+        self.mem_cached = (self.mem_cached + rng.range(-t / 2000, t / 2000) / KIB * KIB)
+            .clamp(t / 20, t / 4)
+            / KIB
+            * KIB;
 
         for d in &mut self.disks {
-            // Disks fill slowly; now and then log rotation frees a little.
-            d.used += rng.range(0, d.total / 200_000);
+            // Disks fill slowly, in 4 KiB filesystem blocks (statvfs counts blocks); now
+            // and then log rotation frees a little.
+            d.used += rng.range(0, d.total / 200_000) / BLOCK * BLOCK;
             if rng.chance(1) {
                 d.used -= d.total / 100;
             }
-            d.used = d.used.clamp(d.total / 20, d.total * 95 / 100);
+            d.used = d.used.clamp(d.total / 20, d.total * 95 / 100) / BLOCK * BLOCK;
         }
 
         for d in &mut self.diskio {

@@ -60,7 +60,7 @@ pub fn format_value(v: f64, out: &mut String) {
         out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
     } else if v == 0.0 {
         out.push_str(if v.is_sign_negative() { "-0" } else { "0" });
-    } else {
+    } else if !format_short_decimal(v, out) {
         let a = v.abs();
         if !(1e-6..1e21).contains(&a) {
             // Rust writes "1e-7"; Go writes "1e-07": sign always, at least two digits.
@@ -77,6 +77,46 @@ pub fn format_value(v: f64, out: &mut String) {
     }
 }
 
+/// The fast path for what monitoring data mostly holds: values with at most three
+/// decimals and fewer than 16 digits. Writes the shortest form and returns true when `v`
+/// is exactly the double nearest to such a decimal (then that decimal is its shortest
+/// round-trip form, as Go prints it); otherwise writes nothing and returns false.
+fn format_short_decimal(v: f64, out: &mut String) -> bool {
+    const SCALE: [f64; 4] = [1.0, 10.0, 100.0, 1000.0];
+    let a = v.abs();
+    if !(1e-3..1e15).contains(&a) {
+        return false;
+    }
+    for (d, &p) in SCALE.iter().enumerate() {
+        let m = (a * p).round();
+        // m and p are exact integers below 2^53, so m / p is the correctly rounded double
+        // of the decimal m·10^-d: equal to `a` exactly when that decimal denotes `a`.
+        // Below 1e15 the decimals of this many places lie more than two ulps apart, so at
+        // most one of them denotes `a`, and it is the shortest.
+        if m / p == a && m < 1e15 {
+            let m = m as u64;
+            if v < 0.0 {
+                out.push('-');
+            }
+            let mut buf = itoa::Buffer::new();
+            if d == 0 {
+                out.push_str(buf.format(m));
+            } else {
+                let pow = [1u64, 10, 100, 1000][d];
+                out.push_str(buf.format(m / pow));
+                out.push('.');
+                let frac = buf.format(m % pow);
+                for _ in frac.len()..d {
+                    out.push('0');
+                }
+                out.push_str(frac);
+            }
+            return true;
+        }
+    }
+    false
+}
+
 /// Formats a millisecond timestamp as Prometheus does: seconds, and when the milliseconds
 /// are not zero, exactly three decimals (`1.100`).
 pub fn format_ts(ms: i64, out: &mut String) {
@@ -84,9 +124,16 @@ pub fn format_ts(ms: i64, out: &mut String) {
         out.push('-');
     }
     let a = ms.unsigned_abs();
-    let _ = write!(out, "{}", a / 1000);
-    if !a.is_multiple_of(1000) {
-        let _ = write!(out, ".{:03}", a % 1000);
+    let mut buf = itoa::Buffer::new();
+    out.push_str(buf.format(a / 1000));
+    let frac = a % 1000;
+    if frac != 0 {
+        out.push('.');
+        let f = buf.format(frac);
+        for _ in f.len()..3 {
+            out.push('0');
+        }
+        out.push_str(f);
     }
 }
 
@@ -178,6 +225,40 @@ mod tests {
         assert_eq!(v(f64::INFINITY), "+Inf");
         assert_eq!(v(f64::NEG_INFINITY), "-Inf");
         assert_eq!(v(123456789.0), "123456789");
+        assert_eq!(v(12.34), "12.34");
+        assert_eq!(v(-0.05), "-0.05");
+        assert_eq!(v(100.5), "100.5");
+        assert_eq!(v(0.001), "0.001");
+        assert_eq!(v(0.1 + 0.2), "0.30000000000000004");
+        assert_eq!(v(1.0 / 3.0), "0.3333333333333333");
+        assert_eq!(v(1e15), "1000000000000000");
+        assert_eq!(v(123456.789), "123456.789");
+    }
+
+    /// The fast path agrees with the general one (Rust's shortest round-trip `Display`).
+    #[test]
+    fn fast_path_matches_display() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let d = (x % 4) as i32;
+            let m = (x >> 8) % 10_000_000_000;
+            let val = m as f64 / 10f64.powi(d) * if x & 1 == 0 { 1.0 } else { -1.0 };
+            if val == 0.0 {
+                continue;
+            }
+            let mut fast = String::new();
+            if format_short_decimal(val, &mut fast) {
+                assert_eq!(fast, format!("{val}"), "{val:?}");
+            }
+            let raw = f64::from_bits(x);
+            let mut fast = String::new();
+            if raw.is_finite() && format_short_decimal(raw, &mut fast) {
+                assert_eq!(fast, format!("{raw}"));
+            }
+        }
     }
 
     #[test]

@@ -156,13 +156,18 @@ impl Selection {
             step,
         )?;
         let mut out = Vec::with_capacity(series.len());
+        let steps = ((end - start) / step + 1).max(0) as usize;
         for s in series {
-            let mut points = Vec::new();
+            let mut points = Vec::with_capacity(steps.min(s.samples.len() * 2 + 1));
             let mut t = start;
+            // Reference times only grow with t (offset and @ are fixed shifts), so one
+            // cursor walks the samples once: `idx` is the count of samples at or before r.
+            let mut idx = 0usize;
             while t <= end {
                 let r = self.reference(t, start, end);
-                // Newest sample at or before r.
-                let idx = s.samples.partition_point(|x| x.ts <= r);
+                while idx < s.samples.len() && s.samples[idx].ts <= r {
+                    idx += 1;
+                }
                 if idx > 0 {
                     let x = s.samples[idx - 1];
                     if x.ts >= r - lookback_ms {

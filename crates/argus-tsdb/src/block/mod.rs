@@ -22,6 +22,12 @@ use std::path::{Path, PathBuf};
 
 pub const META_VERSION: u32 = 1;
 
+/// Series with their samples, as a selection returns them.
+pub type Selected = Vec<(Labels, Vec<Sample>)>;
+
+/// One series with all its samples as columns, as compaction reads them.
+pub type Columns<'a> = (&'a Labels, Vec<i64>, Vec<f64>);
+
 /// `meta.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Meta {
@@ -168,8 +174,49 @@ impl Block {
         if !self.meta.raw {
             return self.select_rollup(0, matchers, start, end, out);
         }
+        let ids = self.postings.select(matchers);
+        // Decoding dominates large selections: split them over the cores.
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(8);
+        if ids.len() < 64 || threads < 2 {
+            return self.read_series(&ids, start, end, out);
+        }
+        let per = ids.len().div_ceil(threads);
+        let parts: Vec<Result<Selected>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = ids
+                .chunks(per)
+                .map(|part| {
+                    scope.spawn(move || {
+                        let mut o = Vec::new();
+                        self.read_series(part, start, end, &mut o).map(|()| o)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(Error::Other("a block reader panicked".into())))
+                })
+                .collect()
+        });
+        for p in parts {
+            out.extend(p?);
+        }
+        Ok(())
+    }
+
+    /// Reads series `ids` (positions in this block) for `[start, end]`.
+    fn read_series(
+        &self,
+        ids: &[u32],
+        start: i64,
+        end: i64,
+        out: &mut Vec<(Labels, Vec<Sample>)>,
+    ) -> Result<()> {
         let (mut ts, mut vs) = (Vec::new(), Vec::new());
-        for i in self.postings.select(matchers) {
+        for &i in ids {
             let (labels, chunks) = &self.series[i as usize];
             let mut samples = Vec::new();
             for c in chunks.iter().filter(|c| c.max_t >= start && c.min_t <= end) {

@@ -390,7 +390,7 @@ impl Head {
         series[i] = Some(Arc::new(MemSeries::new(r, labels.clone(), true)));
         drop(series);
         // Postings want ascending ids: restored refs can arrive in any order, so rebuild.
-        if idx.postings.len() > 0 && r < idx.postings_max() {
+        if !idx.postings.is_empty() && r < idx.postings_max() {
             idx.by_labels.insert(labels.clone(), r);
             *idx.per_ns.entry(ns_of(&labels).to_string()).or_default() += 1;
             idx.rebuild_postings();
