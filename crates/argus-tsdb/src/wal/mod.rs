@@ -281,7 +281,9 @@ impl Wal {
         series: impl ExactSizeIterator<Item = (u32, &'a argus_core::Labels)>,
     ) -> Result<()> {
         let mut data = SEGMENT_MAGIC.to_vec();
-        record::encode_series(&mut data, series);
+        let mut series: Vec<(u32, &argus_core::Labels)> = series.collect();
+        series.sort_unstable_by_key(|s| s.0);
+        record::encode_series_dict(&mut data, &series);
         let name = format!("{CHECKPOINT_PREFIX}{upto:012}");
         let tmp = self.dir.join(format!("{name}.tmp"));
         {

@@ -10,6 +10,8 @@ use argus_core::Labels;
 
 pub const TYPE_SERIES: u8 = 1;
 pub const TYPE_SAMPLES: u8 = 2;
+/// Series with their label strings in a symbol table: what a checkpoint holds.
+pub const TYPE_SERIES_DICT: u8 = 3;
 
 /// Bytes before a record's type byte.
 pub const HEADER_LEN: usize = 8;
@@ -48,6 +50,38 @@ pub fn encode_series<'a>(
             for l in labels.iter() {
                 put_str(b, &l.name);
                 put_str(b, &l.value);
+            }
+        }
+    });
+}
+
+/// Many series at once, each label string stored once in a sorted symbol table and the
+/// series as symbol numbers: a checkpoint of N series sharing few distinct values costs a
+/// few bytes per series instead of their full labels.
+pub fn encode_series_dict<'a>(out: &mut Vec<u8>, series: &[(u32, &'a Labels)]) {
+    let mut symbols: Vec<&'a str> = series
+        .iter()
+        .flat_map(|(_, l)| l.iter().flat_map(|p| [p.name.as_str(), p.value.as_str()]))
+        .collect();
+    symbols.sort_unstable();
+    symbols.dedup();
+    let sym = |s: &str| symbols.binary_search(&s).unwrap_or(0) as u64;
+    frame(out, |b| {
+        b.push(TYPE_SERIES_DICT);
+        put_uvarint(b, symbols.len() as u64);
+        for s in &symbols {
+            put_str(b, s);
+        }
+        put_uvarint(b, series.len() as u64);
+        let mut prev = 0u32;
+        for (r, labels) in series {
+            // Refs ascend in a checkpoint: store the gaps.
+            put_uvarint(b, u64::from(r.wrapping_sub(prev)));
+            prev = *r;
+            put_uvarint(b, labels.len() as u64);
+            for l in labels.iter() {
+                put_uvarint(b, sym(&l.name));
+                put_uvarint(b, sym(&l.value));
             }
         }
     });
@@ -112,6 +146,38 @@ pub fn decode(body: &[u8]) -> Result<Record, FormatError> {
                 out.push((id, ts, v));
             }
             Record::Samples(out)
+        }
+        TYPE_SERIES_DICT => {
+            let ns = r.count("symbol count", 1)?;
+            let mut symbols = Vec::with_capacity(ns);
+            for _ in 0..ns {
+                symbols.push(r.str("symbol")?);
+            }
+            let sym = |r: &mut Reader<'_>, what| -> Result<&str, FormatError> {
+                let i = r.uvarint(what)?;
+                symbols
+                    .get(i as usize)
+                    .copied()
+                    .ok_or(FormatError::Invalid(what))
+            };
+            let n = r.count("series count", 2)?;
+            let mut out = Vec::with_capacity(n);
+            let mut prev = 0u32;
+            for _ in 0..n {
+                let gap = u32::try_from(r.uvarint("series ref")?)
+                    .map_err(|_| FormatError::Invalid("series ref"))?;
+                let id = prev.wrapping_add(gap);
+                prev = id;
+                let nl = r.count("label count", 2)?;
+                let mut pairs = Vec::with_capacity(nl);
+                for _ in 0..nl {
+                    let name = sym(&mut r, "label name")?;
+                    let value = sym(&mut r, "label value")?;
+                    pairs.push((name, value));
+                }
+                out.push((id, Labels::from_pairs(pairs)));
+            }
+            Record::Series(out)
         }
         _ => return Err(FormatError::Invalid("record type")),
     };
@@ -188,7 +254,7 @@ mod tests {
             .map(|f| f.map_err(|e| e.1).and_then(|(_, b)| decode(b)))
             .collect::<Result<_, _>>()
             .unwrap_or_default();
-        assert_eq!(recs[0], Record::Series(vec![(7, l)]));
+        assert_eq!(recs[0], Record::Series(vec![(7, l.clone())]));
         let Record::Samples(got) = &recs[1] else {
             panic!("not samples")
         };
@@ -196,6 +262,19 @@ mod tests {
         assert_eq!(got[0], (7, 1_000, 1.5));
         assert!(got[1].2.is_nan());
         assert_eq!(got[2].2.to_bits(), (-0.0f64).to_bits());
+
+        // The dictionary form decodes to the same Series record.
+        let mut dict = Vec::new();
+        let l2 = Labels::with_name("m", [("host", "b")]);
+        encode_series_dict(&mut dict, &[(3, &l), (9, &l2)]);
+        let (_, body) = Frames::new(&dict)
+            .next()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        assert_eq!(
+            decode(body),
+            Ok(Record::Series(vec![(3, l.clone()), (9, l2)]))
+        );
 
         // A flipped bit in the second record is caught by its checksum.
         let mut bad = buf.clone();
