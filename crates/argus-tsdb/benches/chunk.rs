@@ -189,12 +189,11 @@ fn vm_column(a: &[i64]) -> usize {
         _ => 5,
     };
     let mut body = raw.len();
-    if raw.len() >= 128 {
-        if let Ok(c) = zstd::bulk::compress(&raw, level) {
-            if (c.len() as f64) <= 0.9 * raw.len() as f64 {
-                body = c.len();
-            }
-        }
+    if raw.len() >= 128
+        && let Ok(c) = zstd::bulk::compress(&raw, level)
+        && (c.len() as f64) <= 0.9 * raw.len() as f64
+    {
+        body = c.len();
     }
     first + body
 }

@@ -47,6 +47,8 @@ pub(crate) struct Plan {
 pub(crate) struct Scratch {
     /// Residuals per differencing order.
     resid: [Vec<i64>; MAX_ORDER as usize + 1],
+    /// Each block's (min, max) per differencing order.
+    ranges: [Vec<(i64, i64)>; MAX_ORDER as usize + 1],
 }
 
 /// The residuals of `vals` after differencing `order` times (wrapping).
@@ -170,10 +172,13 @@ pub(crate) fn plan(vals: &[i64], orders: &[u8], scratch: &mut Scratch) -> Plan {
         } else {
             divisor = 1;
         }
+        let ranges = &mut scratch.ranges[usize::from(order)];
+        ranges.clear();
+        ranges.extend(resid.chunks(BLOCK_LEN).map(min_max));
         let estimate = resid
             .chunks(BLOCK_LEN)
-            .map(|b| {
-                let (min, max) = min_max(b);
+            .zip(ranges.iter())
+            .map(|(b, &(min, max))| {
                 1 + ivarint_len(min)
                     + bits::packed_len(b.len(), width_of(max.wrapping_sub(min) as u64))
             })
@@ -193,7 +198,12 @@ pub(crate) fn plan(vals: &[i64], orders: &[u8], scratch: &mut Scratch) -> Plan {
     let mut best: Option<Plan> = None;
     for c in cands.iter().filter(|c| c.estimate <= cutoff) {
         let resid = &scratch.resid[usize::from(c.order)];
-        let pfor: usize = resid.chunks(BLOCK_LEN).map(|b| plan_block(b).size).sum();
+        let ranges = &scratch.ranges[usize::from(c.order)];
+        let pfor: usize = resid
+            .chunks(BLOCK_LEN)
+            .zip(ranges.iter())
+            .map(|(b, &range)| plan_block(b, range).size)
+            .sum();
         let varint: usize = resid.iter().map(|&r| ivarint_len(r)).sum();
         let cand = Plan {
             order: c.order,
@@ -213,14 +223,27 @@ pub(crate) fn plan(vals: &[i64], orders: &[u8], scratch: &mut Scratch) -> Plan {
     })
 }
 
+/// The smallest and largest value of a non-empty block.
 #[inline]
 fn min_max(block: &[i64]) -> (i64, i64) {
-    let (mut min, mut max) = (i64::MAX, i64::MIN);
-    for &x in block {
-        min = min.min(x);
-        max = max.max(x);
+    // Four independent lanes, so the compare-and-select chains overlap.
+    let mut lo = [i64::MAX; 4];
+    let mut hi = [i64::MIN; 4];
+    let mut quads = block.chunks_exact(4);
+    for q in &mut quads {
+        for j in 0..4 {
+            lo[j] = lo[j].min(q[j]);
+            hi[j] = hi[j].max(q[j]);
+        }
     }
-    (min, max)
+    for &x in quads.remainder() {
+        lo[0] = lo[0].min(x);
+        hi[0] = hi[0].max(x);
+    }
+    (
+        lo[0].min(lo[1]).min(lo[2].min(lo[3])),
+        hi[0].max(hi[1]).max(hi[2].max(hi[3])),
+    )
 }
 
 /// Writes `vals` as planned by [`plan`].
@@ -256,7 +279,7 @@ pub(crate) fn write(vals: &[i64], plan: &Plan, scratch: &mut Scratch, out: &mut 
         }
     } else {
         for block in resid.chunks(BLOCK_LEN) {
-            write_block(block, &plan_block(block), out);
+            write_block(block, &plan_block(block, min_max(block)), out);
         }
     }
     debug_assert_eq!(out.len() - start, plan.size);
@@ -345,6 +368,7 @@ fn prefix_sum(s: &mut [i64]) {
 pub(crate) struct BlockPlan {
     base: i64,
     width: u32,
+    exceptions: usize,
     size: usize,
 }
 
@@ -366,14 +390,15 @@ fn exception_len(w: u32) -> usize {
 /// rest — the next smallest value, those few becoming exceptions. For each base, the width
 /// comes from a histogram of offset widths: every width is priced as packed bytes plus
 /// exception bytes, and the cheapest wins (ties go to the wider, exception-free layout).
-pub(crate) fn plan_block(block: &[i64]) -> BlockPlan {
+pub(crate) fn plan_block(block: &[i64], (min, max): (i64, i64)) -> BlockPlan {
     debug_assert!(!block.is_empty() && block.len() <= BLOCK_LEN);
+    debug_assert_eq!((min, max), min_max(block));
     let len = block.len();
-    let (min, max) = min_max(block);
     let full_width = width_of(max.wrapping_sub(min) as u64);
     let mut best = BlockPlan {
         base: min,
         width: full_width,
+        exceptions: 0,
         size: 1 + ivarint_len(min) + bits::packed_len(len, full_width),
     };
     if full_width <= 2 {
@@ -468,6 +493,7 @@ fn price_widths(
             *best = BlockPlan {
                 base,
                 width: w,
+                exceptions: exc,
                 size,
             };
         }
@@ -495,34 +521,37 @@ fn price_widths(
 /// count − 1, packed offsets (exceptions as 0), exception positions, exception offsets.
 fn write_block(block: &[i64], p: &BlockPlan, out: &mut Vec<u8>) {
     let start = out.len();
-    let limit = if p.width == 64 {
-        u64::MAX
-    } else {
-        (1u64 << p.width) - 1
-    };
-    let fits = |x: i64| x >= p.base && (x.wrapping_sub(p.base) as u64) <= limit;
-    let exceptions = block.iter().filter(|&&x| !fits(x)).count();
     let mut header = p.width as u8;
-    if exceptions > 0 {
+    if p.exceptions > 0 {
         header |= HAS_EXCEPTIONS;
     }
     out.push(header);
     put_ivarint(out, p.base);
-    if exceptions > 0 {
-        out.push((exceptions - 1) as u8);
-    }
-    bits::pack(
-        block.iter().map(|&x| {
-            if fits(x) {
-                x.wrapping_sub(p.base) as u64
-            } else {
-                0
-            }
-        }),
-        p.width,
-        out,
-    );
-    if exceptions > 0 {
+    if p.exceptions == 0 {
+        bits::pack(
+            block.iter().map(|&x| x.wrapping_sub(p.base) as u64),
+            p.width,
+            out,
+        );
+    } else {
+        out.push((p.exceptions - 1) as u8);
+        let limit = if p.width == 64 {
+            u64::MAX
+        } else {
+            (1u64 << p.width) - 1
+        };
+        let fits = |x: i64| x >= p.base && (x.wrapping_sub(p.base) as u64) <= limit;
+        bits::pack(
+            block.iter().map(|&x| {
+                if fits(x) {
+                    x.wrapping_sub(p.base) as u64
+                } else {
+                    0
+                }
+            }),
+            p.width,
+            out,
+        );
         for (i, &x) in block.iter().enumerate() {
             if !fits(x) {
                 out.push(i as u8);

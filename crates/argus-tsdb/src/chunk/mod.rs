@@ -14,6 +14,11 @@
 //! kept aside; floats that are not decimals fall back to Gorilla XOR. The byte layout is
 //! in `docs/formats/chunk.md`.
 //!
+//! For many chunks, reuse an [`Encoder`] (it keeps its scratch buffers). Series sampled
+//! together share their timestamps; a block writer can store those once with
+//! [`encode_timestamps`] and each series' values with [`encode_values`]. [`synth`]
+//! generates realistic agent data for tests and benchmarks.
+//!
 //! ```
 //! use argus_tsdb::chunk;
 //!
@@ -139,6 +144,48 @@ impl Encoder {
         timestamps::encode(ts, &mut self.ts, out);
         values::encode(values, &mut self.values, out);
     }
+
+    /// Appends a *timestamp column*: a chunk's header and timestamps section, no values.
+    ///
+    /// For block writers that store one timestamp column for several series sampled
+    /// together (the fields of one agent input share their timestamps), next to
+    /// [`Encoder::encode_values`] columns. A chunk is exactly its timestamp column followed
+    /// by the values section.
+    ///
+    /// # Panics
+    ///
+    /// If `ts` holds more than [`MAX_SAMPLES`] timestamps.
+    pub fn encode_timestamps(&mut self, ts: &[i64], out: &mut Vec<u8>) {
+        assert!(
+            ts.len() <= MAX_SAMPLES,
+            "column of {} exceeds {MAX_SAMPLES}",
+            ts.len()
+        );
+        out.push(FORMAT_VERSION);
+        put_uvarint(out, ts.len() as u64);
+        if !ts.is_empty() {
+            timestamps::encode(ts, &mut self.ts, out);
+        }
+    }
+
+    /// Appends a *value column*: a chunk's header and values section, no timestamps.
+    /// See [`Encoder::encode_timestamps`].
+    ///
+    /// # Panics
+    ///
+    /// If `values` holds more than [`MAX_SAMPLES`] values.
+    pub fn encode_values(&mut self, values: &[f64], out: &mut Vec<u8>) {
+        assert!(
+            values.len() <= MAX_SAMPLES,
+            "column of {} exceeds {MAX_SAMPLES}",
+            values.len()
+        );
+        out.push(FORMAT_VERSION);
+        put_uvarint(out, values.len() as u64);
+        if !values.is_empty() {
+            values::encode(values, &mut self.values, out);
+        }
+    }
 }
 
 /// Appends the chunk of samples `(ts[i], values[i])` to `out`. See [`Encoder::encode`].
@@ -151,44 +198,23 @@ pub fn encode(ts: &[i64], values: &[f64], out: &mut Vec<u8>) {
 }
 
 /// Appends a *timestamp column*: a chunk's header and timestamps section without values.
-///
-/// For block writers that store one timestamp column for several series sampled
-/// together (the fields of one agent input share their timestamps), next to
-/// [`encode_values`] columns. Sorted, duplicate-free timestamps compress best.
+/// See [`Encoder::encode_timestamps`].
 ///
 /// # Panics
 ///
 /// If `ts` holds more than [`MAX_SAMPLES`] timestamps.
 pub fn encode_timestamps(ts: &[i64], out: &mut Vec<u8>) {
-    assert!(
-        ts.len() <= MAX_SAMPLES,
-        "column of {} exceeds {MAX_SAMPLES}",
-        ts.len()
-    );
-    out.push(FORMAT_VERSION);
-    put_uvarint(out, ts.len() as u64);
-    if !ts.is_empty() {
-        timestamps::encode(ts, &mut timestamps::Scratch::default(), out);
-    }
+    Encoder::new().encode_timestamps(ts, out);
 }
 
 /// Appends a *value column*: a chunk's header and values section without timestamps.
-/// See [`encode_timestamps`].
+/// See [`Encoder::encode_values`].
 ///
 /// # Panics
 ///
 /// If `values` holds more than [`MAX_SAMPLES`] values.
 pub fn encode_values(values: &[f64], out: &mut Vec<u8>) {
-    assert!(
-        values.len() <= MAX_SAMPLES,
-        "column of {} exceeds {MAX_SAMPLES}",
-        values.len()
-    );
-    out.push(FORMAT_VERSION);
-    put_uvarint(out, values.len() as u64);
-    if !values.is_empty() {
-        values::encode(values, &mut values::Scratch::default(), out);
-    }
+    Encoder::new().encode_values(values, out);
 }
 
 /// Decodes the timestamp column that is exactly `buf`, appending to `ts`. On error `ts`
@@ -260,7 +286,7 @@ fn finish(r: &Reader<'_>) -> Result<(), ChunkError> {
     }
 }
 
-/// The number of samples in a chunk, read from its header alone.
+/// The number of samples in a chunk (or column), read from its header alone.
 pub fn sample_count(buf: &[u8]) -> Result<usize, ChunkError> {
     read_header(&mut Reader::new(buf))
 }

@@ -261,6 +261,43 @@ fn columns_round_trip_and_match_chunk_sections() {
 }
 
 #[test]
+fn counter_resets_cost_a_few_bytes() {
+    let ts = jittered(720, 0, 1);
+    let mut rng = Rng::new(8);
+    let mut c = 5_000_000_000.0;
+    let mut steady: Vec<f64> = Vec::new();
+    for _ in 0..720 {
+        c += (1_000 + rng.below(64)) as f64;
+        steady.push(c);
+    }
+    // The same increments, restarting from 0 at sample 300 (an agent restart).
+    let mut reset = steady.clone();
+    for v in &mut reset[300..] {
+        *v -= steady[299] + 1_000.0;
+    }
+    let a = round_trip(&ts, &steady).len();
+    let b = round_trip(&ts, &reset).len();
+    assert!(b <= a + 12, "steady {a} bytes, with a reset {b} bytes");
+}
+
+#[test]
+fn large_chunks_round_trip() {
+    for n in [8192, MAX_SAMPLES] {
+        let ts = jittered(n, 3, n as u64);
+        let values: Vec<f64> = (0..n).map(|i| ((i * 7) % 1000) as f64 / 100.0).collect();
+        let buf = round_trip(&ts, &values);
+        assert!(buf.len() < n * 2, "{} bytes for {n} samples", buf.len());
+    }
+}
+
+#[test]
+#[should_panic(expected = "exceeds")]
+fn more_than_max_samples_is_a_caller_bug() {
+    let n = MAX_SAMPLES + 1;
+    encode(&vec![0; n], &vec![0.0; n], &mut Vec::new());
+}
+
+#[test]
 #[should_panic(expected = "differ in length")]
 fn mismatched_columns_are_a_caller_bug() {
     encode(&[1, 2], &[1.0], &mut Vec::new());
