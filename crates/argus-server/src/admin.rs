@@ -32,13 +32,16 @@ pub async fn flush(State(state): State<AppState>) -> Result<Json<serde_json::Val
     })))
 }
 
-/// `GET /api/argus/admin/tsdb`: the engine's figures, per block.
-pub async fn tsdb(State(state): State<AppState>) -> Result<Json<DbStats>, ApiError> {
+/// `GET /api/argus/admin/tsdb`: the engine's figures, per block, and the block bytes per
+/// metric name (largest first).
+pub async fn tsdb(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     let db = db(&state)?;
-    let stats = tokio::task::spawn_blocking(move || db.stats())
+    let (stats, usage) = tokio::task::spawn_blocking(move || (db.stats(), db.usage_by_metric()))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(Json(stats))
+    let mut v = serde_json::to_value(stats).map_err(|e| ApiError::Internal(e.to_string()))?;
+    v["by_metric"] = serde_json::to_value(usage).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Json(v))
 }
 
 /// Appends the engine's gauges to a `/metrics` body.

@@ -82,6 +82,20 @@ fn select(c: &mut Criterion) {
     let n = 1_000;
     let k = keys(n);
     fill(&db, n, 6 * 360, &k); // 6 h at 10 s
+    let m = [Matcher::new("__name__", MatchOp::Equal, "cpu_usage_user")
+        .unwrap_or_else(|e| panic!("{e}"))];
+    let mut g = c.benchmark_group("select");
+    g.throughput(Throughput::Elements(n as u64 * 6 * 360));
+    g.bench_function("1000 series x 6 h from the head", |b| {
+        b.iter(|| {
+            black_box(
+                db.select(&m, BASE, BASE + 6 * HOUR)
+                    .map(|v| v.len())
+                    .unwrap_or(0),
+            )
+        })
+    });
+    g.finish();
     db.flush().unwrap_or_else(|e| panic!("{e}"));
     db.compact(true).unwrap_or_else(|e| panic!("{e}"));
     let m = [Matcher::new("__name__", MatchOp::Equal, "cpu_usage_user")
@@ -129,5 +143,5 @@ fn memory(_: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, memory, append, select);
+criterion_group!(benches, select, memory, append);
 criterion_main!(benches);

@@ -100,6 +100,16 @@ pub struct DbStats {
     pub rejected_out_of_order: u64,
 }
 
+/// Block bytes used by one metric name (chunk payload only, not index).
+#[derive(Debug, Clone, Serialize)]
+pub struct MetricUsage {
+    pub name: String,
+    pub series: u64,
+    pub samples: u64,
+    pub bytes: u64,
+    pub bytes_per_sample: f64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct BlockStats {
     pub id: String,
@@ -595,6 +605,30 @@ impl Db {
             blocks,
             rejected_out_of_order: self.rejected_ooo.load(Ordering::Relaxed),
         }
+    }
+
+    /// Where the bytes of the blocks go, per metric name, largest first.
+    pub fn usage_by_metric(&self) -> Vec<MetricUsage> {
+        let mut by = BTreeMap::new();
+        for b in &read(&self.view).blocks {
+            b.usage_by_metric(&mut by);
+        }
+        let mut out: Vec<MetricUsage> = by
+            .into_iter()
+            .map(|(name, (series, samples, bytes))| MetricUsage {
+                bytes_per_sample: if samples > 0 {
+                    bytes as f64 / samples as f64
+                } else {
+                    0.0
+                },
+                name,
+                series,
+                samples,
+                bytes,
+            })
+            .collect();
+        out.sort_by_key(|m| std::cmp::Reverse(m.bytes));
+        out
     }
 
     /// Stops accepting writes. Everything acknowledged is in the WAL already.

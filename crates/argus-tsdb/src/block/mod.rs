@@ -339,6 +339,17 @@ impl Block {
         })
     }
 
+    /// Per metric name: (series, samples, chunk bytes) in this block.
+    pub fn usage_by_metric(&self, out: &mut std::collections::BTreeMap<String, (u64, u64, u64)>) {
+        for (labels, chunks) in &self.series {
+            let name = labels.metric_name().unwrap_or("").to_string();
+            let e = out.entry(name).or_default();
+            e.0 += 1;
+            e.1 += chunks.iter().map(|c| u64::from(c.count)).sum::<u64>();
+            e.2 += chunks.iter().map(|c| u64::from(c.len)).sum::<u64>();
+        }
+    }
+
     pub fn postings(&self) -> &Postings {
         &self.postings
     }

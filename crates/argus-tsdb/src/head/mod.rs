@@ -460,7 +460,8 @@ impl Head {
         Frozen { series: out }
     }
 
-    /// Samples of matching series in `[start, end]`.
+    /// Samples of matching series in `[start, end]`; large selections are decoded on all
+    /// cores.
     pub fn select(
         &self,
         matchers: &[Matcher],
@@ -469,16 +470,43 @@ impl Head {
         out: &mut Vec<(Labels, Vec<Sample>)>,
     ) {
         let refs = read(&self.index).postings.select(matchers);
-        let series = read(&self.series);
-        for r in refs {
-            let Some(Some(s)) = series.get(r as usize) else {
-                continue;
-            };
-            let mut samples = Vec::new();
-            s.data().samples_in(start, end, &mut samples);
-            if !samples.is_empty() {
-                out.push((s.labels.clone(), samples));
+        let picked: Vec<Arc<MemSeries>> = {
+            let series = read(&self.series);
+            refs.iter()
+                .filter_map(|&r| series.get(r as usize).cloned().flatten())
+                .collect()
+        };
+        let read_part = |part: &[Arc<MemSeries>]| {
+            let mut o = Vec::with_capacity(part.len());
+            for s in part {
+                let mut samples = Vec::new();
+                s.data().samples_in(start, end, &mut samples);
+                if !samples.is_empty() {
+                    o.push((s.labels.clone(), samples));
+                }
             }
+            o
+        };
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(8);
+        if picked.len() < 64 || threads < 2 {
+            out.extend(read_part(&picked));
+            return;
+        }
+        let per = picked.len().div_ceil(threads);
+        let parts: Vec<_> = std::thread::scope(|scope| {
+            let handles: Vec<_> = picked
+                .chunks(per)
+                .map(|part| scope.spawn(move || read_part(part)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        for p in parts {
+            out.extend(p);
         }
     }
 
