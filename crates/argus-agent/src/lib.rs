@@ -5,8 +5,11 @@
 //! compresses it and delivers it to the first server that accepts it.
 
 pub mod config;
+pub mod alarm;
 pub mod input;
 pub mod inputs;
+pub mod output;
+pub mod processor;
 pub mod runtime;
 pub mod sender;
 

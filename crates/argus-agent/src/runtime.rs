@@ -1,7 +1,7 @@
 //! The agent's main loop: gather every input each interval, label, encode and send.
 
 use crate::config::AgentConfig;
-use crate::input::Input;
+use crate::input::Plugin;
 use crate::sender::Sender;
 use argus_core::line_protocol::{Line, Precision, write_line};
 use std::borrow::Cow;
@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// A running agent's parts.
 pub struct Agent {
-    inputs: Vec<Box<dyn Input>>,
+    inputs: Vec<Plugin>,
     host: String,
     labels: Vec<(String, String)>,
     interval: Duration,
@@ -44,10 +44,10 @@ impl Agent {
     /// does not stop the others.
     pub fn gather(&mut self, now_ms: i64) -> String {
         let mut points: Vec<Line<'static>> = Vec::new();
-        for input in &mut self.inputs {
+        for p in &mut self.inputs {
             let before = points.len();
-            if let Err(e) = input.gather(now_ms, &mut points) {
-                tracing::warn!(input = input.name(), error = %e, "input failed this round");
+            if let Err(e) = p.input.gather(now_ms, &mut points) {
+                tracing::warn!(input = %p.name, error = %e, "input failed this round");
                 points.truncate(before);
             }
         }

@@ -27,7 +27,7 @@ use std::borrow::Cow;
 use argus_core::line_protocol::{FieldValue, Line};
 use serde::{Deserialize, Serialize};
 
-use crate::input::Input;
+use crate::input::{Input, Plugin, Schedule};
 
 /// `[agent.inputs]`: one table per built-in input.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -53,20 +53,29 @@ pub struct InputsConfig {
     pub processes: processes::Config,
 }
 
-/// Builds the enabled inputs.
-pub fn build(config: &InputsConfig) -> anyhow::Result<Vec<Box<dyn Input>>> {
-    let mut inputs: Vec<Box<dyn Input>> = Vec::new();
-    let mut add = |input: Option<Box<dyn Input>>| inputs.extend(input);
-    add(cpu::Cpu::build(&config.cpu)?);
-    add(mem::Mem::build(&config.mem)?);
-    add(swap::Swap::build(&config.swap)?);
-    add(disk::Disk::build(&config.disk)?);
-    add(diskio::DiskIo::build(&config.diskio)?);
-    add(net::Net::build(&config.net)?);
-    add(load::Load::build(&config.load)?);
-    add(system::System::build(&config.system)?);
-    add(processes::Processes::build(&config.processes)?);
-    Ok(inputs)
+/// Builds the enabled inputs with their schedules.
+pub fn build(config: &InputsConfig) -> anyhow::Result<Vec<Plugin>> {
+    let mut plugins: Vec<Plugin> = Vec::new();
+    let mut add = |input: Option<Box<dyn Input>>, interval_secs: u64, timeout_secs: u64| {
+        if let Some(input) = input {
+            plugins.push(Plugin {
+                name: input.name().to_string(),
+                input,
+                schedule: Schedule::from_secs(interval_secs, timeout_secs),
+            });
+        }
+    };
+    let c = config;
+    add(cpu::Cpu::build(&c.cpu)?, c.cpu.interval_secs, c.cpu.timeout_secs);
+    add(mem::Mem::build(&c.mem)?, c.mem.interval_secs, c.mem.timeout_secs);
+    add(swap::Swap::build(&c.swap)?, c.swap.interval_secs, c.swap.timeout_secs);
+    add(disk::Disk::build(&c.disk)?, c.disk.interval_secs, c.disk.timeout_secs);
+    add(diskio::DiskIo::build(&c.diskio)?, c.diskio.interval_secs, c.diskio.timeout_secs);
+    add(net::Net::build(&c.net)?, c.net.interval_secs, c.net.timeout_secs);
+    add(load::Load::build(&c.load)?, c.load.interval_secs, c.load.timeout_secs);
+    add(system::System::build(&c.system)?, c.system.interval_secs, c.system.timeout_secs);
+    add(processes::Processes::build(&c.processes)?, c.processes.interval_secs, c.processes.timeout_secs);
+    Ok(plugins)
 }
 
 /// Each input's documented `[agent.inputs.<name>]` table with every option at its
@@ -136,7 +145,7 @@ mod tests {
     #[test]
     fn default_config_builds_every_input_once() {
         let inputs = build(&InputsConfig::default()).expect("build");
-        let names: Vec<&str> = inputs.iter().map(|i| i.name()).collect();
+        let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
         assert_eq!(
             names,
             [
@@ -158,13 +167,13 @@ mod tests {
         let inputs = build(&InputsConfig::default()).expect("build");
         assert_eq!(SAMPLE_CONFIGS.len(), inputs.len());
         for (sample, input) in SAMPLE_CONFIGS.iter().zip(&inputs) {
-            let header = format!("[agent.inputs.{}]", input.name());
+            let header = format!("[agent.inputs.{}]", input.input.name());
             assert!(sample.lines().any(|l| l == header), "{header}");
         }
         // Every table key of the config is a known input.
         let json = serde_json::to_value(InputsConfig::default()).expect("json");
         let keys: Vec<&String> = json.as_object().expect("object").keys().collect();
-        let names: Vec<&str> = inputs.iter().map(|i| i.name()).collect();
+        let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
         assert_eq!(keys.len(), names.len());
         assert!(keys.iter().all(|k| names.contains(&k.as_str())), "{keys:?}");
     }
@@ -175,7 +184,7 @@ mod tests {
         config.cpu.enabled = false;
         config.processes.enabled = false;
         let inputs = build(&config).expect("build");
-        let names: Vec<&str> = inputs.iter().map(|i| i.name()).collect();
+        let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
         assert_eq!(
             names,
             ["mem", "swap", "disk", "diskio", "net", "load", "system"]
@@ -209,15 +218,15 @@ mod tests {
         let now_ms = 1_700_000_000_123;
         for input in &mut inputs {
             let mut out = Vec::new();
-            let gathered = input.gather(now_ms, &mut out);
-            gathered.unwrap_or_else(|e| panic!("{}: {e:#}", input.name()));
+            let gathered = input.input.gather(now_ms, &mut out);
+            gathered.unwrap_or_else(|e| panic!("{}: {e:#}", input.input.name()));
             for line in &out {
-                assert_eq!(line.timestamp, Some(now_ms), "{}", input.name());
-                assert!(!line.fields.is_empty(), "{}", input.name());
+                assert_eq!(line.timestamp, Some(now_ms), "{}", input.input.name());
+                assert!(!line.fields.is_empty(), "{}", input.input.name());
                 assert!(
                     line.tags.iter().all(|(k, _)| k != "host"),
                     "{}",
-                    input.name()
+                    input.input.name()
                 );
             }
         }
@@ -235,12 +244,12 @@ mod tests {
             let start = std::time::Instant::now();
             for _ in 0..rounds {
                 out.clear();
-                input.gather(0, &mut out).expect("gather");
+                input.input.gather(0, &mut out).expect("gather");
             }
             let per_gather = start.elapsed() / rounds;
             println!(
                 "{:>10}: {per_gather:>10.1?} per gather, {} points",
-                input.name(),
+                input.input.name(),
                 out.len()
             );
         }
@@ -307,8 +316,8 @@ mod tests {
             // cpu may refuse to start on a broken /proc/stat; the others start lazily.
             config.cpu.enabled = cpu::Cpu::build(&config.cpu).is_ok();
             for mut input in build(&config).expect("build") {
-                let _ = input.gather(0, &mut Vec::new());
-                let _ = input.gather(1, &mut Vec::new());
+                let _ = input.input.gather(0, &mut Vec::new());
+                let _ = input.input.gather(1, &mut Vec::new());
             }
         }
     }

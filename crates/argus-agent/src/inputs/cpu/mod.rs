@@ -27,6 +27,11 @@ pub const SAMPLE_CONFIG: &str = include_str!("sample.toml");
 pub struct Config {
     /// Whether the input runs.
     pub enabled: bool,
+    /// Seconds between two runs; 0: the agent's `interval_secs`.
+    pub interval_secs: u64,
+    /// Seconds a run may take before it is abandoned and reported as hung; 0: its
+    /// interval.
+    pub timeout_secs: u64,
     /// Report each core as `cpu="cpuN"`.
     pub percpu: bool,
     /// Report the whole machine as `cpu="cpu-total"`.
@@ -39,6 +44,8 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             enabled: true,
+            interval_secs: 0,
+            timeout_secs: 0,
             percpu: true,
             totalcpu: true,
             procfs_root: super::default_procfs_root(),
@@ -129,7 +136,7 @@ impl Cpu {
 }
 
 impl Input for Cpu {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "cpu"
     }
 

@@ -27,6 +27,11 @@ pub const SAMPLE_CONFIG: &str = include_str!("sample.toml");
 pub struct Config {
     /// Whether the input runs.
     pub enabled: bool,
+    /// Seconds between two runs; 0: the agent's `interval_secs`.
+    pub interval_secs: u64,
+    /// Seconds a run may take before it is abandoned and reported as hung; 0: its
+    /// interval.
+    pub timeout_secs: u64,
     /// Report only these mount points (exact paths as in `/proc/mounts`); empty: all.
     pub mount_points: Vec<String>,
     /// Filesystem types never reported: pseudo and in-memory filesystems by default.
@@ -43,6 +48,8 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             enabled: true,
+            interval_secs: 0,
+            timeout_secs: 0,
             mount_points: Vec::new(),
             ignore_fs: [
                 "tmpfs",
@@ -148,7 +155,7 @@ impl Disk {
 }
 
 impl Input for Disk {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "disk"
     }
 

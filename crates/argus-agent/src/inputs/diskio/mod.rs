@@ -24,6 +24,11 @@ pub const SAMPLE_CONFIG: &str = include_str!("sample.toml");
 pub struct Config {
     /// Whether the input runs.
     pub enabled: bool,
+    /// Seconds between two runs; 0: the agent's `interval_secs`.
+    pub interval_secs: u64,
+    /// Seconds a run may take before it is abandoned and reported as hung; 0: its
+    /// interval.
+    pub timeout_secs: u64,
     /// Report only devices whose name matches one of these patterns (`*` any run of
     /// characters, `?` one character), e.g. `["sd?", "nvme*n?"]`; empty: all.
     pub devices: Vec<String>,
@@ -37,6 +42,8 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             enabled: true,
+            interval_secs: 0,
+            timeout_secs: 0,
             devices: Vec::new(),
             ignore_devices: vec!["loop*".to_string(), "ram*".to_string()],
             procfs_root: super::default_procfs_root(),
@@ -73,7 +80,7 @@ impl DiskIo {
 }
 
 impl Input for DiskIo {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "diskio"
     }
 

@@ -24,6 +24,11 @@ pub const SAMPLE_CONFIG: &str = include_str!("sample.toml");
 pub struct Config {
     /// Whether the input runs.
     pub enabled: bool,
+    /// Seconds between two runs; 0: the agent's `interval_secs`.
+    pub interval_secs: u64,
+    /// Seconds a run may take before it is abandoned and reported as hung; 0: its
+    /// interval.
+    pub timeout_secs: u64,
     /// Where procfs is mounted; point it at the host's `/proc` when running in a container.
     pub procfs_root: PathBuf,
 }
@@ -32,6 +37,8 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             enabled: true,
+            interval_secs: 0,
+            timeout_secs: 0,
             procfs_root: super::default_procfs_root(),
         }
     }
@@ -108,7 +115,7 @@ impl Mem {
 }
 
 impl Input for Mem {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "mem"
     }
 

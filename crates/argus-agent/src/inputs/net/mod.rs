@@ -22,6 +22,11 @@ pub const SAMPLE_CONFIG: &str = include_str!("sample.toml");
 pub struct Config {
     /// Whether the input runs.
     pub enabled: bool,
+    /// Seconds between two runs; 0: the agent's `interval_secs`.
+    pub interval_secs: u64,
+    /// Seconds a run may take before it is abandoned and reported as hung; 0: its
+    /// interval.
+    pub timeout_secs: u64,
     /// Report only interfaces whose name matches one of these patterns (`*` any run of
     /// characters, `?` one character), e.g. `["eth*", "en*"]`; empty: all.
     pub interfaces: Vec<String>,
@@ -35,6 +40,8 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             enabled: true,
+            interval_secs: 0,
+            timeout_secs: 0,
             interfaces: Vec::new(),
             ignore_interfaces: vec!["lo".to_string()],
             procfs_root: super::default_procfs_root(),
@@ -68,7 +75,7 @@ impl Net {
 }
 
 impl Input for Net {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "net"
     }
 
