@@ -18,9 +18,19 @@ pub struct AgentConfig {
     pub interval_secs: u64,
     /// Seconds before a send to one server is given up.
     pub timeout_secs: u64,
-    /// Bytes of compressed batches kept in memory while no server accepts them; past it the
-    /// oldest batch is dropped and counted.
+    /// Bytes of data kept in the disk buffer (`<data_dir>/buffer`) while no server accepts
+    /// it; past it the oldest data is dropped and counted.
     pub buffer_max_bytes: usize,
+    /// Address of the agent's local HTTP API; empty turns it off. Keep it on loopback
+    /// unless `api_token` is set.
+    pub api_listen: String,
+    /// Bearer token the local API requires; empty: none (only allowed on loopback).
+    pub api_token: String,
+    /// Seconds a `POST /plugins/disable` holds before the plugin runs again by itself.
+    pub disable_secs: u64,
+    /// Directories `GET /log/offset` may read files from (symlinks leading out and `..`
+    /// are refused).
+    pub log_dirs: Vec<String>,
     /// Labels added to every sample (for example `location = "dc1"`). A tag an input sets
     /// itself is not overwritten.
     pub labels: BTreeMap<String, String>,
@@ -36,7 +46,11 @@ impl Default for AgentConfig {
             hostname: String::new(),
             interval_secs: 10,
             timeout_secs: 10,
-            buffer_max_bytes: 16 * 1024 * 1024,
+            buffer_max_bytes: 256 * 1024 * 1024,
+            api_listen: "127.0.0.1:9971".to_string(),
+            api_token: String::new(),
+            disable_secs: 86_400,
+            log_dirs: vec!["/var/log".to_string()],
             labels: BTreeMap::new(),
             inputs: InputsConfig::default(),
         }

@@ -4,8 +4,9 @@
 //! the `host` label and the global labels, and hands line protocol to the [`sender`], which
 //! compresses it and delivers it to the first server that accepts it.
 
-pub mod config;
 pub mod alarm;
+pub mod buffer;
+pub mod config;
 pub mod input;
 pub mod inputs;
 pub mod output;

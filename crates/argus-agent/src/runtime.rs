@@ -1,29 +1,260 @@
-//! The agent's main loop: gather every input each interval, label, encode and send.
+//! The agent's runtime: every plugin on its own schedule, contained; a pipeline that labels
+//! each round and appends it to the disk buffer; a sender that drains the buffer.
+//!
+//! Each plugin has a task that ticks at its interval and runs the plugin's `gather` on a
+//! blocking thread with a timeout. A plugin that errors, panics or hangs is recorded in its
+//! [`PluginState`] and never stops the others: a hung one is not started again until its
+//! run returns. Rounds go through a channel to the pipeline, which adds the `host` label and
+//! the global labels and writes them to the [`Buffer`]; the sender delivers the buffer to
+//! the servers. [`AgentHandle`] is what the local API uses to list, run, enable and
+//! disable plugins and to push data in.
 
+use crate::buffer::{Buffer, BufferStats, Kind};
 use crate::config::AgentConfig;
-use crate::input::Plugin;
-use crate::sender::Sender;
+use crate::input::{Input, Plugin, Schedule};
+use crate::sender::{Sender, SenderStats};
+use argus_core::Event;
 use argus_core::line_protocol::{Line, Precision, write_line};
+use serde::Serialize;
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::future::Future;
-use std::time::Duration;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
 
-/// A running agent's parts.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What the local API shows of a plugin.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PluginState {
+    pub name: String,
+    /// `idle`, `running`, `ok`, `error`, `panicked`, `hung` or `disabled`.
+    pub state: String,
+    pub interval_secs: f64,
+    pub timeout_secs: f64,
+    /// Until when a disable holds (ms since the epoch), if disabled.
+    pub disabled_until_ms: Option<i64>,
+    pub last_run_ms: Option<i64>,
+    pub last_duration_ms: Option<u64>,
+    pub last_error: Option<String>,
+    pub runs: u64,
+    pub errors: u64,
+}
+
+/// The outcome of a manual run.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RunOutcome {
+    pub name: String,
+    /// `ok`, `error`, `panicked`, `timeout` or `already_running`.
+    pub result: String,
+    pub points: usize,
+    pub events: usize,
+    pub error: Option<String>,
+    pub duration_ms: u64,
+}
+
+enum Control {
+    RunNow {
+        param: Option<String>,
+        timeout: Option<Duration>,
+        reply: oneshot::Sender<RunOutcome>,
+    },
+}
+
+/// One round's output, unlabelled.
+struct Round {
+    points: Vec<Line<'static>>,
+    events: Vec<Event>,
+}
+
+struct Entry {
+    state: Arc<Mutex<PluginState>>,
+    control: mpsc::Sender<Control>,
+}
+
+struct Shared {
+    plugins: Mutex<BTreeMap<String, Entry>>,
+    started: Instant,
+    buffer: Arc<Mutex<Buffer>>,
+    sender_stats: Mutex<SenderStats>,
+    rounds: mpsc::Sender<Round>,
+    /// Wakes the sender when data was buffered.
+    wake_sender: tokio::sync::Notify,
+}
+
+/// The agent's status, for `GET /me/status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub version: &'static str,
+    pub host: String,
+    pub uptime_secs: u64,
+    pub plugins: usize,
+    pub buffer: BufferStats,
+    pub sender: SenderStats,
+}
+
+/// A cloneable handle on a running agent.
+#[derive(Clone)]
+pub struct AgentHandle {
+    shared: Arc<Shared>,
+    host: String,
+}
+
+/// Why a handle operation was refused.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum HandleError {
+    #[error("no plugin named {0:?}")]
+    UnknownPlugin(String),
+    #[error("{0}")]
+    BadInput(String),
+    #[error("the agent is stopping")]
+    Stopping,
+}
+
+impl AgentHandle {
+    pub fn list(&self) -> Vec<PluginState> {
+        let now = argus_core::now_ms();
+        lock(&self.shared.plugins)
+            .values()
+            .map(|e| {
+                let mut s = lock(&e.state).clone();
+                if s.disabled_until_ms.is_some_and(|u| u <= now) {
+                    s.disabled_until_ms = None;
+                }
+                s
+            })
+            .collect()
+    }
+
+    /// Runs a plugin now; answers `already_running` if a run is in flight.
+    pub async fn run(
+        &self,
+        name: &str,
+        timeout: Option<Duration>,
+        param: Option<String>,
+    ) -> Result<RunOutcome, HandleError> {
+        let control = lock(&self.shared.plugins)
+            .get(name)
+            .map(|e| e.control.clone())
+            .ok_or_else(|| HandleError::UnknownPlugin(name.to_string()))?;
+        let (reply, rx) = oneshot::channel();
+        control
+            .send(Control::RunNow {
+                param,
+                timeout,
+                reply,
+            })
+            .await
+            .map_err(|_| HandleError::Stopping)?;
+        rx.await.map_err(|_| HandleError::Stopping)
+    }
+
+    /// Disables a plugin for `for_duration` (then it runs again by itself).
+    pub fn disable(&self, name: &str, for_duration: Duration) -> Result<PluginState, HandleError> {
+        let until = argus_core::now_ms() + for_duration.as_millis() as i64;
+        self.with_state(name, |s| {
+            s.disabled_until_ms = Some(until);
+            s.state = "disabled".into();
+        })
+    }
+
+    pub fn enable(&self, name: &str) -> Result<PluginState, HandleError> {
+        self.with_state(name, |s| {
+            s.disabled_until_ms = None;
+            if s.state == "disabled" {
+                s.state = "idle".into();
+            }
+        })
+    }
+
+    fn with_state(
+        &self,
+        name: &str,
+        f: impl FnOnce(&mut PluginState),
+    ) -> Result<PluginState, HandleError> {
+        let plugins = lock(&self.shared.plugins);
+        let e = plugins
+            .get(name)
+            .ok_or_else(|| HandleError::UnknownPlugin(name.to_string()))?;
+        let mut s = lock(&e.state);
+        f(&mut s);
+        Ok(s.clone())
+    }
+
+    /// Pushes line protocol into the pipeline (`POST /post?ns=`): labelled like the agent's
+    /// own data, with `ns` added when given. Returns the number of points.
+    pub async fn post(&self, body: &str, ns: Option<&str>) -> Result<usize, HandleError> {
+        let now = argus_core::now_ms();
+        let mut points = Vec::new();
+        for line in argus_core::line_protocol::parse(body) {
+            let mut l = line
+                .map_err(|e| HandleError::BadInput(e.to_string()))?
+                .into_owned();
+            // Pushed timestamps are in ms (the agent's precision) or absent: now.
+            l.timestamp = Some(l.timestamp.unwrap_or(now));
+            if let Some(ns) = ns {
+                l.tags
+                    .push((Cow::Borrowed("ns"), Cow::Owned(ns.to_string())));
+            }
+            points.push(l);
+        }
+        let n = points.len();
+        self.shared
+            .rounds
+            .send(Round {
+                points,
+                events: Vec::new(),
+            })
+            .await
+            .map_err(|_| HandleError::Stopping)?;
+        Ok(n)
+    }
+
+    pub fn status(&self) -> Status {
+        Status {
+            version: env!("CARGO_PKG_VERSION"),
+            host: self.host.clone(),
+            uptime_secs: self.shared.started.elapsed().as_secs(),
+            plugins: lock(&self.shared.plugins).len(),
+            buffer: lock(&self.shared.buffer).stats(),
+            sender: lock(&self.shared.sender_stats).clone(),
+        }
+    }
+}
+
+/// A configured agent, ready to run.
 pub struct Agent {
-    inputs: Vec<Plugin>,
+    plugins: Vec<Plugin>,
     host: String,
     labels: Vec<(String, String)>,
     interval: Duration,
     sender: Sender,
+    shared: Arc<Shared>,
+    rounds_rx: mpsc::Receiver<Round>,
 }
 
 impl Agent {
-    pub fn new(config: &AgentConfig) -> anyhow::Result<Self> {
+    /// Builds the plugins and opens the disk buffer in `<data_dir>/buffer`.
+    pub fn new(config: &AgentConfig, data_dir: &Path) -> anyhow::Result<Self> {
         if config.interval_secs == 0 {
             anyhow::bail!("agent.interval_secs must be at least 1");
         }
+        let buffer = Buffer::open(&data_dir.join("buffer"), config.buffer_max_bytes as u64)?;
+        let (tx, rx) = mpsc::channel(1024);
+        let shared = Arc::new(Shared {
+            plugins: Mutex::new(BTreeMap::new()),
+            started: Instant::now(),
+            buffer: Arc::new(Mutex::new(buffer)),
+            sender_stats: Mutex::new(SenderStats::default()),
+            rounds: tx,
+            wake_sender: tokio::sync::Notify::new(),
+        });
         Ok(Agent {
-            inputs: crate::inputs::build(&config.inputs)?,
+            plugins: crate::inputs::build(&config.inputs)?,
             host: config.host(),
             labels: config
                 .labels
@@ -35,57 +266,129 @@ impl Agent {
                 config.servers.clone(),
                 config.token.clone(),
                 Duration::from_secs(config.timeout_secs.max(1)),
-                config.buffer_max_bytes,
             )?,
+            shared,
+            rounds_rx: rx,
         })
     }
 
-    /// Gathers one round from every input into line protocol. An input's error is logged and
-    /// does not stop the others.
-    pub fn gather(&mut self, now_ms: i64) -> String {
-        let mut points: Vec<Line<'static>> = Vec::new();
-        for p in &mut self.inputs {
-            let before = points.len();
-            if let Err(e) = p.input.gather(now_ms, &mut points) {
-                tracing::warn!(input = %p.name, error = %e, "input failed this round");
-                points.truncate(before);
-            }
+    pub fn handle(&self) -> AgentHandle {
+        AgentHandle {
+            shared: self.shared.clone(),
+            host: self.host.clone(),
         }
-        let mut body = String::with_capacity(points.len() * 128);
-        for mut p in points {
-            add_tag(&mut p, "host", &self.host);
-            for (k, v) in &self.labels {
-                add_tag(&mut p, k, v);
-            }
-            write_line(&mut body, &p, Precision::Milliseconds);
-        }
-        body
     }
 
-    /// Runs until `shutdown` resolves, then makes one last attempt to send what is queued.
-    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-        let mut tick = tokio::time::interval(self.interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        tokio::pin!(shutdown);
-        tracing::info!(host = %self.host, inputs = self.inputs.len(), interval = ?self.interval, "agent started");
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => break,
-                _ = tick.tick() => {}
-            }
-            let now = argus_core::now_ms();
-            // Inputs read small /proc files: cheap enough to run on the runtime thread.
-            let body = self.gather(now);
-            if !body.is_empty()
-                && let Err(e) = self.sender.enqueue(&body)
-            {
-                tracing::error!(error = %e, "cannot compress a batch");
-            }
-            self.sender.flush().await;
+    /// Runs until `shutdown` resolves; then makes one last attempt to deliver.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let Agent {
+            plugins,
+            host,
+            labels,
+            interval,
+            mut sender,
+            shared,
+            mut rounds_rx,
+        } = self;
+        tracing::info!(host = %host, plugins = plugins.len(), interval = ?interval, "agent started");
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut tasks = Vec::new();
+        for p in plugins {
+            tasks.push(spawn_plugin(p, interval, &shared, stop_rx.clone()));
         }
-        self.sender.flush().await;
+
+        // The pipeline: label each round and buffer it.
+        let pipeline_shared = shared.clone();
+        let pipeline = tokio::spawn(async move {
+            while let Some(round) = rounds_rx.recv().await {
+                let (metrics, events) = encode(round, &host, &labels);
+                let buffer = pipeline_shared.buffer.clone();
+                let res = tokio::task::spawn_blocking(move || {
+                    let mut b = lock(&buffer);
+                    if !metrics.is_empty() {
+                        b.append(Kind::Metrics, metrics.as_bytes())?;
+                    }
+                    if !events.is_empty() {
+                        b.append(Kind::Events, events.as_bytes())?;
+                    }
+                    Ok::<_, std::io::Error>(())
+                })
+                .await;
+                match res {
+                    Ok(Ok(())) => pipeline_shared.wake_sender.notify_one(),
+                    Ok(Err(e)) => tracing::error!(error = %e, "cannot write to the agent buffer"),
+                    Err(e) => tracing::error!(error = %e, "buffer task failed"),
+                }
+            }
+        });
+
+        // The sender: drain on every wake-up, retry with backoff while servers are down.
+        let sender_shared = shared.clone();
+        let mut sender_stop = stop_rx.clone();
+        let sender_task = tokio::spawn(async move {
+            let mut backoff = Duration::from_secs(1);
+            loop {
+                let delivered = sender.drain(&sender_shared.buffer).await;
+                *lock(&sender_shared.sender_stats) = sender.stats.clone();
+                let wait = if delivered {
+                    backoff = Duration::from_secs(1);
+                    Duration::from_secs(3600)
+                } else {
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    backoff
+                };
+                tokio::select! {
+                    _ = sender_shared.wake_sender.notified() => {}
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = async { let _ = sender_stop.wait_for(|s| *s).await; } => {
+                        // One last attempt, bounded.
+                        let _ = tokio::time::timeout(Duration::from_secs(5), sender.drain(&sender_shared.buffer)).await;
+                        *lock(&sender_shared.sender_stats) = sender.stats.clone();
+                        break;
+                    }
+                }
+            }
+        });
+
+        shutdown.await;
+        let _ = stop_tx.send(true);
+        for t in tasks {
+            let _ = t.await;
+        }
+        // Plugin tasks are done: the pipeline ends when the last round sender is dropped
+        // (the handle keeps one; give it a moment to flush what is queued).
+        let _ = tokio::time::timeout(Duration::from_secs(2), pipeline).await;
+        let _ = sender_task.await;
         Ok(())
     }
+}
+
+/// Labels one round and encodes it: line protocol (ms) and JSON lines.
+fn encode(round: Round, host: &str, labels: &[(String, String)]) -> (String, String) {
+    let mut metrics = String::with_capacity(round.points.len() * 128);
+    for mut p in round.points {
+        add_tag(&mut p, "host", host);
+        for (k, v) in labels {
+            add_tag(&mut p, k, v);
+        }
+        write_line(&mut metrics, &p, Precision::Milliseconds);
+    }
+    let mut events = String::new();
+    for mut e in round.events {
+        if e.host.is_empty() {
+            e.host = host.to_string();
+        }
+        for (k, v) in labels {
+            e.payload
+                .entry(k.clone())
+                .or_insert_with(|| serde_json::Value::String(v.clone()));
+        }
+        if let Ok(s) = serde_json::to_string(&e) {
+            events.push_str(&s);
+            events.push('\n');
+        }
+    }
+    (metrics, events)
 }
 
 /// Adds a tag unless the point already has one of that name.
@@ -94,4 +397,182 @@ fn add_tag(p: &mut Line<'static>, key: &str, value: &str) {
         p.tags
             .push((Cow::Owned(key.to_string()), Cow::Owned(value.to_string())));
     }
+}
+
+fn spawn_plugin(
+    p: Plugin,
+    default_interval: Duration,
+    shared: &Arc<Shared>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    let interval = p.schedule.interval.unwrap_or(default_interval);
+    let timeout = p.schedule.timeout.unwrap_or(interval);
+    let state = Arc::new(Mutex::new(PluginState {
+        name: p.name.clone(),
+        state: "idle".into(),
+        interval_secs: interval.as_secs_f64(),
+        timeout_secs: timeout.as_secs_f64(),
+        disabled_until_ms: None,
+        last_run_ms: None,
+        last_duration_ms: None,
+        last_error: None,
+        runs: 0,
+        errors: 0,
+    }));
+    let (ctl_tx, mut ctl_rx) = mpsc::channel(4);
+    lock(&shared.plugins).insert(
+        p.name.clone(),
+        Entry {
+            state: state.clone(),
+            control: ctl_tx,
+        },
+    );
+    let slot: Arc<Mutex<Option<Box<dyn Input>>>> = Arc::new(Mutex::new(Some(p.input)));
+    let rounds = shared.rounds.clone();
+    let name = p.name;
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                _ = async { let _ = stop.wait_for(|s| *s).await; } => break,
+                _ = tick.tick() => {
+                    let now = argus_core::now_ms();
+                    let disabled = {
+                        let mut s = lock(&state);
+                        match s.disabled_until_ms {
+                            Some(u) if u > now => true,
+                            Some(_) => { s.disabled_until_ms = None; false }
+                            None => false,
+                        }
+                    };
+                    if !disabled {
+                        run_once(&name, &slot, &state, &rounds, None, timeout).await;
+                    }
+                }
+                Some(c) = ctl_rx.recv() => match c {
+                    Control::RunNow { param, timeout: t, reply } => {
+                        let out = run_once(&name, &slot, &state, &rounds, param, t.unwrap_or(timeout)).await;
+                        let _ = reply.send(out);
+                    }
+                },
+            }
+        }
+    })
+}
+
+/// Runs a plugin once on a blocking thread, within `timeout`.
+async fn run_once(
+    name: &str,
+    slot: &Arc<Mutex<Option<Box<dyn Input>>>>,
+    state: &Arc<Mutex<PluginState>>,
+    rounds: &mpsc::Sender<Round>,
+    param: Option<String>,
+    timeout: Duration,
+) -> RunOutcome {
+    let started = Instant::now();
+    let outcome = |result: &str, points: usize, events: usize, error: Option<String>| RunOutcome {
+        name: name.to_string(),
+        result: result.to_string(),
+        points,
+        events,
+        error,
+        duration_ms: started.elapsed().as_millis() as u64,
+    };
+    let Some(mut input) = lock(slot).take() else {
+        return outcome(
+            "already_running",
+            0,
+            0,
+            Some("a run of this plugin is in progress".into()),
+        );
+    };
+    let now = argus_core::now_ms();
+    {
+        let mut s = lock(state);
+        s.state = "running".into();
+        s.last_run_ms = Some(now);
+        s.runs += 1;
+    }
+    let job = tokio::task::spawn_blocking(move || {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            input.set_param(param.as_deref());
+            let mut points = Vec::new();
+            let res = input.gather(now, &mut points);
+            let mut events = Vec::new();
+            input.drain_events(&mut events);
+            input.set_param(None);
+            (res, points, events)
+        }));
+        (input, r)
+    });
+    let finish = |s: &mut PluginState, st: &str, err: Option<String>| {
+        s.state = st.into();
+        s.last_duration_ms = Some(started.elapsed().as_millis() as u64);
+        if err.is_some() {
+            s.errors += 1;
+            s.last_error = err;
+        }
+    };
+    let mut job = job;
+    match tokio::time::timeout(timeout, &mut job).await {
+        Ok(Ok((input, r))) => {
+            *lock(slot) = Some(input);
+            match r {
+                Ok((res, points, events)) => {
+                    let (np, ne) = (points.len(), events.len());
+                    let err = res.err().map(|e| format!("{e:#}"));
+                    finish(
+                        &mut lock(state),
+                        if err.is_some() { "error" } else { "ok" },
+                        err.clone(),
+                    );
+                    if np + ne > 0 {
+                        let _ = rounds.send(Round { points, events }).await;
+                    }
+                    outcome(if err.is_some() { "error" } else { "ok" }, np, ne, err)
+                }
+                Err(panic) => {
+                    let msg = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "unknown panic".into());
+                    let err = format!("panicked: {msg}");
+                    tracing::error!(plugin = name, error = %err, "plugin panicked");
+                    finish(&mut lock(state), "panicked", Some(err.clone()));
+                    outcome("panicked", 0, 0, Some(err))
+                }
+            }
+        }
+        Ok(Err(e)) => {
+            let err = format!("plugin task failed: {e}");
+            finish(&mut lock(state), "error", Some(err.clone()));
+            outcome("error", 0, 0, Some(err))
+        }
+        Err(_) => {
+            let err = format!("did not finish within {:.1} s", timeout.as_secs_f64());
+            tracing::warn!(plugin = name, error = %err, "plugin hung");
+            finish(&mut lock(state), "hung", Some(err.clone()));
+            // When it finally returns, the plugin becomes runnable again; its late data is
+            // discarded (stale).
+            let slot = slot.clone();
+            let state = state.clone();
+            tokio::spawn(async move {
+                if let Ok((input, _)) = job.await {
+                    *lock(&slot) = Some(input);
+                    let mut s = lock(&state);
+                    if s.state == "hung" {
+                        s.state = "idle".into();
+                    }
+                }
+            });
+            outcome("timeout", 0, 0, Some(err))
+        }
+    }
+}
+
+/// A schedule's effective interval (for tests and docs).
+pub fn effective_interval(s: &Schedule, default: Duration) -> Duration {
+    s.interval.unwrap_or(default)
 }

@@ -1,35 +1,39 @@
-//! The sender: ships compressed batches of line protocol to the servers, in order.
+//! The sender: delivers the disk buffer's records to the servers, in order, with failover.
 //!
-//! Batches wait in a bounded in-memory queue while no server accepts them; when the queue is
-//! over its byte bound the oldest batch is dropped and counted. A server that answers 4xx
-//! (other than 408 and 429) will never accept that batch, so it is dropped with an error
-//! rather than retried forever.
+//! Consecutive records of one kind travel in one gzip-compressed request: metrics as line
+//! protocol to `/write?precision=ms`, events as JSON lines to `/api/argus/events`. A
+//! request goes to the server that last accepted one, then to the others in turn; a
+//! record leaves the buffer only once a server answered 2xx. A 4xx other than 401, 403,
+//! 408 and 429 means the server will never accept that data: it is dropped, counted and
+//! reported instead of blocking everything behind it.
 
-use std::collections::VecDeque;
+use crate::buffer::{Buffer, Kind, Position, Record};
 use std::io::Write;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// What the sender has done, for status and tests.
-#[derive(Debug, Default, Clone, PartialEq)]
+/// What the sender has done, for the agent's status.
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize)]
 pub struct SenderStats {
-    pub batches_sent: u64,
-    pub batches_dropped_full: u64,
-    pub batches_rejected: u64,
-    pub queued_bytes: usize,
+    pub requests_sent: u64,
+    pub records_sent: u64,
+    pub records_rejected: u64,
     pub last_error: Option<String>,
     pub last_success_ms: Option<i64>,
+    /// The server that accepted the last request.
+    pub server: Option<String>,
 }
 
 pub struct Sender {
     client: reqwest::Client,
     servers: Vec<String>,
     token: String,
-    queue: VecDeque<Vec<u8>>,
-    max_bytes: usize,
+    /// Index of the server to try first.
+    preferred: usize,
     pub stats: SenderStats,
 }
 
-/// Why a send to one server failed.
+/// Why a request to one server failed.
 enum SendError {
     /// Worth retrying later or elsewhere.
     Retry(String),
@@ -37,13 +41,11 @@ enum SendError {
     Rejected(String),
 }
 
+/// Largest request body, before compression.
+const MAX_REQUEST_BYTES: usize = 4 << 20;
+
 impl Sender {
-    pub fn new(
-        servers: Vec<String>,
-        token: String,
-        timeout: Duration,
-        max_bytes: usize,
-    ) -> anyhow::Result<Self> {
+    pub fn new(servers: Vec<String>, token: String, timeout: Duration) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .user_agent(concat!("argus-agent/", env!("CARGO_PKG_VERSION")))
@@ -52,66 +54,90 @@ impl Sender {
             client,
             servers,
             token,
-            queue: VecDeque::new(),
-            max_bytes,
+            preferred: 0,
             stats: SenderStats::default(),
         })
     }
 
-    /// Compresses `body` (line protocol, ms precision) and queues it.
-    pub fn enqueue(&mut self, body: &str) -> std::io::Result<()> {
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        gz.write_all(body.as_bytes())?;
-        let batch = gz.finish()?;
-        self.stats.queued_bytes += batch.len();
-        self.queue.push_back(batch);
-        while self.stats.queued_bytes > self.max_bytes && self.queue.len() > 1 {
-            if let Some(old) = self.queue.pop_front() {
-                self.stats.queued_bytes -= old.len();
-                self.stats.batches_dropped_full += 1;
-                tracing::warn!(
-                    bytes = old.len(),
-                    "send buffer full: dropped the oldest batch"
-                );
+    /// Sends what the buffer holds until it is empty or no server accepts a request.
+    /// Returns `true` when everything was delivered (or dropped as rejected).
+    pub async fn drain(&mut self, buffer: &Arc<Mutex<Buffer>>) -> bool {
+        loop {
+            let b = buffer.clone();
+            let recs = tokio::task::spawn_blocking(move || {
+                let mut b = b.lock().unwrap_or_else(|p| p.into_inner());
+                b.peek(256, MAX_REQUEST_BYTES)
+            })
+            .await;
+            let recs = match recs {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => {
+                    self.stats.last_error = Some(format!("reading the buffer: {e}"));
+                    return false;
+                }
+                Err(e) => {
+                    self.stats.last_error = Some(e.to_string());
+                    return false;
+                }
+            };
+            if recs.is_empty() {
+                return true;
             }
-        }
-        Ok(())
-    }
-
-    pub fn queued(&self) -> usize {
-        self.queue.len()
-    }
-
-    /// Sends queued batches in order until the queue is empty or no server accepts one.
-    pub async fn flush(&mut self) {
-        while let Some(batch) = self.queue.front() {
-            match self.send_anywhere(batch).await {
+            // The first run of records of one kind.
+            let kind = recs[0].kind;
+            let run: Vec<&Record> = recs.iter().take_while(|r| r.kind == kind).collect();
+            let next: Position = run[run.len() - 1].next;
+            let mut body = Vec::with_capacity(run.iter().map(|r| r.payload.len() + 1).sum());
+            for r in &run {
+                body.extend_from_slice(&r.payload);
+                if !r.payload.ends_with(b"\n") {
+                    body.push(b'\n');
+                }
+            }
+            match self.send_anywhere(kind, &body).await {
                 Ok(()) => {
-                    self.stats.batches_sent += 1;
+                    self.stats.requests_sent += 1;
+                    self.stats.records_sent += run.len() as u64;
                     self.stats.last_success_ms = Some(argus_core::now_ms());
                 }
                 Err(SendError::Rejected(e)) => {
-                    self.stats.batches_rejected += 1;
-                    tracing::error!(error = %e, "server rejected a batch; dropping it");
+                    tracing::error!(error = %e, records = run.len(), "server rejected data; dropping it");
+                    self.stats.records_rejected += run.len() as u64;
                     self.stats.last_error = Some(e);
                 }
                 Err(SendError::Retry(e)) => {
-                    tracing::warn!(error = %e, queued = self.queue.len(), "no server accepted the batch; will retry");
+                    tracing::warn!(error = %e, "no server accepted the data; it stays buffered");
                     self.stats.last_error = Some(e);
-                    return;
+                    return false;
                 }
             }
-            if let Some(done) = self.queue.pop_front() {
-                self.stats.queued_bytes -= done.len();
+            let b = buffer.clone();
+            let committed = tokio::task::spawn_blocking(move || {
+                b.lock().unwrap_or_else(|p| p.into_inner()).commit(next)
+            })
+            .await;
+            if !matches!(committed, Ok(Ok(()))) {
+                self.stats.last_error = Some("cannot save the buffer cursor".into());
+                return false;
             }
         }
     }
 
-    async fn send_anywhere(&self, batch: &[u8]) -> Result<(), SendError> {
+    async fn send_anywhere(&mut self, kind: Kind, body: &[u8]) -> Result<(), SendError> {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let compressed = gz
+            .write_all(body)
+            .and_then(|()| gz.finish())
+            .map_err(|e| SendError::Retry(format!("compressing: {e}")))?;
         let mut last = SendError::Retry("no server configured".into());
-        for server in &self.servers {
-            match self.send_one(server, batch).await {
-                Ok(()) => return Ok(()),
+        for i in 0..self.servers.len() {
+            let idx = (self.preferred + i) % self.servers.len();
+            match self.send_one(idx, kind, &compressed).await {
+                Ok(()) => {
+                    self.preferred = idx;
+                    self.stats.server = Some(self.servers[idx].clone());
+                    return Ok(());
+                }
                 Err(e @ SendError::Rejected(_)) => return Err(e),
                 Err(e) => last = e,
             }
@@ -119,15 +145,22 @@ impl Sender {
         Err(last)
     }
 
-    async fn send_one(&self, server: &str, batch: &[u8]) -> Result<(), SendError> {
-        let url = format!("{}/write?precision=ms", server.trim_end_matches('/'));
+    async fn send_one(&self, idx: usize, kind: Kind, body: &[u8]) -> Result<(), SendError> {
+        let base = self.servers[idx].trim_end_matches('/');
+        let (url, content_type) = match kind {
+            Kind::Metrics => (
+                format!("{base}/write?precision=ms"),
+                "text/plain; charset=utf-8",
+            ),
+            Kind::Events => (format!("{base}/api/argus/events"), "application/x-ndjson"),
+        };
         let resp = self
             .client
             .post(&url)
             .bearer_auth(&self.token)
             .header("Content-Encoding", "gzip")
-            .header("Content-Type", "text/plain; charset=utf-8")
-            .body(batch.to_vec())
+            .header("Content-Type", content_type)
+            .body(body.to_vec())
             .send()
             .await
             .map_err(|e| SendError::Retry(format!("{url}: {e}")))?;
@@ -136,15 +169,12 @@ impl Sender {
             return Ok(());
         }
         let text = resp.text().await.unwrap_or_default();
-        let msg = format!("{url}: {status}: {text}");
-        if status.is_client_error() && status.as_u16() != 408 && status.as_u16() != 429 {
-            // 401 is a configuration problem, not a bad batch: keep the data.
-            if status.as_u16() == 401 || status.as_u16() == 403 {
-                return Err(SendError::Retry(msg));
-            }
-            Err(SendError::Rejected(msg))
-        } else {
-            Err(SendError::Retry(msg))
+        let msg = format!("{url}: {status}: {}", text.trim());
+        match status.as_u16() {
+            // A wrong token or an overloaded server: the data is fine, keep it.
+            401 | 403 | 408 | 429 => Err(SendError::Retry(msg)),
+            400..=499 => Err(SendError::Rejected(msg)),
+            _ => Err(SendError::Retry(msg)),
         }
     }
 }

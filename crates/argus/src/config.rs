@@ -100,6 +100,22 @@ impl Config {
                 self.server.listen
             ));
         }
+        if !self.agent.api_listen.is_empty() {
+            match self.agent.api_listen.parse::<std::net::SocketAddr>() {
+                Err(_) => {
+                    return Err(format!(
+                        "key agent.api_listen: {:?} is not an address like 127.0.0.1:9971",
+                        self.agent.api_listen
+                    ));
+                }
+                Ok(a) if !a.ip().is_loopback() && self.agent.api_token.is_empty() => {
+                    return Err(format!(
+                        "key agent.api_listen: {a} is not a loopback address; set agent.api_token to expose the agent API"
+                    ));
+                }
+                Ok(_) => {}
+            }
+        }
         for s in &self.agent.servers {
             if !(s.starts_with("http://") || s.starts_with("https://")) {
                 return Err(format!(

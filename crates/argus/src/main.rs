@@ -1,6 +1,7 @@
 //! `argus`: one binary for every role. This file is only the command line and the wiring;
 //! the work lives in the library crates.
 
+mod agent_api;
 mod config;
 
 use anyhow::Context;
@@ -339,7 +340,8 @@ async fn up(config: Config) -> anyhow::Result<()> {
     let mut agent_config = config.agent.clone();
     agent_config.servers = vec![started.url.clone()];
     agent_config.token = started.token.clone();
-    let agent = Agent::new(&agent_config)?;
+    let agent = Agent::new(&agent_config, &config.data_dir.join("agent"))?;
+    start_agent_api(&agent, &agent_config, rx.clone()).await?;
     print_banner(&config, &started, true);
     let agent_task = tokio::spawn(agent.run(wait_stop(rx)));
     shutdown_signal().await;
@@ -351,8 +353,36 @@ async fn up(config: Config) -> anyhow::Result<()> {
 async fn agent(config: Config) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
-    let agent = Agent::new(&config.agent)?;
-    agent.run(shutdown_signal()).await
+    let agent = Agent::new(&config.agent, &config.data_dir)?;
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    start_agent_api(&agent, &config.agent, rx.clone()).await?;
+    let run = tokio::spawn(agent.run(wait_stop(rx)));
+    shutdown_signal().await;
+    let _ = tx.send(true);
+    run.await?
+}
+
+/// Serves the agent's local API when `agent.api_listen` is set.
+async fn start_agent_api(
+    agent: &Agent,
+    config: &argus_agent::AgentConfig,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    if config.api_listen.is_empty() {
+        return Ok(());
+    }
+    let listener = tokio::net::TcpListener::bind(&config.api_listen)
+        .await
+        .with_context(|| format!("cannot listen on agent.api_listen {}", config.api_listen))?;
+    let addr = listener.local_addr()?;
+    println!("  Agent API: http://{addr}/plugins/list");
+    let app = agent_api::router(agent.handle(), config);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(wait_stop(stop))
+            .await;
+    });
+    Ok(())
 }
 
 #[cfg(test)]

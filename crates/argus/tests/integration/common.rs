@@ -12,6 +12,8 @@ pub struct Argus {
     child: Child,
     pub url: String,
     pub token: String,
+    /// The agent's local API, when the process runs one.
+    pub agent_api: Option<String>,
     pub dir: tempfile::TempDir,
 }
 
@@ -58,8 +60,12 @@ pub fn start_in(role: &str, config: &str, dir: tempfile::TempDir) -> Argus {
     let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
     let mut url = String::new();
     let mut token = String::new();
+    let mut agent_api = None;
     for line in BufReader::new(stdout).lines() {
         let line = line.unwrap_or_default();
+        if let Some(u) = line.trim().strip_prefix("Agent API:") {
+            agent_api = Some(u.trim().trim_end_matches("/plugins/list").to_string());
+        }
         if let Some(u) = line.trim().strip_prefix("URL:") {
             url = u.trim().trim_end_matches('/').to_string();
         }
@@ -78,6 +84,7 @@ pub fn start_in(role: &str, config: &str, dir: tempfile::TempDir) -> Argus {
         child,
         url,
         token,
+        agent_api,
         dir,
     }
 }

@@ -24,7 +24,10 @@ fn mem_total_bytes() -> f64 {
 
 #[test]
 fn up_collects_this_host_and_answers_queries() {
-    let argus = start("up", "[agent]\ninterval_secs = 1\n");
+    let argus = start(
+        "up",
+        "[agent]\ninterval_secs = 1\napi_listen = \"127.0.0.1:0\"\n",
+    );
     let host = this_host();
 
     let cpu = wait_for("cpu_usage_idle", Duration::from_secs(30), || {

@@ -1,0 +1,228 @@
+//! The agent through real processes: its local API, and delivery that survives a server
+//! outage and an agent restart.
+
+use crate::common::{Argus, client, start, wait_for};
+use serde_json::Value;
+use std::time::Duration;
+
+fn agent_get(argus: &Argus, path: &str) -> (u16, Value) {
+    let base = argus.agent_api.clone().unwrap_or_default();
+    let r = client()
+        .get(format!("{base}{path}"))
+        .send()
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    (r.status().as_u16(), r.json().unwrap_or(Value::Null))
+}
+
+fn agent_post(argus: &Argus, path: &str, body: &str) -> (u16, Value) {
+    let base = argus.agent_api.clone().unwrap_or_default();
+    let r = client()
+        .post(format!("{base}{path}"))
+        .body(body.to_string())
+        .send()
+        .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+    (r.status().as_u16(), r.json().unwrap_or(Value::Null))
+}
+
+#[test]
+fn local_api_lists_runs_disables_and_accepts_pushed_metrics() {
+    let logs = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(logs.path().join("app.log"), "line one\nline two\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let config = format!(
+        "[agent]\ninterval_secs = 1\napi_listen = \"127.0.0.1:0\"\nlog_dirs = [{:?}]\n",
+        logs.path().display().to_string()
+    );
+    let argus = start("up", &config);
+    assert!(argus.agent_api.is_some(), "the banner names the agent API");
+
+    // Every host input is listed and has run.
+    let list = wait_for("plugins to run", Duration::from_secs(20), || {
+        let (_, l) = agent_get(&argus, "/plugins/list");
+        let all_ran = l
+            .as_array()
+            .is_some_and(|a| a.len() >= 9 && a.iter().all(|p| p["runs"].as_u64() >= Some(1)));
+        all_ran.then_some(l)
+    });
+    let names: Vec<&str> = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    for n in ["cpu", "mem", "disk", "net", "system"] {
+        assert!(names.contains(&n), "{n} missing from {names:?}");
+    }
+
+    // A manual run reports what it gathered.
+    let (s, out) = agent_post(&argus, "/plugins/run?name=mem&timeout=5", "");
+    assert_eq!(s, 200, "{out}");
+    assert_eq!(out["result"], "ok", "{out}");
+    assert!(out["points"].as_u64() >= Some(1), "{out}");
+    let (s, out) = agent_post(&argus, "/plugins/run?name=nope", "");
+    assert_eq!(s, 404, "{out}");
+
+    // Disable holds, enable lifts it.
+    let (s, st) = agent_post(&argus, "/plugins/disable?name=load", "");
+    assert_eq!(s, 200);
+    assert_eq!(st["state"], "disabled");
+    assert!(
+        st["disabled_until_ms"]
+            .as_i64()
+            .is_some_and(|u| u > argus_core_now() + 86_000_000)
+    );
+    let (_, st) = agent_post(&argus, "/plugins/enable?name=load", "");
+    assert_eq!(st["disabled_until_ms"], Value::Null);
+
+    // Pushed metrics reach the server with the host label and the namespace.
+    let (s, out) = agent_post(&argus, "/post?ns=team", "pushed,app=x value=42");
+    assert_eq!((s, out["points"].as_u64()), (200, Some(1)), "{out}");
+    let got = wait_for(
+        "the pushed point at the server",
+        Duration::from_secs(20),
+        || {
+            let r = argus.query(r#"pushed_value{ns="team",app="x"}"#);
+            (!r.is_empty()).then_some(r)
+        },
+    );
+    assert_eq!(got[0]["value"][1], "42");
+    assert!(
+        got[0]["metric"]["host"]
+            .as_str()
+            .is_some_and(|h| !h.is_empty())
+    );
+
+    // Status reports the buffer and the last delivery.
+    let (_, status) = agent_get(&argus, "/me/status");
+    assert_eq!(status["version"], env!("CARGO_PKG_VERSION"));
+    assert!(
+        status["sender"]["last_success_ms"].as_i64().is_some(),
+        "{status}"
+    );
+
+    // Files only under the allowed directories.
+    let path = logs.path().join("app.log").display().to_string();
+    let (s, out) = agent_get(&argus, &format!("/log/offset?fpath={path}&offset=5&num=3"));
+    assert_eq!(s, 200, "{out}");
+    assert_eq!(out["data"], "one");
+    assert_eq!(out["next_offset"], 8);
+    let (s, _) = agent_get(&argus, "/log/offset?fpath=/etc/passwd");
+    assert_eq!(s, 403);
+    let sneaky = format!("{}/../../../etc/passwd", logs.path().display());
+    let (s, _) = agent_get(&argus, &format!("/log/offset?fpath={sneaky}"));
+    assert_eq!(s, 403);
+}
+
+fn argus_core_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A port nobody listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+#[test]
+fn agent_buffers_while_the_server_is_down_and_delivers_in_order_after_restart() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let agent_dir = dir.path().join("agent");
+    let run_agent = || {
+        std::process::Command::new(crate::common::BIN)
+            .args([
+                "agent",
+                "--server",
+                &format!("http://127.0.0.1:{port}"),
+                "--token",
+                "secret",
+                "--hostname",
+                "buffered-host",
+            ])
+            .arg("--data-dir")
+            .arg(&agent_dir)
+            .arg("--config")
+            .arg(dir.path().join("agent.toml"))
+            .env("RUST_LOG", "error")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn agent: {e}"))
+    };
+    std::fs::write(
+        dir.path().join("agent.toml"),
+        "[agent]\ninterval_secs = 1\napi_listen = \"\"\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let started_ms = argus_core_now();
+    // The agent runs with no server, is stopped, runs again: its data waits on disk.
+    let mut a = run_agent();
+    wait_for("buffered data", Duration::from_secs(20), || {
+        let n = std::fs::read_dir(agent_dir.join("buffer"))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        (n >= 1
+            && std::fs::metadata(agent_dir.join("buffer").join("00000001.seg"))
+                .map(|m| m.len())
+                .unwrap_or(0)
+                > 20_000)
+            .then_some(())
+    });
+    let _ = a.kill();
+    let _ = a.wait();
+    let mut a = run_agent();
+    std::thread::sleep(Duration::from_millis(1500)); // the outage goes on: more rounds buffer
+
+    // Now the server comes up on the agent's port.
+    let server_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(server_dir.path().join("argus.toml"), "").unwrap_or_else(|e| panic!("{e}"));
+    let mut server = std::process::Command::new(crate::common::BIN)
+        .args([
+            "server",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--token",
+            "secret",
+        ])
+        .arg("--data-dir")
+        .arg(server_dir.path())
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn server: {e}"));
+    let c = client();
+    let url = format!("http://127.0.0.1:{port}/api/v1/query");
+    // The earliest buffered round (from before the first agent was killed) arrives.
+    let first = wait_for(
+        "the buffered rounds at the server",
+        Duration::from_secs(30),
+        || {
+            let q = format!(
+                r#"system_uptime{{host="buffered-host"}}[10m] @ {}"#,
+                argus_core_now() / 1000
+            );
+            let body: Value = c
+                .get(&url)
+                .query(&[("query", q.as_str())])
+                .bearer_auth("secret")
+                .send()
+                .ok()?
+                .json()
+                .ok()?;
+            let values = body["data"]["result"][0]["values"].as_array()?.clone();
+            let first_ts = values.first()?[0].as_f64()?;
+            ((first_ts * 1000.0) as i64 <= started_ms + 3000 && values.len() >= 3).then_some(values)
+        },
+    );
+    // In order, no gaps bigger than the downtime, no duplicates.
+    let ts: Vec<f64> = first.iter().filter_map(|v| v[0].as_f64()).collect();
+    assert!(ts.windows(2).all(|w| w[0] < w[1]), "{ts:?}");
+    let _ = a.kill();
+    let _ = a.wait();
+    let _ = server.kill();
+    let _ = server.wait();
+}
