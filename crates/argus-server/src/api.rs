@@ -20,6 +20,8 @@ pub struct AppState {
     /// The embedded engine when it is the store: ingest takes its fast path and the admin
     /// endpoints work. `None` with other stores.
     pub tsdb: Option<Arc<argus_tsdb::Db>>,
+    /// Where events are kept; `None` on a server that keeps none.
+    pub events: Option<Arc<crate::events::EventStore>>,
     pub token: Arc<str>,
     pub telemetry: Telemetry,
     pub max_body_bytes: usize,
@@ -31,6 +33,7 @@ impl AppState {
         AppState {
             store,
             tsdb: None,
+            events: None,
             token: token.into(),
             telemetry: Telemetry::new(),
             max_body_bytes: config.max_body_bytes,
@@ -58,6 +61,10 @@ pub fn router(state: AppState) -> Router {
             get(prom::query_range).post(prom::query_range),
         )
         .route("/api/v1/series", get(prom::series).post(prom::series))
+        .route(
+            "/api/argus/events",
+            get(crate::events::get).post(crate::events::post),
+        )
         .route("/api/argus/admin/flush", post(crate::admin::flush))
         .route("/api/argus/admin/tsdb", get(crate::admin::tsdb))
         .fallback(not_found)

@@ -9,6 +9,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod ingest;
 pub mod query;
 /// A throwaway in-memory store for unit tests of the query layer.

@@ -27,6 +27,7 @@ struct Inner {
     ingest_string_fields_skipped: Counter,
     ingest_rejected: Family<LabelPairs, Counter>,
     unauthorized: Counter,
+    events: Counter,
     queries: Family<LabelPairs, Counter>,
     storage_series: Gauge,
     storage_samples: Gauge,
@@ -49,6 +50,7 @@ impl Telemetry {
         let ingest_string_fields_skipped = Counter::default();
         let ingest_rejected = Family::<LabelPairs, Counter>::default();
         let unauthorized = Counter::default();
+        let events = Counter::default();
         let queries = Family::<LabelPairs, Counter>::default();
         let storage_series = Gauge::default();
         let storage_samples = Gauge::default();
@@ -89,6 +91,11 @@ impl Telemetry {
             unauthorized.clone(),
         );
         registry.register(
+            "argus_ingest_events",
+            "Events accepted at /api/argus/events",
+            events.clone(),
+        );
+        registry.register(
             "argus_queries",
             "Queries answered, by endpoint and outcome",
             queries.clone(),
@@ -118,6 +125,7 @@ impl Telemetry {
                 ingest_string_fields_skipped,
                 ingest_rejected,
                 unauthorized,
+                events,
                 queries,
                 storage_series,
                 storage_samples,
@@ -150,6 +158,10 @@ impl Telemetry {
             .ingest_rejected
             .get_or_create(&vec![("reason", reason.to_string())])
             .inc();
+    }
+
+    pub fn events(&self, n: u64) {
+        self.inner.events.inc_by(n);
     }
 
     pub fn unauthorized(&self) {

@@ -284,7 +284,12 @@ async fn start_server(
     let maintenance = db.start_maintenance(std::time::Duration::from_secs(
         config.storage.maintenance_interval_secs,
     ));
-    let state = AppState::with_tsdb(db.clone(), &token, &config.server);
+    let mut state = AppState::with_tsdb(db.clone(), &token, &config.server);
+    let events_dir = config.data_dir.join("events");
+    state.events = Some(Arc::new(
+        argus_server::events::EventStore::open(&events_dir)
+            .with_context(|| format!("cannot open the event store in {}", events_dir.display()))?,
+    ));
     let server = tokio::spawn(argus_server::serve(listener, state, wait_stop(stop)));
     Ok(Started {
         url: format!("http://{addr}"),

@@ -238,3 +238,31 @@ fn query_errors_have_prometheus_shape() {
     assert_eq!(body["data"]["resultType"], "vector");
     assert_eq!(body["data"]["result"], serde_json::json!([]));
 }
+
+#[test]
+fn events_are_stored_and_found_by_type_and_host() {
+    let argus = server();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let body = format!(
+        "{{\"type\":\"alarm\",\"host\":\"web1\",\"ts\":{now},\"code\":\"disk_full\"}}\n{{\"type\":\"log\",\"host\":\"web1\",\"line\":\"oops\"}}\n"
+    );
+    let (s, b) = post(&argus, "/api/argus/events", gz(&body), true);
+    assert_eq!(s, 204, "{b}");
+    let (s, b) = argus.get("/api/argus/events?type=alarm&host=web1");
+    assert_eq!(s, 200, "{b}");
+    let found = b["data"].as_array().cloned().unwrap_or_default();
+    assert_eq!(found.len(), 1, "{b}");
+    assert_eq!(found[0]["code"], "disk_full");
+    assert_eq!(found[0]["ts"], now);
+    let (s, b) = post(
+        &argus,
+        "/api/argus/events",
+        b"{\"type\":\"ok\"}\n{\"no\":\"type\"}".to_vec(),
+        false,
+    );
+    assert_eq!(s, 400, "{b}");
+    assert_eq!(b["line"], 2, "{b}");
+}
