@@ -74,6 +74,16 @@ struct Round {
 struct Entry {
     state: Arc<Mutex<PluginState>>,
     control: mpsc::Sender<Control>,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// How rounds are labelled; replaced on reconfiguration.
+#[derive(Clone)]
+struct Labeling {
+    host: String,
+    labels: Vec<(String, String)>,
+    default_interval: Duration,
 }
 
 struct Shared {
@@ -84,6 +94,11 @@ struct Shared {
     rounds: mpsc::Sender<Round>,
     /// Wakes the sender when data was buffered.
     wake_sender: tokio::sync::Notify,
+    labeling: std::sync::RwLock<Labeling>,
+    /// Servers and token, read by the sender before each delivery.
+    targets: std::sync::RwLock<(Vec<String>, String)>,
+    /// The last configuration problem, shown in the status until a good one applies.
+    config_error: Mutex<Option<String>>,
 }
 
 /// The agent's status, for `GET /me/status`.
@@ -95,13 +110,14 @@ pub struct Status {
     pub plugins: usize,
     pub buffer: BufferStats,
     pub sender: SenderStats,
+    /// Why the last configuration change was refused (the running one stays), if it was.
+    pub config_error: Option<String>,
 }
 
 /// A cloneable handle on a running agent.
 #[derive(Clone)]
 pub struct AgentHandle {
     shared: Arc<Shared>,
-    host: String,
 }
 
 /// Why a handle operation was refused.
@@ -214,24 +230,102 @@ impl AgentHandle {
         Ok(n)
     }
 
+    /// Starts plugins (replacing any of the same name).
+    pub async fn add_plugins(&self, plugins: Vec<Plugin>) {
+        for p in plugins {
+            self.remove_plugin(&p.name).await;
+            let default = self
+                .shared
+                .labeling
+                .read()
+                .map(|l| l.default_interval)
+                .unwrap_or(Duration::from_secs(10));
+            spawn_plugin(p, default, &self.shared);
+        }
+    }
+
+    /// Stops a plugin and forgets it; waits for its task (not for a hung run).
+    pub async fn remove_plugin(&self, name: &str) -> bool {
+        let entry = lock(&self.shared.plugins).remove(name);
+        let Some(mut e) = entry else { return false };
+        let _ = e.stop.send(true);
+        if let Some(t) = e.task.take() {
+            let _ = t.await;
+        }
+        true
+    }
+
+    /// Applies a new configuration: rebuilds the configured plugins (script plugins are
+    /// left to their directory watcher), relabels and retargets. On an error the running
+    /// configuration stays and the error is kept for the status.
+    pub async fn reconfigure(&self, config: &AgentConfig) -> anyhow::Result<()> {
+        // The data dir is not known here yet: the log input's offsets land under ".".
+        let plugins = match crate::inputs::build(&config.inputs, Path::new(".")) {
+            Ok(p) => p,
+            Err(e) => {
+                *lock(&self.shared.config_error) = Some(format!("{e:#}"));
+                return Err(e);
+            }
+        };
+        let old: Vec<String> = lock(&self.shared.plugins)
+            .keys()
+            .filter(|n| !n.starts_with("script:"))
+            .cloned()
+            .collect();
+        for n in old {
+            self.remove_plugin(&n).await;
+        }
+        if let Ok(mut l) = self.shared.labeling.write() {
+            *l = labeling(config);
+        }
+        if let Ok(mut t) = self.shared.targets.write() {
+            *t = (config.servers.clone(), config.token.clone());
+        }
+        self.add_plugins(plugins).await;
+        *lock(&self.shared.config_error) = None;
+        self.shared.wake_sender.notify_one();
+        tracing::info!("configuration applied");
+        Ok(())
+    }
+
+    /// Records a configuration problem for the status (the running configuration stays).
+    pub fn config_error(&self, e: Option<String>) {
+        *lock(&self.shared.config_error) = e;
+    }
+
     pub fn status(&self) -> Status {
         Status {
             version: env!("CARGO_PKG_VERSION"),
-            host: self.host.clone(),
+            host: self
+                .shared
+                .labeling
+                .read()
+                .map(|l| l.host.clone())
+                .unwrap_or_default(),
             uptime_secs: self.shared.started.elapsed().as_secs(),
             plugins: lock(&self.shared.plugins).len(),
             buffer: lock(&self.shared.buffer).stats(),
             sender: lock(&self.shared.sender_stats).clone(),
+            config_error: lock(&self.shared.config_error).clone(),
         }
+    }
+}
+
+fn labeling(config: &AgentConfig) -> Labeling {
+    Labeling {
+        host: config.host(),
+        labels: config
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        default_interval: Duration::from_secs(config.interval_secs.max(1)),
     }
 }
 
 /// A configured agent, ready to run.
 pub struct Agent {
     plugins: Vec<Plugin>,
-    host: String,
-    labels: Vec<(String, String)>,
-    interval: Duration,
     sender: Sender,
     shared: Arc<Shared>,
     rounds_rx: mpsc::Receiver<Round>,
@@ -252,16 +346,12 @@ impl Agent {
             sender_stats: Mutex::new(SenderStats::default()),
             rounds: tx,
             wake_sender: tokio::sync::Notify::new(),
+            labeling: std::sync::RwLock::new(labeling(config)),
+            targets: std::sync::RwLock::new((config.servers.clone(), config.token.clone())),
+            config_error: Mutex::new(None),
         });
         Ok(Agent {
-            plugins: crate::inputs::build(&config.inputs)?,
-            host: config.host(),
-            labels: config
-                .labels
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            interval: Duration::from_secs(config.interval_secs),
+            plugins: crate::inputs::build(&config.inputs, data_dir)?,
             sender: Sender::new(
                 config.servers.clone(),
                 config.token.clone(),
@@ -275,7 +365,6 @@ impl Agent {
     pub fn handle(&self) -> AgentHandle {
         AgentHandle {
             shared: self.shared.clone(),
-            host: self.host.clone(),
         }
     }
 
@@ -283,25 +372,27 @@ impl Agent {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let Agent {
             plugins,
-            host,
-            labels,
-            interval,
             mut sender,
             shared,
             mut rounds_rx,
         } = self;
-        tracing::info!(host = %host, plugins = plugins.len(), interval = ?interval, "agent started");
+        let handle = AgentHandle {
+            shared: shared.clone(),
+        };
+        tracing::info!(plugins = plugins.len(), "agent started");
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let mut tasks = Vec::new();
-        for p in plugins {
-            tasks.push(spawn_plugin(p, interval, &shared, stop_rx.clone()));
-        }
+        handle.add_plugins(plugins).await;
 
         // The pipeline: label each round and buffer it.
         let pipeline_shared = shared.clone();
         let pipeline = tokio::spawn(async move {
             while let Some(round) = rounds_rx.recv().await {
-                let (metrics, events) = encode(round, &host, &labels);
+                let l = pipeline_shared
+                    .labeling
+                    .read()
+                    .map(|l| l.clone())
+                    .unwrap_or_else(|p| p.into_inner().clone());
+                let (metrics, events) = encode(round, &l.host, &l.labels);
                 let buffer = pipeline_shared.buffer.clone();
                 let res = tokio::task::spawn_blocking(move || {
                     let mut b = lock(&buffer);
@@ -328,6 +419,9 @@ impl Agent {
         let sender_task = tokio::spawn(async move {
             let mut backoff = Duration::from_secs(1);
             loop {
+                if let Ok(t) = sender_shared.targets.read() {
+                    sender.set_targets(&t.0, &t.1);
+                }
                 let delivered = sender.drain(&sender_shared.buffer).await;
                 *lock(&sender_shared.sender_stats) = sender.stats.clone();
                 let wait = if delivered {
@@ -352,8 +446,9 @@ impl Agent {
 
         shutdown.await;
         let _ = stop_tx.send(true);
-        for t in tasks {
-            let _ = t.await;
+        let names: Vec<String> = lock(&shared.plugins).keys().cloned().collect();
+        for n in names {
+            handle.remove_plugin(&n).await;
         }
         // Plugin tasks are done: the pipeline ends when the last round sender is dropped
         // (the handle keeps one; give it a moment to flush what is queued).
@@ -399,12 +494,8 @@ fn add_tag(p: &mut Line<'static>, key: &str, value: &str) {
     }
 }
 
-fn spawn_plugin(
-    p: Plugin,
-    default_interval: Duration,
-    shared: &Arc<Shared>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) -> tokio::task::JoinHandle<()> {
+fn spawn_plugin(p: Plugin, default_interval: Duration, shared: &Arc<Shared>) {
+    let (stop_tx, mut stop) = tokio::sync::watch::channel(false);
     let interval = p.schedule.interval.unwrap_or(default_interval);
     let timeout = p.schedule.timeout.unwrap_or(interval);
     let state = Arc::new(Mutex::new(PluginState {
@@ -420,17 +511,12 @@ fn spawn_plugin(
         errors: 0,
     }));
     let (ctl_tx, mut ctl_rx) = mpsc::channel(4);
-    lock(&shared.plugins).insert(
-        p.name.clone(),
-        Entry {
-            state: state.clone(),
-            control: ctl_tx,
-        },
-    );
     let slot: Arc<Mutex<Option<Box<dyn Input>>>> = Arc::new(Mutex::new(Some(p.input)));
     let rounds = shared.rounds.clone();
-    let name = p.name;
-    tokio::spawn(async move {
+    let name = p.name.clone();
+    let task_state = state.clone();
+    let task = tokio::spawn(async move {
+        let state = task_state;
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
@@ -458,7 +544,16 @@ fn spawn_plugin(
                 },
             }
         }
-    })
+    });
+    lock(&shared.plugins).insert(
+        p.name,
+        Entry {
+            state,
+            control: ctl_tx,
+            stop: stop_tx,
+            task: Some(task),
+        },
+    );
 }
 
 /// Runs a plugin once on a blocking thread, within `timeout`.

@@ -59,6 +59,17 @@ impl Sender {
         })
     }
 
+    /// Changes where requests go (a reconfiguration).
+    pub fn set_targets(&mut self, servers: &[String], token: &str) {
+        if self.servers != servers {
+            self.servers = servers.to_vec();
+            self.preferred = 0;
+        }
+        if self.token != token {
+            self.token = token.to_string();
+        }
+    }
+
     /// Sends what the buffer holds until it is empty or no server accepts a request.
     /// Returns `true` when everything was delivered (or dropped as rejected).
     pub async fn drain(&mut self, buffer: &Arc<Mutex<Buffer>>) -> bool {

@@ -51,9 +51,80 @@ pub struct ConfigError {
     pub message: String,
 }
 
+/// The files a configuration is read from: the main file, then `conf.d/*.toml` beside it
+/// (sorted by name).
+pub fn config_files(path: Option<&Path>) -> Vec<PathBuf> {
+    let Some(path) = path else { return Vec::new() };
+    let mut files = vec![path.to_path_buf()];
+    let dir = path.parent().unwrap_or(Path::new(".")).join("conf.d");
+    if let Ok(rd) = std::fs::read_dir(&dir) {
+        let mut extra: Vec<PathBuf> = rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        extra.sort();
+        files.extend(extra);
+    }
+    files
+}
+
+/// Merges `over` into `base`: tables merge key by key, arrays (including `[[...]]` arrays
+/// of tables) are concatenated, anything else is replaced.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (Some(toml::Value::Array(b)), toml::Value::Array(o)) => b.extend(o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
 impl Config {
-    /// Reads `path`, or the defaults when `path` is `None`.
+    /// Reads `path` and the `conf.d/*.toml` files beside it, or the defaults when `path`
+    /// is `None`. Each file is checked on its own first, so an error names its file and
+    /// line.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let files = config_files(path);
+        if files.len() > 1 {
+            let mut merged = toml::Table::new();
+            for f in &files {
+                let name = f.display().to_string();
+                let text = std::fs::read_to_string(f).map_err(|e| ConfigError {
+                    file: name.clone(),
+                    message: format!("cannot read: {e}"),
+                })?;
+                // Alone, the file must already be a valid (partial) configuration.
+                toml::from_str::<Config>(&text).map_err(|e| ConfigError {
+                    file: name.clone(),
+                    message: describe_toml_error(&e, &text),
+                })?;
+                let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError {
+                    file: name.clone(),
+                    message: describe_toml_error(&e, &text),
+                })?;
+                merge(&mut merged, table);
+            }
+            let joined = files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" + ");
+            let config: Config =
+                toml::Value::Table(merged)
+                    .try_into()
+                    .map_err(|e: toml::de::Error| ConfigError {
+                        file: joined.clone(),
+                        message: e.message().to_string(),
+                    })?;
+            config.validate().map_err(|message| ConfigError {
+                file: joined,
+                message,
+            })?;
+            return Ok(config);
+        }
         let Some(path) = path else {
             return Ok(Config::default());
         };
@@ -182,6 +253,48 @@ mod tests {
         let mut seen = 0;
         check(&value, "", &text, &mut seen);
         assert!(seen > 20, "too few keys: {seen}");
+    }
+
+    #[test]
+    fn conf_d_files_merge_in_order_and_errors_name_their_file() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let main = dir.path().join("argus.toml");
+        std::fs::write(
+            &main,
+            "[agent]\ninterval_secs = 5\n[agent.labels]\nenv = \"prod\"\n",
+        )
+        .unwrap_or_default();
+        std::fs::create_dir_all(dir.path().join("conf.d")).unwrap_or_default();
+        std::fs::write(
+            dir.path().join("conf.d/10-dc.toml"),
+            "[agent.labels]\nlocation = \"dc1\"\n",
+        )
+        .unwrap_or_default();
+        std::fs::write(
+            dir.path().join("conf.d/20-fast.toml"),
+            "[agent]\ninterval_secs = 2\n",
+        )
+        .unwrap_or_default();
+        let c = Config::load(Some(&main)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.agent.interval_secs, 2);
+        assert_eq!(c.agent.labels.get("env").map(String::as_str), Some("prod"));
+        assert_eq!(
+            c.agent.labels.get("location").map(String::as_str),
+            Some("dc1")
+        );
+        std::fs::write(
+            dir.path().join("conf.d/30-bad.toml"),
+            "[agent]\nintervall = 1\n",
+        )
+        .unwrap_or_default();
+        let e = Config::load(Some(&main))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.contains("30-bad.toml") && e.contains("intervall") && e.contains("line 2"),
+            "{e}"
+        );
     }
 
     /// docs/configuration.md carries the default file verbatim; regenerate it with

@@ -70,7 +70,7 @@ struct ServerArgs {
     token: Option<String>,
 }
 
-#[derive(Args)]
+#[derive(Args, Clone)]
 struct AgentArgs {
     /// Configuration file (TOML); see `argus config default`.
     #[arg(long, short, env = "ARGUS_CONFIG")]
@@ -123,30 +123,36 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         },
         Command::Up(args) => {
             let config = server_config(&args)?;
-            runtime()?.block_on(up(config))
+            runtime()?.block_on(up(config, args.config.clone()))
         }
         Command::Server(args) => {
             let config = server_config(&args)?;
             runtime()?.block_on(server(config))
         }
         Command::Agent(args) => {
-            let mut config = Config::load(args.config.as_deref())?;
-            if let Some(d) = args.data_dir {
-                config.data_dir = d;
-            }
-            if let Some(t) = args.token {
-                config.agent.token = t;
-            }
-            if !args.servers.is_empty() {
-                config.agent.servers = args.servers;
-            }
-            if let Some(h) = args.hostname {
-                config.agent.hostname = h;
-            }
+            let config = agent_config(&args)?;
             init_logging(&config.log_level);
-            runtime()?.block_on(agent(config))
+            runtime()?.block_on(agent(config, args))
         }
     }
+}
+
+/// The agent's configuration: file(s) plus the flags, which win.
+fn agent_config(args: &AgentArgs) -> Result<Config, ConfigError> {
+    let mut config = Config::load(args.config.as_deref())?;
+    if let Some(d) = &args.data_dir {
+        config.data_dir = d.clone();
+    }
+    if let Some(t) = &args.token {
+        config.agent.token = t.clone();
+    }
+    if !args.servers.is_empty() {
+        config.agent.servers = args.servers.clone();
+    }
+    if let Some(h) = &args.hostname {
+        config.agent.hostname = h.clone();
+    }
+    Ok(config)
 }
 
 /// Loads the file and applies the flags, which win over it.
@@ -339,32 +345,108 @@ async fn server(config: Config) -> anyhow::Result<()> {
     started.stop().await
 }
 
-async fn up(config: Config) -> anyhow::Result<()> {
+async fn up(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<()> {
     let (tx, rx) = tokio::sync::watch::channel(false);
     let started = start_server(&config, rx.clone()).await?;
     let mut agent_config = config.agent.clone();
     agent_config.servers = vec![started.url.clone()];
     agent_config.token = started.token.clone();
     let agent = Agent::new(&agent_config, &config.data_dir.join("agent"))?;
+    let handle = agent.handle();
     start_agent_api(&agent, &agent_config, rx.clone()).await?;
     print_banner(&config, &started, true);
     let agent_task = tokio::spawn(agent.run(wait_stop(rx)));
-    shutdown_signal().await;
+    // Agent settings reload on SIGHUP or file change; the server's need a restart.
+    let files = config::config_files(config_path.as_deref());
+    let (url, token) = (started.url.clone(), started.token.clone());
+    watch_config(&files, &handle, || {
+        let mut a = Config::load(config_path.as_deref())?.agent;
+        a.servers = vec![url.clone()];
+        a.token = token.clone();
+        Ok(a)
+    })
+    .await;
     let _ = tx.send(true);
     agent_task.await??;
     started.stop().await
 }
 
-async fn agent(config: Config) -> anyhow::Result<()> {
+async fn agent(config: Config, args: AgentArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
     let agent = Agent::new(&config.agent, &config.data_dir)?;
+    let handle = agent.handle();
     let (tx, rx) = tokio::sync::watch::channel(false);
     start_agent_api(&agent, &config.agent, rx.clone()).await?;
     let run = tokio::spawn(agent.run(wait_stop(rx)));
-    shutdown_signal().await;
+    let files = config::config_files(args.config.as_deref());
+    watch_config(&files, &handle, || agent_config(&args).map(|c| c.agent)).await;
     let _ = tx.send(true);
     run.await?
+}
+
+/// Size and modification time of each file: a change means "reload".
+fn fingerprint(files: &[PathBuf]) -> Vec<Option<(u64, std::time::SystemTime)>> {
+    files
+        .iter()
+        .map(|f| {
+            std::fs::metadata(f)
+                .ok()
+                .and_then(|m| Some((m.len(), m.modified().ok()?)))
+        })
+        .collect()
+}
+
+/// Until shutdown: reloads the agent's configuration on SIGHUP and when a config file
+/// (or the set of conf.d files) changes. A configuration that does not load keeps the
+/// running one and is reported in the agent's status.
+async fn watch_config(
+    files: &[PathBuf],
+    handle: &argus_agent::runtime::AgentHandle,
+    load: impl Fn() -> Result<argus_agent::AgentConfig, ConfigError>,
+) {
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let main = files.first().cloned();
+    let mut known_files = files.to_vec();
+    let mut last = fingerprint(&known_files);
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        let hup_recv = async {
+            match hup.as_mut() {
+                Some(h) => {
+                    h.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        let reason = tokio::select! {
+            _ = &mut shutdown => return,
+            _ = hup_recv => "SIGHUP",
+            _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {
+                let now_files = config::config_files(main.as_deref());
+                let now = fingerprint(&now_files);
+                if now_files == known_files && now == last {
+                    continue;
+                }
+                known_files = now_files;
+                last = now;
+                "a configuration file changed"
+            }
+        };
+        match load() {
+            Ok(c) => {
+                tracing::info!(reason, "reloading the configuration");
+                if let Err(e) = handle.reconfigure(&c).await {
+                    tracing::error!(error = %e, "new configuration refused; the running one stays");
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "new configuration refused; the running one stays");
+                handle.config_error(Some(e.to_string()));
+            }
+        }
+    }
 }
 
 /// Serves the agent's local API when `agent.api_listen` is set.

@@ -226,3 +226,47 @@ fn agent_buffers_while_the_server_is_down_and_delivers_in_order_after_restart() 
     let _ = server.kill();
     let _ = server.wait();
 }
+
+#[test]
+fn config_changes_apply_without_restart_and_a_bad_one_keeps_the_running_config() {
+    let config = "[agent]\ninterval_secs = 1\napi_listen = \"127.0.0.1:0\"\n[agent.labels]\nstage = \"one\"\n";
+    let argus = start("up", config);
+    wait_for("stage one samples", Duration::from_secs(20), || {
+        (!argus.query(r#"system_uptime{stage="one"}"#).is_empty()).then_some(())
+    });
+    let cfg = argus.dir.path().join("argus.toml");
+    std::fs::write(&cfg, config.replace("\"one\"", "\"two-and-longer\""))
+        .unwrap_or_else(|e| panic!("{e}"));
+    wait_for(
+        "stage two samples after the file changed",
+        Duration::from_secs(20),
+        || {
+            (!argus
+                .query(r#"system_uptime{stage="two-and-longer"}"#)
+                .is_empty())
+            .then_some(())
+        },
+    );
+    // A broken file is refused: the agent keeps running with the last good config.
+    std::fs::write(&cfg, "[agent]\ninterval_secs = \"soon\"\n").unwrap_or_else(|e| panic!("{e}"));
+    let status = wait_for(
+        "the config error in the status",
+        Duration::from_secs(20),
+        || {
+            let (_, st) = agent_get(&argus, "/me/status");
+            st["config_error"].as_str().is_some().then_some(st)
+        },
+    );
+    assert!(
+        status["config_error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("interval_secs"),
+        "{status}"
+    );
+    let (_, list) = agent_get(&argus, "/plugins/list");
+    assert!(
+        list.as_array().is_some_and(|a| a.len() >= 9),
+        "plugins still run: {list}"
+    );
+}
