@@ -7,6 +7,7 @@
 pub mod alarm;
 pub mod buffer;
 pub mod config;
+pub mod heartbeat;
 pub mod input;
 pub mod inputs;
 pub mod output;

@@ -260,7 +260,7 @@ impl AgentHandle {
     /// configuration stays and the error is kept for the status.
     pub async fn reconfigure(&self, config: &AgentConfig) -> anyhow::Result<()> {
         // The data dir is not known here yet: the log input's offsets land under ".".
-        let plugins = match crate::inputs::build(&config.inputs, Path::new(".")) {
+        let plugins = match crate::inputs::build(&config.inputs) {
             Ok(p) => p,
             Err(e) => {
                 *lock(&self.shared.config_error) = Some(format!("{e:#}"));
@@ -286,6 +286,15 @@ impl AgentHandle {
         self.shared.wake_sender.notify_one();
         tracing::info!("configuration applied");
         Ok(())
+    }
+
+    /// The servers and token currently configured.
+    pub fn targets(&self) -> (Vec<String>, String) {
+        self.shared
+            .targets
+            .read()
+            .map(|t| t.clone())
+            .unwrap_or_default()
     }
 
     /// Records a configuration problem for the status (the running configuration stays).
@@ -351,7 +360,7 @@ impl Agent {
             config_error: Mutex::new(None),
         });
         Ok(Agent {
-            plugins: crate::inputs::build(&config.inputs, data_dir)?,
+            plugins: crate::inputs::build(&config.inputs)?,
             sender: Sender::new(
                 config.servers.clone(),
                 config.token.clone(),
@@ -444,8 +453,20 @@ impl Agent {
             }
         });
 
+        let every = shared
+            .labeling
+            .read()
+            .map(|l| l.default_interval)
+            .unwrap_or(Duration::from_secs(10));
+        let heartbeat = tokio::spawn(crate::heartbeat::run(
+            handle.clone(),
+            every,
+            stop_rx.clone(),
+        ));
+
         shutdown.await;
         let _ = stop_tx.send(true);
+        let _ = heartbeat.await;
         let names: Vec<String> = lock(&shared.plugins).keys().cloned().collect();
         for n in names {
             handle.remove_plugin(&n).await;

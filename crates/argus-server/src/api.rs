@@ -22,6 +22,8 @@ pub struct AppState {
     pub tsdb: Option<Arc<argus_tsdb::Db>>,
     /// Where events are kept; `None` on a server that keeps none.
     pub events: Option<Arc<crate::events::EventStore>>,
+    /// The host registry fed by heartbeats.
+    pub hosts: Option<Arc<crate::hosts::Registry>>,
     pub token: Arc<str>,
     pub telemetry: Telemetry,
     pub max_body_bytes: usize,
@@ -34,6 +36,7 @@ impl AppState {
             store,
             tsdb: None,
             events: None,
+            hosts: None,
             token: token.into(),
             telemetry: Telemetry::new(),
             max_body_bytes: config.max_body_bytes,
@@ -65,6 +68,8 @@ pub fn router(state: AppState) -> Router {
             "/api/argus/events",
             get(crate::events::get).post(crate::events::post),
         )
+        .route("/api/argus/heartbeat", post(crate::hosts::heartbeat))
+        .route("/api/argus/hosts", get(crate::hosts::list))
         .route("/api/argus/admin/flush", post(crate::admin::flush))
         .route("/api/argus/admin/tsdb", get(crate::admin::tsdb))
         .fallback(not_found)

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod hosts;
 pub mod ingest;
 pub mod query;
 /// A throwaway in-memory store for unit tests of the query layer.

@@ -296,6 +296,28 @@ async fn start_server(
         argus_server::events::EventStore::open(&events_dir)
             .with_context(|| format!("cannot open the event store in {}", events_dir.display()))?,
     ));
+    let hosts = Arc::new(
+        argus_server::hosts::Registry::open(&config.data_dir.join("hosts.json"))
+            .context("cannot open the host registry")?,
+    );
+    state.hosts = Some(hosts.clone());
+    // Heartbeats change the registry often; write it out every few seconds at most.
+    let mut saver_stop = stop.clone();
+    tokio::spawn(async move {
+        loop {
+            let stopping = tokio::select! {
+                _ = saver_stop.wait_for(|s| *s) => true,
+                _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => false,
+            };
+            let h = hosts.clone();
+            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || h.save()).await {
+                tracing::error!(error = %e, "cannot save the host registry");
+            }
+            if stopping {
+                break;
+            }
+        }
+    });
     let server = tokio::spawn(argus_server::serve(listener, state, wait_stop(stop)));
     Ok(Started {
         url: format!("http://{addr}"),

@@ -92,6 +92,20 @@ fn local_api_lists_runs_disables_and_accepts_pushed_metrics() {
             .is_some_and(|h| !h.is_empty())
     );
 
+    // Heartbeats register the host with its facts.
+    let hosts = wait_for("the host in the registry", Duration::from_secs(20), || {
+        let (_, h) = argus.get("/api/argus/hosts");
+        h["data"].as_array().filter(|a| !a.is_empty()).cloned()
+    });
+    let facts = &hosts[0]["heartbeat"]["facts"];
+    assert_eq!(facts["agent_version"], env!("CARGO_PKG_VERSION"));
+    assert!(facts["cpus"].as_u64() >= Some(1), "{facts}");
+    assert!(
+        hosts[0]["heartbeat"]["plugins"]
+            .as_array()
+            .is_some_and(|p| p.len() >= 9)
+    );
+
     // Status reports the buffer and the last delivery.
     let (_, status) = agent_get(&argus, "/me/status");
     assert_eq!(status["version"], env!("CARGO_PKG_VERSION"));
