@@ -28,6 +28,9 @@ pub struct AgentConfig {
     pub api_token: String,
     /// Seconds a `POST /plugins/disable` holds before the plugin runs again by itself.
     pub disable_secs: u64,
+    /// Seconds between two pulls of this agent's configuration from the server
+    /// (`GET /api/argus/agent/config?host=`); 0 turns remote configuration off.
+    pub remote_config_secs: u64,
     /// Directories `GET /log/offset` may read files from (symlinks leading out and `..`
     /// are refused).
     pub log_dirs: Vec<String>,
@@ -50,6 +53,7 @@ impl Default for AgentConfig {
             api_listen: "127.0.0.1:9971".to_string(),
             api_token: String::new(),
             disable_secs: 86_400,
+            remote_config_secs: 60,
             log_dirs: vec!["/var/log".to_string()],
             labels: BTreeMap::new(),
             inputs: InputsConfig::default(),

@@ -12,6 +12,7 @@ pub mod input;
 pub mod inputs;
 pub mod output;
 pub mod processor;
+pub mod remote;
 pub mod runtime;
 pub mod sender;
 

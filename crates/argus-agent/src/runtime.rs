@@ -99,6 +99,8 @@ struct Shared {
     targets: std::sync::RwLock<(Vec<String>, String)>,
     /// The last configuration problem, shown in the status until a good one applies.
     config_error: Mutex<Option<String>>,
+    /// Asks for a remote configuration pull now (`POST /update`).
+    update: tokio::sync::Notify,
 }
 
 /// The agent's status, for `GET /me/status`.
@@ -288,6 +290,16 @@ impl AgentHandle {
         Ok(())
     }
 
+    /// Asks for a remote configuration pull now.
+    pub fn request_update(&self) {
+        self.shared.update.notify_one();
+    }
+
+    /// Resolves when someone asked for a remote configuration pull.
+    pub async fn update_requested(&self) {
+        self.shared.update.notified().await;
+    }
+
     /// The servers and token currently configured.
     pub fn targets(&self) -> (Vec<String>, String) {
         self.shared
@@ -358,6 +370,7 @@ impl Agent {
             labeling: std::sync::RwLock::new(labeling(config)),
             targets: std::sync::RwLock::new((config.servers.clone(), config.token.clone())),
             config_error: Mutex::new(None),
+            update: tokio::sync::Notify::new(),
         });
         Ok(Agent {
             plugins: crate::inputs::build(&config.inputs)?,

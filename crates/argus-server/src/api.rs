@@ -24,6 +24,8 @@ pub struct AppState {
     pub events: Option<Arc<crate::events::EventStore>>,
     /// The host registry fed by heartbeats.
     pub hosts: Option<Arc<crate::hosts::Registry>>,
+    /// Agent configurations served to agents.
+    pub agent_configs: Option<Arc<crate::hosts::AgentConfigs>>,
     pub token: Arc<str>,
     pub telemetry: Telemetry,
     pub max_body_bytes: usize,
@@ -37,6 +39,7 @@ impl AppState {
             tsdb: None,
             events: None,
             hosts: None,
+            agent_configs: None,
             token: token.into(),
             telemetry: Telemetry::new(),
             max_body_bytes: config.max_body_bytes,
@@ -70,6 +73,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/argus/heartbeat", post(crate::hosts::heartbeat))
         .route("/api/argus/hosts", get(crate::hosts::list))
+        .route(
+            "/api/argus/agent/config",
+            get(crate::hosts::get_config).put(crate::hosts::put_config),
+        )
         .route("/api/argus/admin/flush", post(crate::admin::flush))
         .route("/api/argus/admin/tsdb", get(crate::admin::tsdb))
         .fallback(not_found)

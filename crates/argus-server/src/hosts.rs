@@ -138,3 +138,126 @@ mod tests {
         assert_eq!(l[0].heartbeat["facts"]["cpus"], 8);
     }
 }
+
+/// Where per-host agent configurations live: `<dir>/<host>.toml`, else `<dir>/default.toml`.
+pub struct AgentConfigs {
+    pub dir: PathBuf,
+}
+
+fn etag_of(text: &str) -> String {
+    format!("\"{:08x}-{}\"", crc32fast_hash(text.as_bytes()), text.len())
+}
+
+/// FNV-1a: an ETag needs a stable fingerprint, not a cryptographic one.
+fn crc32fast_hash(b: &[u8]) -> u32 {
+    b.iter().fold(0x811c_9dc5u32, |h, &x| {
+        (h ^ u32::from(x)).wrapping_mul(0x0100_0193)
+    })
+}
+
+fn valid_host(h: &str) -> bool {
+    !h.is_empty()
+        && h.len() <= 253
+        && h.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"-._".contains(&c))
+        && !h.starts_with('.')
+}
+
+#[derive(Deserialize)]
+pub struct HostParam {
+    #[serde(default)]
+    host: String,
+}
+
+/// `GET /api/argus/agent/config?host=`: the host's agent configuration (TOML), 304 when
+/// the agent's `If-None-Match` is current, 404 when there is none.
+pub async fn get_config(
+    State(state): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<HostParam>,
+    headers: axum::http::HeaderMap,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let Some(cfgs) = state.agent_configs.clone() else {
+        return Err(ApiError::NotFound(
+            "this server serves no agent configuration".into(),
+        ));
+    };
+    if !q.host.is_empty() && !valid_host(&q.host) {
+        return Err(ApiError::BadRequest(format!(
+            "parameter \"host\": {:?} is not a host name",
+            q.host
+        )));
+    }
+    let candidates = [
+        cfgs.dir.join(format!("{}.toml", q.host)),
+        cfgs.dir.join("default.toml"),
+    ];
+    let text = candidates
+        .iter()
+        .filter(|p| !q.host.is_empty() || p.ends_with("default.toml"))
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .ok_or_else(|| {
+            ApiError::NotFound(format!("no agent configuration for host {:?}", q.host))
+        })?;
+    let etag = etag_of(&text);
+    if headers.get("if-none-match").and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+        return Ok((StatusCode::NOT_MODIFIED, [("etag", etag)]).into_response());
+    }
+    Ok((
+        [
+            ("etag", etag),
+            ("content-type", "application/toml".to_string()),
+        ],
+        text,
+    )
+        .into_response())
+}
+
+/// `PUT /api/argus/agent/config?host=` (no host: the default for every agent): stores a
+/// TOML agent configuration; it must parse as TOML (the agent checks the keys when it
+/// applies it, and keeps its running configuration if they are wrong).
+pub async fn put_config(
+    State(state): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<HostParam>,
+    body: String,
+) -> Result<StatusCode, ApiError> {
+    let Some(cfgs) = state.agent_configs.clone() else {
+        return Err(ApiError::NotFound(
+            "this server serves no agent configuration".into(),
+        ));
+    };
+    if !q.host.is_empty() && !valid_host(&q.host) {
+        return Err(ApiError::BadRequest(format!(
+            "parameter \"host\": {:?} is not a host name",
+            q.host
+        )));
+    }
+    if let Err(e) = body.parse::<toml_lite::Checked>() {
+        return Err(ApiError::BadRequest(format!("body is not valid TOML: {e}")));
+    }
+    let name = if q.host.is_empty() {
+        "default".to_string()
+    } else {
+        q.host.clone()
+    };
+    std::fs::create_dir_all(&cfgs.dir).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let path = cfgs.dir.join(format!("{name}.toml"));
+    let tmp = path.with_extension("toml.tmp");
+    std::fs::write(&tmp, body.as_bytes())
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// TOML syntax checking through the `toml` crate's parser.
+mod toml_lite {
+    pub struct Checked;
+    impl std::str::FromStr for Checked {
+        type Err = String;
+        fn from_str(s: &str) -> Result<Self, String> {
+            s.parse::<toml::Table>()
+                .map(|_| Checked)
+                .map_err(|e| e.to_string())
+        }
+    }
+}

@@ -52,6 +52,7 @@ pub fn router(agent: AgentHandle, config: &argus_agent::AgentConfig) -> Router {
         .route("/plugins/disable", post(disable))
         .route("/post", post(push))
         .route("/me/status", get(status))
+        .route("/update", post(update))
         .route("/log/offset", get(log_offset))
         .fallback(|req: Request| async move {
             error(
@@ -154,6 +155,17 @@ async fn push(State(s): State<ApiState>, Query(q): Params, body: String) -> Resp
         Ok(n) => axum::Json(json!({ "points": n })).into_response(),
         Err(e) => handle_error(e),
     }
+}
+
+/// `POST /update`: pull the remote configuration now (answers at once; the result shows in
+/// `/me/status` as `config_error` or in the plugins applied).
+async fn update(State(s): State<ApiState>) -> Response {
+    s.agent.request_update();
+    (
+        StatusCode::ACCEPTED,
+        axum::Json(json!({ "status": "remote configuration pull requested" })),
+    )
+        .into_response()
 }
 
 async fn status(State(s): State<ApiState>) -> Response {

@@ -87,10 +87,14 @@ impl Config {
     /// is `None`. Each file is checked on its own first, so an error names its file and
     /// line.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
-        let files = config_files(path);
+        Self::load_files(&config_files(path))
+    }
+
+    /// Reads and merges `files` in order (none: the defaults).
+    pub fn load_files(files: &[PathBuf]) -> Result<Config, ConfigError> {
         if files.len() > 1 {
             let mut merged = toml::Table::new();
-            for f in &files {
+            for f in files {
                 let name = f.display().to_string();
                 let text = std::fs::read_to_string(f).map_err(|e| ConfigError {
                     file: name.clone(),
@@ -125,7 +129,7 @@ impl Config {
             })?;
             return Ok(config);
         }
-        let Some(path) = path else {
+        let Some(path) = files.first() else {
             return Ok(Config::default());
         };
         let file = path.display().to_string();

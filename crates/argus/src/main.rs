@@ -137,9 +137,34 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// The agent's configuration: file(s) plus the flags, which win.
+/// The files an agent's configuration comes from: the local ones, then the last pulled
+/// remote configuration.
+fn agent_layers(path: Option<&Path>, agent_data_dir: &Path) -> Vec<PathBuf> {
+    let mut files = config::config_files(path);
+    let (remote, _) = argus_agent::remote::saved_paths(agent_data_dir);
+    if remote.exists() {
+        files.push(remote);
+    }
+    files
+}
+
+/// The agent's configuration: file(s), the saved remote layer, then the flags, which win.
 fn agent_config(args: &AgentArgs) -> Result<Config, ConfigError> {
-    let mut config = Config::load(args.config.as_deref())?;
+    let local = Config::load(args.config.as_deref())?;
+    let data_dir = args.data_dir.clone().unwrap_or(local.data_dir.clone());
+    let mut config = match Config::load_files(&agent_layers(args.config.as_deref(), &data_dir)) {
+        Ok(c) => c,
+        Err(e) => {
+            // A bad remote copy must not keep the agent from starting.
+            tracing::warn!(error = %e, "ignoring the saved remote configuration");
+            local
+        }
+    };
+    apply_agent_flags(&mut config, args);
+    Ok(config)
+}
+
+fn apply_agent_flags(config: &mut Config, args: &AgentArgs) {
     if let Some(d) = &args.data_dir {
         config.data_dir = d.clone();
     }
@@ -152,7 +177,6 @@ fn agent_config(args: &AgentArgs) -> Result<Config, ConfigError> {
     if let Some(h) = &args.hostname {
         config.agent.hostname = h.clone();
     }
-    Ok(config)
 }
 
 /// Loads the file and applies the flags, which win over it.
@@ -301,6 +325,9 @@ async fn start_server(
             .context("cannot open the host registry")?,
     );
     state.hosts = Some(hosts.clone());
+    state.agent_configs = Some(Arc::new(argus_server::hosts::AgentConfigs {
+        dir: config.data_dir.join("agent-config"),
+    }));
     // Heartbeats change the registry often; write it out every few seconds at most.
     let mut saver_stop = stop.clone();
     tokio::spawn(async move {
@@ -378,11 +405,13 @@ async fn up(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<()> 
     start_agent_api(&agent, &agent_config, rx.clone()).await?;
     print_banner(&config, &started, true);
     let agent_task = tokio::spawn(agent.run(wait_stop(rx)));
-    // Agent settings reload on SIGHUP or file change; the server's need a restart.
-    let files = config::config_files(config_path.as_deref());
+    // Agent settings reload on SIGHUP, file change or remote pull; the server's need a
+    // restart.
     let (url, token) = (started.url.clone(), started.token.clone());
-    watch_config(&files, &handle, || {
-        let mut a = Config::load(config_path.as_deref())?.agent;
+    let agent_dir = config.data_dir.join("agent");
+    let layers = || agent_layers(config_path.as_deref(), &agent_dir);
+    watch_config(&layers, &handle, &agent_dir, |files: &[PathBuf]| {
+        let mut a = Config::load_files(files)?.agent;
         a.servers = vec![url.clone()];
         a.token = token.clone();
         Ok(a)
@@ -401,8 +430,14 @@ async fn agent(config: Config, args: AgentArgs) -> anyhow::Result<()> {
     let (tx, rx) = tokio::sync::watch::channel(false);
     start_agent_api(&agent, &config.agent, rx.clone()).await?;
     let run = tokio::spawn(agent.run(wait_stop(rx)));
-    let files = config::config_files(args.config.as_deref());
-    watch_config(&files, &handle, || agent_config(&args).map(|c| c.agent)).await;
+    let data_dir = config.data_dir.clone();
+    let layers = || agent_layers(args.config.as_deref(), &data_dir);
+    watch_config(&layers, &handle, &data_dir, |files: &[PathBuf]| {
+        let mut c = Config::load_files(files)?;
+        apply_agent_flags(&mut c, &args);
+        Ok(c.agent)
+    })
+    .await;
     let _ = tx.send(true);
     run.await?
 }
@@ -419,18 +454,23 @@ fn fingerprint(files: &[PathBuf]) -> Vec<Option<(u64, std::time::SystemTime)>> {
         .collect()
 }
 
-/// Until shutdown: reloads the agent's configuration on SIGHUP and when a config file
-/// (or the set of conf.d files) changes. A configuration that does not load keeps the
-/// running one and is reported in the agent's status.
+/// Until shutdown: reloads the agent's configuration on SIGHUP, when a config file (or the
+/// set of conf.d files) changes, and when a remote configuration pull brings a new one. A
+/// configuration that does not load keeps the running one and is reported in the agent's
+/// status.
 async fn watch_config(
-    files: &[PathBuf],
+    layers: &dyn Fn() -> Vec<PathBuf>,
     handle: &argus_agent::runtime::AgentHandle,
-    load: impl Fn() -> Result<argus_agent::AgentConfig, ConfigError>,
+    agent_data_dir: &Path,
+    load: impl Fn(&[PathBuf]) -> Result<argus_agent::AgentConfig, ConfigError>,
 ) {
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
-    let main = files.first().cloned();
-    let mut known_files = files.to_vec();
+    let mut known_files = layers();
     let mut last = fingerprint(&known_files);
+    let mut remote_every = load(&known_files)
+        .map(|c| c.remote_config_secs)
+        .unwrap_or(0);
+    let mut next_pull = tokio::time::Instant::now();
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     loop {
@@ -445,8 +485,18 @@ async fn watch_config(
         let reason = tokio::select! {
             _ = &mut shutdown => return,
             _ = hup_recv => "SIGHUP",
+            _ = handle.update_requested() => {
+                next_pull = tokio::time::Instant::now();
+                pull_remote(handle, agent_data_dir, &load, layers).await;
+                next_pull += std::time::Duration::from_secs(remote_every.max(1));
+                continue;
+            }
             _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {
-                let now_files = config::config_files(main.as_deref());
+                if remote_every > 0 && tokio::time::Instant::now() >= next_pull {
+                    pull_remote(handle, agent_data_dir, &load, layers).await;
+                    next_pull = tokio::time::Instant::now() + std::time::Duration::from_secs(remote_every);
+                }
+                let now_files = layers();
                 let now = fingerprint(&now_files);
                 if now_files == known_files && now == last {
                     continue;
@@ -456,9 +506,10 @@ async fn watch_config(
                 "a configuration file changed"
             }
         };
-        match load() {
+        match load(&layers()) {
             Ok(c) => {
                 tracing::info!(reason, "reloading the configuration");
+                remote_every = c.remote_config_secs;
                 if let Err(e) = handle.reconfigure(&c).await {
                     tracing::error!(error = %e, "new configuration refused; the running one stays");
                 }
@@ -467,6 +518,52 @@ async fn watch_config(
                 tracing::error!(error = %e, "new configuration refused; the running one stays");
                 handle.config_error(Some(e.to_string()));
             }
+        }
+    }
+}
+
+/// Pulls this agent's configuration; a new one that loads with the local files is saved
+/// (the file watcher then applies it), one that does not is reported and not saved.
+async fn pull_remote(
+    handle: &argus_agent::runtime::AgentHandle,
+    agent_data_dir: &Path,
+    load: &impl Fn(&[PathBuf]) -> Result<argus_agent::AgentConfig, ConfigError>,
+    layers: &dyn Fn() -> Vec<PathBuf>,
+) {
+    let (servers, token) = handle.targets();
+    let host = handle.status().host;
+    let etag = argus_agent::remote::saved_etag(agent_data_dir);
+    match argus_agent::remote::pull(&servers, &token, &host, etag.as_deref()).await {
+        Ok(argus_agent::remote::Pulled::New { text, etag }) => {
+            // Check it before keeping it: alone, then layered over the local files.
+            let tmp = agent_data_dir.join("remote-config.pending.toml");
+            let checked = std::fs::write(&tmp, &text)
+                .map_err(|e| e.to_string())
+                .and_then(|()| {
+                    let mut files: Vec<PathBuf> = layers()
+                        .into_iter()
+                        .filter(|f| f != &argus_agent::remote::saved_paths(agent_data_dir).0)
+                        .collect();
+                    files.push(tmp.clone());
+                    load(&files).map_err(|e| e.to_string())
+                });
+            let _ = std::fs::remove_file(&tmp);
+            match checked {
+                Ok(_) => {
+                    if let Err(e) = argus_agent::remote::save(agent_data_dir, &text, &etag) {
+                        tracing::error!(error = %e, "cannot save the remote configuration");
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "remote configuration refused; the running one stays");
+                    handle.config_error(Some(format!("remote configuration: {e}")));
+                }
+            }
+        }
+        Ok(argus_agent::remote::Pulled::None) => argus_agent::remote::clear(agent_data_dir),
+        Ok(argus_agent::remote::Pulled::Unchanged) => {}
+        Err(e) => {
+            tracing::debug!(error = %e, "remote configuration pull failed; keeping the last good copy")
         }
     }
 }

@@ -284,3 +284,78 @@ fn config_changes_apply_without_restart_and_a_bad_one_keeps_the_running_config()
         "plugins still run: {list}"
     );
 }
+
+#[test]
+fn remote_configuration_is_pulled_applied_and_kept() {
+    let config =
+        "[agent]\ninterval_secs = 1\nremote_config_secs = 1\napi_listen = \"127.0.0.1:0\"\n";
+    let argus = start("up", config);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let put = |body: &str| {
+        client()
+            .put(format!("{}/api/argus/agent/config?host={host}", argus.url))
+            .bearer_auth(&argus.token)
+            .body(body.to_string())
+            .send()
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    };
+    assert_eq!(put("[agent.labels]\nfrom_server = \"yes\"\n"), 204);
+    wait_for(
+        "samples labelled by the remote configuration",
+        Duration::from_secs(30),
+        || {
+            (!argus
+                .query(r#"system_uptime{from_server="yes"}"#)
+                .is_empty())
+            .then_some(())
+        },
+    );
+    assert!(
+        argus.data_dir().join("agent/remote-config.toml").exists(),
+        "the last good copy is kept"
+    );
+    // The ETag makes an unchanged configuration a 304.
+    let r = client()
+        .get(format!("{}/api/argus/agent/config?host={host}", argus.url))
+        .bearer_auth(&argus.token)
+        .send()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let etag = r
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let r = client()
+        .get(format!("{}/api/argus/agent/config?host={host}", argus.url))
+        .bearer_auth(&argus.token)
+        .header("If-None-Match", etag)
+        .send()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status().as_u16(), 304);
+    // A configuration the agent cannot apply is refused and reported; the last good stays.
+    assert_eq!(put("[agent]\nno_such_key = 1\n"), 204);
+    let (s, _) = agent_post(&argus, "/update", "");
+    assert_eq!(s, 202);
+    let status = wait_for("the refusal in the status", Duration::from_secs(20), || {
+        let (_, st) = agent_get(&argus, "/me/status");
+        st["config_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no_such_key"))
+            .then_some(st)
+    });
+    assert!(
+        status["config_error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("remote configuration"),
+        "{status}"
+    );
+    let saved = std::fs::read_to_string(argus.data_dir().join("agent/remote-config.toml"))
+        .unwrap_or_default();
+    assert!(saved.contains("from_server"), "{saved}");
+}
