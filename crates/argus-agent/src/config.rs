@@ -39,6 +39,14 @@ pub struct AgentConfig {
     pub labels: BTreeMap<String, String>,
     /// The built-in inputs.
     pub inputs: InputsConfig,
+    /// `[agent.scripts]`: script plugins dropped into a directory.
+    pub scripts: crate::scripts::ScriptsConfig,
+    /// `[[agent.processors]]`: transformations applied to every round, in order.
+    pub processors: Vec<crate::processors::ProcessorConfig>,
+    /// `[[agent.alarms]]`: local rules that raise alarm events.
+    pub alarms: Vec<crate::alarms::AlarmConfig>,
+    /// `[[agent.outputs]]`: where rounds go besides the servers.
+    pub outputs: Vec<crate::outputs::OutputConfig>,
 }
 
 impl Default for AgentConfig {
@@ -57,6 +65,10 @@ impl Default for AgentConfig {
             log_dirs: vec!["/var/log".to_string()],
             labels: BTreeMap::new(),
             inputs: InputsConfig::default(),
+            scripts: Default::default(),
+            processors: Vec::new(),
+            alarms: Vec::new(),
+            outputs: Vec::new(),
         }
     }
 }

@@ -5,15 +5,19 @@
 //! compresses it and delivers it to the first server that accepts it.
 
 pub mod alarm;
+pub mod alarms;
 pub mod buffer;
 pub mod config;
 pub mod heartbeat;
 pub mod input;
 pub mod inputs;
 pub mod output;
+pub mod outputs;
 pub mod processor;
+pub mod processors;
 pub mod remote;
 pub mod runtime;
+pub mod scripts;
 pub mod sender;
 
 pub use config::AgentConfig;

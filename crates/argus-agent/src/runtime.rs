@@ -12,6 +12,10 @@
 use crate::buffer::{Buffer, BufferStats, Kind};
 use crate::config::AgentConfig;
 use crate::input::{Input, Plugin, Schedule};
+use crate::alarm::Alarm;
+use crate::output::{Batch, Output};
+use crate::processor::Processor;
+use crate::scripts::{ScriptDir, ScriptsConfig};
 use crate::sender::{Sender, SenderStats};
 use argus_core::Event;
 use argus_core::line_protocol::{Line, Precision, write_line};
@@ -101,6 +105,29 @@ struct Shared {
     config_error: Mutex<Option<String>>,
     /// Asks for a remote configuration pull now (`POST /update`).
     update: tokio::sync::Notify,
+    /// Processors and alarms, run on every round; replaced on reconfiguration.
+    stages: Mutex<Stages>,
+    /// Extra outputs; written from blocking threads.
+    outputs: Arc<Mutex<Vec<Box<dyn Output>>>>,
+    /// The scripts configuration the directory watcher follows.
+    scripts: Mutex<ScriptsConfig>,
+    data_dir: std::path::PathBuf,
+}
+
+/// The per-round transformations.
+struct Stages {
+    processors: Vec<Box<dyn Processor>>,
+    alarms: Vec<Box<dyn Alarm>>,
+}
+
+fn build_stages(config: &AgentConfig) -> anyhow::Result<(Stages, Vec<Box<dyn Output>>)> {
+    Ok((
+        Stages {
+            processors: crate::processors::build_processors(&config.processors)?,
+            alarms: crate::alarms::build_alarms(&config.alarms)?,
+        },
+        crate::outputs::build_outputs(&config.outputs)?,
+    ))
 }
 
 /// The agent's status, for `GET /me/status`.
@@ -262,13 +289,18 @@ impl AgentHandle {
     /// configuration stays and the error is kept for the status.
     pub async fn reconfigure(&self, config: &AgentConfig) -> anyhow::Result<()> {
         // The data dir is not known here yet: the log input's offsets land under ".".
-        let plugins = match crate::inputs::build(&config.inputs) {
-            Ok(p) => p,
+        let built = crate::inputs::build(&config.inputs, &self.shared.data_dir)
+            .and_then(|p| build_stages(config).map(|s| (p, s)));
+        let (plugins, (stages, outputs)) = match built {
+            Ok(x) => x,
             Err(e) => {
                 *lock(&self.shared.config_error) = Some(format!("{e:#}"));
                 return Err(e);
             }
         };
+        *lock(&self.shared.stages) = stages;
+        *lock(&self.shared.outputs) = outputs;
+        *lock(&self.shared.scripts) = config.scripts.clone();
         let old: Vec<String> = lock(&self.shared.plugins)
             .keys()
             .filter(|n| !n.starts_with("script:"))
@@ -359,6 +391,7 @@ impl Agent {
             anyhow::bail!("agent.interval_secs must be at least 1");
         }
         let buffer = Buffer::open(&data_dir.join("buffer"), config.buffer_max_bytes as u64)?;
+        let (stages, outputs) = build_stages(config)?;
         let (tx, rx) = mpsc::channel(1024);
         let shared = Arc::new(Shared {
             plugins: Mutex::new(BTreeMap::new()),
@@ -371,9 +404,13 @@ impl Agent {
             targets: std::sync::RwLock::new((config.servers.clone(), config.token.clone())),
             config_error: Mutex::new(None),
             update: tokio::sync::Notify::new(),
+            stages: Mutex::new(stages),
+            outputs: Arc::new(Mutex::new(outputs)),
+            scripts: Mutex::new(config.scripts.clone()),
+            data_dir: data_dir.to_path_buf(),
         });
         Ok(Agent {
-            plugins: crate::inputs::build(&config.inputs)?,
+            plugins: crate::inputs::build(&config.inputs, data_dir)?,
             sender: Sender::new(
                 config.servers.clone(),
                 config.token.clone(),
@@ -408,13 +445,42 @@ impl Agent {
         // The pipeline: label each round and buffer it.
         let pipeline_shared = shared.clone();
         let pipeline = tokio::spawn(async move {
-            while let Some(round) = rounds_rx.recv().await {
+            while let Some(mut round) = rounds_rx.recv().await {
                 let l = pipeline_shared
                     .labeling
                     .read()
                     .map(|l| l.clone())
                     .unwrap_or_else(|p| p.into_inner().clone());
-                let (metrics, events) = encode(round, &l.host, &l.labels);
+                label(&mut round, &l.host, &l.labels);
+                {
+                    let mut st = lock(&pipeline_shared.stages);
+                    for p in st.processors.iter_mut() {
+                        p.process(&mut round.points);
+                    }
+                    let now = argus_core::now_ms();
+                    let mut raised = Vec::new();
+                    for a in st.alarms.iter_mut() {
+                        a.check(now, &round.points, &mut raised);
+                    }
+                    for mut e in raised {
+                        if e.host.is_empty() {
+                            e.host = l.host.clone();
+                        }
+                        round.events.push(e);
+                    }
+                }
+                let outputs = pipeline_shared.outputs.clone();
+                if !lock(&outputs).is_empty() {
+                    let (points, events) = (round.points.clone(), round.events.clone());
+                    tokio::task::spawn_blocking(move || {
+                        for o in lock(&outputs).iter_mut() {
+                            if let Err(e) = o.write(&Batch { points: &points, events: &events }) {
+                                tracing::warn!(output = o.name(), error = %e, "output failed");
+                            }
+                        }
+                    });
+                }
+                let (metrics, events) = encode(round);
                 let buffer = pipeline_shared.buffer.clone();
                 let res = tokio::task::spawn_blocking(move || {
                     let mut b = lock(&buffer);
@@ -476,10 +542,12 @@ impl Agent {
             every,
             stop_rx.clone(),
         ));
+        let scripts = tokio::spawn(watch_scripts(handle.clone(), stop_rx.clone()));
 
         shutdown.await;
         let _ = stop_tx.send(true);
         let _ = heartbeat.await;
+        let _ = scripts.await;
         let names: Vec<String> = lock(&shared.plugins).keys().cloned().collect();
         for n in names {
             handle.remove_plugin(&n).await;
@@ -492,18 +560,15 @@ impl Agent {
     }
 }
 
-/// Labels one round and encodes it: line protocol (ms) and JSON lines.
-fn encode(round: Round, host: &str, labels: &[(String, String)]) -> (String, String) {
-    let mut metrics = String::with_capacity(round.points.len() * 128);
-    for mut p in round.points {
-        add_tag(&mut p, "host", host);
+/// Adds the host and the global labels to a round (before processors see it).
+fn label(round: &mut Round, host: &str, labels: &[(String, String)]) {
+    for p in &mut round.points {
+        add_tag(p, "host", host);
         for (k, v) in labels {
-            add_tag(&mut p, k, v);
+            add_tag(p, k, v);
         }
-        write_line(&mut metrics, &p, Precision::Milliseconds);
     }
-    let mut events = String::new();
-    for mut e in round.events {
+    for e in &mut round.events {
         if e.host.is_empty() {
             e.host = host.to_string();
         }
@@ -512,7 +577,18 @@ fn encode(round: Round, host: &str, labels: &[(String, String)]) -> (String, Str
                 .entry(k.clone())
                 .or_insert_with(|| serde_json::Value::String(v.clone()));
         }
-        if let Ok(s) = serde_json::to_string(&e) {
+    }
+}
+
+/// Encodes a labelled round: line protocol (ms) and JSON lines.
+fn encode(round: Round) -> (String, String) {
+    let mut metrics = String::with_capacity(round.points.len() * 128);
+    for p in &round.points {
+        write_line(&mut metrics, p, Precision::Milliseconds);
+    }
+    let mut events = String::new();
+    for e in &round.events {
+        if let Ok(s) = serde_json::to_string(e) {
             events.push_str(&s);
             events.push('\n');
         }
@@ -704,4 +780,46 @@ async fn run_once(
 /// A schedule's effective interval (for tests and docs).
 pub fn effective_interval(s: &Schedule, default: Duration) -> Duration {
     s.interval.unwrap_or(default)
+}
+
+/// Follows the scripts directory: starts scripts that appear, stops those that go, and
+/// starts over when the scripts configuration changes.
+async fn watch_scripts(handle: AgentHandle, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut current: Option<(ScriptsConfig, Option<ScriptDir>)> = None;
+    loop {
+        let cfg = lock(&handle.shared.scripts).clone();
+        if current.as_ref().is_none_or(|(c, _)| *c != cfg) {
+            // New settings: stop every script plugin and rescan from scratch.
+            let names: Vec<String> = lock(&handle.shared.plugins)
+                .keys()
+                .filter(|n| n.starts_with("script:"))
+                .cloned()
+                .collect();
+            for n in names {
+                handle.remove_plugin(&n).await;
+            }
+            let dir = match ScriptDir::build(&cfg, &handle.shared.data_dir) {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::error!(error = %e, "script plugins are off");
+                    *lock(&handle.shared.config_error) = Some(format!("agent.scripts: {e}"));
+                    None
+                }
+            };
+            current = Some((cfg, dir));
+        }
+        if let Some((_, Some(dir))) = current.as_mut() {
+            let changes = dir.scan();
+            for n in &changes.removed {
+                handle.remove_plugin(n).await;
+            }
+            if !changes.added.is_empty() {
+                handle.add_plugins(changes.added).await;
+            }
+        }
+        tokio::select! {
+            _ = async { let _ = stop.wait_for(|s| *s).await; } => return,
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+        }
+    }
 }

@@ -10,12 +10,20 @@
 pub mod cpu;
 pub mod disk;
 pub mod diskio;
+pub mod dns;
+pub mod http;
 pub mod load;
+pub mod log;
 pub mod mem;
 pub mod net;
+pub mod ping;
+pub mod port;
 pub mod processes;
+pub mod procstat;
+pub mod prometheus;
 pub mod swap;
 pub mod system;
+pub mod tcp;
 
 mod glob;
 mod procfile;
@@ -23,6 +31,7 @@ mod procfile;
 mod testcases;
 
 use std::borrow::Cow;
+use std::path::Path;
 
 use argus_core::line_protocol::{FieldValue, Line};
 use serde::{Deserialize, Serialize};
@@ -51,10 +60,36 @@ pub struct InputsConfig {
     pub system: system::Config,
     /// `[agent.inputs.processes]`: process counts by state.
     pub processes: processes::Config,
+    /// `[[agent.inputs.log]]`: log files tailed for lines matching rules, one table per
+    /// instance; none by default (and then not written out).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub log: Vec<log::Config>,
+    /// `[[agent.inputs.procstat]]`: CPU, memory, threads and files of selected processes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub procstat: Vec<procstat::Config>,
+    /// `[[agent.inputs.port]]`: whether local TCP or UDP ports are listened on.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub port: Vec<port::Config>,
+    /// `[[agent.inputs.tcp]]`: TCP connect checks (Telegraf's `net_response`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tcp: Vec<tcp::Config>,
+    /// `[[agent.inputs.http]]`: HTTP(S) probes (Telegraf's `http_response`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub http: Vec<http::Config>,
+    /// `[[agent.inputs.ping]]`: ICMP echo round trips and loss.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ping: Vec<ping::Config>,
+    /// `[[agent.inputs.dns]]`: DNS lookup checks (Telegraf's `dns_query`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<dns::Config>,
+    /// `[[agent.inputs.prometheus]]`: scrapes of Prometheus `/metrics` endpoints.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub prometheus: Vec<prometheus::Config>,
 }
 
-/// Builds the enabled inputs with their schedules.
-pub fn build(config: &InputsConfig) -> anyhow::Result<Vec<Plugin>> {
+/// Builds the enabled inputs with their schedules. Inputs that keep state (the `log`
+/// input's offsets) keep it under `data_dir`.
+pub fn build(config: &InputsConfig, data_dir: &Path) -> anyhow::Result<Vec<Plugin>> {
     let mut plugins: Vec<Plugin> = Vec::new();
     let mut add = |input: Option<Box<dyn Input>>, interval_secs: u64, timeout_secs: u64| {
         if let Some(input) = input {
@@ -66,15 +101,59 @@ pub fn build(config: &InputsConfig) -> anyhow::Result<Vec<Plugin>> {
         }
     };
     let c = config;
-    add(cpu::Cpu::build(&c.cpu)?, c.cpu.interval_secs, c.cpu.timeout_secs);
-    add(mem::Mem::build(&c.mem)?, c.mem.interval_secs, c.mem.timeout_secs);
-    add(swap::Swap::build(&c.swap)?, c.swap.interval_secs, c.swap.timeout_secs);
-    add(disk::Disk::build(&c.disk)?, c.disk.interval_secs, c.disk.timeout_secs);
-    add(diskio::DiskIo::build(&c.diskio)?, c.diskio.interval_secs, c.diskio.timeout_secs);
-    add(net::Net::build(&c.net)?, c.net.interval_secs, c.net.timeout_secs);
-    add(load::Load::build(&c.load)?, c.load.interval_secs, c.load.timeout_secs);
-    add(system::System::build(&c.system)?, c.system.interval_secs, c.system.timeout_secs);
-    add(processes::Processes::build(&c.processes)?, c.processes.interval_secs, c.processes.timeout_secs);
+    add(
+        cpu::Cpu::build(&c.cpu)?,
+        c.cpu.interval_secs,
+        c.cpu.timeout_secs,
+    );
+    add(
+        mem::Mem::build(&c.mem)?,
+        c.mem.interval_secs,
+        c.mem.timeout_secs,
+    );
+    add(
+        swap::Swap::build(&c.swap)?,
+        c.swap.interval_secs,
+        c.swap.timeout_secs,
+    );
+    add(
+        disk::Disk::build(&c.disk)?,
+        c.disk.interval_secs,
+        c.disk.timeout_secs,
+    );
+    add(
+        diskio::DiskIo::build(&c.diskio)?,
+        c.diskio.interval_secs,
+        c.diskio.timeout_secs,
+    );
+    add(
+        net::Net::build(&c.net)?,
+        c.net.interval_secs,
+        c.net.timeout_secs,
+    );
+    add(
+        load::Load::build(&c.load)?,
+        c.load.interval_secs,
+        c.load.timeout_secs,
+    );
+    add(
+        system::System::build(&c.system)?,
+        c.system.interval_secs,
+        c.system.timeout_secs,
+    );
+    add(
+        processes::Processes::build(&c.processes)?,
+        c.processes.interval_secs,
+        c.processes.timeout_secs,
+    );
+    plugins.extend(log::plugins(&c.log, data_dir)?);
+    plugins.extend(instances("procstat", &c.procstat, |i| (i.name.clone(), i.interval_secs, i.timeout_secs), procstat::Procstat::build)?);
+    plugins.extend(instances("port", &c.port, |i| (i.name.clone(), i.interval_secs, i.timeout_secs), port::Port::build)?);
+    plugins.extend(instances("tcp", &c.tcp, |i| (i.name.clone(), i.interval_secs, i.timeout_secs), tcp::Tcp::build)?);
+    plugins.extend(instances("http", &c.http, |i| (i.name.clone(), i.interval_secs, i.timeout_secs), http::Http::build)?);
+    plugins.extend(instances("ping", &c.ping, |i| (i.name.clone(), i.interval_secs, i.timeout_secs), ping::Ping::build)?);
+    plugins.extend(instances("dns", &c.dns, |i| (i.name.clone(), i.interval_secs, i.timeout_secs), dns::Dns::build)?);
+    plugins.extend(instances("prometheus", &c.prometheus, |i| (i.name.clone(), i.interval_secs, i.timeout_secs), prometheus::Prometheus::build)?);
     Ok(plugins)
 }
 
@@ -90,7 +169,52 @@ pub const SAMPLE_CONFIGS: &[&str] = &[
     load::SAMPLE_CONFIG,
     system::SAMPLE_CONFIG,
     processes::SAMPLE_CONFIG,
+    log::SAMPLE_CONFIG,
+    procstat::SAMPLE_CONFIG,
+    port::SAMPLE_CONFIG,
+    tcp::SAMPLE_CONFIG,
+    http::SAMPLE_CONFIG,
+    ping::SAMPLE_CONFIG,
+    dns::SAMPLE_CONFIG,
+    prometheus::SAMPLE_CONFIG,
 ];
+
+/// The enabled instances of a multi-instance input (`[[agent.inputs.<kind>]]`), each
+/// named `<kind>:<name>`, or `<kind>:<index>` (its position among the kind's tables) when
+/// unnamed. Two instances with one name, and an instance's bad option, are errors naming
+/// the instance. `meta` gives an instance's name, `interval_secs` and `timeout_secs`.
+fn instances<C>(
+    kind: &str,
+    configs: &[C],
+    meta: impl Fn(&C) -> (String, u64, u64),
+    build: impl Fn(&C) -> anyhow::Result<Option<Box<dyn Input>>>,
+) -> anyhow::Result<Vec<Plugin>> {
+    let mut plugins: Vec<Plugin> = Vec::new();
+    let mut names = std::collections::HashSet::new();
+    for (index, config) in configs.iter().enumerate() {
+        let (name, interval_secs, timeout_secs) = meta(config);
+        let name = if name.is_empty() {
+            format!("{kind}:{index}")
+        } else {
+            format!("{kind}:{name}")
+        };
+        if !names.insert(name.clone()) {
+            anyhow::bail!(
+                "[[agent.inputs.{kind}]] #{index}: another instance is named {name:?} (set distinct `name`s)"
+            );
+        }
+        let input = build(config)
+            .map_err(|e| anyhow::anyhow!("[[agent.inputs.{kind}]] {name}: {e:#}"))?;
+        if let Some(input) = input {
+            plugins.push(Plugin {
+                name,
+                input,
+                schedule: Schedule::from_secs(interval_secs, timeout_secs),
+            });
+        }
+    }
+    Ok(plugins)
+}
 
 /// The default `procfs_root` of every input.
 fn default_procfs_root() -> std::path::PathBuf {
@@ -144,7 +268,7 @@ mod tests {
 
     #[test]
     fn default_config_builds_every_input_once() {
-        let inputs = build(&InputsConfig::default()).expect("build");
+        let inputs = build(&InputsConfig::default(), Path::new(".")).expect("build");
         let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
         assert_eq!(
             names,
@@ -164,16 +288,53 @@ mod tests {
 
     #[test]
     fn one_sample_config_per_input_in_build_order() {
-        let inputs = build(&InputsConfig::default()).expect("build");
+        // With one instance of `log`, which has none by default.
+        let mut config = InputsConfig::default();
+        config.log.push(log::Config {
+            files: vec!["/nonexistent/*.log".into()],
+            ..log::Config::default()
+        });
+        // And of each network and process input, which have none either.
+        config.procstat.push(procstat::Config {
+            exe: "^argus$".into(),
+            ..procstat::Config::default()
+        });
+        config.port.push(port::Config {
+            ports: vec![22],
+            ..port::Config::default()
+        });
+        config.tcp.push(tcp::Config {
+            address: "127.0.0.1:22".into(),
+            ..tcp::Config::default()
+        });
+        config.http.push(http::Config {
+            url: "http://127.0.0.1/".into(),
+            ..http::Config::default()
+        });
+        config.ping.push(ping::Config {
+            host: "127.0.0.1".into(),
+            ..ping::Config::default()
+        });
+        config.dns.push(dns::Config {
+            domain: "localhost".into(),
+            ..dns::Config::default()
+        });
+        config.prometheus.push(prometheus::Config {
+            url: "http://127.0.0.1:9100/metrics".into(),
+            ..prometheus::Config::default()
+        });
+        let inputs = build(&config, Path::new(".")).expect("build");
         assert_eq!(SAMPLE_CONFIGS.len(), inputs.len());
         for (sample, input) in SAMPLE_CONFIGS.iter().zip(&inputs) {
-            let header = format!("[agent.inputs.{}]", input.input.name());
-            assert!(sample.lines().any(|l| l == header), "{header}");
+            let table = format!("[agent.inputs.{}]", input.input.name());
+            // A multi-instance input's sample is a commented-out `[[…]]` example.
+            let array = format!("# [[agent.inputs.{}]]", input.input.name());
+            assert!(sample.lines().any(|l| l == table || l == array), "{table}");
         }
         // Every table key of the config is a known input.
-        let json = serde_json::to_value(InputsConfig::default()).expect("json");
+        let json = serde_json::to_value(&config).expect("json");
         let keys: Vec<&String> = json.as_object().expect("object").keys().collect();
-        let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
+        let names: Vec<&str> = inputs.iter().map(|i| i.input.name()).collect();
         assert_eq!(keys.len(), names.len());
         assert!(keys.iter().all(|k| names.contains(&k.as_str())), "{keys:?}");
     }
@@ -183,7 +344,7 @@ mod tests {
         let mut config = InputsConfig::default();
         config.cpu.enabled = false;
         config.processes.enabled = false;
-        let inputs = build(&config).expect("build");
+        let inputs = build(&config, Path::new(".")).expect("build");
         let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
         assert_eq!(
             names,
@@ -214,7 +375,7 @@ mod tests {
     fn every_real_input_gathers_on_this_machine() {
         // Each input's own tests compare values; this checks the whole set runs together
         // and honours the contract: timestamps are `now_ms`, nobody sets `host`.
-        let mut inputs = build(&InputsConfig::default()).expect("build");
+        let mut inputs = build(&InputsConfig::default(), Path::new(".")).expect("build");
         let now_ms = 1_700_000_000_123;
         for input in &mut inputs {
             let mut out = Vec::new();
@@ -237,7 +398,7 @@ mod tests {
     #[test]
     #[ignore = "a measurement, not a check"]
     fn gather_cost() {
-        let mut inputs = build(&InputsConfig::default()).expect("build");
+        let mut inputs = build(&InputsConfig::default(), Path::new(".")).expect("build");
         let mut out = Vec::new();
         for input in &mut inputs {
             let rounds = 2000;
@@ -315,7 +476,7 @@ mod tests {
             config.processes.procfs_root = root.path().into();
             // cpu may refuse to start on a broken /proc/stat; the others start lazily.
             config.cpu.enabled = cpu::Cpu::build(&config.cpu).is_ok();
-            for mut input in build(&config).expect("build") {
+            for mut input in build(&config, Path::new(".")).expect("build") {
                 let _ = input.input.gather(0, &mut Vec::new());
                 let _ = input.input.gather(1, &mut Vec::new());
             }

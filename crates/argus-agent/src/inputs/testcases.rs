@@ -217,3 +217,87 @@ fn split_unescaped(text: &str, sep: char) -> Vec<String> {
     }
     parts
 }
+
+/// Checks the `sample.toml` of a multi-instance input (`[[agent.inputs.<kind>]]`), which
+/// the default config has no instance of: every line is commented out; the example
+/// table starts at `# [[agent.inputs.<kind>]]` (description comments may precede it);
+/// with one `# ` removed from each line from there on, it parses as exactly one instance
+/// of `C` (unknown keys fail) that sets every option of `C`, so that the example documents
+/// them all. Returns the parsed instance for further checks.
+pub fn assert_instance_sample<C>(sample: &str, kind: &str) -> C
+where
+    C: DeserializeOwned + serde::Serialize + Default,
+{
+    for line in sample.lines() {
+        assert!(
+            line.is_empty() || line.starts_with('#'),
+            "{kind}/sample.toml: line {line:?} is not commented out"
+        );
+    }
+    let header = format!("# [[agent.inputs.{kind}]]");
+    let start = sample
+        .lines()
+        .position(|l| l == header)
+        .unwrap_or_else(|| panic!("{kind}/sample.toml lacks {header}"));
+    let uncommented: Vec<&str> = sample
+        .lines()
+        .skip(start)
+        .map(|l| l.strip_prefix("# ").or_else(|| l.strip_prefix('#')).unwrap_or(l))
+        .collect();
+    let text = uncommented.join("\n");
+    let value: toml::Value =
+        toml::from_str(&text).unwrap_or_else(|e| panic!("{kind}/sample.toml uncommented: {e}"));
+    let instances = value
+        .get("agent")
+        .and_then(|a| a.get("inputs"))
+        .and_then(|i| i.get(kind))
+        .and_then(toml::Value::as_array)
+        .unwrap_or_else(|| panic!("{kind}/sample.toml: no [[agent.inputs.{kind}]]"));
+    assert_eq!(instances.len(), 1, "{kind}/sample.toml: one example instance");
+    let table = instances[0].as_table().expect("a table");
+    let defaults = serde_json::to_value(C::default()).expect("config to JSON");
+    for key in defaults.as_object().expect("config is a table").keys() {
+        assert!(
+            table.contains_key(key),
+            "{kind}/sample.toml does not show option {key}"
+        );
+    }
+    instances[0]
+        .clone()
+        .try_into()
+        .unwrap_or_else(|e| panic!("{kind}/sample.toml: {e}"))
+}
+
+/// Checks that `inputs/<input>/README.md` shows the sample config verbatim and names, in
+/// backticks, every series and tag key of `output` (line protocol as [`render`] writes
+/// it): for inputs whose points come from live exchanges rather than fixture files.
+pub fn assert_readme_documents_output(input: &str, sample: &str, output: &str) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/inputs")
+        .join(input);
+    let readme = std::fs::read_to_string(dir.join("README.md")).expect("README.md");
+    assert!(
+        readme.contains(sample.trim_end()),
+        "{input}/README.md does not show sample.toml verbatim"
+    );
+    let mut checked = 0;
+    for line in output.lines() {
+        let parts = split_unescaped(line, ' ');
+        let key = split_unescaped(&parts[0], ',');
+        let measurement = &key[0];
+        for tag in &key[1..] {
+            let k = &split_unescaped(tag, '=')[0];
+            assert!(
+                readme.contains(&format!("`{k}`")),
+                "{input}: tag {k} undocumented"
+            );
+        }
+        for field in split_unescaped(&parts[1], ',') {
+            let name = &split_unescaped(&field, '=')[0];
+            let series = format!("`{measurement}_{name}`");
+            assert!(readme.contains(&series), "{input}: {series} undocumented");
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "{input}: no output to check the README against");
+}

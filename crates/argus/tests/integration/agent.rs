@@ -359,3 +359,83 @@ fn remote_configuration_is_pulled_applied_and_kept() {
         .unwrap_or_default();
     assert!(saved.contains("from_server"), "{saved}");
 }
+
+#[test]
+fn scripts_alarms_and_log_rules_reach_the_server() {
+    use std::os::unix::fs::PermissionsExt;
+    let scripts = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::set_permissions(scripts.path(), std::fs::Permissions::from_mode(0o755))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let script = scripts.path().join("5_queue.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\necho '[{\"name\":\"depth\",\"value\":7,\"tags\":{\"queue\":\"mail\"}}]'\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let logs = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let log = logs.path().join("app.log");
+    std::fs::write(&log, "").unwrap_or_else(|e| panic!("{e}"));
+    let config = format!(
+        r#"[agent]
+interval_secs = 1
+api_listen = "127.0.0.1:0"
+
+[agent.scripts]
+dir = "{}"
+interval_secs = 1
+
+[[agent.inputs.log]]
+name = "app"
+files = ["{}"]
+[[agent.inputs.log.rules]]
+name = "errors"
+keyword = "ERROR"
+
+[[agent.alarms]]
+name = "always"
+code = "mem_seen"
+measurement = "mem"
+field = "total"
+op = ">"
+threshold = 0.0
+"#,
+        scripts.path().display(),
+        log.display()
+    );
+    let argus = start("up", &config);
+    // The script's metric.
+    let got = wait_for("the script's metric", Duration::from_secs(30), || {
+        let r = argus.query(r#"plugin_queue_depth{queue="mail"}"#);
+        (!r.is_empty()).then_some(r)
+    });
+    assert_eq!(got[0]["value"][1], "7");
+    // A matching log line: counter and event.
+    std::fs::write(&log, "all good\nERROR disk on fire\n").unwrap_or_else(|e| panic!("{e}"));
+    let ev = wait_for("the log event", Duration::from_secs(30), || {
+        let (_, b) = argus.get("/api/argus/events?type=log");
+        b["data"].as_array().filter(|a| !a.is_empty()).cloned()
+    });
+    assert_eq!(ev[0]["line"], "ERROR disk on fire", "{ev:?}");
+    assert_eq!(ev[0]["rule"], "errors");
+    let m = wait_for("the match counter", Duration::from_secs(20), || {
+        let r = argus.query(r#"log_matches{rule="errors",instance="app"}"#);
+        (!r.is_empty()).then_some(r)
+    });
+    assert_eq!(m[0]["value"][1], "1");
+    // The local alarm fired and was delivered as an event.
+    let alarms = wait_for("the alarm event", Duration::from_secs(30), || {
+        let (_, b) = argus.get("/api/argus/events?type=alarm");
+        b["data"].as_array().filter(|a| !a.is_empty()).cloned()
+    });
+    assert_eq!(alarms[0]["code"], "mem_seen", "{alarms:?}");
+    assert!(alarms[0]["host"].as_str().is_some_and(|h| !h.is_empty()));
+    // The script shows up as a plugin.
+    let (_, list) = agent_get(&argus, "/plugins/list");
+    assert!(
+        list.as_array()
+            .is_some_and(|a| a.iter().any(|p| p["name"] == "script:5_queue.sh")),
+        "{list}"
+    );
+}
