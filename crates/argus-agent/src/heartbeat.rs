@@ -112,9 +112,12 @@ pub async fn run(
     every: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let client = match reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
+    let client = match {
+        crate::outputs::http::ensure_tls_provider();
+        reqwest::Client::builder()
+    }
+    .timeout(Duration::from_secs(10))
+    .build()
     {
         Ok(c) => c,
         Err(e) => {

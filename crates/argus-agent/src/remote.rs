@@ -31,9 +31,12 @@ pub async fn pull(
     host: &str,
     etag: Option<&str>,
 ) -> anyhow::Result<Pulled> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()?;
+    let client = {
+        crate::outputs::http::ensure_tls_provider();
+        reqwest::Client::builder()
+    }
+    .timeout(Duration::from_secs(10))
+    .build()?;
     let mut last_err = anyhow::anyhow!("no server configured");
     for s in servers {
         let url = format!(

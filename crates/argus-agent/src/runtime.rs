@@ -9,10 +9,10 @@
 //! the servers. [`AgentHandle`] is what the local API uses to list, run, enable and
 //! disable plugins and to push data in.
 
+use crate::alarm::Alarm;
 use crate::buffer::{Buffer, BufferStats, Kind};
 use crate::config::AgentConfig;
 use crate::input::{Input, Plugin, Schedule};
-use crate::alarm::Alarm;
 use crate::output::{Batch, Output};
 use crate::processor::Processor;
 use crate::scripts::{ScriptDir, ScriptsConfig};
@@ -474,7 +474,10 @@ impl Agent {
                     let (points, events) = (round.points.clone(), round.events.clone());
                     tokio::task::spawn_blocking(move || {
                         for o in lock(&outputs).iter_mut() {
-                            if let Err(e) = o.write(&Batch { points: &points, events: &events }) {
+                            if let Err(e) = o.write(&Batch {
+                                points: &points,
+                                events: &events,
+                            }) {
                                 tracing::warn!(output = o.name(), error = %e, "output failed");
                             }
                         }
@@ -821,5 +824,147 @@ async fn watch_scripts(handle: AgentHandle, mut stop: tokio::sync::watch::Receiv
             _ = async { let _ = stop.wait_for(|s| *s).await; } => return,
             _ = tokio::time::sleep(Duration::from_secs(5)) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::Schedule;
+
+    /// An input that behaves as told: ok, error, panic or hang.
+    struct Scripted {
+        name: &'static str,
+        mode: &'static str,
+    }
+
+    impl Input for Scripted {
+        fn name(&self) -> &str {
+            self.name
+        }
+
+        fn gather(&mut self, now_ms: i64, out: &mut Vec<Line<'static>>) -> anyhow::Result<()> {
+            match self.mode {
+                "panic" => panic!("boom in {}", self.name),
+                "hang" => std::thread::sleep(Duration::from_secs(3)),
+                "error" => {
+                    out.push(Line::new("partial").float("v", 1.0).timestamp(now_ms));
+                    anyhow::bail!("cannot read the thing")
+                }
+                _ => {}
+            }
+            out.push(Line::new(self.name).float("v", 1.0).timestamp(now_ms));
+            Ok(())
+        }
+    }
+
+    fn plugin(name: &'static str, mode: &'static str) -> Plugin {
+        Plugin {
+            name: name.to_string(),
+            input: Box::new(Scripted { name, mode }),
+            schedule: Schedule {
+                interval: Some(Duration::from_millis(200)),
+                timeout: Some(Duration::from_millis(300)),
+            },
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn failing_plugins_are_contained_and_reported() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let config = AgentConfig {
+            servers: vec![],
+            inputs: serde_json::from_value(serde_json::json!({
+                "cpu": {"enabled": false}, "mem": {"enabled": false}, "swap": {"enabled": false},
+                "disk": {"enabled": false}, "diskio": {"enabled": false}, "net": {"enabled": false},
+                "load": {"enabled": false}, "system": {"enabled": false}, "processes": {"enabled": false}
+            }))
+            .unwrap_or_default(),
+            scripts: crate::scripts::ScriptsConfig {
+                enabled: false,
+                ..Default::default()
+            },
+            ..AgentConfig::default()
+        };
+        let agent = Agent::new(&config, dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let handle = agent.handle();
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let run = tokio::spawn(agent.run(async move {
+            let mut rx = rx;
+            let _ = rx.wait_for(|s| *s).await;
+        }));
+        handle
+            .add_plugins(vec![
+                plugin("good", "ok"),
+                plugin("bad", "error"),
+                plugin("crashy", "panic"),
+                plugin("stuck", "hang"),
+            ])
+            .await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let states: BTreeMap<String, PluginState> = handle
+            .list()
+            .into_iter()
+            .map(|s| (s.name.clone(), s))
+            .collect();
+        let st = |n: &str| {
+            states
+                .get(n)
+                .cloned()
+                .unwrap_or_else(|| panic!("{n} missing"))
+        };
+        assert!(
+            st("good").runs >= 4,
+            "the good plugin kept its schedule: {:?}",
+            st("good")
+        );
+        assert_eq!(st("good").errors, 0);
+        assert_eq!(st("bad").state, "error");
+        assert_eq!(
+            st("bad").last_error.as_deref(),
+            Some("cannot read the thing")
+        );
+        assert_eq!(st("crashy").state, "panicked");
+        assert!(
+            st("crashy")
+                .last_error
+                .unwrap_or_default()
+                .contains("boom in crashy")
+        );
+        assert!(
+            st("crashy").runs >= 3,
+            "a panicking plugin is called again next interval"
+        );
+        assert_eq!(st("stuck").state, "hung");
+        assert_eq!(
+            st("stuck").runs,
+            1,
+            "a hung plugin is not started again while it hangs"
+        );
+        // A manual run of the hung plugin says it is still running.
+        let out = handle
+            .run("stuck", None, None)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(out.result, "already_running");
+        let out = handle
+            .run("good", None, None)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((out.result.as_str(), out.points), ("ok", 1));
+        // The error's partial points were still kept and buffered with the rest.
+        let _ = tx.send(true);
+        let _ = run.await;
+        let mut b =
+            Buffer::open(&dir.path().join("buffer"), 1 << 30).unwrap_or_else(|e| panic!("{e}"));
+        let all: String = b
+            .peek(10_000, usize::MAX)
+            .unwrap_or_default()
+            .iter()
+            .map(|r| String::from_utf8_lossy(&r.payload).into_owned())
+            .collect();
+        assert!(all.contains("good,host="), "{all}");
+        assert!(all.contains("partial,host="), "{all}");
+        assert!(!all.contains("crashy,"), "{all}");
     }
 }

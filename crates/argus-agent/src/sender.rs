@@ -46,6 +46,7 @@ const MAX_REQUEST_BYTES: usize = 4 << 20;
 
 impl Sender {
     pub fn new(servers: Vec<String>, token: String, timeout: Duration) -> anyhow::Result<Self> {
+        crate::outputs::http::ensure_tls_provider();
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .user_agent(concat!("argus-agent/", env!("CARGO_PKG_VERSION")))
