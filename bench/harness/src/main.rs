@@ -2,8 +2,11 @@
 //! repository. This file is only the command line; each benchmark is a module.
 //!
 //! - `argus-bench tsdb`: storage against VictoriaMetrics (see `bench/tsdb.md`).
+//! - `argus-bench footprint`: the agent's RSS and CPU against node_exporter and collectd
+//!   (see `bench/footprint.md`).
 
 mod dataset;
+mod footprint;
 mod probe;
 mod rng;
 mod system;
@@ -29,11 +32,22 @@ enum Command {
     /// Argus vs VictoriaMetrics on one generated node-like data set. Exit code 3 if their
     /// answers to the query differ, 1 if a system could not be measured.
     Tsdb(tsdb::Options),
+    /// Agent footprint: peak and median RSS and CPU seconds of the Argus agent,
+    /// node_exporter and collectd, each collecting host metrics for the same time. Exit code
+    /// 1 if an agent could not be measured or delivered nothing.
+    Footprint(footprint::Options),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Footprint(opts) => match footprint::run(&opts) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                eprintln!("argus-bench: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Tsdb(opts) => match tsdb::run(&opts) {
             Ok(code) => ExitCode::from(code),
             Err(e) => {

@@ -305,6 +305,11 @@ mod tests {
             host: Some("a".into()),
             ..Default::default()
         };
-        assert_eq!(s.find(&q, base + 1500, base + 3000, 10).unwrap_or_default().len(), 1);
+        assert_eq!(
+            s.find(&q, base + 1500, base + 3000, 10)
+                .unwrap_or_default()
+                .len(),
+            1
+        );
     }
 }

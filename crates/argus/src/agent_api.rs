@@ -26,7 +26,16 @@ struct ApiState {
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, axum::Json(json!({ "error": message.into() }))).into_response()
+    ApiErr(status, message.into()).into_response()
+}
+
+/// An error answer, small enough to travel in a `Result`.
+struct ApiErr(StatusCode, String);
+
+impl IntoResponse for ApiErr {
+    fn into_response(self) -> Response {
+        (self.0, axum::Json(json!({ "error": self.1 }))).into_response()
+    }
 }
 
 fn handle_error(e: HandleError) -> Response {
@@ -87,17 +96,22 @@ async fn list(State(s): State<ApiState>) -> Response {
 
 type Params = Query<HashMap<String, String>>;
 
-fn name_param(q: &HashMap<String, String>) -> Result<&str, Response> {
+fn name_param(q: &HashMap<String, String>) -> Result<&str, ApiErr> {
     q.get("name")
         .map(String::as_str)
         .filter(|n| !n.is_empty())
-        .ok_or_else(|| error(StatusCode::BAD_REQUEST, "missing query parameter \"name\""))
+        .ok_or_else(|| {
+            ApiErr(
+                StatusCode::BAD_REQUEST,
+                "missing query parameter \"name\"".into(),
+            )
+        })
 }
 
 async fn run(State(s): State<ApiState>, Query(q): Params) -> Response {
     let name = match name_param(&q) {
         Ok(n) => n,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let timeout = match q.get("timeout").map(|t| t.parse::<f64>()) {
         None => None,
@@ -124,14 +138,14 @@ async fn enable(State(s): State<ApiState>, Query(q): Params) -> Response {
             Ok(st) => axum::Json(st).into_response(),
             Err(e) => handle_error(e),
         },
-        Err(r) => r,
+        Err(r) => r.into_response(),
     }
 }
 
 async fn disable(State(s): State<ApiState>, Query(q): Params) -> Response {
     let name = match name_param(&q) {
         Ok(n) => n,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let secs = match q.get("secs").map(|t| t.parse::<u64>()) {
         None => s.disable_secs,
@@ -213,7 +227,7 @@ async fn log_offset(
     let result = tokio::task::spawn_blocking(move || {
         use std::io::{Read, Seek, SeekFrom};
         let Some(real) = allowed_path(Path::new(&q.fpath), &dirs) else {
-            return Err(error(
+            return Err(ApiErr(
                 StatusCode::FORBIDDEN,
                 format!(
                     "{:?} is not a readable file under the allowed directories {:?}",
@@ -222,15 +236,15 @@ async fn log_offset(
             ));
         };
         let mut f =
-            std::fs::File::open(&real).map_err(|e| error(StatusCode::NOT_FOUND, e.to_string()))?;
+            std::fs::File::open(&real).map_err(|e| ApiErr(StatusCode::NOT_FOUND, e.to_string()))?;
         let size = f.metadata().map(|m| m.len()).unwrap_or(0);
         let num = q.num.min(1 << 20);
         f.seek(SeekFrom::Start(q.offset.min(size)))
-            .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+            .map_err(|e| ApiErr(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
         let mut buf = Vec::with_capacity(num as usize);
         f.take(num)
             .read_to_end(&mut buf)
-            .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+            .map_err(|e| ApiErr(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
         let start = q.offset.min(size);
         Ok(json!({
             "fpath": real,
@@ -243,7 +257,7 @@ async fn log_offset(
     .await;
     match result {
         Ok(Ok(v)) => axum::Json(v).into_response(),
-        Ok(Err(r)) => r,
+        Ok(Err(r)) => r.into_response(),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }

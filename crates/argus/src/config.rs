@@ -244,7 +244,9 @@ mod tests {
                 } else {
                     format!("{path}.{k}")
                 };
-                if matches!(v, toml::Value::Array(a) if a.is_empty()) && text.contains(&format!("[[{full}]]")) {
+                if matches!(v, toml::Value::Array(a) if a.is_empty())
+                    && text.contains(&format!("[[{full}]]"))
+                {
                     // An array of tables, empty by default: documented by a (commented)
                     // example.
                     continue;

@@ -147,13 +147,21 @@ pub fn build(config: &InputsConfig, data_dir: &Path) -> anyhow::Result<Vec<Plugi
         c.processes.timeout_secs,
     );
     plugins.extend(log::plugins(&c.log, data_dir)?);
-    plugins.extend(instances("procstat", &c.procstat, |i| (i.name.clone(), i.interval_secs, i.timeout_secs), procstat::Procstat::build)?);
-    plugins.extend(instances("port", &c.port, |i| (i.name.clone(), i.interval_secs, i.timeout_secs), port::Port::build)?);
-    plugins.extend(instances("tcp", &c.tcp, |i| (i.name.clone(), i.interval_secs, i.timeout_secs), tcp::Tcp::build)?);
-    plugins.extend(instances("http", &c.http, |i| (i.name.clone(), i.interval_secs, i.timeout_secs), http::Http::build)?);
-    plugins.extend(instances("ping", &c.ping, |i| (i.name.clone(), i.interval_secs, i.timeout_secs), ping::Ping::build)?);
-    plugins.extend(instances("dns", &c.dns, |i| (i.name.clone(), i.interval_secs, i.timeout_secs), dns::Dns::build)?);
-    plugins.extend(instances("prometheus", &c.prometheus, |i| (i.name.clone(), i.interval_secs, i.timeout_secs), prometheus::Prometheus::build)?);
+    plugins.extend(instances(
+        "procstat",
+        &c.procstat,
+        procstat::Procstat::build,
+    )?);
+    plugins.extend(instances("port", &c.port, port::Port::build)?);
+    plugins.extend(instances("tcp", &c.tcp, tcp::Tcp::build)?);
+    plugins.extend(instances("http", &c.http, http::Http::build)?);
+    plugins.extend(instances("ping", &c.ping, ping::Ping::build)?);
+    plugins.extend(instances("dns", &c.dns, dns::Dns::build)?);
+    plugins.extend(instances(
+        "prometheus",
+        &c.prometheus,
+        prometheus::Prometheus::build,
+    )?);
     Ok(plugins)
 }
 
@@ -179,20 +187,25 @@ pub const SAMPLE_CONFIGS: &[&str] = &[
     prometheus::SAMPLE_CONFIG,
 ];
 
+/// A multi-instance input's config: its instance name, `interval_secs` and
+/// `timeout_secs`.
+trait Instance {
+    fn instance(&self) -> (&str, u64, u64);
+}
+
 /// The enabled instances of a multi-instance input (`[[agent.inputs.<kind>]]`), each
 /// named `<kind>:<name>`, or `<kind>:<index>` (its position among the kind's tables) when
 /// unnamed. Two instances with one name, and an instance's bad option, are errors naming
-/// the instance. `meta` gives an instance's name, `interval_secs` and `timeout_secs`.
-fn instances<C>(
+/// the instance.
+fn instances<C: Instance>(
     kind: &str,
     configs: &[C],
-    meta: impl Fn(&C) -> (String, u64, u64),
     build: impl Fn(&C) -> anyhow::Result<Option<Box<dyn Input>>>,
 ) -> anyhow::Result<Vec<Plugin>> {
     let mut plugins: Vec<Plugin> = Vec::new();
     let mut names = std::collections::HashSet::new();
     for (index, config) in configs.iter().enumerate() {
-        let (name, interval_secs, timeout_secs) = meta(config);
+        let (name, interval_secs, timeout_secs) = config.instance();
         let name = if name.is_empty() {
             format!("{kind}:{index}")
         } else {
@@ -203,8 +216,8 @@ fn instances<C>(
                 "[[agent.inputs.{kind}]] #{index}: another instance is named {name:?} (set distinct `name`s)"
             );
         }
-        let input = build(config)
-            .map_err(|e| anyhow::anyhow!("[[agent.inputs.{kind}]] {name}: {e:#}"))?;
+        let input =
+            build(config).map_err(|e| anyhow::anyhow!("[[agent.inputs.{kind}]] {name}: {e:#}"))?;
         if let Some(input) = input {
             plugins.push(Plugin {
                 name,
@@ -337,6 +350,44 @@ mod tests {
         let names: Vec<&str> = inputs.iter().map(|i| i.input.name()).collect();
         assert_eq!(keys.len(), names.len());
         assert!(keys.iter().all(|k| names.contains(&k.as_str())), "{keys:?}");
+    }
+
+    #[test]
+    fn instances_are_named_by_name_or_position() {
+        let tcp = |name: &str, enabled: bool| tcp::Config {
+            name: name.into(),
+            enabled,
+            address: "127.0.0.1:22".into(),
+            interval_secs: 30,
+            ..tcp::Config::default()
+        };
+        let mut config = InputsConfig {
+            tcp: vec![
+                tcp("", true),
+                tcp("ssh", true),
+                tcp("", false),
+                tcp("", true),
+            ],
+            ..InputsConfig::default()
+        };
+        let inputs = build(&config, Path::new(".")).expect("build");
+        let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).skip(9).collect();
+        assert_eq!(names, ["tcp:0", "tcp:ssh", "tcp:3"]);
+        assert_eq!(inputs[9].schedule, Schedule::from_secs(30, 0));
+
+        config.tcp = vec![tcp("ssh", true), tcp("ssh", false)];
+        let err = build(&config, Path::new(".")).err().expect("duplicate");
+        assert_eq!(
+            err.to_string(),
+            "[[agent.inputs.tcp]] #1: another instance is named \"tcp:ssh\" (set distinct `name`s)"
+        );
+        config.tcp = vec![tcp("ssh", true), tcp("web", true)];
+        config.tcp[1].address = "nowhere".into();
+        let err = build(&config, Path::new(".")).err().expect("bad option");
+        assert_eq!(
+            err.to_string(),
+            "[[agent.inputs.tcp]] tcp:web: address \"nowhere\": expected host:port, e.g. \"localhost:22\""
+        );
     }
 
     #[test]

@@ -242,7 +242,11 @@ where
     let uncommented: Vec<&str> = sample
         .lines()
         .skip(start)
-        .map(|l| l.strip_prefix("# ").or_else(|| l.strip_prefix('#')).unwrap_or(l))
+        .map(|l| {
+            l.strip_prefix("# ")
+                .or_else(|| l.strip_prefix('#'))
+                .unwrap_or(l)
+        })
         .collect();
     let text = uncommented.join("\n");
     let value: toml::Value =
@@ -253,7 +257,11 @@ where
         .and_then(|i| i.get(kind))
         .and_then(toml::Value::as_array)
         .unwrap_or_else(|| panic!("{kind}/sample.toml: no [[agent.inputs.{kind}]]"));
-    assert_eq!(instances.len(), 1, "{kind}/sample.toml: one example instance");
+    assert_eq!(
+        instances.len(),
+        1,
+        "{kind}/sample.toml: one example instance"
+    );
     let table = instances[0].as_table().expect("a table");
     let defaults = serde_json::to_value(C::default()).expect("config to JSON");
     for key in defaults.as_object().expect("config is a table").keys() {
@@ -299,5 +307,8 @@ pub fn assert_readme_documents_output(input: &str, sample: &str, output: &str) {
             checked += 1;
         }
     }
-    assert!(checked > 0, "{input}: no output to check the README against");
+    assert!(
+        checked > 0,
+        "{input}: no output to check the README against"
+    );
 }

@@ -72,6 +72,12 @@ impl Default for Config {
     }
 }
 
+impl super::Instance for Config {
+    fn instance(&self) -> (&str, u64, u64) {
+        (&self.name, self.interval_secs, self.timeout_secs)
+    }
+}
+
 /// `result_code` values, as Telegraf's `dns_query` numbers them.
 pub mod result {
     pub const SUCCESS: u64 = 0;
@@ -84,7 +90,10 @@ pub mod result {
 enum Server {
     System,
     /// A host (name or address) and port, resolved at each lookup.
-    Dns { host: String, port: u16 },
+    Dns {
+        host: String,
+        port: u16,
+    },
 }
 
 /// What the answer must contain.
@@ -135,7 +144,10 @@ impl Dns {
         let record_type = config.record_type.trim().to_ascii_uppercase();
         let names: Vec<&str> = wire::RECORD_TYPES.iter().map(|(n, _)| *n).collect();
         let qtype = wire::record_type(&record_type).ok_or_else(|| {
-            anyhow::anyhow!("record_type {:?}: expected one of {names:?}", config.record_type)
+            anyhow::anyhow!(
+                "record_type {:?}: expected one of {names:?}",
+                config.record_type
+            )
         })?;
         let server = parse_server(config.server.trim())?;
         if server == Server::System && !matches!(qtype, 1 | 28) {
@@ -143,16 +155,15 @@ impl Dns {
                 "record_type {record_type}: the system resolver answers A and AAAA only; set `server`"
             );
         }
-        if config.response_timeout_ms == 0 {
-            anyhow::bail!("response_timeout_ms: must be at least 1");
-        }
+        let timeout =
+            super::http::client::limit_ms("response_timeout_ms", config.response_timeout_ms)?;
         let expect = match config.expect.trim() {
             "" => None,
             text => Some(match qtype {
                 1 | 28 => {
-                    let ip: IpAddr = text.parse().map_err(|_| {
-                        anyhow::anyhow!("expect {text:?}: not an IP address")
-                    })?;
+                    let ip: IpAddr = text
+                        .parse()
+                        .map_err(|_| anyhow::anyhow!("expect {text:?}: not an IP address"))?;
                     if ip.is_ipv4() != (qtype == 1) {
                         anyhow::bail!("expect {text:?}: not an address of a {record_type} record");
                     }
@@ -172,7 +183,7 @@ impl Dns {
             qtype,
             server,
             server_tag,
-            timeout: Duration::from_millis(config.response_timeout_ms),
+            timeout,
             expect,
         })
     }

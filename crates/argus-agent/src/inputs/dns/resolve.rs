@@ -100,13 +100,22 @@ mod tests {
     #[test]
     fn localhost_resolves_to_loopback() {
         let addrs = resolve("localhost", 8080, Duration::from_secs(5)).expect("localhost");
-        assert!(addrs.iter().all(|a| a.ip().is_loopback() && a.port() == 8080), "{addrs:?}");
+        assert!(
+            addrs
+                .iter()
+                .all(|a| a.ip().is_loopback() && a.port() == 8080),
+            "{addrs:?}"
+        );
     }
 
     #[test]
     fn an_unknown_name_fails_naming_it() {
         // `.invalid` never resolves (RFC 6761).
         let err = resolve("no-such-host.invalid", 80, Duration::from_secs(5)).expect_err("invalid");
-        assert!(err.to_string().starts_with("resolving no-such-host.invalid"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("resolving no-such-host.invalid"),
+            "{err}"
+        );
     }
 }

@@ -66,7 +66,10 @@ pub enum Rdata {
     Address(IpAddr),
     /// NS, CNAME, PTR: a domain name, lower case, without the trailing dot.
     Name(String),
-    Mx { preference: u16, exchange: String },
+    Mx {
+        preference: u16,
+        exchange: String,
+    },
     /// The character-strings of a TXT record, concatenated.
     Text(String),
     /// Any other type, not decoded.
@@ -102,7 +105,10 @@ pub fn parse(msg: &[u8]) -> Result<Response, String> {
     let mut pos = 12;
     for _ in 0..qdcount {
         pos = read_name(msg, pos)?.1;
-        pos = pos.checked_add(4).filter(|&p| p <= msg.len()).ok_or("truncated question")?;
+        pos = pos
+            .checked_add(4)
+            .filter(|&p| p <= msg.len())
+            .ok_or("truncated question")?;
     }
     let mut answers = Vec::with_capacity(usize::from(ancount).min(64));
     for _ in 0..ancount {
@@ -133,7 +139,9 @@ pub fn parse(msg: &[u8]) -> Result<Response, String> {
                 let mut i = 0;
                 while i < rdata.len() {
                     let len = usize::from(rdata[i]);
-                    let part = rdata.get(i + 1..i + 1 + len).ok_or("TXT string overruns its record")?;
+                    let part = rdata
+                        .get(i + 1..i + 1 + len)
+                        .ok_or("TXT string overruns its record")?;
                     text.extend_from_slice(part);
                     i += 1 + len;
                 }
@@ -224,7 +232,9 @@ mod tests {
         // web.example.com A 192.0.2.1, A 192.0.2.2 (name: pointer to "web…" above)
         let web = 12 + 21 + 12;
         for last in [1u8, 2] {
-            m.extend_from_slice(&[0xc0, web as u8, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, last]);
+            m.extend_from_slice(&[
+                0xc0, web as u8, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, last,
+            ]);
         }
         m.extend_from_slice(&[0xc0, 16, 0, 15, 0, 1, 0, 0, 0, 60, 0, 9, 0, 10]);
         m.extend_from_slice(b"\x04mail\xc0\x10");

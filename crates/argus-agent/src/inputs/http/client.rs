@@ -221,7 +221,9 @@ impl Client {
             }
             url = next;
         }
-        Err(Error::Redirect(format!("more than {MAX_REDIRECTS} redirects")))
+        Err(Error::Redirect(format!(
+            "more than {MAX_REDIRECTS} redirects"
+        )))
     }
 
     /// One exchange: no redirect is followed.
@@ -243,7 +245,11 @@ impl Client {
             url::Host::Ipv4(ip) => ip.to_string(),
             url::Host::Ipv6(ip) => ip.to_string(),
         };
-        let addrs = resolve(&host_name, port, remaining(deadline).map_err(Error::Receive)?)?;
+        let addrs = resolve(
+            &host_name,
+            port,
+            remaining(deadline).map_err(Error::Receive)?,
+        )?;
         let tcp = connect(&addrs, deadline)?;
         let (stream, cert_not_after) = if https {
             let config = self.tls_config()?;
@@ -340,9 +346,20 @@ pub fn check_header(name: &str, value: &str) -> Result<(), String> {
         return Err(format!("header name {name:?} is not a valid HTTP token"));
     }
     if value.chars().any(|c| matches!(c, '\r' | '\n' | '\0')) {
-        return Err(format!("header {name}: the value contains a line break or NUL"));
+        return Err(format!(
+            "header {name}: the value contains a line break or NUL"
+        ));
     }
     Ok(())
+}
+
+/// A configured time limit in milliseconds (option `key`): at least 1 ms and at most an
+/// hour, so that adding it to the clock cannot overflow.
+pub fn limit_ms(key: &str, ms: u64) -> anyhow::Result<Duration> {
+    if !(1..=3_600_000).contains(&ms) {
+        anyhow::bail!("{key}: must be between 1 and 3600000 (an hour), not {ms}");
+    }
+    Ok(Duration::from_millis(ms))
 }
 
 /// Time left before `deadline`, or a `TimedOut` error once it has passed.
@@ -594,11 +611,6 @@ pub struct Body {
 }
 
 impl Body {
-    /// Reads the rest of the body and throws it away, up to the deadline.
-    pub fn discard(&mut self) {
-        let _ = io::copy(self, &mut io::sink());
-    }
-
     fn read_chunked(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut line = Vec::new();
         loop {
@@ -633,8 +645,7 @@ impl Body {
                     let text = std::str::from_utf8(&line).map_err(|_| bad_chunk("chunk size"))?;
                     // Chunk extensions (`;name=value`) are ignored.
                     let hex = text.split(';').next().unwrap_or("").trim();
-                    let size =
-                        u64::from_str_radix(hex, 16).map_err(|_| bad_chunk("chunk size"))?;
+                    let size = u64::from_str_radix(hex, 16).map_err(|_| bad_chunk("chunk size"))?;
                     if size == 0 {
                         // Trailer fields, up to the blank line.
                         loop {
@@ -661,7 +672,10 @@ fn truncated() -> io::Error {
 }
 
 fn bad_chunk(what: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, format!("bad chunked body: {what}"))
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("bad chunked body: {what}"),
+    )
 }
 
 impl Read for Body {
@@ -713,7 +727,8 @@ fn tls_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, Error> {
         let certs = CertificateDer::pem_file_iter(path)
             .map_err(|e| Error::TlsSetup(format!("tls_ca {}: {e}", path.display())))?;
         for cert in certs {
-            let cert = cert.map_err(|e| Error::TlsSetup(format!("tls_ca {}: {e}", path.display())))?;
+            let cert =
+                cert.map_err(|e| Error::TlsSetup(format!("tls_ca {}: {e}", path.display())))?;
             roots
                 .add(cert)
                 .map_err(|e| Error::TlsSetup(format!("tls_ca {}: {e}", path.display())))?;
@@ -724,14 +739,18 @@ fn tls_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, Error> {
                 path.display()
             )));
         }
-        rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-            .build()
-            .map_err(|e| setup(&e))?
+        rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(roots),
+            provider.clone(),
+        )
+        .build()
+        .map_err(|e| setup(&e))?
     } else {
         if let Some(config) = SYSTEM_ROOTS.get() {
             return Ok(config.clone());
         }
-        let verifier = rustls_platform_verifier::Verifier::new(provider.clone()).map_err(|e| setup(&e))?;
+        let verifier =
+            rustls_platform_verifier::Verifier::new(provider.clone()).map_err(|e| setup(&e))?;
         let config = Arc::new(
             ClientConfig::builder_with_provider(provider)
                 .with_safe_default_protocol_versions()

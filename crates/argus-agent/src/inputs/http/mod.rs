@@ -90,6 +90,12 @@ impl Default for Config {
     }
 }
 
+impl super::Instance for Config {
+    fn instance(&self) -> (&str, u64, u64) {
+        (&self.name, self.interval_secs, self.timeout_secs)
+    }
+}
+
 /// `result_code` values, as Telegraf's `http_response` numbers them.
 pub mod result {
     pub const SUCCESS: u64 = 0;
@@ -141,13 +147,10 @@ impl Http {
         let string_match = match config.response_string_match.as_str() {
             "" => None,
             pattern => Some(
-                Regex::new(pattern)
-                    .map_err(|e| anyhow::anyhow!("response_string_match: {e}"))?,
+                Regex::new(pattern).map_err(|e| anyhow::anyhow!("response_string_match: {e}"))?,
             ),
         };
-        if config.response_timeout_ms == 0 {
-            anyhow::bail!("response_timeout_ms: must be at least 1");
-        }
+        let timeout = client::limit_ms("response_timeout_ms", config.response_timeout_ms)?;
         let mut client = Client::new(
             TlsOptions {
                 insecure_skip_verify: config.insecure_skip_verify,
@@ -155,16 +158,14 @@ impl Http {
             },
             "*/*",
         );
-        client
-            .check_tls()
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        client.check_tls().map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(Http {
             url,
             method,
             headers,
             body: config.body.as_bytes().to_vec(),
             follow_redirects: config.follow_redirects,
-            timeout: Duration::from_millis(config.response_timeout_ms),
+            timeout,
             string_match,
             status_code: (config.response_status_code != 0).then_some(config.response_status_code),
             max_body: config.response_body_max_bytes,
@@ -186,16 +187,17 @@ impl Http {
             headers: &self.headers,
             body: &self.body,
         };
-        let mut response = match self
-            .client
-            .fetch(&request, self.follow_redirects, start + self.timeout)
-        {
-            Ok(response) => response,
-            Err(e) => {
-                tracing::debug!(url = %self.server, error = %e, "http probe failed");
-                return (tags, vec![uint("result_code", failure_code(&e))]);
-            }
-        };
+        let mut response =
+            match self
+                .client
+                .fetch(&request, self.follow_redirects, start + self.timeout)
+            {
+                Ok(response) => response,
+                Err(e) => {
+                    tracing::debug!(url = %self.server, error = %e, "http probe failed");
+                    return (tags, vec![uint("result_code", failure_code(&e))]);
+                }
+            };
         let response_time = start.elapsed().as_secs_f64();
         tags.push(tag("status_code", response.status.to_string()));
 

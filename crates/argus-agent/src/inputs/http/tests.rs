@@ -55,7 +55,9 @@ fn respond(seen: &Seen, port: u16) -> Vec<u8> {
         "/close" => "HTTP/1.1 200 OK\r\n\r\nhello world".to_string(),
         "/continue" => format!("HTTP/1.1 100 Continue\r\n\r\n{}", plain("200 OK", "ok")),
         "/redirect" => "HTTP/1.1 302 Found\r\nLocation: /ok\r\nContent-Length: 3\r\n\r\ngo!".into(),
-        "/see-other" => "HTTP/1.1 303 See Other\r\nLocation: /echo\r\nContent-Length: 0\r\n\r\n".into(),
+        "/see-other" => {
+            "HTTP/1.1 303 See Other\r\nLocation: /echo\r\nContent-Length: 0\r\n\r\n".into()
+        }
         "/elsewhere" => format!(
             "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://localhost:{port}/echo\r\nContent-Length: 0\r\n\r\n"
         ),
@@ -96,7 +98,8 @@ fn read_request(stream: &mut impl Read) -> Option<Seen> {
             break;
         }
         let (k, v) = trimmed.split_once(':')?;
-        seen.headers.push((k.trim().to_string(), v.trim().to_string()));
+        seen.headers
+            .push((k.trim().to_string(), v.trim().to_string()));
     }
     let len: usize = seen
         .header("content-length")
@@ -141,7 +144,9 @@ fn serve(tls: bool) -> (SocketAddr, Arc<Mutex<Vec<Seen>>>) {
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
                 match config {
                     Some(config) => {
-                        let Ok(conn) = rustls::ServerConnection::new(config) else { return };
+                        let Ok(conn) = rustls::ServerConnection::new(config) else {
+                            return;
+                        };
                         let mut tls = rustls::StreamOwned::new(conn, stream);
                         handle(&mut tls, &log, addr.port());
                         tls.conn.send_close_notify();
@@ -159,7 +164,9 @@ fn serve(tls: bool) -> (SocketAddr, Arc<Mutex<Vec<Seen>>>) {
 }
 
 fn handle(stream: &mut (impl Read + Write), log: &Mutex<Vec<Seen>>, port: u16) {
-    let Some(seen) = read_request(stream) else { return };
+    let Some(seen) = read_request(stream) else {
+        return;
+    };
     let response = respond(&seen, port);
     log.lock().expect("log").push(seen);
     let _ = stream.write_all(&response);
@@ -205,7 +212,10 @@ fn a_get_reports_status_time_and_length() {
     let (addr, seen) = serve(false);
     let line = probe(url(addr, "/ok"));
     assert_eq!(line.measurement, "http_response");
-    assert_eq!(tag_of(&line, "server"), Some(format!("http://{addr}/ok").as_str()));
+    assert_eq!(
+        tag_of(&line, "server"),
+        Some(format!("http://{addr}/ok").as_str())
+    );
     assert_eq!(tag_of(&line, "method"), Some("GET"));
     assert_eq!(tag_of(&line, "status_code"), Some("200"));
     assert_eq!(code(&line), result::SUCCESS);
@@ -217,7 +227,11 @@ fn a_get_reports_status_time_and_length() {
     let seen = seen.lock().expect("seen");
     assert_eq!(seen[0].header("host"), Some(addr.to_string().as_str()));
     assert_eq!(seen[0].header("connection"), Some("close"));
-    assert!(seen[0].header("user-agent").is_some_and(|ua| ua.starts_with("argus-agent/")));
+    assert!(
+        seen[0]
+            .header("user-agent")
+            .is_some_and(|ua| ua.starts_with("argus-agent/"))
+    );
 }
 
 #[test]
@@ -310,7 +324,12 @@ fn redirects_are_answers_unless_followed() {
     });
     assert_eq!(code(&line), result::CONNECTION_FAILED);
     assert_eq!(field(&line, "http_response_code"), None);
-    let loops = seen.lock().expect("seen").iter().filter(|s| s.path == "/loop").count();
+    let loops = seen
+        .lock()
+        .expect("seen")
+        .iter()
+        .filter(|s| s.path == "/loop")
+        .count();
     assert_eq!(loops, client::MAX_REDIRECTS + 1);
 }
 
@@ -336,7 +355,10 @@ fn a_redirect_to_another_origin_drops_credentials() {
     assert_eq!(seen[0].header("authorization"), Some("Bearer s3cret"));
     assert_eq!(seen[1].header("authorization"), None);
     assert_eq!(seen[1].header("x-probe"), Some("argus"));
-    assert_eq!(seen[1].header("host"), Some(format!("localhost:{}", addr.port()).as_str()));
+    assert_eq!(
+        seen[1].header("host"),
+        Some(format!("localhost:{}", addr.port()).as_str())
+    );
     assert_eq!(seen[1].body, b"payload", "a 307 keeps the method and body");
 }
 
@@ -356,7 +378,11 @@ fn post_and_head_send_what_they_should() {
         ..url(addr, "/ok")
     });
     assert_eq!(code(&line), result::SUCCESS);
-    assert_eq!(field(&line, "content_length"), Some(0.0), "HEAD has no body");
+    assert_eq!(
+        field(&line, "content_length"),
+        Some(0.0),
+        "HEAD has no body"
+    );
     let seen = seen.lock().expect("seen");
     assert_eq!(seen[0].method, "POST");
     assert_eq!(seen[0].header("content-type"), Some("application/json"));
@@ -374,7 +400,10 @@ fn a_slow_server_is_a_timeout_at_response_timeout_ms() {
     });
     let took = start.elapsed();
     assert_eq!(code(&line), result::TIMEOUT);
-    assert!(took >= Duration::from_millis(300) && took < Duration::from_millis(1400), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_millis(1400),
+        "{took:?}"
+    );
     assert_eq!(tag_of(&line, "status_code"), None);
 }
 
@@ -390,7 +419,10 @@ fn no_server_no_name_and_no_http() {
     });
     assert_eq!(code(&line), result::DNS_ERROR);
     let (addr, _) = serve(false);
-    assert_eq!(code(&probe(url(addr, "/garbage"))), result::CONNECTION_FAILED);
+    assert_eq!(
+        code(&probe(url(addr, "/garbage"))),
+        result::CONNECTION_FAILED
+    );
 }
 
 fn https(addr: SocketAddr, host: &str) -> Config {
@@ -460,9 +492,44 @@ fn bad_options_are_errors_naming_the_option() {
         ..Config::default()
     };
     assert_eq!(err(Config::default()), "url: required");
-    assert!(err(Config { url: "ftp://x/".into(), ..ok.clone() }).contains("only http:// and https://"));
-    assert!(err(Config { url: "http://u:p@x/".into(), ..ok.clone() }).contains("Authorization"));
-    assert!(err(Config { method: "GE T".into(), ..ok.clone() }).starts_with("method:"));
+    assert_eq!(
+        err(Config {
+            response_timeout_ms: u64::MAX,
+            ..ok.clone()
+        }),
+        format!(
+            "response_timeout_ms: must be between 1 and 3600000 (an hour), not {}",
+            u64::MAX
+        )
+    );
+    assert!(
+        err(Config {
+            response_timeout_ms: 0,
+            ..ok.clone()
+        })
+        .starts_with("response_timeout_ms:")
+    );
+    assert!(
+        err(Config {
+            url: "ftp://x/".into(),
+            ..ok.clone()
+        })
+        .contains("only http:// and https://")
+    );
+    assert!(
+        err(Config {
+            url: "http://u:p@x/".into(),
+            ..ok.clone()
+        })
+        .contains("Authorization")
+    );
+    assert!(
+        err(Config {
+            method: "GE T".into(),
+            ..ok.clone()
+        })
+        .starts_with("method:")
+    );
     assert!(
         err(Config {
             headers: BTreeMap::from([("X".to_string(), "a\r\nEvil: 1".to_string())]),
@@ -470,8 +537,20 @@ fn bad_options_are_errors_naming_the_option() {
         })
         .starts_with("headers:")
     );
-    assert!(err(Config { response_string_match: "(".into(), ..ok.clone() }).starts_with("response_string_match:"));
-    assert!(err(Config { tls_ca: "/nonexistent/ca.pem".into(), ..ok.clone() }).contains("tls_ca /nonexistent/ca.pem"));
+    assert!(
+        err(Config {
+            response_string_match: "(".into(),
+            ..ok.clone()
+        })
+        .starts_with("response_string_match:")
+    );
+    assert!(
+        err(Config {
+            tls_ca: "/nonexistent/ca.pem".into(),
+            ..ok.clone()
+        })
+        .contains("tls_ca /nonexistent/ca.pem")
+    );
     assert!(
         err(Config {
             tls_ca: tls_dir().join("README.md"),

@@ -58,7 +58,10 @@ pub fn parse_time(tag: u8, text: &[u8]) -> Option<i64> {
         if !part.iter().all(u8::is_ascii_digit) {
             return None;
         }
-        Some(part.iter().fold(0i64, |acc, &d| acc * 10 + i64::from(d - b'0')))
+        Some(
+            part.iter()
+                .fold(0i64, |acc, &d| acc * 10 + i64::from(d - b'0')),
+        )
     };
     let (year, rest) = match (tag, text.len()) {
         (0x17, 13) => {
@@ -76,7 +79,12 @@ pub fn parse_time(tag: u8, text: &[u8]) -> Option<i64> {
     let hour = digits(rest + 4..rest + 6)?;
     let minute = digits(rest + 6..rest + 8)?;
     let second = digits(rest + 8..rest + 10)?;
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
         return None;
     }
     Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
@@ -139,13 +147,7 @@ mod tests {
             b"20491231235959Z",
         ]
         .concat();
-        let tbs_content = [
-            &[0x02u8, 1, 7][..],
-            &[0x30, 0],
-            &[0x30, 0],
-            &validity,
-        ]
-        .concat();
+        let tbs_content = [&[0x02u8, 1, 7][..], &[0x30, 0], &[0x30, 0], &validity].concat();
         let tbs = [&[0x30u8, tbs_content.len() as u8][..], &tbs_content].concat();
         let cert = [&[0x30u8, 0x81, tbs.len() as u8][..], &tbs].concat();
         assert_eq!(not_after(&cert), Some(2_524_607_999));

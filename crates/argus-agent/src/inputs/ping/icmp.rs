@@ -88,7 +88,12 @@ impl Pinger {
         let mut last_error = None;
         let start = Instant::now();
         for seq in 0..count {
-            self.receive_until(start + interval * u32::from(seq), &sent_at, &mut answered, &mut stats);
+            self.receive_until(
+                start + interval * u32::from(seq),
+                &sent_at,
+                &mut answered,
+                &mut stats,
+            );
             let request = echo_request(self.v6, self.id, seq);
             match self.socket.send(&request) {
                 Ok(_) => {
@@ -122,7 +127,12 @@ impl Pinger {
             }
             let n = match (&self.socket).read(&mut buf) {
                 Ok(n) => n,
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
                     return;
                 }
                 // ICMP errors (host unreachable) surface as socket errors, once each.
@@ -199,8 +209,64 @@ mod tests {
     #[test]
     fn checksum_of_rfc_1071_example() {
         // RFC 1071 §3: 0001 f203 f4f5 f6f7 sums to ddf2, so the checksum is 220d.
-        assert_eq!(checksum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]), 0x220d);
+        assert_eq!(
+            checksum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]),
+            0x220d
+        );
         assert_eq!(checksum(&[0xff]), 0x00ff);
+    }
+
+    fn pinger(kind: Kind, v6: bool) -> Pinger {
+        let (domain, protocol) = if v6 {
+            (Domain::IPV6, Protocol::UDP)
+        } else {
+            (Domain::IPV4, Protocol::UDP)
+        };
+        // Any socket will do: reply_seq only looks at bytes.
+        let socket = Socket::new(domain, Type::DGRAM, Some(protocol)).expect("socket");
+        Pinger {
+            socket,
+            kind,
+            v6,
+            id: 0x4242,
+        }
+    }
+
+    fn reply(kind: u8, id: u16, seq: u16) -> Vec<u8> {
+        let mut p = echo_request(false, id, seq).to_vec();
+        p[0] = kind;
+        p
+    }
+
+    #[test]
+    fn replies_are_told_apart() {
+        let dgram = pinger(Kind::Datagram, false);
+        // The kernel owns the identifier on datagram sockets: any is ours.
+        assert_eq!(dgram.reply_seq(&reply(0, 0x9999, 5)), Some(5));
+        assert_eq!(dgram.reply_seq(&reply(8, 0x9999, 5)), None, "a request");
+        assert_eq!(dgram.reply_seq(&reply(3, 0x9999, 5)), None, "unreachable");
+        assert_eq!(dgram.reply_seq(&[0, 0, 0]), None, "short");
+
+        // Raw IPv4 replies start with the IP header (here 24 bytes, with options) and
+        // carry other pingers' replies too.
+        let raw = pinger(Kind::Raw, false);
+        let mut packet = vec![0x46; 24];
+        packet.extend(reply(0, 0x4242, 7));
+        assert_eq!(raw.reply_seq(&packet), Some(7));
+        let mut other = vec![0x45; 20];
+        other.extend(reply(0, 0x4343, 7));
+        assert_eq!(raw.reply_seq(&other), None, "another pinger's");
+        assert_eq!(
+            raw.reply_seq(&[0x4f; 30]),
+            None,
+            "header longer than the packet"
+        );
+        assert_eq!(raw.reply_seq(&[]), None);
+
+        let v6 = pinger(Kind::Raw, true);
+        assert_eq!(v6.reply_seq(&reply(129, 0x4242, 1)), Some(1));
+        assert_eq!(v6.reply_seq(&reply(128, 0x4242, 1)), None);
+        assert_eq!(v6.reply_seq(&reply(0, 0x4242, 1)), None);
     }
 
     #[test]

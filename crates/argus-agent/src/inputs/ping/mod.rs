@@ -16,6 +16,7 @@ use argus_core::line_protocol::Line;
 use serde::{Deserialize, Serialize};
 
 use super::dns::resolve::resolve;
+use super::http::client::limit_ms;
 use super::{Field, float, percent, point, tag, uint};
 use crate::input::Input;
 
@@ -67,6 +68,12 @@ impl Default for Config {
             method: "auto".to_string(),
             binary: "ping".to_string(),
         }
+    }
+}
+
+impl super::Instance for Config {
+    fn instance(&self) -> (&str, u64, u64) {
+        (&self.name, self.interval_secs, self.timeout_secs)
     }
 }
 
@@ -128,8 +135,9 @@ impl Ping {
         if config.count == 0 {
             anyhow::bail!("count: must be at least 1");
         }
-        if config.response_timeout_ms == 0 {
-            anyhow::bail!("response_timeout_ms: must be at least 1");
+        let timeout = limit_ms("response_timeout_ms", config.response_timeout_ms)?;
+        if config.ping_interval_ms > 60_000 {
+            anyhow::bail!("ping_interval_ms: must be at most 60000 (a minute)");
         }
         let method = match config.method.as_str() {
             "auto" => Method::Auto,
@@ -141,7 +149,7 @@ impl Ping {
             host: host.to_string(),
             count: config.count,
             interval: Duration::from_millis(config.ping_interval_ms),
-            timeout: Duration::from_millis(config.response_timeout_ms),
+            timeout,
             method,
             binary: config.binary.clone(),
         })
@@ -199,14 +207,20 @@ impl Ping {
     }
 
     fn run_exec(&self) -> Run {
-        match exec::run(&self.binary, &self.host, self.count, self.interval, self.timeout) {
+        match exec::run(
+            &self.binary,
+            &self.host,
+            self.count,
+            self.interval,
+            self.timeout,
+        ) {
             Ok(summary) => Run {
                 code: result::SUCCESS,
                 transmitted: summary.transmitted,
                 received: summary.received,
-                rtt_ms: summary.rtt_ms.map(|[min, avg, max]| {
-                    [min, avg, max, summary.stddev_ms.unwrap_or(0.0)]
-                }),
+                rtt_ms: summary
+                    .rtt_ms
+                    .map(|[min, avg, max]| [min, avg, max, summary.stddev_ms.unwrap_or(0.0)]),
             },
             Err(e) => {
                 tracing::debug!(host = %self.host, error = %e, "ping binary failed");
@@ -246,7 +260,12 @@ impl Input for Ping {
                 ]);
             }
         }
-        out.push(point("ping", vec![tag("url", self.host.clone())], fields, now_ms));
+        out.push(point(
+            "ping",
+            vec![tag("url", self.host.clone())],
+            fields,
+            now_ms,
+        ));
         Ok(())
     }
 }

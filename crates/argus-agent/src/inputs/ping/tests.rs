@@ -1,0 +1,262 @@
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Instant;
+
+use super::*;
+use crate::inputs::testcases;
+
+fn run(config: Config) -> Line<'static> {
+    let mut ping = Ping::new(&config).unwrap_or_else(|e| panic!("{e:#}"));
+    let mut out = Vec::new();
+    ping.gather(9, &mut out).expect("gather");
+    assert_eq!(out.len(), 1);
+    out.remove(0)
+}
+
+fn field(line: &Line<'_>, name: &str) -> Option<f64> {
+    line.fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .and_then(|(_, v)| v.as_f64())
+}
+
+fn config(host: &str) -> Config {
+    Config {
+        host: host.into(),
+        count: 3,
+        ping_interval_ms: 50,
+        response_timeout_ms: 1000,
+        ..Config::default()
+    }
+}
+
+/// Loopback answers every echo; this runs on a socket of the agent's own (raw as root,
+/// which CI is; a datagram one where `ping_group_range` allows).
+#[test]
+fn loopback_answers_every_echo() {
+    let start = Instant::now();
+    let line = run(Config {
+        method: "native".into(),
+        ..config("127.0.0.1")
+    });
+    assert_eq!(line.measurement, "ping");
+    assert_eq!(line.tags, [tag("url", "127.0.0.1")]);
+    assert_eq!(field(&line, "result_code"), Some(0.0), "{line:?}");
+    assert_eq!(field(&line, "packets_transmitted"), Some(3.0));
+    assert_eq!(field(&line, "packets_received"), Some(3.0));
+    assert_eq!(field(&line, "percent_packet_loss"), Some(0.0));
+    let min = field(&line, "minimum_response_ms").expect("min");
+    let avg = field(&line, "average_response_ms").expect("avg");
+    let max = field(&line, "maximum_response_ms").expect("max");
+    let stddev = field(&line, "standard_deviation_ms").expect("stddev");
+    assert!(
+        0.0 < min && min <= avg && avg <= max && max < 100.0,
+        "{min} {avg} {max}"
+    );
+    assert!(stddev >= 0.0 && stddev <= max - min);
+    // Three requests 50 ms apart, answered at once: no waiting for the timeout.
+    assert!(
+        start.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        start.elapsed()
+    );
+    testcases::assert_readme_documents_output("ping", SAMPLE_CONFIG, &testcases::render(&[line]));
+}
+
+#[test]
+fn ipv6_loopback_answers_too() {
+    if std::net::UdpSocket::bind("[::1]:0").is_err() {
+        eprintln!("no IPv6 loopback here; skipped");
+        return;
+    }
+    let line = run(Config {
+        method: "native".into(),
+        ..config("::1")
+    });
+    assert_eq!(field(&line, "result_code"), Some(0.0), "{line:?}");
+    assert_eq!(field(&line, "packets_received"), Some(3.0));
+}
+
+#[test]
+fn a_pinger_reports_its_socket_kind() {
+    let mut pinger = icmp::Pinger::open("127.0.0.1".parse().expect("ip")).expect("socket");
+    let kind = pinger.kind();
+    let stats = pinger
+        .run(2, Duration::from_millis(10), Duration::from_millis(500))
+        .expect("run");
+    eprintln!("socket kind: {kind:?}");
+    assert_eq!((stats.transmitted, stats.received), (2, 2), "{kind:?}");
+    assert_eq!(stats.rtts.len(), 2);
+}
+
+/// An address nobody answers (TEST-NET-1, RFC 5737): everything lost after the
+/// timeout, which is not an error.
+#[test]
+fn silence_is_total_loss_not_an_error() {
+    let start = Instant::now();
+    let line = run(Config {
+        count: 2,
+        response_timeout_ms: 300,
+        method: "native".into(),
+        ..config("192.0.2.1")
+    });
+    let code = field(&line, "result_code");
+    if code == Some(result::PING_ERROR as f64) {
+        // No route at all: sending failed, which is reported as such.
+        return;
+    }
+    assert_eq!(code, Some(0.0), "{line:?}");
+    if field(&line, "packets_received") != Some(0.0) {
+        // Some sandboxes' network stacks answer echoes for every address.
+        eprintln!("192.0.2.1 answered here; skipped");
+        return;
+    }
+    assert_eq!(field(&line, "packets_received"), Some(0.0));
+    assert_eq!(field(&line, "percent_packet_loss"), Some(100.0));
+    assert_eq!(field(&line, "average_response_ms"), None);
+    assert!(start.elapsed() >= Duration::from_millis(300));
+}
+
+#[test]
+fn an_unknown_host_is_result_1() {
+    let line = run(config("no-such-host.invalid"));
+    assert_eq!(line.fields, [uint("result_code", result::UNKNOWN_HOST)]);
+}
+
+/// A stand-in `ping` binary: a shell script that records its arguments and prints
+/// `output` (to stdout, or stderr with exit status 2 when `fails`).
+fn fake_ping(dir: &Path, output: &str, fails: bool) -> String {
+    let path = dir.join("ping");
+    let args = dir.join("args");
+    let script = if fails {
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" > {}\necho '{output}' >&2\nexit 2\n",
+            args.display()
+        )
+    } else {
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" > {}\ncat <<'EOF'\n{output}\nEOF\n",
+            args.display()
+        )
+    };
+    std::fs::write(&path, script).expect("write");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    path.display().to_string()
+}
+
+#[test]
+fn the_ping_binary_and_its_summary() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let binary = fake_ping(
+        dir.path(),
+        "PING 10.0.0.1 (10.0.0.1) 56(84) bytes of data.\n\n\
+         --- 10.0.0.1 ping statistics ---\n\
+         3 packets transmitted, 2 received, 33.3333% packet loss, time 402ms\n\
+         rtt min/avg/max/mdev = 0.211/0.312/0.425/0.107 ms",
+        false,
+    );
+    let line = run(Config {
+        method: "exec".into(),
+        binary,
+        count: 3,
+        ping_interval_ms: 200,
+        response_timeout_ms: 1500,
+        ..config("10.0.0.1")
+    });
+    let args = std::fs::read_to_string(dir.path().join("args")).expect("args");
+    assert_eq!(args.trim(), "-n -c 3 -i 0.200 -W 2 -w 3 10.0.0.1");
+    assert_eq!(field(&line, "result_code"), Some(0.0));
+    assert_eq!(field(&line, "packets_transmitted"), Some(3.0));
+    assert_eq!(field(&line, "packets_received"), Some(2.0));
+    assert_eq!(field(&line, "percent_packet_loss"), Some(100.0 / 3.0));
+    assert_eq!(field(&line, "minimum_response_ms"), Some(0.211));
+    assert_eq!(field(&line, "average_response_ms"), Some(0.312));
+    assert_eq!(field(&line, "maximum_response_ms"), Some(0.425));
+    assert_eq!(field(&line, "standard_deviation_ms"), Some(0.107));
+}
+
+#[test]
+fn the_ping_binary_failing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let binary = fake_ping(
+        dir.path(),
+        "ping: db.invalid: Name or service not known",
+        true,
+    );
+    let line = run(Config {
+        method: "exec".into(),
+        binary,
+        ..config("db.invalid")
+    });
+    assert_eq!(line.fields, [uint("result_code", result::UNKNOWN_HOST)]);
+
+    let line = run(Config {
+        method: "exec".into(),
+        binary: dir.path().join("no-such-ping").display().to_string(),
+        ..config("10.0.0.1")
+    });
+    assert_eq!(line.fields, [uint("result_code", result::PING_ERROR)]);
+}
+
+#[test]
+fn bad_options_are_errors() {
+    let err = |config: Config| {
+        Ping::new(&config)
+            .map(|_| ())
+            .expect_err("invalid")
+            .to_string()
+    };
+    assert_eq!(err(Config::default()), "host: required");
+    assert!(err(config("-f")).contains("not a host name"));
+    assert!(err(config("a b")).contains("not a host name"));
+    assert_eq!(
+        err(Config {
+            count: 0,
+            ..config("h")
+        }),
+        "count: must be at least 1"
+    );
+    assert!(
+        err(Config {
+            ping_interval_ms: u64::MAX,
+            ..config("h")
+        })
+        .starts_with("ping_interval_ms:")
+    );
+    assert!(
+        err(Config {
+            response_timeout_ms: u64::MAX,
+            ..config("h")
+        })
+        .starts_with("response_timeout_ms:")
+    );
+    assert!(
+        err(Config {
+            method: "raw".into(),
+            ..config("h")
+        })
+        .starts_with("method \"raw\"")
+    );
+}
+
+#[test]
+fn statistics_of_round_trips() {
+    let ms = |v: &[u64]| {
+        v.iter()
+            .map(|&m| Duration::from_millis(m))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(rtt_stats(&[]), None);
+    assert_eq!(
+        rtt_stats(&ms(&[2, 4, 4, 4, 5, 5, 7, 9])),
+        Some([2.0, 5.0, 9.0, 2.0])
+    );
+}
+
+#[test]
+fn sample_config_is_a_complete_example() {
+    let example: Config = testcases::assert_instance_sample(SAMPLE_CONFIG, "ping");
+    assert_eq!(example.host, "192.168.1.1");
+    assert_eq!(example.count, Config::default().count);
+    Ping::new(&example).expect("the example builds");
+}

@@ -57,6 +57,12 @@ impl Default for Config {
     }
 }
 
+impl super::Instance for Config {
+    fn instance(&self) -> (&str, u64, u64) {
+        (&self.name, self.interval_secs, self.timeout_secs)
+    }
+}
+
 /// The `port` input; see the module docs.
 #[derive(Debug)]
 pub struct Port {
@@ -113,7 +119,12 @@ impl Input for Port {
         let protocol = if self.udp { "udp" } else { "tcp" };
         for (port, listening) in self.ports.iter().zip(listening) {
             let tags = vec![tag("port", port.to_string()), tag("protocol", protocol)];
-            out.push(point("port", tags, vec![uint("listening", u64::from(listening))], now_ms));
+            out.push(point(
+                "port",
+                tags,
+                vec![uint("listening", u64::from(listening))],
+                now_ms,
+            ));
         }
         Ok(())
     }
@@ -130,7 +141,10 @@ fn scan(table: &str, udp: bool, ports: &[u16], listening: &mut [bool]) -> Result
             if line.trim().is_empty() {
                 continue;
             }
-            return Err(ParseError::new(i + 1, "expected sl, local_address, rem_address, st"));
+            return Err(ParseError::new(
+                i + 1,
+                "expected sl, local_address, rem_address, st",
+            ));
         };
         let port = |address: &str| {
             address

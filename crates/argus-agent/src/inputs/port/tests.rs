@@ -45,19 +45,30 @@ fn bad_options_are_errors() {
         ..Config::default()
     })
     .expect_err("protocol");
-    assert_eq!(err.to_string(), "protocol \"sctp\": expected \"tcp\" or \"udp\"");
+    assert_eq!(
+        err.to_string(),
+        "protocol \"sctp\": expected \"tcp\" or \"udp\""
+    );
 }
 
 #[test]
 fn malformed_tables_are_errors_naming_the_line() {
     let mut found = [false];
     assert_eq!(
-        scan("header\n 0: 0100007F:zz 00000000:0000 0A\n", false, &[1], &mut found),
+        scan(
+            "header\n 0: 0100007F:zz 00000000:0000 0A\n",
+            false,
+            &[1],
+            &mut found
+        ),
         Err(ParseError::new(2, "bad address \"0100007F:zz\""))
     );
     assert_eq!(
         scan("header\n 0: 0100007F:0016\n", false, &[22], &mut found),
-        Err(ParseError::new(2, "expected sl, local_address, rem_address, st"))
+        Err(ParseError::new(
+            2,
+            "expected sl, local_address, rem_address, st"
+        ))
     );
     assert_eq!(scan("header\n\n", false, &[22], &mut found), Ok(()));
     assert_eq!(found, [false]);
@@ -107,7 +118,10 @@ fn real_sockets_of_this_process() {
         listening(&out),
         [(udp_port.to_string(), 1), (tcp_port.to_string(), 0)]
     );
-    assert_eq!(out[0].tags[1], (Cow::Borrowed("protocol"), Cow::Borrowed("udp")));
+    assert_eq!(
+        out[0].tags[1],
+        (Cow::Borrowed("protocol"), Cow::Borrowed("udp"))
+    );
 
     drop(tcp);
     let mut out = Vec::new();
@@ -125,7 +139,8 @@ fn a_missing_table_is_an_error_naming_it() {
     .expect("new");
     let err = input.gather(0, &mut Vec::new()).expect_err("no table");
     assert!(
-        err.to_string().starts_with("reading /nonexistent-argus-proc/net/tcp: "),
+        err.to_string()
+            .starts_with("reading /nonexistent-argus-proc/net/tcp: "),
         "{err}"
     );
 }

@@ -71,6 +71,12 @@ impl Default for Config {
     }
 }
 
+impl super::Instance for Config {
+    fn instance(&self) -> (&str, u64, u64) {
+        (&self.name, self.interval_secs, self.timeout_secs)
+    }
+}
+
 /// `procstat_lookup`'s `result_code`, as Telegraf numbers it.
 pub mod result {
     pub const SUCCESS: u64 = 0;
@@ -169,7 +175,8 @@ impl Procstat {
     /// The PIDs to look at, in order: the PID file's, or every process's.
     fn candidates(&mut self) -> Result<Vec<u32>, String> {
         if let Some(path) = &self.pid_file {
-            read_into(path, &mut self.buf).map_err(|e| format!("reading {}: {e}", path.display()))?;
+            read_into(path, &mut self.buf)
+                .map_err(|e| format!("reading {}: {e}", path.display()))?;
             let pid = self
                 .buf
                 .split_whitespace()
@@ -279,12 +286,18 @@ impl Input for Procstat {
                 && ticks >= before.ticks
             {
                 let cpu_secs = (ticks - before.ticks) as f64 / self.ticks_per_second;
-                let wall_secs = (now_ms - before.now_ms) as f64 / 1000.0;
+                let wall_secs = now_ms.saturating_sub(before.now_ms) as f64 / 1000.0;
                 fields.push(float("cpu_usage", 100.0 * cpu_secs / wall_secs));
             }
             current.insert(pid, sample);
-            fields.push(float("cpu_time_user", process.utime as f64 / self.ticks_per_second));
-            fields.push(float("cpu_time_system", process.stime as f64 / self.ticks_per_second));
+            fields.push(float(
+                "cpu_time_user",
+                process.utime as f64 / self.ticks_per_second,
+            ));
+            fields.push(float(
+                "cpu_time_system",
+                process.stime as f64 / self.ticks_per_second,
+            ));
             if let Some(rss) = process.rss_bytes {
                 fields.push(uint("memory_rss", rss));
             }

@@ -1,7 +1,5 @@
 use std::path::Path;
 
-use argus_core::line_protocol::FieldValue;
-
 use super::*;
 use crate::inputs::testcases::{self, NOW_MS};
 
@@ -71,16 +69,28 @@ fn cpu_usage_compares_two_gathers() {
     procstat.ticks_per_second = 100.0;
 
     let first = gather(&mut procstat, NOW_MS);
-    assert_eq!(field(&first[0], "cpu_usage"), None, "no usage before a second gather");
+    assert_eq!(
+        field(&first[0], "cpu_usage"),
+        None,
+        "no usage before a second gather"
+    );
     assert_eq!(field(&first[0], "cpu_time_user"), Some(2.5));
 
     let stat = std::fs::read_to_string(proc_dir.join("stat")).expect("stat");
-    std::fs::write(proc_dir.join("stat"), stat.replace(" 250 120 ", " 300 145 ")).expect("write");
+    std::fs::write(
+        proc_dir.join("stat"),
+        stat.replace(" 250 120 ", " 300 145 "),
+    )
+    .expect("write");
     let second = gather(&mut procstat, NOW_MS + 1500);
     assert_eq!(field(&second[0], "cpu_usage"), Some(50.0));
     assert_eq!(field(&second[0], "cpu_time_system"), Some(1.45));
     // Every series the input can emit shows up here: the README must name them.
-    testcases::assert_readme_documents_output("procstat", SAMPLE_CONFIG, &testcases::render(&second));
+    testcases::assert_readme_documents_output(
+        "procstat",
+        SAMPLE_CONFIG,
+        &testcases::render(&second),
+    );
 
     // The same PID with another start time is another process: no usage across them.
     let stat = std::fs::read_to_string(proc_dir.join("stat")).expect("stat");
@@ -106,7 +116,10 @@ fn readme_documents_sample_and_every_series() {
 #[test]
 fn a_selection_needs_a_criterion_and_valid_patterns() {
     let err = Procstat::new(&Config::default()).expect_err("no criterion");
-    assert_eq!(err.to_string(), "set at least one of exe, pattern, user and pid_file");
+    assert_eq!(
+        err.to_string(),
+        "set at least one of exe, pattern, user and pid_file"
+    );
     let err = Procstat::new(&Config {
         pattern: "(unclosed".into(),
         ..Config::default()
@@ -119,14 +132,23 @@ fn a_selection_needs_a_criterion_and_valid_patterns() {
 fn stat_and_status_lines() {
     let stat = "7 (a) b) c) R 1 1 1 0 -1 0 0 0 0 0 11 12 0 0 20 0 3 0 99 0 0";
     let p = parse_stat(stat).expect("stat");
-    assert_eq!((p.name.as_str(), p.utime, p.stime, p.starttime), ("a) b) c", 11, 12, 99));
+    assert_eq!(
+        (p.name.as_str(), p.utime, p.stime, p.starttime),
+        ("a) b) c", 11, 12, 99)
+    );
     assert_eq!(parse_stat("7 (a) R 1 1"), None);
     assert_eq!(parse_stat("7 (a"), None);
     assert_eq!(parse_stat(""), None);
 
     let mut p = Process::default();
-    parse_status("Uid:\t1000\t0\t0\t0\nThreads:\t4\nVmRSS:\t 100 kB\nVmSize: x kB\n", &mut p);
-    assert_eq!((p.uid, p.threads, p.rss_bytes, p.vms_bytes), (Some(1000), Some(4), Some(102_400), None));
+    parse_status(
+        "Uid:\t1000\t0\t0\t0\nThreads:\t4\nVmRSS:\t 100 kB\nVmSize: x kB\n",
+        &mut p,
+    );
+    assert_eq!(
+        (p.uid, p.threads, p.rss_bytes, p.vms_bytes),
+        (Some(1000), Some(4), Some(102_400), None)
+    );
     let mut p = Process::default();
     parse_status("garbage\n:\nUid:\n", &mut p);
     assert_eq!(p, Process::default());
@@ -157,8 +179,14 @@ fn real_proc_reports_this_process() {
     assert_eq!(out.len(), 2, "{out:?}");
     let p = &out[0];
     assert_eq!(p.measurement, "procstat");
-    assert_eq!(tag_of(p, "pid"), Some(std::process::id().to_string().as_str()));
-    assert_eq!(tag_of(p, "pidfile"), Some(pid_file.display().to_string().as_str()));
+    assert_eq!(
+        tag_of(p, "pid"),
+        Some(std::process::id().to_string().as_str())
+    );
+    assert_eq!(
+        tag_of(p, "pidfile"),
+        Some(pid_file.display().to_string().as_str())
+    );
     let name = tag_of(p, "process_name").expect("process_name");
     assert!(name.starts_with(&stat.comm), "{name} vs {}", stat.comm);
     let uid = me.uid().expect("uid");
@@ -169,7 +197,10 @@ fn real_proc_reports_this_process() {
     // Memory moves while the tests run; within a factor of two is the same process.
     let rss = field(p, "memory_rss").expect("memory_rss");
     let reference = (stat.rss * procfs::page_size()) as f64;
-    assert!(rss > reference / 2.0 && rss < reference * 2.0, "{rss} vs {reference}");
+    assert!(
+        rss > reference / 2.0 && rss < reference * 2.0,
+        "{rss} vs {reference}"
+    );
     assert!(field(p, "num_threads").expect("num_threads") >= 1.0);
     assert!(field(p, "num_fds").expect("our own fds are readable") >= 3.0);
 
@@ -186,8 +217,14 @@ fn garbage_proc_files_do_not_panic() {
     let dir = tempfile::tempdir().expect("tempdir");
     let max = u64::MAX;
     let files = [
-        ("1/stat", format!("1 (x) R{}\n", format!(" {max}").repeat(30))),
-        ("1/status", format!("Uid: {max}\nVmRSS: {max} kB\nThreads: {max}\n")),
+        (
+            "1/stat",
+            format!("1 (x) R{}\n", format!(" {max}").repeat(30)),
+        ),
+        (
+            "1/status",
+            format!("Uid: {max}\nVmRSS: {max} kB\nThreads: {max}\n"),
+        ),
         ("2/stat", "\u{0}\u{ff}):: x\n\n-1 -1".to_string()),
         ("2/status", "\u{0}\u{ff}):: x\n\n-1 -1".to_string()),
         ("3/stat", ")(".to_string()),

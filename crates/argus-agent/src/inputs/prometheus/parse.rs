@@ -76,7 +76,8 @@ pub fn parse_line(line: &str, dialect: Dialect) -> Result<Option<Sample<'_>>, St
     if value_text.is_empty() {
         return Err(format!("{name}: no value"));
     }
-    let value = parse_value(value_text).ok_or_else(|| format!("{name}: bad value {value_text:?}"))?;
+    let value =
+        parse_value(value_text).ok_or_else(|| format!("{name}: bad value {value_text:?}"))?;
     let mut rest = skip_blanks(after_value);
     if dialect == Dialect::OpenMetrics
         && let Some(exemplar) = rest.find('#')
@@ -99,7 +100,10 @@ pub fn parse_line(line: &str, dialect: Dialect) -> Result<Option<Sample<'_>>, St
         Some(ts.ok_or_else(|| format!("{name}: bad timestamp {ts_text:?}"))?)
     };
     if !skip_blanks(after_ts).is_empty() {
-        return Err(format!("{name}: unexpected {:?} after the timestamp", clip(after_ts.trim())));
+        return Err(format!(
+            "{name}: unexpected {:?} after the timestamp",
+            clip(after_ts.trim())
+        ));
     }
     Ok(Some(Sample {
         name,
@@ -136,13 +140,16 @@ fn parse_labels<'a>(
         rest = rest
             .strip_prefix('"')
             .ok_or_else(|| format!("label {label}: expected a quoted value"))?;
-        let (value, after) = parse_quoted(rest).ok_or_else(|| format!("label {label}: unterminated value"))?;
+        let (value, after) =
+            parse_quoted(rest).ok_or_else(|| format!("label {label}: unterminated value"))?;
         labels.push((label, value));
         rest = skip_blanks(after);
         if let Some(after) = rest.strip_prefix(',') {
             rest = after;
         } else if !rest.starts_with('}') {
-            return Err(format!("label {label}: expected ',' or '}}' after the value"));
+            return Err(format!(
+                "label {label}: expected ',' or '}}' after the value"
+            ));
         }
     }
 }
@@ -237,12 +244,21 @@ mod tests {
     #[test]
     fn plain_samples() {
         let s = sample("go_goroutines 42");
-        assert_eq!((s.name, s.value, s.timestamp_ms), ("go_goroutines", 42.0, None));
+        assert_eq!(
+            (s.name, s.value, s.timestamp_ms),
+            ("go_goroutines", 42.0, None)
+        );
         assert!(s.labels.is_empty());
         let s = sample("  up 1 1700000000000  ");
-        assert_eq!((s.name, s.value, s.timestamp_ms), ("up", 1.0, Some(1_700_000_000_000)));
+        assert_eq!(
+            (s.name, s.value, s.timestamp_ms),
+            ("up", 1.0, Some(1_700_000_000_000))
+        );
         let s = sample("job:http_requests:rate5m\t1.5e3\t-5\r\n");
-        assert_eq!((s.name, s.value, s.timestamp_ms), ("job:http_requests:rate5m", 1500.0, Some(-5)));
+        assert_eq!(
+            (s.name, s.value, s.timestamp_ms),
+            ("job:http_requests:rate5m", 1500.0, Some(-5))
+        );
     }
 
     #[test]
@@ -256,7 +272,9 @@ mod tests {
 
     #[test]
     fn labels_with_escapes_and_trailing_comma() {
-        let s = sample(r#"http_requests_total{method="post",path="/a \"b\"\\c\nd",} 1027 1395066363000"#);
+        let s = sample(
+            r#"http_requests_total{method="post",path="/a \"b\"\\c\nd",} 1027 1395066363000"#,
+        );
         assert_eq!(s.name, "http_requests_total");
         assert_eq!(
             s.labels,
@@ -270,7 +288,10 @@ mod tests {
         let s = sample(r#"bucket_le { le = "+Inf" , x="\q" } 3"#);
         assert_eq!(
             s.labels,
-            vec![("le", Cow::Borrowed("+Inf")), ("x", Cow::Owned("\\q".to_string()))]
+            vec![
+                ("le", Cow::Borrowed("+Inf")),
+                ("x", Cow::Owned("\\q".to_string()))
+            ]
         );
         let s = sample(r#"empty{} 0"#);
         assert!(s.labels.is_empty());
@@ -280,7 +301,14 @@ mod tests {
 
     #[test]
     fn comments_and_blank_lines_have_no_sample() {
-        for line in ["", "   ", "# HELP x Some help", "# TYPE x counter", "#", "# EOF"] {
+        for line in [
+            "",
+            "   ",
+            "# HELP x Some help",
+            "# TYPE x counter",
+            "#",
+            "# EOF",
+        ] {
             assert_eq!(parse_line(line, Dialect::Prometheus), Ok(None), "{line:?}");
         }
     }
@@ -295,8 +323,14 @@ mod tests {
         assert_eq!(err("x 1 2 3"), "x: unexpected \"3\" after the timestamp");
         assert_eq!(err(r#"x{a="1"#), "label a: unterminated value");
         assert_eq!(err(r#"x{a=1} 2"#), "label a: expected a quoted value");
-        assert_eq!(err(r#"x{a="1" b="2"} 2"#), "label a: expected ',' or '}' after the value");
-        assert_eq!(err(r#"x{"a"="1"} 2"#), "expected a label name at \"\\\"a\\\"=\\\"1\\\"} 2\"");
+        assert_eq!(
+            err(r#"x{a="1" b="2"} 2"#),
+            "label a: expected ',' or '}' after the value"
+        );
+        assert_eq!(
+            err(r#"x{"a"="1"} 2"#),
+            "expected a label name at \"\\\"a\\\"=\\\"1\\\"} 2\""
+        );
         assert_eq!(err("x-y 1"), "unexpected \"-y 1\" after the metric name");
     }
 
@@ -322,7 +356,17 @@ mod tests {
 
     #[test]
     fn garbage_does_not_panic() {
-        for line in ["{", "x{", "x{a", "x{a=", "x{a=\"", "x{a=\"\\", "é 1", "x{é=\"1\"} 1", "x \u{0}"] {
+        for line in [
+            "{",
+            "x{",
+            "x{a",
+            "x{a=",
+            "x{a=\"",
+            "x{a=\"\\",
+            "é 1",
+            "x{é=\"1\"} 1",
+            "x \u{0}",
+        ] {
             let _ = parse_line(line, Dialect::Prometheus);
             let _ = parse_line(line, Dialect::OpenMetrics);
         }

@@ -14,7 +14,7 @@ use argus_core::line_protocol::Line;
 use serde::{Deserialize, Serialize};
 
 use super::dns::resolve::{ResolveError, resolve};
-use super::http::client::is_timeout;
+use super::http::client::{is_timeout, limit_ms};
 use super::{Field, float, point, tag, uint};
 use crate::input::Input;
 
@@ -66,6 +66,12 @@ impl Default for Config {
     }
 }
 
+impl super::Instance for Config {
+    fn instance(&self) -> (&str, u64, u64) {
+        (&self.name, self.interval_secs, self.timeout_secs)
+    }
+}
+
 /// `result_code` values: Telegraf's `net_response` numbers, plus `DNS_ERROR`, which
 /// Telegraf reports as a failed connection.
 pub mod result {
@@ -99,14 +105,11 @@ impl Tcp {
 
     fn new(config: &Config) -> anyhow::Result<Self> {
         let (host, port) = split_address(&config.address)?;
-        if config.response_timeout_ms == 0 || config.read_timeout_ms == 0 {
-            anyhow::bail!("response_timeout_ms and read_timeout_ms: must be at least 1");
-        }
         Ok(Tcp {
             host,
             port,
-            connect_timeout: Duration::from_millis(config.response_timeout_ms),
-            read_timeout: Duration::from_millis(config.read_timeout_ms),
+            connect_timeout: limit_ms("response_timeout_ms", config.response_timeout_ms)?,
+            read_timeout: limit_ms("read_timeout_ms", config.read_timeout_ms)?,
             send: config.send.as_bytes().to_vec(),
             expect: config.expect.as_bytes().to_vec(),
         })
@@ -169,8 +172,7 @@ impl Tcp {
         }
         let mut answer = Vec::new();
         let mut buf = [0u8; 4096];
-        loop {
-            let Some(wait) = left(deadline) else { break };
+        while let Some(wait) = left(deadline) {
             if stream.set_read_timeout(Some(wait)).is_err() {
                 break;
             }

@@ -66,7 +66,13 @@ fn a_listening_port_is_success_with_its_connect_time() {
         testcases::render(std::slice::from_ref(&line))
             .split(' ')
             .next(),
-        Some(format!("net_response,server=127.0.0.1,port={},protocol=tcp", addr.port()).as_str())
+        Some(
+            format!(
+                "net_response,server=127.0.0.1,port={},protocol=tcp",
+                addr.port()
+            )
+            .as_str()
+        )
     );
     assert_eq!(code(&line), result::SUCCESS as f64);
     let seconds = response_time(&line).expect("response_time");
@@ -76,7 +82,16 @@ fn a_listening_port_is_success_with_its_connect_time() {
 
 #[test]
 fn send_and_expect() {
-    let addr = server(|line| Some(if line == "PING" { "+PONG\r\n" } else { "-ERR\r\n" }.into()));
+    let addr = server(|line| {
+        Some(
+            if line == "PING" {
+                "+PONG\r\n"
+            } else {
+                "-ERR\r\n"
+            }
+            .into(),
+        )
+    });
     let ok = check(Config {
         send: "PING\r\n".into(),
         expect: "PONG".into(),
@@ -105,7 +120,10 @@ fn silence_is_a_read_failure_after_read_timeout_ms() {
     });
     let took = start.elapsed();
     assert_eq!(code(&line), result::READ_FAILED as f64);
-    assert!(took >= Duration::from_millis(300) && took < Duration::from_secs(2), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(2),
+        "{took:?}"
+    );
 }
 
 #[test]
@@ -162,12 +180,40 @@ fn a_connection_that_hangs_times_out() {
 
 #[test]
 fn addresses() {
-    assert_eq!(split_address("localhost:22").expect("ok"), ("localhost".into(), 22));
-    assert_eq!(split_address("[::1]:6379").expect("ok"), ("::1".into(), 6379));
-    assert_eq!(split_address("10.0.0.1:443").expect("ok"), ("10.0.0.1".into(), 443));
-    for bad in ["localhost", "::1:22", "[::1:22", ":22", "host:", "host:0", "host:70000", ""] {
+    assert_eq!(
+        split_address("localhost:22").expect("ok"),
+        ("localhost".into(), 22)
+    );
+    assert_eq!(
+        split_address("[::1]:6379").expect("ok"),
+        ("::1".into(), 6379)
+    );
+    assert_eq!(
+        split_address("10.0.0.1:443").expect("ok"),
+        ("10.0.0.1".into(), 443)
+    );
+    for bad in [
+        "localhost",
+        "::1:22",
+        "[::1:22",
+        ":22",
+        "host:",
+        "host:0",
+        "host:70000",
+        "",
+    ] {
         assert!(split_address(bad).is_err(), "{bad}");
     }
+    let err = Tcp::new(&Config {
+        read_timeout_ms: 0,
+        ..config("h:1")
+    })
+    .expect_err("no read time");
+    assert!(
+        err.to_string()
+            .starts_with("read_timeout_ms: must be between 1"),
+        "{err}"
+    );
     let err = Tcp::new(&config("nohost")).expect_err("no port");
     assert_eq!(
         err.to_string(),
