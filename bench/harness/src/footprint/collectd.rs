@@ -29,7 +29,12 @@ pub const PLUGINS: [&str; 10] = [
 
 /// The configuration file: collect every `interval_secs` with [`PLUGINS`] and ship to
 /// `127.0.0.1:<udp_port>` with the `network` plugin. Its state stays in `base_dir`.
-pub fn config(base_dir: &Path, plugin_dir: &Path, interval_secs: u64, udp_port: u16) -> String {
+pub fn config(
+    base_dir: &Path,
+    plugin_dir: &Path,
+    interval_secs: u64,
+    udp_port: impl std::fmt::Display,
+) -> String {
     let mut c = String::new();
     c.push_str("# Written by argus-bench footprint.\n");
     // No DNS lookup of the host name at start: the machine may have no resolver.

@@ -20,6 +20,9 @@ pub struct Measurement {
     pub median_rss: u64,
     pub rss_samples: usize,
     pub cpu_seconds: f64,
+    /// CPU seconds by the first RSS sample (1 s): start-up and the first collection, which
+    /// all three agents make at once.
+    pub first_second_cpu: f64,
     /// Most processes seen below the agent at once.
     pub children: usize,
     /// The agent's own `/proc/<pid>/status` at the end (not its children's).
@@ -65,6 +68,7 @@ pub fn run(
     let pid = child.id();
     let mut rss_samples: Vec<u64> = Vec::new();
     let mut children = 0;
+    let mut first_second_ticks = None;
     let mut next_sample = SAMPLE_EVERY;
     let outcome = (|| -> anyhow::Result<Measurement> {
         loop {
@@ -90,6 +94,9 @@ pub fn run(
                 if rss > 0 {
                     rss_samples.push(rss);
                 }
+                if first_second_ticks.is_none() {
+                    first_second_ticks = Some(tree_ticks(&tree));
+                }
                 // One sample per second; after a slow scrape, skip rather than catch up.
                 while next_sample <= elapsed {
                     next_sample += SAMPLE_EVERY;
@@ -110,11 +117,7 @@ pub fn run(
         let seconds = started.elapsed().as_secs_f64();
         let tree = tree(pid);
         children = children.max(tree.len() - 1);
-        let ticks: u64 = tree
-            .iter()
-            .filter_map(|&p| procfs::stat(p))
-            .map(|s| s.ticks())
-            .sum();
+        let ticks = tree_ticks(&tree);
         let Some(status) = procfs::status(pid) else {
             bail!("{name}: /proc/{pid}/status unreadable at the end");
         };
@@ -134,6 +137,7 @@ pub fn run(
             median_rss: median_u64(&rss_samples),
             rss_samples: rss_samples.len(),
             cpu_seconds: ticks as f64 / clk_tck as f64,
+            first_second_cpu: first_second_ticks.unwrap_or(0) as f64 / clk_tck as f64,
             children,
             status,
             rollup,
@@ -155,6 +159,14 @@ fn tree(pid: u32) -> Vec<u32> {
     let mut t = vec![pid];
     t.extend(procfs::descendants(pid, &procfs::all_parents()));
     t
+}
+
+/// CPU time of the processes, in clock ticks.
+fn tree_ticks(tree: &[u32]) -> u64 {
+    tree.iter()
+        .filter_map(|&p| procfs::stat(p))
+        .map(|s| s.ticks())
+        .sum()
 }
 
 /// SIGTERM, up to 15 s to exit, then SIGKILL.

@@ -44,6 +44,7 @@ pub struct Medians {
     pub median_rss: u64,
     pub cpu_seconds: f64,
     pub cpu_percent: f64,
+    pub first_second_cpu: f64,
     pub threads: u64,
     pub bytes: u64,
     pub samples: u64,
@@ -58,6 +59,7 @@ pub fn medians(ms: &[&Measurement]) -> Medians {
         median_rss: u(|m| m.median_rss),
         cpu_seconds: f(|m| m.cpu_seconds),
         cpu_percent: f(Measurement::cpu_percent),
+        first_second_cpu: f(|m| m.first_second_cpu),
         threads: u(|m| m.status.threads),
         bytes: u(|m| m.shipped.bytes),
         samples: u(|m| m.shipped.samples),
@@ -137,6 +139,7 @@ pub fn render(c: &Context<'_>) -> String {
     results(&mut s, c);
     each_run(&mut s, c);
     memory(&mut s, c);
+    configs(&mut s, c);
     notes(&mut s, c);
     s
 }
@@ -178,7 +181,7 @@ fn results(s: &mut String, c: &Context<'_>) {
     }
     let _ = writeln!(s);
     type Row = (&'static str, fn(&Medians) -> String);
-    let rows: [Row; 8] = [
+    let rows: [Row; 9] = [
         ("valid runs", |m| m.runs.to_string()),
         ("peak RSS (VmHWM), MiB", |m| {
             format!("{:.2}", mib_f(m.peak_rss))
@@ -189,6 +192,10 @@ fn results(s: &mut String, c: &Context<'_>) {
         ("CPU seconds (user + system)", |m| {
             format!("{:.2}", m.cpu_seconds)
         }),
+        (
+            "… of which in the first second (start-up, first collection)",
+            |m| format!("{:.2}", m.first_second_cpu),
+        ),
         ("CPU, % of one core over the run", |m| {
             format!("{:.3}", m.cpu_percent)
         }),
@@ -262,8 +269,8 @@ fn each_run(s: &mut String, c: &Context<'_>) {
     let _ = writeln!(s, "\n## Each run\n");
     let _ = writeln!(
         s,
-        "| run | agent | peak RSS, MiB | median RSS, MiB | CPU-s | CPU % | threads | shipped | |\n\
-         | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |"
+        "| run | agent | peak RSS, MiB | median RSS, MiB | CPU-s | in the first s | CPU % | threads | shipped | |\n\
+         | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"
     );
     for (i, run) in c.runs.iter().enumerate() {
         for (agent, m) in run {
@@ -271,12 +278,13 @@ fn each_run(s: &mut String, c: &Context<'_>) {
                 Ok(m) => {
                     let _ = writeln!(
                         s,
-                        "| {} | {} | {:.2} | {:.2} | {:.2} | {:.3} | {} | {} bytes, {} samples: {} | {} |",
+                        "| {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.3} | {} | {} bytes, {} samples: {} | {} |",
                         i + 1,
                         agent.name(),
                         mib_f(m.peak_rss),
                         mib_f(m.median_rss),
                         m.cpu_seconds,
+                        m.first_second_cpu,
                         m.cpu_percent(),
                         m.status.threads,
                         int(m.shipped.bytes),
@@ -295,7 +303,7 @@ fn each_run(s: &mut String, c: &Context<'_>) {
                 Err(e) => {
                     let _ = writeln!(
                         s,
-                        "| {} | {} | — | — | — | — | — | — | **FAILED**: {} |",
+                        "| {} | {} | — | — | — | — | — | — | — | **FAILED**: {} |",
                         i + 1,
                         agent.name(),
                         one_line(e)
@@ -389,6 +397,28 @@ fn memory(s: &mut String, c: &Context<'_>) {
             .collect::<Vec<_>>()
             .join(", ")
     });
+}
+
+/// The configuration files as written, temporary paths and ports shown as placeholders.
+fn configs(s: &mut String, c: &Context<'_>) {
+    let o = c.opts;
+    let _ = writeln!(s, "\n## Configurations\n");
+    if c.agents.contains(&Agent::Argus) {
+        let _ = writeln!(
+            s,
+            "Argus agent, `agent.toml`:\n\n```toml\n{}```\n",
+            super::agents::argus_config(o.interval)
+        );
+    }
+    if c.agents.contains(&Agent::Collectd) {
+        let conf = super::collectd::config(
+            std::path::Path::new("<tmp>/collectd"),
+            &o.collectd_plugins,
+            o.interval,
+            "<udp port>",
+        );
+        let _ = writeln!(s, "collectd, `collectd.conf`:\n\n```\n{conf}```");
+    }
 }
 
 fn notes(s: &mut String, c: &Context<'_>) {
