@@ -230,6 +230,15 @@ impl Argus {
         })
     }
 
+    /// The sink's `argus_ingest_samples_total`; 0 if it does not answer.
+    fn ingested_samples(&self) -> u64 {
+        let metrics = self
+            .sink
+            .get(&self.client, "/metrics", &[])
+            .unwrap_or_default();
+        metric_value(&metrics, "argus_ingest_samples_total").unwrap_or(0.0) as u64
+    }
+
     /// Series the sink holds for `query`, from `/api/v1/query`.
     fn series_of(&self, query: &str) -> anyhow::Result<usize> {
         let body = self
@@ -264,7 +273,16 @@ impl Driver for Argus {
 
     fn finish(&mut self) -> (Shipped, Vec<String>) {
         let mut problems = Vec::new();
-        // The last collection may still be on its way: give it a few seconds.
+        // What was shipped by the final reading, before a collection due right at the end
+        // adds to it; read again below if nothing had arrived yet.
+        let mut samples = self.ingested_samples();
+        let t = self.proxy.traffic.clone();
+        let (bytes, connections, answered) = (
+            t.sent.load(Ordering::Relaxed),
+            t.connections.load(Ordering::Relaxed),
+            t.answered.load(Ordering::Relaxed),
+        );
+        // Delivery may lag the collection: give it a few seconds.
         let started = Instant::now();
         let uptime = loop {
             let r = self.series_of("system_uptime");
@@ -286,20 +304,16 @@ impl Driver for Argus {
         let series = self
             .series_of("{__name__=~\".+\"}")
             .map_or_else(|e| format!("? ({e:#})"), |n| n.to_string());
-        let metrics = self
-            .sink
-            .get(&self.client, "/metrics", &[])
-            .unwrap_or_default();
-        let samples = metric_value(&metrics, "argus_ingest_samples_total").unwrap_or(0.0) as u64;
-        let t = &self.proxy.traffic;
+        if samples == 0 {
+            samples = self.ingested_samples();
+        }
         let detail = format!(
-            "HTTP to `argus server`: {series} series stored, {} TCP connection(s), {} bytes answered",
-            t.connections.load(Ordering::Relaxed),
-            t.answered.load(Ordering::Relaxed)
+            "HTTP to `argus server`: {series} series stored, {connections} TCP connection(s), \
+             {answered} bytes answered"
         );
         (
             Shipped {
-                bytes: t.sent.load(Ordering::Relaxed),
+                bytes,
                 samples,
                 detail,
             },

@@ -442,7 +442,8 @@ fn notes(s: &mut String, c: &Context<'_>) {
          (started before the agent from a second copy, so that the two share no page cache of \
          the program; not measured) through a counting TCP proxy in the harness. Valid only if the server then answers \
          `/api/v1/query?query=system_uptime` with at least one series. Samples: the server's \
-         `argus_ingest_samples_total`; bytes: what the agent sent through the proxy.",
+         `argus_ingest_samples_total` and bytes sent through the proxy, both as of the final \
+         reading (a collection due right at the end is not counted).",
         o.interval
     );
     let _ = writeln!(
