@@ -152,19 +152,8 @@ mod tests {
     use super::*;
     use crate::processors::testutil::toml_blocks;
 
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Doc {
-        agent: DocAgent,
-    }
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct DocAgent {
-        alarms: Vec<AlarmConfig>,
-    }
-
     fn parse(text: &str) -> Result<Vec<AlarmConfig>, toml::de::Error> {
-        toml::from_str::<Doc>(text).map(|d| d.agent.alarms)
+        crate::processors::testutil::agent_section(text).map(|a| a.alarms)
     }
 
     #[test]

@@ -100,19 +100,8 @@ mod tests {
     use super::*;
     use crate::processors::testutil::toml_blocks;
 
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Doc {
-        agent: DocAgent,
-    }
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct DocAgent {
-        outputs: Vec<OutputConfig>,
-    }
-
     fn parse(text: &str) -> Result<Vec<OutputConfig>, toml::de::Error> {
-        toml::from_str::<Doc>(text).map(|d| d.agent.outputs)
+        crate::processors::testutil::agent_section(text).map(|a| a.outputs)
     }
 
     #[tokio::test]

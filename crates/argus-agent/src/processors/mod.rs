@@ -106,6 +106,17 @@ fn deserialize_scope<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error
 pub(crate) mod testutil {
     use argus_core::line_protocol::{Line, Precision, parse, write_line};
 
+    /// The `[agent]` section of a config snippet, through the real configuration type, so
+    /// that examples in the docs are checked exactly as the agent reads them.
+    pub fn agent_section(text: &str) -> Result<crate::AgentConfig, toml::de::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Doc {
+            agent: crate::AgentConfig,
+        }
+        toml::from_str::<Doc>(text).map(|d| d.agent)
+    }
+
     /// Parses line protocol (one point a line) into owned points.
     pub fn points(text: &str) -> Vec<Line<'static>> {
         parse(text)
@@ -149,19 +160,8 @@ mod tests {
     use super::testutil::{points, text, toml_blocks};
     use super::*;
 
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Doc {
-        agent: DocAgent,
-    }
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct DocAgent {
-        processors: Vec<ProcessorConfig>,
-    }
-
     fn parse(toml_text: &str) -> Result<Vec<ProcessorConfig>, toml::de::Error> {
-        toml::from_str::<Doc>(toml_text).map(|d| d.agent.processors)
+        crate::processors::testutil::agent_section(toml_text).map(|a| a.processors)
     }
 
     #[test]
@@ -276,7 +276,7 @@ mod tests {
             processors: &configs,
         })
         .expect("serialize");
-        let again: DocAgent = toml::from_str(&text).expect("reparse");
+        let again: crate::AgentConfig = toml::from_str(&text).expect("reparse");
         assert_eq!(again.processors, configs);
     }
 }
