@@ -112,19 +112,7 @@ pub async fn run(
     every: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let client = match {
-        crate::outputs::http::ensure_tls_provider();
-        reqwest::Client::builder()
-    }
-    .timeout(Duration::from_secs(10))
-    .build()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "heartbeat disabled: no HTTP client");
-            return;
-        }
-    };
+    let client = handle.http_client();
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
@@ -147,6 +135,7 @@ pub async fn run(
             let url = format!("{}/api/argus/heartbeat", s.trim_end_matches('/'));
             match client
                 .post(&url)
+                .timeout(Duration::from_secs(10))
                 .bearer_auth(&token)
                 .json(&body)
                 .send()

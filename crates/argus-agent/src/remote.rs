@@ -26,17 +26,12 @@ pub fn saved_paths(data_dir: &Path) -> (PathBuf, PathBuf) {
 
 /// Asks the servers in turn; the first that answers decides.
 pub async fn pull(
+    client: &reqwest::Client,
     servers: &[String],
     token: &str,
     host: &str,
     etag: Option<&str>,
 ) -> anyhow::Result<Pulled> {
-    let client = {
-        crate::outputs::http::ensure_tls_provider();
-        reqwest::Client::builder()
-    }
-    .timeout(Duration::from_secs(10))
-    .build()?;
     let mut last_err = anyhow::anyhow!("no server configured");
     for s in servers {
         let url = format!(
@@ -50,7 +45,10 @@ pub async fn pull(
                 })
                 .collect::<String>()
         );
-        let mut req = client.get(&url).bearer_auth(token);
+        let mut req = client
+            .get(&url)
+            .timeout(Duration::from_secs(10))
+            .bearer_auth(token);
         if let Some(e) = etag {
             req = req.header("If-None-Match", e);
         }

@@ -112,6 +112,10 @@ struct Shared {
     /// The scripts configuration the directory watcher follows.
     scripts: Mutex<ScriptsConfig>,
     data_dir: std::path::PathBuf,
+    /// The agent's own HTTP client (sender, heartbeat, remote configuration).
+    client: reqwest::Client,
+    /// Plugin runs take one of these while they gather (see [`run_once`]).
+    gather_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// The per-round transformations.
@@ -332,6 +336,11 @@ impl AgentHandle {
         self.shared.update.notified().await;
     }
 
+    /// The HTTP client the agent talks to its servers with.
+    pub fn http_client(&self) -> reqwest::Client {
+        self.shared.client.clone()
+    }
+
     /// The servers and token currently configured.
     pub fn targets(&self) -> (Vec<String>, String) {
         self.shared
@@ -393,6 +402,7 @@ impl Agent {
         let buffer = Buffer::open(&data_dir.join("buffer"), config.buffer_max_bytes as u64)?;
         let (stages, outputs) = build_stages(config)?;
         let (tx, rx) = mpsc::channel(1024);
+        let client = crate::outputs::http::agent_client()?;
         let shared = Arc::new(Shared {
             plugins: Mutex::new(BTreeMap::new()),
             started: Instant::now(),
@@ -408,10 +418,13 @@ impl Agent {
             outputs: Arc::new(Mutex::new(outputs)),
             scripts: Mutex::new(config.scripts.clone()),
             data_dir: data_dir.to_path_buf(),
+            client: client.clone(),
+            gather_slots: Arc::new(tokio::sync::Semaphore::new(GATHER_SLOTS)),
         });
         Ok(Agent {
             plugins: crate::inputs::build(&config.inputs, data_dir)?,
             sender: Sender::new(
+                client,
                 config.servers.clone(),
                 config.token.clone(),
                 Duration::from_secs(config.timeout_secs.max(1)),
@@ -442,58 +455,33 @@ impl Agent {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         handle.add_plugins(plugins).await;
 
-        // The pipeline: label each round and buffer it.
+        // The pipeline: label each round and buffer it. Rounds arriving within
+        // COALESCE of one another (the inputs due at one tick) are buffered together:
+        // one write and one sync per tick, and one request to the server.
         let pipeline_shared = shared.clone();
         let pipeline = tokio::spawn(async move {
-            while let Some(mut round) = rounds_rx.recv().await {
-                let l = pipeline_shared
-                    .labeling
-                    .read()
-                    .map(|l| l.clone())
-                    .unwrap_or_else(|p| p.into_inner().clone());
-                label(&mut round, &l.host, &l.labels);
-                {
-                    let mut st = lock(&pipeline_shared.stages);
-                    for p in st.processors.iter_mut() {
-                        p.process(&mut round.points);
-                    }
-                    let now = argus_core::now_ms();
-                    let mut raised = Vec::new();
-                    for a in st.alarms.iter_mut() {
-                        a.check(now, &round.points, &mut raised);
-                    }
-                    for mut e in raised {
-                        if e.host.is_empty() {
-                            e.host = l.host.clone();
-                        }
-                        round.events.push(e);
-                    }
+            while let Some(first) = rounds_rx.recv().await {
+                let mut batch = vec![first];
+                let until = tokio::time::Instant::now() + COALESCE;
+                while let Ok(Some(r)) = tokio::time::timeout_at(until, rounds_rx.recv()).await {
+                    batch.push(r);
                 }
-                let outputs = pipeline_shared.outputs.clone();
-                if !lock(&outputs).is_empty() {
-                    let (points, events) = (round.points.clone(), round.events.clone());
-                    tokio::task::spawn_blocking(move || {
-                        for o in lock(&outputs).iter_mut() {
-                            if let Err(e) = o.write(&Batch {
-                                points: &points,
-                                events: &events,
-                            }) {
-                                tracing::warn!(output = o.name(), error = %e, "output failed");
-                            }
-                        }
-                    });
+                let (mut metrics, mut events) = (String::new(), String::new());
+                for round in batch {
+                    let (m, e) = encode(process_round(&pipeline_shared, round));
+                    metrics.push_str(&m);
+                    events.push_str(&e);
                 }
-                let (metrics, events) = encode(round);
                 let buffer = pipeline_shared.buffer.clone();
                 let res = tokio::task::spawn_blocking(move || {
-                    let mut b = lock(&buffer);
+                    let mut records = Vec::with_capacity(2);
                     if !metrics.is_empty() {
-                        b.append(Kind::Metrics, metrics.as_bytes())?;
+                        records.push((Kind::Metrics, metrics.as_bytes()));
                     }
                     if !events.is_empty() {
-                        b.append(Kind::Events, events.as_bytes())?;
+                        records.push((Kind::Events, events.as_bytes()));
                     }
-                    Ok::<_, std::io::Error>(())
+                    lock(&buffer).append_all(&records)
                 })
                 .await;
                 match res {
@@ -626,6 +614,7 @@ fn spawn_plugin(p: Plugin, default_interval: Duration, shared: &Arc<Shared>) {
     let (ctl_tx, mut ctl_rx) = mpsc::channel(4);
     let slot: Arc<Mutex<Option<Box<dyn Input>>>> = Arc::new(Mutex::new(Some(p.input)));
     let rounds = shared.rounds.clone();
+    let slots = shared.gather_slots.clone();
     let name = p.name.clone();
     let task_state = state.clone();
     let task = tokio::spawn(async move {
@@ -646,12 +635,12 @@ fn spawn_plugin(p: Plugin, default_interval: Duration, shared: &Arc<Shared>) {
                         }
                     };
                     if !disabled {
-                        run_once(&name, &slot, &state, &rounds, None, timeout).await;
+                        run_once(&name, &slot, &state, &rounds, &slots, None, timeout).await;
                     }
                 }
                 Some(c) = ctl_rx.recv() => match c {
                     Control::RunNow { param, timeout: t, reply } => {
-                        let out = run_once(&name, &slot, &state, &rounds, param, t.unwrap_or(timeout)).await;
+                        let out = run_once(&name, &slot, &state, &rounds, &slots, param, t.unwrap_or(timeout)).await;
                         let _ = reply.send(out);
                     }
                 },
@@ -669,15 +658,84 @@ fn spawn_plugin(p: Plugin, default_interval: Duration, shared: &Arc<Shared>) {
     );
 }
 
-/// Runs a plugin once on a blocking thread, within `timeout`.
+/// How long the pipeline waits for more rounds after the first of a batch.
+const COALESCE: Duration = Duration::from_millis(250);
+
+/// Labels a round, runs the processors and alarms over it and hands a copy to the extra
+/// outputs.
+fn process_round(shared: &Shared, mut round: Round) -> Round {
+    let l = shared
+        .labeling
+        .read()
+        .map(|l| l.clone())
+        .unwrap_or_else(|p| p.into_inner().clone());
+    label(&mut round, &l.host, &l.labels);
+    {
+        let mut st = lock(&shared.stages);
+        for p in st.processors.iter_mut() {
+            p.process(&mut round.points);
+        }
+        let now = argus_core::now_ms();
+        let mut raised = Vec::new();
+        for a in st.alarms.iter_mut() {
+            a.check(now, &round.points, &mut raised);
+        }
+        for mut e in raised {
+            if e.host.is_empty() {
+                e.host = l.host.clone();
+            }
+            round.events.push(e);
+        }
+    }
+    let outputs = shared.outputs.clone();
+    if !lock(&outputs).is_empty() {
+        let (points, events) = (round.points.clone(), round.events.clone());
+        tokio::task::spawn_blocking(move || {
+            for o in lock(&outputs).iter_mut() {
+                if let Err(e) = o.write(&Batch {
+                    points: &points,
+                    events: &events,
+                }) {
+                    tracing::warn!(output = o.name(), error = %e, "output failed");
+                }
+            }
+        });
+    }
+    round
+}
+
+/// How many plugin runs gather at once (more run when some outlast [`SLOT_HOLD`]).
+const GATHER_SLOTS: usize = 2;
+
+/// How long a run keeps its gather slot before going on alone.
+const SLOT_HOLD: Duration = Duration::from_millis(500);
+
+/// Runs a plugin once on a blocking thread, within `timeout`. Runs share [`GATHER_SLOTS`]
+/// slots: the inputs due at one tick then take turns on the
+/// same few threads instead of starting a thread each, which is most of the agent's
+/// memory (one malloc arena and stack per thread) and thread-start CPU.
 async fn run_once(
     name: &str,
     slot: &Arc<Mutex<Option<Box<dyn Input>>>>,
     state: &Arc<Mutex<PluginState>>,
     rounds: &mpsc::Sender<Round>,
+    slots: &Arc<tokio::sync::Semaphore>,
     param: Option<String>,
     timeout: Duration,
 ) -> RunOutcome {
+    let Some(mut input) = lock(slot).take() else {
+        return RunOutcome {
+            name: name.to_string(),
+            result: "already_running".into(),
+            points: 0,
+            events: 0,
+            error: Some("a run of this plugin is in progress".into()),
+            duration_ms: 0,
+        };
+    };
+    let now = argus_core::now_ms();
+    // Wait for a gather slot; the timeout counts from when the run starts.
+    let mut permit = slots.clone().acquire_owned().await.ok();
     let started = Instant::now();
     let outcome = |result: &str, points: usize, events: usize, error: Option<String>| RunOutcome {
         name: name.to_string(),
@@ -687,15 +745,6 @@ async fn run_once(
         error,
         duration_ms: started.elapsed().as_millis() as u64,
     };
-    let Some(mut input) = lock(slot).take() else {
-        return outcome(
-            "already_running",
-            0,
-            0,
-            Some("a run of this plugin is in progress".into()),
-        );
-    };
-    let now = argus_core::now_ms();
     {
         let mut s = lock(state);
         s.state = "running".into();
@@ -723,7 +772,19 @@ async fn run_once(
         }
     };
     let mut job = job;
-    match tokio::time::timeout(timeout, &mut job).await {
+    // A run still going after SLOT_HOLD gives its slot up and goes on alone, so slow
+    // plugins (a network check waiting on its timeout) never hold the others up.
+    let deadline = tokio::time::Instant::from_std(started) + timeout;
+    let early = tokio::select! {
+        r = &mut job => Some(r),
+        _ = tokio::time::sleep(SLOT_HOLD.min(timeout)) => None,
+    };
+    drop(permit.take());
+    let result = match early {
+        Some(r) => Ok(r),
+        None => tokio::time::timeout_at(deadline, &mut job).await,
+    };
+    match result {
         Ok(Ok((input, r))) => {
             *lock(slot) = Some(input);
             match r {

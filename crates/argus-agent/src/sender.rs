@@ -26,6 +26,8 @@ pub struct SenderStats {
 
 pub struct Sender {
     client: reqwest::Client,
+    /// For each request.
+    timeout: Duration,
     servers: Vec<String>,
     token: String,
     /// Index of the server to try first.
@@ -45,14 +47,15 @@ enum SendError {
 const MAX_REQUEST_BYTES: usize = 4 << 20;
 
 impl Sender {
-    pub fn new(servers: Vec<String>, token: String, timeout: Duration) -> anyhow::Result<Self> {
-        crate::outputs::http::ensure_tls_provider();
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .user_agent(concat!("argus-agent/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+    pub fn new(
+        client: reqwest::Client,
+        servers: Vec<String>,
+        token: String,
+        timeout: Duration,
+    ) -> anyhow::Result<Self> {
         Ok(Sender {
             client,
+            timeout,
             servers,
             token,
             preferred: 0,
@@ -169,6 +172,7 @@ impl Sender {
         let resp = self
             .client
             .post(&url)
+            .timeout(self.timeout)
             .bearer_auth(&self.token)
             .header("Content-Encoding", "gzip")
             .header("Content-Type", content_type)

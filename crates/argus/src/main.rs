@@ -132,7 +132,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Agent(args) => {
             let config = agent_config(&args)?;
             init_logging(&config.log_level);
-            runtime()?.block_on(agent(config, args))
+            agent_runtime()?.block_on(agent(config, args))
         }
     }
 }
@@ -224,6 +224,19 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// The agent's runtime: its async work (timers, the sender, the local API) is light, so it
+/// runs on the main thread; plugins gather on the blocking pool, whose threads are kept
+/// across ticks (tokio's default keep-alive, 10 s, is the default interval: threads would
+/// be started and torn down every tick).
+fn agent_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .thread_keep_alive(std::time::Duration::from_secs(300))
         .build()
         .context("cannot start the async runtime")
 }
@@ -533,7 +546,15 @@ async fn pull_remote(
     let (servers, token) = handle.targets();
     let host = handle.status().host;
     let etag = argus_agent::remote::saved_etag(agent_data_dir);
-    match argus_agent::remote::pull(&servers, &token, &host, etag.as_deref()).await {
+    match argus_agent::remote::pull(
+        &handle.http_client(),
+        &servers,
+        &token,
+        &host,
+        etag.as_deref(),
+    )
+    .await
+    {
         Ok(argus_agent::remote::Pulled::New { text, etag }) => {
             // Check it before keeping it: alone, then layered over the local files.
             let tmp = agent_data_dir.join("remote-config.pending.toml");

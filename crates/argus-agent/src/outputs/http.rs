@@ -53,6 +53,18 @@ pub(crate) fn ensure_tls_provider() {
     }
 }
 
+/// The agent's one HTTP client for its own traffic (sender, heartbeat, remote config):
+/// one connection pool, so the heartbeat rides the sender's keep-alive connection, and
+/// TLS set up once. Timeouts are per request. Built per agent, not per process: a
+/// client's connections belong to the runtime that opened them.
+pub(crate) fn agent_client() -> anyhow::Result<reqwest::Client> {
+    ensure_tls_provider();
+    reqwest::Client::builder()
+        .user_agent(concat!("argus-agent/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .context("cannot build the HTTP client")
+}
+
 impl HttpClient {
     pub fn new(timeout_secs: u64, headers: &BTreeMap<String, String>) -> anyhow::Result<Self> {
         let handle = Handle::try_current().map_err(|_| {
