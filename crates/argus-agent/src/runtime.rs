@@ -112,8 +112,9 @@ struct Shared {
     /// The scripts configuration the directory watcher follows.
     scripts: Mutex<ScriptsConfig>,
     data_dir: std::path::PathBuf,
-    /// The agent's own HTTP client (sender, heartbeat, remote configuration).
-    client: reqwest::Client,
+    /// The agent's own HTTP client (sender, heartbeat, remote configuration), and whether
+    /// it verifies TLS (see [`crate::outputs::http::agent_client`]).
+    client: std::sync::RwLock<(reqwest::Client, bool)>,
     /// Plugin runs take one of these while they gather (see [`run_once`]).
     gather_slots: Arc<tokio::sync::Semaphore>,
 }
@@ -302,6 +303,20 @@ impl AgentHandle {
                 return Err(e);
             }
         };
+        let tls = crate::outputs::http::needs_tls(&config.servers);
+        if self.shared.client.read().map(|c| c.1).unwrap_or(true) != tls {
+            match crate::outputs::http::agent_client(tls) {
+                Ok(c) => {
+                    if let Ok(mut w) = self.shared.client.write() {
+                        *w = (c, tls);
+                    }
+                }
+                Err(e) => {
+                    *lock(&self.shared.config_error) = Some(format!("{e:#}"));
+                    return Err(e);
+                }
+            }
+        }
         *lock(&self.shared.stages) = stages;
         *lock(&self.shared.outputs) = outputs;
         *lock(&self.shared.scripts) = config.scripts.clone();
@@ -338,7 +353,10 @@ impl AgentHandle {
 
     /// The HTTP client the agent talks to its servers with.
     pub fn http_client(&self) -> reqwest::Client {
-        self.shared.client.clone()
+        match self.shared.client.read() {
+            Ok(c) => c.0.clone(),
+            Err(p) => p.into_inner().0.clone(),
+        }
     }
 
     /// The servers and token currently configured.
@@ -402,7 +420,8 @@ impl Agent {
         let buffer = Buffer::open(&data_dir.join("buffer"), config.buffer_max_bytes as u64)?;
         let (stages, outputs) = build_stages(config)?;
         let (tx, rx) = mpsc::channel(1024);
-        let client = crate::outputs::http::agent_client()?;
+        let tls = crate::outputs::http::needs_tls(&config.servers);
+        let client = crate::outputs::http::agent_client(tls)?;
         let shared = Arc::new(Shared {
             plugins: Mutex::new(BTreeMap::new()),
             started: Instant::now(),
@@ -418,7 +437,7 @@ impl Agent {
             outputs: Arc::new(Mutex::new(outputs)),
             scripts: Mutex::new(config.scripts.clone()),
             data_dir: data_dir.to_path_buf(),
-            client: client.clone(),
+            client: std::sync::RwLock::new((client.clone(), tls)),
             gather_slots: Arc::new(tokio::sync::Semaphore::new(GATHER_SLOTS)),
         });
         Ok(Agent {
@@ -494,12 +513,13 @@ impl Agent {
 
         // The sender: drain on every wake-up, retry with backoff while servers are down.
         let sender_shared = shared.clone();
+        let handle_for_sender = handle.clone();
         let mut sender_stop = stop_rx.clone();
         let sender_task = tokio::spawn(async move {
             let mut backoff = Duration::from_secs(1);
             loop {
                 if let Ok(t) = sender_shared.targets.read() {
-                    sender.set_targets(&t.0, &t.1);
+                    sender.set_targets(&t.0, &t.1, &handle_for_sender.http_client());
                 }
                 let delivered = sender.drain(&sender_shared.buffer).await;
                 *lock(&sender_shared.sender_stats) = sender.stats.clone();

@@ -64,7 +64,8 @@ impl Sender {
     }
 
     /// Changes where requests go (a reconfiguration).
-    pub fn set_targets(&mut self, servers: &[String], token: &str) {
+    pub fn set_targets(&mut self, servers: &[String], token: &str, client: &reqwest::Client) {
+        self.client = client.clone();
         if self.servers != servers {
             self.servers = servers.to_vec();
             self.preferred = 0;

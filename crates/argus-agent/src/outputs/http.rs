@@ -57,12 +57,26 @@ pub(crate) fn ensure_tls_provider() {
 /// one connection pool, so the heartbeat rides the sender's keep-alive connection, and
 /// TLS set up once. Timeouts are per request. Built per agent, not per process: a
 /// client's connections belong to the runtime that opened them.
-pub(crate) fn agent_client() -> anyhow::Result<reqwest::Client> {
+///
+/// `tls`: whether some server is `https://`. Only then are the system's root certificates
+/// loaded (the platform verifier parses all of them when the client is built, a few
+/// hundred KiB of memory and most of the agent's start-up CPU); without, the client
+/// trusts no certificate at all, so an `https://` URL fails rather than goes unverified.
+pub(crate) fn agent_client(tls: bool) -> anyhow::Result<reqwest::Client> {
     ensure_tls_provider();
-    reqwest::Client::builder()
-        .user_agent(concat!("argus-agent/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .context("cannot build the HTTP client")
+    let b =
+        reqwest::Client::builder().user_agent(concat!("argus-agent/", env!("CARGO_PKG_VERSION")));
+    let b = if tls { b } else { b.tls_certs_only(Vec::new()) };
+    b.build().context("cannot build the HTTP client")
+}
+
+/// Whether any of `urls` needs TLS.
+pub(crate) fn needs_tls(urls: &[String]) -> bool {
+    urls.iter().any(|u| {
+        u.trim_start()
+            .get(..8)
+            .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+    })
 }
 
 impl HttpClient {

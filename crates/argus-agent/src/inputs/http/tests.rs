@@ -607,3 +607,37 @@ fn a_silent_server_is_a_timeout() {
     assert_eq!(code(&line), result::TIMEOUT);
     let _ = holder.join();
 }
+
+/// The agent's own client loads no root certificate when no server is `https://`: an
+/// HTTPS request then fails on the certificate instead of going out unverified.
+#[test]
+fn the_agent_client_without_tls_roots_verifies_nothing_and_trusts_nothing() {
+    use crate::outputs::http::{agent_client, needs_tls};
+    assert!(!needs_tls(&["http://a:1".into(), "HTTP://b".into()]));
+    assert!(needs_tls(&["http://a:1".into(), " HTTPS://b".into()]));
+    let (addr, seen) = serve(true);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    for tls in [false, true] {
+        let client = agent_client(tls).expect("client");
+        let err = rt
+            .block_on(client.get(format!("https://localhost:{}/", addr.port())).send())
+            .expect_err("a self-signed certificate is never accepted");
+        let chain = format!("{:?}", err);
+        assert!(
+            chain.contains("certificate") || chain.contains("Certificate"),
+            "tls={tls}: {chain}"
+        );
+    }
+    assert!(seen.lock().expect("seen").is_empty(), "no request got through");
+    // Plain HTTP needs no roots.
+    let (plain, seen) = serve(false);
+    let client = agent_client(false).expect("client");
+    let status = rt
+        .block_on(client.get(format!("http://{plain}/ok")).send())
+        .map(|r| r.status().as_u16());
+    assert_eq!(status.ok(), Some(200));
+    assert_eq!(seen.lock().expect("seen").len(), 1);
+}
