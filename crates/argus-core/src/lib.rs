@@ -13,6 +13,7 @@
 pub mod line_protocol;
 pub mod matcher;
 pub mod model;
+pub mod remote_write;
 pub mod storage;
 
 pub use matcher::{MatchOp, Matcher, MatcherError};

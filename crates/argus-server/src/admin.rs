@@ -15,7 +15,11 @@ fn db(state: &AppState) -> Result<std::sync::Arc<argus_tsdb::Db>, ApiError> {
 }
 
 /// `POST /api/argus/admin/flush`: seal the head into blocks and compact everything now.
-pub async fn flush(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn flush(
+    State(state): State<AppState>,
+    axum::Extension(access): axum::Extension<crate::auth::Access>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    access.require_admin()?;
     let db = db(&state)?;
     let (flushed, merges, stats) = tokio::task::spawn_blocking(move || {
         let flushed = db.flush()?;
@@ -34,7 +38,11 @@ pub async fn flush(State(state): State<AppState>) -> Result<Json<serde_json::Val
 
 /// `GET /api/argus/admin/tsdb`: the engine's figures, per block, and the block bytes per
 /// metric name (largest first).
-pub async fn tsdb(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn tsdb(
+    State(state): State<AppState>,
+    axum::Extension(access): axum::Extension<crate::auth::Access>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    access.require_admin()?;
     let db = db(&state)?;
     let (stats, usage) = tokio::task::spawn_blocking(move || (db.stats(), db.usage_by_metric()))
         .await

@@ -26,30 +26,42 @@ pub struct AppState {
     pub hosts: Option<Arc<crate::hosts::Registry>>,
     /// Agent configurations served to agents.
     pub agent_configs: Option<Arc<crate::hosts::AgentConfigs>>,
-    pub token: Arc<str>,
+    /// The tokens accepted, each with its namespace.
+    pub tokens: Arc<crate::auth::TokenStore>,
     pub telemetry: Telemetry,
+    /// What every ingested sample is checked against.
+    pub rules: Arc<crate::ingest::validate::Rules>,
     pub max_body_bytes: usize,
     pub lookback_ms: i64,
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Storage>, token: &str, config: &crate::ServerConfig) -> Self {
+    pub fn new(
+        store: Arc<dyn Storage>,
+        tokens: Arc<crate::auth::TokenStore>,
+        config: &crate::ServerConfig,
+    ) -> Self {
         AppState {
             store,
             tsdb: None,
             events: None,
             hosts: None,
             agent_configs: None,
-            token: token.into(),
+            tokens,
             telemetry: Telemetry::new(),
+            rules: Arc::new(crate::ingest::validate::Rules::from_config(config)),
             max_body_bytes: config.max_body_bytes,
             lookback_ms: config.lookback_secs as i64 * 1000,
         }
     }
 
     /// State over the embedded engine.
-    pub fn with_tsdb(db: Arc<argus_tsdb::Db>, token: &str, config: &crate::ServerConfig) -> Self {
-        let mut s = Self::new(db.clone(), token, config);
+    pub fn with_tsdb(
+        db: Arc<argus_tsdb::Db>,
+        tokens: Arc<crate::auth::TokenStore>,
+        config: &crate::ServerConfig,
+    ) -> Self {
+        let mut s = Self::new(db.clone(), tokens, config);
         s.tsdb = Some(db);
         s
     }
@@ -61,6 +73,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/write", post(influx::write_v1))
         .route("/api/v2/write", post(influx::write_v2))
+        .route("/api/v1/write", post(crate::ingest::remote_write::write))
+        .route("/api/put", post(crate::ingest::opentsdb::put))
         .route("/api/v1/query", get(prom::query).post(prom::query))
         .route(
             "/api/v1/query_range",

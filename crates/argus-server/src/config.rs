@@ -15,6 +15,32 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// How far back an instant selector looks for a sample, in seconds (Prometheus: 5 m).
     pub lookback_secs: u64,
+    /// Longest accepted line of a line-protocol body, in bytes.
+    pub max_line_bytes: usize,
+    /// Labels per series, its name included.
+    pub max_labels_per_series: usize,
+    /// Longest label value, in bytes.
+    pub max_label_value_bytes: usize,
+    /// Samples older than this many seconds are refused (0: any age).
+    pub max_sample_age_secs: u64,
+    /// Samples more than this many seconds in the future are refused.
+    pub max_sample_future_secs: u64,
+    /// More tokens, each limited to one namespace (or none: every namespace), stored as
+    /// SHA-256 hashes. `argus token add` prints one with its entry.
+    pub tokens: Vec<TokenConfig>,
+}
+
+/// `[[server.tokens]]`: a token known by its hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// A name for people and logs.
+    pub name: String,
+    /// The namespace the token writes into and reads from; empty: every namespace.
+    #[serde(default)]
+    pub ns: String,
+    /// Hex SHA-256 of the token.
+    pub sha256: String,
 }
 
 impl Default for ServerConfig {
@@ -24,6 +50,12 @@ impl Default for ServerConfig {
             token: String::new(),
             max_body_bytes: 32 * 1024 * 1024,
             lookback_secs: 300,
+            max_line_bytes: 65_536,
+            max_labels_per_series: 64,
+            max_label_value_bytes: 4096,
+            max_sample_age_secs: 0,
+            max_sample_future_secs: 600,
+            tokens: Vec::new(),
         }
     }
 }

@@ -20,8 +20,20 @@ pub enum ApiError {
     },
     #[error("{0}")]
     BadRequest(String),
+    /// A rule of [`crate::ingest::validate`] broken at `at` (a line, series or data point).
+    #[error("{at}: {message}")]
+    Invalid {
+        at: String,
+        reason: &'static str,
+        message: String,
+    },
     #[error("missing or invalid token")]
     Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    /// The ingest queue is full: come back later.
+    #[error("the server is busy: its ingest queue is full; retry in {retry_after_secs} s")]
+    Busy { retry_after_secs: u64 },
     #[error("no such path: {0}")]
     NotFound(String),
     #[error("request body exceeds the limit of {limit} bytes")]
@@ -36,9 +48,12 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadLine { .. }
+            | ApiError::Invalid { .. }
             | ApiError::BadRequest(_)
             | ApiError::Storage(argus_core::StorageError::Rejected(_)) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Storage(argus_core::StorageError::Limit(_)) => {
@@ -49,12 +64,30 @@ impl ApiError {
     }
 
     /// A short machine-readable code (Influx v2 error codes where one fits).
+    /// The reason counted in `argus_ingest_rejected_total` when ingest answers this.
+    pub fn reject_reason(&self) -> &'static str {
+        match self {
+            ApiError::BadLine { .. } => "bad_line",
+            ApiError::Invalid { reason, .. } => reason,
+            ApiError::TooLarge { .. } => "too_large",
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::Forbidden(_) => "forbidden_namespace",
+            ApiError::Busy { .. } => "queue_full",
+            ApiError::Storage(argus_core::StorageError::Limit(_)) => "series_limit",
+            ApiError::Storage(argus_core::StorageError::Rejected(_)) => "rejected_by_storage",
+            _ => "internal",
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::BadLine { .. }
+            | ApiError::Invalid { .. }
             | ApiError::BadRequest(_)
             | ApiError::Storage(argus_core::StorageError::Rejected(_)) => "invalid",
             ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::Busy { .. } => "too many requests",
             ApiError::NotFound(_) => "not found",
             ApiError::TooLarge { .. } => "request too large",
             ApiError::Storage(argus_core::StorageError::Limit(_)) => "unprocessable entity",
@@ -72,7 +105,17 @@ impl IntoResponse for ApiError {
             body["line"] = json!(line);
             body["column"] = json!(column);
         }
+        if let ApiError::Invalid { at, reason, .. } = &self {
+            body["at"] = json!(at);
+            body["reason"] = json!(reason);
+        }
         let mut resp = (status, Json(body)).into_response();
+        if let ApiError::Busy { retry_after_secs } = &self
+            && let Ok(v) = axum::http::HeaderValue::from_str(&retry_after_secs.to_string())
+        {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, v);
+        }
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

@@ -218,9 +218,11 @@ pub async fn get_config(
 /// applies it, and keeps its running configuration if they are wrong).
 pub async fn put_config(
     State(state): State<AppState>,
+    axum::Extension(access): axum::Extension<crate::auth::Access>,
     axum::extract::Query(q): axum::extract::Query<HostParam>,
     body: String,
 ) -> Result<StatusCode, ApiError> {
+    access.require_admin()?;
     let Some(cfgs) = state.agent_configs.clone() else {
         return Err(ApiError::NotFound(
             "this server serves no agent configuration".into(),

@@ -13,13 +13,12 @@ pub mod events;
 pub mod hosts;
 pub mod ingest;
 pub mod query;
-/// A throwaway in-memory store for unit tests of the query layer.
-#[cfg(test)]
+/// Storage wrappers and the in-memory store of the unit tests.
 pub mod store;
 pub mod telemetry;
 
 pub use api::{AppState, router};
-pub use config::{ServerConfig, StorageConfig};
+pub use config::{ServerConfig, StorageConfig, TokenConfig};
 
 use std::future::Future;
 use tokio::net::TcpListener;

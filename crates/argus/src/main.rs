@@ -39,6 +39,35 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Server tokens (kept as SHA-256 hashes in <data_dir>/tokens.toml).
+    #[cfg(feature = "server")]
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[cfg(feature = "server")]
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Makes a new token, prints it (the only time it is shown) and keeps its hash. The
+    /// running server accepts it within a second.
+    Add {
+        /// The namespace it writes into and reads from; none: every namespace.
+        #[arg(long, default_value = "")]
+        ns: String,
+        /// A name for people and logs.
+        #[arg(long)]
+        name: String,
+        /// The server's data directory (data_dir).
+        #[arg(long, env = "ARGUS_DATA_DIR", default_value = "./argus-data")]
+        data_dir: PathBuf,
+    },
+    /// Lists the tokens in <data_dir>/tokens.toml (names, namespaces, hash prefixes).
+    List {
+        #[arg(long, env = "ARGUS_DATA_DIR", default_value = "./argus-data")]
+        data_dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -120,6 +149,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         },
         #[cfg(feature = "server")]
+        Command::Token { command } => token_command(command),
+        #[cfg(feature = "server")]
         Command::Up(args) => {
             let config = server_config(&args)?;
             runtime()?.block_on(serve::up(config, args.config.clone()))
@@ -141,6 +172,56 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config = agent_config(&args)?;
             init_logging(&config.log_level);
             agent_runtime()?.block_on(agent(config, args))
+        }
+    }
+}
+
+#[cfg(feature = "server")]
+fn token_command(command: TokenCommand) -> anyhow::Result<()> {
+    use argus_server::auth::TokenFile;
+    match command {
+        TokenCommand::Add { ns, name, data_dir } => {
+            if !ns.is_empty() && !argus_server::ingest::validate::valid_namespace(&ns) {
+                return Err(ConfigError {
+                    file: "command line".into(),
+                    message: format!("--ns {ns:?}: a namespace is 1 to 128 of [A-Za-z0-9_.-]"),
+                }
+                .into());
+            }
+            std::fs::create_dir_all(&data_dir)
+                .with_context(|| format!("cannot create {}", data_dir.display()))?;
+            let file = data_dir.join("tokens.toml");
+            let mut tokens = TokenFile::load(&file).map_err(anyhow::Error::msg)?;
+            let token = tokens.add(&name, &ns)?;
+            tokens
+                .save(&file)
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            println!("{token}");
+            eprintln!(
+                "token {name:?} for {} added to {} (only its hash is kept: note the token now). \
+                 For other servers' [[server.tokens]]:\n[[server.tokens]]\nname = {name:?}\nns = {ns:?}\nsha256 = {:?}",
+                if ns.is_empty() {
+                    "every namespace".to_string()
+                } else {
+                    format!("namespace {ns:?}")
+                },
+                file.display(),
+                argus_server::auth::hash_hex(&token)
+            );
+            Ok(())
+        }
+        TokenCommand::List { data_dir } => {
+            let file = data_dir.join("tokens.toml");
+            let tokens = TokenFile::load(&file).map_err(anyhow::Error::msg)?;
+            for t in &tokens.tokens {
+                println!(
+                    "{}\t{}\tsha256:{}…",
+                    t.name,
+                    if t.ns.is_empty() { "*" } else { &t.ns },
+                    t.sha256.get(..12).unwrap_or(&t.sha256)
+                );
+            }
+            Ok(())
         }
     }
 }

@@ -7,38 +7,63 @@ use anyhow::Context;
 use argus_agent::Agent;
 use argus_server::AppState;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-/// The server's token: configured, else `<data_dir>/token`, else a new one written there.
-fn resolve_token(configured: &str, data_dir: &Path) -> anyhow::Result<String> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let path = data_dir.join("token");
-    let token = if !configured.is_empty() {
-        configured.to_string()
-    } else if let Ok(t) = std::fs::read_to_string(&path)
-        && !t.trim().is_empty()
-    {
-        return Ok(t.trim().to_string());
-    } else {
-        argus_server::auth::generate_token()?
-    };
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    f.write_all(token.as_bytes())?;
-    // The mode above applies only to a new file: make an existing one private too.
-    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
-    Ok(token)
+/// The server's tokens: `server.token` and `[[server.tokens]]` from the configuration,
+/// and `<data_dir>/tokens.toml`. Without any token for every namespace, an `admin` one is
+/// generated there at first start. Returns the store and the token to print, if known: the
+/// configured one, or one just generated (only its hash is kept, so it is shown once).
+fn resolve_tokens(
+    config: &Config,
+) -> anyhow::Result<(argus_server::auth::TokenStore, Option<String>)> {
+    use argus_server::auth::{TokenFile, TokenStore, hash_hex};
+    let file = config.data_dir.join("tokens.toml");
+    let mut tokens = TokenFile::load(&file).map_err(anyhow::Error::msg)?;
+    // Earlier versions kept the generated token in plain text in <data_dir>/token.
+    let legacy = config.data_dir.join("token");
+    if let Ok(t) = std::fs::read_to_string(&legacy) {
+        if !t.trim().is_empty() {
+            tokens.tokens.push(argus_server::TokenConfig {
+                name: "admin".into(),
+                ns: String::new(),
+                sha256: hash_hex(t.trim()),
+            });
+            tokens
+                .save(&file)
+                .with_context(|| format!("cannot write {}", file.display()))?;
+        }
+        std::fs::remove_file(&legacy)
+            .with_context(|| format!("cannot remove {}", legacy.display()))?;
+    }
+    let mut shown = (!config.server.token.is_empty()).then(|| config.server.token.clone());
+    let has_admin = !config.server.token.is_empty()
+        || config.server.tokens.iter().any(|t| t.ns.is_empty())
+        || tokens.tokens.iter().any(|t| t.ns.is_empty());
+    if !has_admin {
+        shown = Some(tokens.add("admin", "")?);
+        tokens
+            .save(&file)
+            .with_context(|| format!("cannot write {}", file.display()))?;
+    }
+    let store = TokenStore::new(
+        Some(&config.server.token),
+        &config.server.tokens,
+        Some(file),
+    )
+    .map_err(|e| crate::config::ConfigError {
+        file: "server.tokens".into(),
+        message: e,
+    })?;
+    Ok((store, shown))
 }
 
 struct Started {
     url: String,
-    token: String,
+    /// The token to print, when known (configured, or generated at this start).
+    token: Option<String>,
+    /// A token for agents inside this process, valid until it stops.
+    agent_token: String,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     db: Arc<argus_tsdb::Db>,
     maintenance: argus_tsdb::db::Maintenance,
@@ -60,7 +85,15 @@ async fn start_server(
 ) -> anyhow::Result<Started> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
-    let token = resolve_token(&config.server.token, &config.data_dir)?;
+    let (mut tokens, token) = resolve_tokens(config)?;
+    let agent_token = argus_server::auth::generate_token()?;
+    tokens.add_in_memory(
+        &agent_token,
+        argus_server::auth::Access {
+            name: "local-agent".into(),
+            ns: None,
+        },
+    );
     let listener = tokio::net::TcpListener::bind(&config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
@@ -76,7 +109,7 @@ async fn start_server(
     let maintenance = db.start_maintenance(std::time::Duration::from_secs(
         config.storage.maintenance_interval_secs,
     ));
-    let mut state = AppState::with_tsdb(db.clone(), &token, &config.server);
+    let mut state = AppState::with_tsdb(db.clone(), Arc::new(tokens), &config.server);
     let events_dir = config.data_dir.join("events");
     state.events = Some(Arc::new(
         argus_server::events::EventStore::open(&events_dir)
@@ -111,6 +144,7 @@ async fn start_server(
     Ok(Started {
         url: format!("http://{addr}"),
         token,
+        agent_token,
         server,
         db,
         maintenance,
@@ -118,16 +152,26 @@ async fn start_server(
 }
 
 fn print_banner(config: &Config, s: &Started, with_agent: bool) {
-    let token_file = config.data_dir.join("token");
+    let token_file = config.data_dir.join("tokens.toml");
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "argus {} is running", env!("CARGO_PKG_VERSION"));
     let _ = writeln!(out, "  URL:   {}/", s.url);
-    let _ = writeln!(
-        out,
-        "  Token: {} (saved in {})",
-        s.token,
-        token_file.display()
-    );
+    match &s.token {
+        Some(t) => {
+            let _ = writeln!(
+                out,
+                "  Token: {t} (only its SHA-256 is kept, in {}: note it)",
+                token_file.display()
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "  Token: the one printed at first start (only its hash is kept); `argus token add --data-dir {}` makes another",
+                config.data_dir.display()
+            );
+        }
+    }
     if with_agent {
         let _ = writeln!(
             out,
@@ -138,7 +182,8 @@ fn print_banner(config: &Config, s: &Started, with_agent: bool) {
     let _ = writeln!(
         out,
         "  Try:   curl -H 'Authorization: Bearer {}' '{}/api/v1/query?query=system_uptime'",
-        s.token, s.url
+        s.token.as_deref().unwrap_or("$TOKEN"),
+        s.url
     );
     let _ = out.flush();
 }
@@ -157,7 +202,7 @@ pub async fn up(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<
     let started = start_server(&config, rx.clone()).await?;
     let mut agent_config = config.agent.clone();
     agent_config.servers = vec![started.url.clone()];
-    agent_config.token = started.token.clone();
+    agent_config.token = started.agent_token.clone();
     let agent = Agent::new(&agent_config, &config.data_dir.join("agent"))?;
     let handle = agent.handle();
     start_agent_api(&agent, &agent_config, rx.clone()).await?;
@@ -165,7 +210,7 @@ pub async fn up(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<
     let agent_task = tokio::spawn(agent.run(wait_stop(rx)));
     // Agent settings reload on SIGHUP, file change or remote pull; the server's need a
     // restart.
-    let (url, token) = (started.url.clone(), started.token.clone());
+    let (url, token) = (started.url.clone(), started.agent_token.clone());
     let agent_dir = config.data_dir.join("agent");
     let layers = || agent_layers(config_path.as_deref(), &agent_dir);
     watch_config(&layers, &handle, &agent_dir, |files: &[PathBuf]| {
@@ -185,22 +230,44 @@ mod tests {
     use super::*;
 
     #[test]
-    fn token_is_generated_once_and_private() {
+    fn an_admin_token_is_generated_once_and_kept_only_hashed() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let a = resolve_token("", dir.path()).unwrap_or_default();
-        let b = resolve_token("", dir.path()).unwrap_or_default();
-        assert_eq!(a.len(), 64);
-        assert_eq!(a, b);
-        let mode = std::fs::metadata(dir.path().join("token"))
+        let mut config = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        // A token from an earlier version is taken over, hashed, and its file removed.
+        std::fs::write(dir.path().join("token"), "old-token\n").unwrap_or_default();
+        let (store, shown) = resolve_tokens(&config).unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(shown, None, "the old admin token stays the admin token");
+        assert!(store.check("old-token").is_some());
+        assert!(!dir.path().join("token").exists());
+        std::fs::remove_file(dir.path().join("tokens.toml")).unwrap_or_default();
+
+        let (store, shown) = resolve_tokens(&config).unwrap_or_else(|e| panic!("{e:#}"));
+        let token = shown.unwrap_or_default();
+        assert_eq!(token.len(), 64);
+        assert!(store.check(&token).is_some_and(|a| a.ns.is_none()));
+        let file = dir.path().join("tokens.toml");
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        assert!(!text.contains(&token), "{text}");
+        assert!(
+            text.contains(&argus_server::auth::hash_hex(&token)),
+            "{text}"
+        );
+        let mode = std::fs::metadata(&file)
             .map(|m| m.permissions().mode() & 0o777)
             .unwrap_or(0);
         assert_eq!(mode, 0o600);
-        let c = resolve_token("given", dir.path()).unwrap_or_default();
-        assert_eq!(c, "given");
-        assert_eq!(
-            std::fs::read_to_string(dir.path().join("token")).unwrap_or_default(),
-            "given"
-        );
+        // The next start generates nothing and shows nothing.
+        let (store, shown) = resolve_tokens(&config).unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(shown, None);
+        assert!(store.check(&token).is_some());
+        // A configured token is accepted and shown.
+        config.server.token = "given".into();
+        let (store, shown) = resolve_tokens(&config).unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(shown.as_deref(), Some("given"));
+        assert!(store.check("given").is_some() && store.check(&token).is_some());
     }
 }

@@ -33,9 +33,13 @@ pub struct Options {
     /// Where to write the markdown report [default: bench/results/<UTC date>-footprint.md].
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// The Argus binary (`cargo build --release -p argus`).
-    #[arg(long, default_value = "target/release/argus")]
+    /// The Argus binary the agent runs from: the agent-only build
+    /// (`cargo build --profile agent -p argus --no-default-features`) or the full one.
+    #[arg(long, default_value = "target/agent/argus")]
     pub argus: PathBuf,
+    /// The Argus binary the sink server runs from (must have the server).
+    #[arg(long, default_value = "target/release/argus")]
+    pub argus_server: PathBuf,
     /// The node_exporter binary (`apt-get install prometheus-node-exporter`).
     #[arg(long, default_value = "/usr/bin/prometheus-node-exporter")]
     pub node_exporter: PathBuf,
@@ -103,9 +107,8 @@ pub fn run(opts: &Options) -> anyhow::Result<u8> {
     let argus_bin = bin_dir.path().join("argus");
     let sink_bin = bin_dir.path().join("argus-sink");
     if agents.contains(&Agent::Argus) {
-        for copy in [&argus_bin, &sink_bin] {
-            std::fs::copy(&opts.argus, copy)
-                .with_context(|| format!("cannot copy {}", opts.argus.display()))?;
+        for (from, copy) in [(&opts.argus, &argus_bin), (&opts.argus_server, &sink_bin)] {
+            std::fs::copy(from, copy).with_context(|| format!("cannot copy {}", from.display()))?;
         }
     }
 

@@ -38,7 +38,7 @@ mod write;
 mod tests;
 
 pub use parse::{Lines, ParseError, parse};
-pub use series::line_to_series;
+pub use series::{label_name, line_to_series};
 pub use write::write_line;
 
 /// A field's value, as typed on the wire.

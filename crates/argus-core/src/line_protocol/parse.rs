@@ -33,6 +33,7 @@ pub fn parse(input: &str) -> Lines<'_> {
         src: input,
         pos: 0,
         line_no: 1,
+        current: 0,
         tags_hint: 0,
         fields_hint: 0,
     }
@@ -46,10 +47,20 @@ pub struct Lines<'a> {
     pos: usize,
     /// 1-based number of the physical line starting at `pos`.
     line_no: usize,
+    /// Number of the physical line where the last item returned began.
+    current: usize,
     /// Capacities for the next line's vectors: consecutive lines tend to look alike, so
     /// the previous line's counts save the reallocations of growing from empty.
     tags_hint: usize,
     fields_hint: usize,
+}
+
+impl Lines<'_> {
+    /// The 1-based number of the physical line where the last item returned began (0
+    /// before the first): what an error about that line should name.
+    pub fn current_line(&self) -> usize {
+        self.current
+    }
 }
 
 impl<'a> Iterator for Lines<'a> {
@@ -72,6 +83,7 @@ impl<'a> Iterator for Lines<'a> {
                 self.next_physical_line(find_newline(b, rest));
                 continue;
             }
+            self.current = self.line_no;
 
             let mut cursor = Cursor {
                 src: self.src,

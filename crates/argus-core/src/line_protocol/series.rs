@@ -96,7 +96,7 @@ fn push_sanitized(out: &mut String, s: &str, ok: fn(u8) -> bool) {
 
 /// A tag key as a label name: `[a-zA-Z0-9_]`, not starting with a digit. Borrows when the
 /// key already is one, which is the common case.
-fn label_name(key: &str) -> Cow<'_, str> {
+pub fn label_name(key: &str) -> Cow<'_, str> {
     let leading_digit = key.starts_with(|c: char| c.is_ascii_digit());
     if !leading_digit && key.bytes().all(is_label_name_byte) {
         return Cow::Borrowed(key);

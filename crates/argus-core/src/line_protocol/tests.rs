@@ -1174,3 +1174,22 @@ proptest! {
         check_invariants(&String::from_utf8_lossy(&bytes))?;
     }
 }
+
+#[test]
+fn the_iterator_names_the_physical_line_of_each_item() {
+    let text = "# comment\n\na v=1\nb s=\"two\nlines\"\n\nc v=3\n";
+    let mut lines = parse(text);
+    let mut seen = Vec::new();
+    while let Some(l) = lines.next() {
+        let l = l.unwrap_or_else(|e| panic!("{e}"));
+        seen.push((l.measurement.to_string(), lines.current_line()));
+    }
+    assert_eq!(
+        seen,
+        vec![
+            ("a".to_string(), 3),
+            ("b".to_string(), 4),
+            ("c".to_string(), 7)
+        ]
+    );
+}

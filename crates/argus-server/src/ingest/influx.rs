@@ -5,10 +5,13 @@
 //! creating duplicates. `db` (v1) or `bucket` (v2) becomes the `ns` label.
 
 use super::body::read_body;
+use super::validate::{Rules, Violation, valid_namespace};
 use crate::api::AppState;
+use crate::auth::Access;
 use crate::error::ApiError;
 use argus_core::TimeSeries;
 use argus_core::line_protocol::{Line, Precision, line_to_series, parse};
+use axum::Extension;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -22,44 +25,74 @@ enum Flavour {
 
 pub async fn write_v1(
     state: State<AppState>,
+    access: Extension<Access>,
     query: RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
-    write(state, query, headers, body, Flavour::V1).await
+    write(state, access, query, headers, body, Flavour::V1).await
 }
 
 pub async fn write_v2(
     state: State<AppState>,
+    access: Extension<Access>,
     query: RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
-    write(state, query, headers, body, Flavour::V2).await
+    write(state, access, query, headers, body, Flavour::V2).await
 }
 
 async fn write(
     State(state): State<AppState>,
+    Extension(access): Extension<Access>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
     flavour: Flavour,
 ) -> Result<StatusCode, ApiError> {
-    let result = ingest(&state, query.as_deref(), &headers, body, flavour).await;
+    let result = ingest(&state, &access, query.as_deref(), &headers, body, flavour).await;
     if let Err(e) = &result {
-        state.telemetry.rejected(match e {
-            ApiError::BadLine { .. } => "bad_line",
-            ApiError::TooLarge { .. } => "too_large",
-            ApiError::BadRequest(_) => "bad_request",
-            ApiError::Storage(argus_core::StorageError::Limit(_)) => "limit",
-            _ => "internal",
-        });
+        state.telemetry.rejected(e.reject_reason());
     }
     result
 }
 
+/// The error for a rule broken on line `line`.
+fn invalid_line(line: usize, v: Violation) -> ApiError {
+    ApiError::Invalid {
+        at: format!("line {line}"),
+        reason: v.reason,
+        message: v.message,
+    }
+}
+
+/// Checks what a parsed line will become: its labels (tags, plus the name and `ns`) and
+/// its timestamp.
+fn check_line(
+    rules: &Rules,
+    line: &Line<'_>,
+    ts: i64,
+    has_ns: bool,
+    now: i64,
+) -> Result<(), Violation> {
+    let tags = line
+        .tags
+        .iter()
+        .filter(|(k, _)| !k.is_empty() && k != "ns")
+        .count();
+    rules.check_label_count(tags + 1 + usize::from(has_ns))?;
+    for (k, v) in &line.tags {
+        if v.len() > rules.max_label_value_bytes {
+            rules.check_label(&argus_core::line_protocol::label_name(k), v)?;
+        }
+    }
+    rules.check_ts(ts, now)
+}
+
 async fn ingest(
     state: &AppState,
+    access: &Access,
     query: Option<&str>,
     headers: &HeaderMap,
     body: Body,
@@ -78,7 +111,32 @@ async fn ingest(
             _ => {}
         }
     }
+    let ns = access.write_ns(ns.as_deref())?;
+    if let Some(n) = &ns
+        && !valid_namespace(n)
+    {
+        return Err(ApiError::Invalid {
+            at: if matches!(flavour, Flavour::V1) {
+                "parameter db"
+            } else {
+                "parameter bucket"
+            }
+            .into(),
+            reason: "invalid_namespace",
+            message: format!("namespace {n:?} is not 1 to 128 of [A-Za-z0-9_.-]"),
+        });
+    }
     let bytes = read_body(headers, body, state.max_body_bytes).await?;
+    if let Some((line, len)) = state.rules.long_line(&bytes) {
+        return Err(ApiError::Invalid {
+            at: format!("line {line}"),
+            reason: "line_too_long",
+            message: format!(
+                "{len} bytes, longer than {} (server.max_line_bytes)",
+                state.rules.max_line_bytes
+            ),
+        });
+    }
     std::str::from_utf8(&bytes).map_err(|e| {
         let at = e.valid_up_to();
         let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
@@ -100,8 +158,15 @@ async fn ingest(
         // `bytes` was checked to be UTF-8 above.
         let text = std::str::from_utf8(&bytes).unwrap_or_default();
         match &st.tsdb {
-            Some(db) => store_tsdb(db, text, precision, ns.as_deref(), now),
-            None => store_generic(st.store.as_ref(), text, precision, ns.as_deref(), now),
+            Some(db) => store_tsdb(db, &st.rules, text, precision, ns.as_deref(), now),
+            None => store_generic(
+                st.store.as_ref(),
+                &st.rules,
+                text,
+                precision,
+                ns.as_deref(),
+                now,
+            ),
         }
     })
     .await
@@ -130,6 +195,7 @@ fn bad_line(e: argus_core::line_protocol::ParseError) -> ApiError {
 /// Any store: build every series' labels, then append.
 fn store_generic(
     store: &dyn argus_core::Storage,
+    rules: &Rules,
     text: &str,
     precision: Precision,
     ns: Option<&str>,
@@ -138,9 +204,13 @@ fn store_generic(
     let extra: Vec<(&str, &str)> = ns.map(|n| ("ns", n)).into_iter().collect();
     let mut series: Vec<TimeSeries> = Vec::new();
     let (mut lines, mut strings) = (0u64, 0u64);
-    for parsed in parse(text) {
+    let mut it = parse(text);
+    while let Some(parsed) = it.next() {
         let line = parsed.map_err(bad_line)?;
         lines += 1;
+        let ts = line.timestamp.map_or(now, |t| precision.to_millis(t));
+        check_line(rules, &line, ts, ns.is_some(), now)
+            .map_err(|v| invalid_line(it.current_line(), v))?;
         strings += line_to_series(&line, precision, now, &extra, &mut series) as u64;
     }
     let samples = series.iter().map(|s| s.samples.len() as u64).sum();
@@ -157,6 +227,7 @@ fn store_generic(
 /// anywhere leaves the batch uncommitted: nothing of the body is stored.
 fn store_tsdb(
     db: &argus_tsdb::Db,
+    rules: &Rules,
     text: &str,
     precision: Precision,
     ns: Option<&str>,
@@ -167,10 +238,13 @@ fn store_tsdb(
     let (mut lines, mut strings, mut samples) = (0u64, 0u64, 0u64);
     let mut key: Vec<u8> = Vec::with_capacity(256);
     let mut scratch: Vec<TimeSeries> = Vec::new();
-    for parsed in parse(text) {
+    let mut it = parse(text);
+    while let Some(parsed) = it.next() {
         let line = parsed.map_err(bad_line)?;
         lines += 1;
         let ts = line.timestamp.map_or(now, |t| precision.to_millis(t));
+        check_line(rules, &line, ts, ns.is_some(), now)
+            .map_err(|v| invalid_line(it.current_line(), v))?;
         key.clear();
         key.extend_from_slice(ns.unwrap_or("").as_bytes());
         key.push(0);

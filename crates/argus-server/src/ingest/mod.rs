@@ -2,3 +2,19 @@
 
 pub mod body;
 pub mod influx;
+pub mod opentsdb;
+pub mod remote_write;
+pub mod validate;
+
+use crate::api::AppState;
+use crate::error::ApiError;
+use argus_core::TimeSeries;
+
+/// Stores checked series (every protocol but line protocol, which has its own fast path).
+pub async fn store(state: &AppState, series: Vec<TimeSeries>) -> Result<(), ApiError> {
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || store.append(series))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    Ok(())
+}

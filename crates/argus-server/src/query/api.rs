@@ -4,9 +4,14 @@ use super::format::{PromError, json_response, matrix_json, vector_json};
 use super::params::{Params, parse_duration_ms, parse_time};
 use super::selector::{Selection, parse_selector};
 use crate::api::AppState;
+use crate::auth::Access;
+use crate::store::scoped::for_namespace;
+use argus_core::Storage;
 use argus_core::{Labels, now_ms};
+use axum::Extension;
 use axum::extract::State;
 use axum::response::Response;
+use std::sync::Arc;
 
 /// Prometheus refuses range queries with more points per series than this.
 const MAX_POINTS: i64 = 11_000;
@@ -35,6 +40,12 @@ fn selection(p: &Params, instant: bool) -> Result<Selection, PromError> {
     })
 }
 
+/// The store as `access` may see it: a namespace token sees its namespace only.
+fn scoped(state: &AppState, access: &Access) -> Result<Arc<dyn Storage>, PromError> {
+    for_namespace(&state.store, access.ns.as_deref())
+        .map_err(|e| PromError::bad_data(e.to_string()))
+}
+
 /// Runs storage work on a blocking thread: the real engine reads files.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, argus_core::StorageError> + Send + 'static,
@@ -48,11 +59,15 @@ async fn blocking<T: Send + 'static>(
         })
 }
 
-pub async fn query(State(state): State<AppState>, p: Params) -> Result<Response, PromError> {
+pub async fn query(
+    State(state): State<AppState>,
+    Extension(access): Extension<Access>,
+    p: Params,
+) -> Result<Response, PromError> {
     let result = async {
         let sel = selection(&p, true)?;
         let t = time_param(&p, "time", now_ms())?;
-        let store = state.store.clone();
+        let store = scoped(&state, &access)?;
         let lookback = state.lookback_ms;
         if sel.range_ms.is_some() {
             let m = blocking(move || sel.raw_range(store.as_ref(), t)).await?;
@@ -69,7 +84,11 @@ pub async fn query(State(state): State<AppState>, p: Params) -> Result<Response,
     result
 }
 
-pub async fn query_range(State(state): State<AppState>, p: Params) -> Result<Response, PromError> {
+pub async fn query_range(
+    State(state): State<AppState>,
+    Extension(access): Extension<Access>,
+    p: Params,
+) -> Result<Response, PromError> {
     let result = async {
         let sel = selection(&p, false)?;
         let start = parse_time(required(&p, "start")?)
@@ -98,7 +117,7 @@ pub async fn query_range(State(state): State<AppState>, p: Params) -> Result<Res
                 "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector",
             ));
         }
-        let store = state.store.clone();
+        let store = scoped(&state, &access)?;
         let lookback = state.lookback_ms;
         let m = blocking(move || sel.range(store.as_ref(), start, end, step, lookback)).await?;
         Ok(json_response(matrix_json(&m)))
@@ -110,7 +129,11 @@ pub async fn query_range(State(state): State<AppState>, p: Params) -> Result<Res
     result
 }
 
-pub async fn series(State(state): State<AppState>, p: Params) -> Result<Response, PromError> {
+pub async fn series(
+    State(state): State<AppState>,
+    Extension(access): Extension<Access>,
+    p: Params,
+) -> Result<Response, PromError> {
     let mut selections = Vec::new();
     for m in p.all("match[]") {
         let s = parse_selector(m)
@@ -133,7 +156,7 @@ pub async fn series(State(state): State<AppState>, p: Params) -> Result<Response
             PromError::bad_data(format!("invalid parameter \"limit\": {s:?} is not a count"))
         })?),
     };
-    let store = state.store.clone();
+    let store = scoped(&state, &access)?;
     let mut all: Vec<Labels> = blocking(move || {
         let mut out = Vec::new();
         for s in selections {

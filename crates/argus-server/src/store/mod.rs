@@ -1,5 +1,9 @@
 //! Storage implementations the server can run on.
 
+/// A throwaway in-memory store for unit tests of the query layer.
+#[cfg(test)]
 pub mod mem;
 
+#[cfg(test)]
 pub use mem::MemStore;
+pub mod scoped;

@@ -43,8 +43,15 @@ pub fn start(role: &str, config: &str) -> Argus {
 pub fn start_in(role: &str, config: &str, dir: tempfile::TempDir) -> Argus {
     let cfg = dir.path().join("argus.toml");
     std::fs::write(&cfg, config).unwrap_or_else(|e| panic!("write config: {e}"));
-    let mut child = Command::new(BIN)
-        .arg(role)
+    // Only a generated token's hash is kept: a restart presents the first start's token
+    // again with --token (the banner shows it then).
+    let known = dir.path().join("test-token");
+    let mut cmd = Command::new(BIN);
+    cmd.arg(role);
+    if let Ok(t) = std::fs::read_to_string(&known) {
+        cmd.arg("--token").arg(t.trim());
+    }
+    let mut child = cmd
         .arg("--config")
         .arg(&cfg)
         .arg("--listen")
@@ -80,6 +87,7 @@ pub fn start_in(role: &str, config: &str, dir: tempfile::TempDir) -> Argus {
         !url.is_empty() && !token.is_empty(),
         "argus printed no URL/token"
     );
+    let _ = std::fs::write(&known, &token);
     Argus {
         child,
         url,

@@ -50,22 +50,31 @@ fn up_collects_this_host_and_answers_queries() {
         .lines()
         .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
         .count();
-    let per_core = argus.query(&format!(
-        r#"cpu_usage_idle{{host="{host}",cpu=~"cpu[0-9]+"}}"#
-    ));
+    // A core with no jiffy elapsed since the previous read (the first read can come right
+    // after the baseline) has no point that round: wait for a round with every core.
+    let per_core = wait_for("a cpu_usage_idle per core", Duration::from_secs(30), || {
+        let r = argus.query(&format!(
+            r#"cpu_usage_idle{{host="{host}",cpu=~"cpu[0-9]+"}}"#
+        ));
+        (r.len() == cores).then_some(r)
+    });
     assert_eq!(per_core.len(), cores, "{per_core:?}");
+    for el in &per_core {
+        let v = value(el);
+        assert!((0.0..=100.0).contains(&v), "{el}");
+    }
 
     let mem = argus.query(&format!(r#"mem_total{{host="{host}"}}"#));
     assert_eq!(mem.len(), 1, "{mem:?}");
     assert_eq!(value(&mem[0]), mem_total_bytes());
 
-    // The token was written to the data dir, private.
+    // Only the token's SHA-256 was written to the data dir, in a private file.
     use std::os::unix::fs::PermissionsExt;
-    let token_file = argus.data_dir().join("token");
-    assert_eq!(
-        std::fs::read_to_string(&token_file).unwrap_or_default(),
-        argus.token
-    );
+    let token_file = argus.data_dir().join("tokens.toml");
+    let kept = std::fs::read_to_string(&token_file).unwrap_or_default();
+    assert!(!kept.contains(&argus.token), "{kept}");
+    assert!(kept.contains("name = \"admin\""), "{kept}");
+    assert_eq!(argus.token.len(), 64);
     let mode = std::fs::metadata(&token_file)
         .map(|m| m.permissions().mode() & 0o777)
         .unwrap_or(0);

@@ -623,7 +623,11 @@ fn the_agent_client_without_tls_roots_verifies_nothing_and_trusts_nothing() {
     for tls in [false, true] {
         let client = agent_client(tls).expect("client");
         let err = rt
-            .block_on(client.get(format!("https://localhost:{}/", addr.port())).send())
+            .block_on(
+                client
+                    .get(format!("https://localhost:{}/", addr.port()))
+                    .send(),
+            )
             .expect_err("a self-signed certificate is never accepted");
         let chain = format!("{:?}", err);
         assert!(
@@ -631,7 +635,10 @@ fn the_agent_client_without_tls_roots_verifies_nothing_and_trusts_nothing() {
             "tls={tls}: {chain}"
         );
     }
-    assert!(seen.lock().expect("seen").is_empty(), "no request got through");
+    assert!(
+        seen.lock().expect("seen").is_empty(),
+        "no request got through"
+    );
     // Plain HTTP needs no roots.
     let (plain, seen) = serve(false);
     let client = agent_client(false).expect("client");

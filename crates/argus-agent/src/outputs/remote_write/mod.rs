@@ -11,13 +11,12 @@
 //! series in a batch go into one `TimeSeries`, in time order. A point without a timestamp
 //! is stamped with the time of the write.
 
-pub mod proto;
+pub use argus_core::remote_write::proto;
 
 use super::http::{Auth, HttpClient, auth, parse_url};
 use crate::output::{Batch, Output};
 use argus_core::Labels;
 use argus_core::line_protocol::{Line, Precision, line_to_series};
-use prost::Message as _;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
@@ -129,16 +128,7 @@ pub fn encode(points: &[Line<'static>], now_ms: i64) -> proto::WriteRequest {
     proto::WriteRequest { timeseries: out }
 }
 
-/// The request's body: protobuf, then snappy (block format).
-pub fn compress(req: &proto::WriteRequest) -> anyhow::Result<Vec<u8>> {
-    Ok(snap::raw::Encoder::new().compress_vec(&req.encode_to_vec())?)
-}
-
-/// Reads a request body back (what a receiver does).
-pub fn decode(body: &[u8]) -> anyhow::Result<proto::WriteRequest> {
-    let raw = snap::raw::Decoder::new().decompress_vec(body)?;
-    Ok(proto::WriteRequest::decode(&raw[..])?)
-}
+pub use argus_core::remote_write::{compress, decode};
 
 impl Output for RemoteWrite {
     fn name(&self) -> &str {
@@ -150,7 +140,7 @@ impl Output for RemoteWrite {
         if req.timeseries.is_empty() {
             return Ok(());
         }
-        let body = compress(&req)?;
+        let body = compress(&req);
         self.client.post(&self.url, &self.auth, HEADERS, body)
     }
 }
