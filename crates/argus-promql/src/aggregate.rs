@@ -1,0 +1,299 @@
+//! Aggregation operators (`sum`, `avg`, `topk`, …) as Prometheus 2.42's `aggregation()`.
+//!
+//! A **group** is the set of input series that share the labels kept by `by` (or left by
+//! `without`, which also drops `__name__`). Groups are computed once per series; each step
+//! then folds the values present at that step. Output groups come in order of first
+//! appearance, as in Prometheus.
+
+use crate::eval::{Evaluator, Result, RowBuilder, Series, Steps, Val, exec_err};
+use crate::functions::{format_float, quantile};
+use argus_core::{Labels, METRIC_NAME};
+use promql_parser::parser::{AggregateExpr, LabelModifier};
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+fn group_labels(l: &Labels, modifier: &Option<LabelModifier>) -> Labels {
+    match modifier {
+        None => Labels::default(),
+        Some(LabelModifier::Include(keep)) => Labels::from_pairs(
+            l.iter()
+                .filter(|x| keep.labels.contains(&x.name))
+                .map(|x| (x.name.clone(), x.value.clone())),
+        ),
+        Some(LabelModifier::Exclude(drop)) => {
+            let mut o = l.clone();
+            o.remove(METRIC_NAME);
+            for name in &drop.labels {
+                o.remove(name);
+            }
+            o
+        }
+    }
+}
+
+/// Per-group state for one step.
+#[derive(Clone, Copy, Default)]
+struct Acc {
+    seen: bool,
+    value: f64,
+    mean: f64,
+    count: f64,
+}
+
+/// `NaN` is the worst value for topk and bottomk; ties go to the series seen first.
+fn rank_cmp(a: (f64, usize), b: (f64, usize), top: bool) -> Ordering {
+    match (a.0.is_nan(), b.0.is_nan()) {
+        (true, true) => a.1.cmp(&b.1),
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        _ => {
+            let o = if top {
+                b.0.partial_cmp(&a.0)
+            } else {
+                a.0.partial_cmp(&b.0)
+            };
+            o.unwrap_or(Ordering::Equal).then(a.1.cmp(&b.1))
+        }
+    }
+}
+
+pub(crate) fn eval(ev: &Evaluator, a: &AggregateExpr, st: &Steps) -> Result<Val> {
+    let op = a.op.to_string();
+    let n = st.len();
+    let param = match (&a.param, op.as_str()) {
+        (Some(p), "topk" | "bottomk" | "quantile") => ev.eval_scalar(p, st)?,
+        _ => Vec::new(),
+    };
+    let label = match (&a.param, op.as_str()) {
+        (Some(p), "count_values") => {
+            let l = ev.eval_string(p, st)?;
+            let valid = {
+                let mut c = l.chars();
+                matches!(c.next(), Some(x) if x.is_ascii_alphabetic() || x == '_')
+                    && c.all(|x| x.is_ascii_alphanumeric() || x == '_')
+            };
+            if !valid {
+                return exec_err(format!("invalid label name {l:?}"));
+            }
+            l
+        }
+        _ => String::new(),
+    };
+    let input = ev.eval_vector(&a.expr, st)?;
+    if op == "count_values" {
+        return count_values(ev, a, &input, &label, st);
+    }
+
+    // Group every input series once.
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut groups: Vec<Labels> = Vec::new();
+    let mut group_of = Vec::with_capacity(input.len());
+    for s in &input {
+        let g = group_labels(&s.labels, &a.modifier);
+        let id = match index.get(&g) {
+            Some(&id) => id,
+            None => {
+                index.insert(g.clone(), groups.len());
+                groups.push(g);
+                groups.len() - 1
+            }
+        };
+        group_of.push(id);
+    }
+
+    if op == "topk" || op == "bottomk" {
+        return top_bottom(
+            ev,
+            &input,
+            &group_of,
+            groups.len(),
+            &param,
+            op == "topk",
+            st,
+        );
+    }
+
+    let mut out: Vec<Vec<Option<f64>>> = vec![vec![None; n]; groups.len()];
+    let mut accs = vec![Acc::default(); groups.len()];
+    let mut buckets: Vec<Vec<f64>> = if op == "quantile" {
+        vec![Vec::new(); groups.len()]
+    } else {
+        Vec::new()
+    };
+    for j in 0..n {
+        if j % 64 == 0 {
+            ev.check()?;
+        }
+        accs.iter_mut().for_each(|x| x.seen = false);
+        for b in buckets.iter_mut() {
+            b.clear();
+        }
+        for (i, s) in input.iter().enumerate() {
+            let Some(v) = s.vals[j] else { continue };
+            let g = group_of[i];
+            let acc = &mut accs[g];
+            if !acc.seen {
+                *acc = Acc {
+                    seen: true,
+                    value: v,
+                    mean: v,
+                    count: 1.0,
+                };
+                match op.as_str() {
+                    "stddev" | "stdvar" => acc.value = 0.0,
+                    "group" => acc.value = 1.0,
+                    "quantile" => buckets[g].push(v),
+                    _ => {}
+                }
+                continue;
+            }
+            match op.as_str() {
+                "sum" => acc.value += v,
+                "avg" => {
+                    acc.count += 1.0;
+                    if acc.mean.is_infinite() {
+                        if v.is_infinite() && (acc.mean > 0.0) == (v > 0.0) {
+                            continue;
+                        }
+                        if !v.is_infinite() && !v.is_nan() {
+                            continue;
+                        }
+                    }
+                    acc.mean += v / acc.count - acc.mean / acc.count;
+                }
+                "max" if acc.value < v || acc.value.is_nan() => acc.value = v,
+                "min" if acc.value > v || acc.value.is_nan() => acc.value = v,
+                "count" => acc.count += 1.0,
+                "stddev" | "stdvar" => {
+                    acc.count += 1.0;
+                    let delta = v - acc.mean;
+                    acc.mean += delta / acc.count;
+                    acc.value += delta * (v - acc.mean);
+                }
+                "quantile" => buckets[g].push(v),
+                _ => {}
+            }
+        }
+        for (g, acc) in accs.iter().enumerate() {
+            if !acc.seen {
+                continue;
+            }
+            out[g][j] = Some(match op.as_str() {
+                "avg" => acc.mean,
+                "count" => acc.count,
+                "stdvar" => acc.value / acc.count,
+                "stddev" => (acc.value / acc.count).sqrt(),
+                "quantile" => quantile(param[j], &mut buckets[g]),
+                _ => acc.value,
+            });
+        }
+    }
+    Ok(Val::Vector(
+        groups
+            .into_iter()
+            .zip(out)
+            .map(|(labels, vals)| Series { labels, vals })
+            .filter(Series::any)
+            .collect(),
+    ))
+}
+
+fn top_bottom(
+    ev: &Evaluator,
+    input: &[Series],
+    group_of: &[usize],
+    ngroups: usize,
+    param: &[f64],
+    top: bool,
+    st: &Steps,
+) -> Result<Val> {
+    let n = st.len();
+    let mut b = RowBuilder::new(n);
+    let mut members: Vec<Vec<(f64, usize)>> = vec![Vec::new(); ngroups];
+    // The group order of this step: first appearance among present series.
+    let mut order: Vec<usize> = Vec::with_capacity(ngroups);
+    let mut row_of: Vec<Option<usize>> = vec![None; input.len()];
+    for j in 0..n {
+        if j % 64 == 0 {
+            ev.check()?;
+        }
+        let kf = param.get(j).copied().unwrap_or(f64::NAN);
+        if !(kf <= i64::MAX as f64 && kf >= i64::MIN as f64) {
+            return exec_err(format!("Scalar value {} overflows int64", format_float(kf)));
+        }
+        let k = kf as i64;
+        if k < 1 {
+            continue;
+        }
+        let k = k as usize;
+        for m in members.iter_mut() {
+            m.clear();
+        }
+        order.clear();
+        for (i, s) in input.iter().enumerate() {
+            if let Some(v) = s.vals[j] {
+                let g = group_of[i];
+                if members[g].is_empty() {
+                    order.push(g);
+                }
+                members[g].push((v, i));
+            }
+        }
+        for &g in &order {
+            let m = &mut members[g];
+            if m.len() > k {
+                m.select_nth_unstable_by(k - 1, |x, y| rank_cmp(*x, *y, top));
+                m.truncate(k);
+            }
+            m.sort_by(|x, y| rank_cmp(*x, *y, top));
+            for &(v, i) in m.iter() {
+                let row = match row_of[i] {
+                    Some(r) => r,
+                    None => {
+                        let r = b.row(input[i].labels.clone());
+                        row_of[i] = Some(r);
+                        r
+                    }
+                };
+                b.put(row, j, v)?;
+            }
+        }
+    }
+    Ok(Val::Vector(b.finish()))
+}
+
+fn count_values(
+    ev: &Evaluator,
+    a: &AggregateExpr,
+    input: &[Series],
+    label: &str,
+    st: &Steps,
+) -> Result<Val> {
+    let n = st.len();
+    let modifier = match &a.modifier {
+        Some(LabelModifier::Include(l)) => {
+            let mut l = l.clone();
+            l.labels.push(label.to_string());
+            Some(LabelModifier::Include(l))
+        }
+        None => Some(LabelModifier::Include(promql_parser::label::Labels::new(
+            vec![label],
+        ))),
+        other => other.clone(),
+    };
+    let mut b = RowBuilder::new(n);
+    for j in 0..n {
+        if j % 64 == 0 {
+            ev.check()?;
+        }
+        for s in input {
+            let Some(v) = s.vals[j] else { continue };
+            let mut l = s.labels.clone();
+            l.set(label, &format_float(v));
+            let row = b.row(group_labels(&l, &modifier));
+            let slot = &mut b.rows[row].vals[j];
+            *slot = Some(slot.unwrap_or(0.0) + 1.0);
+        }
+    }
+    Ok(Val::Vector(b.finish()))
+}

@@ -1,0 +1,1030 @@
+//! End-to-end evaluator tests over an in-memory storage. Expected values are computed by
+//! hand from Prometheus 2.42's definitions; the comments show the arithmetic.
+
+use crate::{Engine, EngineOptions, QueryError, Value};
+use argus_core::{
+    Labels, Matcher, Sample, Storage, StorageError, StorageStats, TimeSeries, matcher::matches_all,
+};
+use std::sync::Arc;
+
+/// Series in memory; `select` filters by matchers and time like a real store.
+#[derive(Default)]
+pub(crate) struct MemStorage {
+    pub series: Vec<TimeSeries>,
+}
+
+impl Storage for MemStorage {
+    fn append(&self, _series: Vec<TimeSeries>) -> Result<(), StorageError> {
+        Err(StorageError::Other("read-only".into()))
+    }
+
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<TimeSeries>, StorageError> {
+        let mut out: Vec<TimeSeries> = self
+            .series
+            .iter()
+            .filter(|s| matches_all(matchers, &s.labels))
+            .map(|s| TimeSeries {
+                labels: s.labels.clone(),
+                samples: s
+                    .samples
+                    .iter()
+                    .filter(|p| p.ts >= start_ms && p.ts <= end_ms)
+                    .copied()
+                    .collect(),
+            })
+            .filter(|s| !s.samples.is_empty())
+            .collect();
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(out)
+    }
+
+    fn stats(&self) -> StorageStats {
+        StorageStats::default()
+    }
+}
+
+/// `name{k="v",…}` with samples `(seconds, value)`.
+fn ser(name: &str, labels: &[(&str, &str)], points: &[(i64, f64)]) -> TimeSeries {
+    TimeSeries {
+        labels: Labels::with_name(name, labels.iter().copied()),
+        samples: points
+            .iter()
+            .map(|&(t, value)| Sample {
+                ts: t * 1000,
+                value,
+            })
+            .collect(),
+    }
+}
+
+/// Samples every `step` seconds from `start`: `first, first+inc, …` (`count` of them).
+fn lin(start: i64, step: i64, first: f64, inc: f64, count: usize) -> Vec<(i64, f64)> {
+    (0..count)
+        .map(|i| (start + i as i64 * step, first + inc * i as f64))
+        .collect()
+}
+
+fn engine(series: Vec<TimeSeries>) -> Engine {
+    Engine::new(Arc::new(MemStorage { series }), EngineOptions::default())
+}
+
+/// Instant query at `t` seconds, as `(labels, value)` in result order.
+fn iq(e: &Engine, q: &str, t: i64) -> Vec<(String, f64)> {
+    match e.instant(q, t * 1000) {
+        Ok(Value::Vector(v)) => v.into_iter().map(|(l, _, v)| (l.to_string(), v)).collect(),
+        Ok(Value::Scalar { v, .. }) => vec![("scalar".into(), v)],
+        other => panic!("{q}: unexpected {other:?}"),
+    }
+}
+
+/// The single value of an instant query.
+fn one(e: &Engine, q: &str, t: i64) -> f64 {
+    let r = iq(e, q, t);
+    assert_eq!(r.len(), 1, "{q} at {t}: {r:?}");
+    r[0].1
+}
+
+fn err(e: &Engine, q: &str, t: i64) -> QueryError {
+    match e.instant(q, t * 1000) {
+        Err(e) => e,
+        Ok(v) => panic!("{q}: expected an error, got {v:?}"),
+    }
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a.is_nan() && b.is_nan()) || a == b || (a - b).abs() <= 1e-9 * a.abs().max(b.abs())
+}
+
+fn assert_close(got: f64, want: f64) {
+    assert!(close(got, want), "got {got}, want {want}");
+}
+
+fn assert_result(e: &Engine, q: &str, t: i64, want: &[(&str, f64)]) {
+    let got = iq(e, q, t);
+    assert_eq!(got.len(), want.len(), "{q}: {got:?}");
+    for ((gl, gv), (wl, wv)) in got.iter().zip(want) {
+        assert_eq!(gl, wl, "{q}: {got:?}");
+        assert!(close(*gv, *wv), "{q}: {gl} = {gv}, want {wv}");
+    }
+}
+
+/// The same as `assert_result` but ignoring order.
+fn assert_set(e: &Engine, q: &str, t: i64, want: &[(&str, f64)]) {
+    let mut got = iq(e, q, t);
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut want: Vec<(String, f64)> = want.iter().map(|(l, v)| (l.to_string(), *v)).collect();
+    want.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(got.len(), want.len(), "{q}: {got:?}");
+    for ((gl, gv), (wl, wv)) in got.iter().zip(&want) {
+        assert_eq!(gl, wl, "{q}: {got:?}");
+        assert!(close(*gv, *wv), "{q}: {gl} = {gv}, want {wv}");
+    }
+}
+
+#[test]
+fn lookback_includes_exactly_five_minutes() {
+    let e = engine(vec![ser("m", &[], &[(0, 1.0)])]);
+    assert_eq!(one(&e, "m", 300), 1.0);
+    assert!(
+        e.instant("m", 300_001)
+            .is_ok_and(|v| v == Value::Vector(vec![]))
+    );
+    assert!(iq(&e, "m", -1).is_empty());
+}
+
+#[test]
+fn stale_marker_ends_a_series_but_plain_nan_is_a_value() {
+    let stale = f64::from_bits(0x7ff0_0000_0000_0002);
+    let e = engine(vec![
+        ser("m", &[("a", "1")], &[(0, 1.0), (10, stale), (20, 3.0)]),
+        ser("m", &[("a", "2")], &[(0, f64::NAN)]),
+    ]);
+    assert_result(
+        &e,
+        "m",
+        5,
+        &[(r#"m{a="1"}"#, 1.0), (r#"m{a="2"}"#, f64::NAN)],
+    );
+    assert_result(&e, "m", 15, &[(r#"m{a="2"}"#, f64::NAN)]);
+    assert_result(
+        &e,
+        "m",
+        20,
+        &[(r#"m{a="1"}"#, 3.0), (r#"m{a="2"}"#, f64::NAN)],
+    );
+    // The marker never enters a range window.
+    assert_close(one(&e, r#"count_over_time(m{a="1"}[1m])"#, 30), 2.0);
+}
+
+#[test]
+fn offset_and_at_modifiers() {
+    let e = engine(vec![ser("m", &[], &lin(0, 60, 0.0, 1.0, 11))]);
+    assert_eq!(one(&e, "m offset 2m", 600), 8.0);
+    assert_eq!(one(&e, "m offset -2m", 300), 7.0);
+    assert_eq!(one(&e, "m @ 120", 600), 2.0);
+    assert_eq!(one(&e, "m @ 240 offset 1m", 600), 3.0);
+    assert_eq!(one(&e, "timestamp(m @ 240)", 600), 240.0);
+    // @ start() / end() of a range query.
+    let Ok(Value::Matrix(m)) = e.range("m @ end()", 60_000, 180_000, 60_000) else {
+        panic!("range")
+    };
+    let vals: Vec<f64> = m[0].samples.iter().map(|s| s.value).collect();
+    assert_eq!(vals, vec![3.0, 3.0, 3.0]);
+    let Ok(Value::Matrix(m)) = e.range("m @ start()", 60_000, 180_000, 60_000) else {
+        panic!("range")
+    };
+    assert!(m[0].samples.iter().all(|s| s.value == 1.0));
+}
+
+#[test]
+fn rate_counts_resets_and_extrapolates() {
+    let e = engine(vec![
+        ser("c", &[("k", "plain")], &lin(0, 10, 0.0, 10.0, 7)),
+        // 0, 10, 20, reset to 5, 15.
+        ser(
+            "r",
+            &[],
+            &[(0, 0.0), (10, 10.0), (20, 20.0), (30, 5.0), (40, 15.0)],
+        ),
+        // 10..60 at 5s..55s: 5 s gaps at both ends, below the 1.1·10 s threshold.
+        ser("x", &[], &lin(5, 10, 10.0, 10.0, 6)),
+        // 1..51 at 5s..55s: the zero point (1 s before the first sample) cuts the start.
+        ser("z", &[], &lin(5, 10, 1.0, 10.0, 6)),
+        // 0, 10, 20 at 20s..40s: 20 s gaps at both ends exceed the threshold.
+        ser("g", &[], &lin(20, 10, 0.0, 10.0, 3)),
+    ]);
+    assert_close(one(&e, "rate(c[1m])", 60), 1.0);
+    // 15 - 0 + 20 (the reset adds the value before it).
+    assert_close(one(&e, "increase(r[40s])", 40), 35.0);
+    assert_close(one(&e, "resets(r[1m])", 40), 1.0);
+    assert_close(one(&e, "changes(r[1m])", 40), 4.0);
+    // 50 over 50 s, extended by 5 s on both sides: 50 · 60/50.
+    assert_close(one(&e, "increase(x[1m])", 60), 60.0);
+    assert_close(one(&e, "rate(x[1m])", 60), 1.0);
+    // 50 · (50 + 1 + 5)/50.
+    assert_close(one(&e, "increase(z[1m])", 60), 56.0);
+    // delta: 20 · (20 + 5 + 5)/20; increase: the zero point is at the first sample.
+    assert_close(one(&e, "delta(g[1m])", 60), 30.0);
+    assert_close(one(&e, "increase(g[1m])", 60), 25.0);
+    // A single sample gives nothing.
+    assert!(iq(&e, "rate(g[5s])", 40).is_empty());
+    // irate over the reset: the last value over its gap.
+    assert_close(one(&e, "irate(r[1m])", 30), 0.5);
+    assert_close(one(&e, "irate(r[1m])", 40), 1.0);
+    assert_close(one(&e, "idelta(r[1m])", 30), -15.0);
+}
+
+#[test]
+fn range_windows_are_closed_at_both_ends() {
+    let e = engine(vec![ser("m", &[], &lin(0, 10, 1.0, 1.0, 7))]);
+    // [0, 60] holds all 7 samples.
+    assert_close(one(&e, "count_over_time(m[1m])", 60), 7.0);
+    assert_close(one(&e, "count_over_time(m[1m] offset 10s)", 60), 6.0);
+    assert_close(one(&e, "sum_over_time(m[30s])", 60), 4.0 + 5.0 + 6.0 + 7.0);
+}
+
+#[test]
+fn over_time_functions() {
+    let e = engine(vec![
+        ser(
+            "m",
+            &[("a", "x")],
+            &[
+                (0, 2.0),
+                (10, 4.0),
+                (20, 4.0),
+                (30, 4.0),
+                (40, 5.0),
+                (50, 5.0),
+                (60, 7.0),
+                (70, 9.0),
+            ],
+        ),
+        ser("n", &[], &[(0, f64::NAN), (10, 1.0)]),
+    ]);
+    let t = 70;
+    assert_close(one(&e, "avg_over_time(m[70s])", t), 5.0);
+    assert_close(one(&e, "min_over_time(m[70s])", t), 2.0);
+    assert_close(one(&e, "max_over_time(m[70s])", t), 9.0);
+    assert_close(one(&e, "sum_over_time(m[70s])", t), 40.0);
+    assert_close(one(&e, "count_over_time(m[70s])", t), 8.0);
+    // Population variance of the textbook set {2,4,4,4,5,5,7,9} is 4.
+    assert_close(one(&e, "stdvar_over_time(m[70s])", t), 4.0);
+    assert_close(one(&e, "stddev_over_time(m[70s])", t), 2.0);
+    // rank = 0.5·7 = 3.5 → between 4 and 5.
+    assert_close(one(&e, "quantile_over_time(0.5, m[70s])", t), 4.5);
+    assert_close(
+        one(&e, "quantile_over_time(0.9, m[70s])", t),
+        7.0 + 0.3 * 2.0,
+    );
+    assert_result(&e, "last_over_time(m[70s])", t, &[(r#"m{a="x"}"#, 9.0)]);
+    assert_result(&e, "present_over_time(m[70s])", t, &[(r#"{a="x"}"#, 1.0)]);
+    // min/max skip a leading NaN.
+    assert_close(one(&e, "max_over_time(n[1m])", 10), 1.0);
+    assert_close(one(&e, "min_over_time(n[1m])", 10), 1.0);
+    assert!(one(&e, "avg_over_time(n[1m])", 10).is_nan());
+    assert_result(&e, "absent_over_time(m[1m])", t, &[]);
+    assert_result(
+        &e,
+        r#"absent_over_time(nope{job="j",x=~"y"}[1m])"#,
+        t,
+        &[(r#"{job="j"}"#, 1.0)],
+    );
+}
+
+#[test]
+fn deriv_and_predict_linear() {
+    // y = 3 + 0.5·t.
+    let e = engine(vec![ser("m", &[], &lin(0, 10, 3.0, 5.0, 7))]);
+    assert_close(one(&e, "deriv(m[1m])", 60), 0.5);
+    // Intercept at the eval time (t = 60: 33) plus 0.5 · 100.
+    assert_close(one(&e, "predict_linear(m[1m], 100)", 60), 83.0);
+    // The intercept stays at the eval time even with an offset: window [0, 50], line
+    // through the same points, value at t = 60 is 33, plus 0.5 · 10.
+    assert_close(one(&e, "predict_linear(m[50s] offset 10s, 10)", 60), 38.0);
+}
+
+fn agg_data() -> Engine {
+    engine(vec![
+        ser(
+            "h",
+            &[("job", "api"), ("inst", "1"), ("mode", "a")],
+            &[(0, 1.0)],
+        ),
+        ser(
+            "h",
+            &[("job", "api"), ("inst", "2"), ("mode", "b")],
+            &[(0, 3.0)],
+        ),
+        ser(
+            "h",
+            &[("job", "db"), ("inst", "1"), ("mode", "a")],
+            &[(0, 3.0)],
+        ),
+        ser(
+            "h",
+            &[("job", "db"), ("inst", "2"), ("mode", "a")],
+            &[(0, 8.0)],
+        ),
+    ])
+}
+
+#[test]
+fn aggregations_by_and_without() {
+    let e = agg_data();
+    assert_result(&e, "sum(h)", 0, &[("{}", 15.0)]);
+    assert_result(
+        &e,
+        "sum by (job) (h)",
+        0,
+        &[(r#"{job="api"}"#, 4.0), (r#"{job="db"}"#, 11.0)],
+    );
+    assert_set(
+        &e,
+        "sum without (inst) (h)",
+        0,
+        &[
+            (r#"{job="api",mode="a"}"#, 1.0),
+            (r#"{job="api",mode="b"}"#, 3.0),
+            (r#"{job="db",mode="a"}"#, 11.0),
+        ],
+    );
+    assert_result(&e, "sum by (__name__) (h)", 0, &[("h{}", 15.0)]);
+    assert_result(
+        &e,
+        "avg by (job) (h)",
+        0,
+        &[(r#"{job="api"}"#, 2.0), (r#"{job="db"}"#, 5.5)],
+    );
+    assert_result(&e, "min(h)", 0, &[("{}", 1.0)]);
+    assert_result(&e, "max(h)", 0, &[("{}", 8.0)]);
+    assert_result(
+        &e,
+        "count by (mode) (h)",
+        0,
+        &[(r#"{mode="a"}"#, 3.0), (r#"{mode="b"}"#, 1.0)],
+    );
+    assert_result(
+        &e,
+        "group by (job) (h)",
+        0,
+        &[(r#"{job="api"}"#, 1.0), (r#"{job="db"}"#, 1.0)],
+    );
+    // mean 3.75; squared deviations 7.5625+0.5625+0.5625+18.0625 = 26.75; /4.
+    assert_result(&e, "stdvar(h)", 0, &[("{}", 6.6875)]);
+    assert_result(&e, "stddev(h)", 0, &[("{}", 6.6875f64.sqrt())]);
+    // Sorted 1,3,3,8: rank 0.75·3 = 2.25 → 3 + 0.25·5.
+    assert_result(&e, "quantile(0.75, h)", 0, &[("{}", 4.25)]);
+    assert_result(&e, "quantile(0.5, h)", 0, &[("{}", 3.0)]);
+    assert_result(&e, "quantile(2, h)", 0, &[("{}", f64::INFINITY)]);
+    assert_set(
+        &e,
+        "count_values(\"v\", h)",
+        0,
+        &[
+            (r#"{v="1"}"#, 1.0),
+            (r#"{v="3"}"#, 2.0),
+            (r#"{v="8"}"#, 1.0),
+        ],
+    );
+    assert_set(
+        &e,
+        "count_values by (job) (\"job\", h)",
+        0,
+        &[
+            (r#"{job="1"}"#, 1.0),
+            (r#"{job="3"}"#, 2.0),
+            (r#"{job="8"}"#, 1.0),
+        ],
+    );
+}
+
+#[test]
+fn topk_and_bottomk_keep_labels_and_break_ties_by_first_seen() {
+    let e = agg_data();
+    // Two series tie at 3: the first in storage order (inst 1, db) wins.
+    assert_result(
+        &e,
+        "topk(2, h)",
+        0,
+        &[
+            (r#"h{inst="2",job="db",mode="a"}"#, 8.0),
+            (r#"h{inst="1",job="db",mode="a"}"#, 3.0),
+        ],
+    );
+    assert_result(
+        &e,
+        "bottomk(2, h)",
+        0,
+        &[
+            (r#"h{inst="1",job="api",mode="a"}"#, 1.0),
+            (r#"h{inst="1",job="db",mode="a"}"#, 3.0),
+        ],
+    );
+    // Groups in order of first appearance: api (inst 1), then db.
+    assert_result(
+        &e,
+        "topk by (job) (1, h)",
+        0,
+        &[
+            (r#"h{inst="2",job="api",mode="b"}"#, 3.0),
+            (r#"h{inst="2",job="db",mode="a"}"#, 8.0),
+        ],
+    );
+    assert_result(&e, "topk(0, h)", 0, &[]);
+    assert!(
+        matches!(err(&e, "topk(scalar(nope), h)", 0), QueryError::Execution(m) if m.contains("overflows int64"))
+    );
+}
+
+#[test]
+fn avg_handles_infinities_like_prometheus() {
+    let e = engine(vec![
+        ser("i", &[("a", "1")], &[(0, f64::INFINITY)]),
+        ser("i", &[("a", "2")], &[(0, 5.0)]),
+        ser("j", &[("a", "1")], &[(0, f64::INFINITY)]),
+        ser("j", &[("a", "2")], &[(0, f64::NEG_INFINITY)]),
+    ]);
+    assert_eq!(one(&e, "avg(i)", 0), f64::INFINITY);
+    assert!(one(&e, "avg(j)", 0).is_nan());
+    assert!(one(&e, "stddev(i)", 0).is_nan());
+}
+
+fn bin_data() -> Engine {
+    engine(vec![
+        ser("a", &[("job", "x"), ("i", "1")], &[(0, 10.0)]),
+        ser("a", &[("job", "x"), ("i", "2")], &[(0, 20.0)]),
+        ser("a", &[("job", "y"), ("i", "1")], &[(0, 30.0)]),
+        ser("b", &[("job", "x"), ("i", "1")], &[(0, 2.0)]),
+        ser("b", &[("job", "x"), ("i", "2")], &[(0, 4.0)]),
+        ser("info", &[("job", "x"), ("team", "t1")], &[(0, 1.0)]),
+        ser("info", &[("job", "y"), ("team", "t2")], &[(0, 1.0)]),
+    ])
+}
+
+#[test]
+fn arithmetic_and_comparison_operators() {
+    let e = bin_data();
+    assert_result(
+        &e,
+        "a / b",
+        0,
+        &[(r#"{i="1",job="x"}"#, 5.0), (r#"{i="2",job="x"}"#, 5.0)],
+    );
+    assert_result(
+        &e,
+        "a - on (i, job) b",
+        0,
+        &[(r#"{i="1",job="x"}"#, 8.0), (r#"{i="2",job="x"}"#, 16.0)],
+    );
+    // Storage order (by labels) is evaluation order.
+    assert_result(
+        &e,
+        "a > 15",
+        0,
+        &[(r#"a{i="1",job="y"}"#, 30.0), (r#"a{i="2",job="x"}"#, 20.0)],
+    );
+    // Scalar on the left: the vector's value is kept.
+    assert_result(
+        &e,
+        "15 < a",
+        0,
+        &[(r#"a{i="1",job="y"}"#, 30.0), (r#"a{i="2",job="x"}"#, 20.0)],
+    );
+    assert_set(
+        &e,
+        "a > bool 15",
+        0,
+        &[
+            (r#"{i="1",job="x"}"#, 0.0),
+            (r#"{i="2",job="x"}"#, 1.0),
+            (r#"{i="1",job="y"}"#, 1.0),
+        ],
+    );
+    assert_result(&e, "a > b + 9", 0, &[(r#"a{i="2",job="x"}"#, 20.0)]);
+    assert_result(
+        &e,
+        "a == bool on (i, job) b * 5",
+        0,
+        &[(r#"{i="1",job="x"}"#, 1.0), (r#"{i="2",job="x"}"#, 1.0)],
+    );
+    assert_eq!(one(&e, "2 ^ 3 ^ 2", 0), 512.0);
+    assert_eq!(one(&e, "-2 ^ 2", 0), -4.0);
+    assert_eq!(one(&e, "5 % 3 + 7 / 2", 0), 5.5);
+    assert_eq!(one(&e, "1 > bool 2", 0), 0.0);
+    assert_result(
+        &e,
+        "-b",
+        0,
+        &[(r#"{i="1",job="x"}"#, -2.0), (r#"{i="2",job="x"}"#, -4.0)],
+    );
+    // atan2 keeps the metric name in 2.42.
+    assert_result(
+        &e,
+        r#"b{i="1"} atan2 b{i="1"}"#,
+        0,
+        &[(r#"b{i="1",job="x"}"#, std::f64::consts::FRAC_PI_4)],
+    );
+}
+
+#[test]
+fn vector_matching_group_left_and_errors() {
+    let e = bin_data();
+    assert_set(
+        &e,
+        "a * on (job) group_left (team) info",
+        0,
+        &[
+            (r#"{i="1",job="x",team="t1"}"#, 10.0),
+            (r#"{i="2",job="x",team="t1"}"#, 20.0),
+            (r#"{i="1",job="y",team="t2"}"#, 30.0),
+        ],
+    );
+    assert_set(
+        &e,
+        "info * on (job) group_right (team) a",
+        0,
+        &[
+            (r#"{i="1",job="x",team="t1"}"#, 10.0),
+            (r#"{i="2",job="x",team="t1"}"#, 20.0),
+            (r#"{i="1",job="y",team="t2"}"#, 30.0),
+        ],
+    );
+    // group_right comparison: the lhs value with the rhs labels.
+    assert_set(
+        &e,
+        "info < on (job) group_right a",
+        0,
+        &[
+            (r#"a{i="1",job="x"}"#, 1.0),
+            (r#"a{i="2",job="x"}"#, 1.0),
+            (r#"a{i="1",job="y"}"#, 1.0),
+        ],
+    );
+    let m = err(&e, "a * on (job) info", 0).to_string();
+    assert!(m.contains("many-to-one matching must be explicit"), "{m}");
+    let m = err(&e, "info * on (job) a", 0).to_string();
+    assert!(m.contains("many-to-many matching not allowed"), "{m}");
+    // Comparison filters: only kept samples count towards "multiple matches".
+    // One-to-one `on` keeps only the `on` labels, even for a filter.
+    assert_result(&e, "a > on (job) info * 25", 0, &[(r#"{job="y"}"#, 30.0)]);
+    let m = err(&e, "a * on (job) group_left (i) info", 0).to_string();
+    assert!(
+        m.contains("grouping labels must ensure unique matches") || m.contains("same labelset"),
+        "{m}"
+    );
+}
+
+#[test]
+fn set_operators() {
+    let e = bin_data();
+    assert_result(
+        &e,
+        "a and b",
+        0,
+        &[(r#"a{i="1",job="x"}"#, 10.0), (r#"a{i="2",job="x"}"#, 20.0)],
+    );
+    assert_result(&e, "a unless b", 0, &[(r#"a{i="1",job="y"}"#, 30.0)]);
+    assert_result(
+        &e,
+        r#"b or a{job="y"}"#,
+        0,
+        &[
+            (r#"b{i="1",job="x"}"#, 2.0),
+            (r#"b{i="2",job="x"}"#, 4.0),
+            (r#"a{i="1",job="y"}"#, 30.0),
+        ],
+    );
+    assert_set(
+        &e,
+        "a and on (i) b",
+        0,
+        &[
+            (r#"a{i="1",job="x"}"#, 10.0),
+            (r#"a{i="2",job="x"}"#, 20.0),
+            (r#"a{i="1",job="y"}"#, 30.0),
+        ],
+    );
+    assert_result(&e, "a unless ignoring (job) b", 0, &[]);
+}
+
+#[test]
+fn math_and_clamp_functions() {
+    let e = engine(vec![
+        ser("v", &[("k", "a")], &[(0, -2.5)]),
+        ser("v", &[("k", "b")], &[(0, 2.5)]),
+        ser("v", &[("k", "c")], &[(0, 0.0)]),
+    ]);
+    assert_result(
+        &e,
+        "abs(v)",
+        0,
+        &[
+            (r#"{k="a"}"#, 2.5),
+            (r#"{k="b"}"#, 2.5),
+            (r#"{k="c"}"#, 0.0),
+        ],
+    );
+    assert_result(
+        &e,
+        "round(v)",
+        0,
+        &[
+            (r#"{k="a"}"#, -2.0),
+            (r#"{k="b"}"#, 3.0),
+            (r#"{k="c"}"#, 0.0),
+        ],
+    );
+    assert_result(
+        &e,
+        "round(v, 2)",
+        0,
+        &[
+            (r#"{k="a"}"#, -2.0),
+            (r#"{k="b"}"#, 2.0),
+            (r#"{k="c"}"#, 0.0),
+        ],
+    );
+    assert_result(
+        &e,
+        "ceil(v)",
+        0,
+        &[
+            (r#"{k="a"}"#, -2.0),
+            (r#"{k="b"}"#, 3.0),
+            (r#"{k="c"}"#, 0.0),
+        ],
+    );
+    assert_result(
+        &e,
+        "floor(v)",
+        0,
+        &[
+            (r#"{k="a"}"#, -3.0),
+            (r#"{k="b"}"#, 2.0),
+            (r#"{k="c"}"#, 0.0),
+        ],
+    );
+    assert_result(
+        &e,
+        "sgn(v)",
+        0,
+        &[
+            (r#"{k="a"}"#, -1.0),
+            (r#"{k="b"}"#, 1.0),
+            (r#"{k="c"}"#, 0.0),
+        ],
+    );
+    assert_result(
+        &e,
+        "clamp(v, -1, 1)",
+        0,
+        &[
+            (r#"{k="a"}"#, -1.0),
+            (r#"{k="b"}"#, 1.0),
+            (r#"{k="c"}"#, 0.0),
+        ],
+    );
+    assert_result(&e, "clamp(v, 1, -1)", 0, &[]);
+    assert_result(
+        &e,
+        "clamp_min(v, 0)",
+        0,
+        &[
+            (r#"{k="a"}"#, 0.0),
+            (r#"{k="b"}"#, 2.5),
+            (r#"{k="c"}"#, 0.0),
+        ],
+    );
+    assert_result(
+        &e,
+        "clamp_max(v, 0)",
+        0,
+        &[
+            (r#"{k="a"}"#, -2.5),
+            (r#"{k="b"}"#, 0.0),
+            (r#"{k="c"}"#, 0.0),
+        ],
+    );
+    assert_close(one(&e, r#"exp(v{k="c"})"#, 0), 1.0);
+    assert_close(one(&e, r#"ln(v{k="b"})"#, 0), 2.5f64.ln());
+    assert_close(one(&e, r#"log2(v{k="b"} * 0 + 8)"#, 0), 3.0);
+    assert_close(one(&e, r#"log10(v{k="b"} * 40)"#, 0), 2.0);
+    assert_close(one(&e, r#"sqrt(v{k="b"} + 3.75)"#, 0), 2.5);
+    assert_close(one(&e, r#"deg(v{k="c"} + pi())"#, 0), 180.0);
+    assert_close(one(&e, r#"rad(v{k="c"} + 180)"#, 0), std::f64::consts::PI);
+    assert_close(one(&e, r#"cos(v{k="c"})"#, 0), 1.0);
+    assert_close(one(&e, r#"sin(v{k="c"})"#, 0), 0.0);
+    assert_close(one(&e, r#"tanh(v{k="c"})"#, 0), 0.0);
+    assert_close(one(&e, "pi()", 0), std::f64::consts::PI);
+    assert_result(
+        &e,
+        "sort(v)",
+        0,
+        &[
+            (r#"v{k="a"}"#, -2.5),
+            (r#"v{k="c"}"#, 0.0),
+            (r#"v{k="b"}"#, 2.5),
+        ],
+    );
+    assert_result(
+        &e,
+        "sort_desc(v)",
+        0,
+        &[
+            (r#"v{k="b"}"#, 2.5),
+            (r#"v{k="c"}"#, 0.0),
+            (r#"v{k="a"}"#, -2.5),
+        ],
+    );
+}
+
+#[test]
+fn label_replace_and_join() {
+    let e = engine(vec![ser(
+        "m",
+        &[("src", "host-12"), ("b", "x")],
+        &[(0, 1.0)],
+    )]);
+    assert_result(
+        &e,
+        r#"label_replace(m, "dst", "$1", "src", "host-(.*)")"#,
+        0,
+        &[(r#"m{b="x",dst="12",src="host-12"}"#, 1.0)],
+    );
+    // Anchored: "host" alone does not match "host-12", so nothing changes.
+    assert_result(
+        &e,
+        r#"label_replace(m, "dst", "$1", "src", "(host)")"#,
+        0,
+        &[(r#"m{b="x",src="host-12"}"#, 1.0)],
+    );
+    // An empty result deletes the label; `$1x` names a missing group.
+    assert_result(
+        &e,
+        r#"label_replace(m, "b", "$1x", "src", "(.*)")"#,
+        0,
+        &[(r#"m{src="host-12"}"#, 1.0)],
+    );
+    assert_result(
+        &e,
+        r#"label_replace(m, "b", "${1}x", "src", "host-(.*)")"#,
+        0,
+        &[(r#"m{b="12x",src="host-12"}"#, 1.0)],
+    );
+    assert!(matches!(
+        err(&e, r#"label_replace(nope, "b", "", "a", "(")"#, 0),
+        QueryError::Execution(_)
+    ));
+    assert_result(
+        &e,
+        r#"label_join(m, "j", "-", "src", "none", "b")"#,
+        0,
+        &[(r#"m{b="x",j="host-12--x",src="host-12"}"#, 1.0)],
+    );
+}
+
+#[test]
+fn absent_derives_labels_from_equality_matchers() {
+    let e = engine(vec![ser("m", &[("job", "a")], &[(0, 1.0)])]);
+    assert_result(&e, "absent(m)", 0, &[]);
+    assert_result(
+        &e,
+        r#"absent(nope{job="a",env=~"p.*",x="1",x="2"})"#,
+        0,
+        &[(r#"{job="a"}"#, 1.0)],
+    );
+    assert_result(&e, "absent(sum(nope))", 0, &[("{}", 1.0)]);
+}
+
+#[test]
+fn histogram_quantile_classic_buckets() {
+    let b = |le: &str, v: f64| ser("req_bucket", &[("job", "a"), ("le", le)], &[(0, v)]);
+    let e = engine(vec![
+        b("0.1", 10.0),
+        b("0.5", 20.0),
+        b("1", 30.0),
+        b("+Inf", 40.0),
+        ser("bad_bucket", &[("le", "1"), ("x", "y")], &[(0, 5.0)]),
+        ser("bad_bucket", &[("le", "2"), ("x", "y")], &[(0, 3.0)]),
+        ser("bad_bucket", &[("le", "+Inf"), ("x", "y")], &[(0, 6.0)]),
+    ]);
+    // rank 20 is the top of the 0.5 bucket.
+    assert_result(
+        &e,
+        "histogram_quantile(0.5, req_bucket)",
+        0,
+        &[(r#"{job="a"}"#, 0.5)],
+    );
+    // rank 25: 0.5 + 0.5 · (5/10).
+    assert_result(
+        &e,
+        "histogram_quantile(0.625, req_bucket)",
+        0,
+        &[(r#"{job="a"}"#, 0.75)],
+    );
+    // rank 38 lands in +Inf: the second-highest bound.
+    assert_result(
+        &e,
+        "histogram_quantile(0.95, req_bucket)",
+        0,
+        &[(r#"{job="a"}"#, 1.0)],
+    );
+    // rank 5 in the first bucket: 0 + 0.1 · 5/10.
+    assert_result(
+        &e,
+        "histogram_quantile(0.125, req_bucket)",
+        0,
+        &[(r#"{job="a"}"#, 0.05)],
+    );
+    // Non-monotonic counts 5, 3→5, 6: rank 3 → first bucket, 1 · 3/5.
+    assert_result(
+        &e,
+        "histogram_quantile(0.5, bad_bucket)",
+        0,
+        &[(r#"{x="y"}"#, 0.6)],
+    );
+    assert_result(&e, "histogram_quantile(0.5, rate(req_bucket[1m]))", 0, &[]);
+}
+
+#[test]
+fn time_functions() {
+    // 2024-02-29T13:45:30Z.
+    let t = 1_709_214_330;
+    let e = engine(vec![ser("ts", &[], &[(t, t as f64)])]);
+    assert_eq!(one(&e, "time()", t), t as f64);
+    assert_eq!(one(&e, "year()", t), 2024.0);
+    assert_eq!(one(&e, "month()", t), 2.0);
+    assert_eq!(one(&e, "day_of_month()", t), 29.0);
+    assert_eq!(one(&e, "day_of_week()", t), 4.0);
+    assert_eq!(one(&e, "day_of_year()", t), 60.0);
+    assert_eq!(one(&e, "days_in_month()", t), 29.0);
+    assert_eq!(one(&e, "hour()", t), 13.0);
+    assert_eq!(one(&e, "minute()", t), 45.0);
+    assert_result(&e, "minute(ts)", t, &[("{}", 45.0)]);
+    assert_result(&e, "timestamp(ts)", t + 10, &[("{}", t as f64)]);
+    assert_result(&e, "timestamp(abs(ts))", t + 10, &[("{}", (t + 10) as f64)]);
+    assert_result(&e, "vector(3)", t, &[("{}", 3.0)]);
+    assert_eq!(one(&e, "scalar(ts)", t), t as f64);
+    assert!(one(&e, "scalar(nope)", t).is_nan());
+}
+
+#[test]
+fn subqueries_align_steps_to_absolute_time() {
+    let e = engine(vec![ser("m", &[], &lin(0, 10, 0.0, 1.0, 100))]);
+    // Inner steps at multiples of 20 s within [95, 155]: 100, 120, 140 (values 10, 12, 14).
+    assert_close(one(&e, "sum_over_time(m[60s:20s])", 155), 36.0);
+    // An aligned window holds range/step + 1 points: 40, 60, 80, 100.
+    assert_close(one(&e, "count_over_time(m[1m:20s])", 100), 4.0);
+    assert_close(one(&e, "max_over_time(m[1m:20s] offset 30s)", 100), 6.0);
+    assert_close(one(&e, "min_over_time(m[1m:20s] @ 200)", 500), 14.0);
+    // rate over a subquery: 40..100 s, values 4..10 step 2 → 6 over 60 s.
+    assert_close(one(&e, "rate(m[1m:20s])", 100), 0.1);
+    let Ok(Value::Matrix(m)) = e.instant("m[40s:20s]", 100_000) else {
+        panic!("matrix")
+    };
+    let pts: Vec<(i64, f64)> = m[0].samples.iter().map(|s| (s.ts, s.value)).collect();
+    assert_eq!(pts, vec![(60_000, 6.0), (80_000, 8.0), (100_000, 10.0)]);
+}
+
+#[test]
+fn range_query_matches_instant_queries_at_each_step() {
+    let e = engine(vec![
+        ser("c", &[("h", "1")], &lin(0, 15, 0.0, 7.0, 200)),
+        ser(
+            "c",
+            &[("h", "2")],
+            &[(0, 5.0), (300, 9.0), (1200, 1.0), (1500, 4.0)],
+        ),
+    ]);
+    for q in [
+        "c",
+        "rate(c[2m])",
+        "sum(c)",
+        "c * 2 > 20",
+        "topk(1, c)",
+        "avg_over_time(c[1m:30s])",
+        "absent(c{h=\"3\"})",
+        "c or vector(1)",
+    ] {
+        let Ok(Value::Matrix(m)) = e.range(q, 60_000, 2_400_000, 60_000) else {
+            panic!("{q}")
+        };
+        // Series are sorted by labels.
+        assert!(m.windows(2).all(|w| w[0].labels < w[1].labels), "{q}");
+        for t in (60..=2400).step_by(60) {
+            let mut want = iq(&e, q, t);
+            want.sort_by(|a, b| a.0.cmp(&b.0));
+            let mut got: Vec<(String, f64)> = m
+                .iter()
+                .filter_map(|s| {
+                    s.samples
+                        .iter()
+                        .find(|p| p.ts == t * 1000)
+                        .map(|p| (s.labels.to_string(), p.value))
+                })
+                .collect();
+            got.sort_by(|a, b| a.0.cmp(&b.0));
+            assert_eq!(got.len(), want.len(), "{q} at {t}: {got:?} vs {want:?}");
+            for (g, w) in got.iter().zip(&want) {
+                assert_eq!(g.0, w.0);
+                assert!(close(g.1, w.1), "{q} at {t}");
+            }
+        }
+    }
+    // A scalar range query is one series without labels.
+    let Ok(Value::Matrix(m)) = e.range("time()", 0, 120_000, 60_000) else {
+        panic!("time")
+    };
+    assert_eq!(m.len(), 1);
+    assert_eq!(
+        m[0].samples.iter().map(|s| s.value).collect::<Vec<_>>(),
+        vec![0.0, 60.0, 120.0]
+    );
+}
+
+#[test]
+fn same_labelset_after_dropping_the_name_is_an_error() {
+    let e = engine(vec![
+        ser("a", &[("x", "1")], &[(-10, 0.0), (0, 1.0)]),
+        ser("b", &[("x", "1")], &[(-10, 0.0), (0, 2.0)]),
+    ]);
+    let m = err(&e, r#"abs({__name__=~"a|b"})"#, 0).to_string();
+    assert!(m.contains("same labelset"), "{m}");
+    let m = err(&e, r#"rate({__name__=~"a|b"}[1m])"#, 0).to_string();
+    assert!(m.contains("same labelset"), "{m}");
+    // Filtering comparisons keep the name, so the labels stay distinct.
+    assert_eq!(iq(&e, r#"{__name__=~"a|b"} > 0"#, 0).len(), 2);
+}
+
+#[test]
+fn errors_have_prometheus_types() {
+    let e = agg_data();
+    let p = err(&e, "sum(", 0);
+    assert_eq!((p.prometheus_type(), p.http_status()), ("bad_data", 400));
+    let p = err(
+        &e,
+        "holt_winters(h[1m], 0.5, 0.5) + first_over_time(h[1m])",
+        0,
+    );
+    assert_eq!(p.prometheus_type(), "bad_data");
+    assert!(matches!(
+        e.range("h[1m]", 0, 10, 1),
+        Err(QueryError::Parse(_))
+    ));
+    assert!(matches!(e.range("h", 0, 10, 0), Err(QueryError::Parse(_))));
+    assert!(matches!(e.range("h", 10, 0, 1), Err(QueryError::Parse(_))));
+    assert!(matches!(
+        e.range("h", 0, 20_000, 1),
+        Err(QueryError::Parse(_))
+    ));
+}
+
+#[test]
+fn limits_and_timeout() {
+    let series: Vec<TimeSeries> = (0..20)
+        .map(|i| ser("m", &[("i", &i.to_string())], &lin(0, 10, 0.0, 1.0, 100)))
+        .collect();
+    let storage = Arc::new(MemStorage { series });
+    let opts = EngineOptions {
+        max_samples: 1000,
+        ..EngineOptions::default()
+    };
+    let e = Engine::new(storage.clone(), opts);
+    let r = e.instant("sum(rate(m[20m]))", 1_000_000);
+    assert!(matches!(&r, Err(QueryError::Limit(_))), "{r:?}");
+    assert_eq!(r.err().map(|e| e.http_status()), Some(422));
+    let e = Engine::new(
+        storage.clone(),
+        EngineOptions {
+            max_series: 5,
+            ..EngineOptions::default()
+        },
+    );
+    assert!(matches!(e.instant("m", 100_000), Err(QueryError::Limit(_))));
+    let e = Engine::new(
+        storage,
+        EngineOptions {
+            timeout: std::time::Duration::ZERO,
+            ..EngineOptions::default()
+        },
+    );
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    let r = e.instant("m", 100_000);
+    assert!(matches!(&r, Err(QueryError::Timeout(_))), "{r:?}");
+    assert_eq!(
+        r.err().map(|e| (e.prometheus_type(), e.http_status())),
+        Some(("timeout", 503))
+    );
+}
+
+/// A table of small expressions checked against values worked out by hand.
+#[test]
+fn scalar_expression_table() {
+    let e = engine(vec![]);
+    let table: &[(&str, f64)] = &[
+        ("1 + 2 * 3", 7.0),
+        ("(1 + 2) * 3", 9.0),
+        ("2 ^ -1", 0.5),
+        ("-5 % 3", -2.0),
+        ("5 % -3", 2.0),
+        ("1 / 0", f64::INFINITY),
+        ("0 / 0", f64::NAN),
+        ("3 == bool 3", 1.0),
+        ("3 != bool 3", 0.0),
+        ("3 >= bool 4", 0.0),
+        ("3 <= bool 4", 1.0),
+        ("1 atan2 1", std::f64::consts::FRAC_PI_4),
+        ("time() - time()", 0.0),
+        ("scalar(vector(2)) * 2", 4.0),
+    ];
+    for (q, want) in table {
+        let got = one(&e, q, 50);
+        assert!(close(got, *want), "{q}: {got} vs {want}");
+    }
+}
