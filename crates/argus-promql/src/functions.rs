@@ -568,13 +568,37 @@ fn parse_go_float(s: &str) -> Option<f64> {
     s.parse::<f64>().ok()
 }
 
-/// `extrapolatedRate` for rate, increase and delta.
+/// `extrapolatedRate` for delta: no reset handling, no zero floor.
+fn extrapolated_rate_delta(
+    s: &[Sample],
+    range_start: i64,
+    range_end: i64,
+    range_ms: i64,
+) -> Option<f64> {
+    extrapolated(s, range_start, range_end, range_ms, false, false, false)
+}
+
+/// `extrapolatedRate` for rate and increase; `resets` says whether the window holds a
+/// counter reset that the scan must add back.
 fn extrapolated_rate(
     s: &[Sample],
     range_start: i64,
     range_end: i64,
     range_ms: i64,
+    resets: bool,
+    is_rate: bool,
+) -> Option<f64> {
+    extrapolated(s, range_start, range_end, range_ms, true, resets, is_rate)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn extrapolated(
+    s: &[Sample],
+    range_start: i64,
+    range_end: i64,
+    range_ms: i64,
     is_counter: bool,
+    scan_resets: bool,
     is_rate: bool,
 ) -> Option<f64> {
     if s.len() < 2 {
@@ -583,7 +607,7 @@ fn extrapolated_rate(
     let first = s[0];
     let last = s[s.len() - 1];
     let mut result = last.value - first.value;
-    if is_counter {
+    if is_counter && scan_resets {
         let mut prev = 0.0;
         for p in s {
             if p.value < prev {
@@ -721,6 +745,16 @@ fn windows(
     st: &Steps,
     mut f: impl FnMut(usize, &[Sample], i64, i64) -> Option<f64>,
 ) -> Vec<Option<f64>> {
+    windows_at(arg, s, st, |j, _, w, a, b| f(j, w, a, b))
+}
+
+/// [`windows`], also passing the index of the window's first sample in `s`.
+fn windows_at(
+    arg: &RangeArg,
+    s: &[Sample],
+    st: &Steps,
+    mut f: impl FnMut(usize, usize, &[Sample], i64, i64) -> Option<f64>,
+) -> Vec<Option<f64>> {
     let n = st.len();
     let mut out = vec![None; n];
     let (mut lo, mut hi) = (0usize, 0usize);
@@ -734,7 +768,7 @@ fn windows(
             lo += 1;
         }
         if lo < hi {
-            *o = f(j, &s[lo..hi], start, end);
+            *o = f(j, lo, &s[lo..hi], start, end);
         }
     }
     out
@@ -777,14 +811,25 @@ fn range_function(ev: &Evaluator, name: &str, args: &[&Expr], st: &Steps) -> Res
         ev.check()?;
         let samples = &s.samples;
         let vals = match name {
-            "rate" => windows(&arg, samples, st, |_, w, a, b| {
-                extrapolated_rate(w, a, b, range, true, true)
-            }),
-            "increase" => windows(&arg, samples, st, |_, w, a, b| {
-                extrapolated_rate(w, a, b, range, true, false)
-            }),
+            "rate" | "increase" => {
+                // drops[i]: counter resets among samples 0..=i, so a window without one
+                // skips the reset scan.
+                let mut drops = Vec::with_capacity(samples.len());
+                let mut d = 0u32;
+                for (i, p) in samples.iter().enumerate() {
+                    if i > 0 && p.value < samples[i - 1].value {
+                        d += 1;
+                    }
+                    drops.push(d);
+                }
+                let is_rate = name == "rate";
+                windows_at(&arg, samples, st, |_, lo, w, a, b| {
+                    let resets = drops[lo + w.len() - 1] != drops[lo];
+                    extrapolated_rate(w, a, b, range, resets, is_rate)
+                })
+            }
             "delta" => windows(&arg, samples, st, |_, w, a, b| {
-                extrapolated_rate(w, a, b, range, false, false)
+                extrapolated_rate_delta(w, a, b, range)
             }),
             "irate" => windows(&arg, samples, st, |_, w, _, _| instant_value(w, true)),
             "idelta" => windows(&arg, samples, st, |_, w, _, _| instant_value(w, false)),
@@ -793,7 +838,10 @@ fn range_function(ev: &Evaluator, name: &str, args: &[&Expr], st: &Steps) -> Res
             }),
             "predict_linear" => windows(&arg, samples, st, |j, w, _, _| {
                 (w.len() >= 2).then(|| {
-                    let (slope, intercept) = linear_regression(w, st.at(j));
+                    // With `@` the call is step-invariant: Prometheus evaluates it once,
+                    // at the first step, and copies the result.
+                    let origin = if arg.at.is_some() { st.start } else { st.at(j) };
+                    let (slope, intercept) = linear_regression(w, origin);
                     slope * param[j] + intercept
                 })
             }),
