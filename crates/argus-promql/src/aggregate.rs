@@ -120,6 +120,8 @@ pub(crate) fn eval(ev: &Evaluator, a: &AggregateExpr, st: &Steps) -> Result<Val>
     } else {
         Vec::new()
     };
+    // `j` indexes the step column of every input series and of the output.
+    #[allow(clippy::needless_range_loop)]
     for j in 0..n {
         if j % 64 == 0 {
             ev.check()?;
@@ -183,7 +185,7 @@ pub(crate) fn eval(ev: &Evaluator, a: &AggregateExpr, st: &Steps) -> Result<Val>
                 "count" => acc.count,
                 "stdvar" => acc.value / acc.count,
                 "stddev" => (acc.value / acc.count).sqrt(),
-                "quantile" => quantile(param[j], &mut buckets[g]),
+                "quantile" => quantile(param.get(j).copied().unwrap_or(f64::NAN), &mut buckets[g]),
                 _ => acc.value,
             });
         }

@@ -85,6 +85,12 @@ impl RangeArg {
     }
 }
 
+fn too_many_samples() -> QueryError {
+    QueryError::Limit(
+        "query processing would load too many samples into memory in query execution".into(),
+    )
+}
+
 pub(crate) fn unparen(e: &Expr) -> &Expr {
     match e {
         Expr::Paren(p) => unparen(&p.expr),
@@ -394,10 +400,7 @@ impl<'a> Evaluator<'a> {
         let n = self.samples.get() + samples;
         self.samples.set(n);
         if n > self.engine.opts.max_samples {
-            return Err(QueryError::Limit(
-                "query processing would load too many samples into memory in query execution"
-                    .into(),
-            ));
+            return Err(too_many_samples());
         }
         Ok(())
     }
@@ -491,6 +494,8 @@ impl<'a> Evaluator<'a> {
                 any = true;
             }
             if any {
+                // The points a selector holds per step count like loaded samples.
+                self.account(n)?;
                 out.push(Series {
                     labels: ts.labels,
                     vals,
@@ -544,6 +549,11 @@ impl<'a> Evaluator<'a> {
                     end: hi,
                     step,
                 };
+                // A subquery's step grid must fit the sample limit before anything is
+                // allocated for it (`x[10y:1s]` would otherwise exhaust memory).
+                if (inner_steps.len() as u128) > self.engine.opts.max_samples as u128 {
+                    return Err(too_many_samples());
+                }
                 let inner = if st.len() == 0 || inner_steps.len() == 0 {
                     Vec::new()
                 } else {

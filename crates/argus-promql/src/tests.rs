@@ -979,6 +979,9 @@ fn limits_and_timeout() {
     let r = e.instant("sum(rate(m[20m]))", 1_000_000);
     assert!(matches!(&r, Err(QueryError::Limit(_))), "{r:?}");
     assert_eq!(r.err().map(|e| e.http_status()), Some(422));
+    // A subquery grid larger than the sample limit is refused before allocation.
+    let r = e.instant("max_over_time(m[100000d:1s])", 1_000_000);
+    assert!(matches!(&r, Err(QueryError::Limit(_))), "{r:?}");
     let e = Engine::new(
         storage.clone(),
         EngineOptions {
