@@ -98,7 +98,9 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         let a = for_namespace(&store, Some("a")).unwrap_or_else(|e| panic!("{e}"));
         let any = Matcher::new("__name__", MatchOp::Equal, "up").unwrap_or_else(|e| panic!("{e}"));
-        let got = a.select(std::slice::from_ref(&any), 0, 10).unwrap_or_default();
+        let got = a
+            .select(std::slice::from_ref(&any), 0, 10)
+            .unwrap_or_default();
         assert_eq!(got, vec![s("a")]);
         // Asking for b explicitly still finds nothing.
         let b = Matcher::new("ns", MatchOp::Equal, "b").unwrap_or_else(|e| panic!("{e}"));
