@@ -4,6 +4,7 @@
 //! every process below it — while it still runs, and only then stop it.
 
 use super::agents::{Driver, Shipped, log_tail};
+use super::cgroup::CpuGroup;
 use super::procfs::{self, Breakdown, Rollup, Status};
 use anyhow::bail;
 use std::path::Path;
@@ -20,6 +21,9 @@ pub struct Measurement {
     pub median_rss: u64,
     pub rss_samples: usize,
     pub cpu_seconds: f64,
+    /// Where `cpu_seconds` comes from: the agent's own control group (exact), or
+    /// `/proc/<pid>/stat` in clock ticks where no group could be made.
+    pub cpu_source: String,
     /// CPU seconds by the first RSS sample (1 s): start-up and the first collection, which
     /// all three agents make at once.
     pub first_second_cpu: f64,
@@ -66,9 +70,14 @@ pub fn run(
     let mut child = driver.spawn(&log)?;
     let started = Instant::now();
     let pid = child.id();
+    let group = CpuGroup::join(name, pid);
+    let cpu_now = |tree: &[u32]| match group.as_ref().and_then(CpuGroup::seconds) {
+        Some(s) => s,
+        None => tree_ticks(tree) as f64 / clk_tck as f64,
+    };
     let mut rss_samples: Vec<u64> = Vec::new();
     let mut children = 0;
-    let mut first_second_ticks = None;
+    let mut first_second_cpu = None;
     let mut next_sample = SAMPLE_EVERY;
     let outcome = (|| -> anyhow::Result<Measurement> {
         loop {
@@ -94,8 +103,8 @@ pub fn run(
                 if rss > 0 {
                     rss_samples.push(rss);
                 }
-                if first_second_ticks.is_none() {
-                    first_second_ticks = Some(tree_ticks(&tree));
+                if first_second_cpu.is_none() {
+                    first_second_cpu = Some(cpu_now(&tree));
                 }
                 // One sample per second; after a slow scrape, skip rather than catch up.
                 while next_sample <= elapsed {
@@ -117,7 +126,7 @@ pub fn run(
         let seconds = started.elapsed().as_secs_f64();
         let tree = tree(pid);
         children = children.max(tree.len() - 1);
-        let ticks = tree_ticks(&tree);
+        let cpu_seconds = cpu_now(&tree);
         let Some(status) = procfs::status(pid) else {
             bail!("{name}: /proc/{pid}/status unreadable at the end");
         };
@@ -136,8 +145,12 @@ pub fn run(
             peak_rss,
             median_rss: median_u64(&rss_samples),
             rss_samples: rss_samples.len(),
-            cpu_seconds: ticks as f64 / clk_tck as f64,
-            first_second_cpu: first_second_ticks.unwrap_or(0) as f64 / clk_tck as f64,
+            cpu_seconds,
+            cpu_source: match &group {
+                Some(g) => g.source(),
+                None => format!("`/proc/<pid>/stat` in ticks of 1/{clk_tck} s"),
+            },
+            first_second_cpu: first_second_cpu.unwrap_or(0.0),
             children,
             status,
             rollup,
@@ -149,6 +162,8 @@ pub fn run(
         })
     })();
     let stop = stop(&mut child);
+    // The agent has exited: its group is empty and can go.
+    drop(group);
     let mut m = outcome?;
     m.stop = stop;
     Ok(m)

@@ -5,6 +5,7 @@
 //! run it and what is fair about it: `bench/footprint.md`.
 
 mod agents;
+mod cgroup;
 mod collectd;
 mod measure;
 mod procfs;

@@ -123,7 +123,7 @@ pub fn render(c: &Context<'_>) -> String {
     }
     let _ = writeln!(
         s,
-        "- Each agent alone for {} s, one after the other ({}), {} run(s); collection every {} s; CPU times in ticks of 1/{} s ({})",
+        "- Each agent alone for {} s, one after the other ({}), {} run(s); collection every {} s; CPU time from {} (clock ticks of 1/{} s from {} where no control group could be made)",
         o.seconds,
         c.agents
             .iter()
@@ -132,6 +132,7 @@ pub fn render(c: &Context<'_>) -> String {
             .join(", "),
         o.runs,
         o.interval,
+        cpu_sources(c),
         c.clk_tck.0,
         c.clk_tck.1
     );
@@ -190,11 +191,11 @@ fn results(s: &mut String, c: &Context<'_>) {
             format!("{:.2}", mib_f(m.median_rss))
         }),
         ("CPU seconds (user + system)", |m| {
-            format!("{:.2}", m.cpu_seconds)
+            format!("{:.3}", m.cpu_seconds)
         }),
         (
             "… of which in the first second (start-up, first collection)",
-            |m| format!("{:.2}", m.first_second_cpu),
+            |m| format!("{:.3}", m.first_second_cpu),
         ),
         ("CPU, % of one core over the run", |m| {
             format!("{:.3}", m.cpu_percent)
@@ -241,7 +242,7 @@ fn results(s: &mut String, c: &Context<'_>) {
         Some(cd) if cd.runs > 0 => {
             let _ = writeln!(
                 s,
-                "| Argus agent CPU ≤ collectd's | {:.2} CPU-s vs {:.2} CPU-s ({:.2}×) | **{}** |",
+                "| Argus agent CPU ≤ collectd's | {:.3} CPU-s vs {:.3} CPU-s ({:.2}×) | **{}** |",
                 argus.cpu_seconds,
                 cd.cpu_seconds,
                 if cd.cpu_seconds > 0.0 {
@@ -258,6 +259,32 @@ fn results(s: &mut String, c: &Context<'_>) {
                 "| Argus agent CPU ≤ collectd's | collectd not measured | not judged |"
             );
         }
+    }
+}
+
+/// The distinct sources of the CPU figures over all runs, e.g. the control groups' kind.
+fn cpu_sources(c: &Context<'_>) -> String {
+    let mut kinds: Vec<&str> = c
+        .runs
+        .iter()
+        .flatten()
+        .filter_map(|(_, m)| m.as_ref().ok())
+        .map(|m| {
+            if m.cpu_source.starts_with("cgroup v1") {
+                "each agent's own cgroup v1 `cpuacct.usage` (nanoseconds)"
+            } else if m.cpu_source.starts_with("cgroup v2") {
+                "each agent's own cgroup v2 `cpu.stat` `usage_usec` (microseconds)"
+            } else {
+                "`/proc/<pid>/stat` (whole clock ticks)"
+            }
+        })
+        .collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    if kinds.is_empty() {
+        "no valid run".into()
+    } else {
+        kinds.join(" and ")
     }
 }
 
@@ -278,7 +305,7 @@ fn each_run(s: &mut String, c: &Context<'_>) {
                 Ok(m) => {
                     let _ = writeln!(
                         s,
-                        "| {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.3} | {} | {} bytes, {} samples: {} | {} |",
+                        "| {} | {} | {:.2} | {:.2} | {:.3} | {:.3} | {:.3} | {} | {} bytes, {} samples: {} | {} |",
                         i + 1,
                         agent.name(),
                         mib_f(m.peak_rss),
@@ -430,8 +457,11 @@ fn notes(s: &mut String, c: &Context<'_>) {
          over the agent and any process below it) is sampled every second; at {} s, the agent \
          still running, the harness reads `VmHWM` from `/proc/<pid>/status` (peak RSS; plus \
          the children's own peaks, an upper bound — none of the three had children) and \
-         `utime + stime + cutime + cstime` from `/proc/<pid>/stat` (CPU seconds, including \
-         start-up), then stops it with SIGTERM.",
+         its CPU seconds (including start-up), then stops it with SIGTERM. CPU time comes \
+         from a control group made for the agent right after it is spawned (`cpuacct.usage`, \
+         exact to the nanosecond, counting every thread and child, also exited ones); where \
+         no group can be made (not root, no writable cgroup mount) from `utime + stime + \
+         cutime + cstime` in `/proc/<pid>/stat`, in whole clock ticks.",
         o.seconds, o.seconds
     );
     let _ = writeln!(
@@ -467,8 +497,9 @@ fn notes(s: &mut String, c: &Context<'_>) {
     let _ = writeln!(
         s,
         "- One agent at a time, so that they do not compete for the 2 cores; the machine is \
-         shared with other work (see the load averages), hence {} runs and medians. CPU time \
-         is counted in whole ticks of 1/{} s, so figures below 0.1 s are coarse.",
+         shared with other work (see the load averages), hence {} runs and medians. Had CPU \
+         time been counted in ticks of 1/{} s, figures of 0.02–0.03 s would be a tick or \
+         two: the control group's exact count is what makes them comparable.",
         o.runs, c.clk_tck.0
     );
     let _ = writeln!(
