@@ -128,9 +128,9 @@ pub async fn run(
         }
         let (servers, token) = handle.targets();
         let status = handle.status();
-        let stale = facts.as_ref().is_none_or(|(at, host, _)| {
-            at.elapsed() >= FACTS_EVERY || *host != status.host
-        });
+        let stale = facts
+            .as_ref()
+            .is_none_or(|(at, host, _)| at.elapsed() >= FACTS_EVERY || *host != status.host);
         if stale {
             let f = host_facts(&status.host);
             facts = Some((tokio::time::Instant::now(), status.host.clone(), f));

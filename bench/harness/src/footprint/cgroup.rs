@@ -81,7 +81,10 @@ impl CpuGroup {
     pub fn source(&self) -> String {
         match self.kind {
             Kind::V1 => format!("cgroup v1 `{}/cpuacct.usage` (ns)", self.dir.display()),
-            Kind::V2 => format!("cgroup v2 `{}/cpu.stat` usage_usec (µs)", self.dir.display()),
+            Kind::V2 => format!(
+                "cgroup v2 `{}/cpu.stat` usage_usec (µs)",
+                self.dir.display()
+            ),
         }
     }
 }
