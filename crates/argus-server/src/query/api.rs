@@ -13,6 +13,7 @@ use axum::Extension;
 use axum::extract::State;
 use axum::response::Response;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Prometheus refuses range queries with more points per series than this.
 const MAX_POINTS: i64 = 11_000;
@@ -49,12 +50,20 @@ async fn blocking<T: Send + 'static>(
         })
 }
 
-/// The engine over the store as `access` may see it.
-fn engine(state: &AppState, access: &Access) -> Result<Engine, PromError> {
-    let opts = EngineOptions {
-        lookback_ms: state.lookback_ms,
-        ..EngineOptions::default()
-    };
+/// The engine over the store as `access` may see it, with the configured limits; a
+/// `timeout` parameter shortens the configured timeout (never lengthens it).
+fn engine(state: &AppState, access: &Access, p: &Params) -> Result<Engine, PromError> {
+    let mut opts: EngineOptions = state.query.clone();
+    if let Some(s) = p.get("timeout").filter(|s| !s.is_empty()) {
+        let ms = parse_duration_ms(s)
+            .map_err(|e| PromError::bad_data(format!("invalid parameter \"timeout\": {e}")))?;
+        if ms < 0 {
+            return Err(PromError::bad_data(format!(
+                "invalid parameter \"timeout\": {s:?} is negative"
+            )));
+        }
+        opts.timeout = opts.timeout.min(Duration::from_millis(ms as u64));
+    }
     Ok(Engine::new(scoped(state, access)?, opts))
 }
 
@@ -93,7 +102,7 @@ pub async fn query(
     let result = async {
         let q = required(&p, "query")?.to_string();
         let t = time_param(&p, "time", now_ms())?;
-        let engine = engine(&state, &access)?;
+        let engine = engine(&state, &access, &p)?;
         let v = evaluate(move || engine.instant(&q, t), true).await?;
         Ok(json_response(value_json(&v)))
     }
@@ -132,7 +141,7 @@ pub async fn query_range(
             ));
         }
         let q = required(&p, "query")?.to_string();
-        let engine = engine(&state, &access)?;
+        let engine = engine(&state, &access, &p)?;
         let v = evaluate(move || engine.range(&q, start, end, step), false).await?;
         Ok(json_response(value_json(&v)))
     }
