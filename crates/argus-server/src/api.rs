@@ -85,6 +85,22 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/series", get(prom::series).post(prom::series))
         .route(
+            "/api/v1/labels",
+            get(crate::query::meta::labels).post(crate::query::meta::labels),
+        )
+        .route(
+            "/api/v1/label/{name}/values",
+            get(crate::query::meta::label_values).post(crate::query::meta::label_values),
+        )
+        .route(
+            "/api/v1/metadata",
+            get(crate::query::meta::metadata).post(crate::query::meta::metadata),
+        )
+        .route(
+            "/api/v1/status/buildinfo",
+            get(crate::query::meta::buildinfo).post(crate::query::meta::buildinfo),
+        )
+        .route(
             "/api/argus/events",
             get(crate::events::get).post(crate::events::post),
         )

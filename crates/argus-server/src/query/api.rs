@@ -23,22 +23,25 @@ fn required<'a>(p: &'a Params, key: &str) -> Result<&'a str, PromError> {
         .ok_or_else(|| PromError::bad_data(format!("missing parameter {key:?}")))
 }
 
-fn time_param(p: &Params, key: &str, default: i64) -> Result<i64, PromError> {
+pub(crate) fn time_param(p: &Params, key: &str, default: i64) -> Result<i64, PromError> {
     match p.get(key) {
         None | Some("") => Ok(default),
-        Some(s) => parse_time(s)
-            .map_err(|e| PromError::bad_data(format!("invalid parameter {key:?}: {e}"))),
+        Some(s) => parse_time(s).map_err(|e| {
+            PromError::bad_data(format!(
+                "invalid parameter {key:?}: Invalid time value for '{key}': {e}"
+            ))
+        }),
     }
 }
 
 /// The store as `access` may see it: a namespace token sees its namespace only.
-fn scoped(state: &AppState, access: &Access) -> Result<Arc<dyn Storage>, PromError> {
+pub(crate) fn scoped(state: &AppState, access: &Access) -> Result<Arc<dyn Storage>, PromError> {
     for_namespace(&state.store, access.ns.as_deref())
         .map_err(|e| PromError::bad_data(e.to_string()))
 }
 
 /// Runs storage work on a blocking thread: the real engine reads files.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, argus_core::StorageError> + Send + 'static,
 ) -> Result<T, PromError> {
     tokio::task::spawn_blocking(f)
@@ -173,12 +176,7 @@ pub async fn series(
     }
     let start = time_param(&p, "start", i64::MIN / 2)?;
     let end = time_param(&p, "end", i64::MAX / 2)?;
-    let limit = match p.get("limit") {
-        None | Some("") => None,
-        Some(s) => Some(s.parse::<usize>().map_err(|_| {
-            PromError::bad_data(format!("invalid parameter \"limit\": {s:?} is not a count"))
-        })?),
-    };
+    let limit = super::meta::limit_param(&p)?;
     let store = scoped(&state, &access)?;
     let mut all: Vec<Labels> = blocking(move || {
         let mut out = Vec::new();

@@ -5,5 +5,6 @@
 
 pub mod api;
 pub mod format;
+pub mod meta;
 pub mod params;
 pub mod selector;

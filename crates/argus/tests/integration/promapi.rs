@@ -231,3 +231,113 @@ fn timeout_parameter_shortens_the_configured_timeout() {
     assert_eq!(s, 503, "{body}");
     assert_eq!(body["errorType"], "timeout");
 }
+
+fn post_form(argus: &Argus, path: &str, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
+    let resp = client()
+        .post(format!("{}{}", argus.url, path))
+        .form(form)
+        .bearer_auth(&argus.token)
+        .send()
+        .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+    let status = resp.status().as_u16();
+    (status, resp.json().unwrap_or(serde_json::Value::Null))
+}
+
+#[test]
+fn labels_label_values_metadata_and_buildinfo() {
+    let argus = server();
+    write_counters(&argus);
+    write(&argus, "cpu,host=c,core=0 user=1 1700000000\n");
+
+    let (s, body) = get(&argus, "/api/v1/labels", &[]);
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(
+        body,
+        serde_json::json!({"status": "success", "data": ["__name__", "core", "host", "ns"]})
+    );
+    // match[] narrows, POST form works like GET, limit truncates the sorted list.
+    let (s, body) = post_form(&argus, "/api/v1/labels", &[("match[]", "net_bytes")]);
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["data"], serde_json::json!(["__name__", "host", "ns"]));
+    let (_, body) = get(&argus, "/api/v1/labels", &[("limit", "2")]);
+    assert_eq!(body["data"], serde_json::json!(["__name__", "core"]));
+    // start/end: nothing was written before 1_600_000_000.
+    let (_, body) = get(
+        &argus,
+        "/api/v1/labels",
+        &[("start", "1500000000"), ("end", "1600000000")],
+    );
+    assert_eq!(body["data"], serde_json::json!([]));
+
+    let (s, body) = get(&argus, "/api/v1/label/host/values", &[]);
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["data"], serde_json::json!(["a", "b", "c"]));
+    let (_, body) = get(&argus, "/api/v1/label/__name__/values", &[]);
+    assert_eq!(body["data"], serde_json::json!(["cpu_user", "net_bytes"]));
+    let (_, body) = post_form(
+        &argus,
+        "/api/v1/label/host/values",
+        &[
+            ("match[]", "net_bytes{host=~\"b|c\"}"),
+            ("match[]", "cpu_user"),
+        ],
+    );
+    assert_eq!(body["data"], serde_json::json!(["b", "c"]));
+    let (_, body) = get(&argus, "/api/v1/label/host/values", &[("limit", "1")]);
+    assert_eq!(body["data"], serde_json::json!(["a"]));
+    let (_, body) = get(&argus, "/api/v1/label/nosuch/values", &[]);
+    assert_eq!(body["data"], serde_json::json!([]));
+
+    // Errors in Prometheus's shape.
+    let (s, body) = get(&argus, "/api/v1/label/1bad/values", &[]);
+    assert_eq!(s, 400, "{body}");
+    assert_eq!(body["errorType"], "bad_data");
+    assert_eq!(body["error"], "invalid label name: \"1bad\"");
+    let (s, body) = get(&argus, "/api/v1/labels", &[("start", "abc")]);
+    assert_eq!(s, 400, "{body}");
+    assert_eq!(
+        body["error"],
+        "invalid parameter \"start\": Invalid time value for 'start': cannot parse \"abc\" to a valid timestamp"
+    );
+    let (s, body) = get(&argus, "/api/v1/labels", &[("match[]", "up{")]);
+    assert_eq!(s, 400, "{body}");
+    assert_eq!(body["errorType"], "bad_data");
+    let (s, body) = get(&argus, "/api/v1/label/host/values", &[("limit", "-1")]);
+    assert_eq!(s, 400, "{body}");
+
+    // Series with limit.
+    let (s, body) = get(
+        &argus,
+        "/api/v1/series",
+        &[("match[]", "net_bytes"), ("limit", "1")],
+    );
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(
+        body["data"],
+        serde_json::json!([{"__name__": "net_bytes", "host": "a", "ns": "t"}])
+    );
+
+    // No metric metadata is kept: Prometheus's empty answer; limit is still checked.
+    let (s, body) = get(&argus, "/api/v1/metadata", &[("metric", "net_bytes")]);
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body, serde_json::json!({"status": "success", "data": {}}));
+    let (s, body) = get(&argus, "/api/v1/metadata", &[("limit", "x")]);
+    assert_eq!(s, 400, "{body}");
+    assert_eq!(body["error"], "limit must be a number");
+
+    let (s, body) = get(&argus, "/api/v1/status/buildinfo", &[]);
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["status"], "success");
+    assert_eq!(body["data"]["version"], "2.42.0");
+    for key in ["revision", "branch", "buildUser", "buildDate", "goVersion"] {
+        assert!(body["data"][key].is_string(), "{key}: {body}");
+    }
+    assert_eq!(body["data"]["argusVersion"], env!("CARGO_PKG_VERSION"));
+
+    // Without the token: 401, as on every path.
+    let r = client()
+        .get(format!("{}/api/v1/labels", argus.url))
+        .send()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status().as_u16(), 401);
+}

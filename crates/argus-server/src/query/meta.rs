@@ -1,0 +1,190 @@
+//! The Prometheus metadata endpoints: `/api/v1/labels`, `/api/v1/label/<name>/values`,
+//! `/api/v1/metadata` and `/api/v1/status/buildinfo`, in Prometheus 2.42's shapes.
+
+use super::api::{blocking, scoped, time_param};
+use super::format::{PromError, json_response};
+use super::params::Params;
+use super::selector::parse_selector;
+use crate::api::AppState;
+use crate::auth::Access;
+use argus_core::{Labels, MatchOp, Matcher};
+use axum::Extension;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use std::collections::BTreeSet;
+
+/// The version of the Prometheus HTTP API Argus answers like, reported by buildinfo so
+/// clients (Grafana) enable the features of that version.
+pub const PROMETHEUS_API_VERSION: &str = "2.42.0";
+
+/// A `limit` parameter: absent, empty or `0` means no limit.
+pub fn limit_param(p: &Params) -> Result<Option<usize>, PromError> {
+    match p.get("limit") {
+        None | Some("") => Ok(None),
+        Some(s) => match s.parse::<usize>() {
+            Ok(0) => Ok(None),
+            Ok(n) => Ok(Some(n)),
+            Err(_) => Err(PromError::bad_data(format!(
+                "invalid parameter \"limit\": {s:?} is not a count (a whole number, 0 for none)"
+            ))),
+        },
+    }
+}
+
+/// The matcher sets of the `match[]` parameters; none given: every series (every series
+/// has a name). Prometheus's labels and label-values endpoints report a bad selector
+/// without naming the parameter.
+fn match_sets(p: &Params) -> Result<Vec<Vec<Matcher>>, PromError> {
+    let mut sets = Vec::new();
+    for m in p.all("match[]") {
+        let s = parse_selector(m).map_err(PromError::bad_data)?;
+        if s.range_ms.is_some() {
+            return Err(PromError::bad_data(format!(
+                "{m:?}: a range selector is not a series selector"
+            )));
+        }
+        sets.push(s.matchers);
+    }
+    if sets.is_empty() {
+        let all = Matcher::new("__name__", MatchOp::RegexMatch, ".+")
+            .map_err(|e| PromError::internal(e.to_string()))?;
+        sets.push(vec![all]);
+    }
+    Ok(sets)
+}
+
+/// The label sets of the series the request selects, over its `start`..`end`.
+async fn selected(state: &AppState, access: &Access, p: &Params) -> Result<Vec<Labels>, PromError> {
+    let sets = match_sets(p)?;
+    let start = time_param(p, "start", i64::MIN / 2)?;
+    let end = time_param(p, "end", i64::MAX / 2)?;
+    let store = scoped(state, access)?;
+    blocking(move || {
+        let mut out = Vec::new();
+        for m in sets {
+            out.extend(store.series(&m, start, end)?);
+        }
+        Ok(out)
+    })
+    .await
+}
+
+fn strings_response(items: BTreeSet<String>, limit: Option<usize>) -> Response {
+    let items: Vec<String> = match limit {
+        Some(l) => items.into_iter().take(l).collect(),
+        None => items.into_iter().collect(),
+    };
+    let body = serde_json::json!({ "status": "success", "data": items });
+    json_response(body.to_string())
+}
+
+/// `/api/v1/labels`: the sorted label names of the selected series.
+pub async fn labels(
+    State(state): State<AppState>,
+    Extension(access): Extension<Access>,
+    p: Params,
+) -> Result<Response, PromError> {
+    let limit = limit_param(&p)?;
+    let result = selected(&state, &access, &p).await.map(|series| {
+        let names: BTreeSet<String> = series
+            .iter()
+            .flat_map(|l| l.iter().map(|x| x.name.clone()))
+            .collect();
+        strings_response(names, limit)
+    });
+    state
+        .telemetry
+        .query("labels", if result.is_ok() { "ok" } else { "error" });
+    result
+}
+
+/// A label name as Prometheus accepts it (`model.LabelNameRE`).
+fn valid_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `/api/v1/label/<name>/values`: the sorted values of one label over the selected series.
+pub async fn label_values(
+    State(state): State<AppState>,
+    Extension(access): Extension<Access>,
+    Path(name): Path<String>,
+    p: Params,
+) -> Result<Response, PromError> {
+    if !valid_label_name(&name) {
+        return Err(PromError::bad_data(format!("invalid label name: {name:?}")));
+    }
+    let limit = limit_param(&p)?;
+    let result = selected(&state, &access, &p).await.map(|series| {
+        let values: BTreeSet<String> = series
+            .iter()
+            .filter_map(|l| l.get(&name).map(str::to_string))
+            .collect();
+        strings_response(values, limit)
+    });
+    state
+        .telemetry
+        .query("label_values", if result.is_ok() { "ok" } else { "error" });
+    result
+}
+
+/// `/api/v1/metadata`: Argus keeps no metric metadata (TYPE, HELP, UNIT are not stored
+/// by any ingest path), so the answer is always the empty object Prometheus gives for
+/// unknown metrics. The parameters are still checked as Prometheus checks them.
+pub async fn metadata(p: Params) -> Result<Response, PromError> {
+    if let Some(s) = p.get("limit").filter(|s| !s.is_empty())
+        && s.parse::<i64>().is_err()
+    {
+        return Err(PromError::bad_data("limit must be a number"));
+    }
+    Ok(json_response(
+        r#"{"status":"success","data":{}}"#.to_string(),
+    ))
+}
+
+/// `/api/v1/status/buildinfo`, in Prometheus's shape. `version` is the Prometheus API
+/// version Argus is compatible with (Grafana reads it to pick query features); Argus's
+/// own version is in `revision` and in the extra `argusVersion`.
+pub async fn buildinfo() -> Response {
+    let v = env!("CARGO_PKG_VERSION");
+    let body = serde_json::json!({
+        "status": "success",
+        "data": {
+            "version": PROMETHEUS_API_VERSION,
+            "revision": format!("argus-{v}"),
+            "branch": "argus",
+            "buildUser": "argus",
+            "buildDate": "",
+            "goVersion": "",
+            "argusVersion": v,
+        }
+    });
+    json_response(body.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_names_as_prometheus_accepts_them() {
+        assert!(valid_label_name("job"));
+        assert!(valid_label_name("__name__"));
+        assert!(valid_label_name("_a1"));
+        assert!(!valid_label_name("1bad"));
+        assert!(!valid_label_name(""));
+        assert!(!valid_label_name("a-b"));
+        assert!(!valid_label_name("é"));
+    }
+
+    #[test]
+    fn limits_zero_means_none_and_junk_is_refused() {
+        let p = |q: &str| Params::parse(Some(q), None);
+        assert_eq!(limit_param(&p("limit=3")).ok(), Some(Some(3)));
+        assert_eq!(limit_param(&p("limit=0")).ok(), Some(None));
+        assert_eq!(limit_param(&p("x=1")).ok(), Some(None));
+        let e = limit_param(&p("limit=-1")).err().map(|e| e.message);
+        assert!(e.is_some_and(|m| m.starts_with("invalid parameter \"limit\"")));
+    }
+}
