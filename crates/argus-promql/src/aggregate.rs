@@ -40,7 +40,8 @@ struct Acc {
     count: f64,
 }
 
-/// `NaN` is the worst value for topk and bottomk; ties go to the series seen first.
+/// `NaN` is the worst value for topk and bottomk; among ties, the series seen first
+/// comes first (the output order of ties is unspecified in Prometheus).
 fn rank_cmp(a: (f64, usize), b: (f64, usize), top: bool) -> Ordering {
     match (a.0.is_nan(), b.0.is_nan()) {
         (true, true) => a.1.cmp(&b.1),
@@ -244,8 +245,7 @@ fn top_bottom(
         for &g in &order {
             let m = &mut members[g];
             if m.len() > k {
-                m.select_nth_unstable_by(k - 1, |x, y| rank_cmp(*x, *y, top));
-                m.truncate(k);
+                go_heap_select(m, k, top);
             }
             m.sort_by(|x, y| rank_cmp(*x, *y, top));
             for &(v, i) in m.iter() {
@@ -262,6 +262,67 @@ fn top_bottom(
         }
     }
     Ok(Val::Vector(b.finish()))
+}
+
+/// Keeps in `m` the `k` members Prometheus 2.42 keeps, by running its algorithm on a Go
+/// `container/heap` of at most `k` samples (the worst kept at the root): a newcomer
+/// strictly better than the root, or any newcomer while the root is NaN, pops the root and
+/// is pushed (k = 1: replaces it). Which of several *equal* values survive depends on the
+/// heap's shape, so the same algorithm is needed to keep the same series.
+fn go_heap_select(m: &mut Vec<(f64, usize)>, k: usize, top: bool) {
+    // Prometheus's `vectorByValueHeap` (topk) / `vectorByReverseValueHeap` (bottomk).
+    let less = |a: f64, b: f64| a.is_nan() || if top { a < b } else { a > b };
+    fn up(h: &mut [(f64, usize)], mut j: usize, less: &impl Fn(f64, f64) -> bool) {
+        while j > 0 {
+            let i = (j - 1) / 2;
+            if !less(h[j].0, h[i].0) {
+                break;
+            }
+            h.swap(i, j);
+            j = i;
+        }
+    }
+    fn down(h: &mut [(f64, usize)], n: usize, less: &impl Fn(f64, f64) -> bool) {
+        let mut i = 0;
+        loop {
+            let j1 = 2 * i + 1;
+            if j1 >= n {
+                break;
+            }
+            let mut j = j1;
+            let j2 = j1 + 1;
+            if j2 < n && less(h[j2].0, h[j1].0) {
+                j = j2;
+            }
+            if !less(h[j].0, h[i].0) {
+                break;
+            }
+            h.swap(i, j);
+            i = j;
+        }
+    }
+    let mut heap: Vec<(f64, usize)> = Vec::with_capacity(k);
+    for &(v, i) in m.iter() {
+        let root = heap.first().map_or(f64::NAN, |r| r.0);
+        let better = if top { root < v } else { root > v };
+        if heap.len() < k || better || root.is_nan() {
+            if heap.len() == k {
+                if k == 1 {
+                    heap[0] = (v, i);
+                    continue;
+                }
+                // heap.Pop: the root goes to the end, the rest is sifted, the end dropped.
+                let n = heap.len() - 1;
+                heap.swap(0, n);
+                down(&mut heap, n, &less);
+                heap.pop();
+            }
+            heap.push((v, i));
+            let last = heap.len() - 1;
+            up(&mut heap, last, &less);
+        }
+    }
+    *m = heap;
 }
 
 fn count_values(

@@ -638,10 +638,13 @@ fn extrapolated(
     } else {
         avg / 2.0
     };
-    result *= interval / sampled;
+    // Prometheus 2.42 folds the range into one factor before multiplying; the order
+    // matters to the last bit (197 · (1/300) ≠ 197 / 300), and so to topk's ties.
+    let mut factor = interval / sampled;
     if is_rate {
-        result /= range_ms as f64 / 1000.0;
+        factor /= range_ms as f64 / 1000.0;
     }
+    result *= factor;
     Some(result)
 }
 

@@ -385,18 +385,21 @@ fn aggregations_by_and_without() {
 }
 
 #[test]
-fn topk_and_bottomk_keep_labels_and_break_ties_by_first_seen() {
+fn topk_and_bottomk_keep_labels_and_break_ties_as_prometheus_heap_does() {
     let e = agg_data();
-    // Two series tie at 3: the first in storage order (inst 1, db) wins.
+    // Two series tie at 3. Prometheus 2.42's heap (storage order 1, 3 (inst 1, db),
+    // 3 (inst 2, api), 8) pops 1 for the second 3, then pops the root 3 (inst 1, db)
+    // for 8: the later-seen tie survives.
     assert_result(
         &e,
         "topk(2, h)",
         0,
         &[
             (r#"h{inst="2",job="db",mode="a"}"#, 8.0),
-            (r#"h{inst="1",job="db",mode="a"}"#, 3.0),
+            (r#"h{inst="2",job="api",mode="b"}"#, 3.0),
         ],
     );
+    // In bottomk the second 3 is not better than the kept 3: the first-seen one stays.
     assert_result(
         &e,
         "bottomk(2, h)",

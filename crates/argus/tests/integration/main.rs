@@ -4,6 +4,7 @@
 mod agent;
 mod common;
 mod config;
+mod conformance;
 mod ingest;
 mod promapi;
 mod storage;

@@ -1,0 +1,524 @@
+//! PromQL conformance against the real Prometheus 2.42 (`/usr/bin/prometheus`).
+//!
+//! The same deterministic data (counters with resets, gauges, a classic histogram, several
+//! label sets, gaps and series that stop or start, all longer than the 5-minute lookback)
+//! is loaded into Prometheus (OpenMetrics text through `promtool tsdb
+//! create-blocks-from openmetrics`) and into an `argus server` (Influx line protocol,
+//! second precision). Every query of `conformance_queries.txt` is then run through both
+//! HTTP APIs, as instant queries at several times and as range queries with several
+//! steps, and the answers are compared: the same status and error type, the same result
+//! type, the same series, the same timestamps, values equal within 1e-9 relative (NaN
+//! equals NaN). Deliberate differences (docs/promql.md) are excluded by name in
+//! [`KNOWN_DIFFERENCES`] with their reason.
+
+use crate::common::{Argus, client, start, wait_for};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// Start of the data: a multiple of 2 h (Prometheus's block size) in November 2023.
+const T0: i64 = 1_699_999_200;
+/// Four hours of samples every 15 s.
+const SPAN: i64 = 4 * 3600;
+const INTERVAL: i64 = 15;
+
+/// Queries whose results differ on purpose, with the reason (also in docs/promql.md).
+const KNOWN_DIFFERENCES: &[(&str, &str)] = &[];
+
+/// One generated series: its metric name, its other labels, its samples (seconds, value).
+struct Series {
+    name: &'static str,
+    labels: Vec<(&'static str, String)>,
+    samples: Vec<(i64, f64)>,
+}
+
+/// A small deterministic generator (xorshift64*), so the data is the same on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn times() -> impl Iterator<Item = i64> {
+    (0..=SPAN / INTERVAL).map(|i| T0 + i * INTERVAL)
+}
+
+fn generate() -> Vec<Series> {
+    let mut rng = Rng(0x5eed_1234_abcd_9876);
+    let mut out = Vec::new();
+    // Counters with resets; instance "c" has a 20-minute gap.
+    for instance in ["a", "b", "c"] {
+        for method in ["get", "post"] {
+            let mut v = 0.0;
+            let mut samples = Vec::new();
+            for t in times() {
+                let i = (t - T0) / INTERVAL;
+                v += (rng.next() * 20.0).floor();
+                if (instance == "b" && i % 317 == 200) || (method == "post" && i == 555) {
+                    v = (rng.next() * 5.0).floor();
+                }
+                if instance == "c" && (T0 + 3600..T0 + 4800).contains(&t) {
+                    continue;
+                }
+                samples.push((t, v));
+            }
+            out.push(Series {
+                name: "http_requests_total",
+                labels: vec![
+                    ("instance", instance.into()),
+                    ("job", "api".into()),
+                    ("method", method.into()),
+                ],
+                samples,
+            });
+        }
+    }
+    // Gauges with fractional values around 18; "c"/"y" stops after 2 h (gone stale),
+    // "b"/"x" has a 7-minute gap.
+    for instance in ["a", "b", "c"] {
+        for zone in ["x", "y"] {
+            let mut samples = Vec::new();
+            let phase = rng.next() * 6.0;
+            for t in times() {
+                let i = (t - T0) as f64 / INTERVAL as f64;
+                let v = 18.0 + 10.0 * (i / 40.0 + phase).sin() + (rng.next() - 0.5) * 3.0;
+                let v = (v * 1000.0).round() / 1000.0;
+                if instance == "c" && zone == "y" && t > T0 + 7200 {
+                    continue;
+                }
+                if instance == "b" && zone == "x" && (T0 + 9000..T0 + 9420).contains(&t) {
+                    continue;
+                }
+                samples.push((t, v));
+            }
+            out.push(Series {
+                name: "node_temp_celsius",
+                labels: vec![("instance", instance.into()), ("zone", zone.into())],
+                samples,
+            });
+        }
+    }
+    // One info series per instance, for group_left / group_right.
+    for (instance, role) in [("a", "web"), ("b", "db"), ("c", "web")] {
+        out.push(Series {
+            name: "machine_role_info",
+            labels: vec![("instance", instance.into()), ("role", role.into())],
+            samples: times().map(|t| (t, 1.0)).collect(),
+        });
+    }
+    // A gauge that starts after 90 minutes and has a 10-minute gap.
+    out.push(Series {
+        name: "queue_depth_items",
+        labels: vec![("instance", "a".into())],
+        samples: times()
+            .filter(|t| *t >= T0 + 5400 && !(T0 + 7800..T0 + 8400).contains(t))
+            .map(|t| (t, (rng.next() * 50.0).floor()))
+            .collect(),
+    });
+    // A classic histogram per job: cumulative bucket counters, _count and _sum.
+    let bounds = [0.05, 0.1, 0.25, 0.5, 1.0, f64::INFINITY];
+    for job in ["api", "db"] {
+        let mut buckets = [0.0f64; 6];
+        let mut sum = 0.0;
+        let mut per_bucket: Vec<Vec<(i64, f64)>> = vec![Vec::new(); 6];
+        let mut counts = Vec::new();
+        let mut sums = Vec::new();
+        for t in times() {
+            for _ in 0..(rng.next() * 10.0) as usize {
+                let d = rng.next().powi(2) * 1.5;
+                sum += d;
+                for (b, le) in bounds.iter().enumerate() {
+                    if d <= *le {
+                        buckets[b] += 1.0;
+                    }
+                }
+            }
+            for b in 0..6 {
+                per_bucket[b].push((t, buckets[b]));
+            }
+            counts.push((t, buckets[5]));
+            sums.push((t, (sum * 1e6).round() / 1e6));
+        }
+        for (b, samples) in per_bucket.into_iter().enumerate() {
+            let le = if bounds[b].is_infinite() {
+                "+Inf".to_string()
+            } else {
+                bounds[b].to_string()
+            };
+            out.push(Series {
+                name: "rpc_duration_seconds_bucket",
+                labels: vec![("job", job.into()), ("le", le)],
+                samples,
+            });
+        }
+        out.push(Series {
+            name: "rpc_duration_seconds_count",
+            labels: vec![("job", job.into())],
+            samples: counts,
+        });
+        out.push(Series {
+            name: "rpc_duration_seconds_sum",
+            labels: vec![("job", job.into())],
+            samples: sums,
+        });
+    }
+    out
+}
+
+/// OpenMetrics text for promtool: series of one name together, samples in time order.
+fn openmetrics(data: &[Series]) -> String {
+    let mut out = String::new();
+    let mut by_name: BTreeMap<&str, Vec<&Series>> = BTreeMap::new();
+    for s in data {
+        by_name.entry(s.name).or_default().push(s);
+    }
+    for (name, series) in by_name {
+        for s in series {
+            let labels: Vec<String> = s
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{v}\""))
+                .collect();
+            for (t, v) in &s.samples {
+                let _ = writeln!(out, "{name}{{{}}} {v} {t}", labels.join(","));
+            }
+        }
+    }
+    out.push_str("# EOF\n");
+    out
+}
+
+/// Influx line protocol (second precision): measurement = the name up to its last `_`,
+/// field = the rest, which Argus joins back into the same metric name.
+fn line_protocol(data: &[Series]) -> Vec<String> {
+    let mut bodies = Vec::new();
+    let mut body = String::new();
+    for s in data {
+        let (measurement, field) = s.name.rsplit_once('_').unwrap_or((s.name, "value"));
+        let tags: String = s.labels.iter().map(|(k, v)| format!(",{k}={v}")).collect();
+        for (t, v) in &s.samples {
+            let _ = writeln!(body, "{measurement}{tags} {field}={v} {t}");
+            if body.len() > 1 << 20 {
+                bodies.push(std::mem::take(&mut body));
+            }
+        }
+    }
+    if !body.is_empty() {
+        bodies.push(body);
+    }
+    bodies
+}
+
+/// A Prometheus process, killed when dropped (also when the test fails).
+struct Prometheus {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port: {e}"))
+}
+
+fn start_prometheus(data: &[Series]) -> Prometheus {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let om = dir.path().join("data.om");
+    std::fs::write(&om, openmetrics(data)).unwrap_or_else(|e| panic!("write: {e}"));
+    let tsdb = dir.path().join("tsdb");
+    let out = Command::new("/usr/bin/promtool")
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(&om)
+        .arg(&tsdb)
+        .output()
+        .unwrap_or_else(|e| panic!("promtool (Debian package prometheus) not runnable: {e}"));
+    assert!(
+        out.status.success(),
+        "promtool failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(&config, "global:\n  evaluation_interval: 1m\n")
+        .unwrap_or_else(|e| panic!("write: {e}"));
+    let port = free_port();
+    let child = Command::new("/usr/bin/prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.tsdb.path={}", tsdb.display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--enable-feature=promql-negative-offset")
+        .arg("--storage.tsdb.retention.time=100y")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("prometheus not runnable: {e}"));
+    let p = Prometheus {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        _dir: dir,
+    };
+    let http = client();
+    wait_for("prometheus /-/ready", Duration::from_secs(30), || {
+        http.get(format!("{}/-/ready", p.url))
+            .send()
+            .ok()
+            .filter(|r| r.status().is_success())
+    });
+    p
+}
+
+fn start_argus(data: &[Series]) -> Argus {
+    let argus = start(
+        "server",
+        "[storage]\nout_of_order_window_secs = 100000000\nretention_hours = 100000\n\
+         rollup_retention_hours = 100000\nmaintenance_interval_secs = 3600\n",
+    );
+    for body in line_protocol(data) {
+        let (s, resp) = argus.post("/write?precision=s", body);
+        assert_eq!(s, 204, "{resp}");
+    }
+    argus
+}
+
+/// One answer, reduced to what is compared.
+#[derive(Debug)]
+enum Answer {
+    Error(String),
+    Scalar(f64, f64),
+    String(f64, String),
+    /// Series (labels as canonical JSON) → points (seconds, value).
+    Series(&'static str, BTreeMap<String, Vec<(f64, f64)>>),
+}
+
+fn num(v: &serde_json::Value) -> f64 {
+    match v.as_str() {
+        Some(s) => s.parse().unwrap_or(f64::from_bits(0x7ff8_dead_beef_0000)),
+        None => v.as_f64().unwrap_or(f64::MIN),
+    }
+}
+
+fn point(p: &serde_json::Value) -> (f64, f64) {
+    (num(&p[0]), num(&p[1]))
+}
+
+fn answer(body: &serde_json::Value) -> Answer {
+    if body["status"] != "success" {
+        return Answer::Error(body["errorType"].as_str().unwrap_or("?").to_string());
+    }
+    let data = &body["data"];
+    let result = &data["result"];
+    match data["resultType"].as_str() {
+        Some("scalar") => Answer::Scalar(num(&result[0]), num(&result[1])),
+        Some("string") => Answer::String(
+            num(&result[0]),
+            result[1].as_str().unwrap_or("").to_string(),
+        ),
+        Some(kind @ ("vector" | "matrix")) => {
+            let mut m = BTreeMap::new();
+            for s in result.as_array().cloned().unwrap_or_default() {
+                // serde_json keeps object keys sorted: the metric's JSON is canonical.
+                let key = s["metric"].to_string();
+                let points = if kind == "vector" {
+                    vec![point(&s["value"])]
+                } else {
+                    s["values"]
+                        .as_array()
+                        .map(|v| v.iter().map(point).collect())
+                        .unwrap_or_default()
+                };
+                if m.insert(key.clone(), points).is_some() {
+                    return Answer::Error(format!("duplicate series {key}"));
+                }
+            }
+            Answer::Series(if kind == "vector" { "vector" } else { "matrix" }, m)
+        }
+        other => Answer::Error(format!("unknown resultType {other:?}")),
+    }
+}
+
+fn same_value(a: f64, b: f64) -> bool {
+    (a.is_nan() && b.is_nan())
+        || a == b
+        || (a.is_finite() && b.is_finite() && (a - b).abs() <= 1e-9 * a.abs().max(b.abs()))
+}
+
+/// Why the two answers differ, or `None` when they agree.
+fn diff(prom: &Answer, argus: &Answer) -> Option<String> {
+    match (prom, argus) {
+        (Answer::Error(a), Answer::Error(b)) if a == b => None,
+        (Answer::Scalar(t1, v1), Answer::Scalar(t2, v2)) if t1 == t2 && same_value(*v1, *v2) => {
+            None
+        }
+        (Answer::String(t1, s1), Answer::String(t2, s2)) if t1 == t2 && s1 == s2 => None,
+        (Answer::Series(k1, a), Answer::Series(k2, b)) if k1 == k2 => {
+            for (labels, pa) in a {
+                let Some(pb) = b.get(labels) else {
+                    return Some(format!("series {labels} missing in Argus"));
+                };
+                for (x, y) in pa.iter().zip(pb) {
+                    if x.0 != y.0 || !same_value(x.1, y.1) {
+                        return Some(format!("series {labels}: Prometheus {x:?}, Argus {y:?}"));
+                    }
+                }
+                if pa.len() != pb.len() {
+                    let n = pa.len().min(pb.len());
+                    return Some(format!(
+                        "series {labels}: {} points in Prometheus, {} in Argus (from {:?} vs {:?})",
+                        pa.len(),
+                        pb.len(),
+                        pa.get(n),
+                        pb.get(n)
+                    ));
+                }
+            }
+            b.keys()
+                .find(|k| !a.contains_key(*k))
+                .map(|k| format!("series {k} only in Argus"))
+        }
+        _ => Some(format!(
+            "Prometheus {}, Argus {}",
+            short(prom),
+            short(argus)
+        )),
+    }
+}
+
+fn short(a: &Answer) -> String {
+    let s = format!("{a:?}");
+    s.chars().take(300).collect()
+}
+
+fn fetch(
+    http: &reqwest::blocking::Client,
+    url: &str,
+    token: &str,
+    params: &[(&str, String)],
+) -> serde_json::Value {
+    let resp = http
+        .get(url)
+        .query(params)
+        .bearer_auth(token)
+        .send()
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    resp.json().unwrap_or(serde_json::Value::Null)
+}
+
+fn queries() -> Vec<String> {
+    include_str!("conformance_queries.txt")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn promql_answers_match_prometheus_2_42() {
+    let data = generate();
+    let prom = start_prometheus(&data);
+    let argus = start_argus(&data);
+    let http = client();
+    let queries = queries();
+    assert!(queries.len() >= 150, "only {} queries", queries.len());
+
+    // Instant: early, inside the gaps, just after a series went stale, at the end and
+    // after it (lookback runs out), and off the sample grid.
+    let instants = [
+        T0 + 1800,
+        T0 + 3900,
+        T0 + 7390,
+        T0 + 9200,
+        T0 + SPAN,
+        T0 + SPAN + 240,
+        T0 + 5437,
+    ];
+    // Range: the whole span at 1 m, an unaligned step over the gaps, 15 s over the end.
+    let ranges = [
+        (T0, T0 + SPAN + 600, 60),
+        (T0 + 3000, T0 + 9600, 137),
+        (T0 + SPAN - 900, T0 + SPAN + 400, 15),
+    ];
+
+    let mut failures = Vec::new();
+    let mut passed = 0;
+    // Answers with data in them (not an error, not empty): the comparison is not vacuous.
+    let (mut evaluations, mut with_data) = (0usize, 0usize);
+    for q in &queries {
+        let mut problem = None;
+        let mut asks: Vec<(&str, Vec<(&str, String)>)> = Vec::new();
+        for t in instants {
+            asks.push((
+                "/api/v1/query",
+                vec![("query", q.clone()), ("time", t.to_string())],
+            ));
+        }
+        for (s, e, step) in ranges {
+            asks.push((
+                "/api/v1/query_range",
+                vec![
+                    ("query", q.clone()),
+                    ("start", s.to_string()),
+                    ("end", e.to_string()),
+                    ("step", step.to_string()),
+                ],
+            ));
+        }
+        for (path, params) in &asks {
+            let p = fetch(&http, &format!("{}{path}", prom.url), "", params);
+            let a = fetch(&http, &format!("{}{path}", argus.url), &argus.token, params);
+            let pa = answer(&p);
+            evaluations += 1;
+            if match &pa {
+                Answer::Series(_, m) => !m.is_empty(),
+                Answer::Error(_) => false,
+                _ => true,
+            } {
+                with_data += 1;
+            }
+            if let Some(d) = diff(&pa, &answer(&a)) {
+                problem = Some(format!("{path} {params:?}: {d}"));
+                break;
+            }
+        }
+        let known = KNOWN_DIFFERENCES.iter().find(|(k, _)| k == q);
+        match (problem, known) {
+            (None, None) => passed += 1,
+            (None, Some(_)) => failures.push(format!(
+                "{q}: listed as a known difference but now agrees; remove it from the list"
+            )),
+            (Some(_), Some(_)) => {}
+            (Some(d), None) => failures.push(format!("{q}: {d}")),
+        }
+    }
+    eprintln!(
+        "conformance: {passed} of {} queries agree with Prometheus 2.42 ({} known differences); \
+         {with_data} of {evaluations} compared answers hold data",
+        queries.len(),
+        KNOWN_DIFFERENCES.len()
+    );
+    assert!(
+        with_data * 4 >= evaluations * 3,
+        "only {with_data} of {evaluations} Prometheus answers hold data: is the data loaded?"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} queries differ from Prometheus:\n{}",
+        failures.len(),
+        queries.len(),
+        failures.join("\n")
+    );
+}
