@@ -266,6 +266,32 @@ impl Db {
         Ok(merge_parts(parts))
     }
 
+    /// Label sets of the series matching `matchers` that have data in `[start, end]`,
+    /// sorted, from the indexes only: no chunk is decoded (the series API and the label
+    /// endpoints need no samples).
+    pub fn series_matching(
+        &self,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<Labels>> {
+        let (blocks, frozen) = {
+            let v = read(&self.view);
+            (v.blocks.clone(), v.frozen.clone())
+        };
+        let mut out = Vec::new();
+        for b in &blocks {
+            b.series_in(matchers, start, end, &mut out);
+        }
+        if let Some(f) = &frozen {
+            f.series_in(matchers, start, end, &mut out);
+        }
+        self.head.series_in(matchers, start, end, &mut out);
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
     /// Label names of series matching `matchers` (all series when empty), sorted.
     pub fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>> {
         let mut names = BTreeSet::new();

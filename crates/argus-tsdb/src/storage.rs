@@ -27,6 +27,15 @@ impl Storage for Db {
         Db::select_step(self, matchers, start_ms, end_ms, step_ms).map_err(Into::into)
     }
 
+    fn series(
+        &self,
+        matchers: &[Matcher],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<argus_core::Labels>, StorageError> {
+        Db::series_matching(self, matchers, start_ms, end_ms).map_err(Into::into)
+    }
+
     fn stats(&self) -> StorageStats {
         let s = Db::stats(self);
         StorageStats {

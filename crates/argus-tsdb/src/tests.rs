@@ -361,3 +361,60 @@ fn old_blocks_are_downsampled_then_deleted_and_queries_read_the_rollups() {
     );
     assert!(all(&db).is_empty());
 }
+
+/// The series lookup reads indexes only and agrees with `select` on which series have
+/// data in a range, over flushed blocks and the head.
+#[test]
+fn series_lookup_matches_select_without_samples() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let db = open(dir.path());
+    let base = 1_700_000_000_000 / (2 * HOUR) * (2 * HOUR);
+    write_hours(&db, 3, base, 4);
+    db.flush().unwrap_or_else(|e| panic!("{e}"));
+    // A fourth host only in the head, two hours later.
+    db.append(&[TimeSeries {
+        labels: Labels::with_name("cpu", [("host", "late")]),
+        samples: vec![Sample {
+            ts: base + 6 * HOUR,
+            value: 1.0,
+        }],
+    }])
+    .unwrap_or_else(|e| panic!("{e}"));
+    let any = [Matcher::new("__name__", argus_core::MatchOp::Equal, "cpu")
+        .unwrap_or_else(|e| panic!("{e}"))];
+    let names = |v: Vec<Labels>| -> Vec<String> {
+        v.iter()
+            .map(|l| l.get("host").unwrap_or("").to_string())
+            .collect()
+    };
+    let all = db
+        .series_matching(&any, i64::MIN, i64::MAX)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(names(all), ["h0", "h1", "h2", "late"]);
+    let early = db
+        .series_matching(&any, base, base + HOUR)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(names(early), ["h0", "h1", "h2"]);
+    let late = db
+        .series_matching(&any, base + 5 * HOUR, base + 7 * HOUR)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(names(late), ["late"]);
+    let selected: Vec<Labels> = db
+        .select(&any, base + 5 * HOUR, base + 7 * HOUR)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .map(|s| s.labels)
+        .collect();
+    assert_eq!(names(selected), ["late"]);
+    let h1 = [
+        Matcher::new("host", argus_core::MatchOp::RegexMatch, "h1|late")
+            .unwrap_or_else(|e| panic!("{e}")),
+    ];
+    assert_eq!(
+        names(
+            db.series_matching(&h1, i64::MIN, i64::MAX)
+                .unwrap_or_else(|e| panic!("{e}"))
+        ),
+        ["h1", "late"]
+    );
+}

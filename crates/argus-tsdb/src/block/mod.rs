@@ -207,6 +207,20 @@ impl Block {
         Ok(())
     }
 
+    /// Label sets of matching series with a chunk overlapping `[start, end]`, read from
+    /// the index only (a downsampled block: every matching series, at block granularity).
+    pub fn series_in(&self, matchers: &[Matcher], start: i64, end: i64, out: &mut Vec<Labels>) {
+        if !self.overlaps(start, end) {
+            return;
+        }
+        for i in self.postings.select(matchers) {
+            let (labels, chunks) = &self.series[i as usize];
+            if !self.meta.raw || chunks.iter().any(|c| c.max_t >= start && c.min_t <= end) {
+                out.push(labels.clone());
+            }
+        }
+    }
+
     /// Reads series `ids` (positions in this block) for `[start, end]`.
     fn read_series(
         &self,

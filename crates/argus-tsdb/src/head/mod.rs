@@ -173,6 +173,17 @@ impl SeriesData {
         push_range(&self.open_ts, &self.open_v, start, end, out);
     }
 
+    /// Whether the series may hold a sample in `[start, end]`, without decoding: a sealed
+    /// chunk whose span overlaps it (as Prometheus's series lookup, at chunk granularity),
+    /// or an open-buffer sample inside it.
+    pub fn overlaps(&self, start: i64, end: i64) -> bool {
+        self.chunks
+            .iter()
+            .any(|c| c.max_t >= start && c.min_t <= end)
+            || self.open_ts.partition_point(|&t| t < start)
+                < self.open_ts.partition_point(|&t| t <= end)
+    }
+
     /// Every sample, decoded, as two columns.
     pub fn columns(&self) -> (Vec<i64>, Vec<f64>) {
         let n = self.len();
@@ -300,6 +311,15 @@ impl Frozen {
 
     pub fn samples(&self) -> usize {
         self.series.iter().map(|(_, d)| d.len()).sum()
+    }
+
+    /// Label sets of matching series with data in `[start, end]`, without decoding.
+    pub fn series_in(&self, matchers: &[Matcher], start: i64, end: i64, out: &mut Vec<Labels>) {
+        for (labels, data) in &self.series {
+            if argus_core::matcher::matches_all(matchers, labels) && data.overlaps(start, end) {
+                out.push(labels.clone());
+            }
+        }
     }
 }
 
@@ -458,6 +478,23 @@ impl Head {
         }
         self.samples.store(0, Ordering::Relaxed);
         Frozen { series: out }
+    }
+
+    /// Label sets of matching series with data in `[start, end]`, without decoding.
+    pub fn series_in(&self, matchers: &[Matcher], start: i64, end: i64, out: &mut Vec<Labels>) {
+        let refs = read(&self.index).postings.select(matchers);
+        // As in `select`: take the series out of the lock before touching their data.
+        let picked: Vec<Arc<MemSeries>> = {
+            let series = read(&self.series);
+            refs.iter()
+                .filter_map(|&r| series.get(r as usize).cloned().flatten())
+                .collect()
+        };
+        for s in picked {
+            if s.data().overlaps(start, end) {
+                out.push(s.labels.clone());
+            }
+        }
     }
 
     /// Samples of matching series in `[start, end]`; large selections are decoded on all

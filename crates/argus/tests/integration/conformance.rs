@@ -522,3 +522,116 @@ fn promql_answers_match_prometheus_2_42() {
         failures.join("\n")
     );
 }
+
+/// The metadata endpoints Grafana's query builder uses answer the same as Prometheus's.
+#[test]
+fn series_and_label_endpoints_match_prometheus_2_42() {
+    let data = generate();
+    let prom = start_prometheus(&data);
+    let argus = start_argus(&data);
+    let http = client();
+    let all = (T0.to_string(), (T0 + SPAN).to_string());
+    // c/y stopped at 2 h; queue_depth_items starts at 90 min.
+    let late = ((T0 + 3 * 3600).to_string(), (T0 + SPAN).to_string());
+    let early = (T0.to_string(), (T0 + 3600).to_string());
+    let cases: Vec<(String, Vec<(&str, String)>)> = vec![
+        ("/api/v1/labels".into(), vec![]),
+        (
+            "/api/v1/labels".into(),
+            vec![("match[]", "node_temp_celsius".into())],
+        ),
+        (
+            "/api/v1/labels".into(),
+            vec![
+                ("match[]", "rpc_duration_seconds_bucket".into()),
+                ("match[]", "machine_role_info".into()),
+            ],
+        ),
+        ("/api/v1/label/__name__/values".into(), vec![]),
+        // Without match[], Prometheus 2.42 answers label names and values per 2 h block,
+        // Argus per chunk (docs/promql.md): compare a range without any data instead.
+        (
+            "/api/v1/label/__name__/values".into(),
+            vec![
+                ("start", (T0 - 86_400).to_string()),
+                ("end", (T0 - 3600).to_string()),
+            ],
+        ),
+        ("/api/v1/label/instance/values".into(), vec![]),
+        ("/api/v1/label/le/values".into(), vec![]),
+        ("/api/v1/label/nonexistent/values".into(), vec![]),
+        (
+            "/api/v1/label/zone/values".into(),
+            vec![("match[]", "node_temp_celsius{instance=\"c\"}".into())],
+        ),
+        (
+            "/api/v1/label/instance/values".into(),
+            vec![("match[]", "{__name__=~\"http.*|queue.*\"}".into())],
+        ),
+        (
+            "/api/v1/series".into(),
+            vec![
+                ("match[]", "node_temp_celsius".into()),
+                ("start", all.0.clone()),
+                ("end", all.1.clone()),
+            ],
+        ),
+        (
+            "/api/v1/series".into(),
+            vec![
+                ("match[]", "node_temp_celsius".into()),
+                ("start", late.0.clone()),
+                ("end", late.1.clone()),
+            ],
+        ),
+        (
+            "/api/v1/series".into(),
+            vec![
+                ("match[]", "{__name__=~\"queue.*|machine.*\"}".into()),
+                ("start", early.0.clone()),
+                ("end", early.1.clone()),
+            ],
+        ),
+        (
+            "/api/v1/series".into(),
+            vec![
+                ("match[]", "http_requests_total{method!=\"get\"}".into()),
+                (
+                    "match[]",
+                    "rpc_duration_seconds_bucket{le=~\"0.*\",job=\"db\"}".into(),
+                ),
+            ],
+        ),
+        (
+            "/api/v1/series".into(),
+            vec![("match[]", "nonexistent_metric".into())],
+        ),
+    ];
+    let sorted = |v: &serde_json::Value| -> Vec<String> {
+        let mut out: Vec<String> = v
+            .as_array()
+            .map(|a| a.iter().map(|x| x.to_string()).collect())
+            .unwrap_or_default();
+        out.sort();
+        out
+    };
+    for (path, params) in &cases {
+        let p = fetch(&http, &format!("{}{path}", prom.url), "", params);
+        let a = fetch(&http, &format!("{}{path}", argus.url), &argus.token, params);
+        assert_eq!(p["status"], "success", "{path} {params:?}: Prometheus {p}");
+        assert_eq!(a["status"], "success", "{path} {params:?}: Argus {a}");
+        assert_eq!(
+            sorted(&p["data"]),
+            sorted(&a["data"]),
+            "{path} {params:?}: Prometheus {p}, Argus {a}"
+        );
+    }
+    // The comparison is not vacuous.
+    let p = fetch(
+        &http,
+        &format!("{}/api/v1/label/__name__/values", prom.url),
+        "",
+        &[],
+    );
+    assert_eq!(sorted(&p["data"]).len(), 7, "{p}");
+}
