@@ -298,10 +298,13 @@ fn start_argus(data: &[Series]) -> Argus {
 #[derive(Debug)]
 enum Answer {
     Error(String),
-    Scalar(f64, f64),
+    /// Time, value, and the value as written.
+    Scalar(f64, f64, String),
     String(f64, String),
-    /// Series (labels as canonical JSON) → points (seconds, value).
-    Series(&'static str, BTreeMap<String, Vec<(f64, f64)>>),
+    /// Series (labels as canonical JSON) → points (seconds, value, value as written);
+    /// and the values in answer order (an instant vector's order is meaningful for
+    /// `sort`, `sort_desc`, `topk`, `bottomk`).
+    Series(&'static str, BTreeMap<String, Vec<Point>>, Vec<f64>),
 }
 
 fn num(v: &serde_json::Value) -> f64 {
@@ -311,8 +314,14 @@ fn num(v: &serde_json::Value) -> f64 {
     }
 }
 
-fn point(p: &serde_json::Value) -> (f64, f64) {
-    (num(&p[0]), num(&p[1]))
+type Point = (f64, f64, String);
+
+fn point(p: &serde_json::Value) -> Point {
+    (
+        num(&p[0]),
+        num(&p[1]),
+        p[1].as_str().unwrap_or("").to_string(),
+    )
 }
 
 fn answer(body: &serde_json::Value) -> Answer {
@@ -322,13 +331,18 @@ fn answer(body: &serde_json::Value) -> Answer {
     let data = &body["data"];
     let result = &data["result"];
     match data["resultType"].as_str() {
-        Some("scalar") => Answer::Scalar(num(&result[0]), num(&result[1])),
+        Some("scalar") => Answer::Scalar(
+            num(&result[0]),
+            num(&result[1]),
+            result[1].as_str().unwrap_or("").to_string(),
+        ),
         Some("string") => Answer::String(
             num(&result[0]),
             result[1].as_str().unwrap_or("").to_string(),
         ),
         Some(kind @ ("vector" | "matrix")) => {
             let mut m = BTreeMap::new();
+            let mut order = Vec::new();
             for s in result.as_array().cloned().unwrap_or_default() {
                 // serde_json keeps object keys sorted: the metric's JSON is canonical.
                 let key = s["metric"].to_string();
@@ -340,11 +354,12 @@ fn answer(body: &serde_json::Value) -> Answer {
                         .map(|v| v.iter().map(point).collect())
                         .unwrap_or_default()
                 };
+                order.extend(points.iter().map(|p| p.1));
                 if m.insert(key.clone(), points).is_some() {
                     return Answer::Error(format!("duplicate series {key}"));
                 }
             }
-            Answer::Series(if kind == "vector" { "vector" } else { "matrix" }, m)
+            Answer::Series(if kind == "vector" { "vector" } else { "matrix" }, m, order)
         }
         other => Answer::Error(format!("unknown resultType {other:?}")),
     }
@@ -356,21 +371,35 @@ fn same_value(a: f64, b: f64) -> bool {
         || (a.is_finite() && b.is_finite() && (a - b).abs() <= 1e-9 * a.abs().max(b.abs()))
 }
 
-/// Why the two answers differ, or `None` when they agree.
-fn diff(prom: &Answer, argus: &Answer) -> Option<String> {
+/// Equal values must also be written alike ("1e-07", "+Inf", "1000000").
+fn same_text(x: &Point, y: &Point) -> bool {
+    x.1.to_bits() != y.1.to_bits() || x.2 == y.2
+}
+
+/// Why the two answers differ, or `None` when they agree. `ordered`: the order of an
+/// instant vector's values must agree too.
+fn diff(prom: &Answer, argus: &Answer, ordered: bool) -> Option<String> {
     match (prom, argus) {
         (Answer::Error(a), Answer::Error(b)) if a == b => None,
-        (Answer::Scalar(t1, v1), Answer::Scalar(t2, v2)) if t1 == t2 && same_value(*v1, *v2) => {
+        (Answer::Scalar(t1, v1, s1), Answer::Scalar(t2, v2, s2))
+            if t1 == t2 && same_value(*v1, *v2) && (v1.to_bits() != v2.to_bits() || s1 == s2) =>
+        {
             None
         }
         (Answer::String(t1, s1), Answer::String(t2, s2)) if t1 == t2 && s1 == s2 => None,
-        (Answer::Series(k1, a), Answer::Series(k2, b)) if k1 == k2 => {
+        (Answer::Series(k1, a, o1), Answer::Series(k2, b, o2)) if k1 == k2 => {
+            if ordered
+                && *k1 == "vector"
+                && (o1.len() != o2.len() || o1.iter().zip(o2).any(|(x, y)| !same_value(*x, *y)))
+            {
+                return Some(format!("order of values: Prometheus {o1:?}, Argus {o2:?}"));
+            }
             for (labels, pa) in a {
                 let Some(pb) = b.get(labels) else {
                     return Some(format!("series {labels} missing in Argus"));
                 };
                 for (x, y) in pa.iter().zip(pb) {
-                    if x.0 != y.0 || !same_value(x.1, y.1) {
+                    if x.0 != y.0 || !same_value(x.1, y.1) || !same_text(x, y) {
                         return Some(format!("series {labels}: Prometheus {x:?}, Argus {y:?}"));
                     }
                 }
@@ -459,6 +488,9 @@ fn promql_answers_match_prometheus_2_42() {
     let (mut evaluations, mut with_data) = (0usize, 0usize);
     for q in &queries {
         let mut problem = None;
+        let ordered = ["sort(", "sort_desc(", "topk(", "bottomk("]
+            .iter()
+            .any(|p| q.starts_with(p));
         let mut asks: Vec<(&str, Vec<(&str, String)>)> = Vec::new();
         for t in instants {
             asks.push((
@@ -483,13 +515,13 @@ fn promql_answers_match_prometheus_2_42() {
             let pa = answer(&p);
             evaluations += 1;
             if match &pa {
-                Answer::Series(_, m) => !m.is_empty(),
+                Answer::Series(_, m, _) => !m.is_empty(),
                 Answer::Error(_) => false,
                 _ => true,
             } {
                 with_data += 1;
             }
-            if let Some(d) = diff(&pa, &answer(&a)) {
+            if let Some(d) = diff(&pa, &answer(&a), ordered) {
                 problem = Some(format!("{path} {params:?}: {d}"));
                 break;
             }
