@@ -23,6 +23,11 @@ const T0: i64 = 1_699_999_200;
 const SPAN: i64 = 4 * 3600;
 const INTERVAL: i64 = 15;
 
+/// The data is from 2023: keep it raw (no retention, no rollups) for the test.
+const ARGUS_CONFIG: &str = "[storage]\nout_of_order_window_secs = 100000000\n\
+    retention_hours = 100000\nrollup_retention_hours = 100000\n\
+    maintenance_interval_secs = 3600\n";
+
 /// Queries whose results differ on purpose, with the reason (also in docs/promql.md).
 const KNOWN_DIFFERENCES: &[(&str, &str)] = &[];
 
@@ -236,22 +241,26 @@ fn free_port() -> u16 {
         .unwrap_or_else(|e| panic!("no free port: {e}"))
 }
 
-fn start_prometheus(data: &[Series]) -> Prometheus {
+/// Prometheus over blocks made from `data` by promtool; with `None`, an empty one that
+/// accepts remote write.
+fn start_prometheus(data: Option<&[Series]>) -> Prometheus {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-    let om = dir.path().join("data.om");
-    std::fs::write(&om, openmetrics(data)).unwrap_or_else(|e| panic!("write: {e}"));
     let tsdb = dir.path().join("tsdb");
-    let out = Command::new("/usr/bin/promtool")
-        .args(["tsdb", "create-blocks-from", "openmetrics"])
-        .arg(&om)
-        .arg(&tsdb)
-        .output()
-        .unwrap_or_else(|e| panic!("promtool (Debian package prometheus) not runnable: {e}"));
-    assert!(
-        out.status.success(),
-        "promtool failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    if let Some(data) = data {
+        let om = dir.path().join("data.om");
+        std::fs::write(&om, openmetrics(data)).unwrap_or_else(|e| panic!("write: {e}"));
+        let out = Command::new("/usr/bin/promtool")
+            .args(["tsdb", "create-blocks-from", "openmetrics"])
+            .arg(&om)
+            .arg(&tsdb)
+            .output()
+            .unwrap_or_else(|e| panic!("promtool (Debian package prometheus) not runnable: {e}"));
+        assert!(
+            out.status.success(),
+            "promtool failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let config = dir.path().join("prometheus.yml");
     std::fs::write(&config, "global:\n  evaluation_interval: 1m\n")
         .unwrap_or_else(|e| panic!("write: {e}"));
@@ -262,6 +271,7 @@ fn start_prometheus(data: &[Series]) -> Prometheus {
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .arg("--enable-feature=promql-negative-offset")
         .arg("--storage.tsdb.retention.time=100y")
+        .arg("--web.enable-remote-write-receiver")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -282,11 +292,7 @@ fn start_prometheus(data: &[Series]) -> Prometheus {
 }
 
 fn start_argus(data: &[Series]) -> Argus {
-    let argus = start(
-        "server",
-        "[storage]\nout_of_order_window_secs = 100000000\nretention_hours = 100000\n\
-         rollup_retention_hours = 100000\nmaintenance_interval_secs = 3600\n",
-    );
+    let argus = start("server", ARGUS_CONFIG);
     for body in line_protocol(data) {
         let (s, resp) = argus.post("/write?precision=s", body);
         assert_eq!(s, 204, "{resp}");
@@ -455,38 +461,33 @@ fn queries() -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn promql_answers_match_prometheus_2_42() {
-    let data = generate();
-    let prom = start_prometheus(&data);
-    let argus = start_argus(&data);
+/// What a comparison run found.
+struct Outcome {
+    passed: usize,
+    failures: Vec<String>,
+    /// Answers compared, and how many of Prometheus's held data (not an error, not
+    /// empty): the comparison is not vacuous.
+    evaluations: usize,
+    with_data: usize,
+}
+
+/// Runs every query through both APIs, as instant queries at `instants` and range
+/// queries over `ranges` (start, end, step; seconds), and compares the answers.
+fn compare(
+    prom_url: &str,
+    argus: &Argus,
+    queries: &[String],
+    instants: &[i64],
+    ranges: &[(i64, i64, i64)],
+) -> Outcome {
     let http = client();
-    let queries = queries();
-    assert!(queries.len() >= 150, "only {} queries", queries.len());
-
-    // Instant: early, inside the gaps, just after a series went stale, at the end and
-    // after it (lookback runs out), and off the sample grid.
-    let instants = [
-        T0 + 1800,
-        T0 + 3900,
-        T0 + 7390,
-        T0 + 9200,
-        T0 + SPAN,
-        T0 + SPAN + 240,
-        T0 + 5437,
-    ];
-    // Range: the whole span at 1 m, an unaligned step over the gaps, 15 s over the end.
-    let ranges = [
-        (T0, T0 + SPAN + 600, 60),
-        (T0 + 3000, T0 + 9600, 137),
-        (T0 + SPAN - 900, T0 + SPAN + 400, 15),
-    ];
-
-    let mut failures = Vec::new();
-    let mut passed = 0;
-    // Answers with data in them (not an error, not empty): the comparison is not vacuous.
-    let (mut evaluations, mut with_data) = (0usize, 0usize);
-    for q in &queries {
+    let mut out = Outcome {
+        passed: 0,
+        failures: Vec::new(),
+        evaluations: 0,
+        with_data: 0,
+    };
+    for q in queries {
         let mut problem = None;
         let ordered = ["sort(", "sort_desc(", "topk(", "bottomk("]
             .iter()
@@ -510,16 +511,16 @@ fn promql_answers_match_prometheus_2_42() {
             ));
         }
         for (path, params) in &asks {
-            let p = fetch(&http, &format!("{}{path}", prom.url), "", params);
+            let p = fetch(&http, &format!("{prom_url}{path}"), "", params);
             let a = fetch(&http, &format!("{}{path}", argus.url), &argus.token, params);
             let pa = answer(&p);
-            evaluations += 1;
+            out.evaluations += 1;
             if match &pa {
                 Answer::Series(_, m, _) => !m.is_empty(),
                 Answer::Error(_) => false,
                 _ => true,
             } {
-                with_data += 1;
+                out.with_data += 1;
             }
             if let Some(d) = diff(&pa, &answer(&a), ordered) {
                 problem = Some(format!("{path} {params:?}: {d}"));
@@ -528,38 +529,76 @@ fn promql_answers_match_prometheus_2_42() {
         }
         let known = KNOWN_DIFFERENCES.iter().find(|(k, _)| k == q);
         match (problem, known) {
-            (None, None) => passed += 1,
-            (None, Some(_)) => failures.push(format!(
+            (None, None) => out.passed += 1,
+            (None, Some(_)) => out.failures.push(format!(
                 "{q}: listed as a known difference but now agrees; remove it from the list"
             )),
             (Some(_), Some(_)) => {}
-            (Some(d), None) => failures.push(format!("{q}: {d}")),
+            (Some(d), None) => out.failures.push(format!("{q}: {d}")),
         }
     }
+    out
+}
+
+fn check(name: &str, queries: &[String], out: &Outcome) {
     eprintln!(
-        "conformance: {passed} of {} queries agree with Prometheus 2.42 ({} known differences); \
-         {with_data} of {evaluations} compared answers hold data",
+        "conformance ({name}): {} of {} queries agree with Prometheus 2.42 ({} known \
+         differences); {} of {} compared answers hold data",
+        out.passed,
         queries.len(),
-        KNOWN_DIFFERENCES.len()
+        KNOWN_DIFFERENCES.len(),
+        out.with_data,
+        out.evaluations
     );
     assert!(
-        with_data * 4 >= evaluations * 3,
-        "only {with_data} of {evaluations} Prometheus answers hold data: is the data loaded?"
+        out.with_data * 4 >= out.evaluations * 3,
+        "only {} of {} Prometheus answers hold data: is the data loaded?",
+        out.with_data,
+        out.evaluations
     );
     assert!(
-        failures.is_empty(),
+        out.failures.is_empty(),
         "{} of {} queries differ from Prometheus:\n{}",
-        failures.len(),
+        out.failures.len(),
         queries.len(),
-        failures.join("\n")
+        out.failures.join("\n")
     );
+}
+
+#[test]
+fn promql_answers_match_prometheus_2_42() {
+    let data = generate();
+    let prom = start_prometheus(Some(&data));
+    let argus = start_argus(&data);
+    let queries = queries();
+    assert!(queries.len() >= 150, "only {} queries", queries.len());
+
+    // Instant: early, inside the gaps, just after a series went stale, at the end and
+    // after it (lookback runs out), and off the sample grid.
+    let instants = [
+        T0 + 1800,
+        T0 + 3900,
+        T0 + 7390,
+        T0 + 9200,
+        T0 + SPAN,
+        T0 + SPAN + 240,
+        T0 + 5437,
+    ];
+    // Range: the whole span at 1 m, an unaligned step over the gaps, 15 s over the end.
+    let ranges = [
+        (T0, T0 + SPAN + 600, 60),
+        (T0 + 3000, T0 + 9600, 137),
+        (T0 + SPAN - 900, T0 + SPAN + 400, 15),
+    ];
+    let out = compare(&prom.url, &argus, &queries, &instants, &ranges);
+    check("generated data", &queries, &out);
 }
 
 /// The metadata endpoints Grafana's query builder uses answer the same as Prometheus's.
 #[test]
 fn series_and_label_endpoints_match_prometheus_2_42() {
     let data = generate();
-    let prom = start_prometheus(&data);
+    let prom = start_prometheus(Some(&data));
     let argus = start_argus(&data);
     let http = client();
     let all = (T0.to_string(), (T0 + SPAN).to_string());
@@ -666,4 +705,164 @@ fn series_and_label_endpoints_match_prometheus_2_42() {
         &[],
     );
     assert_eq!(sorted(&p["data"]).len(), 7, "{p}");
+}
+
+/// Staleness as Prometheus writes it: stale markers (the NaN `0x7ff0000000000002`) sent
+/// through remote write to both, next to ordinary NaN values, gaps shorter than the
+/// lookback that a marker closes, and counters that restart after a marker.
+#[test]
+fn staleness_through_remote_write_matches_prometheus_2_42() {
+    use argus_core::{Labels, Sample, TimeSeries};
+    let stale = f64::from_bits(0x7ff0_0000_0000_0002);
+    let t0 = T0 * 1000;
+    let min = 60_000;
+    let mut series: Vec<TimeSeries> = Vec::new();
+    let mut add = |name: &str, l: (&str, &str), f: &dyn Fn(i64) -> Option<f64>| {
+        let samples = (0..=2 * 60 * 4)
+            .map(|i| t0 + i * 15_000)
+            .filter_map(|t| f(t - t0).map(|value| Sample { ts: t, value }))
+            .collect();
+        series.push(TimeSeries {
+            labels: Labels::with_name(name, [(l.0, l.1.to_string())]),
+            samples,
+        });
+    };
+    // Up, marked stale at 60 min 15 s, back from 90 min.
+    add("svc_up", ("instance", "a"), &|d| match d {
+        d if d <= 60 * min => Some(1.0),
+        d if d == 60 * min + 15_000 => Some(stale),
+        d if d >= 90 * min => Some(1.0),
+        _ => None,
+    });
+    // Always there; an ordinary NaN at 45 min.
+    add("svc_up", ("instance", "b"), &|d| {
+        Some(if d == 45 * min { f64::NAN } else { 1.0 })
+    });
+    // A counter stale at 40 min, restarting from 0 at 50 min.
+    add("jobs_done_total", ("instance", "a"), &|d| match d {
+        d if d < 40 * min => Some((d / 15_000 * 3) as f64),
+        d if d == 40 * min => Some(stale),
+        d if d >= 50 * min => Some(((d - 50 * min) / 15_000 * 2) as f64),
+        _ => None,
+    });
+    // A gauge with a marker at 20 min and a 2-minute gap after it (shorter than the
+    // lookback: only the marker makes it absent), and a plain 7-minute gap at 70 min.
+    add("temp_now", ("room", "x"), &|d| match d {
+        d if d == 20 * min => Some(stale),
+        d if d > 20 * min && d < 22 * min => None,
+        d if (70 * min..77 * min).contains(&d) => None,
+        d => Some(20.0 + ((d / 15_000) % 17) as f64 * 0.25),
+    });
+
+    let prom = start_prometheus(None);
+    let argus = start("server", ARGUS_CONFIG);
+    // Prometheus's head takes samples in time order: send 10-minute slices of all series.
+    let http = client();
+    let mut from = t0;
+    while from <= t0 + 120 * min {
+        let slice: Vec<TimeSeries> = series
+            .iter()
+            .map(|s| TimeSeries {
+                labels: s.labels.clone(),
+                samples: s
+                    .samples
+                    .iter()
+                    .filter(|x| x.ts >= from && x.ts < from + 10 * min)
+                    .cloned()
+                    .collect(),
+            })
+            .filter(|s| !s.samples.is_empty())
+            .collect();
+        let body =
+            argus_core::remote_write::compress(&argus_core::remote_write::from_series(&slice));
+        for (url, token) in [(&prom.url, ""), (&argus.url, argus.token.as_str())] {
+            let r = http
+                .post(format!("{url}/api/v1/write"))
+                .header("Content-Type", "application/x-protobuf")
+                .header("Content-Encoding", "snappy")
+                .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+                .bearer_auth(token)
+                .body(body.clone())
+                .send()
+                .unwrap_or_else(|e| panic!("remote write to {url}: {e}"));
+            let status = r.status().as_u16();
+            assert!(
+                status == 204 || status == 200,
+                "remote write to {url}: {status} {}",
+                r.text().unwrap_or_default()
+            );
+        }
+        from += 10 * min;
+    }
+
+    let queries: Vec<String> = [
+        "svc_up",
+        "svc_up{instance=\"a\"}",
+        "count(svc_up)",
+        "sum(svc_up)",
+        "svc_up offset 1m",
+        "svc_up == 1",
+        "svc_up > bool 0",
+        "timestamp(svc_up)",
+        "absent(svc_up{instance=\"a\"})",
+        "svc_up unless svc_up{instance=\"b\"}",
+        "scalar(svc_up{instance=\"b\"})",
+        "last_over_time(svc_up[10m])",
+        "count_over_time(svc_up[10m])",
+        "present_over_time(svc_up[2m])",
+        "absent_over_time(svc_up{instance=\"a\"}[1m])",
+        "min_over_time(svc_up[5m])",
+        "sum_over_time(svc_up[30m])",
+        "changes(svc_up[10m])",
+        "max_over_time(svc_up[5m:1m])",
+        "svc_up[3m]",
+        "rate(jobs_done_total[5m])",
+        "increase(jobs_done_total[15m])",
+        "resets(jobs_done_total[30m])",
+        "irate(jobs_done_total[1m])",
+        "jobs_done_total",
+        "temp_now",
+        "temp_now[5m]",
+        "avg_over_time(temp_now[5m])",
+        "max_over_time(temp_now[3m])",
+        "idelta(temp_now[2m])",
+        "deriv(temp_now[10m])",
+        "quantile_over_time(0.5, temp_now[10m])",
+        "count_over_time(temp_now[1m])",
+    ]
+    .iter()
+    .map(|q| q.to_string())
+    .collect();
+    let at = |m: i64, s: i64| T0 + m * 60 + s;
+    let instants = [
+        at(20, 30),
+        at(21, 50),
+        at(40, 30),
+        at(45, 0),
+        at(48, 0),
+        at(60, 30),
+        at(63, 0),
+        at(72, 0),
+        at(76, 30),
+        at(91, 0),
+        at(122, 0),
+        at(126, 0),
+    ];
+    let ranges = [(T0, at(130, 0), 60), (at(15, 0), at(95, 0), 15)];
+    let out = compare(&prom.url, &argus, &queries, &instants, &ranges);
+    check("stale markers", &queries, &out);
+    // The markers took effect (in both, as they agree): temp_now is absent 1 min 50 s
+    // after its marker although a sample 2 min old is within the lookback.
+    let count = |t: i64| {
+        let params = [("query", "temp_now".to_string()), ("time", t.to_string())];
+        let body = fetch(
+            &http,
+            &format!("{}/api/v1/query", argus.url),
+            &argus.token,
+            &params,
+        );
+        body["data"]["result"].as_array().map_or(0, Vec::len)
+    };
+    assert_eq!(count(at(19, 50)), 1);
+    assert_eq!(count(at(21, 50)), 0);
 }
