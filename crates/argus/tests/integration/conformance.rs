@@ -866,3 +866,146 @@ fn staleness_through_remote_write_matches_prometheus_2_42() {
     assert_eq!(count(at(19, 50)), 1);
     assert_eq!(count(at(21, 50)), 0);
 }
+
+/// Bad requests get Prometheus's status, errorType and (for parameter errors) message.
+#[test]
+fn errors_match_prometheus_2_42() {
+    let prom = start_prometheus(None);
+    let argus = start("server", ARGUS_CONFIG);
+    let http = client();
+    let q = |s: &str| s.to_string();
+    // (path, params, compare the message too)
+    type Case<'a> = (&'a str, Vec<(&'a str, String)>, bool);
+    let cases: Vec<Case> = vec![
+        (
+            "/api/v1/query",
+            vec![("query", q("1")), ("time", q("abc"))],
+            true,
+        ),
+        (
+            "/api/v1/query",
+            vec![("query", q("1")), ("timeout", q("abc"))],
+            true,
+        ),
+        ("/api/v1/query", vec![("query", q("sum("))], false),
+        ("/api/v1/query", vec![("query", q("rate(up)"))], false),
+        (
+            "/api/v1/query",
+            vec![("query", q("up + on() group_left up or"))],
+            false,
+        ),
+        (
+            "/api/v1/query_range",
+            vec![
+                ("query", q("1")),
+                ("start", q("x")),
+                ("end", q("2")),
+                ("step", q("1")),
+            ],
+            true,
+        ),
+        (
+            "/api/v1/query_range",
+            vec![
+                ("query", q("1")),
+                ("start", q("1")),
+                ("end", q("x")),
+                ("step", q("1")),
+            ],
+            true,
+        ),
+        (
+            "/api/v1/query_range",
+            vec![
+                ("query", q("1")),
+                ("start", q("10")),
+                ("end", q("5")),
+                ("step", q("1")),
+            ],
+            true,
+        ),
+        (
+            "/api/v1/query_range",
+            vec![
+                ("query", q("1")),
+                ("start", q("1")),
+                ("end", q("5")),
+                ("step", q("x")),
+            ],
+            true,
+        ),
+        (
+            "/api/v1/query_range",
+            vec![
+                ("query", q("1")),
+                ("start", q("1")),
+                ("end", q("5")),
+                ("step", q("0")),
+            ],
+            true,
+        ),
+        (
+            "/api/v1/query_range",
+            vec![
+                ("query", q("1")),
+                ("start", q("0")),
+                ("end", q("100000")),
+                ("step", q("1")),
+            ],
+            true,
+        ),
+        (
+            "/api/v1/query_range",
+            vec![
+                ("query", q("up[5m]")),
+                ("start", q("1")),
+                ("end", q("5")),
+                ("step", q("1")),
+            ],
+            true,
+        ),
+        (
+            "/api/v1/query_range",
+            vec![
+                ("query", q("sum(")),
+                ("start", q("1")),
+                ("end", q("5")),
+                ("step", q("1")),
+            ],
+            false,
+        ),
+        ("/api/v1/series", vec![], true),
+        (
+            "/api/v1/series",
+            vec![("match[]", q("up")), ("start", q("abc"))],
+            true,
+        ),
+        ("/api/v1/series", vec![("match[]", q("up{"))], false),
+        ("/api/v1/labels", vec![("start", q("abc"))], true),
+        ("/api/v1/labels", vec![("match[]", q("up{"))], false),
+        ("/api/v1/label/1bad/values", vec![], true),
+        ("/api/v1/label/job/values", vec![("end", q("abc"))], true),
+        ("/api/v1/metadata", vec![("limit", q("x"))], true),
+    ];
+    for (path, params, message) in &cases {
+        let get = |url: &str, token: &str| {
+            let r = http
+                .get(format!("{url}{path}"))
+                .query(params)
+                .bearer_auth(token)
+                .send()
+                .unwrap_or_else(|e| panic!("{path}: {e}"));
+            let status = r.status().as_u16();
+            (status, r.json::<serde_json::Value>().unwrap_or_default())
+        };
+        let (ps, pb) = get(&prom.url, "");
+        let (a_s, ab) = get(&argus.url, &argus.token);
+        let what = format!("{path} {params:?}: Prometheus {ps} {pb}, Argus {a_s} {ab}");
+        assert_eq!(pb["status"], "error", "{what}");
+        assert_eq!(ps, a_s, "{what}");
+        assert_eq!(pb["errorType"], ab["errorType"], "{what}");
+        if *message {
+            assert_eq!(pb["error"], ab["error"], "{what}");
+        }
+    }
+}
