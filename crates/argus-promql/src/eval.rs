@@ -131,6 +131,8 @@ const FUNCTIONS_2_42: &[&str] = &[
     "histogram_count",
     "histogram_sum",
     "histogram_fraction",
+    // `holt_winters`, renamed by `rename_holt_winters` before parsing.
+    "double_exponential_smoothing",
     "histogram_quantile",
     "hour",
     "idelta",
@@ -187,9 +189,69 @@ const AGGREGATIONS_2_42: &[&str] = &[
     "count_values",
 ];
 
+/// `holt_winters(` → `double_exponential_smoothing(`, the only name the parser knows for
+/// it (Prometheus 3 renamed it); identifiers inside string literals and comments are left
+/// alone. A query naming `double_exponential_smoothing` itself is refused as 2.42 refuses
+/// it. Returns the query unchanged (borrowed) when it has no `holt_winters` call.
+fn rename_holt_winters(query: &str) -> Result<std::borrow::Cow<'_, str>> {
+    const OLD: &str = "holt_winters";
+    const NEW: &str = "double_exponential_smoothing";
+    let b = query.as_bytes();
+    let mut calls = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            q @ (b'"' | b'\'' | b'`') => {
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    // Backquoted strings have no escapes.
+                    i += if b[i] == b'\\' && q != b'`' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'#' => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            c if c.is_ascii_alphabetic() || c == b'_' => {
+                let start = i;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b':')
+                {
+                    i += 1;
+                }
+                let ident = &query[start..i];
+                let rest = query[i..].trim_start();
+                if ident == NEW && rest.starts_with('(') {
+                    return Err(QueryError::Parse(format!(
+                        "unknown function with name {NEW:?}"
+                    )));
+                }
+                if ident == OLD && rest.starts_with('(') {
+                    calls.push(start);
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    if calls.is_empty() {
+        return Ok(std::borrow::Cow::Borrowed(query));
+    }
+    let mut out = String::with_capacity(query.len() + calls.len() * (NEW.len() - OLD.len()));
+    let mut last = 0;
+    for s in calls {
+        out.push_str(&query[last..s]);
+        out.push_str(NEW);
+        last = s + OLD.len();
+    }
+    out.push_str(&query[last..]);
+    Ok(std::borrow::Cow::Owned(out))
+}
+
 /// Parses `query` and rejects syntax newer than Prometheus 2.42.
 pub(crate) fn parse(query: &str) -> Result<Expr> {
-    let expr = promql_parser::parser::parse(query).map_err(QueryError::Parse)?;
+    let query = rename_holt_winters(query)?;
+    let expr = promql_parser::parser::parse(&query).map_err(QueryError::Parse)?;
     check_supported(&expr)?;
     Ok(expr)
 }

@@ -777,9 +777,62 @@ fn windows_at(
     out
 }
 
+/// Prometheus 2.42's `funcHoltWinters`: double exponential smoothing of the window's
+/// values with smoothing factor `sf` and trend factor `tf`, both strictly between 0 and 1.
+/// Fewer than two samples: no value.
+fn holt_winters(w: &[Sample], sf: f64, tf: f64) -> std::result::Result<Option<f64>, String> {
+    // Go's %f: six decimals, "+Inf"/"-Inf". NaN passes the checks, as in Go.
+    let go_f = |v: f64| {
+        if v.is_infinite() {
+            if v > 0.0 { "+Inf" } else { "-Inf" }.to_string()
+        } else {
+            format!("{v:.6}")
+        }
+    };
+    if sf <= 0.0 || sf >= 1.0 {
+        return Err(format!(
+            "invalid smoothing factor. Expected: 0 < sf < 1, got: {}",
+            go_f(sf)
+        ));
+    }
+    if tf <= 0.0 || tf >= 1.0 {
+        return Err(format!(
+            "invalid trend factor. Expected: 0 < tf < 1, got: {}",
+            go_f(tf)
+        ));
+    }
+    if w.len() < 2 {
+        return Ok(None);
+    }
+    let (mut s0, mut s1) = (0.0, w[0].value);
+    let mut b = w[1].value - w[0].value;
+    for (i, p) in w.iter().enumerate().skip(1) {
+        // calcTrendValue(i - 1, …): the first step keeps the initial trend.
+        if i > 1 {
+            let x = tf * (s1 - s0);
+            let y = (1.0 - tf) * b;
+            b = x + y;
+        }
+        let x = sf * p.value;
+        let y = (1.0 - sf) * (s1 + b);
+        s0 = s1;
+        s1 = x + y;
+    }
+    Ok(Some(s1))
+}
+
 fn range_function(ev: &Evaluator, name: &str, args: &[&Expr], st: &Steps) -> Result<Val> {
     let n = st.len();
     let matrix_idx = usize::from(name == "quantile_over_time");
+    // holt_winters(range, sf, tf), parsed under its 3.x name.
+    let (sf, tf) = if name == "double_exponential_smoothing" {
+        let (Some(a), Some(b)) = (args.get(1), args.get(2)) else {
+            return exec_err("holt_winters() takes 3 arguments");
+        };
+        (ev.eval_scalar(a, st)?, ev.eval_scalar(b, st)?)
+    } else {
+        (Vec::new(), Vec::new())
+    };
     let Some(marg) = args.get(matrix_idx) else {
         return exec_err(format!("unknown function {name}"));
     };
@@ -895,6 +948,22 @@ fn range_function(ev: &Evaluator, name: &str, args: &[&Expr], st: &Steps) -> Res
                 scratch.extend(w.iter().map(|p| p.value));
                 Some(quantile(param[j], &mut scratch))
             }),
+            "double_exponential_smoothing" => {
+                let mut bad = None;
+                let vals = windows(&arg, samples, st, |j, w, _, _| {
+                    match holt_winters(w, sf[j], tf[j]) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            bad.get_or_insert(e);
+                            None
+                        }
+                    }
+                });
+                if let Some(e) = bad {
+                    return exec_err(e);
+                }
+                vals
+            }
             _ => return exec_err(format!("unknown function {name}")),
         };
         let mut labels = s.labels.clone();

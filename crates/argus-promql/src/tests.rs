@@ -952,7 +952,7 @@ fn errors_have_prometheus_types() {
     assert_eq!((p.prometheus_type(), p.http_status()), ("bad_data", 400));
     let p = err(
         &e,
-        "holt_winters(h[1m], 0.5, 0.5) + first_over_time(h[1m])",
+        "double_exponential_smoothing(h[1m], 0.5, 0.5) + first_over_time(h[1m])",
         0,
     );
     assert_eq!(p.prometheus_type(), "bad_data");
@@ -1033,4 +1033,48 @@ fn scalar_expression_table() {
         let got = one(&e, q, 50);
         assert!(close(got, *want), "{q}: {got} vs {want}");
     }
+}
+
+#[test]
+fn holt_winters_smooths_as_prometheus_2_42() {
+    // Values 1, 3, 4, 8 at 0, 15, 30, 45 s. sf = 0.5, tf = 0.5:
+    // s1 = 1, b = 2; i=1 (b kept): s1 = .5·3 + .5·(1 + 2) = 3;
+    // i=2: b = .5·(3 − 1) + .5·2 = 2, s1 = .5·4 + .5·(3 + 2) = 4.5;
+    // i=3: b = .5·(4.5 − 3) + .5·2 = 1.75, s1 = .5·8 + .5·(4.5 + 1.75) = 7.125.
+    let e = engine(vec![ser(
+        "g",
+        &[("a", "1")],
+        &[(0, 1.0), (15, 3.0), (30, 4.0), (45, 8.0)],
+    )]);
+    assert_result(
+        &e,
+        "holt_winters(g[1m], 0.5, 0.5)",
+        45,
+        &[(r#"{a="1"}"#, 7.125)],
+    );
+    // One sample in the window: no value.
+    assert_result(&e, "holt_winters(g[10s], 0.5, 0.5)", 45, &[]);
+    let p = err(&e, "holt_winters(g[1m], 1.5, 0.5)", 45);
+    assert_eq!(p.prometheus_type(), "execution");
+    assert_eq!(
+        p.to_string(),
+        "invalid smoothing factor. Expected: 0 < sf < 1, got: 1.500000"
+    );
+    let p = err(&e, "holt_winters(g[1m], 0.5, 0)", 45);
+    assert_eq!(
+        p.to_string(),
+        "invalid trend factor. Expected: 0 < tf < 1, got: 0.000000"
+    );
+    // The 3.x name is not 2.42's; string literals and label names are left alone.
+    let p = err(&e, "double_exponential_smoothing(g[1m], 0.5, 0.5)", 45);
+    assert_eq!(p.prometheus_type(), "bad_data");
+    assert_eq!(
+        iq(
+            &e,
+            r#"label_replace(g, "holt_winters", "holt_winters(", "a", ".*")"#,
+            45
+        )
+        .len(),
+        1
+    );
 }
