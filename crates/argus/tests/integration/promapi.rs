@@ -341,3 +341,83 @@ fn labels_label_values_metadata_and_buildinfo() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.status().as_u16(), 401);
 }
+
+#[test]
+fn a_namespace_token_queries_only_its_namespace() {
+    let argus = server();
+    for (db, v) in [("t1", 1), ("t2", 100)] {
+        let (s, body) = argus.post(
+            &format!("/write?db={db}&precision=s"),
+            format!("net,host=a bytes={v} 1700000000\nnet,host=b bytes={v} 1700000000\n"),
+        );
+        assert_eq!(s, 204, "{body}");
+    }
+    let out = std::process::Command::new(crate::common::BIN)
+        .args([
+            "token",
+            "add",
+            "--ns",
+            "t1",
+            "--name",
+            "team1",
+            "--data-dir",
+        ])
+        .arg(argus.data_dir())
+        .output()
+        .unwrap_or_else(|e| panic!("token add: {e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    let ask = |path: &str, params: &[(&str, &str)]| {
+        let r = client()
+            .get(format!("{}{path}", argus.url))
+            .query(params)
+            .bearer_auth(&token)
+            .send()
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        let status = r.status().as_u16();
+        (status, r.json::<serde_json::Value>().unwrap_or_default())
+    };
+    // The server picks up new tokens within a second.
+    crate::common::wait_for("the new token", std::time::Duration::from_secs(10), || {
+        (ask("/api/v1/labels", &[]).0 == 200).then_some(())
+    });
+    let (s, body) = ask(
+        "/api/v1/query",
+        &[("query", "sum(net_bytes)"), ("time", "1700000000")],
+    );
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["data"]["result"][0]["value"][1], "2");
+    // Even asking for the other namespace by name finds nothing.
+    let (_, body) = ask(
+        "/api/v1/query",
+        &[
+            ("query", "count({__name__=~\".+\", ns=\"t2\"})"),
+            ("time", "1700000000"),
+        ],
+    );
+    assert_eq!(body["data"]["result"], serde_json::json!([]));
+    let (_, body) = ask("/api/v1/label/ns/values", &[]);
+    assert_eq!(body["data"], serde_json::json!(["t1"]));
+    let (_, body) = ask(
+        "/api/v1/query_range",
+        &[
+            ("query", "count(net_bytes)"),
+            ("start", "1700000000"),
+            ("end", "1700000060"),
+            ("step", "60"),
+        ],
+    );
+    assert_eq!(
+        body["data"]["result"][0]["values"],
+        serde_json::json!([[1_700_000_000, "2"], [1_700_000_060, "2"]])
+    );
+}
