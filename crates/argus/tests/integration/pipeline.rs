@@ -452,3 +452,35 @@ fn split_roles_need_a_shared_queue() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("queue.kind = \"nats\""), "{err}");
 }
+
+#[test]
+fn a_stuck_type_does_not_hold_back_the_others() {
+    // The `slow` type's script takes 8 s; samples and alarms go on meanwhile, each type
+    // in its own task.
+    let argus = start(
+        "server",
+        "[handlers.exec.slow]\ncommand = [\"sleep\", \"8\"]\ntimeout_secs = 60\n",
+    );
+    let (s, _) = argus.post("/api/argus/events", "{\"type\":\"slow\",\"host\":\"h\"}");
+    assert_eq!(s, 204);
+    let (s, _) = argus.post("/write?precision=s", "m,run=par v=7 1700000000");
+    assert_eq!(s, 204);
+    let (s, _) = argus.post(
+        "/api/argus/events",
+        "{\"type\":\"alarm\",\"host\":\"h\",\"ts\":1700000000}",
+    );
+    assert_eq!(s, 204);
+    let started = Instant::now();
+    wait_for("samples and alarm handled", Duration::from_secs(10), || {
+        (processed(&argus, "samples") == 1.0 && processed(&argus, "alarm") == 1.0).then_some(())
+    });
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(processed(&argus, "slow"), 0.0);
+    assert_eq!(
+        metric(
+            &argus,
+            r#"argus_queue_lag_entries{topic="slow",group="handlers"}"#
+        ),
+        Some(1.0)
+    );
+}
