@@ -77,6 +77,62 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
+fn put_series(out: &mut Vec<u8>, s: &TimeSeries) {
+    put_uvarint(out, s.labels.len() as u64);
+    for l in s.labels.iter() {
+        put_str(out, &l.name);
+        put_str(out, &l.value);
+    }
+    put_uvarint(out, s.samples.len() as u64);
+    let mut prev = 0i64;
+    for (i, x) in s.samples.iter().enumerate() {
+        put_zvarint(
+            out,
+            if i == 0 {
+                x.ts
+            } else {
+                x.ts.wrapping_sub(prev)
+            },
+        );
+        prev = x.ts;
+    }
+    for x in &s.samples {
+        out.extend_from_slice(&x.value.to_bits().to_le_bytes());
+    }
+}
+
+/// Samples as one or more entries of at most `max` bytes each (series are not split: a
+/// single series larger than `max` makes an entry of its own, which the queue may refuse).
+/// Each entry decodes to [`Entry::Samples`] with `ns`, the series in order.
+pub fn encode_samples(ns: Option<&str>, series: &[TimeSeries], max: usize) -> Vec<Vec<u8>> {
+    let finish = |n: u64, body: &[u8]| {
+        let mut e = Vec::with_capacity(body.len() + 16);
+        e.push(VERSION);
+        e.push(KIND_SAMPLES);
+        put_str(&mut e, ns.unwrap_or(""));
+        put_uvarint(&mut e, n);
+        e.extend_from_slice(body);
+        e
+    };
+    let header = 2 + 10 + ns.map_or(0, str::len) + 10;
+    let (mut out, mut body, mut one, mut n) = (Vec::new(), Vec::new(), Vec::new(), 0u64);
+    for s in series {
+        one.clear();
+        put_series(&mut one, s);
+        if n > 0 && header + body.len() + one.len() > max {
+            out.push(finish(n, &body));
+            body.clear();
+            n = 0;
+        }
+        body.extend_from_slice(&one);
+        n += 1;
+    }
+    if n > 0 || out.is_empty() {
+        out.push(finish(n, &body));
+    }
+    out
+}
+
 /// Encodes an entry.
 pub fn encode(entry: &Entry) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
@@ -90,27 +146,7 @@ pub fn encode(entry: &Entry) -> Vec<u8> {
             put_str(&mut out, ns.as_deref().unwrap_or(""));
             put_uvarint(&mut out, series.len() as u64);
             for s in series {
-                put_uvarint(&mut out, s.labels.len() as u64);
-                for l in s.labels.iter() {
-                    put_str(&mut out, &l.name);
-                    put_str(&mut out, &l.value);
-                }
-                put_uvarint(&mut out, s.samples.len() as u64);
-                let mut prev = 0i64;
-                for (i, x) in s.samples.iter().enumerate() {
-                    put_zvarint(
-                        &mut out,
-                        if i == 0 {
-                            x.ts
-                        } else {
-                            x.ts.wrapping_sub(prev)
-                        },
-                    );
-                    prev = x.ts;
-                }
-                for x in &s.samples {
-                    out.extend_from_slice(&x.value.to_bits().to_le_bytes());
-                }
+                put_series(&mut out, s);
             }
         }
         Entry::Heartbeat {
@@ -346,6 +382,37 @@ mod tests {
         // 8 bytes per value, 3 per timestamp delta, labels once.
         assert!(b.len() < 100 * 11 + 60, "{} bytes", b.len());
         assert!(decode(&b).is_ok_and(|e| e.kind() == "samples"));
+    }
+
+    #[test]
+    fn large_sample_batches_split_into_entries_under_the_limit() {
+        let all: Vec<TimeSeries> = (0..50)
+            .map(|i| series(&format!("m{i}"), &[(i, i as f64), (i + 1, 1.0)]))
+            .collect();
+        let one = encode_samples(Some("team1"), &all, usize::MAX);
+        assert_eq!(one.len(), 1);
+        assert_eq!(
+            one[0],
+            encode(&Entry::Samples {
+                ns: Some("team1".into()),
+                series: all.clone()
+            })
+        );
+        let parts = encode_samples(Some("team1"), &all, 400);
+        assert!(parts.len() > 3, "{}", parts.len());
+        let mut back = Vec::new();
+        for p in &parts {
+            assert!(p.len() <= 400, "{}", p.len());
+            match decode(p) {
+                Ok(Entry::Samples { ns, series }) => {
+                    assert_eq!(ns.as_deref(), Some("team1"));
+                    back.extend(series);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(back, all);
+        assert_eq!(encode_samples(None, &[], 100).len(), 1);
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub struct QueueConfig {
     pub max_bytes: u64,
     /// Embedded: size of one segment file (also the largest entry, so the largest body).
     pub segment_bytes: u64,
+    /// Sample batches larger than this, encoded, are queued as several entries (NATS
+    /// refuses messages over its max_payload, 1 MiB by default).
+    pub max_entry_bytes: u64,
     /// `Retry-After` (seconds) when the queue is full.
     pub full_retry_after_secs: u64,
     /// `Retry-After` (seconds) when the queue is unavailable (503).
@@ -50,6 +53,7 @@ impl Default for QueueConfig {
             kind: QueueKind::Embedded,
             max_bytes: 1 << 30,
             segment_bytes: 64 << 20,
+            max_entry_bytes: 1_000_000,
             full_retry_after_secs: 1,
             unavailable_retry_after_secs: 5,
             nats_url: "nats://127.0.0.1:4222".into(),

@@ -248,29 +248,32 @@ async fn apply_samples(
     entries: Vec<Vec<TimeSeries>>,
     counters: &TopicCounters,
 ) -> Result<(), String> {
-    let all: Vec<TimeSeries> = entries.iter().flatten().cloned().collect();
-    let s = store.clone();
-    let first = tokio::task::spawn_blocking(move || s.append(all))
-        .await
-        .map_err(|e| e.to_string())?;
-    match first {
-        Ok(()) => return Ok(()),
-        Err(e) if !refused(&e) => return Err(format!("storage: {e}")),
-        Err(_) => {}
+    if entries.len() > 1 {
+        let all: Vec<TimeSeries> = entries.iter().flatten().cloned().collect();
+        if try_append(store.clone(), all).await?.is_none() {
+            return Ok(());
+        }
     }
     for series in entries {
-        let s = store.clone();
-        let r = tokio::task::spawn_blocking(move || s.append(series))
-            .await
-            .map_err(|e| e.to_string())?;
-        match r {
-            Ok(()) => {}
-            Err(e) if refused(&e) => {
-                tracing::warn!(topic, error = %e, "storage refused a batch of samples: dropped");
-                counters.dropped_rejected.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(e) => return Err(format!("storage: {e}")),
+        if let Some(reason) = try_append(store.clone(), series).await? {
+            tracing::warn!(topic, %reason, "storage refused a batch of samples: dropped");
+            counters.dropped_rejected.fetch_add(1, Ordering::Relaxed);
         }
     }
     Ok(())
+}
+
+/// Appends; `Ok(Some(why))` when storage refused the data itself, `Err` when it failed.
+async fn try_append(
+    store: Arc<dyn Storage>,
+    series: Vec<TimeSeries>,
+) -> Result<Option<String>, String> {
+    let r = tokio::task::spawn_blocking(move || store.append(series))
+        .await
+        .map_err(|e| e.to_string())?;
+    match r {
+        Ok(()) => Ok(None),
+        Err(e) if refused(&e) => Ok(Some(e.to_string())),
+        Err(e) => Err(format!("storage: {e}")),
+    }
 }

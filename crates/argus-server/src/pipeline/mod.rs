@@ -89,6 +89,7 @@ pub struct Pipeline {
     pub queue: Arc<dyn Queue>,
     pub metrics: Arc<Metrics>,
     unavailable_retry_after: Duration,
+    max_entry_bytes: usize,
 }
 
 impl Pipeline {
@@ -97,12 +98,25 @@ impl Pipeline {
             queue,
             metrics: Arc::new(Metrics::default()),
             unavailable_retry_after: Duration::from_secs(config.unavailable_retry_after_secs),
+            max_entry_bytes: config.max_entry_bytes.max(1024) as usize,
         }
     }
 
-    /// Encodes and publishes one batch; `Ok` means it is durable in the queue.
+    /// Encodes and publishes one batch; `Ok` means it is durable in the queue. Samples
+    /// larger than `queue.max_entry_bytes` encoded go as several entries, in order; when
+    /// one fails, those before it stay queued (a retry rewrites them: idempotent).
     pub async fn publish(&self, topic: &str, entry: &Entry) -> Result<(), ApiError> {
-        let bytes = bytes::Bytes::from(codec::encode(entry));
+        if let Entry::Samples { ns, series } = entry {
+            for part in codec::encode_samples(ns.as_deref(), series, self.max_entry_bytes) {
+                self.publish_bytes(topic, part).await?;
+            }
+            return Ok(());
+        }
+        self.publish_bytes(topic, codec::encode(entry)).await
+    }
+
+    async fn publish_bytes(&self, topic: &str, bytes: Vec<u8>) -> Result<(), ApiError> {
+        let bytes = bytes::Bytes::from(bytes);
         let len = bytes.len() as u64;
         match self.queue.publish(topic, bytes).await {
             Ok(()) => {

@@ -380,18 +380,23 @@ fn nats_split_roles_consume_their_types_in_separate_processes() {
         "{\"type\":\"alarm\",\"host\":\"db1\",\"ts\":1700000000,\"code\":\"disk_full\"}",
     );
     assert_eq!(s, 204);
-    wait_processed(&samples, "samples", 5.0);
+    // A body larger than NATS's max_payload (1 MiB) encoded is queued as several entries.
+    let big: String = (0..30_000)
+        .map(|i| format!("big,series=s{i:05} v={i} 1700000000\n"))
+        .collect();
+    let (s, b) = ingest.post("/write?precision=s", big);
+    assert_eq!(s, 204, "{b}");
+    let parts = metric(
+        &ingest,
+        r#"argus_pipeline_published_entries_total{topic="samples"}"#,
+    )
+    .unwrap_or(0.0);
+    assert!(parts >= 7.0, "{parts} entries");
+    wait_processed(&samples, "samples", parts);
     wait_processed(&alarms, "alarm", 1.0);
     // Each process handled only its own type.
     assert_eq!(processed(&samples, "alarm"), 0.0);
     assert_eq!(processed(&alarms, "samples"), 0.0);
-    assert!(
-        metric(
-            &ingest,
-            r#"argus_pipeline_published_entries_total{topic="samples"}"#
-        )
-        .is_some_and(|n| n == 5.0)
-    );
 
     // The values are where the handlers put them: open each handler's data directory
     // with a query-only process and read them back.
@@ -401,6 +406,12 @@ fn nats_split_roles_consume_their_types_in_separate_processes() {
     assert_eq!(stored_values(&reader, "nats"), vec![0, 1, 2, 3, 4]);
     let r = reader.query(r#"m_v{run="nats"} @ 1700000004"#);
     assert_eq!(r[0]["metric"]["ns"], "t1");
+    let r = reader.query("big_v @ 1700000000");
+    assert_eq!(r.len(), 30_000);
+    assert_eq!(
+        r.iter().map(value).sum::<f64>(),
+        (0..30_000).sum::<i64>() as f64
+    );
     drop(reader);
     let (code, dir) = alarms.terminate();
     assert_eq!(code, Some(0));
