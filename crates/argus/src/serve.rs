@@ -157,6 +157,8 @@ async fn start_server(
     let handlers = role.runs_handlers().then(|| {
         let targets = Arc::new(argus_server::pipeline::handlers::Targets {
             store: db.clone(),
+            tsdb: Some(db.clone()),
+            rules: state.rules.clone(),
             events,
             registry: registry.clone(),
             exec: config.handlers.exec.clone(),

@@ -25,6 +25,10 @@ use tokio::task::JoinSet;
 /// Where handled entries go. Shared read-only by every topic's task.
 pub struct Targets {
     pub store: Arc<dyn Storage>,
+    /// The embedded engine when it is the store: queued line protocol takes its fast path.
+    pub tsdb: Option<Arc<argus_tsdb::Db>>,
+    /// The ingest rules, which queued line protocol is applied with (as it was checked).
+    pub rules: Arc<crate::ingest::validate::Rules>,
     pub events: Arc<EventStore>,
     pub registry: Arc<HostRegistry>,
     pub exec: BTreeMap<String, ExecConfig>,
@@ -175,6 +179,7 @@ async fn handle(
     counters: &TopicCounters,
 ) -> Result<(), String> {
     let mut samples: Vec<Vec<TimeSeries>> = Vec::new();
+    let mut lines: Vec<Entry> = Vec::new();
     let mut seen: Vec<Seen> = Vec::new();
     let mut events: Vec<Event> = Vec::new();
     for d in batch {
@@ -205,6 +210,7 @@ async fn handle(
                 }
             },
             Ok(Entry::Events { events: e, .. }) => events.extend(e),
+            Ok(e @ Entry::Lines { .. }) => lines.push(e),
             Err(e) => {
                 tracing::error!(topic, id = d.id, error = %e, "dropping an undecodable entry");
                 counters.dropped_corrupt.fetch_add(1, Ordering::Relaxed);
@@ -213,6 +219,36 @@ async fn handle(
     }
     if !samples.is_empty() {
         apply_samples(topic, t.store.clone(), samples, counters).await?;
+    }
+    if !lines.is_empty() {
+        let (store, tsdb, rules) = (t.store.clone(), t.tsdb.clone(), t.rules.clone());
+        let refused = tokio::task::spawn_blocking(move || {
+            let queued: Vec<crate::ingest::influx::QueuedLines<'_>> = lines
+                .iter()
+                .filter_map(|e| match e {
+                    Entry::Lines {
+                        ns,
+                        precision,
+                        now_ms,
+                        text,
+                    } => Some(crate::ingest::influx::QueuedLines {
+                        ns: ns.as_deref(),
+                        precision: *precision,
+                        now_ms: *now_ms,
+                        text,
+                    }),
+                    _ => None,
+                })
+                .collect();
+            crate::ingest::influx::apply_lines(store.as_ref(), tsdb.as_deref(), &rules, &queued)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("storage: {e}"))?;
+        for reason in refused {
+            tracing::warn!(topic, %reason, "storage refused a batch of samples: dropped");
+            counters.dropped_rejected.fetch_add(1, Ordering::Relaxed);
+        }
     }
     if !seen.is_empty() {
         t.registry

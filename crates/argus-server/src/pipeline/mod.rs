@@ -115,6 +115,20 @@ impl Pipeline {
         self.publish_bytes(topic, codec::encode(entry)).await
     }
 
+    /// Publishes checked line protocol to `samples`, in entries under `max_entry_bytes`.
+    pub async fn publish_lines(
+        &self,
+        ns: Option<&str>,
+        precision: argus_core::line_protocol::Precision,
+        now_ms: i64,
+        text: &str,
+    ) -> Result<(), ApiError> {
+        for part in codec::encode_lines(ns, precision, now_ms, text, self.max_entry_bytes) {
+            self.publish_bytes(SAMPLES, part).await?;
+        }
+        Ok(())
+    }
+
     async fn publish_bytes(&self, topic: &str, bytes: Vec<u8>) -> Result<(), ApiError> {
         let bytes = bytes::Bytes::from(bytes);
         let len = bytes.len() as u64;
@@ -156,6 +170,12 @@ pub fn status_router(state: crate::AppState) -> axum::Router {
     axum::Router::new()
         .route("/health", get(crate::api::health))
         .route("/metrics", get(crate::api::metrics))
+        .fallback(|req: axum::extract::Request| async move {
+            ApiError::NotFound(format!(
+                "{} (a --role handlers process answers /health and /metrics only)",
+                req.uri().path()
+            ))
+        })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::auth::require_token,

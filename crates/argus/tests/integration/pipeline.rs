@@ -365,8 +365,15 @@ fn nats_split_roles_consume_their_types_in_separate_processes() {
         tempdir(),
     );
     // The handlers processes answer /health and /metrics only.
-    let (s, _) = samples.get("/api/v1/query?query=up");
+    let (s, b) = samples.get("/api/v1/query?query=up");
     assert_eq!(s, 404);
+    assert!(
+        b["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("--role handlers"),
+        "{b}"
+    );
 
     for i in 0..5 {
         let (s, b) = ingest.post(
