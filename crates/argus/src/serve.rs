@@ -240,7 +240,12 @@ pub async fn server(config: Config, role: Role) -> anyhow::Result<()> {
     started.stop().await
 }
 
-pub async fn up(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<()> {
+pub async fn up(mut config: Config, config_path: Option<PathBuf>) -> anyhow::Result<()> {
+    // The all-in-one keeps everything in its data directory: the embedded queue.
+    if config.queue.kind != QueueKind::Embedded {
+        tracing::warn!("argus up uses the embedded queue; [queue] kind is for `argus server`");
+        config.queue.kind = QueueKind::Embedded;
+    }
     let (tx, rx) = tokio::sync::watch::channel(false);
     let started = start_server(&config, rx.clone(), Role::All).await?;
     let mut agent_config = config.agent.clone();
