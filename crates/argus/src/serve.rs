@@ -163,6 +163,7 @@ async fn start_server(
             registry: registry.clone(),
             exec: config.handlers.exec.clone(),
             batch_entries: config.handlers.batch_entries,
+            workers: config.handlers.workers_per_type,
         });
         tokio::spawn(argus_server::pipeline::handlers::run(
             queue.clone(),

@@ -100,6 +100,10 @@ pub struct HandlersConfig {
     pub types: Vec<String>,
     /// Most entries one handler takes from the queue at a time.
     pub batch_entries: usize,
+    /// Workers per type, each with its own handle on the type's consumer group, applying
+    /// batches in parallel (a type with an exec handler has one). With NATS, several
+    /// pullers of one type were seen to leave an entry un-delivered until `ack_wait`.
+    pub workers_per_type: usize,
     /// `[handlers.exec.<type>]`: events of that type go to a script instead of the event
     /// store.
     pub exec: BTreeMap<String, ExecConfig>,
@@ -110,6 +114,7 @@ impl Default for HandlersConfig {
         HandlersConfig {
             types: Vec::new(),
             batch_entries: 256,
+            workers_per_type: 1,
             exec: BTreeMap::new(),
         }
     }

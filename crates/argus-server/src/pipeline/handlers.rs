@@ -34,6 +34,8 @@ pub struct Targets {
     pub exec: BTreeMap<String, ExecConfig>,
     /// Most entries taken from the queue at a time.
     pub batch_entries: usize,
+    /// Workers per type sharing its consumer (a type with an exec handler has one).
+    pub workers: usize,
 }
 
 /// How often a handlers process bound to every type looks for new topics.
@@ -53,14 +55,24 @@ pub async fn run(
     let task_stop = stop.clone();
     let mut start = |topic: String, tasks: &mut JoinSet<()>| {
         if running.insert(topic.clone()) {
-            tracing::info!(topic, "handler started");
-            tasks.spawn(run_topic(
-                queue.clone(),
-                topic.clone(),
-                targets.clone(),
-                metrics.topic(&topic),
-                task_stop.clone(),
-            ));
+            // Each worker has its own handle on the type's consumer group: the group shares
+            // the entries among them, and a worker that fails gives back only its batch.
+            // A type with an exec handler has one worker: its program sees one batch at a time.
+            let workers = if targets.exec.contains_key(&topic) {
+                1
+            } else {
+                targets.workers.max(1)
+            };
+            tracing::info!(topic, workers, "handler started");
+            for _ in 0..workers {
+                tasks.spawn(run_topic(
+                    queue.clone(),
+                    topic.clone(),
+                    targets.clone(),
+                    metrics.topic(&topic),
+                    task_stop.clone(),
+                ));
+            }
         }
     };
     if types.is_empty() {

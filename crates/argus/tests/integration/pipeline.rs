@@ -136,7 +136,9 @@ fn a_restart_resumes_exactly_after_the_last_processed_entry() {
 
 #[test]
 fn sigkill_mid_stream_loses_no_acknowledged_sample() {
-    let argus = start("server", "");
+    // Three workers share the samples group: a kill leaves batches of each un-acked.
+    const CONFIG: &str = "[handlers]\nworkers_per_type = 3\n";
+    let argus = start("server", CONFIG);
     let (url, token) = (argus.url.clone(), argus.token.clone());
     // A writer sends batches until the server dies, remembering which were acknowledged.
     let writer = std::thread::spawn(move || {
@@ -163,7 +165,7 @@ fn sigkill_mid_stream_loses_no_acknowledged_sample() {
     let dir = argus.kill9();
     let acked = writer.join().unwrap_or_default();
     assert!(acked.len() >= 50, "{} acknowledged", acked.len());
-    let argus = start_in("server", "", dir);
+    let argus = start_in("server", CONFIG, dir);
     let got = stored_values(&argus, "kill");
     let missing: Vec<&i64> = acked
         .iter()
