@@ -35,6 +35,10 @@ pub struct AppState {
     pub lookback_ms: i64,
     /// PromQL limits and defaults (`[query]`).
     pub query: argus_promql::EngineOptions,
+    /// The queue ingest publishes to; `None`: ingest writes straight to the stores.
+    pub pipeline: Option<Arc<crate::pipeline::Pipeline>>,
+    /// The host registry in SQLite (read by `GET /api/argus/hosts` when set).
+    pub registry: Option<Arc<crate::registry::HostRegistry>>,
 }
 
 impl AppState {
@@ -55,6 +59,8 @@ impl AppState {
             max_body_bytes: config.max_body_bytes,
             lookback_ms: config.lookback_secs as i64 * 1000,
             query: crate::QueryConfig::default().engine_options(config.lookback_secs),
+            pipeline: None,
+            registry: None,
         }
     }
 
@@ -123,11 +129,11 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn health() -> impl IntoResponse {
+pub(crate) async fn health() -> impl IntoResponse {
     axum::Json(serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
 }
 
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let stats = state.store.stats();
     let mut body = state.telemetry.render(&stats);
     if let Some(db) = &state.tsdb {
@@ -136,6 +142,9 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         if let Some(s) = s {
             crate::admin::render_tsdb_metrics(&s, &mut body);
         }
+    }
+    if let Some(p) = &state.pipeline {
+        p.render_metrics(&mut body).await;
     }
     (
         [(

@@ -1,9 +1,10 @@
 //! The host registry: what the agents' heartbeats say about each host, and when each was
 //! last seen. `POST /api/argus/heartbeat` records, `GET /api/argus/hosts` lists.
 //!
-//! Kept in memory and written to `<data_dir>/hosts.json` (atomically, at most every few
-//! seconds) so it survives restarts. The inventory with editing, groups and SQLite or
-//! PostgreSQL comes with the server's registry.
+//! With the ingest pipeline, heartbeats are queued and the heartbeat handler records them
+//! in the SQLite registry (`crate::registry`, `<data_dir>/registry.db`), which `GET` reads.
+//! [`Registry`] is the earlier in-memory registry written to `<data_dir>/hosts.json`, still
+//! used without a pipeline and read once to import an existing file into SQLite.
 
 use crate::api::AppState;
 use crate::error::ApiError;
@@ -86,6 +87,23 @@ pub async fn heartbeat(
     State(state): State<AppState>,
     Json(body): Json<serde_json::Value>,
 ) -> Result<StatusCode, ApiError> {
+    if let Some(p) = state.pipeline.clone() {
+        if body["facts"]["hostname"].as_str().is_none_or(str::is_empty) {
+            return Err(ApiError::BadRequest(
+                "field \"facts.hostname\" is required".into(),
+            ));
+        }
+        let entry = crate::pipeline::codec::Entry::Heartbeat {
+            ns: None,
+            received_ms: argus_core::now_ms(),
+            body,
+        };
+        if let Err(e) = p.publish(crate::pipeline::HEARTBEAT, &entry).await {
+            state.telemetry.rejected(e.reject_reason());
+            return Err(e);
+        }
+        return Ok(StatusCode::NO_CONTENT);
+    }
     let Some(reg) = state.hosts.clone() else {
         return Err(ApiError::NotFound(
             "this server keeps no host registry".into(),
@@ -101,6 +119,15 @@ pub async fn heartbeat(
 }
 
 pub async fn list(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    if let Some(reg) = state.registry.clone() {
+        let hosts = reg
+            .list()
+            .await
+            .map_err(|e| ApiError::Internal(format!("host registry: {e}")))?;
+        return Ok(Json(
+            serde_json::json!({ "status": "success", "data": hosts }),
+        ));
+    }
     let Some(reg) = state.hosts.clone() else {
         return Err(ApiError::NotFound(
             "this server keeps no host registry".into(),

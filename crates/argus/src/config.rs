@@ -34,6 +34,10 @@ pub struct Config {
     pub storage: StorageConfig,
     pub query: QueryConfig,
     pub agent: AgentConfig,
+    /// `[queue]`: between ingest and the handlers.
+    pub queue: argus_server::pipeline::QueueConfig,
+    /// `[handlers]`: what consumes the queue.
+    pub handlers: argus_server::pipeline::HandlersConfig,
 }
 
 impl Default for Config {
@@ -45,6 +49,8 @@ impl Default for Config {
             storage: StorageConfig::default(),
             query: QueryConfig::default(),
             agent: AgentConfig::default(),
+            queue: Default::default(),
+            handlers: Default::default(),
         }
     }
 }

@@ -7,5 +7,6 @@ mod config;
 mod conformance;
 mod ingest;
 mod promapi;
+mod pipeline;
 mod storage;
 mod up;
