@@ -6,7 +6,7 @@ mod common;
 mod config;
 mod conformance;
 mod ingest;
-mod promapi;
 mod pipeline;
+mod promapi;
 mod storage;
 mod up;
