@@ -297,6 +297,8 @@ fn start_argus(data: &[Series]) -> Argus {
         let (s, resp) = argus.post("/write?precision=s", body);
         assert_eq!(s, 204, "{resp}");
     }
+    // 204 means queued: wait until the samples handler applied everything.
+    argus.drained();
     argus
 }
 
@@ -794,6 +796,7 @@ fn staleness_through_remote_write_matches_prometheus_2_42() {
         }
         from += 10 * min;
     }
+    argus.drained();
 
     let queries: Vec<String> = [
         "svc_up",
