@@ -90,6 +90,24 @@ fn check_line(
     rules.check_ts(ts, now)
 }
 
+/// A namespace token's line whose `ns` tag names another namespace: refused (403), as
+/// remote write and OpenTSDB refuse such a label, rather than silently moved.
+fn check_line_ns(access: &Access, line: &Line<'_>, line_no: usize) -> Result<(), ApiError> {
+    let Some(own) = &access.ns else {
+        return Ok(());
+    };
+    match line.tags.iter().find(|(k, _)| k == "ns") {
+        Some((_, v)) if !v.is_empty() && v.as_ref() != own.as_ref() => {
+            Err(ApiError::Forbidden(format!(
+                "line {line_no}: token {:?} belongs to namespace {own:?} and cannot write into {:?} (tag ns)",
+                access.name,
+                v.as_ref()
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 async fn ingest(
     state: &AppState,
     access: &Access,
@@ -154,14 +172,16 @@ async fn ingest(
     let now = argus_core::now_ms();
     let len = bytes.len() as u64;
     let st = state.clone();
+    let access = access.clone();
     let counts = tokio::task::spawn_blocking(move || {
         // `bytes` was checked to be UTF-8 above.
         let text = std::str::from_utf8(&bytes).unwrap_or_default();
         match &st.tsdb {
-            Some(db) => store_tsdb(db, &st.rules, text, precision, ns.as_deref(), now),
+            Some(db) => store_tsdb(db, &st.rules, &access, text, precision, ns.as_deref(), now),
             None => store_generic(
                 st.store.as_ref(),
                 &st.rules,
+                &access,
                 text,
                 precision,
                 ns.as_deref(),
@@ -196,6 +216,7 @@ fn bad_line(e: argus_core::line_protocol::ParseError) -> ApiError {
 fn store_generic(
     store: &dyn argus_core::Storage,
     rules: &Rules,
+    access: &Access,
     text: &str,
     precision: Precision,
     ns: Option<&str>,
@@ -211,6 +232,7 @@ fn store_generic(
         let ts = line.timestamp.map_or(now, |t| precision.to_millis(t));
         check_line(rules, &line, ts, ns.is_some(), now)
             .map_err(|v| invalid_line(it.current_line(), v))?;
+        check_line_ns(access, &line, it.current_line())?;
         strings += line_to_series(&line, precision, now, &extra, &mut series) as u64;
     }
     let samples = series.iter().map(|s| s.samples.len() as u64).sum();
@@ -228,6 +250,7 @@ fn store_generic(
 fn store_tsdb(
     db: &argus_tsdb::Db,
     rules: &Rules,
+    access: &Access,
     text: &str,
     precision: Precision,
     ns: Option<&str>,
@@ -245,6 +268,7 @@ fn store_tsdb(
         let ts = line.timestamp.map_or(now, |t| precision.to_millis(t));
         check_line(rules, &line, ts, ns.is_some(), now)
             .map_err(|v| invalid_line(it.current_line(), v))?;
+        check_line_ns(access, &line, it.current_line())?;
         key.clear();
         key.extend_from_slice(ns.unwrap_or("").as_bytes());
         key.push(0);

@@ -5,5 +5,6 @@ mod agent;
 mod common;
 mod config;
 mod ingest;
+mod namespaces;
 mod storage;
 mod up;
