@@ -65,8 +65,9 @@ struct Started {
     /// A token for agents inside this process, valid until it stops.
     agent_token: String,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
-    db: Arc<argus_tsdb::Db>,
-    maintenance: argus_tsdb::db::Maintenance,
+    /// The embedded engine; `None` with remote storage.
+    db: Option<Arc<argus_tsdb::Db>>,
+    maintenance: Option<argus_tsdb::db::Maintenance>,
 }
 
 impl Started {
@@ -74,7 +75,9 @@ impl Started {
     async fn stop(self) -> anyhow::Result<()> {
         self.server.await??;
         drop(self.maintenance);
-        self.db.close();
+        if let Some(db) = self.db {
+            db.close();
+        }
         Ok(())
     }
 }
@@ -101,15 +104,28 @@ async fn start_server(
     if addr.ip().is_unspecified() {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
-    let tsdb_dir = config.data_dir.join("tsdb");
-    let db =
-        tokio::task::block_in_place(|| argus_tsdb::Db::open(&tsdb_dir, config.storage.options()))
+    let (mut state, db, maintenance) = match config.storage.kind {
+        argus_server::config::StorageKind::Local => {
+            let tsdb_dir = config.data_dir.join("tsdb");
+            let db = tokio::task::block_in_place(|| {
+                argus_tsdb::Db::open(&tsdb_dir, config.storage.options())
+            })
             .with_context(|| format!("cannot open storage in {}", tsdb_dir.display()))?;
-    let db = Arc::new(db);
-    let maintenance = db.start_maintenance(std::time::Duration::from_secs(
-        config.storage.maintenance_interval_secs,
-    ));
-    let mut state = AppState::with_tsdb(db.clone(), Arc::new(tokens), &config.server);
+            let db = Arc::new(db);
+            let maintenance = db.start_maintenance(std::time::Duration::from_secs(
+                config.storage.maintenance_interval_secs,
+            ));
+            let state = AppState::with_tsdb(db.clone(), Arc::new(tokens), &config.server);
+            (state, Some(db), Some(maintenance))
+        }
+        // Metrics live in the receiver: nothing of them is kept in the data dir.
+        argus_server::config::StorageKind::Remote => {
+            let store =
+                argus_server::store::remote::RemoteStorage::new(config.storage.remote_options())?;
+            let state = AppState::new(Arc::new(store), Arc::new(tokens), &config.server);
+            (state, None, None)
+        }
+    };
     let events_dir = config.data_dir.join("events");
     state.events = Some(Arc::new(
         argus_server::events::EventStore::open(&events_dir)

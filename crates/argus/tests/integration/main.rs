@@ -4,7 +4,9 @@
 mod agent;
 mod common;
 mod config;
+mod external;
 mod ingest;
 mod namespaces;
+mod remote;
 mod storage;
 mod up;

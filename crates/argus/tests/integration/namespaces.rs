@@ -6,7 +6,7 @@ use std::process::Command;
 use std::time::Duration;
 
 /// `argus token add --ns <ns>` on the server's data dir: the new token.
-fn add_token(argus: &Argus, ns: &str) -> String {
+pub fn add_token(argus: &Argus, ns: &str) -> String {
     let out = Command::new(BIN)
         .args(["token", "add", "--ns", ns, "--name", &format!("team-{ns}")])
         .arg("--data-dir")
