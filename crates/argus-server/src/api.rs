@@ -33,6 +33,10 @@ pub struct AppState {
     pub rules: Arc<crate::ingest::validate::Rules>,
     pub max_body_bytes: usize,
     pub lookback_ms: i64,
+    /// The queue ingest publishes to; `None`: ingest writes straight to the stores.
+    pub pipeline: Option<Arc<crate::pipeline::Pipeline>>,
+    /// The host registry in SQLite (read by `GET /api/argus/hosts` when set).
+    pub registry: Option<Arc<crate::registry::HostRegistry>>,
 }
 
 impl AppState {
@@ -52,6 +56,8 @@ impl AppState {
             rules: Arc::new(crate::ingest::validate::Rules::from_config(config)),
             max_body_bytes: config.max_body_bytes,
             lookback_ms: config.lookback_secs as i64 * 1000,
+            pipeline: None,
+            registry: None,
         }
     }
 
@@ -104,11 +110,11 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn health() -> impl IntoResponse {
+pub(crate) async fn health() -> impl IntoResponse {
     axum::Json(serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
 }
 
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let stats = state.store.stats();
     let mut body = state.telemetry.render(&stats);
     if let Some(db) = &state.tsdb {
@@ -117,6 +123,9 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         if let Some(s) = s {
             crate::admin::render_tsdb_metrics(&s, &mut body);
         }
+    }
+    if let Some(p) = &state.pipeline {
+        p.render_metrics(&mut body).await;
     }
     (
         [(

@@ -34,6 +34,12 @@ pub enum ApiError {
     /// The ingest queue is full: come back later.
     #[error("the server is busy: its ingest queue is full; retry in {retry_after_secs} s")]
     Busy { retry_after_secs: u64 },
+    /// The ingest queue cannot be reached (NATS down): come back later.
+    #[error("the server cannot queue the data now: {message}; retry in {retry_after_secs} s")]
+    Unavailable {
+        retry_after_secs: u64,
+        message: String,
+    },
     #[error("no such path: {0}")]
     NotFound(String),
     #[error("request body exceeds the limit of {limit} bytes")]
@@ -54,6 +60,7 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Storage(argus_core::StorageError::Limit(_)) => {
@@ -73,6 +80,7 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Forbidden(_) => "forbidden_namespace",
             ApiError::Busy { .. } => "queue_full",
+            ApiError::Unavailable { .. } => "queue_unavailable",
             ApiError::Storage(argus_core::StorageError::Limit(_)) => "series_limit",
             ApiError::Storage(argus_core::StorageError::Rejected(_)) => "rejected_by_storage",
             _ => "internal",
@@ -88,6 +96,7 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::Busy { .. } => "too many requests",
+            ApiError::Unavailable { .. } => "unavailable",
             ApiError::NotFound(_) => "not found",
             ApiError::TooLarge { .. } => "request too large",
             ApiError::Storage(argus_core::StorageError::Limit(_)) => "unprocessable entity",
@@ -110,7 +119,10 @@ impl IntoResponse for ApiError {
             body["reason"] = json!(reason);
         }
         let mut resp = (status, Json(body)).into_response();
-        if let ApiError::Busy { retry_after_secs } = &self
+        if let ApiError::Busy { retry_after_secs }
+        | ApiError::Unavailable {
+            retry_after_secs, ..
+        } = &self
             && let Ok(v) = axum::http::HeaderValue::from_str(&retry_after_secs.to_string())
         {
             resp.headers_mut()

@@ -193,6 +193,9 @@ pub async fn post(
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
+    if let Some(p) = state.pipeline.clone() {
+        return publish(&state, &p, headers, body).await;
+    }
     let Some(store) = state.events.clone() else {
         return Err(ApiError::NotFound("this server keeps no events".into()));
     };
@@ -205,6 +208,39 @@ pub async fn post(
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .map_err(|e| ApiError::Internal(format!("cannot store events: {e}")))?;
+    state.telemetry.events(n);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// With the pipeline: the events grouped by type, each group published to its type's topic.
+/// Not atomic across types: when a later group fails, the earlier ones are queued already
+/// and a retry of the body queues them again (at least once).
+async fn publish(
+    state: &AppState,
+    pipeline: &crate::pipeline::Pipeline,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    let bytes = read_body(&headers, body, state.max_body_bytes).await?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| ApiError::BadRequest("body is not UTF-8".into()))?;
+    let events = parse_events(text, argus_core::now_ms())?;
+    let n = events.len() as u64;
+    let mut by_type: std::collections::BTreeMap<String, Vec<Event>> = Default::default();
+    for (i, e) in events.into_iter().enumerate() {
+        if !argus_queue::valid_name(&e.kind) {
+            return Err(ApiError::Invalid {
+                at: format!("event[{i}].type"),
+                reason: "invalid_event_type",
+                message: format!("type {:?} is not 1 to 64 of [a-z0-9_-]", e.kind),
+            });
+        }
+        by_type.entry(e.kind.clone()).or_default().push(e);
+    }
+    for (kind, events) in by_type {
+        let entry = crate::pipeline::codec::Entry::Events { ns: None, events };
+        pipeline.publish(&kind, &entry).await?;
+    }
     state.telemetry.events(n);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -86,6 +86,20 @@ pub async fn heartbeat(
     State(state): State<AppState>,
     Json(body): Json<serde_json::Value>,
 ) -> Result<StatusCode, ApiError> {
+    if let Some(p) = state.pipeline.clone() {
+        if body["facts"]["hostname"].as_str().is_none_or(str::is_empty) {
+            return Err(ApiError::BadRequest(
+                "field \"facts.hostname\" is required".into(),
+            ));
+        }
+        let entry = crate::pipeline::codec::Entry::Heartbeat {
+            ns: None,
+            received_ms: argus_core::now_ms(),
+            body,
+        };
+        p.publish(crate::pipeline::HEARTBEAT, &entry).await?;
+        return Ok(StatusCode::NO_CONTENT);
+    }
     let Some(reg) = state.hosts.clone() else {
         return Err(ApiError::NotFound(
             "this server keeps no host registry".into(),
@@ -101,6 +115,15 @@ pub async fn heartbeat(
 }
 
 pub async fn list(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    if let Some(reg) = state.registry.clone() {
+        let hosts = reg
+            .list()
+            .await
+            .map_err(|e| ApiError::Internal(format!("host registry: {e}")))?;
+        return Ok(Json(
+            serde_json::json!({ "status": "success", "data": hosts }),
+        ));
+    }
     let Some(reg) = state.hosts.clone() else {
         return Err(ApiError::NotFound(
             "this server keeps no host registry".into(),

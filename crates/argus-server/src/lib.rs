@@ -12,7 +12,9 @@ pub mod error;
 pub mod events;
 pub mod hosts;
 pub mod ingest;
+pub mod pipeline;
 pub mod query;
+pub mod registry;
 /// Storage wrappers and the in-memory store of the unit tests.
 pub mod store;
 pub mod telemetry;

@@ -33,6 +33,10 @@ pub struct Config {
     pub server: ServerConfig,
     pub storage: StorageConfig,
     pub agent: AgentConfig,
+    /// `[queue]`: between ingest and the handlers.
+    pub queue: argus_server::pipeline::QueueConfig,
+    /// `[handlers]`: what consumes the queue.
+    pub handlers: argus_server::pipeline::HandlersConfig,
 }
 
 impl Default for Config {
@@ -43,6 +47,8 @@ impl Default for Config {
             server: ServerConfig::default(),
             storage: StorageConfig::default(),
             agent: AgentConfig::default(),
+            queue: Default::default(),
+            handlers: Default::default(),
         }
     }
 }

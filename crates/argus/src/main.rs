@@ -95,6 +95,13 @@ struct ServerArgs {
     /// The API token (server.token).
     #[arg(long, env = "ARGUS_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// What this process runs: all (ingest, query and handlers), ingest (HTTP ingest and
+    /// query, no handlers) or handlers (the queue's consumers, /health and /metrics).
+    #[arg(long, env = "ARGUS_ROLE", default_value = "all")]
+    role: String,
+    /// Types a handlers process consumes, comma separated (handlers.types); none: all.
+    #[arg(long, value_delimiter = ',')]
+    types: Vec<String>,
 }
 
 #[derive(Args, Clone)]
@@ -153,12 +160,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         #[cfg(feature = "server")]
         Command::Up(args) => {
             let config = server_config(&args)?;
+            if args.role != "all" {
+                return Err(ConfigError {
+                    file: "command line".into(),
+                    message: "--role: `argus up` runs every role; use `argus server --role`".into(),
+                }
+                .into());
+            }
             runtime()?.block_on(serve::up(config, args.config.clone()))
         }
         #[cfg(feature = "server")]
         Command::Server(args) => {
             let config = server_config(&args)?;
-            runtime()?.block_on(serve::server(config))
+            let role = server_role(&args, &config)?;
+            runtime()?.block_on(serve::server(config, role))
         }
         #[cfg(not(feature = "server"))]
         Command::Up(_) | Command::Server(_) => Err(ConfigError {
@@ -281,6 +296,9 @@ fn server_config(args: &ServerArgs) -> Result<Config, ConfigError> {
     if let Some(t) = &args.token {
         config.server.token = t.clone();
     }
+    if !args.types.is_empty() {
+        config.handlers.types = args.types.clone();
+    }
     let source = args
         .config
         .as_ref()
@@ -299,8 +317,38 @@ fn server_config(args: &ServerArgs) -> Result<Config, ConfigError> {
             ),
         });
     }
+    if let Err(message) = config.handlers.check() {
+        return Err(ConfigError {
+            file: source,
+            message,
+        });
+    }
     init_logging(&config.log_level);
     Ok(config)
+}
+
+/// `--role`, checked against the queue: only a shared queue (NATS) can be split over
+/// processes.
+#[cfg(feature = "server")]
+fn server_role(
+    args: &ServerArgs,
+    config: &Config,
+) -> Result<argus_server::pipeline::Role, ConfigError> {
+    use argus_server::pipeline::{QueueKind, Role};
+    let role: Role = args.role.parse().map_err(|message| ConfigError {
+        file: "command line".into(),
+        message: format!("--role: {message}"),
+    })?;
+    if role != Role::All && config.queue.kind == QueueKind::Embedded {
+        return Err(ConfigError {
+            file: "command line".into(),
+            message: format!(
+                "--role {}: the embedded queue belongs to one process; split roles need queue.kind = \"nats\"",
+                args.role
+            ),
+        });
+    }
+    Ok(role)
 }
 
 fn init_logging(level: &str) {

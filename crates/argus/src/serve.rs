@@ -6,6 +6,7 @@ use crate::{agent_layers, shutdown_signal, start_agent_api, wait_stop, watch_con
 use anyhow::Context;
 use argus_agent::Agent;
 use argus_server::AppState;
+use argus_server::pipeline::{QueueKind, Role};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -65,15 +66,23 @@ struct Started {
     /// A token for agents inside this process, valid until it stops.
     agent_token: String,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// The handlers, when this process runs them; they finish their batch on stop.
+    handlers: Option<tokio::task::JoinHandle<()>>,
+    registry: Arc<argus_server::registry::HostRegistry>,
     /// The embedded engine; `None` with remote storage.
     db: Option<Arc<argus_tsdb::Db>>,
     maintenance: Option<argus_tsdb::db::Maintenance>,
 }
 
 impl Started {
-    /// Waits for the server to finish its in-flight requests, then stops the storage.
+    /// Waits for the server to finish its in-flight requests and the handlers their
+    /// batches, then stops the storage.
     async fn stop(self) -> anyhow::Result<()> {
         self.server.await??;
+        if let Some(h) = self.handlers {
+            h.await?;
+        }
+        self.registry.close().await;
         drop(self.maintenance);
         if let Some(db) = self.db {
             db.close();
@@ -85,6 +94,7 @@ impl Started {
 async fn start_server(
     config: &Config,
     stop: tokio::sync::watch::Receiver<bool>,
+    role: Role,
 ) -> anyhow::Result<Started> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
@@ -127,41 +137,72 @@ async fn start_server(
         }
     };
     let events_dir = config.data_dir.join("events");
-    state.events = Some(Arc::new(
+    let events = Arc::new(
         argus_server::events::EventStore::open(&events_dir)
             .with_context(|| format!("cannot open the event store in {}", events_dir.display()))?,
-    ));
-    let hosts = Arc::new(
-        argus_server::hosts::Registry::open(&config.data_dir.join("hosts.json"))
-            .context("cannot open the host registry")?,
     );
-    state.hosts = Some(hosts.clone());
+    state.events = Some(events.clone());
+    // Heartbeats go to the host registry in SQLite; an earlier version's hosts.json is
+    // imported once.
+    let registry_path = config.data_dir.join("registry.db");
+    let registry = Arc::new(
+        argus_server::registry::HostRegistry::open(
+            &registry_path,
+            Some(&config.data_dir.join("hosts.json")),
+        )
+        .await
+        .with_context(|| format!("cannot open the host registry {}", registry_path.display()))?,
+    );
+    state.registry = Some(registry.clone());
     state.agent_configs = Some(Arc::new(argus_server::hosts::AgentConfigs {
         dir: config.data_dir.join("agent-config"),
     }));
-    // Heartbeats change the registry often; write it out every few seconds at most.
-    let mut saver_stop = stop.clone();
-    tokio::spawn(async move {
-        loop {
-            let stopping = tokio::select! {
-                _ = saver_stop.wait_for(|s| *s) => true,
-                _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => false,
-            };
-            let h = hosts.clone();
-            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || h.save()).await {
-                tracing::error!(error = %e, "cannot save the host registry");
-            }
-            if stopping {
-                break;
-            }
-        }
+    // Ingest publishes to the queue; the handlers apply what it holds.
+    let queue_dir = config.data_dir.join("queue");
+    let queue = argus_server::pipeline::open_queue(&config.queue, &queue_dir)
+        .await
+        .with_context(|| match config.queue.kind {
+            QueueKind::Embedded => format!("cannot open the queue in {}", queue_dir.display()),
+            QueueKind::Nats => format!("cannot connect to NATS at {}", config.queue.nats_url),
+        })?;
+    let pipeline = Arc::new(argus_server::pipeline::Pipeline::new(
+        queue.clone(),
+        &config.queue,
+    ));
+    state.pipeline = Some(pipeline.clone());
+    let handlers = role.runs_handlers().then(|| {
+        let targets = Arc::new(argus_server::pipeline::handlers::Targets {
+            store: state.store.clone(),
+            events,
+            registry: registry.clone(),
+            exec: config.handlers.exec.clone(),
+            batch_entries: config.handlers.batch_entries,
+        });
+        tokio::spawn(argus_server::pipeline::handlers::run(
+            queue.clone(),
+            targets,
+            pipeline.metrics.clone(),
+            config.handlers.types.clone(),
+            stop.clone(),
+        ))
     });
-    let server = tokio::spawn(argus_server::serve(listener, state, wait_stop(stop)));
+    let server = if role.runs_ingest() {
+        tokio::spawn(argus_server::serve(listener, state, wait_stop(stop)))
+    } else {
+        let router = argus_server::pipeline::status_router(state);
+        tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(wait_stop(stop))
+                .await
+        })
+    };
     Ok(Started {
         url: format!("http://{addr}"),
         token,
         agent_token,
         server,
+        handlers,
+        registry,
         db,
         maintenance,
     })
@@ -204,9 +245,9 @@ fn print_banner(config: &Config, s: &Started, with_agent: bool) {
     let _ = out.flush();
 }
 
-pub async fn server(config: Config) -> anyhow::Result<()> {
+pub async fn server(config: Config, role: Role) -> anyhow::Result<()> {
     let (tx, rx) = tokio::sync::watch::channel(false);
-    let started = start_server(&config, rx).await?;
+    let started = start_server(&config, rx, role).await?;
     print_banner(&config, &started, false);
     shutdown_signal().await;
     let _ = tx.send(true);
@@ -215,7 +256,7 @@ pub async fn server(config: Config) -> anyhow::Result<()> {
 
 pub async fn up(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<()> {
     let (tx, rx) = tokio::sync::watch::channel(false);
-    let started = start_server(&config, rx.clone()).await?;
+    let started = start_server(&config, rx.clone(), Role::All).await?;
     let mut agent_config = config.agent.clone();
     agent_config.servers = vec![started.url.clone()];
     agent_config.token = started.agent_token.clone();

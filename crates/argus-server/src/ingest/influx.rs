@@ -171,6 +171,23 @@ async fn ingest(
 
     let now = argus_core::now_ms();
     let len = bytes.len() as u64;
+    if let Some(pipeline) = &state.pipeline {
+        let rules = state.rules.clone();
+        let ns2 = ns.clone();
+        let access = access.clone();
+        let (series, counts) = tokio::task::spawn_blocking(move || {
+            let text = std::str::from_utf8(&bytes).unwrap_or_default();
+            collect_series(&rules, &access, text, precision, ns2.as_deref(), now)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+        let entry = crate::pipeline::codec::Entry::Samples { ns, series };
+        pipeline.publish(crate::pipeline::SAMPLES, &entry).await?;
+        state
+            .telemetry
+            .ingested(counts.lines, counts.samples, len, counts.strings);
+        return Ok(StatusCode::NO_CONTENT);
+    }
     let st = state.clone();
     let access = access.clone();
     let counts = tokio::task::spawn_blocking(move || {
@@ -222,6 +239,20 @@ fn store_generic(
     ns: Option<&str>,
     now: i64,
 ) -> Result<Counts, ApiError> {
+    let (series, counts) = collect_series(rules, access, text, precision, ns, now)?;
+    store.append(series)?;
+    Ok(counts)
+}
+
+/// Parses and checks a whole body into series (the first bad line is the error).
+fn collect_series(
+    rules: &Rules,
+    access: &Access,
+    text: &str,
+    precision: Precision,
+    ns: Option<&str>,
+    now: i64,
+) -> Result<(Vec<TimeSeries>, Counts), ApiError> {
     let extra: Vec<(&str, &str)> = ns.map(|n| ("ns", n)).into_iter().collect();
     let mut series: Vec<TimeSeries> = Vec::new();
     let (mut lines, mut strings) = (0u64, 0u64);
@@ -236,12 +267,14 @@ fn store_generic(
         strings += line_to_series(&line, precision, now, &extra, &mut series) as u64;
     }
     let samples = series.iter().map(|s| s.samples.len() as u64).sum();
-    store.append(series)?;
-    Ok(Counts {
-        lines,
-        samples,
-        strings,
-    })
+    Ok((
+        series,
+        Counts {
+            lines,
+            samples,
+            strings,
+        },
+    ))
 }
 
 /// The embedded engine: series are found by the line's raw key (namespace, measurement,

@@ -148,7 +148,7 @@ async fn ingest(
         other => other,
     })?;
     let n = series.len() as u64;
-    super::store(state, series).await?;
+    super::store(state, access.ns.as_deref(), series).await?;
     state.telemetry.ingested(n, n, bytes.len() as u64, 0);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -67,7 +67,7 @@ async fn ingest(
     prepare(state, access, &mut series, now)?;
     let samples: u64 = series.iter().map(|s| s.samples.len() as u64).sum();
     let n = series.len() as u64;
-    super::store(state, series).await?;
+    super::store(state, access.ns.as_deref(), series).await?;
     state.telemetry.ingested(n, samples, len, 0);
     Ok(StatusCode::NO_CONTENT)
 }

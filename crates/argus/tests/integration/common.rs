@@ -144,7 +144,38 @@ impl Argus {
         (status, resp.json().unwrap_or(serde_json::Value::Null))
     }
 
+    /// Waits (at most 10 s, then goes on) until the queue holds nothing un-acked: ingest
+    /// answers once a batch is queued, the handlers apply it a moment later.
+    pub fn drained(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let text = client()
+                .get(format!("{}/metrics", self.url))
+                .bearer_auth(&self.token)
+                .send()
+                .and_then(|r| r.text())
+                .unwrap_or_default();
+            let lag: Option<f64> = text
+                .lines()
+                .filter(|l| l.starts_with("argus_queue_lag_entries{"))
+                .map(|l| {
+                    l.rsplit(' ')
+                        .next()
+                        .and_then(|v| v.parse::<f64>().ok())
+                        .unwrap_or(f64::NAN)
+                })
+                .reduce(|a, b| a + b);
+            if lag.is_none_or(|l| l == 0.0) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn get(&self, path_and_query: &str) -> (u16, serde_json::Value) {
+        if !path_and_query.starts_with("/metrics") {
+            self.drained();
+        }
         let resp = client()
             .get(format!("{}{}", self.url, path_and_query))
             .bearer_auth(&self.token)
@@ -157,6 +188,7 @@ impl Argus {
 
     /// An instant query's result vector.
     pub fn query(&self, q: &str) -> Vec<serde_json::Value> {
+        self.drained();
         let url = format!("{}/api/v1/query", self.url);
         let resp = client()
             .get(url)

@@ -26,9 +26,10 @@ impl Drop for Proc {
 
 /// A running `victoria-metrics` (the Debian package's single-node binary).
 pub struct VictoriaMetrics {
-    _proc: Proc,
+    proc: Option<Proc>,
+    port: u16,
     pub url: String,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 pub const VICTORIA_METRICS: &str = "/usr/bin/victoria-metrics";
@@ -37,28 +38,41 @@ impl VictoriaMetrics {
     pub fn start() -> VictoriaMetrics {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let port = free_port();
+        let mut vm = VictoriaMetrics {
+            proc: None,
+            port,
+            url: format!("http://127.0.0.1:{port}"),
+            dir,
+        };
+        vm.restart();
+        vm
+    }
+
+    /// Kills the process (SIGKILL); its data stays for [`restart`](Self::restart).
+    pub fn kill(&mut self) {
+        self.proc = None;
+    }
+
+    /// Starts the process (again) on the same port and data, and waits until it is ready.
+    pub fn restart(&mut self) {
+        self.proc = None;
         let child = Command::new(VICTORIA_METRICS)
             .arg(format!(
                 "-storageDataPath={}",
-                dir.path().join("vm").display()
+                self.dir.path().join("vm").display()
             ))
-            .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+            .arg(format!("-httpListenAddr=127.0.0.1:{}", self.port))
             .arg("-retentionPeriod=100y")
             .arg("-loggerLevel=ERROR")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {VICTORIA_METRICS}: {e}"));
-        let vm = VictoriaMetrics {
-            _proc: Proc(child),
-            url: format!("http://127.0.0.1:{port}"),
-            _dir: dir,
-        };
+        self.proc = Some(Proc(child));
         wait_for("victoria-metrics /health", Duration::from_secs(30), || {
-            let r = client().get(format!("{}/health", vm.url)).send().ok()?;
+            let r = client().get(format!("{}/health", self.url)).send().ok()?;
             (r.status().is_success()).then_some(())
         });
-        vm
     }
 
     /// Makes every sample received so far queryable (VictoriaMetrics buffers new ones for

@@ -45,6 +45,8 @@ fn post(argus: &Argus, token: &str, path: &str, body: Vec<u8>) -> (u16, serde_js
 }
 
 fn get(argus: &Argus, token: &str, path: &str, query: &[(&str, &str)]) -> serde_json::Value {
+    // Ingest answers once a batch is queued; the handlers store it a moment later.
+    argus.drained();
     let resp = client()
         .get(format!("{}{path}", argus.url))
         .query(query)

@@ -1,0 +1,373 @@
+//! The bytes of one queue entry: a batch accepted by ingest, with its namespace. Compact
+//! and versioned; described in `docs/formats/queue-entries.md`.
+//!
+//! ```text
+//! entry     = version:u8 (1) kind:u8 ns body
+//! ns        = uvarint(len) bytes          ; len 0: no namespace
+//! samples   = uvarint(series) series*     ; kind 1
+//! series    = uvarint(labels) (str str)* uvarint(n) ts_first:zvarint ts_delta:zvarint{n-1} f64le{n}
+//! str       = uvarint(len) utf8
+//! heartbeat = received_ms:zvarint json    ; kind 2, json: the rest of the entry
+//! events    = uvarint(n) (uvarint(len) json){n}  ; kind 3, one JSON document per event
+//! ```
+//!
+//! `uvarint` is unsigned LEB128, `zvarint` a zigzag-encoded signed LEB128. A reader refuses
+//! a version it does not know rather than guessing.
+
+use argus_core::{Event, Labels, Sample, TimeSeries};
+
+/// The version written; readers accept only it (a later version adds a branch here).
+pub const VERSION: u8 = 1;
+
+const KIND_SAMPLES: u8 = 1;
+const KIND_HEARTBEAT: u8 = 2;
+const KIND_EVENTS: u8 = 3;
+
+/// One batch as ingest accepted it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Entry {
+    /// Checked series, the namespace label already set on each.
+    Samples {
+        ns: Option<String>,
+        series: Vec<TimeSeries>,
+    },
+    /// An agent's heartbeat as it sent it, and when the server received it.
+    Heartbeat {
+        ns: Option<String>,
+        received_ms: i64,
+        body: serde_json::Value,
+    },
+    /// Events of one type.
+    Events {
+        ns: Option<String>,
+        events: Vec<Event>,
+    },
+}
+
+impl Entry {
+    /// The entry's kind as named in metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Entry::Samples { .. } => "samples",
+            Entry::Heartbeat { .. } => "heartbeat",
+            Entry::Events { .. } => "events",
+        }
+    }
+}
+
+/// Bytes that are not an entry this version can read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("undecodable queue entry: {0}")]
+pub struct DecodeError(String);
+
+fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn put_zvarint(out: &mut Vec<u8>, v: i64) {
+    put_uvarint(out, ((v << 1) ^ (v >> 63)) as u64);
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_uvarint(out, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// Encodes an entry.
+pub fn encode(entry: &Entry) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    out.push(VERSION);
+    let ns = match entry {
+        Entry::Samples { ns, .. } | Entry::Heartbeat { ns, .. } | Entry::Events { ns, .. } => ns,
+    };
+    match entry {
+        Entry::Samples { series, .. } => {
+            out.push(KIND_SAMPLES);
+            put_str(&mut out, ns.as_deref().unwrap_or(""));
+            put_uvarint(&mut out, series.len() as u64);
+            for s in series {
+                put_uvarint(&mut out, s.labels.len() as u64);
+                for l in s.labels.iter() {
+                    put_str(&mut out, &l.name);
+                    put_str(&mut out, &l.value);
+                }
+                put_uvarint(&mut out, s.samples.len() as u64);
+                let mut prev = 0i64;
+                for (i, x) in s.samples.iter().enumerate() {
+                    put_zvarint(
+                        &mut out,
+                        if i == 0 {
+                            x.ts
+                        } else {
+                            x.ts.wrapping_sub(prev)
+                        },
+                    );
+                    prev = x.ts;
+                }
+                for x in &s.samples {
+                    out.extend_from_slice(&x.value.to_bits().to_le_bytes());
+                }
+            }
+        }
+        Entry::Heartbeat {
+            received_ms, body, ..
+        } => {
+            out.push(KIND_HEARTBEAT);
+            put_str(&mut out, ns.as_deref().unwrap_or(""));
+            put_zvarint(&mut out, *received_ms);
+            // A Value always serializes.
+            let _ = serde_json::to_writer(&mut out, body);
+        }
+        Entry::Events { events, .. } => {
+            out.push(KIND_EVENTS);
+            put_str(&mut out, ns.as_deref().unwrap_or(""));
+            put_uvarint(&mut out, events.len() as u64);
+            let mut doc = Vec::new();
+            for e in events {
+                doc.clear();
+                let _ = serde_json::to_writer(&mut doc, e);
+                put_uvarint(&mut out, doc.len() as u64);
+                out.extend_from_slice(&doc);
+            }
+        }
+    }
+    out
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn err(&self, what: &str) -> DecodeError {
+        DecodeError(format!("{what} at byte {}", self.at))
+    }
+
+    fn u8(&mut self) -> Result<u8, DecodeError> {
+        let v = *self.b.get(self.at).ok_or_else(|| self.err("truncated"))?;
+        self.at += 1;
+        Ok(v)
+    }
+
+    fn uvarint(&mut self) -> Result<u64, DecodeError> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.u8()?;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(self.err("varint longer than 10 bytes"))
+    }
+
+    fn zvarint(&mut self) -> Result<i64, DecodeError> {
+        let u = self.uvarint()?;
+        Ok(((u >> 1) as i64) ^ -((u & 1) as i64))
+    }
+
+    /// A count of items each at least `min` bytes long: bounded by what is left, so a
+    /// corrupt count cannot make the reader allocate wildly.
+    fn count(&mut self, min: usize) -> Result<usize, DecodeError> {
+        let n = self.uvarint()?;
+        let left = (self.b.len() - self.at) as u64;
+        if n.saturating_mul(min.max(1) as u64) > left {
+            return Err(self.err("count larger than the entry"));
+        }
+        Ok(n as usize)
+    }
+
+    fn bytes(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|e| *e <= self.b.len())
+            .ok_or_else(|| self.err("truncated"))?;
+        let s = &self.b[self.at..end];
+        self.at = end;
+        Ok(s)
+    }
+
+    fn str(&mut self) -> Result<&'a str, DecodeError> {
+        let n = self.count(1)?;
+        let b = self.bytes(n)?;
+        std::str::from_utf8(b).map_err(|_| self.err("invalid UTF-8"))
+    }
+
+    fn rest(&mut self) -> &'a [u8] {
+        let s = &self.b[self.at..];
+        self.at = self.b.len();
+        s
+    }
+}
+
+/// Decodes an entry written by [`encode`].
+pub fn decode(bytes: &[u8]) -> Result<Entry, DecodeError> {
+    let mut r = Reader { b: bytes, at: 0 };
+    let version = r.u8()?;
+    if version != VERSION {
+        return Err(DecodeError(format!(
+            "entry version {version}, this server reads version {VERSION}"
+        )));
+    }
+    let kind = r.u8()?;
+    let ns = Some(r.str()?.to_string()).filter(|n| !n.is_empty());
+    let entry = match kind {
+        KIND_SAMPLES => {
+            let n = r.count(2)?;
+            let mut series = Vec::with_capacity(n);
+            for _ in 0..n {
+                let nl = r.count(2)?;
+                let mut pairs = Vec::with_capacity(nl);
+                for _ in 0..nl {
+                    pairs.push((r.str()?, r.str()?));
+                }
+                let ns_ = r.count(9)?;
+                let mut ts = Vec::with_capacity(ns_);
+                let mut prev = 0i64;
+                for i in 0..ns_ {
+                    let d = r.zvarint()?;
+                    prev = if i == 0 { d } else { prev.wrapping_add(d) };
+                    ts.push(prev);
+                }
+                let mut samples = Vec::with_capacity(ns_);
+                for t in ts {
+                    let b = r.bytes(8)?;
+                    let mut a = [0u8; 8];
+                    a.copy_from_slice(b);
+                    samples.push(Sample {
+                        ts: t,
+                        value: f64::from_bits(u64::from_le_bytes(a)),
+                    });
+                }
+                series.push(TimeSeries {
+                    labels: Labels::from_pairs(pairs),
+                    samples,
+                });
+            }
+            Entry::Samples { ns, series }
+        }
+        KIND_HEARTBEAT => {
+            let received_ms = r.zvarint()?;
+            let body = serde_json::from_slice(r.rest())
+                .map_err(|e| DecodeError(format!("heartbeat JSON: {e}")))?;
+            Entry::Heartbeat {
+                ns,
+                received_ms,
+                body,
+            }
+        }
+        KIND_EVENTS => {
+            let n = r.count(3)?;
+            let mut events = Vec::with_capacity(n);
+            for _ in 0..n {
+                let len = r.count(1)?;
+                let doc = r.bytes(len)?;
+                events.push(
+                    serde_json::from_slice(doc)
+                        .map_err(|e| DecodeError(format!("event JSON: {e}")))?,
+                );
+            }
+            Entry::Events { ns, events }
+        }
+        other => return Err(DecodeError(format!("unknown entry kind {other}"))),
+    };
+    if r.at != bytes.len() {
+        return Err(r.err("trailing bytes"));
+    }
+    Ok(entry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(name: &str, pts: &[(i64, f64)]) -> TimeSeries {
+        TimeSeries {
+            labels: Labels::from_pairs([("__name__", name), ("host", "a"), ("ns", "team1")]),
+            samples: pts
+                .iter()
+                .map(|&(ts, value)| Sample { ts, value })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn every_kind_roundtrips() {
+        let entries = [
+            Entry::Samples {
+                ns: Some("team1".into()),
+                series: vec![
+                    series(
+                        "cpu",
+                        &[(1_700_000_000_000, 1.5), (1_700_000_010_000, -2.0)],
+                    ),
+                    series("mem", &[(-5, f64::INFINITY), (i64::MAX, 0.0)]),
+                    series("empty", &[]),
+                ],
+            },
+            Entry::Heartbeat {
+                ns: None,
+                received_ms: 1_700_000_000_123,
+                body: serde_json::json!({"facts": {"hostname": "web1", "cpus": 4}}),
+            },
+            Entry::Events {
+                ns: Some("x".into()),
+                events: vec![Event {
+                    kind: "alarm".into(),
+                    host: "h".into(),
+                    ts: 5,
+                    payload: serde_json::from_str(r#"{"code":"disk","level":2}"#)
+                        .unwrap_or_default(),
+                }],
+            },
+        ];
+        for e in entries {
+            let b = encode(&e);
+            assert_eq!(b[0], VERSION);
+            assert_eq!(decode(&b), Ok(e));
+        }
+    }
+
+    #[test]
+    fn samples_are_compact() {
+        let pts: Vec<(i64, f64)> = (0..100)
+            .map(|i| (1_700_000_000_000 + i * 10_000, i as f64))
+            .collect();
+        let b = encode(&Entry::Samples {
+            ns: None,
+            series: vec![series("cpu_usage_idle", &pts)],
+        });
+        // 8 bytes per value, 3 per timestamp delta, labels once.
+        assert!(b.len() < 100 * 11 + 60, "{} bytes", b.len());
+        assert!(decode(&b).is_ok_and(|e| e.kind() == "samples"));
+    }
+
+    #[test]
+    fn bad_bytes_are_errors_not_panics() {
+        let good = encode(&Entry::Samples {
+            ns: Some("n".into()),
+            series: vec![series("cpu", &[(1, 1.0), (2, 2.0)])],
+        });
+        for cut in 0..good.len() {
+            assert!(decode(&good[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut v2 = good.clone();
+        v2[0] = 2;
+        assert!(
+            decode(&v2)
+                .err()
+                .is_some_and(|e| e.to_string().contains("version 2"))
+        );
+        let mut extra = good;
+        extra.push(0);
+        assert!(decode(&extra).is_err());
+        // A huge count does not allocate: it is refused against the bytes left.
+        assert!(decode(&[1, 1, 0, 0xff, 0xff, 0xff, 0xff, 0x0f]).is_err());
+    }
+}

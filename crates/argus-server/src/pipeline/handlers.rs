@@ -1,0 +1,276 @@
+//! The handlers: one task per topic (type), each with its own consumer of group
+//! [`GROUP`](super::GROUP). Tasks share no mutable state: each owns its consumer and its
+//! counters; the targets (storage, registry, event store) synchronize themselves.
+//!
+//! A batch is acked only after it was applied. When applying fails for a reason that may
+//! pass (I/O, a script exiting non-zero, the database busy), the task drops its consumer
+//! (the batch goes back to the group), waits, and takes it again: nothing is skipped. An
+//! entry that can never be applied (undecodable, refused by storage as too old) is acked
+//! and counted at `/metrics` as dropped, so it cannot stall its topic.
+
+use super::codec::{self, Entry};
+use super::config::ExecConfig;
+use super::{GROUP, HEARTBEAT, Metrics, SAMPLES, TopicCounters};
+use crate::events::EventStore;
+use crate::registry::{HostRegistry, Seen};
+use argus_core::{Event, Storage, StorageError, TimeSeries};
+use argus_queue::{Delivery, Queue};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// Where handled entries go. Shared read-only by every topic's task.
+pub struct Targets {
+    pub store: Arc<dyn Storage>,
+    pub events: Arc<EventStore>,
+    pub registry: Arc<HostRegistry>,
+    pub exec: BTreeMap<String, ExecConfig>,
+    /// Most entries taken from the queue at a time.
+    pub batch_entries: usize,
+}
+
+/// How often a handlers process bound to every type looks for new topics.
+const DISCOVER_EVERY: Duration = Duration::from_secs(2);
+
+/// Starts the handlers of `types` (empty: every topic, new ones as they appear) and
+/// returns once `stop` is set and every task finished its current batch.
+pub async fn run(
+    queue: Arc<dyn Queue>,
+    targets: Arc<Targets>,
+    metrics: Arc<Metrics>,
+    types: Vec<String>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tasks = JoinSet::new();
+    let mut running = BTreeSet::new();
+    let task_stop = stop.clone();
+    let mut start = |topic: String, tasks: &mut JoinSet<()>| {
+        if running.insert(topic.clone()) {
+            tracing::info!(topic, "handler started");
+            tasks.spawn(run_topic(
+                queue.clone(),
+                topic.clone(),
+                targets.clone(),
+                metrics.topic(&topic),
+                task_stop.clone(),
+            ));
+        }
+    };
+    if types.is_empty() {
+        for t in [SAMPLES, HEARTBEAT, "alarm", "log"] {
+            start(t.to_string(), &mut tasks);
+        }
+        for t in targets.exec.keys() {
+            start(t.clone(), &mut tasks);
+        }
+        loop {
+            match queue.topics().await {
+                Ok(topics) => {
+                    for t in topics {
+                        start(t, &mut tasks);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot list the queue's topics"),
+            }
+            tokio::select! {
+                _ = stop.wait_for(|s| *s) => break,
+                _ = tokio::time::sleep(DISCOVER_EVERY) => {}
+            }
+        }
+    } else {
+        for t in types {
+            start(t, &mut tasks);
+        }
+        let _ = stop.wait_for(|s| *s).await;
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+/// Waits `d`, or less when stopping; `true` when stopping.
+async fn pause(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
+    tokio::select! {
+        _ = stop.wait_for(|s| *s) => true,
+        _ = tokio::time::sleep(d) => false,
+    }
+}
+
+async fn run_topic(
+    queue: Arc<dyn Queue>,
+    topic: String,
+    targets: Arc<Targets>,
+    counters: Arc<TopicCounters>,
+    mut stop: watch::Receiver<bool>,
+) {
+    const MIN_BACKOFF: Duration = Duration::from_millis(200);
+    let mut backoff = MIN_BACKOFF;
+    'consumer: loop {
+        if *stop.borrow() {
+            return;
+        }
+        let consumer = match queue.consumer(&topic, GROUP).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(topic, error = %e, "cannot consume; retrying");
+                if pause(&mut stop, backoff).await {
+                    return;
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+                continue;
+            }
+        };
+        loop {
+            let next = tokio::select! {
+                _ = stop.wait_for(|s| *s) => return,
+                r = consumer.next(targets.batch_entries.max(1), Duration::from_secs(1)) => r,
+            };
+            let batch = match next {
+                Ok(b) if b.is_empty() => continue,
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(topic, error = %e, "cannot read the queue; retrying");
+                    counters.failed_runs.fetch_add(1, Ordering::Relaxed);
+                    if pause(&mut stop, backoff).await {
+                        return;
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                    continue 'consumer;
+                }
+            };
+            // The batch is applied even when stop comes meanwhile: a shutdown finishes it.
+            let applied = match handle(&topic, &batch, &targets, &counters).await {
+                Ok(()) => consumer.ack(&batch).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            };
+            match applied {
+                Ok(()) => {
+                    counters
+                        .processed_entries
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    backoff = MIN_BACKOFF;
+                }
+                Err(e) => {
+                    tracing::warn!(topic, entries = batch.len(), error = %e, "handler failed; the batch will be retried");
+                    counters.failed_runs.fetch_add(1, Ordering::Relaxed);
+                    // Dropping the consumer gives the un-acked batch back to the group.
+                    drop(consumer);
+                    if pause(&mut stop, backoff).await {
+                        return;
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                    continue 'consumer;
+                }
+            }
+        }
+    }
+}
+
+/// Applies one batch of entries; `Err` when it should be retried.
+async fn handle(
+    topic: &str,
+    batch: &[Delivery],
+    t: &Targets,
+    counters: &TopicCounters,
+) -> Result<(), String> {
+    let mut samples: Vec<Vec<TimeSeries>> = Vec::new();
+    let mut seen: Vec<Seen> = Vec::new();
+    let mut events: Vec<Event> = Vec::new();
+    for d in batch {
+        match codec::decode(&d.payload) {
+            Ok(Entry::Samples { ns, mut series }) => {
+                if let Some(ns) = ns {
+                    for s in &mut series {
+                        s.labels.set("ns", &ns);
+                    }
+                }
+                samples.push(series);
+            }
+            Ok(Entry::Heartbeat {
+                received_ms, body, ..
+            }) => match body["facts"]["hostname"].as_str().filter(|h| !h.is_empty()) {
+                Some(h) => seen.push(Seen {
+                    hostname: h.to_string(),
+                    received_ms,
+                    heartbeat: body.clone(),
+                }),
+                None => {
+                    tracing::warn!(
+                        topic,
+                        id = d.id,
+                        "heartbeat without facts.hostname: dropped"
+                    );
+                    counters.dropped_rejected.fetch_add(1, Ordering::Relaxed);
+                }
+            },
+            Ok(Entry::Events { events: e, .. }) => events.extend(e),
+            Err(e) => {
+                tracing::error!(topic, id = d.id, error = %e, "dropping an undecodable entry");
+                counters.dropped_corrupt.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    if !samples.is_empty() {
+        apply_samples(topic, t.store.clone(), samples, counters).await?;
+    }
+    if !seen.is_empty() {
+        t.registry
+            .record(&seen)
+            .await
+            .map_err(|e| format!("host registry: {e}"))?;
+    }
+    if !events.is_empty() {
+        match t.exec.get(topic) {
+            Some(x) => super::exec::run(x, topic, &events).await?,
+            None => {
+                let store = t.events.clone();
+                tokio::task::spawn_blocking(move || store.append(&events))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| format!("event store: {e}"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether storage refused the data itself: retrying cannot help.
+fn refused(e: &StorageError) -> bool {
+    matches!(e, StorageError::Rejected(_) | StorageError::Limit(_))
+}
+
+/// Appends every entry's series in one call; when storage refuses that, entry by entry, so
+/// one refused batch (too old, over a limit) does not hold back the others.
+async fn apply_samples(
+    topic: &str,
+    store: Arc<dyn Storage>,
+    entries: Vec<Vec<TimeSeries>>,
+    counters: &TopicCounters,
+) -> Result<(), String> {
+    let all: Vec<TimeSeries> = entries.iter().flatten().cloned().collect();
+    let s = store.clone();
+    let first = tokio::task::spawn_blocking(move || s.append(all))
+        .await
+        .map_err(|e| e.to_string())?;
+    match first {
+        Ok(()) => return Ok(()),
+        Err(e) if !refused(&e) => return Err(format!("storage: {e}")),
+        Err(_) => {}
+    }
+    for series in entries {
+        let s = store.clone();
+        let r = tokio::task::spawn_blocking(move || s.append(series))
+            .await
+            .map_err(|e| e.to_string())?;
+        match r {
+            Ok(()) => {}
+            Err(e) if refused(&e) => {
+                tracing::warn!(topic, error = %e, "storage refused a batch of samples: dropped");
+                counters.dropped_rejected.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => return Err(format!("storage: {e}")),
+        }
+    }
+    Ok(())
+}
