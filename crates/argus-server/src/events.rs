@@ -194,7 +194,11 @@ pub async fn post(
     body: Body,
 ) -> Result<StatusCode, ApiError> {
     if let Some(p) = state.pipeline.clone() {
-        return publish(&state, &p, headers, body).await;
+        let r = publish(&state, &p, headers, body).await;
+        if let Err(e) = &r {
+            state.telemetry.rejected(e.reject_reason());
+        }
+        return r;
     }
     let Some(store) = state.events.clone() else {
         return Err(ApiError::NotFound("this server keeps no events".into()));

@@ -97,7 +97,10 @@ pub async fn heartbeat(
             received_ms: argus_core::now_ms(),
             body,
         };
-        p.publish(crate::pipeline::HEARTBEAT, &entry).await?;
+        if let Err(e) = p.publish(crate::pipeline::HEARTBEAT, &entry).await {
+            state.telemetry.rejected(e.reject_reason());
+            return Err(e);
+        }
         return Ok(StatusCode::NO_CONTENT);
     }
     let Some(reg) = state.hosts.clone() else {

@@ -156,7 +156,9 @@ fn retry_secs(d: Duration) -> u64 {
 
 /// The queue's size and per topic and group lag, as Prometheus text.
 pub async fn render_queue_stats(queue: &dyn Queue, out: &mut String) {
-    let Ok(stats) = queue.stats().await else {
+    // A queue that does not answer (NATS down) must not hang /metrics.
+    let stats = tokio::time::timeout(Duration::from_secs(2), queue.stats()).await;
+    let Ok(Ok(stats)) = stats else {
         let _ = writeln!(
             out,
             "# HELP argus_queue_up Whether the queue answered\n# TYPE argus_queue_up gauge\nargus_queue_up 0"

@@ -41,13 +41,18 @@ pub fn start(role: &str, config: &str) -> Argus {
 
 /// Like [`start`], on an existing directory (its `data/` is kept: a restart).
 pub fn start_in(role: &str, config: &str, dir: tempfile::TempDir) -> Argus {
+    start_with(&[role], config, dir)
+}
+
+/// Like [`start_in`] with more arguments: `["server", "--role", "handlers"]`.
+pub fn start_with(args: &[&str], config: &str, dir: tempfile::TempDir) -> Argus {
     let cfg = dir.path().join("argus.toml");
     std::fs::write(&cfg, config).unwrap_or_else(|e| panic!("write config: {e}"));
     // Only a generated token's hash is kept: a restart presents the first start's token
     // again with --token (the banner shows it then).
     let known = dir.path().join("test-token");
     let mut cmd = Command::new(BIN);
-    cmd.arg(role);
+    cmd.args(args);
     if let Ok(t) = std::fs::read_to_string(&known) {
         cmd.arg("--token").arg(t.trim());
     }

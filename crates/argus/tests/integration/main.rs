@@ -7,6 +7,7 @@ mod config;
 mod external;
 mod ingest;
 mod namespaces;
+mod pipeline;
 mod remote;
 mod storage;
 mod up;
