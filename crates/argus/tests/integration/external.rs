@@ -112,3 +112,43 @@ impl VictoriaMetrics {
             .unwrap_or_default()
     }
 }
+
+/// A running `nats-server` with JetStream.
+pub struct Nats {
+    _proc: Proc,
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+pub const NATS_SERVER: &str = "/usr/sbin/nats-server";
+
+impl Nats {
+    pub fn start() -> Nats {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let (port, monitor) = (free_port(), free_port());
+        let child = Command::new(NATS_SERVER)
+            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-m", &monitor.to_string(), "-js", "-sd"])
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {NATS_SERVER}: {e}"));
+        let nats = Nats {
+            _proc: Proc(child),
+            url: format!("nats://127.0.0.1:{port}"),
+            _dir: dir,
+        };
+        let health = format!("http://127.0.0.1:{monitor}/healthz?js-enabled-only=true");
+        wait_for("nats-server /healthz", Duration::from_secs(30), || {
+            let r = client().get(&health).send().ok()?;
+            r.status().is_success().then_some(())
+        });
+        nats
+    }
+
+    /// The `[queue]` section of an argus server using it.
+    pub fn queue_config(&self) -> String {
+        format!("[queue]\nkind = \"nats\"\nnats_url = \"{}\"\n", self.url)
+    }
+}

@@ -9,5 +9,6 @@ mod ingest;
 mod namespaces;
 mod pipeline;
 mod remote;
+mod scaleout;
 mod storage;
 mod up;
