@@ -170,6 +170,18 @@ fn remote_storage_answers_like_the_embedded_engine_and_keeps_nothing_locally() {
     assert_eq!(values.len(), 13, "{r}");
     assert_eq!(values[12][1], "0.012", "{r}");
     assert_eq!(r["data"]["result"][0]["metric"]["path"], "/a \"b\"\\c");
+    // /metrics counts what this server wrote to the receiver: 60 Influx, 20 remote write,
+    // 20 OpenTSDB samples.
+    let metrics = client()
+        .get(format!("{}/metrics", remote.url))
+        .bearer_auth(&remote.token)
+        .send()
+        .and_then(|r| r.text())
+        .unwrap_or_default();
+    assert!(
+        metrics.lines().any(|l| l == "argus_storage_samples 100"),
+        "{metrics}"
+    );
     // VictoriaMetrics has them too, under the same names.
     let direct = vm.query("count(cpu_user)", None);
     assert_eq!(direct[0]["value"][1], "2", "{direct:?}");
