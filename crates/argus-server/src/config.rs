@@ -98,6 +98,11 @@ pub struct StorageConfig {
     pub remote_write_timeout_ms: u64,
     /// `kind = "remote"`: longest a read from the receiver may take, in milliseconds.
     pub remote_read_timeout_ms: u64,
+    /// `kind = "remote"`: most samples in one remote write request; larger batches are
+    /// split (VictoriaMetrics refuses requests over 32 MiB by default).
+    pub remote_write_max_samples: usize,
+    /// `kind = "remote"`: remote write requests of one batch in flight at once.
+    pub remote_write_concurrency: usize,
 }
 
 /// `storage.kind`.
@@ -125,6 +130,8 @@ impl Default for StorageConfig {
             remote_read_url: String::new(),
             remote_write_timeout_ms: 10_000,
             remote_read_timeout_ms: 30_000,
+            remote_write_max_samples: 50_000,
+            remote_write_concurrency: 4,
         }
     }
 }
@@ -151,6 +158,8 @@ impl StorageConfig {
             read_url: self.remote_read_url.clone(),
             write_timeout: std::time::Duration::from_millis(self.remote_write_timeout_ms.max(1)),
             read_timeout: std::time::Duration::from_millis(self.remote_read_timeout_ms.max(1)),
+            max_samples_per_write: self.remote_write_max_samples.max(1),
+            write_concurrency: self.remote_write_concurrency.max(1),
         }
     }
 }

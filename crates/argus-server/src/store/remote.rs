@@ -30,6 +30,10 @@ pub struct RemoteOptions {
     pub write_timeout: Duration,
     /// Longest a read may take, connection included.
     pub read_timeout: Duration,
+    /// Most samples in one write request; a larger append is split.
+    pub max_samples_per_write: usize,
+    /// Write requests of one append in flight at once.
+    pub write_concurrency: usize,
 }
 
 /// Metrics in a remote receiver. Counts what this process wrote for `/metrics`.
@@ -209,12 +213,10 @@ fn truncate(s: &str) -> &str {
     &s[..end]
 }
 
-impl Storage for RemoteStorage {
-    fn append(&self, series: Vec<TimeSeries>) -> Result<(), StorageError> {
-        if series.is_empty() {
-            return Ok(());
-        }
-        let body = remote_write::compress(&remote_write::from_series(&series));
+impl RemoteStorage {
+    /// One remote write request.
+    fn write(&self, series: &[TimeSeries]) -> Result<(), StorageError> {
+        let body = remote_write::compress(&remote_write::from_series(series));
         let len = body.len() as u64;
         let url = &self.opts.write_url;
         let resp = self
@@ -245,6 +247,90 @@ impl Storage for RemoteStorage {
         self.samples_written.fetch_add(samples, Ordering::Relaxed);
         self.bytes_written.fetch_add(len, Ordering::Relaxed);
         Ok(())
+    }
+}
+
+/// `series` cut into groups of at most `max` samples (a longer series is split, its labels
+/// repeated), in order.
+fn chunks(series: Vec<TimeSeries>, max: usize) -> Vec<Vec<TimeSeries>> {
+    let mut out: Vec<Vec<TimeSeries>> = Vec::new();
+    let mut cur: Vec<TimeSeries> = Vec::new();
+    let mut n = 0;
+    for s in series {
+        let mut samples = s.samples;
+        while !samples.is_empty() {
+            let take = (max - n).min(samples.len());
+            let rest = samples.split_off(take);
+            n += samples.len();
+            cur.push(TimeSeries {
+                labels: s.labels.clone(),
+                samples,
+            });
+            samples = rest;
+            if n == max {
+                out.push(std::mem::take(&mut cur));
+                n = 0;
+            }
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+impl Storage for RemoteStorage {
+    /// Writes in requests of at most `max_samples_per_write` samples, `write_concurrency`
+    /// at a time. Not atomic: when one request fails, the others may have been stored; the
+    /// caller's retry writes them again (same samples, same timestamps).
+    fn append(&self, series: Vec<TimeSeries>) -> Result<(), StorageError> {
+        let chunks = chunks(series, self.opts.max_samples_per_write.max(1));
+        match chunks.len() {
+            0 => Ok(()),
+            1 => self.write(&chunks[0]),
+            n => {
+                let next = std::sync::atomic::AtomicUsize::new(0);
+                let errors: Vec<StorageError> = std::thread::scope(|scope| {
+                    let workers: Vec<_> = (0..self.opts.write_concurrency.clamp(1, n))
+                        .map(|_| {
+                            scope.spawn(|| {
+                                let mut errors = Vec::new();
+                                loop {
+                                    let i = next.fetch_add(1, Ordering::Relaxed);
+                                    let Some(chunk) = chunks.get(i) else {
+                                        return errors;
+                                    };
+                                    if let Err(e) = self.write(chunk) {
+                                        errors.push(e);
+                                    }
+                                }
+                            })
+                        })
+                        .collect();
+                    workers
+                        .into_iter()
+                        .flat_map(|w| {
+                            w.join().unwrap_or_else(|_| {
+                                vec![StorageError::Other(
+                                    "remote storage: a writer thread panicked".into(),
+                                )]
+                            })
+                        })
+                        .collect()
+                });
+                // One error that a retry may cure makes the whole append worth retrying;
+                // only when every failure is a refusal of the data is the data refused.
+                let mut errors = errors.into_iter();
+                let first = errors.next();
+                match first {
+                    None => Ok(()),
+                    Some(StorageError::Rejected(m)) => Err(errors
+                        .find(|e| !matches!(e, StorageError::Rejected(_)))
+                        .unwrap_or(StorageError::Rejected(m))),
+                    Some(e) => Err(e),
+                }
+            }
+        }
     }
 
     fn select(
@@ -359,6 +445,45 @@ mod tests {
     }
 
     #[test]
+    fn appends_are_cut_into_requests_of_at_most_max_samples() {
+        let ts = |name: &str, n: i64| TimeSeries {
+            labels: Labels::with_name(name, [("a", "b")]),
+            samples: (0..n).map(|t| Sample { ts: t, value: 1.0 }).collect(),
+        };
+        let got = chunks(vec![ts("x", 3), ts("y", 5), ts("z", 1)], 4);
+        let shape: Vec<Vec<(String, usize)>> = got
+            .iter()
+            .map(|c| {
+                c.iter()
+                    .map(|s| {
+                        (
+                            s.labels.metric_name().unwrap_or("").to_string(),
+                            s.samples.len(),
+                        )
+                    })
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            vec![
+                vec![("x".into(), 3), ("y".into(), 1)],
+                vec![("y".into(), 4)],
+                vec![("z".into(), 1)],
+            ]
+        );
+        // Every sample once, in order.
+        let y: Vec<i64> = got
+            .iter()
+            .flatten()
+            .filter(|s| s.labels.metric_name() == Some("y"))
+            .flat_map(|s| s.samples.iter().map(|x| x.ts))
+            .collect();
+        assert_eq!(y, vec![0, 1, 2, 3, 4]);
+        assert!(chunks(Vec::new(), 4).is_empty());
+    }
+
+    #[test]
     fn seconds_are_exact_to_the_millisecond() {
         assert_eq!(seconds(1_700_000_000_123), "1700000000.123");
         assert_eq!(seconds(5), "0.005");
@@ -381,6 +506,8 @@ mod tests {
             read_url: "http://127.0.0.1:8428".into(),
             write_timeout: Duration::from_secs(1),
             read_timeout: Duration::from_secs(1),
+            max_samples_per_write: 10,
+            write_concurrency: 1,
         };
         let err = RemoteStorage::new(opts).err().map(|e| e.to_string());
         assert!(

@@ -81,7 +81,11 @@ fn bodies(end_ms: i64) -> Vec<(&'static str, Vec<u8>)> {
 #[test]
 fn remote_storage_answers_like_the_embedded_engine_and_keeps_nothing_locally() {
     let vm = VictoriaMetrics::start();
-    let remote = start("server", &vm.storage_config());
+    // Small write requests, so that each batch goes out as several concurrent ones.
+    let remote = start(
+        "server",
+        &format!("{}remote_write_max_samples = 7\n", vm.storage_config()),
+    );
     let local = start("server", "");
     // Whole seconds, so that every point lands on a query step below.
     let end_ms = (argus_core::now_ms() / 1000 - 5) * 1000;
