@@ -37,6 +37,21 @@ fn version(cmd: &std::path::Path, arg: &str) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// The Debian package's binary prints an empty `-version`: ask dpkg then.
+fn vm_version(bin: &std::path::Path) -> String {
+    let v = version(bin, "-version");
+    if v != "unknown" {
+        return v;
+    }
+    std::process::Command::new("dpkg-query")
+        .args(["-W", "-f=${Version}", "victoria-metrics"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|s| !s.is_empty())
+        .map_or_else(|| "unknown".into(), |v| format!("{v} (dpkg)"))
+}
+
 pub fn render(
     opts: &Options,
     machine: &Machine,
@@ -67,7 +82,7 @@ pub fn render(
         "- Argus: `{}` ({}); VictoriaMetrics: `{}` (Debian package, defaults, `-retentionPeriod=100y`); nats-server: `{}` (`-js`)",
         version(&opts.argus, "version"),
         opts.argus.display(),
-        version(&opts.vm, "-version"),
+        vm_version(&opts.vm),
         version(&opts.nats, "--version"),
     );
     let _ = writeln!(
