@@ -3,8 +3,9 @@
 //!
 //! The store is a directory of JSON-lines files, one per UTC day
 //! (`<data_dir>/events/YYYY-MM-DD.jsonl`); a write is fsynced before it is acknowledged. A
-//! query reads only the days its range covers. This is the single-node store; routing
-//! events to handlers by type comes with the ingest pipeline.
+//! query reads only the days its range covers. With the ingest pipeline (every `argus`
+//! server), `POST` queues the events by type and the event handler appends them here
+//! (`crate::pipeline`); without one (unit tests), `POST` appends directly.
 
 use crate::api::AppState;
 use crate::error::ApiError;

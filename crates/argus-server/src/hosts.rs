@@ -1,9 +1,10 @@
 //! The host registry: what the agents' heartbeats say about each host, and when each was
 //! last seen. `POST /api/argus/heartbeat` records, `GET /api/argus/hosts` lists.
 //!
-//! Kept in memory and written to `<data_dir>/hosts.json` (atomically, at most every few
-//! seconds) so it survives restarts. The inventory with editing, groups and SQLite or
-//! PostgreSQL comes with the server's registry.
+//! With the ingest pipeline, heartbeats are queued and the heartbeat handler records them
+//! in the SQLite registry (`crate::registry`, `<data_dir>/registry.db`), which `GET` reads.
+//! [`Registry`] is the earlier in-memory registry written to `<data_dir>/hosts.json`, still
+//! used without a pipeline and read once to import an existing file into SQLite.
 
 use crate::api::AppState;
 use crate::error::ApiError;

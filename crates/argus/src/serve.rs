@@ -173,10 +173,13 @@ async fn start_server(
     let handlers = role.runs_handlers().then(|| {
         let targets = Arc::new(argus_server::pipeline::handlers::Targets {
             store: state.store.clone(),
+            tsdb: db.clone(),
+            rules: state.rules.clone(),
             events,
             registry: registry.clone(),
             exec: config.handlers.exec.clone(),
             batch_entries: config.handlers.batch_entries,
+            workers: config.handlers.workers_per_type,
         });
         tokio::spawn(argus_server::pipeline::handlers::run(
             queue.clone(),
@@ -254,7 +257,12 @@ pub async fn server(config: Config, role: Role) -> anyhow::Result<()> {
     started.stop().await
 }
 
-pub async fn up(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<()> {
+pub async fn up(mut config: Config, config_path: Option<PathBuf>) -> anyhow::Result<()> {
+    // The all-in-one keeps everything in its data directory: the embedded queue.
+    if config.queue.kind != QueueKind::Embedded {
+        tracing::warn!("argus up uses the embedded queue; [queue] kind is for `argus server`");
+        config.queue.kind = QueueKind::Embedded;
+    }
     let (tx, rx) = tokio::sync::watch::channel(false);
     let started = start_server(&config, rx.clone(), Role::All).await?;
     let mut agent_config = config.agent.clone();

@@ -172,17 +172,20 @@ async fn ingest(
     let now = argus_core::now_ms();
     let len = bytes.len() as u64;
     if let Some(pipeline) = &state.pipeline {
+        // Checked here, whole; queued as text and parsed again by the samples handler.
         let rules = state.rules.clone();
-        let ns2 = ns.clone();
+        let has_ns = ns.is_some();
         let access = access.clone();
-        let (series, counts) = tokio::task::spawn_blocking(move || {
+        let (bytes, counts) = tokio::task::spawn_blocking(move || {
             let text = std::str::from_utf8(&bytes).unwrap_or_default();
-            collect_series(&rules, &access, text, precision, ns2.as_deref(), now)
+            check_lines(&rules, &access, text, precision, has_ns, now).map(|c| (bytes, c))
         })
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
-        let entry = crate::pipeline::codec::Entry::Samples { ns, series };
-        pipeline.publish(crate::pipeline::SAMPLES, &entry).await?;
+        let text = std::str::from_utf8(&bytes).unwrap_or_default();
+        pipeline
+            .publish_lines(ns.as_deref(), precision, now, text)
+            .await?;
         state
             .telemetry
             .ingested(counts.lines, counts.samples, len, counts.strings);
@@ -193,12 +196,15 @@ async fn ingest(
     let counts = tokio::task::spawn_blocking(move || {
         // `bytes` was checked to be UTF-8 above.
         let text = std::str::from_utf8(&bytes).unwrap_or_default();
+        // A namespace token's body naming another namespace in an `ns` tag: 403 first.
+        if access.ns.is_some() {
+            check_lines(&st.rules, &access, text, precision, ns.is_some(), now)?;
+        }
         match &st.tsdb {
-            Some(db) => store_tsdb(db, &st.rules, &access, text, precision, ns.as_deref(), now),
+            Some(db) => store_tsdb(db, &st.rules, text, precision, ns.as_deref(), now),
             None => store_generic(
                 st.store.as_ref(),
                 &st.rules,
-                &access,
                 text,
                 precision,
                 ns.as_deref(),
@@ -233,13 +239,12 @@ fn bad_line(e: argus_core::line_protocol::ParseError) -> ApiError {
 fn store_generic(
     store: &dyn argus_core::Storage,
     rules: &Rules,
-    access: &Access,
     text: &str,
     precision: Precision,
     ns: Option<&str>,
     now: i64,
 ) -> Result<Counts, ApiError> {
-    let (series, counts) = collect_series(rules, access, text, precision, ns, now)?;
+    let (series, counts) = collect_series(rules, text, precision, ns, now)?;
     store.append(series)?;
     Ok(counts)
 }
@@ -247,7 +252,6 @@ fn store_generic(
 /// Parses and checks a whole body into series (the first bad line is the error).
 fn collect_series(
     rules: &Rules,
-    access: &Access,
     text: &str,
     precision: Precision,
     ns: Option<&str>,
@@ -263,7 +267,6 @@ fn collect_series(
         let ts = line.timestamp.map_or(now, |t| precision.to_millis(t));
         check_line(rules, &line, ts, ns.is_some(), now)
             .map_err(|v| invalid_line(it.current_line(), v))?;
-        check_line_ns(access, &line, it.current_line())?;
         strings += line_to_series(&line, precision, now, &extra, &mut series) as u64;
     }
     let samples = series.iter().map(|s| s.samples.len() as u64).sum();
@@ -277,20 +280,120 @@ fn collect_series(
     ))
 }
 
+/// Parses and checks a whole body without storing it (the first bad line is the error).
+fn check_lines(
+    rules: &Rules,
+    access: &Access,
+    text: &str,
+    precision: Precision,
+    has_ns: bool,
+    now: i64,
+) -> Result<Counts, ApiError> {
+    let (mut lines, mut strings, mut samples) = (0u64, 0u64, 0u64);
+    let mut it = parse(text);
+    while let Some(parsed) = it.next() {
+        let line = parsed.map_err(bad_line)?;
+        lines += 1;
+        let ts = line.timestamp.map_or(now, |t| precision.to_millis(t));
+        check_line(rules, &line, ts, has_ns, now)
+            .map_err(|v| invalid_line(it.current_line(), v))?;
+        check_line_ns(access, &line, it.current_line())?;
+        for (_, value) in &line.fields {
+            if value.as_f64().is_some() {
+                samples += 1;
+            } else {
+                strings += 1;
+            }
+        }
+    }
+    Ok(Counts {
+        lines,
+        samples,
+        strings,
+    })
+}
+
+/// One queued line-protocol entry, as the samples handler applies it.
+pub struct QueuedLines<'a> {
+    pub ns: Option<&'a str>,
+    pub precision: Precision,
+    pub now_ms: i64,
+    pub text: &'a str,
+}
+
+/// Applies queued line-protocol entries: on the embedded engine all in one commit, or
+/// entry by entry when that fails, each then on its own. Returns, per entry that storage
+/// refused as data (out of order, a limit), why; `Err` when storage failed otherwise (retry).
+pub fn apply_lines(
+    store: &dyn argus_core::Storage,
+    tsdb: Option<&argus_tsdb::Db>,
+    rules: &Rules,
+    entries: &[QueuedLines<'_>],
+) -> Result<Vec<String>, ApiError> {
+    if let Some(db) = tsdb
+        && entries.len() > 1
+    {
+        let mut app = db.appender();
+        let all = entries.iter().try_for_each(|e| {
+            add_lines(&mut app, rules, e.text, e.precision, e.ns, e.now_ms).map(drop)
+        });
+        if all.is_ok()
+            && app
+                .commit()
+                .map_err(|e| ApiError::Storage(e.into()))
+                .is_ok()
+        {
+            return Ok(Vec::new());
+        }
+    }
+    let mut refused = Vec::new();
+    for e in entries {
+        let r = match tsdb {
+            Some(db) => store_tsdb(db, rules, e.text, e.precision, e.ns, e.now_ms),
+            None => store_generic(store, rules, e.text, e.precision, e.ns, e.now_ms),
+        };
+        match r {
+            Ok(_) => {}
+            Err(
+                e @ (ApiError::BadLine { .. }
+                | ApiError::Invalid { .. }
+                | ApiError::Storage(
+                    argus_core::StorageError::Rejected(_) | argus_core::StorageError::Limit(_),
+                )),
+            ) => refused.push(e.to_string()),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(refused)
+}
+
 /// The embedded engine: series are found by the line's raw key (namespace, measurement,
 /// tags, field), so labels are built only the first time a series is seen. A bad line
 /// anywhere leaves the batch uncommitted: nothing of the body is stored.
 fn store_tsdb(
     db: &argus_tsdb::Db,
     rules: &Rules,
-    access: &Access,
+    text: &str,
+    precision: Precision,
+    ns: Option<&str>,
+    now: i64,
+) -> Result<Counts, ApiError> {
+    let mut app = db.appender();
+    let counts = add_lines(&mut app, rules, text, precision, ns, now)?;
+    app.commit().map_err(|e| ApiError::Storage(e.into()))?;
+    Ok(counts)
+}
+
+/// Adds a body's samples to an appender (not committed).
+fn add_lines(
+    app: &mut argus_tsdb::db::Appender<'_>,
+    rules: &Rules,
     text: &str,
     precision: Precision,
     ns: Option<&str>,
     now: i64,
 ) -> Result<Counts, ApiError> {
     let extra: Vec<(&str, &str)> = ns.map(|n| ("ns", n)).into_iter().collect();
-    let mut app = db.appender();
     let (mut lines, mut strings, mut samples) = (0u64, 0u64, 0u64);
     let mut key: Vec<u8> = Vec::with_capacity(256);
     let mut scratch: Vec<TimeSeries> = Vec::new();
@@ -301,7 +404,6 @@ fn store_tsdb(
         let ts = line.timestamp.map_or(now, |t| precision.to_millis(t));
         check_line(rules, &line, ts, ns.is_some(), now)
             .map_err(|v| invalid_line(it.current_line(), v))?;
-        check_line_ns(access, &line, it.current_line())?;
         key.clear();
         key.extend_from_slice(ns.unwrap_or("").as_bytes());
         key.push(0);
@@ -340,7 +442,6 @@ fn store_tsdb(
             samples += 1;
         }
     }
-    app.commit().map_err(|e| ApiError::Storage(e.into()))?;
     Ok(Counts {
         lines,
         samples,

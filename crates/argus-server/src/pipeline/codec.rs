@@ -9,11 +9,13 @@
 //! str       = uvarint(len) utf8
 //! heartbeat = received_ms:zvarint json    ; kind 2, json: the rest of the entry
 //! events    = uvarint(n) (uvarint(len) json){n}  ; kind 3, one JSON document per event
+//! lines     = precision:u8 now_ms:zvarint text ; kind 4, checked line protocol, the rest
 //! ```
 //!
 //! `uvarint` is unsigned LEB128, `zvarint` a zigzag-encoded signed LEB128. A reader refuses
 //! a version it does not know rather than guessing.
 
+use argus_core::line_protocol::Precision;
 use argus_core::{Event, Labels, Sample, TimeSeries};
 
 /// The version written; readers accept only it (a later version adds a branch here).
@@ -22,6 +24,16 @@ pub const VERSION: u8 = 1;
 const KIND_SAMPLES: u8 = 1;
 const KIND_HEARTBEAT: u8 = 2;
 const KIND_EVENTS: u8 = 3;
+const KIND_LINES: u8 = 4;
+
+const PRECISIONS: [Precision; 6] = [
+    Precision::Nanoseconds,
+    Precision::Microseconds,
+    Precision::Milliseconds,
+    Precision::Seconds,
+    Precision::Minutes,
+    Precision::Hours,
+];
 
 /// One batch as ingest accepted it.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +54,16 @@ pub enum Entry {
         ns: Option<String>,
         events: Vec<Event>,
     },
+    /// Influx line protocol as received, already checked line by line: the handler
+    /// parses it again straight into storage (the embedded engine's fast path), which costs
+    /// less than building every series' labels at ingest. `now_ms` stamps lines without a
+    /// timestamp; `ns` becomes the `ns` label.
+    Lines {
+        ns: Option<String>,
+        precision: Precision,
+        now_ms: i64,
+        text: String,
+    },
 }
 
 impl Entry {
@@ -51,6 +73,7 @@ impl Entry {
             Entry::Samples { .. } => "samples",
             Entry::Heartbeat { .. } => "heartbeat",
             Entry::Events { .. } => "events",
+            Entry::Lines { .. } => "lines",
         }
     }
 }
@@ -77,12 +100,112 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
+fn put_series(out: &mut Vec<u8>, s: &TimeSeries) {
+    put_uvarint(out, s.labels.len() as u64);
+    for l in s.labels.iter() {
+        put_str(out, &l.name);
+        put_str(out, &l.value);
+    }
+    put_uvarint(out, s.samples.len() as u64);
+    let mut prev = 0i64;
+    for (i, x) in s.samples.iter().enumerate() {
+        put_zvarint(
+            out,
+            if i == 0 {
+                x.ts
+            } else {
+                x.ts.wrapping_sub(prev)
+            },
+        );
+        prev = x.ts;
+    }
+    for x in &s.samples {
+        out.extend_from_slice(&x.value.to_bits().to_le_bytes());
+    }
+}
+
+/// Samples as one or more entries of at most `max` bytes each (series are not split: a
+/// single series larger than `max` makes an entry of its own, which the queue may refuse).
+/// Each entry decodes to [`Entry::Samples`] with `ns`, the series in order.
+pub fn encode_samples(ns: Option<&str>, series: &[TimeSeries], max: usize) -> Vec<Vec<u8>> {
+    let finish = |n: u64, body: &[u8]| {
+        let mut e = Vec::with_capacity(body.len() + 16);
+        e.push(VERSION);
+        e.push(KIND_SAMPLES);
+        put_str(&mut e, ns.unwrap_or(""));
+        put_uvarint(&mut e, n);
+        e.extend_from_slice(body);
+        e
+    };
+    let header = 2 + 10 + ns.map_or(0, str::len) + 10;
+    let (mut out, mut body, mut one, mut n) = (Vec::new(), Vec::new(), Vec::new(), 0u64);
+    for s in series {
+        one.clear();
+        put_series(&mut one, s);
+        if n > 0 && header + body.len() + one.len() > max {
+            out.push(finish(n, &body));
+            body.clear();
+            n = 0;
+        }
+        body.extend_from_slice(&one);
+        n += 1;
+    }
+    if n > 0 || out.is_empty() {
+        out.push(finish(n, &body));
+    }
+    out
+}
+
+/// Line protocol `text` as [`Entry::Lines`] entries of at most `max` bytes each, split at
+/// line ends (a single line longer than that makes an entry of its own).
+pub fn encode_lines(
+    ns: Option<&str>,
+    precision: Precision,
+    now_ms: i64,
+    text: &str,
+    max: usize,
+) -> Vec<Vec<u8>> {
+    let header = |len: usize| {
+        let mut e = Vec::with_capacity(len + 24 + ns.map_or(0, str::len));
+        e.push(VERSION);
+        e.push(KIND_LINES);
+        put_str(&mut e, ns.unwrap_or(""));
+        e.push(PRECISIONS.iter().position(|p| *p == precision).unwrap_or(0) as u8);
+        put_zvarint(&mut e, now_ms);
+        e
+    };
+    let room = max.saturating_sub(header(0).len()).max(1);
+    let mut out = Vec::new();
+    let mut rest = text.as_bytes();
+    while !rest.is_empty() || out.is_empty() {
+        let mut end = rest.len();
+        if end > room {
+            // The last line end within room, else the first one after it.
+            end = match rest[..room].iter().rposition(|&b| b == b'\n') {
+                Some(i) => i + 1,
+                None => rest
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(rest.len(), |i| i + 1),
+            };
+        }
+        let mut e = header(end);
+        e.extend_from_slice(&rest[..end]);
+        out.push(e);
+        rest = &rest[end..];
+    }
+    out
+}
+
 /// Encodes an entry.
 pub fn encode(entry: &Entry) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
     out.push(VERSION);
     let ns = match entry {
-        Entry::Samples { ns, .. } | Entry::Heartbeat { ns, .. } | Entry::Events { ns, .. } => ns,
+        Entry::Samples { ns, .. }
+        | Entry::Heartbeat { ns, .. }
+        | Entry::Events { ns, .. }
+        | Entry::Lines { ns, .. } => ns,
     };
     match entry {
         Entry::Samples { series, .. } => {
@@ -90,27 +213,7 @@ pub fn encode(entry: &Entry) -> Vec<u8> {
             put_str(&mut out, ns.as_deref().unwrap_or(""));
             put_uvarint(&mut out, series.len() as u64);
             for s in series {
-                put_uvarint(&mut out, s.labels.len() as u64);
-                for l in s.labels.iter() {
-                    put_str(&mut out, &l.name);
-                    put_str(&mut out, &l.value);
-                }
-                put_uvarint(&mut out, s.samples.len() as u64);
-                let mut prev = 0i64;
-                for (i, x) in s.samples.iter().enumerate() {
-                    put_zvarint(
-                        &mut out,
-                        if i == 0 {
-                            x.ts
-                        } else {
-                            x.ts.wrapping_sub(prev)
-                        },
-                    );
-                    prev = x.ts;
-                }
-                for x in &s.samples {
-                    out.extend_from_slice(&x.value.to_bits().to_le_bytes());
-                }
+                put_series(&mut out, s);
             }
         }
         Entry::Heartbeat {
@@ -121,6 +224,18 @@ pub fn encode(entry: &Entry) -> Vec<u8> {
             put_zvarint(&mut out, *received_ms);
             // A Value always serializes.
             let _ = serde_json::to_writer(&mut out, body);
+        }
+        Entry::Lines {
+            precision,
+            now_ms,
+            text,
+            ..
+        } => {
+            out.push(KIND_LINES);
+            put_str(&mut out, ns.as_deref().unwrap_or(""));
+            out.push(PRECISIONS.iter().position(|p| p == precision).unwrap_or(0) as u8);
+            put_zvarint(&mut out, *now_ms);
+            out.extend_from_slice(text.as_bytes());
         }
         Entry::Events { events, .. } => {
             out.push(KIND_EVENTS);
@@ -275,6 +390,22 @@ pub fn decode(bytes: &[u8]) -> Result<Entry, DecodeError> {
             }
             Entry::Events { ns, events }
         }
+        KIND_LINES => {
+            let p = r.u8()?;
+            let precision = *PRECISIONS
+                .get(usize::from(p))
+                .ok_or_else(|| DecodeError(format!("unknown precision {p}")))?;
+            let now_ms = r.zvarint()?;
+            let text = std::str::from_utf8(r.rest())
+                .map_err(|_| DecodeError("line protocol is not UTF-8".into()))?
+                .to_string();
+            Entry::Lines {
+                ns,
+                precision,
+                now_ms,
+                text,
+            }
+        }
         other => return Err(DecodeError(format!("unknown entry kind {other}"))),
     };
     if r.at != bytes.len() {
@@ -316,6 +447,12 @@ mod tests {
                 received_ms: 1_700_000_000_123,
                 body: serde_json::json!({"facts": {"hostname": "web1", "cpus": 4}}),
             },
+            Entry::Lines {
+                ns: Some("db1".into()),
+                precision: Precision::Seconds,
+                now_ms: 1_700_000_000_000,
+                text: "cpu,host=a user=1.5 1700000000\nmem free=3i\n".into(),
+            },
             Entry::Events {
                 ns: Some("x".into()),
                 events: vec![Event {
@@ -346,6 +483,71 @@ mod tests {
         // 8 bytes per value, 3 per timestamp delta, labels once.
         assert!(b.len() < 100 * 11 + 60, "{} bytes", b.len());
         assert!(decode(&b).is_ok_and(|e| e.kind() == "samples"));
+    }
+
+    #[test]
+    fn large_sample_batches_split_into_entries_under_the_limit() {
+        let all: Vec<TimeSeries> = (0..50)
+            .map(|i| series(&format!("m{i}"), &[(i, i as f64), (i + 1, 1.0)]))
+            .collect();
+        let one = encode_samples(Some("team1"), &all, usize::MAX);
+        assert_eq!(one.len(), 1);
+        assert_eq!(
+            one[0],
+            encode(&Entry::Samples {
+                ns: Some("team1".into()),
+                series: all.clone()
+            })
+        );
+        let parts = encode_samples(Some("team1"), &all, 400);
+        assert!(parts.len() > 3, "{}", parts.len());
+        let mut back = Vec::new();
+        for p in &parts {
+            assert!(p.len() <= 400, "{}", p.len());
+            match decode(p) {
+                Ok(Entry::Samples { ns, series }) => {
+                    assert_eq!(ns.as_deref(), Some("team1"));
+                    back.extend(series);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(back, all);
+        assert_eq!(encode_samples(None, &[], 100).len(), 1);
+    }
+
+    #[test]
+    fn line_protocol_splits_at_line_ends() {
+        let text: String = (0..100).map(|i| format!("m,i={i} v={i} {i}\n")).collect();
+        let one = encode_lines(Some("n"), Precision::Seconds, 7, &text, usize::MAX);
+        assert_eq!(one.len(), 1);
+        let parts = encode_lines(Some("n"), Precision::Seconds, 7, &text, 200);
+        assert!(parts.len() > 5);
+        let mut back = String::new();
+        for p in &parts {
+            assert!(p.len() <= 200, "{}", p.len());
+            match decode(p) {
+                Ok(Entry::Lines {
+                    ns,
+                    precision,
+                    now_ms,
+                    text,
+                }) => {
+                    assert_eq!(
+                        (ns.as_deref(), precision, now_ms),
+                        (Some("n"), Precision::Seconds, 7)
+                    );
+                    assert!(text.ends_with('\n'));
+                    back.push_str(&text);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(back, text);
+        // A line longer than the limit is one entry of its own, never cut.
+        let long = format!("a\n{}\nb", "x".repeat(500));
+        let parts = encode_lines(None, Precision::Seconds, 0, &long, 100);
+        assert_eq!(parts.len(), 3);
     }
 
     #[test]

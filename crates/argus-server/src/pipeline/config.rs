@@ -24,6 +24,9 @@ pub struct QueueConfig {
     pub max_bytes: u64,
     /// Embedded: size of one segment file (also the largest entry, so the largest body).
     pub segment_bytes: u64,
+    /// Sample batches larger than this, encoded, are queued as several entries (NATS
+    /// refuses messages over its max_payload, 1 MiB by default).
+    pub max_entry_bytes: u64,
     /// `Retry-After` (seconds) when the queue is full.
     pub full_retry_after_secs: u64,
     /// `Retry-After` (seconds) when the queue is unavailable (503).
@@ -50,6 +53,7 @@ impl Default for QueueConfig {
             kind: QueueKind::Embedded,
             max_bytes: 1 << 30,
             segment_bytes: 64 << 20,
+            max_entry_bytes: 1_000_000,
             full_retry_after_secs: 1,
             unavailable_retry_after_secs: 5,
             nats_url: "nats://127.0.0.1:4222".into(),
@@ -96,6 +100,10 @@ pub struct HandlersConfig {
     pub types: Vec<String>,
     /// Most entries one handler takes from the queue at a time.
     pub batch_entries: usize,
+    /// Workers per type, each with its own handle on the type's consumer group, applying
+    /// batches in parallel (a type with an exec handler has one). With NATS, several
+    /// pullers of one type were seen to leave an entry un-delivered until `ack_wait`.
+    pub workers_per_type: usize,
     /// `[handlers.exec.<type>]`: events of that type go to a script instead of the event
     /// store.
     pub exec: BTreeMap<String, ExecConfig>,
@@ -106,6 +114,7 @@ impl Default for HandlersConfig {
         HandlersConfig {
             types: Vec::new(),
             batch_entries: 256,
+            workers_per_type: 1,
             exec: BTreeMap::new(),
         }
     }

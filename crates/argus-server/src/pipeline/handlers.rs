@@ -25,11 +25,17 @@ use tokio::task::JoinSet;
 /// Where handled entries go. Shared read-only by every topic's task.
 pub struct Targets {
     pub store: Arc<dyn Storage>,
+    /// The embedded engine when it is the store: queued line protocol takes its fast path.
+    pub tsdb: Option<Arc<argus_tsdb::Db>>,
+    /// The ingest rules, which queued line protocol is applied with (as it was checked).
+    pub rules: Arc<crate::ingest::validate::Rules>,
     pub events: Arc<EventStore>,
     pub registry: Arc<HostRegistry>,
     pub exec: BTreeMap<String, ExecConfig>,
     /// Most entries taken from the queue at a time.
     pub batch_entries: usize,
+    /// Workers per type sharing its consumer (a type with an exec handler has one).
+    pub workers: usize,
 }
 
 /// How often a handlers process bound to every type looks for new topics.
@@ -49,14 +55,24 @@ pub async fn run(
     let task_stop = stop.clone();
     let mut start = |topic: String, tasks: &mut JoinSet<()>| {
         if running.insert(topic.clone()) {
-            tracing::info!(topic, "handler started");
-            tasks.spawn(run_topic(
-                queue.clone(),
-                topic.clone(),
-                targets.clone(),
-                metrics.topic(&topic),
-                task_stop.clone(),
-            ));
+            // Each worker has its own handle on the type's consumer group: the group shares
+            // the entries among them, and a worker that fails gives back only its batch.
+            // A type with an exec handler has one worker: its program sees one batch at a time.
+            let workers = if targets.exec.contains_key(&topic) {
+                1
+            } else {
+                targets.workers.max(1)
+            };
+            tracing::info!(topic, workers, "handler started");
+            for _ in 0..workers {
+                tasks.spawn(run_topic(
+                    queue.clone(),
+                    topic.clone(),
+                    targets.clone(),
+                    metrics.topic(&topic),
+                    task_stop.clone(),
+                ));
+            }
         }
     };
     if types.is_empty() {
@@ -175,6 +191,7 @@ async fn handle(
     counters: &TopicCounters,
 ) -> Result<(), String> {
     let mut samples: Vec<Vec<TimeSeries>> = Vec::new();
+    let mut lines: Vec<Entry> = Vec::new();
     let mut seen: Vec<Seen> = Vec::new();
     let mut events: Vec<Event> = Vec::new();
     for d in batch {
@@ -205,6 +222,7 @@ async fn handle(
                 }
             },
             Ok(Entry::Events { events: e, .. }) => events.extend(e),
+            Ok(e @ Entry::Lines { .. }) => lines.push(e),
             Err(e) => {
                 tracing::error!(topic, id = d.id, error = %e, "dropping an undecodable entry");
                 counters.dropped_corrupt.fetch_add(1, Ordering::Relaxed);
@@ -213,6 +231,36 @@ async fn handle(
     }
     if !samples.is_empty() {
         apply_samples(topic, t.store.clone(), samples, counters).await?;
+    }
+    if !lines.is_empty() {
+        let (store, tsdb, rules) = (t.store.clone(), t.tsdb.clone(), t.rules.clone());
+        let refused = tokio::task::spawn_blocking(move || {
+            let queued: Vec<crate::ingest::influx::QueuedLines<'_>> = lines
+                .iter()
+                .filter_map(|e| match e {
+                    Entry::Lines {
+                        ns,
+                        precision,
+                        now_ms,
+                        text,
+                    } => Some(crate::ingest::influx::QueuedLines {
+                        ns: ns.as_deref(),
+                        precision: *precision,
+                        now_ms: *now_ms,
+                        text,
+                    }),
+                    _ => None,
+                })
+                .collect();
+            crate::ingest::influx::apply_lines(store.as_ref(), tsdb.as_deref(), &rules, &queued)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("storage: {e}"))?;
+        for reason in refused {
+            tracing::warn!(topic, %reason, "storage refused a batch of samples: dropped");
+            counters.dropped_rejected.fetch_add(1, Ordering::Relaxed);
+        }
     }
     if !seen.is_empty() {
         t.registry
@@ -248,29 +296,32 @@ async fn apply_samples(
     entries: Vec<Vec<TimeSeries>>,
     counters: &TopicCounters,
 ) -> Result<(), String> {
-    let all: Vec<TimeSeries> = entries.iter().flatten().cloned().collect();
-    let s = store.clone();
-    let first = tokio::task::spawn_blocking(move || s.append(all))
-        .await
-        .map_err(|e| e.to_string())?;
-    match first {
-        Ok(()) => return Ok(()),
-        Err(e) if !refused(&e) => return Err(format!("storage: {e}")),
-        Err(_) => {}
+    if entries.len() > 1 {
+        let all: Vec<TimeSeries> = entries.iter().flatten().cloned().collect();
+        if try_append(store.clone(), all).await?.is_none() {
+            return Ok(());
+        }
     }
     for series in entries {
-        let s = store.clone();
-        let r = tokio::task::spawn_blocking(move || s.append(series))
-            .await
-            .map_err(|e| e.to_string())?;
-        match r {
-            Ok(()) => {}
-            Err(e) if refused(&e) => {
-                tracing::warn!(topic, error = %e, "storage refused a batch of samples: dropped");
-                counters.dropped_rejected.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(e) => return Err(format!("storage: {e}")),
+        if let Some(reason) = try_append(store.clone(), series).await? {
+            tracing::warn!(topic, %reason, "storage refused a batch of samples: dropped");
+            counters.dropped_rejected.fetch_add(1, Ordering::Relaxed);
         }
     }
     Ok(())
+}
+
+/// Appends; `Ok(Some(why))` when storage refused the data itself, `Err` when it failed.
+async fn try_append(
+    store: Arc<dyn Storage>,
+    series: Vec<TimeSeries>,
+) -> Result<Option<String>, String> {
+    let r = tokio::task::spawn_blocking(move || store.append(series))
+        .await
+        .map_err(|e| e.to_string())?;
+    match r {
+        Ok(()) => Ok(None),
+        Err(e) if refused(&e) => Ok(Some(e.to_string())),
+        Err(e) => Err(format!("storage: {e}")),
+    }
 }

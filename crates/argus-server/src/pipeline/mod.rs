@@ -89,6 +89,7 @@ pub struct Pipeline {
     pub queue: Arc<dyn Queue>,
     pub metrics: Arc<Metrics>,
     unavailable_retry_after: Duration,
+    max_entry_bytes: usize,
 }
 
 impl Pipeline {
@@ -97,12 +98,39 @@ impl Pipeline {
             queue,
             metrics: Arc::new(Metrics::default()),
             unavailable_retry_after: Duration::from_secs(config.unavailable_retry_after_secs),
+            max_entry_bytes: config.max_entry_bytes.max(1024) as usize,
         }
     }
 
-    /// Encodes and publishes one batch; `Ok` means it is durable in the queue.
+    /// Encodes and publishes one batch; `Ok` means it is durable in the queue. Samples
+    /// larger than `queue.max_entry_bytes` encoded go as several entries, in order; when
+    /// one fails, those before it stay queued (a retry rewrites them: idempotent).
     pub async fn publish(&self, topic: &str, entry: &Entry) -> Result<(), ApiError> {
-        let bytes = bytes::Bytes::from(codec::encode(entry));
+        if let Entry::Samples { ns, series } = entry {
+            for part in codec::encode_samples(ns.as_deref(), series, self.max_entry_bytes) {
+                self.publish_bytes(topic, part).await?;
+            }
+            return Ok(());
+        }
+        self.publish_bytes(topic, codec::encode(entry)).await
+    }
+
+    /// Publishes checked line protocol to `samples`, in entries under `max_entry_bytes`.
+    pub async fn publish_lines(
+        &self,
+        ns: Option<&str>,
+        precision: argus_core::line_protocol::Precision,
+        now_ms: i64,
+        text: &str,
+    ) -> Result<(), ApiError> {
+        for part in codec::encode_lines(ns, precision, now_ms, text, self.max_entry_bytes) {
+            self.publish_bytes(SAMPLES, part).await?;
+        }
+        Ok(())
+    }
+
+    async fn publish_bytes(&self, topic: &str, bytes: Vec<u8>) -> Result<(), ApiError> {
+        let bytes = bytes::Bytes::from(bytes);
         let len = bytes.len() as u64;
         match self.queue.publish(topic, bytes).await {
             Ok(()) => {
@@ -142,6 +170,12 @@ pub fn status_router(state: crate::AppState) -> axum::Router {
     axum::Router::new()
         .route("/health", get(crate::api::health))
         .route("/metrics", get(crate::api::metrics))
+        .fallback(|req: axum::extract::Request| async move {
+            ApiError::NotFound(format!(
+                "{} (a --role handlers process answers /health and /metrics only)",
+                req.uri().path()
+            ))
+        })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::auth::require_token,

@@ -136,7 +136,9 @@ fn a_restart_resumes_exactly_after_the_last_processed_entry() {
 
 #[test]
 fn sigkill_mid_stream_loses_no_acknowledged_sample() {
-    let argus = start("server", "");
+    // Three workers share the samples group: a kill leaves batches of each un-acked.
+    const CONFIG: &str = "[handlers]\nworkers_per_type = 3\n";
+    let argus = start("server", CONFIG);
     let (url, token) = (argus.url.clone(), argus.token.clone());
     // A writer sends batches until the server dies, remembering which were acknowledged.
     let writer = std::thread::spawn(move || {
@@ -163,7 +165,7 @@ fn sigkill_mid_stream_loses_no_acknowledged_sample() {
     let dir = argus.kill9();
     let acked = writer.join().unwrap_or_default();
     assert!(acked.len() >= 50, "{} acknowledged", acked.len());
-    let argus = start_in("server", "", dir);
+    let argus = start_in("server", CONFIG, dir);
     let got = stored_values(&argus, "kill");
     let missing: Vec<&i64> = acked
         .iter()
@@ -365,8 +367,15 @@ fn nats_split_roles_consume_their_types_in_separate_processes() {
         tempdir(),
     );
     // The handlers processes answer /health and /metrics only.
-    let (s, _) = samples.get("/api/v1/query?query=up");
+    let (s, b) = samples.get("/api/v1/query?query=up");
     assert_eq!(s, 404);
+    assert!(
+        b["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("--role handlers"),
+        "{b}"
+    );
 
     for i in 0..5 {
         let (s, b) = ingest.post(
@@ -380,18 +389,23 @@ fn nats_split_roles_consume_their_types_in_separate_processes() {
         "{\"type\":\"alarm\",\"host\":\"db1\",\"ts\":1700000000,\"code\":\"disk_full\"}",
     );
     assert_eq!(s, 204);
-    wait_processed(&samples, "samples", 5.0);
+    // A body larger than NATS's max_payload (1 MiB) encoded is queued as several entries.
+    let big: String = (0..30_000)
+        .map(|i| format!("big,series=s{i:05} v={i} 1700000000\n"))
+        .collect();
+    let (s, b) = ingest.post("/write?precision=s", big);
+    assert_eq!(s, 204, "{b}");
+    let parts = metric(
+        &ingest,
+        r#"argus_pipeline_published_entries_total{topic="samples"}"#,
+    )
+    .unwrap_or(0.0);
+    assert!(parts >= 7.0, "{parts} entries");
+    wait_processed(&samples, "samples", parts);
     wait_processed(&alarms, "alarm", 1.0);
     // Each process handled only its own type.
     assert_eq!(processed(&samples, "alarm"), 0.0);
     assert_eq!(processed(&alarms, "samples"), 0.0);
-    assert!(
-        metric(
-            &ingest,
-            r#"argus_pipeline_published_entries_total{topic="samples"}"#
-        )
-        .is_some_and(|n| n == 5.0)
-    );
 
     // The values are where the handlers put them: open each handler's data directory
     // with a query-only process and read them back.
@@ -401,6 +415,12 @@ fn nats_split_roles_consume_their_types_in_separate_processes() {
     assert_eq!(stored_values(&reader, "nats"), vec![0, 1, 2, 3, 4]);
     let r = reader.query(r#"m_v{run="nats"} @ 1700000004"#);
     assert_eq!(r[0]["metric"]["ns"], "t1");
+    let r = reader.query("big_v @ 1700000000");
+    assert_eq!(r.len(), 30_000);
+    assert_eq!(
+        r.iter().map(value).sum::<f64>(),
+        (0..30_000).sum::<i64>() as f64
+    );
     drop(reader);
     let (code, dir) = alarms.terminate();
     assert_eq!(code, Some(0));
@@ -451,4 +471,36 @@ fn split_roles_need_a_shared_queue() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("queue.kind = \"nats\""), "{err}");
+}
+
+#[test]
+fn a_stuck_type_does_not_hold_back_the_others() {
+    // The `slow` type's script takes 8 s; samples and alarms go on meanwhile, each type
+    // in its own task.
+    let argus = start(
+        "server",
+        "[handlers.exec.slow]\ncommand = [\"sleep\", \"8\"]\ntimeout_secs = 60\n",
+    );
+    let (s, _) = argus.post("/api/argus/events", "{\"type\":\"slow\",\"host\":\"h\"}");
+    assert_eq!(s, 204);
+    let (s, _) = argus.post("/write?precision=s", "m,run=par v=7 1700000000");
+    assert_eq!(s, 204);
+    let (s, _) = argus.post(
+        "/api/argus/events",
+        "{\"type\":\"alarm\",\"host\":\"h\",\"ts\":1700000000}",
+    );
+    assert_eq!(s, 204);
+    let started = Instant::now();
+    wait_for("samples and alarm handled", Duration::from_secs(10), || {
+        (processed(&argus, "samples") == 1.0 && processed(&argus, "alarm") == 1.0).then_some(())
+    });
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(processed(&argus, "slow"), 0.0);
+    assert_eq!(
+        metric(
+            &argus,
+            r#"argus_queue_lag_entries{topic="slow",group="handlers"}"#
+        ),
+        Some(1.0)
+    );
 }
