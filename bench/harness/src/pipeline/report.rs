@@ -79,9 +79,16 @@ pub fn render(
     );
     let _ = writeln!(
         o,
-        "- Argus: `{}` ({}); VictoriaMetrics: `{}` (Debian package, defaults, `-retentionPeriod=100y`); nats-server: `{}` (`-js`)",
+        "- Argus: `{}` ({}, commit {}); VictoriaMetrics: `{}` (Debian package, defaults, `-retentionPeriod=100y`); nats-server: `{}` (`-js`)",
         version(&opts.argus, "version"),
         opts.argus.display(),
+        std::process::Command::new("git")
+            .args(["rev-parse", "--short", "HEAD"])
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "unknown".into()),
         vm_version(&opts.vm),
         version(&opts.nats, "--version"),
     );
