@@ -518,3 +518,30 @@ pub fn run(opts: &Options) -> anyhow::Result<u8> {
         0
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_by_nearest_rank_and_medians() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&v, 50.0), 50.0);
+        assert_eq!(percentile(&v, 99.0), 99.0);
+        assert_eq!(percentile(&v[..3], 99.0), 3.0);
+        assert!(percentile(&[], 50.0).is_nan());
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+
+    #[test]
+    fn bodies_hold_every_series_points_times_and_the_probe() {
+        let b = bodies(2, 3, 2, |b| 1000 * b as i64, true);
+        let text = String::from_utf8(b[1].clone()).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2 * 3 + 1);
+        assert_eq!(lines[0], "bench,s=0 v=3 1000");
+        assert_eq!(lines[5], "bench,s=1 v=5 1002");
+        assert_eq!(lines[6], "bench_probe v=1 1000");
+    }
+}
