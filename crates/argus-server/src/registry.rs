@@ -1,5 +1,7 @@
-//! The host registry in SQLite (`<data_dir>/registry.db`): when each host was first and
-//! last seen and what its latest heartbeat said (facts, plugin states). The heartbeat
+//! The host registry in SQLite (`<data_dir>/registry.db`, table `hosts`: `hostname`,
+//! `first_seen_ms`, `last_seen_ms`, `facts` and `heartbeat` as JSON text, schema version
+//! in `PRAGMA user_version`): when each host was first and last seen and what its latest
+//! heartbeat said (facts, plugin states). The heartbeat
 //! handler writes it, `GET /api/argus/hosts` reads it. The inventory with editing comes
 //! later on the same database.
 //!
@@ -63,6 +65,9 @@ impl HostRegistry {
                     hostname TEXT PRIMARY KEY NOT NULL,
                     first_seen_ms INTEGER NOT NULL,
                     last_seen_ms INTEGER NOT NULL,
+                    -- the latest heartbeat's facts object (host name, OS, CPUs, ...)
+                    facts TEXT NOT NULL,
+                    -- the latest heartbeat as the agent sent it
                     heartbeat TEXT NOT NULL
                 )",
             )
@@ -161,15 +166,17 @@ async fn upsert(
     heartbeat: &serde_json::Value,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO hosts (hostname, first_seen_ms, last_seen_ms, heartbeat) VALUES (?1, ?2, ?3, ?4)
+        "INSERT INTO hosts (hostname, first_seen_ms, last_seen_ms, facts, heartbeat) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT(hostname) DO UPDATE SET
            first_seen_ms = min(first_seen_ms, excluded.first_seen_ms),
+           facts = CASE WHEN excluded.last_seen_ms >= last_seen_ms THEN excluded.facts ELSE facts END,
            heartbeat = CASE WHEN excluded.last_seen_ms >= last_seen_ms THEN excluded.heartbeat ELSE heartbeat END,
            last_seen_ms = max(last_seen_ms, excluded.last_seen_ms)",
     )
     .bind(hostname)
     .bind(first_ms)
     .bind(last_ms)
+    .bind(heartbeat["facts"].to_string())
     .bind(heartbeat.to_string())
     .execute(&mut **tx)
     .await?;
@@ -222,5 +229,10 @@ mod tests {
         assert_eq!((l[0].first_seen_ms, l[0].last_seen_ms), (5, 5));
         assert_eq!((l[1].first_seen_ms, l[1].last_seen_ms), (10, 20));
         assert_eq!(l[1].heartbeat["facts"]["cpus"], 8);
+        let facts: String = sqlx::query_scalar("SELECT facts FROM hosts WHERE hostname = 'web1'")
+            .fetch_one(&reg.pool)
+            .await
+            .unwrap_or_default();
+        assert_eq!(facts, r#"{"cpus":8,"hostname":"web1"}"#);
     }
 }

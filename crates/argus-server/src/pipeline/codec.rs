@@ -55,9 +55,9 @@ pub enum Entry {
         events: Vec<Event>,
     },
     /// Influx line protocol as received, already checked line by line: the handler
-    /// parses it again straight into storage (the embedded engine's fast path), which costs
-    /// less than building every series' labels at ingest. `now_ms` stamps lines without a
-    /// timestamp; `ns` becomes the `ns` label.
+    /// parses it again straight into storage (the embedded engine's fast path, which builds
+    /// labels only for series it has not seen) instead of ingest building every line's
+    /// labels. `now_ms` stamps lines without a timestamp; `ns` becomes the `ns` label.
     Lines {
         ns: Option<String>,
         precision: Precision,

@@ -101,8 +101,11 @@ pub struct HandlersConfig {
     /// Most entries one handler takes from the queue at a time.
     pub batch_entries: usize,
     /// Workers per type, each with its own handle on the type's consumer group, applying
-    /// batches in parallel (a type with an exec handler has one). With NATS, several
-    /// pullers of one type were seen to leave an entry un-delivered until `ack_wait`.
+    /// batches in parallel (a type with an exec handler has one). Parallel workers apply
+    /// batches out of order: the embedded engine refuses samples further behind a series'
+    /// newest than its out-of-order window (seen with 3 h of backfill per host group).
+    /// With NATS, two workers of one type in one process were seen to leave an entry
+    /// un-delivered until `ack_wait` (two processes of one type were not).
     pub workers_per_type: usize,
     /// `[handlers.exec.<type>]`: events of that type go to a script instead of the event
     /// store.
