@@ -250,6 +250,24 @@ impl RemoteStorage {
     }
 }
 
+/// `series` with the samples of equal label sets gathered into one series (in time order),
+/// so each label set travels once per request: line protocol gives one series per line
+/// and field, often many for the same labels in one batch.
+fn merged(mut series: Vec<TimeSeries>) -> Vec<TimeSeries> {
+    series.sort_by(|a, b| a.labels.cmp(&b.labels));
+    let mut out: Vec<TimeSeries> = Vec::with_capacity(series.len());
+    for s in series {
+        match out.last_mut() {
+            Some(last) if last.labels == s.labels => last.samples.extend(s.samples),
+            _ => out.push(s),
+        }
+    }
+    for s in &mut out {
+        s.samples.sort_by_key(|x| x.ts);
+    }
+    out
+}
+
 /// `series` cut into groups of at most `max` samples (a longer series is split, its labels
 /// repeated), in order.
 fn chunks(series: Vec<TimeSeries>, max: usize) -> Vec<Vec<TimeSeries>> {
@@ -284,7 +302,7 @@ impl Storage for RemoteStorage {
     /// at a time. Not atomic: when one request fails, the others may have been stored; the
     /// caller's retry writes them again (same samples, same timestamps).
     fn append(&self, series: Vec<TimeSeries>) -> Result<(), StorageError> {
-        let chunks = chunks(series, self.opts.max_samples_per_write.max(1));
+        let chunks = chunks(merged(series), self.opts.max_samples_per_write.max(1));
         match chunks.len() {
             0 => Ok(()),
             1 => self.write(&chunks[0]),
@@ -481,6 +499,31 @@ mod tests {
             .collect();
         assert_eq!(y, vec![0, 1, 2, 3, 4]);
         assert!(chunks(Vec::new(), 4).is_empty());
+    }
+
+    #[test]
+    fn equal_label_sets_travel_once_with_their_samples_in_time_order() {
+        let one = |name: &str, ts: i64| TimeSeries {
+            labels: Labels::with_name(name, [("a", "b")]),
+            samples: vec![Sample {
+                ts,
+                value: ts as f64,
+            }],
+        };
+        let got = merged(vec![one("y", 2), one("x", 5), one("y", 1), one("x", 4)]);
+        let shape: Vec<(String, Vec<i64>)> = got
+            .iter()
+            .map(|s| {
+                (
+                    s.labels.metric_name().unwrap_or("").to_string(),
+                    s.samples.iter().map(|x| x.ts).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            vec![("x".into(), vec![4, 5]), ("y".into(), vec![1, 2])]
+        );
     }
 
     #[test]
