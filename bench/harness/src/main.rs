@@ -4,9 +4,12 @@
 //! - `argus-bench tsdb`: storage against VictoriaMetrics (see `bench/tsdb.md`).
 //! - `argus-bench footprint`: the agent's RSS and CPU against node_exporter and collectd
 //!   (see `bench/footprint.md`).
+//! - `argus-bench pipeline`: ingest throughput and push→queryable latency straight to
+//!   storage, through the embedded queue and through NATS (see `bench/pipeline.md`).
 
 mod dataset;
 mod footprint;
+mod pipeline;
 mod probe;
 mod rng;
 mod system;
@@ -36,12 +39,23 @@ enum Command {
     /// node_exporter and collectd, each collecting host metrics for the same time. Exit code
     /// 1 if an agent could not be measured or delivered nothing.
     Footprint(footprint::Options),
+    /// Ingest pipeline: throughput (samples/s accepted and stored) and push→queryable
+    /// latency, straight to VictoriaMetrics vs through argus's embedded queue vs through
+    /// NATS. Exit code 3 if a run's samples are not all in storage, 1 if a setup failed.
+    Pipeline(pipeline::Options),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Footprint(opts) => match footprint::run(&opts) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                eprintln!("argus-bench: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Pipeline(opts) => match pipeline::run(&opts) {
             Ok(code) => ExitCode::from(code),
             Err(e) => {
                 eprintln!("argus-bench: {e:#}");

@@ -84,6 +84,34 @@ pub struct StorageConfig {
     pub max_head_samples: u64,
     /// Seconds between two rounds of background maintenance (flush, compaction, retention).
     pub maintenance_interval_secs: u64,
+    /// Where metrics are kept: `local` (the embedded engine in `<data_dir>/tsdb`) or
+    /// `remote` (a Prometheus remote-write receiver such as VictoriaMetrics; the server
+    /// then keeps no metric data of its own and the keys above do not apply).
+    pub kind: StorageKind,
+    /// `kind = "remote"`: the receiver's remote write URL, e.g.
+    /// `http://127.0.0.1:8428/api/v1/write`.
+    pub remote_write_url: String,
+    /// `kind = "remote"`: the base URL of the receiver's Prometheus query API, e.g.
+    /// `http://127.0.0.1:8428` (`/api/v1/query` and `/api/v1/series` are added).
+    pub remote_read_url: String,
+    /// `kind = "remote"`: longest a write to the receiver may take, in milliseconds.
+    pub remote_write_timeout_ms: u64,
+    /// `kind = "remote"`: longest a read from the receiver may take, in milliseconds.
+    pub remote_read_timeout_ms: u64,
+    /// `kind = "remote"`: most samples in one remote write request; larger batches are
+    /// split (VictoriaMetrics refuses requests over 32 MiB by default).
+    pub remote_write_max_samples: usize,
+    /// `kind = "remote"`: remote write requests of one batch in flight at once.
+    pub remote_write_concurrency: usize,
+}
+
+/// `storage.kind`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageKind {
+    #[default]
+    Local,
+    Remote,
 }
 
 impl Default for StorageConfig {
@@ -97,6 +125,13 @@ impl Default for StorageConfig {
             wal_segment_bytes: 128 << 20,
             max_head_samples: 50_000_000,
             maintenance_interval_secs: 60,
+            kind: StorageKind::Local,
+            remote_write_url: String::new(),
+            remote_read_url: String::new(),
+            remote_write_timeout_ms: 10_000,
+            remote_read_timeout_ms: 30_000,
+            remote_write_max_samples: 50_000,
+            remote_write_concurrency: 4,
         }
     }
 }
@@ -159,6 +194,20 @@ impl QueryConfig {
             max_series: self.max_series,
             timeout: std::time::Duration::from_millis(self.timeout_ms),
             subquery_step_ms: secs(self.subquery_step_secs),
+        }
+    }
+}
+
+impl StorageConfig {
+    /// `kind = "remote"`: how to reach the receiver.
+    pub fn remote_options(&self) -> crate::store::remote::RemoteOptions {
+        crate::store::remote::RemoteOptions {
+            write_url: self.remote_write_url.clone(),
+            read_url: self.remote_read_url.clone(),
+            write_timeout: std::time::Duration::from_millis(self.remote_write_timeout_ms.max(1)),
+            read_timeout: std::time::Duration::from_millis(self.remote_read_timeout_ms.max(1)),
+            max_samples_per_write: self.remote_write_max_samples.max(1),
+            write_concurrency: self.remote_write_concurrency.max(1),
         }
     }
 }

@@ -187,6 +187,18 @@ impl Config {
         if self.query.subquery_step_secs == 0 {
             return Err("key query.subquery_step_secs: must be at least 1".into());
         }
+        if self.storage.kind == argus_server::config::StorageKind::Remote {
+            for (key, url) in [
+                ("remote_write_url", &self.storage.remote_write_url),
+                ("remote_read_url", &self.storage.remote_read_url),
+            ] {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(format!(
+                        "key storage.{key}: {url:?} is not an http:// or https:// URL (storage.kind = \"remote\" needs it)"
+                    ));
+                }
+            }
+        }
         if self.server.max_body_bytes == 0 {
             return Err("key server.max_body_bytes: must be at least 1".into());
         }

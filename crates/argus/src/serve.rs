@@ -69,8 +69,9 @@ struct Started {
     /// The handlers, when this process runs them; they finish their batch on stop.
     handlers: Option<tokio::task::JoinHandle<()>>,
     registry: Arc<argus_server::registry::HostRegistry>,
-    db: Arc<argus_tsdb::Db>,
-    maintenance: argus_tsdb::db::Maintenance,
+    /// The embedded engine; `None` with remote storage.
+    db: Option<Arc<argus_tsdb::Db>>,
+    maintenance: Option<argus_tsdb::db::Maintenance>,
 }
 
 impl Started {
@@ -83,7 +84,9 @@ impl Started {
         }
         self.registry.close().await;
         drop(self.maintenance);
-        self.db.close();
+        if let Some(db) = self.db {
+            db.close();
+        }
         Ok(())
     }
 }
@@ -111,15 +114,28 @@ async fn start_server(
     if addr.ip().is_unspecified() {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
-    let tsdb_dir = config.data_dir.join("tsdb");
-    let db =
-        tokio::task::block_in_place(|| argus_tsdb::Db::open(&tsdb_dir, config.storage.options()))
+    let (mut state, db, maintenance) = match config.storage.kind {
+        argus_server::config::StorageKind::Local => {
+            let tsdb_dir = config.data_dir.join("tsdb");
+            let db = tokio::task::block_in_place(|| {
+                argus_tsdb::Db::open(&tsdb_dir, config.storage.options())
+            })
             .with_context(|| format!("cannot open storage in {}", tsdb_dir.display()))?;
-    let db = Arc::new(db);
-    let maintenance = db.start_maintenance(std::time::Duration::from_secs(
-        config.storage.maintenance_interval_secs,
-    ));
-    let mut state = AppState::with_tsdb(db.clone(), Arc::new(tokens), &config.server);
+            let db = Arc::new(db);
+            let maintenance = db.start_maintenance(std::time::Duration::from_secs(
+                config.storage.maintenance_interval_secs,
+            ));
+            let state = AppState::with_tsdb(db.clone(), Arc::new(tokens), &config.server);
+            (state, Some(db), Some(maintenance))
+        }
+        // Metrics live in the receiver: nothing of them is kept in the data dir.
+        argus_server::config::StorageKind::Remote => {
+            let store =
+                argus_server::store::remote::RemoteStorage::new(config.storage.remote_options())?;
+            let state = AppState::new(Arc::new(store), Arc::new(tokens), &config.server);
+            (state, None, None)
+        }
+    };
     state.query = config.query.engine_options(config.server.lookback_secs);
     let events_dir = config.data_dir.join("events");
     let events = Arc::new(
@@ -157,8 +173,8 @@ async fn start_server(
     state.pipeline = Some(pipeline.clone());
     let handlers = role.runs_handlers().then(|| {
         let targets = Arc::new(argus_server::pipeline::handlers::Targets {
-            store: db.clone(),
-            tsdb: Some(db.clone()),
+            store: state.store.clone(),
+            tsdb: db.clone(),
             rules: state.rules.clone(),
             events,
             registry: registry.clone(),

@@ -90,6 +90,24 @@ fn check_line(
     rules.check_ts(ts, now)
 }
 
+/// A namespace token's line whose `ns` tag names another namespace: refused (403), as
+/// remote write and OpenTSDB refuse such a label, rather than silently moved.
+fn check_line_ns(access: &Access, line: &Line<'_>, line_no: usize) -> Result<(), ApiError> {
+    let Some(own) = &access.ns else {
+        return Ok(());
+    };
+    match line.tags.iter().find(|(k, _)| k == "ns") {
+        Some((_, v)) if !v.is_empty() && v.as_ref() != own.as_ref() => {
+            Err(ApiError::Forbidden(format!(
+                "line {line_no}: token {:?} belongs to namespace {own:?} and cannot write into {:?} (tag ns)",
+                access.name,
+                v.as_ref()
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 async fn ingest(
     state: &AppState,
     access: &Access,
@@ -157,9 +175,10 @@ async fn ingest(
         // Checked here, whole; queued as text and parsed again by the samples handler.
         let rules = state.rules.clone();
         let has_ns = ns.is_some();
+        let access = access.clone();
         let (bytes, counts) = tokio::task::spawn_blocking(move || {
             let text = std::str::from_utf8(&bytes).unwrap_or_default();
-            check_lines(&rules, text, precision, has_ns, now).map(|c| (bytes, c))
+            check_lines(&rules, &access, text, precision, has_ns, now).map(|c| (bytes, c))
         })
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
@@ -173,9 +192,14 @@ async fn ingest(
         return Ok(StatusCode::NO_CONTENT);
     }
     let st = state.clone();
+    let access = access.clone();
     let counts = tokio::task::spawn_blocking(move || {
         // `bytes` was checked to be UTF-8 above.
         let text = std::str::from_utf8(&bytes).unwrap_or_default();
+        // A namespace token's body naming another namespace in an `ns` tag: 403 first.
+        if access.ns.is_some() {
+            check_lines(&st.rules, &access, text, precision, ns.is_some(), now)?;
+        }
         match &st.tsdb {
             Some(db) => store_tsdb(db, &st.rules, text, precision, ns.as_deref(), now),
             None => store_generic(
@@ -259,6 +283,7 @@ fn collect_series(
 /// Parses and checks a whole body without storing it (the first bad line is the error).
 fn check_lines(
     rules: &Rules,
+    access: &Access,
     text: &str,
     precision: Precision,
     has_ns: bool,
@@ -272,6 +297,7 @@ fn check_lines(
         let ts = line.timestamp.map_or(now, |t| precision.to_millis(t));
         check_line(rules, &line, ts, has_ns, now)
             .map_err(|v| invalid_line(it.current_line(), v))?;
+        check_line_ns(access, &line, it.current_line())?;
         for (_, value) in &line.fields {
             if value.as_f64().is_some() {
                 samples += 1;

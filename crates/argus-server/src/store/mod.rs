@@ -6,4 +6,6 @@ pub mod mem;
 
 #[cfg(test)]
 pub use mem::MemStore;
+/// Metrics kept by a Prometheus remote-write receiver (VictoriaMetrics…).
+pub mod remote;
 pub mod scoped;

@@ -1,0 +1,154 @@
+//! Real peer processes the tests run against (VictoriaMetrics, nats-server), each on a free
+//! port with a temporary directory, ready when its health endpoint says so, and killed when
+//! dropped (also when the test fails).
+
+use crate::common::{client, wait_for};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("free port: {e}"))
+}
+
+/// A child process killed on drop.
+pub struct Proc(pub Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A running `victoria-metrics` (the Debian package's single-node binary).
+pub struct VictoriaMetrics {
+    proc: Option<Proc>,
+    port: u16,
+    pub url: String,
+    dir: tempfile::TempDir,
+}
+
+pub const VICTORIA_METRICS: &str = "/usr/bin/victoria-metrics";
+
+impl VictoriaMetrics {
+    pub fn start() -> VictoriaMetrics {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let port = free_port();
+        let mut vm = VictoriaMetrics {
+            proc: None,
+            port,
+            url: format!("http://127.0.0.1:{port}"),
+            dir,
+        };
+        vm.restart();
+        vm
+    }
+
+    /// Kills the process (SIGKILL); its data stays for [`restart`](Self::restart).
+    pub fn kill(&mut self) {
+        self.proc = None;
+    }
+
+    /// Starts the process (again) on the same port and data, and waits until it is ready.
+    pub fn restart(&mut self) {
+        self.proc = None;
+        let child = Command::new(VICTORIA_METRICS)
+            .arg(format!(
+                "-storageDataPath={}",
+                self.dir.path().join("vm").display()
+            ))
+            .arg(format!("-httpListenAddr=127.0.0.1:{}", self.port))
+            .arg("-retentionPeriod=100y")
+            .arg("-loggerLevel=ERROR")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {VICTORIA_METRICS}: {e}"));
+        self.proc = Some(Proc(child));
+        wait_for("victoria-metrics /health", Duration::from_secs(30), || {
+            let r = client().get(format!("{}/health", self.url)).send().ok()?;
+            (r.status().is_success()).then_some(())
+        });
+    }
+
+    /// Makes every sample received so far queryable (VictoriaMetrics buffers new ones for
+    /// a second or two otherwise).
+    pub fn force_flush(&self) {
+        let r = client()
+            .get(format!("{}/internal/force_flush", self.url))
+            .send()
+            .unwrap_or_else(|e| panic!("force_flush: {e}"));
+        assert!(r.status().is_success(), "force_flush: {}", r.status());
+    }
+
+    /// The `[storage]` section of an argus server keeping its metrics here.
+    pub fn storage_config(&self) -> String {
+        format!(
+            "[storage]\nkind = \"remote\"\nremote_write_url = \"{0}/api/v1/write\"\nremote_read_url = \"{0}\"\n",
+            self.url
+        )
+    }
+
+    /// An instant query straight to VictoriaMetrics: the result array.
+    pub fn query(&self, q: &str, time_s: Option<f64>) -> Vec<serde_json::Value> {
+        let mut form = vec![("query", q.to_string())];
+        if let Some(t) = time_s {
+            form.push(("time", format!("{t:.3}")));
+        }
+        let r = client()
+            .post(format!("{}/api/v1/query", self.url))
+            .form(&form)
+            .send()
+            .unwrap_or_else(|e| panic!("query {q}: {e}"));
+        let body: serde_json::Value = r.json().unwrap_or_default();
+        assert_eq!(body["status"], "success", "{q}: {body}");
+        body["data"]["result"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// A running `nats-server` with JetStream.
+pub struct Nats {
+    _proc: Proc,
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+pub const NATS_SERVER: &str = "/usr/sbin/nats-server";
+
+impl Nats {
+    pub fn start() -> Nats {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let (port, monitor) = (free_port(), free_port());
+        let child = Command::new(NATS_SERVER)
+            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-m", &monitor.to_string(), "-js", "-sd"])
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {NATS_SERVER}: {e}"));
+        let nats = Nats {
+            _proc: Proc(child),
+            url: format!("nats://127.0.0.1:{port}"),
+            _dir: dir,
+        };
+        let health = format!("http://127.0.0.1:{monitor}/healthz?js-enabled-only=true");
+        wait_for("nats-server /healthz", Duration::from_secs(30), || {
+            let r = client().get(&health).send().ok()?;
+            r.status().is_success().then_some(())
+        });
+        nats
+    }
+
+    /// The `[queue]` section of an argus server using it.
+    pub fn queue_config(&self) -> String {
+        format!("[queue]\nkind = \"nats\"\nnats_url = \"{}\"\n", self.url)
+    }
+}

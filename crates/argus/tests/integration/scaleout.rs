@@ -1,0 +1,197 @@
+//! Scale-out with real processes (docs/scale-out.md): nats-server with JetStream,
+//! VictoriaMetrics, two `argus server --role ingest`, one `argus server --role handlers`,
+//! and an `argus agent` listing both ingest servers. One ingest server is killed while the
+//! agent streams; every sample the agent acknowledged is counted in VictoriaMetrics.
+
+use crate::common::{Argus, BIN, client, start_with, wait_for};
+use crate::external::{Nats, Proc, VictoriaMetrics, free_port};
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "scale-out-test-token";
+
+/// A counter of `/metrics` (the sum over every line starting with `series`).
+fn metric(argus: &Argus, series: &str) -> f64 {
+    client()
+        .get(format!("{}/metrics", argus.url))
+        .bearer_auth(&argus.token)
+        .send()
+        .and_then(|r| r.text())
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with(series))
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+        .sum()
+}
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"))
+}
+
+/// The values of `scaleout_seq{run}` VictoriaMetrics holds, read through `argus`, with
+/// how often each was stored.
+fn stored(argus: &Argus, run: &str, at_s: i64) -> BTreeMap<i64, usize> {
+    let q = format!("scaleout_seq{{run=\"{run}\"}}[1h]");
+    let body: serde_json::Value = client()
+        .get(format!("{}/api/v1/query", argus.url))
+        .query(&[("query", q.as_str()), ("time", &at_s.to_string())])
+        .bearer_auth(&argus.token)
+        .send()
+        .and_then(|r| r.json())
+        .unwrap_or_default();
+    assert_eq!(body["status"], "success", "{body}");
+    let mut out = BTreeMap::new();
+    for s in body["data"]["result"].as_array().into_iter().flatten() {
+        for p in s["values"].as_array().into_iter().flatten() {
+            if let Some(v) = p[1].as_str().and_then(|v| v.parse::<i64>().ok()) {
+                *out.entry(v).or_insert(0) += 1;
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn killing_an_ingest_server_mid_stream_loses_no_acknowledged_sample() {
+    let nats = Nats::start();
+    let vm = VictoriaMetrics::start();
+    let config = format!(
+        "[server]\ntoken = \"{TOKEN}\"\n{}{}",
+        nats.queue_config(),
+        vm.storage_config()
+    );
+    let ingest1 = start_with(&["server", "--role", "ingest"], &config, tempdir());
+    let ingest2 = start_with(&["server", "--role", "ingest"], &config, tempdir());
+    let handlers = start_with(&["server", "--role", "handlers"], &config, tempdir());
+
+    // The agent lists both ingest servers; its local API takes the pushed samples.
+    let agent_dir = tempdir();
+    let api_port = free_port();
+    let agent_config = agent_dir.path().join("agent.toml");
+    std::fs::write(
+        &agent_config,
+        format!("[agent]\ninterval_secs = 3600\napi_listen = \"127.0.0.1:{api_port}\"\n"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let agent = Proc(
+        Command::new(BIN)
+            .args(["agent", "--server", &ingest1.url, "--server", &ingest2.url])
+            .args(["--token", TOKEN, "--hostname", "scale-host", "--config"])
+            .arg(&agent_config)
+            .arg("--data-dir")
+            .arg(agent_dir.path().join("data"))
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn agent: {e}")),
+    );
+    let agent_api = format!("http://127.0.0.1:{api_port}");
+    wait_for("the agent's API", Duration::from_secs(30), || {
+        let r = client().get(format!("{agent_api}/me/status")).send().ok()?;
+        r.status().is_success().then_some(())
+    });
+
+    // A pusher streams numbered samples into the agent; each one acknowledged (200 with
+    // its point count) is counted.
+    const POSTS: u64 = 300;
+    const PER_POST: u64 = 10;
+    let run = format!("r{}", std::process::id());
+    let base_ms = argus_core::now_ms() - 60_000;
+    let acked = Arc::new(AtomicU64::new(0));
+    let pusher = {
+        let (acked, run, agent_api) = (acked.clone(), run.clone(), agent_api.clone());
+        std::thread::spawn(move || {
+            let c = client();
+            for p in 0..POSTS {
+                let body: String = (p * PER_POST..(p + 1) * PER_POST)
+                    .map(|i| format!("scaleout,run={run} seq={i} {}\n", base_ms + i as i64))
+                    .collect();
+                let ok = c
+                    .post(format!("{agent_api}/post"))
+                    .body(body)
+                    .send()
+                    .ok()
+                    .filter(|r| r.status().is_success())
+                    .and_then(|r| r.json::<serde_json::Value>().ok())
+                    .is_some_and(|b| b["points"] == PER_POST);
+                assert!(ok, "the agent refused post {p}");
+                acked.fetch_add(PER_POST, Ordering::Relaxed);
+                // Pacing, so that the stream spans the kill below.
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        })
+    };
+
+    // Mid-stream: once the first ingest server has queued some of the stream, SIGKILL it.
+    wait_for("ingest 1 queueing samples", Duration::from_secs(30), || {
+        (metric(
+            &ingest1,
+            r#"argus_pipeline_published_entries_total{topic="samples"}"#,
+        ) >= 3.0)
+            .then_some(())
+    });
+    let killed_at = acked.load(Ordering::Relaxed);
+    let _ = ingest1.kill9();
+    assert!(pusher.join().is_ok(), "the pusher failed");
+    let total = acked.load(Ordering::Relaxed);
+    assert_eq!(total, POSTS * PER_POST);
+    assert!(
+        killed_at < total,
+        "the kill came after the stream ended ({killed_at} of {total})"
+    );
+
+    // Every acknowledged sample reaches VictoriaMetrics through ingest 2, NATS and the
+    // handlers process (at least once: a batch ingest 1 queued but did not answer is sent
+    // again, which stores the same sample twice).
+    let at_s = argus_core::now_ms() / 1000 + 60;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let got = loop {
+        vm.force_flush();
+        let got = stored(&ingest2, &run, at_s);
+        if got.len() as u64 == total || Instant::now() > deadline {
+            break got;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let missing: Vec<u64> = (0..total)
+        .filter(|i| !got.contains_key(&(*i as i64)))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {total} acknowledged samples missing, first {:?}",
+        missing.len(),
+        &missing[..missing.len().min(20)]
+    );
+    assert_eq!(got.len() as u64, total, "values outside the stream");
+    let duplicates: usize = got.values().map(|n| n - 1).sum();
+    eprintln!(
+        "scale-out: {total} samples pushed, ingest 1 killed after {killed_at}, all stored, {duplicates} stored twice"
+    );
+    // The agent moved to ingest 2, and the handlers process applied what both queued.
+    assert!(
+        metric(
+            &ingest2,
+            r#"argus_pipeline_published_entries_total{topic="samples"}"#
+        ) >= 1.0
+    );
+    assert!(
+        metric(
+            &handlers,
+            r#"argus_pipeline_processed_entries_total{topic="samples"}"#
+        ) >= 1.0
+    );
+    // VictoriaMetrics holds them under the agent's host label.
+    let direct = vm.query(
+        &format!("count_over_time(scaleout_seq{{run=\"{run}\",host=\"scale-host\"}}[1h])"),
+        Some(at_s as f64),
+    );
+    let n: f64 = direct[0]["value"][1]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    assert!(n >= total as f64, "{direct:?}");
+    drop(agent);
+}
