@@ -12,6 +12,7 @@
 //! [`KNOWN_DIFFERENCES`] with their reason.
 
 use crate::common::{Argus, client, start, wait_for};
+use crate::external::free_port;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::process::{Child, Command, Stdio};
@@ -232,13 +233,6 @@ impl Drop for Prometheus {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("no free port: {e}"))
 }
 
 /// Prometheus over blocks made from `data` by promtool; with `None`, an empty one that

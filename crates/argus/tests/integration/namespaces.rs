@@ -29,7 +29,8 @@ pub fn add_token(argus: &Argus, ns: &str) -> String {
     token
 }
 
-fn post(argus: &Argus, token: &str, path: &str, body: Vec<u8>) -> (u16, serde_json::Value) {
+/// A POST with `token`; remote write bodies get their content type.
+pub fn post(argus: &Argus, token: &str, path: &str, body: Vec<u8>) -> (u16, serde_json::Value) {
     let mut req = client()
         .post(format!("{}{path}", argus.url))
         .bearer_auth(token);

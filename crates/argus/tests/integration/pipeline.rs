@@ -2,8 +2,9 @@
 //! embedded log and with a real `nats-server` (JetStream) between split roles.
 
 use crate::common::{Argus, client, start, start_in, start_with, value, wait_for};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use crate::external::Nats;
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// A metric's value at `/metrics` (the exact series, labels included), if present.
@@ -275,68 +276,8 @@ fn an_exec_handler_gets_json_lines_and_a_failed_run_is_retried() {
     );
 }
 
-/// A running `nats-server` with JetStream; killed when dropped.
-struct Nats {
-    child: Child,
-    port: u16,
-    _store: tempfile::TempDir,
-}
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("free port: {e}"))
-}
-
-fn nats_binary() -> PathBuf {
-    ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-        .unwrap_or_else(|| panic!("nats-server not found: apt-get install nats-server"))
-}
-
-fn start_nats() -> Nats {
-    let store = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let (port, monitor) = (free_port(), free_port());
-    let child = Command::new(nats_binary())
-        .args(["-a", "127.0.0.1", "-p", &port.to_string()])
-        .args(["-m", &monitor.to_string(), "-js", "-sd"])
-        .arg(store.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("nats-server: {e}"));
-    let nats = Nats {
-        child,
-        port,
-        _store: store,
-    };
-    let health = format!("http://127.0.0.1:{monitor}/healthz?js-enabled-only=true");
-    wait_for("nats-server healthy", Duration::from_secs(30), || {
-        client()
-            .get(&health)
-            .send()
-            .ok()
-            .filter(|r| r.status().is_success())
-            .map(|_| ())
-    });
-    nats
-}
-
 fn nats_config(nats: &Nats) -> String {
-    format!(
-        "[queue]\nkind = \"nats\"\nnats_url = \"nats://127.0.0.1:{}\"\nunavailable_retry_after_secs = 7\n",
-        nats.port
-    )
+    format!("{}unavailable_retry_after_secs = 7\n", nats.queue_config())
 }
 
 fn tempdir() -> tempfile::TempDir {
@@ -353,7 +294,7 @@ fn wait_processed(argus: &Argus, topic: &str, n: f64) {
 
 #[test]
 fn nats_split_roles_consume_their_types_in_separate_processes() {
-    let nats = start_nats();
+    let nats = Nats::start();
     let config = nats_config(&nats);
     let ingest = start_with(&["server", "--role", "ingest"], &config, tempdir());
     let samples = start_with(

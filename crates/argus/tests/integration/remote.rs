@@ -7,18 +7,7 @@ use crate::external::VictoriaMetrics;
 use crate::namespaces::add_token;
 
 fn post(argus: &Argus, path: &str, body: Vec<u8>) -> (u16, serde_json::Value) {
-    let mut req = client()
-        .post(format!("{}{path}", argus.url))
-        .bearer_auth(&argus.token);
-    if path == "/api/v1/write" {
-        req = req.header("Content-Type", "application/x-protobuf");
-    }
-    let resp = req
-        .body(body)
-        .send()
-        .unwrap_or_else(|e| panic!("POST {path}: {e}"));
-    let status = resp.status().as_u16();
-    (status, resp.json().unwrap_or(serde_json::Value::Null))
+    crate::namespaces::post(argus, &argus.token, path, body)
 }
 
 /// The whole answer of a GET to the query API.
