@@ -170,9 +170,13 @@ pub fn status_router(state: crate::AppState) -> axum::Router {
     axum::Router::new()
         .route("/health", get(crate::api::health))
         .route("/metrics", get(crate::api::metrics))
+        // What this process's handlers stored: in scale-out, the process bound to the event
+        // types and `heartbeat` is where events and hosts are read (docs/scale-out.md).
+        .route("/api/argus/events", get(crate::events::get))
+        .route("/api/argus/hosts", get(crate::hosts::list))
         .fallback(|req: axum::extract::Request| async move {
             ApiError::NotFound(format!(
-                "{} (a --role handlers process answers /health and /metrics only)",
+                "{} (a --role handlers process answers /health, /metrics, GET /api/argus/events and /api/argus/hosts only)",
                 req.uri().path()
             ))
         })

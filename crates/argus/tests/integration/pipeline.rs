@@ -347,6 +347,12 @@ fn nats_split_roles_consume_their_types_in_separate_processes() {
     // Each process handled only its own type.
     assert_eq!(processed(&samples, "alarm"), 0.0);
     assert_eq!(processed(&alarms, "samples"), 0.0);
+    // The handlers process answers for what it stored; it takes no writes.
+    let (status, b) = alarms.get("/api/argus/events?type=alarm&start=1699999000&end=1700001000");
+    assert_eq!(status, 200, "{b}");
+    assert_eq!(b["data"][0]["code"], "disk_full", "{b}");
+    let (status, _) = alarms.post("/api/argus/events", "{\"type\":\"alarm\"}");
+    assert_eq!(status, 405);
 
     // The values are where the handlers put them: open each handler's data directory
     // with a query-only process and read them back.
