@@ -5,6 +5,7 @@
 //! evaluated with Prometheus's lookback semantics; anything else is a `bad_data` error that
 //! says so.
 
+pub mod analysis;
 pub mod api;
 pub mod format;
 pub mod params;
