@@ -341,8 +341,14 @@ impl<'a> Evaluator<'a> {
         use promql_parser::parser::value::ValueType;
         let ty = expr.value_type();
         if !matches!(ty, ValueType::Scalar | ValueType::Vector) {
+            // Prometheus names the type as its docs do (`parser.DocumentedType`).
+            let documented = match ty {
+                ValueType::Matrix => "range vector",
+                ValueType::String => "string",
+                _ => "instant vector",
+            };
             return Err(QueryError::Parse(format!(
-                "invalid expression type \"{ty}\" for range query, must be Scalar or instant Vector"
+                "invalid expression type \"{documented}\" for range query, must be Scalar or instant Vector"
             )));
         }
         let steps = Steps {

@@ -33,6 +33,8 @@ pub struct AppState {
     pub rules: Arc<crate::ingest::validate::Rules>,
     pub max_body_bytes: usize,
     pub lookback_ms: i64,
+    /// PromQL limits and defaults (`[query]`).
+    pub query: argus_promql::EngineOptions,
 }
 
 impl AppState {
@@ -52,6 +54,7 @@ impl AppState {
             rules: Arc::new(crate::ingest::validate::Rules::from_config(config)),
             max_body_bytes: config.max_body_bytes,
             lookback_ms: config.lookback_secs as i64 * 1000,
+            query: crate::QueryConfig::default().engine_options(config.lookback_secs),
         }
     }
 

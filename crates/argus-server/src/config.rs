@@ -114,3 +114,51 @@ impl StorageConfig {
         }
     }
 }
+
+/// `[query]`: limits and defaults of PromQL evaluation (`/api/v1/query`, `query_range`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueryConfig {
+    /// How far back an instant selector looks for a sample, in seconds. Unset: the value
+    /// of `server.lookback_secs` (300).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lookback_secs: Option<u64>,
+    /// The most samples one query may load and hold (Prometheus's `--query.max-samples`).
+    /// Over it: 422 `execution`.
+    pub max_samples: usize,
+    /// The most series one query may select from storage, over all its selectors. Over
+    /// it: 422 `execution`.
+    pub max_series: usize,
+    /// Longest evaluation of one query, in milliseconds. Over it: 503 `timeout`. A
+    /// request's `timeout` parameter can only shorten it.
+    pub timeout_ms: u64,
+    /// Step of a subquery written without one (`x[1h:]`), in seconds (Prometheus: the
+    /// global evaluation interval, 1 minute).
+    pub subquery_step_secs: u64,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        QueryConfig {
+            lookback_secs: None,
+            max_samples: 50_000_000,
+            max_series: 1_000_000,
+            timeout_ms: 120_000,
+            subquery_step_secs: 60,
+        }
+    }
+}
+
+impl QueryConfig {
+    /// The engine's options; `server_lookback_secs` applies when `lookback_secs` is unset.
+    pub fn engine_options(&self, server_lookback_secs: u64) -> argus_promql::EngineOptions {
+        let secs = |s: u64| (s.min(i64::MAX as u64 / 1000) as i64) * 1000;
+        argus_promql::EngineOptions {
+            lookback_ms: secs(self.lookback_secs.unwrap_or(server_lookback_secs)),
+            max_samples: self.max_samples,
+            max_series: self.max_series,
+            timeout: std::time::Duration::from_millis(self.timeout_ms),
+            subquery_step_ms: secs(self.subquery_step_secs),
+        }
+    }
+}

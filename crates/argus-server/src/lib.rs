@@ -18,7 +18,7 @@ pub mod store;
 pub mod telemetry;
 
 pub use api::{AppState, router};
-pub use config::{ServerConfig, StorageConfig, TokenConfig};
+pub use config::{QueryConfig, ServerConfig, StorageConfig, TokenConfig};
 
 use std::future::Future;
 use tokio::net::TcpListener;

@@ -4,7 +4,7 @@
 //! names the file, the key and the problem; the binary exits with code 2 on one.
 
 use argus_agent::AgentConfig;
-use argus_server::{ServerConfig, StorageConfig};
+use argus_server::{QueryConfig, ServerConfig, StorageConfig};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -32,6 +32,7 @@ pub struct Config {
     pub log_level: String,
     pub server: ServerConfig,
     pub storage: StorageConfig,
+    pub query: QueryConfig,
     pub agent: AgentConfig,
 }
 
@@ -42,6 +43,7 @@ impl Default for Config {
             log_level: "info".to_string(),
             server: ServerConfig::default(),
             storage: StorageConfig::default(),
+            query: QueryConfig::default(),
             agent: AgentConfig::default(),
         }
     }
@@ -169,6 +171,15 @@ impl Config {
         }
         if self.storage.maintenance_interval_secs == 0 {
             return Err("key storage.maintenance_interval_secs: must be at least 1".into());
+        }
+        if self.query.max_samples == 0 || self.query.max_series == 0 {
+            return Err("keys query.max_samples and query.max_series: must be at least 1".into());
+        }
+        if self.query.timeout_ms == 0 {
+            return Err("key query.timeout_ms: must be at least 1".into());
+        }
+        if self.query.subquery_step_secs == 0 {
+            return Err("key query.subquery_step_secs: must be at least 1".into());
         }
         if self.server.max_body_bytes == 0 {
             return Err("key server.max_body_bytes: must be at least 1".into());

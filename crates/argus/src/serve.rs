@@ -110,6 +110,7 @@ async fn start_server(
         config.storage.maintenance_interval_secs,
     ));
     let mut state = AppState::with_tsdb(db.clone(), Arc::new(tokens), &config.server);
+    state.query = config.query.engine_options(config.server.lookback_secs);
     let events_dir = config.data_dir.join("events");
     state.events = Some(Arc::new(
         argus_server::events::EventStore::open(&events_dir)

@@ -1,17 +1,19 @@
 //! Handlers for the Prometheus query endpoints.
 
-use super::format::{PromError, json_response, matrix_json, vector_json};
+use super::format::{PromError, json_response, value_json};
 use super::params::{Params, parse_duration_ms, parse_time};
-use super::selector::{Selection, parse_selector};
+use super::selector::parse_selector;
 use crate::api::AppState;
 use crate::auth::Access;
 use crate::store::scoped::for_namespace;
 use argus_core::Storage;
 use argus_core::{Labels, now_ms};
+use argus_promql::{Engine, EngineOptions, QueryError, Value};
 use axum::Extension;
 use axum::extract::State;
 use axum::response::Response;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Prometheus refuses range queries with more points per series than this.
 const MAX_POINTS: i64 = 11_000;
@@ -27,17 +29,6 @@ fn time_param(p: &Params, key: &str, default: i64) -> Result<i64, PromError> {
         Some(s) => parse_time(s)
             .map_err(|e| PromError::bad_data(format!("invalid parameter {key:?}: {e}"))),
     }
-}
-
-fn selection(p: &Params, instant: bool) -> Result<Selection, PromError> {
-    let q = required(p, "query")?;
-    parse_selector(q).map_err(|e| {
-        if instant {
-            PromError::bad_data(format!("invalid parameter \"query\": {e}"))
-        } else {
-            PromError::bad_data(e)
-        }
-    })
 }
 
 /// The store as `access` may see it: a namespace token sees its namespace only.
@@ -59,23 +50,61 @@ async fn blocking<T: Send + 'static>(
         })
 }
 
+/// The engine over the store as `access` may see it, with the configured limits; a
+/// `timeout` parameter shortens the configured timeout (never lengthens it).
+fn engine(state: &AppState, access: &Access, p: &Params) -> Result<Engine, PromError> {
+    let mut opts: EngineOptions = state.query.clone();
+    if let Some(s) = p.get("timeout").filter(|s| !s.is_empty()) {
+        let ms = parse_duration_ms(s)
+            .map_err(|e| PromError::bad_data(format!("invalid parameter \"timeout\": {e}")))?;
+        if ms < 0 {
+            return Err(PromError::bad_data(format!(
+                "invalid parameter \"timeout\": {s:?} is negative"
+            )));
+        }
+        opts.timeout = opts.timeout.min(Duration::from_millis(ms as u64));
+    }
+    Ok(Engine::new(scoped(state, access)?, opts))
+}
+
+/// A Prometheus error for an engine error. `wrap_parse`: an instant query names the
+/// `query` parameter in parse errors, as Prometheus does; a range query does not.
+fn engine_error(e: QueryError, wrap_parse: bool) -> PromError {
+    let status = axum::http::StatusCode::from_u16(e.http_status())
+        .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+    let message = match &e {
+        QueryError::Parse(m) if wrap_parse => format!("invalid parameter \"query\": {m}"),
+        other => other.to_string(),
+    };
+    PromError {
+        status,
+        kind: e.prometheus_type(),
+        message,
+    }
+}
+
+/// Runs a query on a blocking thread: evaluation reads files and may take long.
+async fn evaluate(
+    f: impl FnOnce() -> Result<Value, QueryError> + Send + 'static,
+    wrap_parse: bool,
+) -> Result<Value, PromError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| PromError::internal(e.to_string()))?
+        .map_err(|e| engine_error(e, wrap_parse))
+}
+
 pub async fn query(
     State(state): State<AppState>,
     Extension(access): Extension<Access>,
     p: Params,
 ) -> Result<Response, PromError> {
     let result = async {
-        let sel = selection(&p, true)?;
+        let q = required(&p, "query")?.to_string();
         let t = time_param(&p, "time", now_ms())?;
-        let store = scoped(&state, &access)?;
-        let lookback = state.lookback_ms;
-        if sel.range_ms.is_some() {
-            let m = blocking(move || sel.raw_range(store.as_ref(), t)).await?;
-            Ok(json_response(matrix_json(&m)))
-        } else {
-            let v = blocking(move || sel.instant(store.as_ref(), t, lookback)).await?;
-            Ok(json_response(vector_json(&v)))
-        }
+        let engine = engine(&state, &access, &p)?;
+        let v = evaluate(move || engine.instant(&q, t), true).await?;
+        Ok(json_response(value_json(&v)))
     }
     .await;
     state
@@ -90,7 +119,6 @@ pub async fn query_range(
     p: Params,
 ) -> Result<Response, PromError> {
     let result = async {
-        let sel = selection(&p, false)?;
         let start = parse_time(required(&p, "start")?)
             .map_err(|e| PromError::bad_data(format!("invalid parameter \"start\": {e}")))?;
         let end = parse_time(required(&p, "end")?)
@@ -112,15 +140,10 @@ pub async fn query_range(
                 "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
             ));
         }
-        if sel.range_ms.is_some() {
-            return Err(PromError::bad_data(
-                "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector",
-            ));
-        }
-        let store = scoped(&state, &access)?;
-        let lookback = state.lookback_ms;
-        let m = blocking(move || sel.range(store.as_ref(), start, end, step, lookback)).await?;
-        Ok(json_response(matrix_json(&m)))
+        let q = required(&p, "query")?.to_string();
+        let engine = engine(&state, &access, &p)?;
+        let v = evaluate(move || engine.range(&q, start, end, step), false).await?;
+        Ok(json_response(value_json(&v)))
     }
     .await;
     state

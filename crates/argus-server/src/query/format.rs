@@ -189,6 +189,105 @@ pub fn matrix_json(result: &[(Labels, Vec<Sample>)]) -> String {
     out
 }
 
+/// A JSON number as Go's `encoding/json` writes a float64: shortest round-trip form,
+/// plain notation unless `|v| < 1e-6` or `|v| >= 1e21`. Used for the timestamps of scalar
+/// and string results (Prometheus writes them as `float64(t) / 1000`).
+fn format_json_number(v: f64, out: &mut String) {
+    let a = v.abs();
+    if a != 0.0 && !(1e-6..1e21).contains(&a) {
+        // Go: "1e-07" / "1e+21" (sign always, at least two exponent digits).
+        let s = format!("{v:e}");
+        let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
+        let (sign, digits) = match exp.strip_prefix('-') {
+            Some(d) => ('-', d),
+            None => ('+', exp),
+        };
+        let _ = write!(out, "{mant}e{sign}{digits:0>2}");
+    } else if v == 0.0 {
+        out.push('0');
+    } else {
+        let _ = write!(out, "{v}");
+    }
+}
+
+/// A scalar's value as Prometheus's `Scalar.MarshalJSON` writes it:
+/// `strconv.FormatFloat(v, 'f', -1, 64)`, never in exponent form.
+fn format_value_plain(v: f64, out: &mut String) {
+    if v.is_nan() {
+        out.push_str("NaN");
+    } else if v.is_infinite() {
+        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
+    } else {
+        // Rust's `Display` for f64 is the shortest round-trip digits in plain notation,
+        // as Go's 'f' with precision -1 ("-0" for negative zero in both).
+        let _ = write!(out, "{v}");
+    }
+}
+
+/// The success body of a PromQL result, in Prometheus's shape for each kind:
+/// `scalar` and `string` as `[<seconds>, "<value>"]`, `vector` as
+/// `[{"metric":…,"value":[…]}]`, `matrix` as `[{"metric":…,"values":[[…],…]}]`.
+pub fn value_json(v: &argus_promql::Value) -> String {
+    use argus_promql::Value;
+    match v {
+        Value::Scalar { ts, v } => {
+            let mut out =
+                String::from(r#"{"status":"success","data":{"resultType":"scalar","result":["#);
+            format_json_number(*ts as f64 / 1000.0, &mut out);
+            out.push_str(",\"");
+            format_value_plain(*v, &mut out);
+            out.push_str("\"]}}");
+            out
+        }
+        Value::String { ts, s } => {
+            let mut out =
+                String::from(r#"{"status":"success","data":{"resultType":"string","result":["#);
+            format_json_number(*ts as f64 / 1000.0, &mut out);
+            out.push(',');
+            out.push_str(&serde_json::Value::String(s.clone()).to_string());
+            out.push_str("]}}");
+            out
+        }
+        Value::Vector(items) => {
+            let mut out =
+                String::from(r#"{"status":"success","data":{"resultType":"vector","result":["#);
+            for (i, (l, ts, v)) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(r#"{"metric":"#);
+                write_labels(l, &mut out);
+                out.push_str(r#","value":"#);
+                write_point(&Sample { ts: *ts, value: *v }, &mut out);
+                out.push('}');
+            }
+            out.push_str("]}}");
+            out
+        }
+        Value::Matrix(series) => {
+            let mut out =
+                String::from(r#"{"status":"success","data":{"resultType":"matrix","result":["#);
+            for (i, s) in series.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(r#"{"metric":"#);
+                write_labels(&s.labels, &mut out);
+                out.push_str(r#","values":["#);
+                for (j, p) in s.samples.iter().enumerate() {
+                    if j > 0 {
+                        out.push(',');
+                    }
+                    write_point(p, &mut out);
+                }
+                out.push_str("]}");
+            }
+            out.push_str("]}}");
+            out
+        }
+    }
+}
+
 /// A JSON body with the right content type.
 pub fn json_response(body: String) -> Response {
     (
@@ -259,6 +358,58 @@ mod tests {
                 assert_eq!(fast, format!("{raw}"));
             }
         }
+    }
+
+    #[test]
+    fn every_value_kind_in_prometheus_shape() {
+        use argus_promql::Value;
+        assert_eq!(
+            value_json(&Value::Scalar {
+                ts: 1_435_781_451_781,
+                v: 1e-7
+            }),
+            r#"{"status":"success","data":{"resultType":"scalar","result":[1435781451.781,"0.0000001"]}}"#
+        );
+        assert_eq!(
+            value_json(&Value::Scalar {
+                ts: 2000,
+                v: f64::NEG_INFINITY
+            }),
+            r#"{"status":"success","data":{"resultType":"scalar","result":[2,"-Inf"]}}"#
+        );
+        assert_eq!(
+            value_json(&Value::String {
+                ts: 1500,
+                s: "a\"b".into()
+            }),
+            r#"{"status":"success","data":{"resultType":"string","result":[1.5,"a\"b"]}}"#
+        );
+        let l = Labels::from_pairs([("__name__", "up"), ("job", "x")]);
+        assert_eq!(
+            value_json(&Value::Vector(vec![(l.clone(), 1_100, f64::NAN)])),
+            r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"up","job":"x"},"value":[1.100,"NaN"]}]}}"#
+        );
+        let m = Value::Matrix(vec![argus_core::TimeSeries {
+            labels: l,
+            samples: vec![
+                Sample {
+                    ts: 1000,
+                    value: 1e6,
+                },
+                Sample {
+                    ts: 2000,
+                    value: f64::INFINITY,
+                },
+            ],
+        }]);
+        assert_eq!(
+            value_json(&m),
+            r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"__name__":"up","job":"x"},"values":[[1,"1000000"],[2,"+Inf"]]}]}}"#
+        );
+        assert_eq!(
+            value_json(&Value::Vector(vec![])),
+            r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#
+        );
     }
 
     #[test]

@@ -6,5 +6,6 @@ mod analysis;
 mod common;
 mod config;
 mod ingest;
+mod promapi;
 mod storage;
 mod up;
