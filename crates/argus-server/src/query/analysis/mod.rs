@@ -105,15 +105,10 @@ impl IntoResponse for AnalysisError {
 
 type Result<T> = std::result::Result<T, AnalysisError>;
 
-/// The engine over `store` with the server's lookback and the engine's default limits.
-pub fn engine(store: Arc<dyn Storage>, lookback_ms: i64) -> Engine {
-    Engine::new(
-        store,
-        EngineOptions {
-            lookback_ms,
-            ..EngineOptions::default()
-        },
-    )
+/// The engine over `store` with the server's query options (`[query]`: lookback, limits,
+/// timeout).
+pub fn engine(store: Arc<dyn Storage>, opts: &EngineOptions) -> Engine {
+    Engine::new(store, opts.clone())
 }
 
 fn store_for(state: &AppState, access: &Access) -> Result<Arc<dyn Storage>> {
@@ -365,8 +360,9 @@ pub fn hosts_with(
 }
 
 /// Evaluates a `by-label` request against `store`.
-pub fn by_label(store: Arc<dyn Storage>, lookback_ms: i64, req: &ByLabel) -> Result<Json> {
+pub fn by_label(store: Arc<dyn Storage>, opts: &EngineOptions, req: &ByLabel) -> Result<Json> {
     let g = req.grid;
+    let lookback_ms = opts.lookback_ms;
     let hosts = hosts_with(
         store.as_ref(),
         &req.label,
@@ -377,7 +373,7 @@ pub fn by_label(store: Arc<dyn Storage>, lookback_ms: i64, req: &ByLabel) -> Res
     let mut series = Vec::new();
     if !hosts.is_empty() {
         let filtered: Arc<dyn Storage> = Arc::new(filter::Hosts::new(store, hosts.clone()));
-        let v = engine(filtered, lookback_ms)
+        let v = engine(filtered, opts)
             .range(&req.query, g.start, g.end, g.step)
             .map_err(|e| AnalysisError::query(req.source, e))?;
         series = matrix(v);
@@ -408,8 +404,8 @@ pub async fn by_label_handler(
 ) -> Result<Response> {
     let req = ByLabel::from_params(&p, now_ms())?;
     let store = store_for(&state, &access)?;
-    let lookback = state.lookback_ms;
-    let result = blocking(move || by_label(store, lookback, &req)).await;
+    let opts = state.query.clone();
+    let result = blocking(move || by_label(store, &opts, &req)).await;
     state.telemetry.query(
         "analysis_by_label",
         if result.is_ok() { "ok" } else { "error" },
@@ -501,8 +497,8 @@ impl Top {
 }
 
 /// Evaluates a `top` request against `store`.
-pub fn top(store: Arc<dyn Storage>, lookback_ms: i64, req: &Top) -> Result<Json> {
-    let engine = engine(store, lookback_ms);
+pub fn top(store: Arc<dyn Storage>, opts: &EngineOptions, req: &Top) -> Result<Json> {
+    let engine = engine(store, opts);
     let q = req.query();
     // (labels, value, points that went into it)
     let mut groups: Vec<(Labels, f64, usize)> = match req.when {
@@ -585,8 +581,8 @@ pub async fn top_handler(
 ) -> Result<Response> {
     let req = Top::from_params(&p, now_ms())?;
     let store = store_for(&state, &access)?;
-    let lookback = state.lookback_ms;
-    let result = blocking(move || top(store, lookback, &req)).await;
+    let opts = state.query.clone();
+    let result = blocking(move || top(store, &opts, &req)).await;
     state
         .telemetry
         .query("analysis_top", if result.is_ok() { "ok" } else { "error" });
@@ -606,9 +602,10 @@ pub async fn summary_handler(
     }
     let at = time(&p, "time")?.unwrap_or_else(now_ms);
     let store = store_for(&state, &access)?;
-    let lookback = state.lookback_ms;
+    let opts = state.query.clone();
+    let lookback = opts.lookback_ms;
     let result = blocking(move || {
-        let s = summary::summary(store, lookback, &host, at)?;
+        let s = summary::summary(store, &opts, &host, at)?;
         if s.is_empty() {
             return Err(AnalysisError::not_found(format!(
                 "no metric of host {host:?} within {} s before {}",

@@ -16,7 +16,7 @@
 
 use super::{AnalysisError, engine, filter, num};
 use argus_core::{Labels, Storage};
-use argus_promql::{Engine, Value};
+use argus_promql::{Engine, EngineOptions, Value};
 use serde_json::{Value as Json, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -102,7 +102,7 @@ fn first(e: &Engine, q: &str, at: i64) -> Result<Option<f64>, AnalysisError> {
 /// The summary of `host` at `at` (ms).
 pub fn summary(
     store: Arc<dyn Storage>,
-    lookback_ms: i64,
+    opts: &EngineOptions,
     host: &str,
     at: i64,
 ) -> Result<Summary, AnalysisError> {
@@ -110,7 +110,7 @@ pub fn summary(
         store,
         BTreeSet::from([host.to_string()]),
     ));
-    let e = engine(view, lookback_ms);
+    let e = engine(view, opts);
     let mut disks: BTreeMap<String, Disk> = BTreeMap::new();
     for (field, q) in [
         (0, "disk_used_percent"),

@@ -7,6 +7,13 @@ use argus_core::Sample;
 const S: i64 = 1000;
 const LOOKBACK: i64 = 300 * S;
 
+fn opts() -> EngineOptions {
+    EngineOptions {
+        lookback_ms: LOOKBACK,
+        ..EngineOptions::default()
+    }
+}
+
 /// Every 10 s from 0 to 3600 s: hosts a and b in location dc1, c in dc2.
 /// cpu idle: a 90, b 50, c 20 (constant); net_bytes_recv{interface="eth0"} grows by
 /// 100, 300 and 1000 B/s; host a's `lo` grows by 1 MB/s. Host a also has memory, disks and
@@ -93,7 +100,7 @@ fn params(q: &str) -> Params {
 
 fn by_label_json(q: &str) -> Json {
     let req = ByLabel::from_params(&params(q), 3600 * S).unwrap_or_else(|e| panic!("{q}: {e:?}"));
-    by_label(store(), LOOKBACK, &req).unwrap_or_else(|e| panic!("{q}: {e:?}"))
+    by_label(store(), &opts(), &req).unwrap_or_else(|e| panic!("{q}: {e:?}"))
 }
 
 fn points(series: &Json) -> Vec<(f64, f64)> {
@@ -233,13 +240,13 @@ fn by_label_refuses_bad_parameters_naming_them() {
     // A malformed expression is found when it is evaluated, and named too.
     let req = ByLabel::from_params(&params("expr=sum(&label=location&value=dc1"), now)
         .unwrap_or_else(|e| panic!("{e:?}"));
-    let e = err_of(by_label(store(), LOOKBACK, &req));
+    let e = err_of(by_label(store(), &opts(), &req));
     assert_eq!((e.status, e.param), (StatusCode::BAD_REQUEST, Some("expr")));
 }
 
 fn top_json(q: &str) -> Json {
     let req = Top::from_params(&params(q), 3600 * S).unwrap_or_else(|e| panic!("{q}: {e:?}"));
-    top(store(), LOOKBACK, &req).unwrap_or_else(|e| panic!("{q}: {e:?}"))
+    top(store(), &opts(), &req).unwrap_or_else(|e| panic!("{q}: {e:?}"))
 }
 
 fn ranking(body: &Json) -> Vec<(String, f64)> {
@@ -312,13 +319,13 @@ fn top_refuses_bad_parameters_naming_them() {
         assert_eq!(e.status, StatusCode::BAD_REQUEST);
     }
     let req = Top::from_params(&params("expr=m)"), 3600 * S).unwrap_or_else(|e| panic!("{e:?}"));
-    let e = err_of(top(store(), LOOKBACK, &req));
+    let e = err_of(top(store(), &opts(), &req));
     assert_eq!((e.status, e.param), (StatusCode::BAD_REQUEST, Some("expr")));
 }
 
 #[test]
 fn summary_reads_the_agents_metric_names() {
-    let s = summary::summary(store(), LOOKBACK, "a", 3600 * S).unwrap_or_else(|e| panic!("{e:?}"));
+    let s = summary::summary(store(), &opts(), "a", 3600 * S).unwrap_or_else(|e| panic!("{e:?}"));
     assert_eq!(s.cpu_used_percent, Some(10.0));
     assert_eq!(s.mem_used_percent, Some(27.5));
     assert_eq!(s.mem_total, Some(16e9));
@@ -346,15 +353,15 @@ fn summary_reads_the_agents_metric_names() {
     assert_eq!(j["disks"][1]["path"], "/home");
 
     // Host b has cpu and network only; an unknown host has nothing.
-    let b = summary::summary(store(), LOOKBACK, "b", 3600 * S).unwrap_or_else(|e| panic!("{e:?}"));
+    let b = summary::summary(store(), &opts(), "b", 3600 * S).unwrap_or_else(|e| panic!("{e:?}"));
     assert_eq!(b.cpu_used_percent, Some(50.0));
     assert_eq!(b.mem_used_percent, None);
     assert!(b.disks.is_empty());
     let nobody =
-        summary::summary(store(), LOOKBACK, "zz", 3600 * S).unwrap_or_else(|e| panic!("{e:?}"));
+        summary::summary(store(), &opts(), "zz", 3600 * S).unwrap_or_else(|e| panic!("{e:?}"));
     assert!(nobody.is_empty());
     // After the lookback, host a's figures are gone too.
-    let late = summary::summary(store(), LOOKBACK, "a", 3600 * S + LOOKBACK + S)
+    let late = summary::summary(store(), &opts(), "a", 3600 * S + LOOKBACK + S)
         .unwrap_or_else(|e| panic!("{e:?}"));
     assert!(late.is_empty(), "{late:?}");
 }
@@ -386,12 +393,12 @@ fn a_namespace_view_sees_only_its_hosts() {
         3600 * S,
     )
     .unwrap_or_else(|e| panic!("{e:?}"));
-    let body = by_label(ns_a.clone(), LOOKBACK, &req).unwrap_or_else(|e| panic!("{e:?}"));
+    let body = by_label(ns_a.clone(), &opts(), &req).unwrap_or_else(|e| panic!("{e:?}"));
     assert_eq!(body["data"]["hosts"], json!(["h1"]));
     let t = Top::from_params(&params("expr=100 - cpu_usage_idle&time=3600"), 3600 * S)
         .unwrap_or_else(|e| panic!("{e:?}"));
-    let top_a = top(ns_a, LOOKBACK, &t).unwrap_or_else(|e| panic!("{e:?}"));
+    let top_a = top(ns_a, &opts(), &t).unwrap_or_else(|e| panic!("{e:?}"));
     assert_eq!(ranking(&top_a), vec![("h1".to_string(), 90.0)]);
-    let top_all = top(all, LOOKBACK, &t).unwrap_or_else(|e| panic!("{e:?}"));
+    let top_all = top(all, &opts(), &t).unwrap_or_else(|e| panic!("{e:?}"));
     assert_eq!(ranking(&top_all).len(), 2);
 }
