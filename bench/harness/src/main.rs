@@ -4,10 +4,13 @@
 //! - `argus-bench tsdb`: storage against VictoriaMetrics (see `bench/tsdb.md`).
 //! - `argus-bench footprint`: the agent's RSS and CPU against node_exporter and collectd
 //!   (see `bench/footprint.md`).
+//! - `argus-bench query`: dashboard PromQL range queries against Prometheus and
+//!   VictoriaMetrics on the same data (see `bench/query.md`).
 
 mod dataset;
 mod footprint;
 mod probe;
+mod query;
 mod rng;
 mod system;
 mod tsdb;
@@ -36,12 +39,23 @@ enum Command {
     /// node_exporter and collectd, each collecting host metrics for the same time. Exit code
     /// 1 if an agent could not be measured or delivered nothing.
     Footprint(footprint::Options),
+    /// Dashboard queries: median latency of PromQL range queries on Argus, Prometheus and
+    /// VictoriaMetrics holding the same data, answers checked against Prometheus's. Exit
+    /// code 3 if Argus's answer to a query differs from Prometheus's, 1 if a query failed.
+    Query(query::Options),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Footprint(opts) => match footprint::run(&opts) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                eprintln!("argus-bench: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Query(opts) => match query::run(&opts) {
             Ok(code) => ExitCode::from(code),
             Err(e) => {
                 eprintln!("argus-bench: {e:#}");
