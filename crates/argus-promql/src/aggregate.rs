@@ -57,6 +57,109 @@ fn rank_cmp(a: (f64, usize), b: (f64, usize), top: bool) -> Ordering {
     }
 }
 
+/// The aggregations that fold each step's values one by one.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fold {
+    Sum,
+    Avg,
+    Max,
+    Min,
+    Count,
+    Stddev,
+    Stdvar,
+    Group,
+}
+
+/// Folds every input series into its group's accumulators, one series at a time (each
+/// series' values are contiguous, so this walks memory in order). Per group and step the
+/// values are folded in input order, as Prometheus does, so sums round the same way.
+fn fold_series(
+    ev: &Evaluator,
+    fold: Fold,
+    input: &[Series],
+    group_of: &[usize],
+    groups: Vec<Labels>,
+    n: usize,
+) -> Result<Vec<Series>> {
+    let mut accs = vec![Acc::default(); groups.len() * n];
+    for (i, s) in input.iter().enumerate() {
+        if i % 64 == 0 {
+            ev.check()?;
+        }
+        let base = group_of[i] * n;
+        for (acc, v) in accs[base..base + n].iter_mut().zip(&s.vals) {
+            let Some(v) = *v else { continue };
+            if !acc.seen {
+                *acc = Acc {
+                    seen: true,
+                    value: v,
+                    mean: v,
+                    count: 1.0,
+                };
+                match fold {
+                    Fold::Stddev | Fold::Stdvar => acc.value = 0.0,
+                    Fold::Group => acc.value = 1.0,
+                    _ => {}
+                }
+                continue;
+            }
+            match fold {
+                Fold::Sum => acc.value += v,
+                Fold::Avg => {
+                    acc.count += 1.0;
+                    if acc.mean.is_infinite() {
+                        if v.is_infinite() && (acc.mean > 0.0) == (v > 0.0) {
+                            continue;
+                        }
+                        if !v.is_infinite() && !v.is_nan() {
+                            continue;
+                        }
+                    }
+                    acc.mean += v / acc.count - acc.mean / acc.count;
+                }
+                Fold::Max => {
+                    if acc.value < v || acc.value.is_nan() {
+                        acc.value = v;
+                    }
+                }
+                Fold::Min => {
+                    if acc.value > v || acc.value.is_nan() {
+                        acc.value = v;
+                    }
+                }
+                Fold::Count => acc.count += 1.0,
+                Fold::Stddev | Fold::Stdvar => {
+                    acc.count += 1.0;
+                    let delta = v - acc.mean;
+                    acc.mean += delta / acc.count;
+                    acc.value += delta * (v - acc.mean);
+                }
+                Fold::Group => {}
+            }
+        }
+    }
+    Ok(groups
+        .into_iter()
+        .enumerate()
+        .map(|(g, labels)| Series {
+            labels,
+            vals: accs[g * n..(g + 1) * n]
+                .iter()
+                .map(|acc| {
+                    acc.seen.then(|| match fold {
+                        Fold::Avg => acc.mean,
+                        Fold::Count => acc.count,
+                        Fold::Stdvar => acc.value / acc.count,
+                        Fold::Stddev => (acc.value / acc.count).sqrt(),
+                        _ => acc.value,
+                    })
+                })
+                .collect(),
+        })
+        .filter(Series::any)
+        .collect())
+}
+
 pub(crate) fn eval(ev: &Evaluator, a: &AggregateExpr, st: &Steps) -> Result<Val> {
     let op = a.op.to_string();
     let n = st.len();
@@ -111,6 +214,23 @@ pub(crate) fn eval(ev: &Evaluator, a: &AggregateExpr, st: &Steps) -> Result<Val>
             op == "topk",
             st,
         );
+    }
+
+    let fold = match op.as_str() {
+        "sum" => Some(Fold::Sum),
+        "avg" => Some(Fold::Avg),
+        "max" => Some(Fold::Max),
+        "min" => Some(Fold::Min),
+        "count" => Some(Fold::Count),
+        "stddev" => Some(Fold::Stddev),
+        "stdvar" => Some(Fold::Stdvar),
+        "group" => Some(Fold::Group),
+        _ => None,
+    };
+    if let Some(fold) = fold {
+        return Ok(Val::Vector(fold_series(
+            ev, fold, &input, &group_of, groups, n,
+        )?));
     }
 
     let mut out: Vec<Vec<Option<f64>>> = vec![vec![None; n]; groups.len()];

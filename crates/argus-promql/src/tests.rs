@@ -1031,3 +1031,13 @@ fn scalar_expression_table() {
         assert!(close(got, *want), "{q}: {got} vs {want}");
     }
 }
+
+#[test]
+fn par_map_keeps_order_on_one_thread_and_on_several() {
+    let items: Vec<u64> = (0..10_001).collect();
+    let want: Vec<u64> = items.iter().map(|x| x * 3).collect();
+    assert_eq!(crate::eval::par_map(&items, 10, |x| x * 3), want);
+    assert_eq!(crate::eval::par_map(&items, usize::MAX, |x| x * 3), want);
+    let empty: Vec<u64> = Vec::new();
+    assert!(crate::eval::par_map(&empty, usize::MAX, |x| x * 3).is_empty());
+}
