@@ -227,6 +227,28 @@ fn format_value_plain(v: f64, out: &mut String) {
 /// The success body of a PromQL result, in Prometheus's shape for each kind:
 /// `scalar` and `string` as `[<seconds>, "<value>"]`, `vector` as
 /// `[{"metric":…,"value":[…]}]`, `matrix` as `[{"metric":…,"values":[[…],…]}]`.
+/// Above this many points a matrix answer is formatted on several threads.
+const PAR_FORMAT_POINTS: usize = 50_000;
+
+/// The series of a matrix, comma-separated, in the `result` array's shape.
+fn write_matrix_series(series: &[argus_core::TimeSeries], out: &mut String) {
+    for (i, s) in series.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(r#"{"metric":"#);
+        write_labels(&s.labels, out);
+        out.push_str(r#","values":["#);
+        for (j, p) in s.samples.iter().enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            write_point(p, out);
+        }
+        out.push_str("]}");
+    }
+}
+
 pub fn value_json(v: &argus_promql::Value) -> String {
     use argus_promql::Value;
     match v {
@@ -267,20 +289,44 @@ pub fn value_json(v: &argus_promql::Value) -> String {
         Value::Matrix(series) => {
             let mut out =
                 String::from(r#"{"status":"success","data":{"resultType":"matrix","result":["#);
-            for (i, s) in series.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(r#"{"metric":"#);
-                write_labels(&s.labels, &mut out);
-                out.push_str(r#","values":["#);
-                for (j, p) in s.samples.iter().enumerate() {
-                    if j > 0 {
+            let points: usize = series.iter().map(|s| s.samples.len()).sum();
+            let threads = if points < PAR_FORMAT_POINTS {
+                1
+            } else {
+                std::thread::available_parallelism()
+                    .map_or(1, |n| n.get())
+                    .min(8)
+                    .min(series.len())
+            };
+            if threads <= 1 {
+                write_matrix_series(series, &mut out);
+            } else {
+                // Formatting floats dominates large answers: a chunk of series per core,
+                // joined in order.
+                let chunk = series.len().div_ceil(threads);
+                let parts: Vec<String> = std::thread::scope(|s| {
+                    let handles: Vec<_> = series
+                        .chunks(chunk)
+                        .map(|c| {
+                            s.spawn(move || {
+                                let mut part = String::new();
+                                write_matrix_series(c, &mut part);
+                                part
+                            })
+                        })
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                        .collect()
+                });
+                out.reserve(parts.iter().map(String::len).sum::<usize>() + parts.len());
+                for (i, part) in parts.iter().enumerate() {
+                    if i > 0 {
                         out.push(',');
                     }
-                    write_point(p, &mut out);
+                    out.push_str(part);
                 }
-                out.push_str("]}");
             }
             out.push_str("]}}");
             out
@@ -418,5 +464,30 @@ mod tests {
         assert_eq!(t(1_100), "1.100");
         assert_eq!(t(2_000), "2");
         assert_eq!(t(-500), "-0.500");
+    }
+
+    #[test]
+    fn a_large_matrix_formats_the_same_on_several_threads() {
+        let series: Vec<argus_core::TimeSeries> = (0..7)
+            .map(|k| argus_core::TimeSeries {
+                labels: Labels::from_pairs([("host", format!("h{k}"))]),
+                samples: (0..10_000)
+                    .map(|i| Sample {
+                        ts: i * 1000,
+                        value: (i * k) as f64 / 3.0,
+                    })
+                    .collect(),
+            })
+            .collect();
+        let mut seq =
+            String::from(r#"{"status":"success","data":{"resultType":"matrix","result":["#);
+        write_matrix_series(&series, &mut seq);
+        seq.push_str("]}}");
+        let got = value_json(&argus_promql::Value::Matrix(series));
+        assert_eq!(got, seq);
+        let v: serde_json::Value = serde_json::from_str(&got).unwrap_or_default();
+        assert_eq!(v["data"]["result"].as_array().map(Vec::len), Some(7));
+        assert_eq!(v["data"]["result"][6]["metric"]["host"], "h6");
+        assert_eq!(v["data"]["result"][6]["values"][3][1], "6");
     }
 }
