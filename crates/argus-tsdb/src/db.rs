@@ -249,11 +249,42 @@ impl Db {
                 v.frozen.clone(),
             )
         };
-        let mut parts: Vec<Vec<(Labels, Vec<Sample>)>> = Vec::with_capacity(blocks.len() + 2);
-        for b in &blocks {
-            let mut out = Vec::new();
-            b.select_step(matchers, start, end, step_ms, &mut out)?;
-            parts.push(out);
+        let mut parts: Vec<Part> = Vec::with_capacity(blocks.len() + 2);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if blocks.len() > 1 && cores > 1 {
+            // Blocks decode independently: a range over several reads them on several
+            // threads (at most one per core), keeping their order.
+            let per = blocks.len().div_ceil(cores.min(blocks.len()));
+            let results: Vec<Result<Vec<Part>>> = std::thread::scope(|s| {
+                let handles: Vec<_> = blocks
+                    .chunks(per)
+                    .map(|chunk| {
+                        s.spawn(move || {
+                            chunk
+                                .iter()
+                                .map(|b| {
+                                    let mut out = Vec::new();
+                                    b.select_step(matchers, start, end, step_ms, &mut out)?;
+                                    Ok(out)
+                                })
+                                .collect::<Result<Vec<_>>>()
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                    .collect()
+            });
+            for r in results {
+                parts.extend(r?);
+            }
+        } else {
+            for b in &blocks {
+                let mut out = Vec::new();
+                b.select_step(matchers, start, end, step_ms, &mut out)?;
+                parts.push(out);
+            }
         }
         if let Some(f) = &frozen {
             let mut out = Vec::new();
@@ -696,6 +727,9 @@ fn load_blocks(dir: &Path) -> Result<Vec<Arc<Block>>> {
 
 /// Merges per-source selections (ascending priority) into one list sorted by labels; on
 /// duplicate timestamps the higher-priority source wins.
+/// The series one block (or the head) holds in a range, with their samples.
+type Part = Vec<(Labels, Vec<Sample>)>;
+
 fn merge_parts(parts: Vec<Vec<(Labels, Vec<Sample>)>>) -> Vec<TimeSeries> {
     let non_empty = parts.iter().filter(|p| !p.is_empty()).count();
     if non_empty <= 1 {
