@@ -72,8 +72,22 @@ pub fn format_value(v: f64, out: &mut String) {
             };
             let _ = write!(out, "{mant}e{sign}{digits:0>2}");
         } else {
-            let _ = write!(out, "{v}");
+            plain_shortest(v, out);
         }
+    }
+}
+
+/// `v` (finite, nonzero) in plain notation with its shortest round-trip digits, as Go's
+/// 'f' with precision -1 writes it. Ryu finds them several times faster than `Display`,
+/// and like Go (unlike `Display`) rounds an exact tie between two nearest candidates to
+/// even; where Ryu would choose exponent notation, `Display` writes the value.
+fn plain_shortest(v: f64, out: &mut String) {
+    let mut buf = ryu::Buffer::new();
+    let s = buf.format_finite(v);
+    if s.contains('e') {
+        let _ = write!(out, "{v}");
+    } else {
+        out.push_str(s.strip_suffix(".0").unwrap_or(s));
     }
 }
 
@@ -224,9 +238,6 @@ fn format_value_plain(v: f64, out: &mut String) {
     }
 }
 
-/// The success body of a PromQL result, in Prometheus's shape for each kind:
-/// `scalar` and `string` as `[<seconds>, "<value>"]`, `vector` as
-/// `[{"metric":…,"value":[…]}]`, `matrix` as `[{"metric":…,"values":[[…],…]}]`.
 /// Above this many points a matrix answer is formatted on several threads.
 const PAR_FORMAT_POINTS: usize = 50_000;
 
@@ -249,6 +260,9 @@ fn write_matrix_series(series: &[argus_core::TimeSeries], out: &mut String) {
     }
 }
 
+/// The success body of a PromQL result, in Prometheus's shape for each kind:
+/// `scalar` and `string` as `[<seconds>, "<value>"]`, `vector` as
+/// `[{"metric":…,"value":[…]}]`, `matrix` as `[{"metric":…,"values":[[…],…]}]`.
 pub fn value_json(v: &argus_promql::Value) -> String {
     use argus_promql::Value;
     match v {
@@ -489,5 +503,44 @@ mod tests {
         assert_eq!(v["data"]["result"].as_array().map(Vec::len), Some(7));
         assert_eq!(v["data"]["result"][6]["metric"]["host"], "h6");
         assert_eq!(v["data"]["result"][6]["values"][3][1], "6");
+    }
+
+    #[test]
+    fn ryu_plain_digits_equal_display() {
+        // Random doubles over the plain-notation range, and a few edges.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut values = vec![
+            1e-6,
+            2.5e-6,
+            1e-5,
+            0.1 + 0.2,
+            1e15 + 0.3,
+            9.999_999_999_999_999e20,
+            123_456_789.123_456_79,
+        ];
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v = f64::from_bits(x);
+            if v.is_finite() && (1e-6..1e21).contains(&v.abs()) {
+                values.push(v);
+            }
+            // Values of monitoring scale too.
+            values.push((x % 10_000_000_000) as f64 / 7.0);
+        }
+        for v in values {
+            let mut got = String::new();
+            plain_shortest(v, &mut got);
+            // The same shortest length as Display, and the same double when read back
+            // (the digits differ only where two are equally near: see below).
+            assert_eq!(got.len(), format!("{v}").len(), "{v:e}: {got}");
+            assert_eq!(got.parse::<f64>().ok(), Some(v), "{v:e}: {got}");
+        }
+        // 1000000000000000.25 is exactly halfway between …0.2 and …0.3: Go's strconv
+        // (Prometheus) and Ryu round the tie to even; Rust's Display rounds it up.
+        let mut tie = String::new();
+        plain_shortest(1e15 + 0.25, &mut tie);
+        assert_eq!(tie, "1000000000000000.2");
     }
 }
