@@ -771,8 +771,12 @@ fn merge_samples(mut lists: Vec<(usize, Vec<Sample>)>) -> Vec<Sample> {
             _ => false,
         });
     if disjoint {
-        let mut out = Vec::with_capacity(lists.iter().map(|(_, s)| s.len()).sum());
-        for (_, s) in lists {
+        let total: usize = lists.iter().map(|(_, s)| s.len()).sum();
+        let mut rest = lists.into_iter();
+        // The earliest list's allocation is reused: only the later lists are copied.
+        let mut out = rest.next().map(|(_, s)| s).unwrap_or_default();
+        out.reserve(total - out.len());
+        for (_, s) in rest {
             out.extend_from_slice(&s);
         }
         return out;

@@ -84,7 +84,9 @@ pub fn format_value(v: f64, out: &mut String) {
 fn plain_shortest(v: f64, out: &mut String) {
     let mut buf = ryu::Buffer::new();
     let s = buf.format_finite(v);
-    if s.contains('e') {
+    // Ryu writes plain digits for 1e-5 ≤ |v| < 1e16; only outside a margin within that
+    // range is its output searched for an exponent.
+    if !(1e-4..1e15).contains(&v.abs()) && s.contains('e') {
         let _ = write!(out, "{v}");
     } else {
         out.push_str(s.strip_suffix(".0").unwrap_or(s));
@@ -313,6 +315,7 @@ pub fn value_json(v: &argus_promql::Value) -> String {
                     .min(series.len())
             };
             if threads <= 1 {
+                out.reserve(points * 32 + series.len() * 128);
                 write_matrix_series(series, &mut out);
             } else {
                 // Formatting floats dominates large answers: a chunk of series per core,
@@ -323,7 +326,9 @@ pub fn value_json(v: &argus_promql::Value) -> String {
                         .chunks(chunk)
                         .map(|c| {
                             s.spawn(move || {
-                                let mut part = String::new();
+                                // About 32 bytes per point: no regrowth for typical values.
+                                let points: usize = c.iter().map(|s| s.samples.len()).sum();
+                                let mut part = String::with_capacity(points * 32 + c.len() * 128);
                                 write_matrix_series(c, &mut part);
                                 part
                             })
