@@ -81,6 +81,32 @@ fn fold_series(
     groups: Vec<Labels>,
     n: usize,
 ) -> Result<Vec<Series>> {
+    if matches!(fold, Fold::Sum | Fold::Max | Fold::Min | Fold::Group) {
+        // These need only the running value: fold straight into the output rows.
+        let mut rows: Vec<Vec<Option<f64>>> = vec![vec![None; n]; groups.len()];
+        for (i, s) in input.iter().enumerate() {
+            if i % 64 == 0 {
+                ev.check()?;
+            }
+            for (slot, v) in rows[group_of[i]].iter_mut().zip(&s.vals) {
+                let Some(v) = *v else { continue };
+                *slot = Some(match (*slot, fold) {
+                    (None, Fold::Group) => 1.0,
+                    (None, _) => v,
+                    (Some(a), Fold::Sum) => a + v,
+                    (Some(a), Fold::Max) if a < v || a.is_nan() => v,
+                    (Some(a), Fold::Min) if a > v || a.is_nan() => v,
+                    (Some(a), _) => a,
+                });
+            }
+        }
+        return Ok(groups
+            .into_iter()
+            .zip(rows)
+            .map(|(labels, vals)| Series { labels, vals })
+            .filter(Series::any)
+            .collect());
+    }
     let mut accs = vec![Acc::default(); groups.len() * n];
     for (i, s) in input.iter().enumerate() {
         if i % 64 == 0 {
@@ -228,6 +254,24 @@ pub(crate) fn eval(ev: &Evaluator, a: &AggregateExpr, st: &Steps) -> Result<Val>
         _ => None,
     };
     if let Some(fold) = fold {
+        // Every series its own group (`sum by (host, le)` over one series per host and
+        // bucket): sum, avg, min and max of one value are that value, so the series are
+        // relabelled rather than folded.
+        if groups.len() == input.len()
+            && matches!(fold, Fold::Sum | Fold::Avg | Fold::Max | Fold::Min)
+        {
+            return Ok(Val::Vector(
+                input
+                    .into_iter()
+                    .zip(groups)
+                    .map(|(s, labels)| Series {
+                        labels,
+                        vals: s.vals,
+                    })
+                    .filter(Series::any)
+                    .collect(),
+            ));
+        }
         return Ok(Val::Vector(fold_series(
             ev, fold, &input, &group_of, groups, n,
         )?));
