@@ -81,7 +81,46 @@ fn fold_series(
     groups: Vec<Labels>,
     n: usize,
 ) -> Result<Vec<Series>> {
-    if matches!(fold, Fold::Sum | Fold::Max | Fold::Min | Fold::Group) {
+    if fold == Fold::Avg {
+        // The running mean in the output rows, the counts beside them.
+        let mut rows: Vec<Vec<Option<f64>>> = vec![vec![None; n]; groups.len()];
+        let mut counts = vec![0.0f64; groups.len() * n];
+        for (i, s) in input.iter().enumerate() {
+            if i % 64 == 0 {
+                ev.check()?;
+            }
+            let g = group_of[i];
+            let row = rows[g].iter_mut().zip(&mut counts[g * n..(g + 1) * n]);
+            for ((slot, count), v) in row.zip(&s.vals) {
+                let Some(v) = *v else { continue };
+                let Some(mean) = slot else {
+                    *slot = Some(v);
+                    *count = 1.0;
+                    continue;
+                };
+                *count += 1.0;
+                if mean.is_infinite() {
+                    if v.is_infinite() && (*mean > 0.0) == (v > 0.0) {
+                        continue;
+                    }
+                    if !v.is_infinite() && !v.is_nan() {
+                        continue;
+                    }
+                }
+                *mean += v / *count - *mean / *count;
+            }
+        }
+        return Ok(groups
+            .into_iter()
+            .zip(rows)
+            .map(|(labels, vals)| Series { labels, vals })
+            .filter(Series::any)
+            .collect());
+    }
+    if matches!(
+        fold,
+        Fold::Sum | Fold::Max | Fold::Min | Fold::Group | Fold::Count
+    ) {
         // These need only the running value: fold straight into the output rows.
         let mut rows: Vec<Vec<Option<f64>>> = vec![vec![None; n]; groups.len()];
         for (i, s) in input.iter().enumerate() {
@@ -91,9 +130,10 @@ fn fold_series(
             for (slot, v) in rows[group_of[i]].iter_mut().zip(&s.vals) {
                 let Some(v) = *v else { continue };
                 *slot = Some(match (*slot, fold) {
-                    (None, Fold::Group) => 1.0,
+                    (None, Fold::Group | Fold::Count) => 1.0,
                     (None, _) => v,
                     (Some(a), Fold::Sum) => a + v,
+                    (Some(a), Fold::Count) => a + 1.0,
                     (Some(a), Fold::Max) if a < v || a.is_nan() => v,
                     (Some(a), Fold::Min) if a > v || a.is_nan() => v,
                     (Some(a), _) => a,
