@@ -6,11 +6,14 @@
 //!   (see `bench/footprint.md`).
 //! - `argus-bench pipeline`: ingest throughput and push→queryable latency straight to
 //!   storage, through the embedded queue and through NATS (see `bench/pipeline.md`).
+//! - `argus-bench query`: dashboard PromQL range queries against Prometheus and
+//!   VictoriaMetrics on the same data (see `bench/query.md`).
 
 mod dataset;
 mod footprint;
 mod pipeline;
 mod probe;
+mod query;
 mod rng;
 mod system;
 mod tsdb;
@@ -43,6 +46,10 @@ enum Command {
     /// latency, straight to VictoriaMetrics vs through argus's embedded queue vs through
     /// NATS. Exit code 3 if a run's samples are not all in storage, 1 if a setup failed.
     Pipeline(pipeline::Options),
+    /// Dashboard queries: median latency of PromQL range queries on Argus, Prometheus and
+    /// VictoriaMetrics holding the same data, answers checked against Prometheus's. Exit
+    /// code 3 if Argus's answer to a query differs from Prometheus's, 1 if a query failed.
+    Query(query::Options),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +63,13 @@ fn main() -> ExitCode {
             }
         },
         Command::Pipeline(opts) => match pipeline::run(&opts) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                eprintln!("argus-bench: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Query(opts) => match query::run(&opts) {
             Ok(code) => ExitCode::from(code),
             Err(e) => {
                 eprintln!("argus-bench: {e:#}");

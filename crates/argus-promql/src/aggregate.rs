@@ -58,6 +58,175 @@ fn rank_cmp(a: (f64, usize), b: (f64, usize), top: bool) -> Ordering {
     }
 }
 
+/// The aggregations that fold each step's values one by one.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fold {
+    Sum,
+    Avg,
+    Max,
+    Min,
+    Count,
+    Stddev,
+    Stdvar,
+    Group,
+}
+
+/// Folds every input series into its group's accumulators, one series at a time (each
+/// series' values are contiguous, so this walks memory in order). Per group and step the
+/// values are folded in input order, as Prometheus does, so sums round the same way.
+fn fold_series(
+    ev: &Evaluator,
+    fold: Fold,
+    input: &[Series],
+    group_of: &[usize],
+    groups: Vec<Labels>,
+    n: usize,
+) -> Result<Vec<Series>> {
+    if fold == Fold::Avg {
+        // The running mean in the output rows, the counts beside them.
+        let mut rows: Vec<Vec<Option<f64>>> = vec![vec![None; n]; groups.len()];
+        let mut counts = vec![0.0f64; groups.len() * n];
+        for (i, s) in input.iter().enumerate() {
+            if i % 64 == 0 {
+                ev.check()?;
+            }
+            let g = group_of[i];
+            let row = rows[g].iter_mut().zip(&mut counts[g * n..(g + 1) * n]);
+            for ((slot, count), v) in row.zip(&s.vals) {
+                let Some(v) = *v else { continue };
+                let Some(mean) = slot else {
+                    *slot = Some(v);
+                    *count = 1.0;
+                    continue;
+                };
+                *count += 1.0;
+                if mean.is_infinite() {
+                    if v.is_infinite() && (*mean > 0.0) == (v > 0.0) {
+                        continue;
+                    }
+                    if !v.is_infinite() && !v.is_nan() {
+                        continue;
+                    }
+                }
+                *mean += v / *count - *mean / *count;
+            }
+        }
+        return Ok(groups
+            .into_iter()
+            .zip(rows)
+            .map(|(labels, vals)| Series { labels, vals })
+            .filter(Series::any)
+            .collect());
+    }
+    if matches!(
+        fold,
+        Fold::Sum | Fold::Max | Fold::Min | Fold::Group | Fold::Count
+    ) {
+        // These need only the running value: fold straight into the output rows.
+        let mut rows: Vec<Vec<Option<f64>>> = vec![vec![None; n]; groups.len()];
+        for (i, s) in input.iter().enumerate() {
+            if i % 64 == 0 {
+                ev.check()?;
+            }
+            for (slot, v) in rows[group_of[i]].iter_mut().zip(&s.vals) {
+                let Some(v) = *v else { continue };
+                *slot = Some(match (*slot, fold) {
+                    (None, Fold::Group | Fold::Count) => 1.0,
+                    (None, _) => v,
+                    (Some(a), Fold::Sum) => a + v,
+                    (Some(a), Fold::Count) => a + 1.0,
+                    (Some(a), Fold::Max) if a < v || a.is_nan() => v,
+                    (Some(a), Fold::Min) if a > v || a.is_nan() => v,
+                    (Some(a), _) => a,
+                });
+            }
+        }
+        return Ok(groups
+            .into_iter()
+            .zip(rows)
+            .map(|(labels, vals)| Series { labels, vals })
+            .filter(Series::any)
+            .collect());
+    }
+    let mut accs = vec![Acc::default(); groups.len() * n];
+    for (i, s) in input.iter().enumerate() {
+        if i % 64 == 0 {
+            ev.check()?;
+        }
+        let base = group_of[i] * n;
+        for (acc, v) in accs[base..base + n].iter_mut().zip(&s.vals) {
+            let Some(v) = *v else { continue };
+            if !acc.seen {
+                *acc = Acc {
+                    seen: true,
+                    value: v,
+                    mean: v,
+                    count: 1.0,
+                };
+                match fold {
+                    Fold::Stddev | Fold::Stdvar => acc.value = 0.0,
+                    Fold::Group => acc.value = 1.0,
+                    _ => {}
+                }
+                continue;
+            }
+            match fold {
+                Fold::Sum => acc.value += v,
+                Fold::Avg => {
+                    acc.count += 1.0;
+                    if acc.mean.is_infinite() {
+                        if v.is_infinite() && (acc.mean > 0.0) == (v > 0.0) {
+                            continue;
+                        }
+                        if !v.is_infinite() && !v.is_nan() {
+                            continue;
+                        }
+                    }
+                    acc.mean += v / acc.count - acc.mean / acc.count;
+                }
+                Fold::Max => {
+                    if acc.value < v || acc.value.is_nan() {
+                        acc.value = v;
+                    }
+                }
+                Fold::Min => {
+                    if acc.value > v || acc.value.is_nan() {
+                        acc.value = v;
+                    }
+                }
+                Fold::Count => acc.count += 1.0,
+                Fold::Stddev | Fold::Stdvar => {
+                    acc.count += 1.0;
+                    let delta = v - acc.mean;
+                    acc.mean += delta / acc.count;
+                    acc.value += delta * (v - acc.mean);
+                }
+                Fold::Group => {}
+            }
+        }
+    }
+    Ok(groups
+        .into_iter()
+        .enumerate()
+        .map(|(g, labels)| Series {
+            labels,
+            vals: accs[g * n..(g + 1) * n]
+                .iter()
+                .map(|acc| {
+                    acc.seen.then(|| match fold {
+                        Fold::Avg => acc.mean,
+                        Fold::Count => acc.count,
+                        Fold::Stdvar => acc.value / acc.count,
+                        Fold::Stddev => (acc.value / acc.count).sqrt(),
+                        _ => acc.value,
+                    })
+                })
+                .collect(),
+        })
+        .filter(Series::any)
+        .collect())
+}
+
 pub(crate) fn eval(ev: &Evaluator, a: &AggregateExpr, st: &Steps) -> Result<Val> {
     let op = a.op.to_string();
     let n = st.len();
@@ -112,6 +281,41 @@ pub(crate) fn eval(ev: &Evaluator, a: &AggregateExpr, st: &Steps) -> Result<Val>
             op == "topk",
             st,
         );
+    }
+
+    let fold = match op.as_str() {
+        "sum" => Some(Fold::Sum),
+        "avg" => Some(Fold::Avg),
+        "max" => Some(Fold::Max),
+        "min" => Some(Fold::Min),
+        "count" => Some(Fold::Count),
+        "stddev" => Some(Fold::Stddev),
+        "stdvar" => Some(Fold::Stdvar),
+        "group" => Some(Fold::Group),
+        _ => None,
+    };
+    if let Some(fold) = fold {
+        // Every series its own group (`sum by (host, le)` over one series per host and
+        // bucket): sum, avg, min and max of one value are that value, so the series are
+        // relabelled rather than folded.
+        if groups.len() == input.len()
+            && matches!(fold, Fold::Sum | Fold::Avg | Fold::Max | Fold::Min)
+        {
+            return Ok(Val::Vector(
+                input
+                    .into_iter()
+                    .zip(groups)
+                    .map(|(s, labels)| Series {
+                        labels,
+                        vals: s.vals,
+                    })
+                    .filter(Series::any)
+                    .collect(),
+            ));
+        }
+        return Ok(Val::Vector(fold_series(
+            ev, fold, &input, &group_of, groups, n,
+        )?));
     }
 
     let mut out: Vec<Vec<Option<f64>>> = vec![vec![None; n]; groups.len()];

@@ -26,6 +26,48 @@ pub(crate) fn exec_err<T>(msg: impl Into<String>) -> Result<T> {
     Err(QueryError::Execution(msg.into()))
 }
 
+/// Below this much work (samples read plus points produced) a node runs on one thread:
+/// starting threads would cost more than it saves.
+const PAR_MIN_WORK: usize = 200_000;
+/// The most threads one node of one query uses.
+const PAR_MAX_THREADS: usize = 8;
+
+/// `items.iter().map(f).collect()`, split over the machine's cores when `work` is large.
+/// The order of the results is the order of `items`; a panic in `f` is re-raised here.
+pub(crate) fn par_map<T: Sync, R: Send>(
+    items: &[T],
+    work: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let threads = if work < PAR_MIN_WORK {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(PAR_MAX_THREADS)
+            .min(items.len())
+    };
+    if threads <= 1 {
+        return items.iter().map(&f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|c| s.spawn(move || c.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        let mut out = Vec::with_capacity(items.len());
+        for h in handles {
+            match h.join() {
+                Ok(v) => out.extend(v),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        out
+    })
+}
+
 /// Evaluation times `start, start+step, …, ≤ end`, in ms.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Steps {
@@ -535,9 +577,10 @@ impl<'a> Evaluator<'a> {
             None => (st.start - offset, st.end - offset),
         };
         let data = self.select(vs, lo - lookback, hi, Some(st.step))?;
-        let mut out = Vec::with_capacity(data.len());
-        for ts in data {
-            self.check()?;
+        self.check()?;
+        let work = data.iter().map(|s| s.samples.len() + n).sum();
+        let st = *st;
+        let vals = par_map(&data, work, |ts| {
             let s = &ts.samples;
             let mut vals = vec![None; n];
             let mut i = 0usize;
@@ -561,7 +604,11 @@ impl<'a> Evaluator<'a> {
                 });
                 any = true;
             }
-            if any {
+            any.then_some(vals)
+        });
+        let mut out = Vec::with_capacity(data.len());
+        for (ts, vals) in data.into_iter().zip(vals) {
+            if let Some(vals) = vals {
                 // The points a selector holds per step count like loaded samples.
                 self.account(n)?;
                 out.push(Series {

@@ -466,14 +466,18 @@ pub(crate) fn bucket_quantile(q: f64, buckets: &mut [(f64, f64)]) -> f64 {
         Some(b) if b.0 == f64::INFINITY => {}
         _ => return f64::NAN,
     }
-    // Merge equal bounds.
-    let mut merged: Vec<(f64, f64)> = Vec::with_capacity(buckets.len());
-    for &(ub, c) in buckets.iter() {
-        match merged.last_mut() {
-            Some(last) if last.0 == ub => last.1 += c,
-            _ => merged.push((ub, c)),
+    // Merge equal bounds, in place (this runs once per group and step).
+    let mut k = 0;
+    for i in 0..buckets.len() {
+        let (ub, c) = buckets[i];
+        if k > 0 && buckets[k - 1].0 == ub {
+            buckets[k - 1].1 += c;
+        } else {
+            buckets[k] = (ub, c);
+            k += 1;
         }
     }
+    let merged = &mut buckets[..k];
     // ensureMonotonic.
     let mut max = f64::NEG_INFINITY;
     for b in merged.iter_mut() {
@@ -543,20 +547,30 @@ fn histogram_quantile(ev: &Evaluator, args: &[&Expr], st: &Steps) -> Result<Val>
     }
     let mut b = crate::eval::RowBuilder::new(n);
     let rows: Vec<usize> = groups.iter().map(|g| b.row(g.0.clone())).collect();
-    let mut buckets = Vec::new();
-    for (j, &qj) in q.iter().enumerate().take(n) {
-        if j % 64 == 0 {
-            ev.check()?;
-        }
-        for (g, (_, members)) in groups.iter().enumerate() {
-            buckets.clear();
-            for &(ub, i) in members {
-                if let Some(c) = v[i].vals[j] {
-                    buckets.push((ub, c));
+    ev.check()?;
+    // A group at a time (its buckets' values are read in order), groups split over the
+    // cores when there are many.
+    let work = groups.iter().map(|g| g.1.len()).sum::<usize>() * n;
+    let per_group: Vec<Vec<Option<f64>>> = crate::eval::par_map(&groups, work, |(_, members)| {
+        let mut buckets = Vec::with_capacity(members.len());
+        (0..n)
+            .map(|j| {
+                let qj = *q.get(j)?;
+                buckets.clear();
+                for &(ub, i) in members {
+                    if let Some(c) = v[i].vals[j] {
+                        buckets.push((ub, c));
+                    }
                 }
-            }
-            if !buckets.is_empty() {
-                b.put(rows[g], j, bucket_quantile(qj, &mut buckets))?;
+                (!buckets.is_empty()).then(|| bucket_quantile(qj, &mut buckets))
+            })
+            .collect()
+    });
+    ev.check()?;
+    for (g, vals) in per_group.into_iter().enumerate() {
+        for (j, x) in vals.into_iter().enumerate() {
+            if let Some(x) = x {
+                b.put(rows[g], j, x)?;
             }
         }
     }
@@ -860,112 +874,16 @@ fn range_function(ev: &Evaluator, name: &str, args: &[&Expr], st: &Steps) -> Res
         };
         return Ok(Val::Vector(if out.any() { vec![out] } else { vec![] }));
     }
-    let range = arg.range;
-    let mut scratch: Vec<f64> = Vec::new();
+    ev.check()?;
+    // Series are independent: large inputs are split over the cores.
+    let work = arg.series.iter().map(|s| s.samples.len() + n).sum();
+    let vals = crate::eval::par_map(&arg.series, work, |s| {
+        range_vals(name, &arg, &s.samples, st, &param, (&sf, &tf))
+    });
+    ev.check()?;
     let mut out = Vec::with_capacity(arg.series.len());
-    for s in &arg.series {
-        ev.check()?;
-        let samples = &s.samples;
-        let vals = match name {
-            "rate" | "increase" => {
-                // drops[i]: counter resets among samples 0..=i, so a window without one
-                // skips the reset scan.
-                let mut drops = Vec::with_capacity(samples.len());
-                let mut d = 0u32;
-                for (i, p) in samples.iter().enumerate() {
-                    if i > 0 && p.value < samples[i - 1].value {
-                        d += 1;
-                    }
-                    drops.push(d);
-                }
-                let is_rate = name == "rate";
-                windows_at(&arg, samples, st, |_, lo, w, a, b| {
-                    let resets = drops[lo + w.len() - 1] != drops[lo];
-                    extrapolated_rate(w, a, b, range, resets, is_rate)
-                })
-            }
-            "delta" => windows(&arg, samples, st, |_, w, a, b| {
-                extrapolated_rate_delta(w, a, b, range)
-            }),
-            "irate" => windows(&arg, samples, st, |_, w, _, _| instant_value(w, true)),
-            "idelta" => windows(&arg, samples, st, |_, w, _, _| instant_value(w, false)),
-            "deriv" => windows(&arg, samples, st, |_, w, _, _| {
-                (w.len() >= 2).then(|| linear_regression(w, w[0].ts).0)
-            }),
-            "predict_linear" => windows(&arg, samples, st, |j, w, _, _| {
-                (w.len() >= 2).then(|| {
-                    // With `@` the call is step-invariant: Prometheus evaluates it once,
-                    // at the first step, and copies the result.
-                    let origin = if arg.at.is_some() { st.start } else { st.at(j) };
-                    let (slope, intercept) = linear_regression(w, origin);
-                    slope * param[j] + intercept
-                })
-            }),
-            "resets" => windows(&arg, samples, st, |_, w, _, _| {
-                Some(w.windows(2).filter(|p| p[1].value < p[0].value).count() as f64)
-            }),
-            "changes" => windows(&arg, samples, st, |_, w, _, _| {
-                Some(
-                    w.windows(2)
-                        .filter(|p| {
-                            p[1].value != p[0].value
-                                && !(p[1].value.is_nan() && p[0].value.is_nan())
-                        })
-                        .count() as f64,
-                )
-            }),
-            "sum_over_time" => windows(&arg, samples, st, |_, w, _, _| Some(sum_over_time(w))),
-            "avg_over_time" => windows(&arg, samples, st, |_, w, _, _| Some(avg_over_time(w))),
-            "count_over_time" => windows(&arg, samples, st, |_, w, _, _| Some(w.len() as f64)),
-            "min_over_time" => windows(&arg, samples, st, |_, w, _, _| {
-                let mut m = w[0].value;
-                for p in w {
-                    if p.value < m || m.is_nan() {
-                        m = p.value;
-                    }
-                }
-                Some(m)
-            }),
-            "max_over_time" => windows(&arg, samples, st, |_, w, _, _| {
-                let mut m = w[0].value;
-                for p in w {
-                    if p.value > m || m.is_nan() {
-                        m = p.value;
-                    }
-                }
-                Some(m)
-            }),
-            "stddev_over_time" => windows(&arg, samples, st, |_, w, _, _| {
-                Some(stdvar_over_time(w).sqrt())
-            }),
-            "stdvar_over_time" => {
-                windows(&arg, samples, st, |_, w, _, _| Some(stdvar_over_time(w)))
-            }
-            "last_over_time" => windows(&arg, samples, st, |_, w, _, _| w.last().map(|p| p.value)),
-            "present_over_time" => windows(&arg, samples, st, |_, _, _, _| Some(1.0)),
-            "quantile_over_time" => windows(&arg, samples, st, |j, w, _, _| {
-                scratch.clear();
-                scratch.extend(w.iter().map(|p| p.value));
-                Some(quantile(param[j], &mut scratch))
-            }),
-            "double_exponential_smoothing" => {
-                let mut bad = None;
-                let vals = windows(&arg, samples, st, |j, w, _, _| {
-                    match holt_winters(w, sf[j], tf[j]) {
-                        Ok(v) => v,
-                        Err(e) => {
-                            bad.get_or_insert(e);
-                            None
-                        }
-                    }
-                });
-                if let Some(e) = bad {
-                    return exec_err(e);
-                }
-                vals
-            }
-            _ => return exec_err(format!("unknown function {name}")),
-        };
+    for (s, vals) in arg.series.iter().zip(vals) {
+        let vals = vals?;
         let mut labels = s.labels.clone();
         if name != "last_over_time" {
             labels.remove(METRIC_NAME);
@@ -977,6 +895,116 @@ fn range_function(ev: &Evaluator, name: &str, args: &[&Expr], st: &Steps) -> Res
     }
     check_unique(&out)?;
     Ok(Val::Vector(out))
+}
+
+/// The values of range function `name` over one series' samples, per step.
+fn range_vals(
+    name: &str,
+    arg: &RangeArg,
+    samples: &[Sample],
+    st: &Steps,
+    param: &[f64],
+    (sf, tf): (&[f64], &[f64]),
+) -> Result<Vec<Option<f64>>> {
+    let range = arg.range;
+    let mut scratch: Vec<f64> = Vec::new();
+    Ok(match name {
+        "rate" | "increase" => {
+            // drops[i]: counter resets among samples 0..=i, so a window without one
+            // skips the reset scan.
+            let mut drops = Vec::with_capacity(samples.len());
+            let mut d = 0u32;
+            for (i, p) in samples.iter().enumerate() {
+                if i > 0 && p.value < samples[i - 1].value {
+                    d += 1;
+                }
+                drops.push(d);
+            }
+            let is_rate = name == "rate";
+            windows_at(arg, samples, st, |_, lo, w, a, b| {
+                let resets = drops[lo + w.len() - 1] != drops[lo];
+                extrapolated_rate(w, a, b, range, resets, is_rate)
+            })
+        }
+        "delta" => windows(arg, samples, st, |_, w, a, b| {
+            extrapolated_rate_delta(w, a, b, range)
+        }),
+        "irate" => windows(arg, samples, st, |_, w, _, _| instant_value(w, true)),
+        "idelta" => windows(arg, samples, st, |_, w, _, _| instant_value(w, false)),
+        "deriv" => windows(arg, samples, st, |_, w, _, _| {
+            (w.len() >= 2).then(|| linear_regression(w, w[0].ts).0)
+        }),
+        "predict_linear" => windows(arg, samples, st, |j, w, _, _| {
+            (w.len() >= 2).then(|| {
+                // With `@` the call is step-invariant: Prometheus evaluates it once,
+                // at the first step, and copies the result.
+                let origin = if arg.at.is_some() { st.start } else { st.at(j) };
+                let (slope, intercept) = linear_regression(w, origin);
+                slope * param[j] + intercept
+            })
+        }),
+        "resets" => windows(arg, samples, st, |_, w, _, _| {
+            Some(w.windows(2).filter(|p| p[1].value < p[0].value).count() as f64)
+        }),
+        "changes" => windows(arg, samples, st, |_, w, _, _| {
+            Some(
+                w.windows(2)
+                    .filter(|p| {
+                        p[1].value != p[0].value && !(p[1].value.is_nan() && p[0].value.is_nan())
+                    })
+                    .count() as f64,
+            )
+        }),
+        "sum_over_time" => windows(arg, samples, st, |_, w, _, _| Some(sum_over_time(w))),
+        "avg_over_time" => windows(arg, samples, st, |_, w, _, _| Some(avg_over_time(w))),
+        "count_over_time" => windows(arg, samples, st, |_, w, _, _| Some(w.len() as f64)),
+        "min_over_time" => windows(arg, samples, st, |_, w, _, _| {
+            let mut m = w[0].value;
+            for p in w {
+                if p.value < m || m.is_nan() {
+                    m = p.value;
+                }
+            }
+            Some(m)
+        }),
+        "max_over_time" => windows(arg, samples, st, |_, w, _, _| {
+            let mut m = w[0].value;
+            for p in w {
+                if p.value > m || m.is_nan() {
+                    m = p.value;
+                }
+            }
+            Some(m)
+        }),
+        "stddev_over_time" => windows(arg, samples, st, |_, w, _, _| {
+            Some(stdvar_over_time(w).sqrt())
+        }),
+        "stdvar_over_time" => windows(arg, samples, st, |_, w, _, _| Some(stdvar_over_time(w))),
+        "last_over_time" => windows(arg, samples, st, |_, w, _, _| w.last().map(|p| p.value)),
+        "present_over_time" => windows(arg, samples, st, |_, _, _, _| Some(1.0)),
+        "quantile_over_time" => windows(arg, samples, st, |j, w, _, _| {
+            scratch.clear();
+            scratch.extend(w.iter().map(|p| p.value));
+            Some(quantile(param[j], &mut scratch))
+        }),
+        "double_exponential_smoothing" => {
+            let mut bad = None;
+            let vals = windows(arg, samples, st, |j, w, _, _| {
+                match holt_winters(w, sf[j], tf[j]) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        bad.get_or_insert(e);
+                        None
+                    }
+                }
+            });
+            if let Some(e) = bad {
+                return exec_err(e);
+            }
+            vals
+        }
+        _ => return exec_err(format!("unknown function {name}")),
+    })
 }
 
 #[cfg(test)]

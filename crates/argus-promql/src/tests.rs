@@ -1078,3 +1078,42 @@ fn holt_winters_smooths_as_prometheus_2_42() {
         1
     );
 }
+
+#[test]
+fn par_map_keeps_order_on_one_thread_and_on_several() {
+    let items: Vec<u64> = (0..10_001).collect();
+    let want: Vec<u64> = items.iter().map(|x| x * 3).collect();
+    assert_eq!(crate::eval::par_map(&items, 10, |x| x * 3), want);
+    assert_eq!(crate::eval::par_map(&items, usize::MAX, |x| x * 3), want);
+    let empty: Vec<u64> = Vec::new();
+    assert!(crate::eval::par_map(&empty, usize::MAX, |x| x * 3).is_empty());
+}
+
+#[test]
+fn one_series_per_group_keeps_its_values_under_the_group_labels() {
+    let e = engine(vec![
+        ser("m", &[("a", "1"), ("b", "x")], &[(0, 3.5)]),
+        ser("m", &[("a", "2"), ("b", "x")], &[(0, f64::NAN)]),
+        ser("m", &[("a", "3"), ("b", "y")], &[(0, -1.0)]),
+    ]);
+    for op in ["sum", "avg", "max", "min"] {
+        let got = iq(&e, &format!("{op} by (a) (m)"), 0);
+        assert_eq!(got.len(), 3, "{op}: {got:?}");
+        assert_eq!(got[0], (r#"{a="1"}"#.to_string(), 3.5), "{op}");
+        assert!(got[1].1.is_nan(), "{op}: {got:?}");
+        assert_eq!(got[2], (r#"{a="3"}"#.to_string(), -1.0), "{op}");
+    }
+    // Two groups with several series each take the folding path.
+    assert_result(
+        &e,
+        "count by (b) (m)",
+        0,
+        &[(r#"{b="x"}"#, 2.0), (r#"{b="y"}"#, 1.0)],
+    );
+    assert_result(
+        &e,
+        "max by (b) (m)",
+        0,
+        &[(r#"{b="x"}"#, 3.5), (r#"{b="y"}"#, -1.0)],
+    );
+}

@@ -116,6 +116,18 @@ pub fn router(state: AppState) -> Router {
             "/api/argus/agent/config",
             get(crate::hosts::get_config).put(crate::hosts::put_config),
         )
+        .route(
+            "/api/argus/analysis/by-label",
+            get(crate::query::analysis::by_label_handler),
+        )
+        .route(
+            "/api/argus/analysis/top",
+            get(crate::query::analysis::top_handler),
+        )
+        .route(
+            "/api/argus/hosts/{host}/summary",
+            get(crate::query::analysis::summary_handler),
+        )
         .route("/api/argus/admin/flush", post(crate::admin::flush))
         .route("/api/argus/admin/tsdb", get(crate::admin::tsdb))
         .fallback(not_found)

@@ -4,8 +4,8 @@
 //! whose answers from both must agree. How to run it and what is fair about it:
 //! `bench/tsdb.md`.
 
-mod ingest;
-mod query;
+pub(crate) mod ingest;
+pub(crate) mod query;
 mod report;
 
 use crate::dataset::{self, Dataset, Spec};
@@ -317,7 +317,7 @@ fn run_one(
 }
 
 /// VictoriaMetrics partition names (`YYYY_MM`) that the span `[start, end)` touches.
-fn months(start_ms: i64, end_ms: i64) -> Vec<String> {
+pub(crate) fn months(start_ms: i64, end_ms: i64) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut t = start_ms;
     loop {
@@ -333,7 +333,7 @@ fn months(start_ms: i64, end_ms: i64) -> Vec<String> {
     out
 }
 
-fn command_output(bin: &Path, args: &[&str]) -> Option<String> {
+pub(crate) fn command_output(bin: &Path, args: &[&str]) -> Option<String> {
     let out = std::process::Command::new(bin).args(args).output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let text = if text.is_empty() {
@@ -344,13 +344,13 @@ fn command_output(bin: &Path, args: &[&str]) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
-fn argus_version(bin: &Path) -> String {
+pub(crate) fn argus_version(bin: &Path) -> String {
     command_output(bin, &["--version"]).unwrap_or_else(|| "unknown".into())
 }
 
 /// `victoria-metrics -version`; Debian's build answers with an empty line, so then the
 /// version of the package owning the binary.
-fn vm_version(bin: &Path) -> String {
+pub(crate) fn vm_version(bin: &Path) -> String {
     if let Some(v) = command_output(bin, &["-version"]) {
         return v;
     }

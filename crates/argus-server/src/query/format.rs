@@ -72,8 +72,24 @@ pub fn format_value(v: f64, out: &mut String) {
             };
             let _ = write!(out, "{mant}e{sign}{digits:0>2}");
         } else {
-            let _ = write!(out, "{v}");
+            plain_shortest(v, out);
         }
+    }
+}
+
+/// `v` (finite, nonzero) in plain notation with its shortest round-trip digits, as Go's
+/// 'f' with precision -1 writes it. Ryu finds them several times faster than `Display`,
+/// and like Go (unlike `Display`) rounds an exact tie between two nearest candidates to
+/// even; where Ryu would choose exponent notation, `Display` writes the value.
+fn plain_shortest(v: f64, out: &mut String) {
+    let mut buf = ryu::Buffer::new();
+    let s = buf.format_finite(v);
+    // Ryu writes plain digits for 1e-5 ≤ |v| < 1e16; only outside a margin within that
+    // range is its output searched for an exponent.
+    if !(1e-4..1e15).contains(&v.abs()) && s.contains('e') {
+        let _ = write!(out, "{v}");
+    } else {
+        out.push_str(s.strip_suffix(".0").unwrap_or(s));
     }
 }
 
@@ -224,6 +240,28 @@ fn format_value_plain(v: f64, out: &mut String) {
     }
 }
 
+/// Above this many points a matrix answer is formatted on several threads.
+const PAR_FORMAT_POINTS: usize = 50_000;
+
+/// The series of a matrix, comma-separated, in the `result` array's shape.
+fn write_matrix_series(series: &[argus_core::TimeSeries], out: &mut String) {
+    for (i, s) in series.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(r#"{"metric":"#);
+        write_labels(&s.labels, out);
+        out.push_str(r#","values":["#);
+        for (j, p) in s.samples.iter().enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            write_point(p, out);
+        }
+        out.push_str("]}");
+    }
+}
+
 /// The success body of a PromQL result, in Prometheus's shape for each kind:
 /// `scalar` and `string` as `[<seconds>, "<value>"]`, `vector` as
 /// `[{"metric":…,"value":[…]}]`, `matrix` as `[{"metric":…,"values":[[…],…]}]`.
@@ -267,20 +305,47 @@ pub fn value_json(v: &argus_promql::Value) -> String {
         Value::Matrix(series) => {
             let mut out =
                 String::from(r#"{"status":"success","data":{"resultType":"matrix","result":["#);
-            for (i, s) in series.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(r#"{"metric":"#);
-                write_labels(&s.labels, &mut out);
-                out.push_str(r#","values":["#);
-                for (j, p) in s.samples.iter().enumerate() {
-                    if j > 0 {
+            let points: usize = series.iter().map(|s| s.samples.len()).sum();
+            let threads = if points < PAR_FORMAT_POINTS {
+                1
+            } else {
+                std::thread::available_parallelism()
+                    .map_or(1, |n| n.get())
+                    .min(8)
+                    .min(series.len())
+            };
+            if threads <= 1 {
+                out.reserve(points * 32 + series.len() * 128);
+                write_matrix_series(series, &mut out);
+            } else {
+                // Formatting floats dominates large answers: a chunk of series per core,
+                // joined in order.
+                let chunk = series.len().div_ceil(threads);
+                let parts: Vec<String> = std::thread::scope(|s| {
+                    let handles: Vec<_> = series
+                        .chunks(chunk)
+                        .map(|c| {
+                            s.spawn(move || {
+                                // About 32 bytes per point: no regrowth for typical values.
+                                let points: usize = c.iter().map(|s| s.samples.len()).sum();
+                                let mut part = String::with_capacity(points * 32 + c.len() * 128);
+                                write_matrix_series(c, &mut part);
+                                part
+                            })
+                        })
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                        .collect()
+                });
+                out.reserve(parts.iter().map(String::len).sum::<usize>() + parts.len());
+                for (i, part) in parts.iter().enumerate() {
+                    if i > 0 {
                         out.push(',');
                     }
-                    write_point(p, &mut out);
+                    out.push_str(part);
                 }
-                out.push_str("]}");
             }
             out.push_str("]}}");
             out
@@ -418,5 +483,69 @@ mod tests {
         assert_eq!(t(1_100), "1.100");
         assert_eq!(t(2_000), "2");
         assert_eq!(t(-500), "-0.500");
+    }
+
+    #[test]
+    fn a_large_matrix_formats_the_same_on_several_threads() {
+        let series: Vec<argus_core::TimeSeries> = (0..7)
+            .map(|k| argus_core::TimeSeries {
+                labels: Labels::from_pairs([("host", format!("h{k}"))]),
+                samples: (0..10_000)
+                    .map(|i| Sample {
+                        ts: i * 1000,
+                        value: (i * k) as f64 / 3.0,
+                    })
+                    .collect(),
+            })
+            .collect();
+        let mut seq =
+            String::from(r#"{"status":"success","data":{"resultType":"matrix","result":["#);
+        write_matrix_series(&series, &mut seq);
+        seq.push_str("]}}");
+        let got = value_json(&argus_promql::Value::Matrix(series));
+        assert_eq!(got, seq);
+        let v: serde_json::Value = serde_json::from_str(&got).unwrap_or_default();
+        assert_eq!(v["data"]["result"].as_array().map(Vec::len), Some(7));
+        assert_eq!(v["data"]["result"][6]["metric"]["host"], "h6");
+        assert_eq!(v["data"]["result"][6]["values"][3][1], "6");
+    }
+
+    #[test]
+    fn ryu_plain_digits_equal_display() {
+        // Random doubles over the plain-notation range, and a few edges.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut values = vec![
+            1e-6,
+            2.5e-6,
+            1e-5,
+            0.1 + 0.2,
+            1e15 + 0.3,
+            9.999_999_999_999_999e20,
+            123_456_789.123_456_79,
+        ];
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v = f64::from_bits(x);
+            if v.is_finite() && (1e-6..1e21).contains(&v.abs()) {
+                values.push(v);
+            }
+            // Values of monitoring scale too.
+            values.push((x % 10_000_000_000) as f64 / 7.0);
+        }
+        for v in values {
+            let mut got = String::new();
+            plain_shortest(v, &mut got);
+            // The same shortest length as Display, and the same double when read back
+            // (the digits differ only where two are equally near: see below).
+            assert_eq!(got.len(), format!("{v}").len(), "{v:e}: {got}");
+            assert_eq!(got.parse::<f64>().ok(), Some(v), "{v:e}: {got}");
+        }
+        // 1000000000000000.25 is exactly halfway between …0.2 and …0.3: Go's strconv
+        // (Prometheus) and Ryu round the tie to even; Rust's Display rounds it up.
+        let mut tie = String::new();
+        plain_shortest(1e15 + 0.25, &mut tie);
+        assert_eq!(tie, "1000000000000000.2");
     }
 }

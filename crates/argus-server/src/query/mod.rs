@@ -3,6 +3,7 @@
 //! `query` and `query_range` evaluate PromQL with the `argus-promql` engine over the store
 //! as the request's token may see it; `series` uses the selector parser of `selector.rs`.
 
+pub mod analysis;
 pub mod api;
 pub mod format;
 pub mod meta;

@@ -1,0 +1,127 @@
+//! **Prometheus** as a system under test: the data loaded as TSDB blocks by `promtool tsdb
+//! create-blocks-from openmetrics`, then `prometheus` started on them with no scrape
+//! targets, on a free port and a temporary directory, and killed when dropped.
+
+use anyhow::{Context, bail};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Prom {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    pub data_dir: PathBuf,
+    log: PathBuf,
+    _root: tempfile::TempDir,
+}
+
+/// promtool's block length: one or two blocks hold six hours, so Prometheus has nothing to
+/// compact while it is measured.
+const BLOCK_DURATION: &str = "24h";
+
+impl Prom {
+    /// Builds the blocks from `openmetrics` and starts Prometheus on them. Returns the
+    /// server and the seconds promtool took.
+    pub fn start(
+        prometheus: &Path,
+        promtool: &Path,
+        openmetrics: &Path,
+        parent: &Path,
+    ) -> anyhow::Result<(Self, f64)> {
+        let root = tempfile::Builder::new()
+            .prefix("argus-bench-prom-")
+            .tempdir_in(parent)?;
+        let data_dir = root.path().join("data");
+        let t = Instant::now();
+        let out = Command::new(promtool)
+            .args(["tsdb", "create-blocks-from", "openmetrics"])
+            .arg(format!("--max-block-duration={BLOCK_DURATION}"))
+            .arg(openmetrics)
+            .arg(&data_dir)
+            .output()
+            .with_context(|| format!("cannot run {}", promtool.display()))?;
+        let load_s = t.elapsed().as_secs_f64();
+        if !out.status.success() {
+            bail!(
+                "promtool failed ({}): {}",
+                out.status,
+                crate::system::truncate(&String::from_utf8_lossy(&out.stderr), 600)
+            );
+        }
+        let config = root.path().join("prometheus.yml");
+        std::fs::write(&config, "global:\n  scrape_interval: 15s\n")?;
+        let log = root.path().join("prometheus.log");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let log_file = std::fs::File::create(&log)?;
+        let child = Command::new(prometheus)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.tsdb.path={}", data_dir.display()))
+            .arg("--storage.tsdb.retention.time=100y")
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file)
+            .spawn()
+            .with_context(|| format!("cannot start {}", prometheus.display()))?;
+        Ok((
+            Prom {
+                child,
+                base: format!("http://127.0.0.1:{port}"),
+                data_dir,
+                log,
+                _root: root,
+            },
+            load_s,
+        ))
+    }
+
+    /// Polls `/-/ready` until it answers 200 (the blocks are open).
+    pub fn wait_ready(&mut self, client: &reqwest::blocking::Client) -> anyhow::Result<Duration> {
+        let started = Instant::now();
+        let url = format!("{}/-/ready", self.base);
+        loop {
+            if let Ok(r) = client.get(&url).send()
+                && r.status().is_success()
+            {
+                return Ok(started.elapsed());
+            }
+            if let Some(status) = self.child.try_wait()? {
+                bail!("prometheus exited ({status}); log:\n{}", self.log_tail());
+            }
+            if started.elapsed() > Duration::from_secs(120) {
+                bail!(
+                    "prometheus not ready within 120 s; log:\n{}",
+                    self.log_tail()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The block directories Prometheus holds.
+    pub fn blocks(&self) -> usize {
+        std::fs::read_dir(&self.data_dir).map_or(0, |d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.path().join("meta.json").exists())
+                .count()
+        })
+    }
+
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+}
+
+impl Drop for Prom {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
