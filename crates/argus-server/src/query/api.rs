@@ -178,10 +178,12 @@ pub async fn series(
     let end = time_param(&p, "end", i64::MAX / 2)?;
     let limit = super::meta::limit_param(&p)?;
     let store = scoped(&state, &access)?;
+    let max = state.query.max_series;
     let mut all: Vec<Labels> = blocking(move || {
         let mut out = Vec::new();
         for s in selections {
             out.extend(store.series(&s.matchers, start, end)?);
+            super::meta::check_series_limit(out.len(), max)?;
         }
         Ok(out)
     })

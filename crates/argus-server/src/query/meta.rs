@@ -59,14 +59,28 @@ async fn selected(state: &AppState, access: &Access, p: &Params) -> Result<Vec<L
     let start = time_param(p, "start", i64::MIN / 2)?;
     let end = time_param(p, "end", i64::MAX / 2)?;
     let store = scoped(state, access)?;
+    let max = state.query.max_series;
     blocking(move || {
         let mut out = Vec::new();
         for m in sets {
             out.extend(store.series(&m, start, end)?);
+            check_series_limit(out.len(), max)?;
         }
         Ok(out)
     })
     .await
+}
+
+/// The series and label endpoints select label sets only, but a selector such as
+/// `{__name__=~".+"}` on a large store still lists every series: the `[query]`
+/// `max_series` limit applies to them as to a query (422 `execution` over it).
+pub(crate) fn check_series_limit(n: usize, max: usize) -> Result<(), argus_core::StorageError> {
+    if n > max {
+        return Err(argus_core::StorageError::Limit(format!(
+            "the selectors match more than {max} series (query.max_series); narrow match[] or the time range"
+        )));
+    }
+    Ok(())
 }
 
 fn strings_response(items: BTreeSet<String>, limit: Option<usize>) -> Response {

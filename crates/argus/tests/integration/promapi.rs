@@ -176,6 +176,30 @@ fn query_limits_from_config_give_422_and_503() {
     );
     assert_eq!(s, 200, "{body}");
     assert_eq!(body["data"]["result"][0]["value"][1], "6000");
+    // The series and label endpoints list label sets only, under the same series limit.
+    for path in [
+        "/api/v1/series",
+        "/api/v1/labels",
+        "/api/v1/label/host/values",
+    ] {
+        let (s, body) = get(&argus, path, &[("match[]", "net_bytes")]);
+        assert_eq!(s, 422, "{path}: {body}");
+        assert_eq!(body["errorType"], "execution", "{path}");
+        assert!(
+            body["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("more than 1 series")),
+            "{path}: {body}"
+        );
+        let (s, body) = get(&argus, path, &[("match[]", "net_bytes{host=\"a\"}")]);
+        assert_eq!(s, 200, "{path}: {body}");
+    }
+    let (_, body) = get(
+        &argus,
+        "/api/v1/label/host/values",
+        &[("match[]", "net_bytes{host=\"a\"}")],
+    );
+    assert_eq!(body["data"], serde_json::json!(["a"]));
 }
 
 #[test]
