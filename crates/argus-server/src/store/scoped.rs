@@ -1,25 +1,45 @@
-//! A storage seen through one namespace: every read gets `ns="<namespace>"` added to its
-//! matchers, so a token of namespace A can never read a series of namespace B, whatever
-//! the query asks for. The query paths wrap the store in this for namespace tokens.
+//! A storage seen through one matcher: every read gets it added to its matchers, so the
+//! store's index does the restricting. The query paths wrap the store in `ns="<namespace>"`
+//! for namespace tokens (a token of namespace A can never read a series of namespace B,
+//! whatever the query asks for); the analysis API in `host=~"a|b"` for a set of hosts.
 
 use argus_core::{Labels, MatchOp, Matcher, Storage, StorageError, StorageStats, TimeSeries};
 use std::sync::Arc;
 
 pub struct Scoped {
     inner: Arc<dyn Storage>,
-    ns: Matcher,
+    only: Matcher,
 }
 
 impl Scoped {
+    /// The namespace `ns` of `inner`.
     pub fn new(inner: Arc<dyn Storage>, ns: &str) -> Result<Scoped, StorageError> {
         let ns = Matcher::new("ns", MatchOp::Equal, ns)
             .map_err(|e| StorageError::Rejected(e.to_string()))?;
-        Ok(Scoped { inner, ns })
+        Ok(Scoped { inner, only: ns })
+    }
+
+    /// The series of `inner` whose `host` label is one of `hosts` (none: nothing).
+    pub fn hosts<'a>(
+        inner: Arc<dyn Storage>,
+        hosts: impl IntoIterator<Item = &'a String>,
+    ) -> Result<Scoped, StorageError> {
+        let alternation: Vec<String> = hosts.into_iter().map(|h| regex::escape(h)).collect();
+        // An empty alternation would match the empty value, i.e. series without a host:
+        // `\b\B` (a word boundary that is not one) matches nothing.
+        let re = if alternation.is_empty() {
+            r"\b\B".to_string()
+        } else {
+            alternation.join("|")
+        };
+        let only = Matcher::new("host", MatchOp::RegexMatch, &re)
+            .map_err(|e| StorageError::Rejected(e.to_string()))?;
+        Ok(Scoped { inner, only })
     }
 
     fn scoped(&self, matchers: &[Matcher]) -> Vec<Matcher> {
         let mut m = matchers.to_vec();
-        m.push(self.ns.clone());
+        m.push(self.only.clone());
         m
     }
 }
@@ -37,10 +57,12 @@ pub fn for_namespace(
 
 impl Storage for Scoped {
     fn append(&self, series: Vec<TimeSeries>) -> Result<(), StorageError> {
-        let ns = self.ns.value.as_str();
-        if series.iter().any(|s| s.labels.get("ns") != Some(ns)) {
+        if series.iter().any(|s| !self.only.matches(&s.labels)) {
             return Err(StorageError::Rejected(format!(
-                "a series outside namespace {ns:?}"
+                "a series outside {}{}{:?}",
+                self.only.name,
+                self.only.op.as_str(),
+                self.only.value
             )));
         }
         self.inner.append(series)
@@ -112,5 +134,35 @@ mod tests {
         assert!(a.append(vec![s("b")]).is_err());
         let all = for_namespace(&store, None).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(all.select(&[any], 0, 10).unwrap_or_default().len(), 2);
+    }
+
+    #[test]
+    fn a_host_view_sees_its_hosts_taken_literally() {
+        let store: Arc<dyn Storage> = Arc::new(MemStore::default());
+        let s = |host: &str| TimeSeries {
+            labels: Labels::from_pairs([("__name__", "up"), ("host", host)]),
+            samples: vec![Sample { ts: 1, value: 1.0 }],
+        };
+        let hosts = ["a.b", "aXb", "c", "c2"];
+        store
+            .append(hosts.iter().map(|h| s(h)).collect())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let any = Matcher::equal("__name__", "up");
+        let read = |set: &[&str]| -> Vec<String> {
+            let set: Vec<String> = set.iter().map(|h| h.to_string()).collect();
+            let view = Scoped::hosts(store.clone(), &set).unwrap_or_else(|e| panic!("{e}"));
+            let mut got: Vec<String> = view
+                .series(std::slice::from_ref(&any), 0, 10)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|l| l.get("host").map(str::to_string))
+                .collect();
+            got.sort();
+            got
+        };
+        // A dot is a dot, and a name is whole: "c" is not "c2".
+        assert_eq!(read(&["a.b", "c"]), vec!["a.b", "c"]);
+        assert_eq!(read(&["aXb"]), vec!["aXb"]);
+        assert!(read(&[]).is_empty());
     }
 }

@@ -13,7 +13,6 @@
 //! parameter and the reason. The shapes are documented in `docs/api.md`.
 
 pub mod downsample;
-mod filter;
 pub mod summary;
 #[cfg(test)]
 mod tests;
@@ -21,7 +20,7 @@ mod tests;
 use crate::api::AppState;
 use crate::auth::Access;
 use crate::query::params::{Params, parse_duration_ms, parse_time};
-use crate::store::scoped::for_namespace;
+use crate::store::scoped::{Scoped, for_namespace};
 use argus_core::{Labels, Matcher, Storage, TimeSeries, now_ms};
 use argus_promql::{Engine, EngineOptions, QueryError, Value};
 use axum::Extension;
@@ -71,7 +70,7 @@ impl AnalysisError {
         }
     }
 
-    fn internal(message: String) -> Self {
+    pub(crate) fn internal(message: String) -> Self {
         AnalysisError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             param: None,
@@ -372,7 +371,9 @@ pub fn by_label(store: Arc<dyn Storage>, opts: &EngineOptions, req: &ByLabel) ->
     )?;
     let mut series = Vec::new();
     if !hosts.is_empty() {
-        let filtered: Arc<dyn Storage> = Arc::new(filter::Hosts::new(store, hosts.clone()));
+        let filtered: Arc<dyn Storage> = Arc::new(
+            Scoped::hosts(store, &hosts).map_err(|e| AnalysisError::internal(e.to_string()))?,
+        );
         let v = engine(filtered, opts)
             .range(&req.query, g.start, g.end, g.step)
             .map_err(|e| AnalysisError::query(req.source, e))?;

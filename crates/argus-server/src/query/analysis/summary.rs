@@ -14,11 +14,12 @@
 //! Each is an instant query at the summary's time with the server's lookback; a figure
 //! with no series there is `null`.
 
-use super::{AnalysisError, engine, filter, num};
+use super::{AnalysisError, engine, num};
+use crate::store::scoped::Scoped;
 use argus_core::{Labels, Storage};
 use argus_promql::{Engine, EngineOptions, Value};
 use serde_json::{Value as Json, json};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The window of the network rates.
@@ -106,10 +107,10 @@ pub fn summary(
     host: &str,
     at: i64,
 ) -> Result<Summary, AnalysisError> {
-    let view: Arc<dyn Storage> = Arc::new(filter::Hosts::new(
-        store,
-        BTreeSet::from([host.to_string()]),
-    ));
+    let view: Arc<dyn Storage> = Arc::new(
+        Scoped::hosts(store, [&host.to_string()])
+            .map_err(|e| AnalysisError::internal(e.to_string()))?,
+    );
     let e = engine(view, opts);
     let mut disks: BTreeMap<String, Disk> = BTreeMap::new();
     for (field, q) in [
