@@ -318,81 +318,31 @@ pub(crate) fn eval(ev: &Evaluator, a: &AggregateExpr, st: &Steps) -> Result<Val>
         )?));
     }
 
+    if op != "quantile" {
+        return exec_err(format!("unknown aggregation {op}"));
+    }
+    // quantile: per group and step, the values present, then their φ-quantile.
     let mut out: Vec<Vec<Option<f64>>> = vec![vec![None; n]; groups.len()];
-    let mut accs = vec![Acc::default(); groups.len()];
-    let mut buckets: Vec<Vec<f64>> = if op == "quantile" {
-        vec![Vec::new(); groups.len()]
-    } else {
-        Vec::new()
-    };
+    let mut buckets: Vec<Vec<f64>> = vec![Vec::new(); groups.len()];
     // `j` indexes the step column of every input series and of the output.
     #[allow(clippy::needless_range_loop)]
     for j in 0..n {
         if j % 64 == 0 {
             ev.check()?;
         }
-        accs.iter_mut().for_each(|x| x.seen = false);
         for b in buckets.iter_mut() {
             b.clear();
         }
         for (i, s) in input.iter().enumerate() {
-            let Some(v) = s.vals[j] else { continue };
-            let g = group_of[i];
-            let acc = &mut accs[g];
-            if !acc.seen {
-                *acc = Acc {
-                    seen: true,
-                    value: v,
-                    mean: v,
-                    count: 1.0,
-                };
-                match op.as_str() {
-                    "stddev" | "stdvar" => acc.value = 0.0,
-                    "group" => acc.value = 1.0,
-                    "quantile" => buckets[g].push(v),
-                    _ => {}
-                }
-                continue;
-            }
-            match op.as_str() {
-                "sum" => acc.value += v,
-                "avg" => {
-                    acc.count += 1.0;
-                    if acc.mean.is_infinite() {
-                        if v.is_infinite() && (acc.mean > 0.0) == (v > 0.0) {
-                            continue;
-                        }
-                        if !v.is_infinite() && !v.is_nan() {
-                            continue;
-                        }
-                    }
-                    acc.mean += v / acc.count - acc.mean / acc.count;
-                }
-                "max" if acc.value < v || acc.value.is_nan() => acc.value = v,
-                "min" if acc.value > v || acc.value.is_nan() => acc.value = v,
-                "count" => acc.count += 1.0,
-                "stddev" | "stdvar" => {
-                    acc.count += 1.0;
-                    let delta = v - acc.mean;
-                    acc.mean += delta / acc.count;
-                    acc.value += delta * (v - acc.mean);
-                }
-                "quantile" => buckets[g].push(v),
-                _ => {}
+            if let Some(v) = s.vals[j] {
+                buckets[group_of[i]].push(v);
             }
         }
-        for (g, acc) in accs.iter().enumerate() {
-            if !acc.seen {
-                continue;
+        let phi = param.get(j).copied().unwrap_or(f64::NAN);
+        for (g, b) in buckets.iter_mut().enumerate() {
+            if !b.is_empty() {
+                out[g][j] = Some(quantile(phi, b));
             }
-            out[g][j] = Some(match op.as_str() {
-                "avg" => acc.mean,
-                "count" => acc.count,
-                "stdvar" => acc.value / acc.count,
-                "stddev" => (acc.value / acc.count).sqrt(),
-                "quantile" => quantile(param.get(j).copied().unwrap_or(f64::NAN), &mut buckets[g]),
-                _ => acc.value,
-            });
         }
     }
     Ok(Val::Vector(
