@@ -14,6 +14,7 @@ use crate::block::writer::{BlockSpec, write_block};
 use crate::block::{self, Block, Meta};
 use crate::error::{Error, Result};
 use crate::head::{Frozen, Head, HeadLimits, MemSeries};
+use crate::select::{self, Piece, Source, merge_samples};
 use crate::wal::{self, Wal, record};
 use argus_core::{Labels, Matcher, Sample, TimeSeries};
 use serde::Serialize;
@@ -249,52 +250,29 @@ impl Db {
                 v.frozen.clone(),
             )
         };
-        let mut parts: Vec<Part> = Vec::with_capacity(blocks.len() + 2);
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if blocks.len() > 1 && cores > 1 {
-            // Blocks decode independently: a range over several reads them on several
-            // threads (at most one per core), keeping their order.
-            let per = blocks.len().div_ceil(cores.min(blocks.len()));
-            let results: Vec<Result<Vec<Part>>> = std::thread::scope(|s| {
-                let handles: Vec<_> = blocks
-                    .chunks(per)
-                    .map(|chunk| {
-                        s.spawn(move || {
-                            chunk
-                                .iter()
-                                .map(|b| {
-                                    let mut out = Vec::new();
-                                    b.select_step(matchers, start, end, step_ms, &mut out)?;
-                                    Ok(out)
-                                })
-                                .collect::<Result<Vec<_>>>()
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                    .collect()
-            });
-            for r in results {
-                parts.extend(r?);
-            }
-        } else {
-            for b in &blocks {
-                let mut out = Vec::new();
-                b.select_step(matchers, start, end, step_ms, &mut out)?;
-                parts.push(out);
-            }
+        // Sources in ascending priority: blocks by id, the frozen head, the head.
+        let mut sources: Vec<Source<'_>> = Vec::with_capacity(blocks.len() + 2);
+        for b in &blocks {
+            let mut src = Vec::new();
+            b.pieces(matchers, start, end, step_ms, &mut src)?;
+            sources.push(src);
         }
         if let Some(f) = &frozen {
-            let mut out = Vec::new();
-            f.select(matchers, start, end, &mut out);
-            parts.push(out);
+            let mut src: Source<'_> = f
+                .series
+                .iter()
+                .filter(|(l, d)| {
+                    argus_core::matcher::matches_all(matchers, l) && d.overlaps(start, end)
+                })
+                .map(|(l, d)| (l, Piece::Frozen(d)))
+                .collect();
+            src.sort_by(|a, b| a.0.cmp(b.0));
+            sources.push(src);
         }
-        let mut out = Vec::new();
-        self.head.select(matchers, start, end, &mut out);
-        parts.push(out);
-        Ok(merge_parts(parts))
+        let mut live = self.head.matching(matchers);
+        live.sort_by(|a, b| a.labels.cmp(&b.labels));
+        sources.push(live.iter().map(|s| (&s.labels, Piece::Head(s))).collect());
+        select::read(sources, start, end)
     }
 
     /// Label sets of the series matching `matchers` that have data in `[start, end]`,
@@ -749,77 +727,6 @@ fn load_blocks(dir: &Path) -> Result<Vec<Arc<Block>>> {
     let mut keep = keep;
     keep.sort_by_key(|b| b.meta.id);
     Ok(keep)
-}
-
-/// Merges per-source selections (ascending priority) into one list sorted by labels; on
-/// duplicate timestamps the higher-priority source wins.
-/// The series one block (or the head) holds in a range, with their samples.
-type Part = Vec<(Labels, Vec<Sample>)>;
-
-fn merge_parts(parts: Vec<Vec<(Labels, Vec<Sample>)>>) -> Vec<TimeSeries> {
-    let non_empty = parts.iter().filter(|p| !p.is_empty()).count();
-    if non_empty <= 1 {
-        let mut out: Vec<TimeSeries> = parts
-            .into_iter()
-            .flatten()
-            .map(|(labels, samples)| TimeSeries { labels, samples })
-            .collect();
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
-        return out;
-    }
-    let mut by: BTreeMap<Labels, Vec<(usize, Vec<Sample>)>> = BTreeMap::new();
-    for (prio, part) in parts.into_iter().enumerate() {
-        for (l, s) in part {
-            by.entry(l).or_default().push((prio, s));
-        }
-    }
-    by.into_iter()
-        .map(|(labels, mut lists)| {
-            let samples = if lists.len() == 1 {
-                lists.pop().map(|x| x.1).unwrap_or_default()
-            } else {
-                merge_samples(lists)
-            };
-            TimeSeries { labels, samples }
-        })
-        .collect()
-}
-
-fn merge_samples(mut lists: Vec<(usize, Vec<Sample>)>) -> Vec<Sample> {
-    // The common case: blocks of disjoint time ranges, whose lists only need joining in
-    // time order (no timestamp in two lists, so priorities do not matter).
-    lists.retain(|(_, s)| !s.is_empty());
-    lists.sort_by_key(|(_, s)| s.first().map_or(i64::MIN, |x| x.ts));
-    let disjoint = lists
-        .windows(2)
-        .all(|w| match (w[0].1.last(), w[1].1.first()) {
-            (Some(a), Some(b)) => a.ts < b.ts,
-            _ => false,
-        });
-    if disjoint {
-        let total: usize = lists.iter().map(|(_, s)| s.len()).sum();
-        let mut rest = lists.into_iter();
-        // The earliest list's allocation is reused: only the later lists are copied.
-        let mut out = rest.next().map(|(_, s)| s).unwrap_or_default();
-        out.reserve(total - out.len());
-        for (_, s) in rest {
-            out.extend_from_slice(&s);
-        }
-        return out;
-    }
-    let mut all: Vec<(i64, usize, f64)> = lists
-        .into_iter()
-        .flat_map(|(p, s)| s.into_iter().map(move |x| (x.ts, p, x.value)))
-        .collect();
-    all.sort_by_key(|a| (a.0, a.1));
-    let mut out: Vec<Sample> = Vec::with_capacity(all.len());
-    for (ts, _, value) in all {
-        match out.last_mut() {
-            Some(last) if last.ts == ts => last.value = value,
-            _ => out.push(Sample { ts, value }),
-        }
-    }
-    out
 }
 
 /// Streams the union of several blocks' series in label order, merging samples of equal

@@ -16,6 +16,7 @@ mod encoding;
 pub mod error;
 pub mod head;
 pub mod postings;
+mod select;
 mod storage;
 pub mod wal;
 

@@ -20,13 +20,18 @@ fn open(dir: &std::path::Path) -> Db {
 }
 
 fn all(db: &Db) -> BTreeMap<Labels, Vec<(i64, u64)>> {
+    within(db, i64::MIN, i64::MAX)
+}
+
+/// Every series' samples in `[start, end]`, as bits.
+fn within(db: &Db, start: i64, end: i64) -> BTreeMap<Labels, Vec<(i64, u64)>> {
     db.select(
         &[
             Matcher::new("__name__", argus_core::MatchOp::RegexMatch, ".+")
                 .unwrap_or_else(|e| panic!("{e}")),
         ],
-        i64::MIN,
-        i64::MAX,
+        start,
+        end,
     )
     .unwrap_or_else(|e| panic!("select: {e}"))
     .into_iter()
@@ -46,9 +51,16 @@ fn all(db: &Db) -> BTreeMap<Labels, Vec<(i64, u64)>> {
 type Model = BTreeMap<Labels, BTreeMap<i64, u64>>;
 
 fn model_view(m: &Model) -> BTreeMap<Labels, Vec<(i64, u64)>> {
+    model_within(m, i64::MIN, i64::MAX)
+}
+
+fn model_within(m: &Model, start: i64, end: i64) -> BTreeMap<Labels, Vec<(i64, u64)>> {
     m.iter()
+        .map(|(l, v)| {
+            let v: Vec<(i64, u64)> = v.range(start..=end).map(|(&t, &b)| (t, b)).collect();
+            (l.clone(), v)
+        })
         .filter(|(_, v)| !v.is_empty())
-        .map(|(l, v)| (l.clone(), v.iter().map(|(&t, &b)| (t, b)).collect()))
         .collect()
 }
 
@@ -113,6 +125,9 @@ proptest! {
                 }
             }
             prop_assert_eq!(all(&db), model_view(&model));
+            // A window cutting through blocks and chunks reads exactly its samples.
+            let (lo, hi) = (2 * HOUR - 7, 5 * HOUR + 13);
+            prop_assert_eq!(within(&db, lo, hi), model_within(&model, lo, hi));
         }
         // And once more after a final restart.
         drop(db);

@@ -13,6 +13,7 @@ pub mod writer;
 use crate::chunk;
 use crate::error::{Error, FormatError, Result};
 use crate::postings::Postings;
+use crate::select::{Piece, Scratch, Source};
 use argus_core::{Labels, Matcher, Sample};
 use index::{ChunkMeta, read_index};
 use serde::{Deserialize, Serialize};
@@ -21,9 +22,6 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 pub const META_VERSION: u32 = 1;
-
-/// Series with their samples, as a selection returns them.
-pub type Selected = Vec<(Labels, Vec<Sample>)>;
 
 /// One series with all its samples as columns, as compaction reads them.
 pub type Columns<'a> = (&'a Labels, Vec<i64>, Vec<f64>);
@@ -137,72 +135,92 @@ impl Block {
         self.meta.max_t >= start && self.meta.min_t <= end
     }
 
-    /// Reads and decodes one chunk, checking its checksum.
-    fn read_chunk(&self, c: &ChunkMeta, ts: &mut Vec<i64>, vs: &mut Vec<f64>) -> Result<()> {
+    /// Reads and decodes one chunk, checking its checksum; `buf` is scratch space.
+    fn read_chunk(
+        &self,
+        c: &ChunkMeta,
+        buf: &mut Vec<u8>,
+        ts: &mut Vec<i64>,
+        vs: &mut Vec<f64>,
+    ) -> Result<()> {
         let Some(chunks) = &self.chunks else {
             return Err(Error::Other(format!(
                 "block {} is downsampled: its raw samples are gone",
                 self.dir.display()
             )));
         };
-        let mut buf = vec![0u8; c.len as usize];
-        chunks.read_exact_at(&mut buf, c.offset)?;
+        buf.resize(c.len as usize, 0);
+        chunks.read_exact_at(buf, c.offset)?;
         let file = || self.dir.join("chunks").display().to_string();
-        if crc32fast::hash(&buf) != c.crc {
+        if crc32fast::hash(buf) != c.crc {
             return Err(Error::Format {
                 file: format!("{} at byte {}", file(), c.offset),
                 source: FormatError::Checksum("chunk"),
             });
         }
-        chunk::decode(&buf, ts, vs).map_err(|e| Error::Format {
+        chunk::decode(buf, ts, vs).map_err(|e| Error::Format {
             file: format!("{} at byte {}: {e:?}", file(), c.offset),
             source: FormatError::Invalid("chunk"),
         })
     }
 
-    /// Samples of matching series in `[start, end]`.
-    pub fn select(
+    /// Appends to `out` the samples in `[start, end]` of `chunks` (one series' chunks, in
+    /// time order).
+    pub(crate) fn read_chunks(
         &self,
+        chunks: &[ChunkMeta],
+        start: i64,
+        end: i64,
+        out: &mut Vec<Sample>,
+        s: &mut Scratch,
+    ) -> Result<()> {
+        for c in chunks {
+            s.ts.clear();
+            s.vs.clear();
+            self.read_chunk(c, &mut s.buf, &mut s.ts, &mut s.vs)?;
+            let lo = s.ts.partition_point(|&t| t < start);
+            let hi = s.ts.partition_point(|&t| t <= end);
+            out.extend(
+                s.ts[lo..hi]
+                    .iter()
+                    .zip(&s.vs[lo..hi])
+                    .map(|(&ts, &value)| Sample { ts, value }),
+            );
+        }
+        Ok(())
+    }
+
+    /// Lists the matching series with data in `[start, end]`, in label order, without
+    /// reading samples. A downsampled block offers its rollup of the coarser resolution
+    /// when the caller steps at least that far (`step_ms`; 0 for raw reads).
+    pub(crate) fn pieces<'a>(
+        &'a self,
         matchers: &[Matcher],
         start: i64,
         end: i64,
-        out: &mut Vec<(Labels, Vec<Sample>)>,
+        step_ms: i64,
+        out: &mut Source<'a>,
     ) -> Result<()> {
         if !self.overlaps(start, end) {
             return Ok(());
         }
         if !self.meta.raw {
-            return self.select_rollup(0, matchers, start, end, out);
+            let level = usize::from(step_ms >= rollup::RESOLUTIONS[1]);
+            let rollups = self.rollup(level)?;
+            for i in self.postings.select(matchers) {
+                let i = i as usize;
+                out.push((&self.series[i].0, Piece::Rollup(&rollups[i])));
+            }
+            return Ok(());
         }
-        let ids = self.postings.select(matchers);
-        // Decoding dominates large selections: split them over the cores.
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(8);
-        if ids.len() < 64 || threads < 2 {
-            return self.read_series(&ids, start, end, out);
-        }
-        let per = ids.len().div_ceil(threads);
-        let parts: Vec<Result<Selected>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = ids
-                .chunks(per)
-                .map(|part| {
-                    scope.spawn(move || {
-                        let mut o = Vec::new();
-                        self.read_series(part, start, end, &mut o).map(|()| o)
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(Error::Other("a block reader panicked".into())))
-                })
-                .collect()
-        });
-        for p in parts {
-            out.extend(p?);
+        for i in self.postings.select(matchers) {
+            let (labels, chunks) = &self.series[i as usize];
+            // A series' chunks are in time order and do not overlap.
+            let lo = chunks.partition_point(|c| c.max_t < start);
+            let hi = chunks.partition_point(|c| c.min_t <= end);
+            if lo < hi {
+                out.push((labels, Piece::Chunks(self, &chunks[lo..hi])));
+            }
         }
         Ok(())
     }
@@ -219,59 +237,6 @@ impl Block {
                 out.push(labels.clone());
             }
         }
-    }
-
-    /// Reads series `ids` (positions in this block) for `[start, end]`.
-    fn read_series(
-        &self,
-        ids: &[u32],
-        start: i64,
-        end: i64,
-        out: &mut Vec<(Labels, Vec<Sample>)>,
-    ) -> Result<()> {
-        let (mut ts, mut vs) = (Vec::new(), Vec::new());
-        for &i in ids {
-            let (labels, chunks) = &self.series[i as usize];
-            let mut samples = Vec::new();
-            for c in chunks.iter().filter(|c| c.max_t >= start && c.min_t <= end) {
-                ts.clear();
-                vs.clear();
-                self.read_chunk(c, &mut ts, &mut vs)?;
-                let lo = ts.partition_point(|&t| t < start);
-                let hi = ts.partition_point(|&t| t <= end);
-                samples.extend(
-                    ts[lo..hi]
-                        .iter()
-                        .zip(&vs[lo..hi])
-                        .map(|(&ts, &value)| Sample { ts, value }),
-                );
-            }
-            if !samples.is_empty() {
-                out.push((labels.clone(), samples));
-            }
-        }
-        Ok(())
-    }
-
-    /// Like [`select`](Self::select), preferring the coarser rollup for a downsampled block
-    /// when the caller steps at least that far.
-    pub fn select_step(
-        &self,
-        matchers: &[Matcher],
-        start: i64,
-        end: i64,
-        step_ms: i64,
-        out: &mut Vec<(Labels, Vec<Sample>)>,
-    ) -> Result<()> {
-        if !self.meta.raw && self.overlaps(start, end) {
-            let level = if step_ms >= rollup::RESOLUTIONS[1] {
-                1
-            } else {
-                0
-            };
-            return self.select_rollup(level, matchers, start, end, out);
-        }
-        self.select(matchers, start, end, out)
     }
 
     fn rollup(&self, level: usize) -> Result<&Vec<Vec<rollup::Bucket>>> {
@@ -291,25 +256,6 @@ impl Block {
             ))),
             Err(e) => Err(Error::Other(e.clone())),
         }
-    }
-
-    fn select_rollup(
-        &self,
-        level: usize,
-        matchers: &[Matcher],
-        start: i64,
-        end: i64,
-        out: &mut Vec<(Labels, Vec<Sample>)>,
-    ) -> Result<()> {
-        let rollups = self.rollup(level)?;
-        for i in self.postings.select(matchers) {
-            let mut samples = Vec::new();
-            rollup::as_samples(&rollups[i as usize], start, end, &mut samples);
-            if !samples.is_empty() {
-                out.push((self.series[i as usize].0.clone(), samples));
-            }
-        }
-        Ok(())
     }
 
     /// Writes the rollup files, marks the block downsampled and deletes its raw chunks.
@@ -346,8 +292,9 @@ impl Block {
         self.series.iter().map(|(l, chunks)| {
             let n: usize = chunks.iter().map(|c| c.count as usize).sum();
             let (mut ts, mut vs) = (Vec::with_capacity(n), Vec::with_capacity(n));
+            let mut buf = Vec::new();
             for c in chunks {
-                self.read_chunk(c, &mut ts, &mut vs)?;
+                self.read_chunk(c, &mut buf, &mut ts, &mut vs)?;
             }
             Ok((l, ts, vs))
         })

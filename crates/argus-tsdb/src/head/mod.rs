@@ -291,24 +291,6 @@ pub struct Frozen {
 }
 
 impl Frozen {
-    pub fn select(
-        &self,
-        matchers: &[Matcher],
-        start: i64,
-        end: i64,
-        out: &mut Vec<(Labels, Vec<Sample>)>,
-    ) {
-        for (labels, data) in &self.series {
-            if argus_core::matcher::matches_all(matchers, labels) {
-                let mut s = Vec::new();
-                data.samples_in(start, end, &mut s);
-                if !s.is_empty() {
-                    out.push((labels.clone(), s));
-                }
-            }
-        }
-    }
-
     pub fn samples(&self) -> usize {
         self.series.iter().map(|(_, d)| d.len()).sum()
     }
@@ -482,14 +464,7 @@ impl Head {
 
     /// Label sets of matching series with data in `[start, end]`, without decoding.
     pub fn series_in(&self, matchers: &[Matcher], start: i64, end: i64, out: &mut Vec<Labels>) {
-        let refs = read(&self.index).postings.select(matchers);
-        // As in `select`: take the series out of the lock before touching their data.
-        let picked: Vec<Arc<MemSeries>> = {
-            let series = read(&self.series);
-            refs.iter()
-                .filter_map(|&r| series.get(r as usize).cloned().flatten())
-                .collect()
-        };
+        let picked = self.matching(matchers);
         for s in picked {
             if s.data().overlaps(start, end) {
                 out.push(s.labels.clone());
@@ -497,54 +472,14 @@ impl Head {
         }
     }
 
-    /// Samples of matching series in `[start, end]`; large selections are decoded on all
-    /// cores.
-    pub fn select(
-        &self,
-        matchers: &[Matcher],
-        start: i64,
-        end: i64,
-        out: &mut Vec<(Labels, Vec<Sample>)>,
-    ) {
+    /// The live series matching `matchers`, taken out of the lock (their data is read
+    /// afterwards, under each series' own lock).
+    pub fn matching(&self, matchers: &[Matcher]) -> Vec<Arc<MemSeries>> {
         let refs = read(&self.index).postings.select(matchers);
-        let picked: Vec<Arc<MemSeries>> = {
-            let series = read(&self.series);
-            refs.iter()
-                .filter_map(|&r| series.get(r as usize).cloned().flatten())
-                .collect()
-        };
-        let read_part = |part: &[Arc<MemSeries>]| {
-            let mut o = Vec::with_capacity(part.len());
-            for s in part {
-                let mut samples = Vec::new();
-                s.data().samples_in(start, end, &mut samples);
-                if !samples.is_empty() {
-                    o.push((s.labels.clone(), samples));
-                }
-            }
-            o
-        };
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(8);
-        if picked.len() < 64 || threads < 2 {
-            out.extend(read_part(&picked));
-            return;
-        }
-        let per = picked.len().div_ceil(threads);
-        let parts: Vec<_> = std::thread::scope(|scope| {
-            let handles: Vec<_> = picked
-                .chunks(per)
-                .map(|part| scope.spawn(move || read_part(part)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_default())
-                .collect()
-        });
-        for p in parts {
-            out.extend(p);
-        }
+        let series = read(&self.series);
+        refs.iter()
+            .filter_map(|&r| series.get(r as usize).cloned().flatten())
+            .collect()
     }
 
     /// Live series, for a WAL checkpoint.
@@ -689,8 +624,13 @@ mod tests {
         assert_eq!(f.series.len(), 1);
         assert_eq!(h.num_series(), 1, "b had no samples and is forgotten");
         assert_eq!(h.num_samples(), 0);
-        let mut out = Vec::new();
-        h.select(&[Matcher::equal("x", "1")], 0, 10, &mut out);
-        assert!(out.is_empty());
+        let mut left = Vec::new();
+        for s in h.matching(&[Matcher::equal("x", "1")]) {
+            s.data().samples_in(0, 10, &mut left);
+        }
+        assert!(
+            left.is_empty(),
+            "the frozen samples left the head: {left:?}"
+        );
     }
 }

@@ -1,0 +1,245 @@
+//! The read path of a selection: which series match, in label order, and their samples in
+//! a range, joined from every block, the frozen head and the head.
+//!
+//! A selection runs in two phases. The first reads indexes only: each source (a block, the
+//! frozen head, the head) lists its matching series as [`Piece`]s, sorted by labels, and the
+//! lists are joined by labels without copying a label set. The second phase reads the
+//! samples of each series (on all cores for a large selection) straight into one vector
+//! sized from the chunk directory: a series' pieces nearly always cover disjoint time
+//! ranges (blocks partition time), so they are decoded in time order and appended, with no
+//! per-source sample lists to join and free. Pieces that overlap in time (out-of-order
+//! writes, a flush in progress) take the general merge, where the later source wins
+//! duplicate timestamps.
+
+use crate::block::index::ChunkMeta;
+use crate::block::{Block, rollup};
+use crate::error::{Error, Result};
+use crate::head::{MemSeries, SeriesData};
+use argus_core::{Labels, Sample, TimeSeries};
+
+/// Where one series' samples in the range are, not read yet.
+pub(crate) enum Piece<'a> {
+    /// The chunks of a raw block that overlap the range, in time order.
+    Chunks(&'a Block, &'a [ChunkMeta]),
+    /// The buckets of a downsampled block.
+    Rollup(&'a [rollup::Bucket]),
+    /// A series of a flush in progress.
+    Frozen(&'a SeriesData),
+    /// A series of the head.
+    Head(&'a MemSeries),
+}
+
+/// One source's matching series, sorted by labels.
+pub(crate) type Source<'a> = Vec<(&'a Labels, Piece<'a>)>;
+
+/// A series and its pieces, each with its source's priority (higher wins duplicates).
+type Joined<'a> = (&'a Labels, Vec<(usize, Piece<'a>)>);
+
+/// Buffers one reader thread reuses from chunk to chunk.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    pub buf: Vec<u8>,
+    pub ts: Vec<i64>,
+    pub vs: Vec<f64>,
+}
+
+/// Reads the series of `sources` (given in ascending priority) in `[start, end]`, sorted by
+/// labels; series without a sample in the range are left out.
+pub(crate) fn read(sources: Vec<Source<'_>>, start: i64, end: i64) -> Result<Vec<TimeSeries>> {
+    let mut joined = join(sources);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if joined.len() < 64 || threads < 2 {
+        return read_part(&mut joined, start, end);
+    }
+    let per = joined.len().div_ceil(threads);
+    let parts: Vec<Result<Vec<TimeSeries>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = joined
+            .chunks_mut(per)
+            .map(|part| scope.spawn(move || read_part(part, start, end)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::Other("a series reader panicked".into())))
+            })
+            .collect()
+    });
+    let mut out = Vec::with_capacity(joined.len());
+    for p in parts {
+        out.extend(p?);
+    }
+    Ok(out)
+}
+
+/// Joins per-source lists sorted by labels into one, gathering a series' pieces.
+fn join(sources: Vec<Source<'_>>) -> Vec<Joined<'_>> {
+    let mut iters: Vec<_> = sources
+        .into_iter()
+        .enumerate()
+        .filter(|(_, s)| !s.is_empty())
+        .map(|(prio, s)| (prio, s.into_iter().peekable()))
+        .collect();
+    if iters.len() == 1 {
+        let (prio, it) = iters.remove(0);
+        return it.map(|(l, p)| (l, vec![(prio, p)])).collect();
+    }
+    let mut out = Vec::new();
+    loop {
+        let Some(min) = iters
+            .iter_mut()
+            .filter_map(|(_, it)| it.peek().map(|x| x.0))
+            .min()
+        else {
+            return out;
+        };
+        let mut pieces = Vec::with_capacity(iters.len());
+        for (prio, it) in &mut iters {
+            if let Some((_, p)) = it.next_if(|x| x.0 == min) {
+                pieces.push((*prio, p));
+            }
+        }
+        out.push((min, pieces));
+    }
+}
+
+fn read_part(part: &mut [Joined<'_>], start: i64, end: i64) -> Result<Vec<TimeSeries>> {
+    let mut scratch = Scratch::default();
+    let mut out = Vec::with_capacity(part.len());
+    for (labels, pieces) in part {
+        let samples = assemble(std::mem::take(pieces), start, end, &mut scratch)?;
+        if !samples.is_empty() {
+            out.push(TimeSeries {
+                labels: (*labels).clone(),
+                samples,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// A piece with its time span and (an upper bound of) its sample count, or its samples
+/// once read.
+enum Spanned<'a> {
+    Lazy(&'a Block, &'a [ChunkMeta]),
+    Read(Vec<Sample>),
+}
+
+impl Spanned<'_> {
+    fn span(&self) -> Option<(i64, i64)> {
+        match self {
+            Spanned::Lazy(_, c) => Some((c.first()?.min_t, c.last()?.max_t)),
+            Spanned::Read(s) => Some((s.first()?.ts, s.last()?.ts)),
+        }
+    }
+
+    fn count(&self) -> usize {
+        match self {
+            Spanned::Lazy(_, c) => c.iter().map(|c| c.count as usize).sum(),
+            Spanned::Read(s) => s.len(),
+        }
+    }
+
+    fn read_into(self, start: i64, end: i64, out: &mut Vec<Sample>, s: &mut Scratch) -> Result<()> {
+        match self {
+            Spanned::Lazy(b, c) => b.read_chunks(c, start, end, out, s),
+            Spanned::Read(v) if out.is_empty() => {
+                *out = v;
+                Ok(())
+            }
+            Spanned::Read(v) => {
+                out.extend_from_slice(&v);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// One series' samples in `[start, end]` from its pieces, in time order.
+fn assemble(
+    pieces: Vec<(usize, Piece<'_>)>,
+    start: i64,
+    end: i64,
+    scratch: &mut Scratch,
+) -> Result<Vec<Sample>> {
+    let mut parts: Vec<(usize, Spanned<'_>)> = pieces
+        .into_iter()
+        .map(|(prio, p)| {
+            let read = |f: &dyn Fn(&mut Vec<Sample>)| {
+                let mut v = Vec::new();
+                f(&mut v);
+                Spanned::Read(v)
+            };
+            let s = match p {
+                Piece::Chunks(b, c) => Spanned::Lazy(b, c),
+                Piece::Rollup(buckets) => read(&|v| rollup::as_samples(buckets, start, end, v)),
+                Piece::Frozen(d) => read(&|v| d.samples_in(start, end, v)),
+                Piece::Head(m) => read(&|v| m.data().samples_in(start, end, v)),
+            };
+            (prio, s)
+        })
+        .filter(|(_, s)| s.span().is_some())
+        .collect();
+    parts.sort_by_key(|(_, s)| s.span().map_or(i64::MIN, |x| x.0));
+    let disjoint = parts
+        .windows(2)
+        .all(|w| match (w[0].1.span(), w[1].1.span()) {
+            (Some(a), Some(b)) => a.1 < b.0,
+            _ => false,
+        });
+    if disjoint {
+        let mut out = Vec::with_capacity(parts.iter().map(|(_, s)| s.count()).sum());
+        for (_, s) in parts {
+            s.read_into(start, end, &mut out, scratch)?;
+        }
+        return Ok(out);
+    }
+    let mut lists = Vec::with_capacity(parts.len());
+    for (prio, s) in parts {
+        let mut v = Vec::new();
+        s.read_into(start, end, &mut v, scratch)?;
+        lists.push((prio, v));
+    }
+    Ok(merge_samples(lists))
+}
+
+/// Joins sample lists of one series in time order; of equal timestamps the list with the
+/// higher priority wins.
+pub(crate) fn merge_samples(mut lists: Vec<(usize, Vec<Sample>)>) -> Vec<Sample> {
+    // The common case: blocks of disjoint time ranges, whose lists only need joining in
+    // time order (no timestamp in two lists, so priorities do not matter).
+    lists.retain(|(_, s)| !s.is_empty());
+    lists.sort_by_key(|(_, s)| s.first().map_or(i64::MIN, |x| x.ts));
+    let disjoint = lists
+        .windows(2)
+        .all(|w| match (w[0].1.last(), w[1].1.first()) {
+            (Some(a), Some(b)) => a.ts < b.ts,
+            _ => false,
+        });
+    if disjoint {
+        let total: usize = lists.iter().map(|(_, s)| s.len()).sum();
+        let mut rest = lists.into_iter();
+        // The earliest list's allocation is reused: only the later lists are copied.
+        let mut out = rest.next().map(|(_, s)| s).unwrap_or_default();
+        out.reserve(total - out.len());
+        for (_, s) in rest {
+            out.extend_from_slice(&s);
+        }
+        return out;
+    }
+    let mut all: Vec<(i64, usize, f64)> = lists
+        .into_iter()
+        .flat_map(|(p, s)| s.into_iter().map(move |x| (x.ts, p, x.value)))
+        .collect();
+    all.sort_by_key(|a| (a.0, a.1));
+    let mut out: Vec<Sample> = Vec::with_capacity(all.len());
+    for (ts, _, value) in all {
+        match out.last_mut() {
+            Some(last) if last.ts == ts => last.value = value,
+            _ => out.push(Sample { ts, value }),
+        }
+    }
+    out
+}
