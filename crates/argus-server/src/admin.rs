@@ -6,6 +6,7 @@ use argus_tsdb::DbStats;
 use axum::Json;
 use axum::extract::State;
 use std::fmt::Write;
+use std::time::Duration;
 
 fn db(state: &AppState) -> Result<std::sync::Arc<argus_tsdb::Db>, ApiError> {
     state
@@ -14,13 +15,23 @@ fn db(state: &AppState) -> Result<std::sync::Arc<argus_tsdb::Db>, ApiError> {
         .ok_or_else(|| ApiError::NotFound("this server stores no metrics locally".into()))
 }
 
-/// `POST /api/argus/admin/flush`: seal the head into blocks and compact everything now.
+/// How long a flush waits for the samples already acknowledged (queued) to be stored.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `POST /api/argus/admin/flush`: store what ingest has acknowledged, then seal the head
+/// into blocks and compact everything now.
 pub async fn flush(
     State(state): State<AppState>,
     axum::Extension(access): axum::Extension<crate::auth::Access>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     access.require_admin()?;
     let db = db(&state)?;
+    // Ingest answers once a batch is queued: without this wait, what is still in the queue
+    // would land in the head after the flush.
+    let pending = match &state.pipeline {
+        Some(p) => samples_pending_after(p.queue.as_ref(), DRAIN_TIMEOUT).await,
+        None => 0,
+    };
     let (flushed, merges, stats) = tokio::task::spawn_blocking(move || {
         let flushed = db.flush()?;
         let merges = db.compact(true)?;
@@ -30,10 +41,34 @@ pub async fn flush(
     .map_err(|e| ApiError::Internal(e.to_string()))?
     .map_err(|e| ApiError::Storage(e.into()))?;
     Ok(Json(serde_json::json!({
+        "queued_samples_not_stored": pending,
         "blocks_written": flushed,
         "compactions": merges,
         "tsdb": stats,
     })))
+}
+
+/// Waits until every consumer group of the `samples` topic has acked all its entries, or
+/// `timeout` passes; returns the entries still pending (0: drained).
+async fn samples_pending_after(queue: &dyn argus_queue::Queue, timeout: Duration) -> u64 {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let pending = match tokio::time::timeout(Duration::from_secs(2), queue.stats()).await {
+            Ok(Ok(stats)) => stats
+                .topics
+                .iter()
+                .filter(|t| t.topic == crate::pipeline::SAMPLES)
+                .flat_map(|t| &t.consumers)
+                .map(|c| c.pending)
+                .sum(),
+            // A queue that does not answer cannot be waited for: flush what is stored.
+            _ => return 0,
+        };
+        if pending == 0 || tokio::time::Instant::now() >= deadline {
+            return pending;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// `GET /api/argus/admin/tsdb`: the engine's figures, per block, and the block bytes per

@@ -146,6 +146,7 @@ fn flush_compacts_and_data_survives_graceful_restart() {
     assert_eq!(s, 204, "{b}");
     let (s, b) = argus.post("/api/argus/admin/flush", "");
     assert_eq!(s, 200, "{b}");
+    assert_eq!(b["queued_samples_not_stored"], 0, "{b}");
     assert_eq!(b["blocks_written"], 3, "{b}");
     assert_eq!(b["compactions"], 1, "{b}");
     let blocks = b["tsdb"]["blocks"].as_array().cloned().unwrap_or_default();
@@ -175,6 +176,44 @@ fn flush_compacts_and_data_survives_graceful_restart() {
     assert_eq!(code, Some(0), "SIGTERM is a clean exit");
     let argus = start_in("server", CONFIG, dir);
     assert_eq!(raw(&argus, "load_v", base + 6 * 3600, "6h"), before);
+}
+
+/// Ingest acknowledges a batch once it is queued; a flush stores what is still queued
+/// first, so everything acknowledged before it ends up in blocks, not in the head.
+#[test]
+fn flush_first_stores_what_ingest_has_queued() {
+    let argus = start("server", CONFIG);
+    let base = 1_700_000_000i64 / 7_200 * 7_200;
+    // Four writers at once outrun the one samples handler, so the queue has a backlog.
+    // Each writes its own hosts in time order.
+    let (writers, requests, hosts, minutes) = (4, 10, 250, 20);
+    std::thread::scope(|scope| {
+        for w in 0..writers {
+            let argus = &argus;
+            scope.spawn(move || {
+                for r in 0..requests {
+                    let mut body = String::new();
+                    for m in 0..minutes {
+                        for h in w * hosts..(w + 1) * hosts {
+                            let t = base + (r * minutes + m) * 60;
+                            body.push_str(&format!("load,host=h{h} v={m} {t}\n"));
+                        }
+                    }
+                    let (s, b) = argus.post("/write?precision=s", body);
+                    assert_eq!(s, 204, "{b}");
+                }
+            });
+        }
+    });
+    let (s, b) = argus.post("/api/argus/admin/flush", "");
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["queued_samples_not_stored"], 0, "{b}");
+    assert_eq!(b["tsdb"]["head_samples"], 0, "{b}");
+    assert_eq!(
+        b["tsdb"]["block_samples"],
+        writers * requests * hosts * minutes,
+        "{b}"
+    );
 }
 
 #[test]
