@@ -5,7 +5,14 @@
 //! so async callers run it on a blocking thread.
 
 use crate::matcher::Matcher;
-use crate::model::{Labels, TimeSeries};
+use crate::model::{Labels, Sample, TimeSeries};
+
+/// A series' value at each step of an evaluation grid, `None` where it has none.
+pub type Points = Vec<Option<f64>>;
+
+/// What [`Storage::select_map`] makes of one series' samples (in time order, never
+/// empty): its points, or `None` to leave the series out.
+pub type SeriesMap<'a> = dyn Fn(&[Sample]) -> Option<Points> + Sync + 'a;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -55,6 +62,25 @@ pub trait Storage: Send + Sync {
     ) -> Result<Vec<TimeSeries>, StorageError> {
         let _ = step_ms;
         self.select(matchers, start_ms, end_ms)
+    }
+
+    /// [`select_step`](Self::select_step), handing each series' samples to `f` and keeping
+    /// only what it returns. A store that reads series one by one calls `f` as each is
+    /// read, on the reading thread, while its samples are in cache, and never holds the
+    /// samples of all series at once; this default reads them all first.
+    fn select_map(
+        &self,
+        matchers: &[Matcher],
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+        f: &SeriesMap<'_>,
+    ) -> Result<Vec<(Labels, Points)>, StorageError> {
+        Ok(self
+            .select_step(matchers, start_ms, end_ms, step_ms)?
+            .into_iter()
+            .filter_map(|s| f(&s.samples).map(|p| (s.labels, p)))
+            .collect())
     }
 
     /// The label sets of series matching all `matchers` that have samples in the range.

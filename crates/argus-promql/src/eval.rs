@@ -6,11 +6,12 @@
 //! has no sample at that step). Selectors read storage once per node for the whole grid.
 
 use crate::{Engine, QueryError, Value, aggregate, binary, functions};
-use argus_core::{Labels, METRIC_NAME, MatchOp, Matcher, Sample, TimeSeries};
+use argus_core::{Labels, METRIC_NAME, MatchOp, Matcher, Points, Sample, TimeSeries};
 use promql_parser::label::MatchOp as PMatchOp;
 use promql_parser::parser::{AtModifier, Expr, Offset, VectorSelector};
 use std::cell::Cell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Instant, SystemTime};
 
 /// The bit pattern of Prometheus's stale marker, a NaN that ends a series.
@@ -531,21 +532,19 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    fn select(
-        &self,
-        vs: &VectorSelector,
-        start: i64,
-        end: i64,
-        step: Option<i64>,
-    ) -> Result<Vec<TimeSeries>> {
+    /// The samples of the series `vs` selects in `[start, end]` (for range arguments).
+    fn select(&self, vs: &VectorSelector, start: i64, end: i64) -> Result<Vec<TimeSeries>> {
         self.check()?;
         let matchers = selector_matchers(vs)?;
-        let storage = &self.engine.storage;
-        let data = match step {
-            Some(s) => storage.select_step(&matchers, start, end, s)?,
-            None => storage.select(&matchers, start, end)?,
-        };
-        let n = self.series.get() + data.len();
+        let data = self.engine.storage.select(&matchers, start, end)?;
+        self.count_series(data.len())?;
+        self.account(data.iter().map(|s| s.samples.len()).sum())?;
+        Ok(data)
+    }
+
+    /// Counts `more` selected series against `query.max_series`.
+    fn count_series(&self, more: usize) -> Result<()> {
+        let n = self.series.get() + more;
         self.series.set(n);
         if n > self.engine.opts.max_series {
             return Err(QueryError::Limit(format!(
@@ -553,8 +552,7 @@ impl<'a> Evaluator<'a> {
                 self.engine.opts.max_series
             )));
         }
-        self.account(data.iter().map(|s| s.samples.len()).sum())?;
-        Ok(data)
+        Ok(())
     }
 
     /// Evaluates an instant vector selector on the grid. With `want_ts`, the values are
@@ -576,12 +574,14 @@ impl<'a> Evaluator<'a> {
             Some(a) => (a - offset, a - offset),
             None => (st.start - offset, st.end - offset),
         };
-        let data = self.select(vs, lo - lookback, hi, Some(st.step))?;
         self.check()?;
-        let work = data.iter().map(|s| s.samples.len() + n).sum();
+        let matchers = selector_matchers(vs)?;
         let st = *st;
-        let vals = par_map(&data, work, |ts| {
-            let s = &ts.samples;
+        let loaded = AtomicUsize::new(0);
+        // Stepping runs inside the store's reader, on each series' samples as they are
+        // read: they are still in cache, and all series' samples are never held at once.
+        let step = |s: &[Sample]| -> Option<Points> {
+            loaded.fetch_add(s.len(), Ordering::Relaxed);
             let mut vals = vec![None; n];
             let mut i = 0usize;
             let mut any = false;
@@ -605,17 +605,19 @@ impl<'a> Evaluator<'a> {
                 any = true;
             }
             any.then_some(vals)
-        });
+        };
+        let data = self
+            .engine
+            .storage
+            .select_map(&matchers, lo - lookback, hi, st.step, &step)?;
+        self.count_series(data.len())?;
+        self.account(loaded.into_inner())?;
+        self.check()?;
         let mut out = Vec::with_capacity(data.len());
-        for (ts, vals) in data.into_iter().zip(vals) {
-            if let Some(vals) = vals {
-                // The points a selector holds per step count like loaded samples.
-                self.account(n)?;
-                out.push(Series {
-                    labels: ts.labels,
-                    vals,
-                });
-            }
+        for (labels, vals) in data {
+            // The points a selector holds per step count like loaded samples.
+            self.account(n)?;
+            out.push(Series { labels, vals });
         }
         Ok(out)
     }
@@ -632,7 +634,7 @@ impl<'a> Evaluator<'a> {
                 let mut series = if st.len() == 0 {
                     Vec::new()
                 } else {
-                    self.select(&ms.vs, lo - range, hi, None)?
+                    self.select(&ms.vs, lo - range, hi)?
                 };
                 for s in &mut series {
                     s.samples.retain(|p| !is_stale(p.value));

@@ -229,16 +229,35 @@ impl Db {
     /// Samples of every series matching `matchers` in `[start, end]`, merged from blocks
     /// and head, sorted by labels.
     pub fn select(&self, matchers: &[Matcher], start: i64, end: i64) -> Result<Vec<TimeSeries>> {
-        self.select_inner(matchers, start, end, 0)
+        self.select_with(matchers, start, end, 0, &whole_series)
     }
 
-    fn select_inner(
+    /// Like [`select_step`](Self::select_step), handing each series' samples to `f` as
+    /// soon as they are read (on the reading thread, while they are in cache) and keeping
+    /// only what it returns, so the samples of all series are never held at once.
+    pub fn select_map(
         &self,
         matchers: &[Matcher],
         start: i64,
         end: i64,
         step_ms: i64,
-    ) -> Result<Vec<TimeSeries>> {
+        f: &argus_core::SeriesMap<'_>,
+    ) -> Result<Vec<(Labels, argus_core::Points)>> {
+        self.select_with(matchers, start, end, step_ms, &|l, s| {
+            f(s).map(|p| (l.clone(), p))
+        })
+    }
+
+    /// Reads the matching series in `[start, end]` and keeps what `keep` makes of each
+    /// (see [`select::read`]); `step_ms` picks the rollup of a downsampled block.
+    fn select_with<T: Send>(
+        &self,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+        step_ms: i64,
+        keep: &(dyn Fn(&Labels, &mut Vec<Sample>) -> Option<T> + Sync),
+    ) -> Result<Vec<T>> {
         let (blocks, frozen) = {
             let v = read(&self.view);
             (
@@ -272,7 +291,7 @@ impl Db {
         let mut live = self.head.matching(matchers);
         live.sort_by(|a, b| a.labels.cmp(&b.labels));
         sources.push(live.iter().map(|s| (&s.labels, Piece::Head(s))).collect());
-        select::read(sources, start, end)
+        select::read(sources, start, end, keep)
     }
 
     /// Label sets of the series matching `matchers` that have data in `[start, end]`,
@@ -573,7 +592,7 @@ impl Db {
         end: i64,
         step_ms: i64,
     ) -> Result<Vec<TimeSeries>> {
-        self.select_inner(matchers, start, end, step_ms)
+        self.select_with(matchers, start, end, step_ms, &whole_series)
     }
 
     /// One round of background work: flush when the head is old or large, compact what is
@@ -727,6 +746,14 @@ fn load_blocks(dir: &Path) -> Result<Vec<Arc<Block>>> {
     let mut keep = keep;
     keep.sort_by_key(|b| b.meta.id);
     Ok(keep)
+}
+
+/// What a plain selection keeps of a series: all of it.
+fn whole_series(labels: &Labels, samples: &mut Vec<Sample>) -> Option<TimeSeries> {
+    Some(TimeSeries {
+        labels: labels.clone(),
+        samples: std::mem::take(samples),
+    })
 }
 
 /// Streams the union of several blocks' series in label order, merging samples of equal

@@ -15,7 +15,7 @@ use crate::block::index::ChunkMeta;
 use crate::block::{Block, rollup};
 use crate::error::{Error, Result};
 use crate::head::{MemSeries, SeriesData};
-use argus_core::{Labels, Sample, TimeSeries};
+use argus_core::{Labels, Sample};
 
 /// Where one series' samples in the range are, not read yet.
 pub(crate) enum Piece<'a> {
@@ -43,21 +43,28 @@ pub(crate) struct Scratch {
     pub vs: Vec<f64>,
 }
 
-/// Reads the series of `sources` (given in ascending priority) in `[start, end]`, sorted by
-/// labels; series without a sample in the range are left out.
-pub(crate) fn read(sources: Vec<Source<'_>>, start: i64, end: i64) -> Result<Vec<TimeSeries>> {
+/// Reads the series of `sources` (given in ascending priority) in `[start, end]`, in label
+/// order, and keeps what `keep` makes of each: it gets a series' samples (never empty) as
+/// soon as they are read, on the reading thread, and may take the vector or leave it to be
+/// reused for the next series.
+pub(crate) fn read<T: Send>(
+    sources: Vec<Source<'_>>,
+    start: i64,
+    end: i64,
+    keep: &(dyn Fn(&Labels, &mut Vec<Sample>) -> Option<T> + Sync),
+) -> Result<Vec<T>> {
     let mut joined = join(sources);
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
     if joined.len() < 64 || threads < 2 {
-        return read_part(&mut joined, start, end);
+        return read_part(&mut joined, start, end, keep);
     }
     let per = joined.len().div_ceil(threads);
-    let parts: Vec<Result<Vec<TimeSeries>>> = std::thread::scope(|scope| {
+    let parts: Vec<Result<Vec<T>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = joined
             .chunks_mut(per)
-            .map(|part| scope.spawn(move || read_part(part, start, end)))
+            .map(|part| scope.spawn(move || read_part(part, start, end, keep)))
             .collect();
         handles
             .into_iter()
@@ -105,16 +112,28 @@ fn join(sources: Vec<Source<'_>>) -> Vec<Joined<'_>> {
     }
 }
 
-fn read_part(part: &mut [Joined<'_>], start: i64, end: i64) -> Result<Vec<TimeSeries>> {
+fn read_part<T>(
+    part: &mut [Joined<'_>],
+    start: i64,
+    end: i64,
+    keep: &(dyn Fn(&Labels, &mut Vec<Sample>) -> Option<T> + Sync),
+) -> Result<Vec<T>> {
     let mut scratch = Scratch::default();
+    let mut samples = Vec::new();
     let mut out = Vec::with_capacity(part.len());
     for (labels, pieces) in part {
-        let samples = assemble(std::mem::take(pieces), start, end, &mut scratch)?;
-        if !samples.is_empty() {
-            out.push(TimeSeries {
-                labels: (*labels).clone(),
-                samples,
-            });
+        samples.clear();
+        assemble(
+            std::mem::take(pieces),
+            start,
+            end,
+            &mut scratch,
+            &mut samples,
+        )?;
+        if !samples.is_empty()
+            && let Some(t) = keep(labels, &mut samples)
+        {
+            out.push(t);
         }
     }
     Ok(out)
@@ -145,10 +164,6 @@ impl Spanned<'_> {
     fn read_into(self, start: i64, end: i64, out: &mut Vec<Sample>, s: &mut Scratch) -> Result<()> {
         match self {
             Spanned::Lazy(b, c) => b.read_chunks(c, start, end, out, s),
-            Spanned::Read(v) if out.is_empty() => {
-                *out = v;
-                Ok(())
-            }
             Spanned::Read(v) => {
                 out.extend_from_slice(&v);
                 Ok(())
@@ -157,13 +172,15 @@ impl Spanned<'_> {
     }
 }
 
-/// One series' samples in `[start, end]` from its pieces, in time order.
+/// One series' samples in `[start, end]` from its pieces, in time order, into `out`
+/// (empty).
 fn assemble(
     pieces: Vec<(usize, Piece<'_>)>,
     start: i64,
     end: i64,
     scratch: &mut Scratch,
-) -> Result<Vec<Sample>> {
+    out: &mut Vec<Sample>,
+) -> Result<()> {
     let mut parts: Vec<(usize, Spanned<'_>)> = pieces
         .into_iter()
         .map(|(prio, p)| {
@@ -182,6 +199,11 @@ fn assemble(
         })
         .filter(|(_, s)| s.span().is_some())
         .collect();
+    if let [(_, Spanned::Read(v))] = parts.as_mut_slice() {
+        // The head or a rollup alone: its samples are read already.
+        *out = std::mem::take(v);
+        return Ok(());
+    }
     parts.sort_by_key(|(_, s)| s.span().map_or(i64::MIN, |x| x.0));
     let disjoint = parts
         .windows(2)
@@ -190,11 +212,11 @@ fn assemble(
             _ => false,
         });
     if disjoint {
-        let mut out = Vec::with_capacity(parts.iter().map(|(_, s)| s.count()).sum());
+        out.reserve(parts.iter().map(|(_, s)| s.count()).sum());
         for (_, s) in parts {
-            s.read_into(start, end, &mut out, scratch)?;
+            s.read_into(start, end, out, scratch)?;
         }
-        return Ok(out);
+        return Ok(());
     }
     let mut lists = Vec::with_capacity(parts.len());
     for (prio, s) in parts {
@@ -202,7 +224,8 @@ fn assemble(
         s.read_into(start, end, &mut v, scratch)?;
         lists.push((prio, v));
     }
-    Ok(merge_samples(lists))
+    *out = merge_samples(lists);
+    Ok(())
 }
 
 /// Joins sample lists of one series in time order; of equal timestamps the list with the

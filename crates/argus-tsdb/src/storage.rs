@@ -27,6 +27,17 @@ impl Storage for Db {
         Db::select_step(self, matchers, start_ms, end_ms, step_ms).map_err(Into::into)
     }
 
+    fn select_map(
+        &self,
+        matchers: &[Matcher],
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+        f: &argus_core::SeriesMap<'_>,
+    ) -> Result<Vec<(argus_core::Labels, argus_core::Points)>, StorageError> {
+        Db::select_map(self, matchers, start_ms, end_ms, step_ms, f).map_err(Into::into)
+    }
+
     fn series(
         &self,
         matchers: &[Matcher],

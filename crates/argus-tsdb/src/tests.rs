@@ -433,3 +433,52 @@ fn series_lookup_matches_select_without_samples() {
         ["h1", "late"]
     );
 }
+
+/// `select_map` hands each series' samples (blocks and head joined, in time order) to the
+/// function and keeps what it returns; a `None` leaves the series out.
+#[test]
+fn select_map_sees_each_series_whole_and_keeps_what_it_returns() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let db = open(dir.path());
+    let base = 1_700_000_000_000 / (12 * HOUR) * (12 * HOUR);
+    // 100 hosts (enough to read on several threads): 4 h in blocks, 1 h in the head.
+    write_hours(&db, 100, base, 4);
+    db.flush().unwrap_or_else(|e| panic!("{e}"));
+    write_hours(&db, 100, base + 4 * HOUR, 1);
+    let m = [Matcher::equal("__name__", "cpu")];
+    let (lo, hi) = (base + HOUR + 1, base + 5 * HOUR - 1);
+    let plain = db.select(&m, lo, hi).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(plain.len(), 100);
+    // Per series: its sample count, first and last time.
+    let mapped = db
+        .select_map(&m, lo, hi, 0, &|s: &[Sample]| {
+            Some(vec![
+                Some(s.len() as f64),
+                Some(s[0].ts as f64),
+                Some(s[s.len() - 1].ts as f64),
+            ])
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    let want: Vec<(Labels, Vec<Option<f64>>)> = plain
+        .iter()
+        .map(|s| {
+            let ts: Vec<i64> = s.samples.iter().map(|x| x.ts).collect();
+            assert!(ts.windows(2).all(|w| w[0] < w[1]), "in time order");
+            (
+                s.labels.clone(),
+                vec![
+                    Some(ts.len() as f64),
+                    Some(ts[0] as f64),
+                    Some(ts[ts.len() - 1] as f64),
+                ],
+            )
+        })
+        .collect();
+    assert_eq!(mapped, want);
+    // 4 h minus the edges: one sample a minute from base+1h+1ms through base+5h-1ms.
+    assert_eq!(want[0].1[0], Some(239.0));
+    let none = db
+        .select_map(&m, lo, hi, 0, &|_: &[Sample]| None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(none.is_empty());
+}

@@ -88,6 +88,18 @@ impl Storage for Scoped {
             .select_step(&self.scoped(matchers), start_ms, end_ms, step_ms)
     }
 
+    fn select_map(
+        &self,
+        matchers: &[Matcher],
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+        f: &argus_core::SeriesMap<'_>,
+    ) -> Result<Vec<(Labels, argus_core::Points)>, StorageError> {
+        self.inner
+            .select_map(&self.scoped(matchers), start_ms, end_ms, step_ms, f)
+    }
+
     fn series(
         &self,
         matchers: &[Matcher],
