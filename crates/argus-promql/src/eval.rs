@@ -503,6 +503,13 @@ impl<'a> Evaluator<'a> {
                 "query timed out in expression evaluation".into(),
             ));
         }
+        if let Some(c) = &self.engine.cancel
+            && c.load(Ordering::Relaxed)
+        {
+            return Err(QueryError::Canceled(
+                "query was canceled in expression evaluation".into(),
+            ));
+        }
         Ok(())
     }
 

@@ -34,6 +34,7 @@ mod tests;
 
 use argus_core::{Labels, Storage, StorageError, TimeSeries};
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 /// Tunables of an [`Engine`]. Every limit is per query.
@@ -102,6 +103,10 @@ pub enum QueryError {
     /// The query ran longer than [`EngineOptions::timeout`] (`timeout`, 503).
     #[error("{0}")]
     Timeout(String),
+    /// The caller gave up on the query (the client went away): `canceled`, 499 as
+    /// Prometheus answers (nobody reads it).
+    #[error("{0}")]
+    Canceled(String),
     /// The storage failed (`internal`, 500).
     #[error("{0}")]
     Storage(StorageError),
@@ -114,6 +119,7 @@ impl QueryError {
             QueryError::Parse(_) => "bad_data",
             QueryError::Execution(_) | QueryError::Limit(_) => "execution",
             QueryError::Timeout(_) => "timeout",
+            QueryError::Canceled(_) => "canceled",
             QueryError::Storage(_) => "internal",
         }
     }
@@ -124,6 +130,7 @@ impl QueryError {
             QueryError::Parse(_) => 400,
             QueryError::Execution(_) | QueryError::Limit(_) => 422,
             QueryError::Timeout(_) => 503,
+            QueryError::Canceled(_) => 499,
             QueryError::Storage(_) => 500,
         }
     }
@@ -146,11 +153,23 @@ const MAX_POINTS_PER_SERIES: i64 = 11_000;
 pub struct Engine {
     storage: Arc<dyn Storage>,
     opts: EngineOptions,
+    cancel: Option<Arc<AtomicBool>>,
 }
 
 impl Engine {
     pub fn new(storage: Arc<dyn Storage>, opts: EngineOptions) -> Self {
-        Engine { storage, opts }
+        Engine {
+            storage,
+            opts,
+            cancel: None,
+        }
+    }
+
+    /// Evaluation stops with [`QueryError::Canceled`] soon after `flag` is set (checked
+    /// where the timeout is).
+    pub fn with_cancel(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.cancel = Some(flag);
+        self
     }
 
     pub fn options(&self) -> &EngineOptions {

@@ -29,6 +29,7 @@ struct Inner {
     unauthorized: Counter,
     events: Counter,
     queries: Family<LabelPairs, Counter>,
+    queries_running: Gauge,
     storage_series: Gauge,
     storage_samples: Gauge,
     storage_bytes: Gauge,
@@ -52,6 +53,7 @@ impl Telemetry {
         let unauthorized = Counter::default();
         let events = Counter::default();
         let queries = Family::<LabelPairs, Counter>::default();
+        let queries_running = Gauge::default();
         let storage_series = Gauge::default();
         let storage_samples = Gauge::default();
         let storage_bytes = Gauge::default();
@@ -101,6 +103,11 @@ impl Telemetry {
             queries.clone(),
         );
         registry.register(
+            "argus_queries_running",
+            "PromQL evaluations running now",
+            queries_running.clone(),
+        );
+        registry.register(
             "argus_storage_series",
             "Series in storage",
             storage_series.clone(),
@@ -127,6 +134,7 @@ impl Telemetry {
                 unauthorized,
                 events,
                 queries,
+                queries_running,
                 storage_series,
                 storage_samples,
                 storage_bytes,
@@ -176,6 +184,18 @@ impl Telemetry {
                 ("outcome", outcome.to_string()),
             ])
             .inc();
+    }
+
+    /// Counts a PromQL evaluation as running until the guard is dropped.
+    pub fn query_running(&self) -> impl Drop + Send + use<> {
+        struct Running(Gauge);
+        impl Drop for Running {
+            fn drop(&mut self) {
+                self.0.dec();
+            }
+        }
+        self.inner.queries_running.inc();
+        Running(self.inner.queries_running.clone())
     }
 
     /// Renders every metric, with storage figures read now.

@@ -13,6 +13,7 @@ use axum::Extension;
 use axum::extract::State;
 use axum::response::Response;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Prometheus refuses range queries with more points per series than this.
@@ -86,15 +87,38 @@ fn engine_error(e: QueryError, wrap_parse: bool) -> PromError {
     }
 }
 
-/// Runs a query on a blocking thread: evaluation reads files and may take long.
+/// Runs a query on a blocking thread: evaluation reads files and may take long. When the
+/// client goes away, the server drops this future; the evaluation then stops at its next
+/// check instead of running on to its timeout, and counts as `canceled`.
 async fn evaluate(
-    f: impl FnOnce() -> Result<Value, QueryError> + Send + 'static,
+    state: &AppState,
+    endpoint: &'static str,
+    engine: Engine,
+    f: impl FnOnce(&Engine) -> Result<Value, QueryError> + Send + 'static,
     wrap_parse: bool,
 ) -> Result<Value, PromError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| PromError::internal(e.to_string()))?
-        .map_err(|e| engine_error(e, wrap_parse))
+    /// Sets the flag when dropped: when the request's future is.
+    struct CancelOnDrop(Arc<AtomicBool>);
+    impl Drop for CancelOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+    let flag = Arc::new(AtomicBool::new(false));
+    let _cancel = CancelOnDrop(flag.clone());
+    let engine = engine.with_cancel(flag);
+    let telemetry = state.telemetry.clone();
+    tokio::task::spawn_blocking(move || {
+        let _running = telemetry.query_running();
+        let r = f(&engine);
+        if let Err(QueryError::Canceled(_)) = &r {
+            telemetry.query(endpoint, "canceled");
+        }
+        r
+    })
+    .await
+    .map_err(|e| PromError::internal(e.to_string()))?
+    .map_err(|e| engine_error(e, wrap_parse))
 }
 
 pub async fn query(
@@ -106,7 +130,7 @@ pub async fn query(
         let q = required(&p, "query")?.to_string();
         let t = time_param(&p, "time", now_ms())?;
         let engine = engine(&state, &access, &p)?;
-        let v = evaluate(move || engine.instant(&q, t), true).await?;
+        let v = evaluate(&state, "query", engine, move |e| e.instant(&q, t), true).await?;
         Ok(json_response(value_json(&v)))
     }
     .await;
@@ -145,7 +169,14 @@ pub async fn query_range(
         }
         let q = required(&p, "query")?.to_string();
         let engine = engine(&state, &access, &p)?;
-        let v = evaluate(move || engine.range(&q, start, end, step), false).await?;
+        let v = evaluate(
+            &state,
+            "query_range",
+            engine,
+            move |e| e.range(&q, start, end, step),
+            false,
+        )
+        .await?;
         Ok(json_response(value_json(&v)))
     }
     .await;

@@ -1,6 +1,6 @@
 //! The Prometheus HTTP API over the PromQL engine, through a real server process.
 
-use crate::common::{Argus, client, start};
+use crate::common::{Argus, client, start, wait_for};
 
 fn server() -> Argus {
     start("server", "[storage]\nout_of_order_window_secs = 86400\n")
@@ -443,5 +443,66 @@ fn a_namespace_token_queries_only_its_namespace() {
     assert_eq!(
         body["data"]["result"][0]["values"],
         serde_json::json!([[1_700_000_000, "2"], [1_700_000_060, "2"]])
+    );
+}
+
+/// The value of the sample `name` (with its labels, as written) at `/metrics`.
+fn metric(argus: &Argus, name: &str) -> Option<f64> {
+    let text = client()
+        .get(format!("{}/metrics", argus.url))
+        .bearer_auth(&argus.token)
+        .send()
+        .and_then(|r| r.text())
+        .ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// A query whose client goes away stops at the evaluator's next check (and is counted as
+/// canceled) instead of running on to its timeout.
+#[test]
+fn a_query_whose_client_goes_away_is_canceled() {
+    use std::io::Write;
+    let argus = start(
+        "server",
+        "[storage]\nout_of_order_window_secs = 86400\n[query]\ntimeout_ms = 600000\n",
+    );
+    write_counters(&argus);
+    argus.drained();
+    // 1.7 million subquery steps: seconds of work, where a canceled one stops at once.
+    let url = reqwest::Url::parse_with_params(
+        &format!("{}/api/v1/query", argus.url),
+        &[
+            ("query", "sum_over_time(sum(net_bytes)[20d:1s])"),
+            ("time", "1700000600"),
+        ],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let host = url.authority().to_string();
+    let mut conn =
+        std::net::TcpStream::connect(&host).unwrap_or_else(|e| panic!("connect {host}: {e}"));
+    write!(
+        conn,
+        "GET {}?{} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {}\r\n\r\n",
+        url.path(),
+        url.query().unwrap_or(""),
+        argus.token
+    )
+    .unwrap_or_else(|e| panic!("send: {e}"));
+    let running = || metric(&argus, "argus_queries_running");
+    let wait = std::time::Duration::from_secs(20);
+    wait_for("the query to run", wait, || {
+        (running() == Some(1.0)).then_some(())
+    });
+    drop(conn);
+    wait_for("the query to stop", wait, || {
+        (running() == Some(0.0)).then_some(())
+    });
+    assert_eq!(
+        metric(
+            &argus,
+            "argus_queries_total{endpoint=\"query\",outcome=\"canceled\"}"
+        ),
+        Some(1.0)
     );
 }
