@@ -102,6 +102,21 @@ pub fn start_with(args: &[&str], config: &str, dir: tempfile::TempDir) -> Argus 
     }
 }
 
+/// A metric's value at `/metrics` (the exact series, labels included), if present.
+pub fn metric(argus: &Argus, series: &str) -> Option<f64> {
+    let text = client()
+        .get(format!("{}/metrics", argus.url))
+        .bearer_auth(&argus.token)
+        .send()
+        .and_then(|r| r.text())
+        .ok()?;
+    text.lines().find_map(|l| {
+        l.strip_prefix(series)
+            .and_then(|rest| rest.strip_prefix(' '))
+            .and_then(|v| v.trim().parse().ok())
+    })
+}
+
 /// Polls `f` until it returns `Some`, or panics after `timeout` naming `what`.
 pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + timeout;

@@ -1,26 +1,11 @@
 //! The ingest pipeline through real processes: ingest → queue → handlers, with the
 //! embedded log and with a real `nats-server` (JetStream) between split roles.
 
-use crate::common::{Argus, client, start, start_in, start_with, value, wait_for};
+use crate::common::{Argus, client, metric, start, start_in, start_with, value, wait_for};
 use crate::external::Nats;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// A metric's value at `/metrics` (the exact series, labels included), if present.
-fn metric(argus: &Argus, series: &str) -> Option<f64> {
-    let text = client()
-        .get(format!("{}/metrics", argus.url))
-        .bearer_auth(&argus.token)
-        .send()
-        .and_then(|r| r.text())
-        .ok()?;
-    text.lines().find_map(|l| {
-        l.strip_prefix(series)
-            .and_then(|rest| rest.strip_prefix(' '))
-            .and_then(|v| v.trim().parse().ok())
-    })
-}
 
 fn processed(argus: &Argus, topic: &str) -> f64 {
     metric(

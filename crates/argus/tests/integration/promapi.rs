@@ -1,6 +1,6 @@
 //! The Prometheus HTTP API over the PromQL engine, through a real server process.
 
-use crate::common::{Argus, client, start, wait_for};
+use crate::common::{Argus, client, metric, start, wait_for};
 
 fn server() -> Argus {
     start("server", "[storage]\nout_of_order_window_secs = 86400\n")
@@ -444,18 +444,6 @@ fn a_namespace_token_queries_only_its_namespace() {
         body["data"]["result"][0]["values"],
         serde_json::json!([[1_700_000_000, "2"], [1_700_000_060, "2"]])
     );
-}
-
-/// The value of the sample `name` (with its labels, as written) at `/metrics`.
-fn metric(argus: &Argus, name: &str) -> Option<f64> {
-    let text = client()
-        .get(format!("{}/metrics", argus.url))
-        .bearer_auth(&argus.token)
-        .send()
-        .and_then(|r| r.text())
-        .ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
 }
 
 /// A query whose client goes away stops at the evaluator's next check (and is counted as
