@@ -18,7 +18,7 @@ pub mod storage;
 
 pub use matcher::{MatchOp, Matcher, MatcherError};
 pub use model::{Event, Label, Labels, METRIC_NAME, Sample, TimeSeries};
-pub use storage::{Points, SeriesMap, Storage, StorageError, StorageStats};
+pub use storage::{Points, ReadLimit, ReadLimits, SeriesMap, Storage, StorageError, StorageStats};
 
 /// The current wall-clock time in milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {

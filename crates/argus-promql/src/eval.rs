@@ -6,7 +6,10 @@
 //! has no sample at that step). Selectors read storage once per node for the whole grid.
 
 use crate::{Engine, QueryError, Value, aggregate, binary, functions};
-use argus_core::{Labels, METRIC_NAME, MatchOp, Matcher, Points, Sample, TimeSeries};
+use argus_core::{
+    Labels, METRIC_NAME, MatchOp, Matcher, Points, ReadLimit, ReadLimits, Sample, StorageError,
+    TimeSeries,
+};
 use promql_parser::label::MatchOp as PMatchOp;
 use promql_parser::parser::{AtModifier, Expr, Offset, VectorSelector};
 use std::cell::Cell;
@@ -543,10 +546,46 @@ impl<'a> Evaluator<'a> {
     fn select(&self, vs: &VectorSelector, start: i64, end: i64) -> Result<Vec<TimeSeries>> {
         self.check()?;
         let matchers = selector_matchers(vs)?;
-        let data = self.engine.storage.select(&matchers, start, end)?;
+        let data = self
+            .engine
+            .storage
+            .select_limited(&matchers, start, end, self.read_limits())
+            .map_err(|e| self.read_error(e))?;
         self.count_series(data.len())?;
         self.account(data.iter().map(|s| s.samples.len()).sum())?;
         Ok(data)
+    }
+
+    /// What a read may still select: the query's limits less what it already holds. A
+    /// store stops a read over them, so an over-limit query fails before it fills memory.
+    fn read_limits(&self) -> ReadLimits {
+        let opts = &self.engine.opts;
+        ReadLimits {
+            series: opts.max_series.saturating_sub(self.series.get()),
+            samples: opts.max_samples.saturating_sub(self.samples.get()),
+        }
+    }
+
+    /// The query's own error for a read the store stopped at [`Self::read_limits`].
+    fn read_error(&self, e: StorageError) -> QueryError {
+        match e {
+            StorageError::OverRead {
+                what: ReadLimit::Series,
+                ..
+            } => self.too_many_series(),
+            StorageError::OverRead {
+                what: ReadLimit::Samples,
+                ..
+            } => too_many_samples(),
+            other => other.into(),
+        }
+    }
+
+    fn too_many_series(&self) -> QueryError {
+        QueryError::Limit(format!(
+            "query would select more than {} series",
+            self.engine.opts.max_series
+        ))
     }
 
     /// Counts `more` selected series against `query.max_series`.
@@ -554,10 +593,7 @@ impl<'a> Evaluator<'a> {
         let n = self.series.get() + more;
         self.series.set(n);
         if n > self.engine.opts.max_series {
-            return Err(QueryError::Limit(format!(
-                "query would select more than {} series",
-                self.engine.opts.max_series
-            )));
+            return Err(self.too_many_series());
         }
         Ok(())
     }
@@ -613,10 +649,12 @@ impl<'a> Evaluator<'a> {
             }
             any.then_some(vals)
         };
+        let limits = self.read_limits();
         let data = self
             .engine
             .storage
-            .select_map(&matchers, lo - lookback, hi, st.step, &step)?;
+            .select_map(&matchers, lo - lookback, hi, st.step, limits, &step)
+            .map_err(|e| self.read_error(e))?;
         self.count_series(data.len())?;
         self.account(loaded.into_inner())?;
         self.check()?;

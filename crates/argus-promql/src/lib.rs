@@ -140,6 +140,7 @@ impl From<StorageError> for QueryError {
     fn from(e: StorageError) -> Self {
         match e {
             StorageError::Limit(m) => QueryError::Limit(m),
+            e @ StorageError::OverRead { .. } => QueryError::Limit(e.to_string()),
             other => QueryError::Storage(other),
         }
     }

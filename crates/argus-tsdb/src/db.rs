@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::head::{Frozen, Head, HeadLimits, MemSeries};
 use crate::select::{self, Piece, Source, merge_samples};
 use crate::wal::{self, Wal, record};
-use argus_core::{Labels, Matcher, Sample, TimeSeries};
+use argus_core::{Labels, Matcher, ReadLimits, Sample, TimeSeries};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -229,21 +229,35 @@ impl Db {
     /// Samples of every series matching `matchers` in `[start, end]`, merged from blocks
     /// and head, sorted by labels.
     pub fn select(&self, matchers: &[Matcher], start: i64, end: i64) -> Result<Vec<TimeSeries>> {
-        self.select_with(matchers, start, end, 0, &whole_series)
+        self.select_with(matchers, start, end, 0, ReadLimits::NONE, &whole_series)
     }
 
-    /// Like [`select_step`](Self::select_step), handing each series' samples to `f` as
-    /// soon as they are read (on the reading thread, while they are in cache) and keeping
-    /// only what it returns, so the samples of all series are never held at once.
+    /// [`select`](Self::select) that stops with [`Error::OverRead`] as soon as it selects
+    /// more series or loads more samples than `limits` allow.
+    pub fn select_limited(
+        &self,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+        limits: ReadLimits,
+    ) -> Result<Vec<TimeSeries>> {
+        self.select_with(matchers, start, end, 0, limits, &whole_series)
+    }
+
+    /// Like [`select_step`](Self::select_step) within `limits`, handing each series'
+    /// samples to `f` as soon as they are read (on the reading thread, while they are in
+    /// cache) and keeping only what it returns, so the samples of all series are never
+    /// held at once.
     pub fn select_map(
         &self,
         matchers: &[Matcher],
         start: i64,
         end: i64,
         step_ms: i64,
+        limits: ReadLimits,
         f: &argus_core::SeriesMap<'_>,
     ) -> Result<Vec<(Labels, argus_core::Points)>> {
-        self.select_with(matchers, start, end, step_ms, &|l, s| {
+        self.select_with(matchers, start, end, step_ms, limits, &|l, s| {
             f(s).map(|p| (l.clone(), p))
         })
     }
@@ -256,6 +270,7 @@ impl Db {
         start: i64,
         end: i64,
         step_ms: i64,
+        limits: ReadLimits,
         keep: &(dyn Fn(&Labels, &mut Vec<Sample>) -> Option<T> + Sync),
     ) -> Result<Vec<T>> {
         let (blocks, frozen) = {
@@ -289,9 +304,11 @@ impl Db {
             sources.push(src);
         }
         let mut live = self.head.matching(matchers);
+        // Only the series with data in the range count against the series limit.
+        live.retain(|s| s.data().overlaps(start, end));
         live.sort_by(|a, b| a.labels.cmp(&b.labels));
         sources.push(live.iter().map(|s| (&s.labels, Piece::Head(s))).collect());
-        select::read(sources, start, end, keep)
+        select::read(sources, start, end, limits, keep)
     }
 
     /// Label sets of the series matching `matchers` that have data in `[start, end]`,
@@ -592,7 +609,14 @@ impl Db {
         end: i64,
         step_ms: i64,
     ) -> Result<Vec<TimeSeries>> {
-        self.select_with(matchers, start, end, step_ms, &whole_series)
+        self.select_with(
+            matchers,
+            start,
+            end,
+            step_ms,
+            ReadLimits::NONE,
+            &whole_series,
+        )
     }
 
     /// One round of background work: flush when the head is old or large, compact what is

@@ -43,6 +43,12 @@ pub enum Error {
         limit: usize,
         series: String,
     },
+    /// A selection went over its limits (see [`argus_core::ReadLimits`]).
+    #[error("the read selects more than {limit} {what}")]
+    OverRead {
+        what: argus_core::ReadLimit,
+        limit: usize,
+    },
     #[error("the write-ahead log failed earlier and refuses writes: {0}")]
     WalFailed(String),
     #[error("{0}")]
@@ -55,6 +61,7 @@ impl From<Error> for StorageError {
             Error::Io(io) => StorageError::Io(io),
             e @ Error::OutOfOrder { .. } => StorageError::Rejected(e.to_string()),
             e @ Error::SeriesLimit { .. } => StorageError::Limit(e.to_string()),
+            Error::OverRead { what, limit } => StorageError::OverRead { what, limit },
             other => StorageError::Other(other.to_string()),
         }
     }

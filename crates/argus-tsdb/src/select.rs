@@ -15,7 +15,8 @@ use crate::block::index::ChunkMeta;
 use crate::block::{Block, rollup};
 use crate::error::{Error, Result};
 use crate::head::{MemSeries, SeriesData};
-use argus_core::{Labels, Sample};
+use argus_core::{Labels, ReadLimit, ReadLimits, Sample};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Where one series' samples in the range are, not read yet.
 pub(crate) enum Piece<'a> {
@@ -47,24 +48,39 @@ pub(crate) struct Scratch {
 /// order, and keeps what `keep` makes of each: it gets a series' samples (never empty) as
 /// soon as they are read, on the reading thread, and may take the vector or leave it to be
 /// reused for the next series.
+///
+/// Over `limits` the read stops with [`Error::OverRead`]: too many series before any
+/// sample is decoded, too many samples as soon as the readers together have loaded more.
 pub(crate) fn read<T: Send>(
     sources: Vec<Source<'_>>,
     start: i64,
     end: i64,
+    limits: ReadLimits,
     keep: &(dyn Fn(&Labels, &mut Vec<Sample>) -> Option<T> + Sync),
 ) -> Result<Vec<T>> {
     let mut joined = join(sources);
+    if joined.len() > limits.series {
+        return Err(Error::OverRead {
+            what: ReadLimit::Series,
+            limit: limits.series,
+        });
+    }
+    let budget = Budget {
+        left: AtomicUsize::new(limits.samples),
+        limit: limits.samples,
+    };
+    let budget = &budget;
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
     if joined.len() < 64 || threads < 2 {
-        return read_part(&mut joined, start, end, keep);
+        return read_part(&mut joined, start, end, budget, keep);
     }
     let per = joined.len().div_ceil(threads);
     let parts: Vec<Result<Vec<T>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = joined
             .chunks_mut(per)
-            .map(|part| scope.spawn(move || read_part(part, start, end, keep)))
+            .map(|part| scope.spawn(move || read_part(part, start, end, budget, keep)))
             .collect();
         handles
             .into_iter()
@@ -112,10 +128,36 @@ fn join(sources: Vec<Source<'_>>) -> Vec<Joined<'_>> {
     }
 }
 
+/// The samples the readers of one selection may still load, shared by its threads.
+struct Budget {
+    left: AtomicUsize,
+    limit: usize,
+}
+
+impl Budget {
+    /// Takes `n` samples from what is left; fails (for every reader) once it is spent.
+    fn take(&self, n: usize) -> Result<()> {
+        let taken = self
+            .left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                left.checked_sub(n)
+            });
+        if taken.is_err() {
+            self.left.store(0, Ordering::Relaxed);
+            return Err(Error::OverRead {
+                what: ReadLimit::Samples,
+                limit: self.limit,
+            });
+        }
+        Ok(())
+    }
+}
+
 fn read_part<T>(
     part: &mut [Joined<'_>],
     start: i64,
     end: i64,
+    budget: &Budget,
     keep: &(dyn Fn(&Labels, &mut Vec<Sample>) -> Option<T> + Sync),
 ) -> Result<Vec<T>> {
     let mut scratch = Scratch::default();
@@ -123,13 +165,9 @@ fn read_part<T>(
     let mut out = Vec::with_capacity(part.len());
     for (labels, pieces) in part {
         samples.clear();
-        assemble(
-            std::mem::take(pieces),
-            start,
-            end,
-            &mut scratch,
-            &mut samples,
-        )?;
+        let pieces = std::mem::take(pieces);
+        assemble(pieces, start, end, &mut scratch, &mut samples)?;
+        budget.take(samples.len())?;
         if !samples.is_empty()
             && let Some(t) = keep(labels, &mut samples)
         {

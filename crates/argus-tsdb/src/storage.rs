@@ -1,7 +1,7 @@
 //! [`Db`] as an [`argus_core::Storage`].
 
 use crate::db::Db;
-use argus_core::{Matcher, Storage, StorageError, StorageStats, TimeSeries};
+use argus_core::{Matcher, ReadLimits, Storage, StorageError, StorageStats, TimeSeries};
 
 impl Storage for Db {
     fn append(&self, series: Vec<TimeSeries>) -> Result<(), StorageError> {
@@ -27,15 +27,26 @@ impl Storage for Db {
         Db::select_step(self, matchers, start_ms, end_ms, step_ms).map_err(Into::into)
     }
 
+    fn select_limited(
+        &self,
+        matchers: &[Matcher],
+        start_ms: i64,
+        end_ms: i64,
+        limits: ReadLimits,
+    ) -> Result<Vec<TimeSeries>, StorageError> {
+        Db::select_limited(self, matchers, start_ms, end_ms, limits).map_err(Into::into)
+    }
+
     fn select_map(
         &self,
         matchers: &[Matcher],
         start_ms: i64,
         end_ms: i64,
         step_ms: i64,
+        limits: ReadLimits,
         f: &argus_core::SeriesMap<'_>,
     ) -> Result<Vec<(argus_core::Labels, argus_core::Points)>, StorageError> {
-        Db::select_map(self, matchers, start_ms, end_ms, step_ms, f).map_err(Into::into)
+        Db::select_map(self, matchers, start_ms, end_ms, step_ms, limits, f).map_err(Into::into)
     }
 
     fn series(

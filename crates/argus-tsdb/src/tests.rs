@@ -451,13 +451,20 @@ fn select_map_sees_each_series_whole_and_keeps_what_it_returns() {
     assert_eq!(plain.len(), 100);
     // Per series: its sample count, first and last time.
     let mapped = db
-        .select_map(&m, lo, hi, 0, &|s: &[Sample]| {
-            Some(vec![
-                Some(s.len() as f64),
-                Some(s[0].ts as f64),
-                Some(s[s.len() - 1].ts as f64),
-            ])
-        })
+        .select_map(
+            &m,
+            lo,
+            hi,
+            0,
+            argus_core::ReadLimits::NONE,
+            &|s: &[Sample]| {
+                Some(vec![
+                    Some(s.len() as f64),
+                    Some(s[0].ts as f64),
+                    Some(s[s.len() - 1].ts as f64),
+                ])
+            },
+        )
         .unwrap_or_else(|e| panic!("{e}"));
     let want: Vec<(Labels, Vec<Option<f64>>)> = plain
         .iter()
@@ -478,7 +485,54 @@ fn select_map_sees_each_series_whole_and_keeps_what_it_returns() {
     // 4 h minus the edges: one sample a minute from base+1h+1ms through base+5h-1ms.
     assert_eq!(want[0].1[0], Some(239.0));
     let none = db
-        .select_map(&m, lo, hi, 0, &|_: &[Sample]| None)
+        .select_map(
+            &m,
+            lo,
+            hi,
+            0,
+            argus_core::ReadLimits::NONE,
+            &|_: &[Sample]| None,
+        )
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(none.is_empty());
+}
+
+/// A limited selection stops with `OverRead` once it selects more series or loads more
+/// samples than allowed, and reads normally at exactly the limits.
+#[test]
+fn a_limited_selection_stops_at_its_limits() {
+    use argus_core::{ReadLimit, ReadLimits};
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let db = open(dir.path());
+    let base = 1_700_000_000_000 / (12 * HOUR) * (12 * HOUR);
+    // 100 series, 120 samples each in the range: 2 h in blocks, 1 h in the head.
+    write_hours(&db, 100, base, 2);
+    db.flush().unwrap_or_else(|e| panic!("{e}"));
+    write_hours(&db, 100, base + 2 * HOUR, 1);
+    let m = [Matcher::equal("__name__", "cpu")];
+    let (lo, hi) = (base + HOUR, base + 3 * HOUR - 1);
+    let limited = |series, samples| db.select_limited(&m, lo, hi, ReadLimits { series, samples });
+    let all = limited(100, 12_000).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(all.len(), 100);
+    assert_eq!(all.iter().map(|s| s.samples.len()).sum::<usize>(), 12_000);
+    let over = |r: crate::error::Result<Vec<TimeSeries>>| match r {
+        Err(crate::Error::OverRead { what, limit }) => (what, limit),
+        other => panic!("expected OverRead, got {:?}", other.map(|v| v.len())),
+    };
+    assert_eq!(over(limited(99, 12_000)), (ReadLimit::Series, 99));
+    assert_eq!(over(limited(100, 11_999)), (ReadLimit::Samples, 11_999));
+    assert_eq!(over(limited(100, 0)), (ReadLimit::Samples, 0));
+    // Head series with no sample in the range do not count against the series limit.
+    let early = db
+        .select_limited(
+            &m,
+            base,
+            base + HOUR - 1,
+            ReadLimits {
+                series: 100,
+                samples: 6_000,
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(early.len(), 100);
 }

@@ -50,6 +50,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .map_err(|e| PromError::internal(e.to_string()))?
         .map_err(|e| match e {
             argus_core::StorageError::Limit(m) => PromError::execution(m),
+            e @ argus_core::StorageError::OverRead { .. } => PromError::execution(e.to_string()),
             other => PromError::internal(other.to_string()),
         })
 }

@@ -88,16 +88,29 @@ impl Storage for Scoped {
             .select_step(&self.scoped(matchers), start_ms, end_ms, step_ms)
     }
 
+    fn select_limited(
+        &self,
+        matchers: &[Matcher],
+        start_ms: i64,
+        end_ms: i64,
+        limits: argus_core::ReadLimits,
+    ) -> Result<Vec<TimeSeries>, StorageError> {
+        self.inner
+            .select_limited(&self.scoped(matchers), start_ms, end_ms, limits)
+    }
+
     fn select_map(
         &self,
         matchers: &[Matcher],
         start_ms: i64,
         end_ms: i64,
         step_ms: i64,
+        limits: argus_core::ReadLimits,
         f: &argus_core::SeriesMap<'_>,
     ) -> Result<Vec<(Labels, argus_core::Points)>, StorageError> {
+        let m = self.scoped(matchers);
         self.inner
-            .select_map(&self.scoped(matchers), start_ms, end_ms, step_ms, f)
+            .select_map(&m, start_ms, end_ms, step_ms, limits, f)
     }
 
     fn series(
