@@ -75,6 +75,11 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         6 => proptest::collection::vec((0u8..6, 0i64..(8 * HOUR), any::<u64>()), 1..40).prop_map(Op::Write),
+        // A run of one series long enough to seal head chunks, so later writes land
+        // behind sealed data.
+        2 => (0u8..6, 0i64..(8 * HOUR), 60i64..200, any::<u64>()).prop_map(|(i, start, n, seed)| {
+            Op::Write((0..n).map(|k| (i, start + k * 60_000, seed ^ k as u64)).collect())
+        }),
         1 => Just(Op::Flush),
         1 => Just(Op::Compact),
         1 => Just(Op::Restart),

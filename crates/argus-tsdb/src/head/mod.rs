@@ -109,9 +109,9 @@ impl SeriesData {
             }
             return true;
         }
-        let behind_open = self.open_ts.first().is_some_and(|&f| t < f);
-        if !behind_open || self.chunks.last().is_none_or(|c| t > c.max_t) {
-            // Into the open buffer, in place.
+        // The open buffer holds what follows the sealed chunks: a sample after them goes
+        // there, in place, even before the buffer's first (an empty buffer included).
+        if self.chunks.last().is_none_or(|c| t > c.max_t) {
             return match self.open_ts.binary_search(&t) {
                 Ok(i) => {
                     self.open_v[i] = v;
@@ -143,7 +143,19 @@ impl SeriesData {
                 true
             }
         };
-        self.chunks[i] = HeadChunk::new(&ts, &vs);
+        if ts.len() > 2 * OPEN_MAX {
+            // A chunk that out-of-order samples keep landing in is split, so that each
+            // insert re-encodes at most a few hundred samples (a backfill behind newer
+            // data would otherwise re-encode an ever larger chunk: quadratic).
+            let half = ts.len() / 2;
+            let parts = [
+                HeadChunk::new(&ts[..half], &vs[..half]),
+                HeadChunk::new(&ts[half..], &vs[half..]),
+            ];
+            self.chunks.splice(i..=i, parts);
+        } else {
+            self.chunks[i] = HeadChunk::new(&ts, &vs);
+        }
         added
     }
 
@@ -536,6 +548,37 @@ mod tests {
             d.insert(t, v);
         }
         d
+    }
+
+    /// A backfill behind newer data splits the chunk it lands in, so chunks stay small,
+    /// and every sample reads back in order (the first one once went into the empty open
+    /// buffer, after the newer chunk).
+    #[test]
+    fn a_backfill_behind_newer_data_keeps_chunks_small() {
+        let mut d = data(&[(1_000_000, 0.5)]);
+        d.seal();
+        for t in (0..5_000).rev() {
+            assert!(d.insert(t * 10, t as f64));
+        }
+        assert!(d.chunks.iter().all(|c| c.count as usize <= 2 * OPEN_MAX));
+        assert!(d.chunks.windows(2).all(|w| w[0].max_t < w[1].min_t));
+        let mut got = Vec::new();
+        d.samples_in(i64::MIN, i64::MAX, &mut got);
+        assert_eq!(got.len(), 5_001);
+        let want: Vec<Sample> = (0..5_000)
+            .map(|t| Sample {
+                ts: t * 10,
+                value: t as f64,
+            })
+            .collect();
+        assert_eq!(got[..5_000], want[..]);
+        assert_eq!(
+            got[5_000],
+            Sample {
+                ts: 1_000_000,
+                value: 0.5
+            }
+        );
     }
 
     #[test]
