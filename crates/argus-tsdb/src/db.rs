@@ -347,8 +347,8 @@ impl Db {
                 names.extend(b.postings().names().map(str::to_string));
             }
         } else {
-            for s in self.select(matchers, i64::MIN, i64::MAX)? {
-                names.extend(s.labels.iter().map(|l| l.name.clone()));
+            for labels in self.series_matching(matchers, i64::MIN, i64::MAX)? {
+                names.extend(labels.iter().map(|l| l.name.clone()));
             }
         }
         Ok(names.into_iter().collect())
@@ -364,8 +364,8 @@ impl Db {
                 values.extend(b.postings().values(name).map(str::to_string));
             }
         } else {
-            for s in self.select(matchers, i64::MIN, i64::MAX)? {
-                if let Some(v) = s.labels.get(name) {
+            for labels in self.series_matching(matchers, i64::MIN, i64::MAX)? {
+                if let Some(v) = labels.get(name) {
                     values.insert(v.to_string());
                 }
             }
