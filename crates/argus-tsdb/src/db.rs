@@ -337,42 +337,6 @@ impl Db {
         Ok(out)
     }
 
-    /// Label names of series matching `matchers` (all series when empty), sorted.
-    pub fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>> {
-        let mut names = BTreeSet::new();
-        if matchers.is_empty() {
-            self.head
-                .with_postings(|p| names.extend(p.names().map(str::to_string)));
-            for b in &read(&self.view).blocks {
-                names.extend(b.postings().names().map(str::to_string));
-            }
-        } else {
-            for labels in self.series_matching(matchers, i64::MIN, i64::MAX)? {
-                names.extend(labels.iter().map(|l| l.name.clone()));
-            }
-        }
-        Ok(names.into_iter().collect())
-    }
-
-    /// Values of label `name` (of series matching `matchers`), sorted.
-    pub fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>> {
-        let mut values = BTreeSet::new();
-        if matchers.is_empty() {
-            self.head
-                .with_postings(|p| values.extend(p.values(name).map(str::to_string)));
-            for b in &read(&self.view).blocks {
-                values.extend(b.postings().values(name).map(str::to_string));
-            }
-        } else {
-            for labels in self.series_matching(matchers, i64::MIN, i64::MAX)? {
-                if let Some(v) = labels.get(name) {
-                    values.insert(v.to_string());
-                }
-            }
-        }
-        Ok(values.into_iter().collect())
-    }
-
     /// Writes everything in the head to blocks and truncates the WAL. Returns the metas of
     /// the blocks written.
     pub fn flush(&self) -> Result<Vec<Meta>> {

@@ -507,10 +507,6 @@ impl Head {
         self.samples.load(Ordering::Relaxed)
     }
 
-    /// Label names and values known to the head.
-    pub fn with_postings<T>(&self, f: impl FnOnce(&Postings) -> T) -> T {
-        f(&read(&self.index).postings)
-    }
 
     /// Bytes of sample data held (chunks and open buffers), excluding labels and index.
     pub fn sample_bytes(&self) -> usize {
