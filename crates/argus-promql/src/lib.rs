@@ -173,6 +173,12 @@ impl Engine {
         self
     }
 
+    /// Checks that `query` parses as PromQL of Prometheus 2.42, with Prometheus's error
+    /// message when it does not.
+    pub fn check_syntax(query: &str) -> Result<(), QueryError> {
+        eval::parse(query).map(|_| ())
+    }
+
     pub fn options(&self) -> &EngineOptions {
         &self.opts
     }

@@ -103,6 +103,18 @@ pub fn router(state: AppState) -> Router {
             get(crate::query::meta::metadata).post(crate::query::meta::metadata),
         )
         .route(
+            "/api/v1/query_exemplars",
+            get(crate::query::meta::query_exemplars).post(crate::query::meta::query_exemplars),
+        )
+        .route(
+            "/api/v1/rules",
+            get(crate::query::meta::rules).post(crate::query::meta::rules),
+        )
+        .route(
+            "/api/v1/alerts",
+            get(crate::query::meta::alerts).post(crate::query::meta::alerts),
+        )
+        .route(
             "/api/v1/status/buildinfo",
             get(crate::query::meta::buildinfo).post(crate::query::meta::buildinfo),
         )

@@ -157,6 +157,40 @@ pub async fn metadata(p: Params) -> Result<Response, PromError> {
     ))
 }
 
+/// `/api/v1/query_exemplars`: Argus stores no exemplars, so the answer is the empty list
+/// Prometheus gives without exemplar storage; the parameters are checked as it checks
+/// them (Grafana asks when a query has *Exemplars* on).
+pub async fn query_exemplars(p: Params) -> Result<Response, PromError> {
+    let start = time_param(&p, "start", i64::MIN / 2)?;
+    let end = time_param(&p, "end", i64::MAX / 2)?;
+    if end < start {
+        return Err(PromError::bad_data(
+            "end timestamp must not be before start timestamp",
+        ));
+    }
+    argus_promql::Engine::check_syntax(p.get("query").unwrap_or(""))
+        .map_err(|e| PromError::bad_data(e.to_string()))?;
+    Ok(json_response(r#"{"status":"success","data":[]}"#.into()))
+}
+
+/// `/api/v1/rules`: the server has no recording or alerting rules of its own yet, so the
+/// answer is Prometheus's with none loaded (Grafana's alerting UI asks for it).
+pub async fn rules(p: Params) -> Result<Response, PromError> {
+    match p.get("type").map(str::to_lowercase).as_deref() {
+        None | Some("" | "alert" | "record") => Ok(json_response(
+            r#"{"status":"success","data":{"groups":[]}}"#.into(),
+        )),
+        Some(other) => Err(PromError::bad_data(format!(
+            "invalid parameter \"type\": not supported value {other:?}"
+        ))),
+    }
+}
+
+/// `/api/v1/alerts`: no alerting rules, so no alerts (Prometheus's answer with none).
+pub async fn alerts() -> Response {
+    json_response(r#"{"status":"success","data":{"alerts":[]}}"#.into())
+}
+
 /// `/api/v1/status/buildinfo`, in Prometheus's shape. `version` is the Prometheus API
 /// version Argus is compatible with (Grafana reads it to pick query features); Argus's
 /// own version is in `revision` and in the extra `argusVersion`.

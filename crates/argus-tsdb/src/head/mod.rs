@@ -507,7 +507,6 @@ impl Head {
         self.samples.load(Ordering::Relaxed)
     }
 
-
     /// Bytes of sample data held (chunks and open buffers), excluding labels and index.
     pub fn sample_bytes(&self) -> usize {
         read(&self.series)

@@ -701,6 +701,27 @@ fn series_and_label_endpoints_match_prometheus_2_42() {
         &[],
     );
     assert_eq!(sorted(&p["data"]).len(), 7, "{p}");
+    // What Grafana asks besides (exemplars, the ruler): neither has any here, and both
+    // answer in the same shape.
+    let whole: Vec<(&str, Vec<(&str, String)>)> = vec![
+        (
+            "/api/v1/query_exemplars",
+            vec![
+                ("query", "node_temp_celsius".into()),
+                ("start", all.0.clone()),
+                ("end", all.1.clone()),
+            ],
+        ),
+        ("/api/v1/rules", vec![]),
+        ("/api/v1/rules", vec![("type", "alert".into())]),
+        ("/api/v1/alerts", vec![]),
+    ];
+    for (path, params) in &whole {
+        let p = fetch(&http, &format!("{}{path}", prom.url), "", params);
+        let a = fetch(&http, &format!("{}{path}", argus.url), &argus.token, params);
+        assert_eq!(p["status"], "success", "{path} {params:?}: Prometheus {p}");
+        assert_eq!(p, a, "{path} {params:?}");
+    }
 }
 
 /// Staleness as Prometheus writes it: stale markers (the NaN `0x7ff0000000000002`) sent
@@ -983,6 +1004,20 @@ fn errors_match_prometheus_2_42() {
         ("/api/v1/label/1bad/values", vec![], true),
         ("/api/v1/label/job/values", vec![("end", q("abc"))], true),
         ("/api/v1/metadata", vec![("limit", q("x"))], true),
+        // promql-parser's messages lack Prometheus's position prefix (docs/promql.md).
+        ("/api/v1/query_exemplars", vec![("query", q("sum("))], false),
+        ("/api/v1/query_exemplars", vec![], false),
+        (
+            "/api/v1/query_exemplars",
+            vec![("query", q("up")), ("start", q("abc"))],
+            true,
+        ),
+        (
+            "/api/v1/query_exemplars",
+            vec![("query", q("up")), ("start", q("5")), ("end", q("1"))],
+            true,
+        ),
+        ("/api/v1/rules", vec![("type", q("x"))], true),
     ];
     for (path, params, message) in &cases {
         let get = |url: &str, token: &str| {
