@@ -138,9 +138,29 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| QueueError::Closed(format!("queue task failed: {e}")))?
 }
 
+/// How long `open` waits for a previous holder of the lock to let go.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Takes the exclusive `flock` on `file`, waiting up to [`LOCK_WAIT`]. A lock can be held
+/// for a moment after its owner let go: by a process that is exiting, or by a child that
+/// another thread forked and that has not yet exec'd (it shares the file until then).
+fn lock_exclusive(file: &File) -> rustix::io::Result<()> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match rustix::fs::flock(file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Err(rustix::io::Errno::WOULDBLOCK) if std::time::Instant::now() < deadline => {
+                // flock has no timed wait: poll.
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
+}
+
 impl LogQueue {
     /// Opens the log in `dir` (created if missing), truncating torn tails. Blocking: call it
-    /// before serving or from `spawn_blocking`. Fails if another process has it open.
+    /// before serving or from `spawn_blocking`. Fails if another process keeps it open
+    /// for 2 s.
     pub fn open(dir: impl AsRef<Path>, opts: LogOptions) -> Result<LogQueue, QueueError> {
         let dir = dir.as_ref().to_path_buf();
         if opts.max_entry_bytes() == 0 {
@@ -159,11 +179,7 @@ impl LogQueue {
             .write(true)
             .open(&lock_path)
             .map_err(|e| QueueError::io(&lock_path, e))?;
-        rustix::fs::flock(
-            &lock_file,
-            rustix::fs::FlockOperation::NonBlockingLockExclusive,
-        )
-        .map_err(|e| {
+        lock_exclusive(&lock_file).map_err(|e| {
             QueueError::io(
                 &lock_path,
                 std::io::Error::new(
