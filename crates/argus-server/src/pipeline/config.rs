@@ -116,7 +116,7 @@ impl Default for HandlersConfig {
     fn default() -> Self {
         HandlersConfig {
             types: Vec::new(),
-            batch_entries: 256,
+            batch_entries: 32,
             workers_per_type: 1,
             exec: BTreeMap::new(),
         }

@@ -183,8 +183,46 @@ async fn run_topic(
     }
 }
 
-/// Applies one batch of entries; `Err` when it should be retried.
+/// Most payload bytes decoded and applied at once: a batch is applied in parts of about
+/// this size (at least one entry each), so the decoded samples, the storage batch and its
+/// WAL record stay bounded whatever the batch holds. Without it, 256 entries of line
+/// protocol took 500 MB at once during a backlog.
+const APPLY_BYTES: usize = 16 << 20;
+
+/// Applies one batch of entries, in parts of at most [`APPLY_BYTES`]; `Err` when it
+/// should be retried (parts applied before a failure are applied again then: idempotent
+/// for samples, at least once for events).
 async fn handle(
+    topic: &str,
+    batch: &[Delivery],
+    t: &Targets,
+    counters: &TopicCounters,
+) -> Result<(), String> {
+    let mut rest = batch;
+    while !rest.is_empty() {
+        let n = part_len(rest.iter().map(|d| d.payload.len()), APPLY_BYTES);
+        let (part, tail) = rest.split_at(n);
+        handle_part(topic, part, t, counters).await?;
+        rest = tail;
+    }
+    Ok(())
+}
+
+/// How many of the next entries (of these sizes) make one part: as many as fit in
+/// `limit` bytes, and at least one.
+fn part_len(sizes: impl Iterator<Item = usize>, limit: usize) -> usize {
+    let mut bytes = 0;
+    sizes
+        .take_while(|n| {
+            bytes += n;
+            bytes <= limit
+        })
+        .count()
+        .max(1)
+}
+
+/// Applies entries together (one storage append for their samples).
+async fn handle_part(
     topic: &str,
     batch: &[Delivery],
     t: &Targets,
@@ -323,5 +361,31 @@ async fn try_append(
         Ok(()) => Ok(None),
         Err(e) if refused(&e) => Ok(Some(e.to_string())),
         Err(e) => Err(format!("storage: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::part_len;
+
+    #[test]
+    fn a_batch_is_applied_in_parts_that_fit_the_limit() {
+        let parts = |sizes: &[usize]| {
+            let mut rest = sizes;
+            let mut out = Vec::new();
+            while !rest.is_empty() {
+                let n = part_len(rest.iter().copied(), 16);
+                out.push(rest[..n].to_vec());
+                rest = &rest[n..];
+            }
+            out
+        };
+        assert_eq!(
+            parts(&[10, 6, 1, 20, 3, 3]),
+            [vec![10, 6], vec![1], vec![20], vec![3, 3]]
+        );
+        // An entry over the limit alone is still a part; nothing is ever skipped.
+        assert_eq!(parts(&[40]), [vec![40]]);
+        assert_eq!(parts(&[1; 40]).len(), 3);
     }
 }
