@@ -289,6 +289,11 @@ impl Topic {
 
     /// Deletes the segments every registered group has durably acked past. A topic with
     /// no group keeps everything: the first group to register will want it.
+    ///
+    /// The active segment is sealed first when every group is past all of it and it holds
+    /// more than [`consumed_roll_bytes`]: otherwise a drained queue would keep up to a
+    /// whole segment (64 MiB by default) of applied entries on disk until more traffic
+    /// filled it.
     pub fn collect(&self) -> Result<(), QueueError> {
         let min = {
             let groups = lock(&self.groups);
@@ -301,6 +306,20 @@ impl Topic {
                 None => return Ok(()),
             }
         };
+        {
+            // Lock order as in `append`: the writer, then (in `roll`) the segment map.
+            let mut w = lock(&self.writer);
+            let consumed = w.failed.is_none() && min >= w.next;
+            if consumed
+                && w.pos >= consumed_roll_bytes(self.shared.opts.segment_bytes)
+                && self.shared.reserve(HEADER_LEN).is_ok()
+                && let Err(e) = self.roll(&mut w)
+            {
+                self.shared.release(HEADER_LEN);
+                w.failed = Some(e.to_string());
+                return Err(e);
+            }
+        }
         let doomed: Vec<Arc<Segment>> = {
             let mut segments = wr(&self.segments);
             let bases: Vec<u64> = segments.keys().copied().collect();
@@ -361,6 +380,13 @@ impl Topic {
 
 /// Topic directories are named after the topic; anything else in the queue directory is
 /// left alone.
+/// A fully consumed active segment larger than this is sealed so that it can be deleted:
+/// 1 MiB, or a quarter of a segment when segments are small. Smaller, it stays (sealing a
+/// segment per few entries of a trickle would churn files).
+fn consumed_roll_bytes(segment_bytes: u64) -> u64 {
+    (1 << 20).min(segment_bytes / 4).max(HEADER_LEN + 1)
+}
+
 pub(super) fn topic_dirs(dir: &Path) -> Result<Vec<(String, PathBuf)>, QueueError> {
     let mut out = Vec::new();
     for entry in fs::read_dir(dir).map_err(|e| QueueError::io(dir, e))? {

@@ -233,6 +233,59 @@ async fn segments_are_deleted_once_every_group_is_past_them() {
     assert_eq!(got[0].payload, Bytes::from_static(b"after"));
 }
 
+/// A drained queue does not keep a large active segment of applied entries: once every
+/// group is past all of it, it is sealed and deleted; a small one stays.
+#[tokio::test]
+async fn a_consumed_active_segment_is_sealed_and_deleted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // 64 KiB segments: an active segment over 16 KiB is worth sealing once consumed.
+    let q = small(dir.path(), 64 << 10, 1 << 30);
+    let c = q.consumer("samples", "g").await.expect("consumer");
+    for i in 0..40u8 {
+        q.publish("samples", Bytes::from(vec![i; 1000]))
+            .await
+            .expect("publish");
+    }
+    assert_eq!(
+        segments(dir.path(), "samples").len(),
+        1,
+        "40 KB fit one segment"
+    );
+    let got = drain(c.as_ref(), NO_WAIT).await;
+    assert_eq!(got.len(), 40);
+    c.ack(&got[..39]).await.expect("ack");
+    assert!(
+        q.bytes() > 40_000,
+        "one entry is not applied yet: all is kept"
+    );
+    c.ack(&got[39..]).await.expect("ack");
+    let left = segments(dir.path(), "samples");
+    assert_eq!(left.len(), 1, "a new, empty active segment");
+    let on_disk: u64 = left.iter().map(|p| fs::metadata(p).expect("m").len()).sum();
+    assert!(on_disk < 100, "{on_disk} bytes left");
+    assert_eq!(q.bytes(), on_disk);
+
+    // A small consumed segment is not sealed (no file per entry for a trickle).
+    q.publish("samples", Bytes::from_static(b"small"))
+        .await
+        .expect("publish");
+    let got = drain(c.as_ref(), NO_WAIT).await;
+    assert_eq!(ids(&got), vec![40]);
+    c.ack(&got).await.expect("ack");
+    assert_eq!(segments(dir.path(), "samples"), left);
+
+    // Ids go on across the sealing and a restart.
+    drop((c, q));
+    let q = small(dir.path(), 64 << 10, 1 << 30);
+    q.publish("samples", Bytes::from_static(b"after"))
+        .await
+        .expect("publish");
+    let c = q.consumer("samples", "g").await.expect("consumer");
+    let got = drain(c.as_ref(), SHORT).await;
+    assert_eq!(ids(&got), vec![41]);
+    assert_eq!(got[0].payload, Bytes::from_static(b"after"));
+}
+
 #[tokio::test]
 async fn two_consumer_groups_are_independent() {
     let dir = tempfile::tempdir().expect("tempdir");
