@@ -82,6 +82,22 @@ pub struct Machine {
     pub load_average: String,
 }
 
+/// "2 CPUs (model), 23.5 GiB RAM, Linux 6.1.0; load average at start 0.5 0.4 0.3": the
+/// machine line every report starts with (a report may append to it).
+impl std::fmt::Display for Machine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} CPUs ({}), {:.1} GiB RAM, Linux {}; load average at start {}",
+            self.cpus,
+            self.cpu_model,
+            self.ram_bytes as f64 / (1u64 << 30) as f64,
+            self.kernel,
+            self.load_average
+        )
+    }
+}
+
 pub fn machine() -> Machine {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let cpu_model = cpuinfo
@@ -226,5 +242,25 @@ mod tests {
     fn rss_of_this_process() {
         let (now, peak) = rss(std::process::id()).unwrap_or_default();
         assert!(now > 0 && peak >= now);
+    }
+}
+
+#[cfg(test)]
+mod machine_tests {
+    use super::Machine;
+
+    #[test]
+    fn the_machine_line_names_cpus_ram_kernel_and_load() {
+        let m = Machine {
+            cpus: 2,
+            cpu_model: "Xeon".into(),
+            ram_bytes: 3 << 29,
+            kernel: "6.1.0".into(),
+            load_average: "0.50 0.40 0.30".into(),
+        };
+        assert_eq!(
+            m.to_string(),
+            "2 CPUs (Xeon), 1.5 GiB RAM, Linux 6.1.0; load average at start 0.50 0.40 0.30"
+        );
     }
 }

@@ -82,16 +82,7 @@ pub fn render(c: &Context<'_>) -> String {
         c.finished.date_time()
     );
     let _ = writeln!(s, "- Command: `{}`", c.command);
-    let _ = writeln!(
-        s,
-        "- Machine: {} CPUs ({}), {} RAM, Linux {}; load average at start {}, at the end {}",
-        m.cpus,
-        m.cpu_model,
-        mib(m.ram_bytes),
-        m.kernel,
-        m.load_average,
-        c.load_end
-    );
+    let _ = writeln!(s, "- Machine: {m}, at the end {}", c.load_end);
     for (agent, version) in c.versions {
         let (bin, how) = match agent {
             Agent::Argus => (
@@ -521,14 +512,6 @@ fn mib_f(bytes: u64) -> f64 {
     bytes as f64 / 1_048_576.0
 }
 
-fn mib(bytes: u64) -> String {
-    if bytes >= 1 << 30 {
-        format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
-    } else {
-        format!("{:.1} MiB", mib_f(bytes))
-    }
-}
-
 /// 1234567 → "1,234,567".
 fn int(n: u64) -> String {
     let digits = n.to_string();
@@ -580,8 +563,6 @@ mod tests {
     fn formats() {
         assert_eq!(int(1_234_567), "1,234,567");
         assert_eq!(int(999), "999");
-        assert_eq!(mib(3 << 29), "1.5 GiB");
-        assert_eq!(mib(7 << 19), "3.5 MiB");
         assert_eq!(format!("{:.2}", mib_f(TARGET_PEAK_RSS_BYTES)), "7.63");
     }
 }

@@ -68,15 +68,7 @@ pub fn render(
     let _ = writeln!(o, "- Date: {}", when.date_time());
     let args: Vec<String> = std::env::args().collect();
     let _ = writeln!(o, "- Command: `{}`", args.join(" "));
-    let _ = writeln!(
-        o,
-        "- Machine: {} CPUs ({}), {:.1} GiB RAM, Linux {}; load average at start {}",
-        machine.cpus,
-        machine.cpu_model,
-        machine.ram_bytes as f64 / (1u64 << 30) as f64,
-        machine.kernel,
-        machine.load_average
-    );
+    let _ = writeln!(o, "- Machine: {machine}");
     let _ = writeln!(
         o,
         "- Argus: `{}` ({}, commit {}); VictoriaMetrics: `{}` (Debian package, defaults, `-retentionPeriod=100y`); nats-server: `{}` (`-js`)",

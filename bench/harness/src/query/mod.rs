@@ -460,13 +460,8 @@ fn render(
     );
     let _ = writeln!(
         o,
-        "- Date: {}\n- Machine: {} × {}, {:.1} GiB RAM, kernel {}, load average at start {}",
+        "- Date: {}\n- Machine: {machine}",
         Utc::from_ms(started_ms).date_time(),
-        machine.cpus,
-        machine.cpu_model,
-        machine.ram_bytes as f64 / (1u64 << 30) as f64,
-        machine.kernel,
-        machine.load_average
     );
     let _ = writeln!(
         o,

@@ -40,12 +40,7 @@ pub fn render(c: &Context<'_>) -> String {
     let _ = writeln!(s, "- Command: `{}`", c.command);
     let _ = writeln!(
         s,
-        "- Machine: {} CPUs ({}), {} RAM, Linux {}; load average at start {}; data directories on {} under {}",
-        m.cpus,
-        m.cpu_model,
-        bytes(m.ram_bytes),
-        m.kernel,
-        m.load_average,
+        "- Machine: {m}; data directories on {} under {}",
         c.fs_type,
         c.opts
             .work_dir

@@ -894,6 +894,16 @@ fn errors_match_prometheus_2_42() {
     let q = |s: &str| s.to_string();
     // (path, params, compare the message too)
     type Case<'a> = (&'a str, Vec<(&'a str, String)>, bool);
+    let range = |query: &str, start: &str, end: &str, step: &str, message: bool| -> Case {
+        let params = [
+            ("query", query),
+            ("start", start),
+            ("end", end),
+            ("step", step),
+        ];
+        let params = params.into_iter().map(|(k, v)| (k, q(v))).collect();
+        ("/api/v1/query_range", params, message)
+    };
     let cases: Vec<Case> = vec![
         (
             "/api/v1/query",
@@ -912,86 +922,14 @@ fn errors_match_prometheus_2_42() {
             vec![("query", q("up + on() group_left up or"))],
             false,
         ),
-        (
-            "/api/v1/query_range",
-            vec![
-                ("query", q("1")),
-                ("start", q("x")),
-                ("end", q("2")),
-                ("step", q("1")),
-            ],
-            true,
-        ),
-        (
-            "/api/v1/query_range",
-            vec![
-                ("query", q("1")),
-                ("start", q("1")),
-                ("end", q("x")),
-                ("step", q("1")),
-            ],
-            true,
-        ),
-        (
-            "/api/v1/query_range",
-            vec![
-                ("query", q("1")),
-                ("start", q("10")),
-                ("end", q("5")),
-                ("step", q("1")),
-            ],
-            true,
-        ),
-        (
-            "/api/v1/query_range",
-            vec![
-                ("query", q("1")),
-                ("start", q("1")),
-                ("end", q("5")),
-                ("step", q("x")),
-            ],
-            true,
-        ),
-        (
-            "/api/v1/query_range",
-            vec![
-                ("query", q("1")),
-                ("start", q("1")),
-                ("end", q("5")),
-                ("step", q("0")),
-            ],
-            true,
-        ),
-        (
-            "/api/v1/query_range",
-            vec![
-                ("query", q("1")),
-                ("start", q("0")),
-                ("end", q("100000")),
-                ("step", q("1")),
-            ],
-            true,
-        ),
-        (
-            "/api/v1/query_range",
-            vec![
-                ("query", q("up[5m]")),
-                ("start", q("1")),
-                ("end", q("5")),
-                ("step", q("1")),
-            ],
-            true,
-        ),
-        (
-            "/api/v1/query_range",
-            vec![
-                ("query", q("sum(")),
-                ("start", q("1")),
-                ("end", q("5")),
-                ("step", q("1")),
-            ],
-            false,
-        ),
+        range("1", "x", "2", "1", true),
+        range("1", "1", "x", "1", true),
+        range("1", "10", "5", "1", true),
+        range("1", "1", "5", "x", true),
+        range("1", "1", "5", "0", true),
+        range("1", "0", "100000", "1", true),
+        range("up[5m]", "1", "5", "1", true),
+        range("sum(", "1", "5", "1", false),
         ("/api/v1/series", vec![], true),
         (
             "/api/v1/series",
