@@ -304,3 +304,41 @@ pub(crate) fn merge_samples(mut lists: Vec<(usize, Vec<Sample>)>) -> Vec<Sample>
     }
     out
 }
+
+#[cfg(test)]
+mod merge_tests {
+    use super::*;
+
+    fn s(points: &[(i64, f64)]) -> Vec<Sample> {
+        points
+            .iter()
+            .map(|&(ts, value)| Sample { ts, value })
+            .collect()
+    }
+
+    #[test]
+    fn disjoint_lists_are_joined_in_time_order() {
+        // Listed out of time order (a later block before an earlier one).
+        let got = merge_samples(vec![
+            (0, s(&[(30, 3.0), (40, 4.0)])),
+            (1, Vec::new()),
+            (2, s(&[(10, 1.0), (20, 2.0)])),
+        ]);
+        assert_eq!(got, s(&[(10, 1.0), (20, 2.0), (30, 3.0), (40, 4.0)]));
+    }
+
+    #[test]
+    fn overlapping_lists_merge_and_the_later_part_wins_duplicates() {
+        let got = merge_samples(vec![
+            (0, s(&[(10, 1.0), (30, 3.0)])),
+            (1, s(&[(20, 2.0), (30, 9.0)])),
+        ]);
+        assert_eq!(got, s(&[(10, 1.0), (20, 2.0), (30, 9.0)]));
+        // Touching at one timestamp is an overlap too.
+        let got = merge_samples(vec![
+            (1, s(&[(30, 7.0), (40, 4.0)])),
+            (0, s(&[(10, 1.0), (30, 3.0)])),
+        ]);
+        assert_eq!(got, s(&[(10, 1.0), (30, 7.0), (40, 4.0)]));
+    }
+}
