@@ -31,11 +31,12 @@ fn group_labels(l: &Labels, modifier: &Option<LabelModifier>) -> Labels {
     }
 }
 
-/// Per-group state for one step.
+/// Per-group state for one step of stddev and stdvar.
 #[derive(Clone, Copy, Default)]
 struct Acc {
     seen: bool,
-    value: f64,
+    /// The sum of squared deviations from the running mean.
+    squares: f64,
     mean: f64,
     count: f64,
 }
@@ -148,6 +149,8 @@ fn fold_series(
             .filter(Series::any)
             .collect());
     }
+    // Stddev and stdvar: Welford's running mean and sum of squared deviations, as
+    // Prometheus folds them.
     let mut accs = vec![Acc::default(); groups.len() * n];
     for (i, s) in input.iter().enumerate() {
         if i % 64 == 0 {
@@ -159,50 +162,16 @@ fn fold_series(
             if !acc.seen {
                 *acc = Acc {
                     seen: true,
-                    value: v,
+                    squares: 0.0,
                     mean: v,
                     count: 1.0,
                 };
-                match fold {
-                    Fold::Stddev | Fold::Stdvar => acc.value = 0.0,
-                    Fold::Group => acc.value = 1.0,
-                    _ => {}
-                }
                 continue;
             }
-            match fold {
-                Fold::Sum => acc.value += v,
-                Fold::Avg => {
-                    acc.count += 1.0;
-                    if acc.mean.is_infinite() {
-                        if v.is_infinite() && (acc.mean > 0.0) == (v > 0.0) {
-                            continue;
-                        }
-                        if !v.is_infinite() && !v.is_nan() {
-                            continue;
-                        }
-                    }
-                    acc.mean += v / acc.count - acc.mean / acc.count;
-                }
-                Fold::Max => {
-                    if acc.value < v || acc.value.is_nan() {
-                        acc.value = v;
-                    }
-                }
-                Fold::Min => {
-                    if acc.value > v || acc.value.is_nan() {
-                        acc.value = v;
-                    }
-                }
-                Fold::Count => acc.count += 1.0,
-                Fold::Stddev | Fold::Stdvar => {
-                    acc.count += 1.0;
-                    let delta = v - acc.mean;
-                    acc.mean += delta / acc.count;
-                    acc.value += delta * (v - acc.mean);
-                }
-                Fold::Group => {}
-            }
+            acc.count += 1.0;
+            let delta = v - acc.mean;
+            acc.mean += delta / acc.count;
+            acc.squares += delta * (v - acc.mean);
         }
     }
     Ok(groups
@@ -213,12 +182,13 @@ fn fold_series(
             vals: accs[g * n..(g + 1) * n]
                 .iter()
                 .map(|acc| {
-                    acc.seen.then(|| match fold {
-                        Fold::Avg => acc.mean,
-                        Fold::Count => acc.count,
-                        Fold::Stdvar => acc.value / acc.count,
-                        Fold::Stddev => (acc.value / acc.count).sqrt(),
-                        _ => acc.value,
+                    acc.seen.then(|| {
+                        let variance = acc.squares / acc.count;
+                        if fold == Fold::Stddev {
+                            variance.sqrt()
+                        } else {
+                            variance
+                        }
                     })
                 })
                 .collect(),
