@@ -63,14 +63,7 @@ pub fn format_value(v: f64, out: &mut String) {
     } else if !format_short_decimal(v, out) {
         let a = v.abs();
         if !(1e-6..1e21).contains(&a) {
-            // Rust writes "1e-7"; Go writes "1e-07": sign always, at least two digits.
-            let s = format!("{v:e}");
-            let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
-            let (sign, digits) = match exp.strip_prefix('-') {
-                Some(d) => ('-', d),
-                None => ('+', exp),
-            };
-            let _ = write!(out, "{mant}e{sign}{digits:0>2}");
+            go_exponent(v, out);
         } else {
             plain_shortest(v, out);
         }
@@ -205,20 +198,25 @@ pub fn matrix_json(result: &[(Labels, Vec<Sample>)]) -> String {
     out
 }
 
+/// `v` in exponent form as Go writes it: Rust writes "1e-7", Go "1e-07" and "1e+21" (a
+/// sign always, at least two exponent digits).
+fn go_exponent(v: f64, out: &mut String) {
+    let s = format!("{v:e}");
+    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
+    let (sign, digits) = match exp.strip_prefix('-') {
+        Some(d) => ('-', d),
+        None => ('+', exp),
+    };
+    let _ = write!(out, "{mant}e{sign}{digits:0>2}");
+}
+
 /// A JSON number as Go's `encoding/json` writes a float64: shortest round-trip form,
 /// plain notation unless `|v| < 1e-6` or `|v| >= 1e21`. Used for the timestamps of scalar
 /// and string results (Prometheus writes them as `float64(t) / 1000`).
 fn format_json_number(v: f64, out: &mut String) {
     let a = v.abs();
     if a != 0.0 && !(1e-6..1e21).contains(&a) {
-        // Go: "1e-07" / "1e+21" (sign always, at least two exponent digits).
-        let s = format!("{v:e}");
-        let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
-        let (sign, digits) = match exp.strip_prefix('-') {
-            Some(d) => ('-', d),
-            None => ('+', exp),
-        };
-        let _ = write!(out, "{mant}e{sign}{digits:0>2}");
+        go_exponent(v, out);
     } else if v == 0.0 {
         out.push('0');
     } else {
