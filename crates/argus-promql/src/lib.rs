@@ -149,6 +149,44 @@ impl From<StorageError> for QueryError {
 /// Prometheus's cap on the points of one range-query series.
 const MAX_POINTS_PER_SERIES: i64 = 11_000;
 
+/// Range-query bounds Prometheus refuses, with the request parameter at fault when one
+/// is (`end`, `step`), so an HTTP API can name it as Prometheus does. Checked here once,
+/// for every caller of [`Engine::range`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct RangeError {
+    pub param: Option<&'static str>,
+    pub message: &'static str,
+}
+
+/// `end` must not be before `start`.
+pub fn check_bounds(start_ms: i64, end_ms: i64) -> Result<(), RangeError> {
+    if end_ms < start_ms {
+        return Err(RangeError {
+            param: Some("end"),
+            message: "end timestamp must not be before start time",
+        });
+    }
+    Ok(())
+}
+
+/// The step must be positive, and give at most 11 000 points per series.
+pub fn check_step(start_ms: i64, end_ms: i64, step_ms: i64) -> Result<(), RangeError> {
+    if step_ms <= 0 {
+        return Err(RangeError {
+            param: Some("step"),
+            message: "zero or negative query resolution step widths are not accepted. Try a positive integer",
+        });
+    }
+    if (end_ms - start_ms) / step_ms > MAX_POINTS_PER_SERIES {
+        return Err(RangeError {
+            param: None,
+            message: "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+        });
+    }
+    Ok(())
+}
+
 /// Evaluates PromQL queries against a storage. Cheap to share: it holds only an `Arc`.
 #[derive(Clone)]
 pub struct Engine {
@@ -199,21 +237,9 @@ impl Engine {
         end_ms: i64,
         step_ms: i64,
     ) -> Result<Value, QueryError> {
-        if step_ms <= 0 {
-            return Err(QueryError::Parse(
-                "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
-            ));
-        }
-        if end_ms < start_ms {
-            return Err(QueryError::Parse(
-                "end timestamp must not be before start time".into(),
-            ));
-        }
-        if (end_ms - start_ms) / step_ms > MAX_POINTS_PER_SERIES {
-            return Err(QueryError::Parse(
-                "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
-            ));
-        }
+        check_step(start_ms, end_ms, step_ms)
+            .and_then(|()| check_bounds(start_ms, end_ms))
+            .map_err(|e| QueryError::Parse(e.message.into()))?;
         let expr = eval::parse(query)?;
         eval::Evaluator::new(self, start_ms, end_ms).range(&expr, step_ms)
     }

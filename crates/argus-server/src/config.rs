@@ -200,8 +200,8 @@ impl QueryConfig {
 
 impl StorageConfig {
     /// `kind = "remote"`: how to reach the receiver.
-    pub fn remote_options(&self) -> crate::store::remote::RemoteOptions {
-        crate::store::remote::RemoteOptions {
+    pub fn remote_options(&self) -> crate::storage::remote::RemoteOptions {
+        crate::storage::remote::RemoteOptions {
             write_url: self.remote_write_url.clone(),
             read_url: self.remote_read_url.clone(),
             write_timeout: std::time::Duration::from_millis(self.remote_write_timeout_ms.max(1)),

@@ -1,37 +1,36 @@
-//! The Argus server: ingest over HTTP, storage wiring, the Prometheus query API.
+//! The Argus server: ingest over HTTP, the pipeline that applies what was ingested, the
+//! stores, and the query API.
 //!
-//! The server is an axum [`Router`](axum::Router) over an [`AppState`]: a [`Storage`]
-//! implementation, the accepted token and the server's own telemetry. [`serve`] runs it on a
-//! bound listener until a shutdown future resolves, finishing in-flight requests.
+//! The crate is layered; each layer imports only the ones below it:
+//!
+//! ```text
+//! http/        the router and one file of request handlers per route group
+//!   │
+//! state.rs     AppState: what every request handler can reach
+//!   │
+//! pipeline/    publish to the queue; consumers apply what it holds
+//! query/       parameters, selectors, result formats, analysis over the engine
+//!   │
+//! ingest/      the rules every written body is checked against
+//! store/       events, host registry, tokens, agent configurations
+//! storage/     metric stores besides the embedded engine
+//! telemetry.rs, config.rs
+//! ```
+//!
+//! Terms: a **consumer** reads one queue topic and **applies** its entries; a request
+//! **handler** answers one HTTP route. **Storage** keeps metrics; a **store** keeps the
+//! rest. See `README.md` beside this crate.
 
-pub mod admin;
-pub mod api;
-pub mod auth;
 pub mod config;
-pub mod error;
-pub mod events;
-pub mod hosts;
+pub mod http;
 pub mod ingest;
 pub mod pipeline;
 pub mod query;
-pub mod registry;
-/// Storage wrappers and the in-memory store of the unit tests.
+pub mod state;
+pub mod storage;
 pub mod store;
 pub mod telemetry;
 
-pub use api::{AppState, router};
 pub use config::{QueryConfig, ServerConfig, StorageConfig, TokenConfig};
-
-use std::future::Future;
-use tokio::net::TcpListener;
-
-/// Serves the API on `listener` until `shutdown` resolves; in-flight requests finish first.
-pub async fn serve(
-    listener: TcpListener,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
-}
+pub use http::{router, serve, status_router};
+pub use state::AppState;

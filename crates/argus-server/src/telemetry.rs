@@ -4,11 +4,13 @@
 //! prometheus-client).
 
 use argus_core::StorageStats;
+use argus_tsdb::DbStats;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 type LabelPairs = Vec<(&'static str, String)>;
@@ -208,6 +210,81 @@ impl Telemetry {
         let _ = encode(&mut out, &self.inner.registry);
         out
     }
+}
+
+/// Appends the engine's gauges to a `/metrics` body.
+pub fn render_tsdb_metrics(s: &DbStats, out: &mut String) {
+    // The text format wants "# EOF" only in OpenMetrics; prometheus-client ends with it,
+    // so insert before it when present.
+    let eof = out.rfind("# EOF").unwrap_or(out.len());
+    let tail = out.split_off(eof);
+    let mut g = |name: &str, help: &str, v: u64| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+    };
+    g(
+        "argus_tsdb_head_series",
+        "Series in the in-memory head",
+        s.head_series,
+    );
+    g(
+        "argus_tsdb_head_samples",
+        "Samples in the in-memory head",
+        s.head_samples,
+    );
+    g(
+        "argus_tsdb_head_sample_bytes",
+        "Bytes of sample data in the head",
+        s.head_sample_bytes,
+    );
+    g(
+        "argus_tsdb_wal_bytes",
+        "Bytes of the write-ahead log on disk",
+        s.wal_bytes,
+    );
+    g("argus_tsdb_blocks", "Blocks on disk", s.blocks.len() as u64);
+    g(
+        "argus_tsdb_block_bytes_total",
+        "Bytes of all blocks on disk",
+        s.block_bytes,
+    );
+    g(
+        "argus_tsdb_block_samples_total",
+        "Samples in all blocks",
+        s.block_samples,
+    );
+    g(
+        "argus_tsdb_block_index_memory_bytes",
+        "Bytes of RAM held by loaded block indexes",
+        s.block_index_memory_bytes,
+    );
+    let _ = writeln!(
+        out,
+        "# HELP argus_tsdb_out_of_order_rejected_samples Samples refused for being older than the out-of-order window\n# TYPE argus_tsdb_out_of_order_rejected_samples counter\nargus_tsdb_out_of_order_rejected_samples_total {}",
+        s.rejected_out_of_order
+    );
+    let _ = writeln!(
+        out,
+        "# HELP argus_tsdb_block_bytes Bytes of one block on disk\n# TYPE argus_tsdb_block_bytes gauge"
+    );
+    for b in &s.blocks {
+        let _ = writeln!(
+            out,
+            "argus_tsdb_block_bytes{{block=\"{}\",level=\"{}\"}} {}",
+            b.id, b.level, b.bytes
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP argus_tsdb_block_samples Samples in one block\n# TYPE argus_tsdb_block_samples gauge"
+    );
+    for b in &s.blocks {
+        let _ = writeln!(
+            out,
+            "argus_tsdb_block_samples{{block=\"{}\",level=\"{}\"}} {}",
+            b.id, b.level, b.samples
+        );
+    }
+    out.push_str(&tail);
 }
 
 #[cfg(test)]

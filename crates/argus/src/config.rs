@@ -4,8 +4,27 @@
 //! names the file, the key and the problem; the binary exits with code 2 on one.
 
 use argus_agent::AgentConfig;
-use argus_server::{QueryConfig, ServerConfig, StorageConfig};
+use sections::{HandlersConfig, QueryConfig, QueueConfig, ServerConfig, StorageConfig};
 use serde::{Deserialize, Serialize};
+
+/// The server's sections of the file.
+#[cfg(feature = "server")]
+mod sections {
+    pub use argus_server::pipeline::{HandlersConfig, QueueConfig};
+    pub use argus_server::{QueryConfig, ServerConfig, StorageConfig};
+}
+
+/// An agent-only build reads the server's sections as plain tables: one file can serve
+/// both roles, and nothing in this build uses them, so they are accepted unchecked. The
+/// build then needs none of the server's crates.
+#[cfg(not(feature = "server"))]
+mod sections {
+    pub type ServerConfig = toml::Table;
+    pub type StorageConfig = toml::Table;
+    pub type QueryConfig = toml::Table;
+    pub type QueueConfig = toml::Table;
+    pub type HandlersConfig = toml::Table;
+}
 use std::path::{Path, PathBuf};
 
 /// The documented defaults, printed by `argus config default`: the head of the file plus
@@ -34,10 +53,10 @@ pub struct Config {
     pub storage: StorageConfig,
     pub query: QueryConfig,
     pub agent: AgentConfig,
-    /// `[queue]`: between ingest and the handlers.
-    pub queue: argus_server::pipeline::QueueConfig,
-    /// `[handlers]`: what consumes the queue.
-    pub handlers: argus_server::pipeline::HandlersConfig,
+    /// `[queue]`: between ingest and the consumers.
+    pub queue: QueueConfig,
+    /// `[handlers]`: the processes that consume the queue.
+    pub handlers: HandlersConfig,
 }
 
 impl Default for Config {
@@ -49,8 +68,8 @@ impl Default for Config {
             storage: StorageConfig::default(),
             query: QueryConfig::default(),
             agent: AgentConfig::default(),
-            queue: Default::default(),
-            handlers: Default::default(),
+            queue: QueueConfig::default(),
+            handlers: HandlersConfig::default(),
         }
     }
 }
@@ -169,6 +188,39 @@ impl Config {
         if self.agent.interval_secs == 0 {
             return Err("key agent.interval_secs: must be at least 1".into());
         }
+        #[cfg(feature = "server")]
+        self.validate_server()?;
+        if !self.agent.api_listen.is_empty() {
+            match self.agent.api_listen.parse::<std::net::SocketAddr>() {
+                Err(_) => {
+                    return Err(format!(
+                        "key agent.api_listen: {:?} is not an address like 127.0.0.1:9971",
+                        self.agent.api_listen
+                    ));
+                }
+                Ok(a) if !a.ip().is_loopback() && self.agent.api_token.is_empty() => {
+                    return Err(format!(
+                        "key agent.api_listen: {a} is not a loopback address; set agent.api_token to expose the agent API"
+                    ));
+                }
+                Ok(_) => {}
+            }
+        }
+        for s in &self.agent.servers {
+            if !(s.starts_with("http://") || s.starts_with("https://")) {
+                return Err(format!(
+                    "key agent.servers: {s:?} is not an http:// or https:// URL"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(feature = "server")]
+impl Config {
+    /// Checks the server's values that parse but cannot work.
+    fn validate_server(&self) -> Result<(), String> {
         if self.storage.block_duration_secs < 60 {
             return Err("key storage.block_duration_secs: must be at least 60".into());
         }
@@ -207,29 +259,6 @@ impl Config {
                 "key server.listen: {:?} is not an address like 127.0.0.1:9970",
                 self.server.listen
             ));
-        }
-        if !self.agent.api_listen.is_empty() {
-            match self.agent.api_listen.parse::<std::net::SocketAddr>() {
-                Err(_) => {
-                    return Err(format!(
-                        "key agent.api_listen: {:?} is not an address like 127.0.0.1:9971",
-                        self.agent.api_listen
-                    ));
-                }
-                Ok(a) if !a.ip().is_loopback() && self.agent.api_token.is_empty() => {
-                    return Err(format!(
-                        "key agent.api_listen: {a} is not a loopback address; set agent.api_token to expose the agent API"
-                    ));
-                }
-                Ok(_) => {}
-            }
-        }
-        for s in &self.agent.servers {
-            if !(s.starts_with("http://") || s.starts_with("https://")) {
-                return Err(format!(
-                    "key agent.servers: {s:?} is not an http:// or https:// URL"
-                ));
-            }
         }
         Ok(())
     }

@@ -202,10 +202,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 #[cfg(feature = "server")]
 fn token_command(command: TokenCommand) -> anyhow::Result<()> {
-    use argus_server::auth::TokenFile;
+    use argus_server::store::tokens::TokenFile;
     match command {
         TokenCommand::Add { ns, name, data_dir } => {
-            if !ns.is_empty() && !argus_server::ingest::validate::valid_namespace(&ns) {
+            if !ns.is_empty() && !argus_server::ingest::valid_namespace(&ns) {
                 return Err(ConfigError {
                     file: "command line".into(),
                     message: format!("--ns {ns:?}: a namespace is 1 to 128 of [A-Za-z0-9_.-]"),
@@ -230,7 +230,7 @@ fn token_command(command: TokenCommand) -> anyhow::Result<()> {
                     format!("namespace {ns:?}")
                 },
                 file.display(),
-                argus_server::auth::hash_hex(&token)
+                argus_server::store::tokens::hash_hex(&token)
             );
             Ok(())
         }

@@ -17,8 +17,8 @@ use std::sync::Arc;
 /// configured one, or one just generated (only its hash is kept, so it is shown once).
 fn resolve_tokens(
     config: &Config,
-) -> anyhow::Result<(argus_server::auth::TokenStore, Option<String>)> {
-    use argus_server::auth::{TokenFile, TokenStore, hash_hex};
+) -> anyhow::Result<(argus_server::store::tokens::TokenStore, Option<String>)> {
+    use argus_server::store::tokens::{TokenFile, TokenStore, hash_hex};
     let file = config.data_dir.join("tokens.toml");
     let mut tokens = TokenFile::load(&file).map_err(anyhow::Error::msg)?;
     // Earlier versions kept the generated token in plain text in <data_dir>/token.
@@ -66,23 +66,23 @@ struct Started {
     /// A token for agents inside this process, valid until it stops.
     agent_token: String,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
-    /// The handlers, when this process runs them; they finish their batch on stop.
-    handlers: Option<tokio::task::JoinHandle<()>>,
-    registry: Arc<argus_server::registry::HostRegistry>,
+    /// The consumers, when this process runs them; they finish their batch on stop.
+    consumers: Option<tokio::task::JoinHandle<()>>,
+    hosts: Arc<argus_server::store::hosts::HostRegistry>,
     /// The embedded engine; `None` with remote storage.
     db: Option<Arc<argus_tsdb::Db>>,
     maintenance: Option<argus_tsdb::db::Maintenance>,
 }
 
 impl Started {
-    /// Waits for the server to finish its in-flight requests and the handlers their
+    /// Waits for the server to finish its in-flight requests and the consumers their
     /// batches, then stops the storage.
     async fn stop(self) -> anyhow::Result<()> {
         self.server.await??;
-        if let Some(h) = self.handlers {
-            h.await?;
+        if let Some(c) = self.consumers {
+            c.await?;
         }
-        self.registry.close().await;
+        self.hosts.close().await;
         drop(self.maintenance);
         if let Some(db) = self.db {
             db.close();
@@ -99,10 +99,10 @@ async fn start_server(
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
     let (mut tokens, token) = resolve_tokens(config)?;
-    let agent_token = argus_server::auth::generate_token()?;
+    let agent_token = argus_server::store::tokens::generate_token()?;
     tokens.add_in_memory(
         &agent_token,
-        argus_server::auth::Access {
+        argus_server::store::tokens::Access {
             name: "local-agent".into(),
             ns: None,
         },
@@ -114,7 +114,7 @@ async fn start_server(
     if addr.ip().is_unspecified() {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
-    let (mut state, db, maintenance) = match config.storage.kind {
+    let (store, db, maintenance): (Arc<dyn argus_core::Storage>, _, _) = match config.storage.kind {
         argus_server::config::StorageKind::Local => {
             let tsdb_dir = config.data_dir.join("tsdb");
             let db = tokio::task::block_in_place(|| {
@@ -125,40 +125,32 @@ async fn start_server(
             let maintenance = db.start_maintenance(std::time::Duration::from_secs(
                 config.storage.maintenance_interval_secs,
             ));
-            let state = AppState::with_tsdb(db.clone(), Arc::new(tokens), &config.server);
-            (state, Some(db), Some(maintenance))
+            (db.clone(), Some(db), Some(maintenance))
         }
         // Metrics live in the receiver: nothing of them is kept in the data dir.
         argus_server::config::StorageKind::Remote => {
             let store =
-                argus_server::store::remote::RemoteStorage::new(config.storage.remote_options())?;
-            let state = AppState::new(Arc::new(store), Arc::new(tokens), &config.server);
-            (state, None, None)
+                argus_server::storage::remote::RemoteStorage::new(config.storage.remote_options())?;
+            (Arc::new(store), None, None)
         }
     };
-    state.query = config.query.engine_options(config.server.lookback_secs);
     let events_dir = config.data_dir.join("events");
     let events = Arc::new(
-        argus_server::events::EventStore::open(&events_dir)
+        argus_server::store::events::EventStore::open(&events_dir)
             .with_context(|| format!("cannot open the event store in {}", events_dir.display()))?,
     );
-    state.events = Some(events.clone());
     // Heartbeats go to the host registry in SQLite; an earlier version's hosts.json is
     // imported once.
     let registry_path = config.data_dir.join("registry.db");
-    let registry = Arc::new(
-        argus_server::registry::HostRegistry::open(
+    let hosts = Arc::new(
+        argus_server::store::hosts::HostRegistry::open(
             &registry_path,
             Some(&config.data_dir.join("hosts.json")),
         )
         .await
         .with_context(|| format!("cannot open the host registry {}", registry_path.display()))?,
     );
-    state.registry = Some(registry.clone());
-    state.agent_configs = Some(Arc::new(argus_server::hosts::AgentConfigs {
-        dir: config.data_dir.join("agent-config"),
-    }));
-    // Ingest publishes to the queue; the handlers apply what it holds.
+    // Ingest publishes to the queue; the consumers apply what it holds.
     let queue_dir = config.data_dir.join("queue");
     let queue = argus_server::pipeline::open_queue(&config.queue, &queue_dir)
         .await
@@ -170,19 +162,33 @@ async fn start_server(
         queue.clone(),
         &config.queue,
     ));
-    state.pipeline = Some(pipeline.clone());
-    let handlers = role.runs_handlers().then(|| {
-        let targets = Arc::new(argus_server::pipeline::handlers::Targets {
+    let state = AppState {
+        store,
+        tsdb: db.clone(),
+        pipeline: pipeline.clone(),
+        events: events.clone(),
+        hosts: hosts.clone(),
+        agent_configs: Arc::new(argus_server::store::agent_configs::AgentConfigs {
+            dir: config.data_dir.join("agent-config"),
+        }),
+        tokens: Arc::new(tokens),
+        telemetry: argus_server::telemetry::Telemetry::new(),
+        rules: Arc::new(argus_server::ingest::Rules::from_config(&config.server)),
+        max_body_bytes: config.server.max_body_bytes,
+        query: config.query.engine_options(config.server.lookback_secs),
+    };
+    let consumers = role.runs_handlers().then(|| {
+        let targets = Arc::new(argus_server::pipeline::apply::Targets {
             store: state.store.clone(),
             tsdb: db.clone(),
             rules: state.rules.clone(),
             events,
-            registry: registry.clone(),
+            hosts: hosts.clone(),
             exec: config.handlers.exec.clone(),
             batch_entries: config.handlers.batch_entries,
             workers: config.handlers.workers_per_type,
         });
-        tokio::spawn(argus_server::pipeline::handlers::run(
+        tokio::spawn(argus_server::pipeline::consumer::run(
             queue.clone(),
             targets,
             pipeline.metrics.clone(),
@@ -193,7 +199,7 @@ async fn start_server(
     let server = if role.runs_ingest() {
         tokio::spawn(argus_server::serve(listener, state, wait_stop(stop)))
     } else {
-        let router = argus_server::pipeline::status_router(state);
+        let router = argus_server::status_router(state);
         tokio::spawn(async move {
             axum::serve(listener, router)
                 .with_graceful_shutdown(wait_stop(stop))
@@ -205,8 +211,8 @@ async fn start_server(
         token,
         agent_token,
         server,
-        handlers,
-        registry,
+        consumers,
+        hosts,
         db,
         maintenance,
     })
@@ -319,7 +325,7 @@ mod tests {
         let text = std::fs::read_to_string(&file).unwrap_or_default();
         assert!(!text.contains(&token), "{text}");
         assert!(
-            text.contains(&argus_server::auth::hash_hex(&token)),
+            text.contains(&argus_server::store::tokens::hash_hex(&token)),
             "{text}"
         );
         let mode = std::fs::metadata(&file)

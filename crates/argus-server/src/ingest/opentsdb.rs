@@ -1,37 +1,18 @@
-//! OpenTSDB: `POST /api/put`, one data point `{metric, timestamp, value, tags}` or an
+//! OpenTSDB (`POST /api/put`): one data point `{metric, timestamp, value, tags}` or an
 //! array of them, as collectd's write_tsdb, scollector and OpenTSDB clients send it.
 //!
 //! The metric name becomes the series name with characters PromQL cannot spell (`.`, `-`,
 //! `/`) turned into `_` (`sys.cpu.user` → `sys_cpu_user`); tag keys the same way. The
 //! timestamp is in seconds, or milliseconds when it has more than 10 digits, as OpenTSDB
 //! reads it. The value is a number or a string holding one. A body is stored whole or not
-//! at all: the first bad data point fails it with 400 naming it (`[i].field`).
+//! at all: the first bad data point refuses it, naming it (`[i].field`).
 
-use crate::api::AppState;
-use crate::auth::Access;
-use crate::error::ApiError;
+use super::Refused;
 use argus_core::{Labels, METRIC_NAME, Sample, TimeSeries};
-use axum::Extension;
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
 use serde_json::Value;
 
-pub async fn put(
-    State(state): State<AppState>,
-    Extension(access): Extension<Access>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<StatusCode, ApiError> {
-    let result = ingest(&state, &access, &headers, body).await;
-    if let Err(e) = &result {
-        state.telemetry.rejected(e.reject_reason());
-    }
-    result
-}
-
-fn bad(at: String, message: impl Into<String>) -> ApiError {
-    ApiError::Invalid {
+fn bad(at: String, message: impl Into<String>) -> Refused {
+    Refused::Invalid {
         at,
         reason: "bad_data_point",
         message: message.into(),
@@ -57,7 +38,7 @@ fn sanitize(name: &str, colon: bool) -> String {
 }
 
 /// One data point as a series.
-pub fn point(i: usize, v: &Value) -> Result<TimeSeries, ApiError> {
+pub fn point(i: usize, v: &Value) -> Result<TimeSeries, Refused> {
     let Value::Object(o) = v else {
         return Err(bad(format!("[{i}]"), "a data point is a JSON object"));
     };
@@ -109,8 +90,8 @@ pub fn point(i: usize, v: &Value) -> Result<TimeSeries, ApiError> {
 }
 
 /// The series of a body: one object or an array of them.
-pub fn parse(body: &[u8]) -> Result<Vec<TimeSeries>, ApiError> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| ApiError::Invalid {
+pub fn parse(body: &[u8]) -> Result<Vec<TimeSeries>, Refused> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| Refused::Invalid {
         at: format!("line {}, column {}", e.line(), e.column()),
         reason: "bad_json",
         message: e.to_string(),
@@ -125,32 +106,21 @@ pub fn parse(body: &[u8]) -> Result<Vec<TimeSeries>, ApiError> {
     }
 }
 
-async fn ingest(
-    state: &AppState,
-    access: &Access,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<StatusCode, ApiError> {
-    let bytes = super::body::read_body(headers, body, state.max_body_bytes).await?;
-    let mut series = parse(&bytes)?;
-    let now = argus_core::now_ms();
-    super::remote_write::prepare(state, access, &mut series, now).map_err(|e| match e {
-        // Name the data point as OpenTSDB users count them.
-        ApiError::Invalid {
+/// The name of a data point for a series checked by [`super::remote_write::prepare`]:
+/// `timeseries[i]` becomes `[i]`, as OpenTSDB users count them.
+pub fn renamed(e: Refused) -> Refused {
+    match e {
+        Refused::Invalid {
             at,
             reason,
             message,
-        } => ApiError::Invalid {
+        } => Refused::Invalid {
             at: at.replace("timeseries", ""),
             reason,
             message,
         },
         other => other,
-    })?;
-    let n = series.len() as u64;
-    super::store(state, access.ns.as_deref(), series).await?;
-    state.telemetry.ingested(n, n, bytes.len() as u64, 0);
-    Ok(StatusCode::NO_CONTENT)
+    }
 }
 
 #[cfg(test)]
@@ -187,7 +157,7 @@ mod tests {
     #[test]
     fn a_bad_point_is_named_with_its_field() {
         let at = |body: &[u8]| match parse(body) {
-            Err(ApiError::Invalid { at, .. }) => at,
+            Err(Refused::Invalid { at, .. }) => at,
             other => panic!("{other:?}"),
         };
         assert_eq!(

@@ -3,54 +3,7 @@
 //! "1e-07", "+Inf"), timestamps are seconds with up to three decimals.
 
 use argus_core::{Labels, Sample};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use std::fmt::Write;
-
-/// A Prometheus-shaped error: `{"status":"error","errorType":…,"error":…}`.
-#[derive(Debug)]
-pub struct PromError {
-    pub status: StatusCode,
-    pub kind: &'static str,
-    pub message: String,
-}
-
-impl PromError {
-    pub fn bad_data(message: impl Into<String>) -> Self {
-        PromError {
-            status: StatusCode::BAD_REQUEST,
-            kind: "bad_data",
-            message: message.into(),
-        }
-    }
-
-    pub fn execution(message: impl Into<String>) -> Self {
-        PromError {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
-            kind: "execution",
-            message: message.into(),
-        }
-    }
-
-    pub fn internal(message: impl Into<String>) -> Self {
-        PromError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            kind: "internal",
-            message: message.into(),
-        }
-    }
-}
-
-impl IntoResponse for PromError {
-    fn into_response(self) -> Response {
-        let body = serde_json::json!({
-            "status": "error",
-            "errorType": self.kind,
-            "error": self.message,
-        });
-        (self.status, axum::Json(body)).into_response()
-    }
-}
 
 /// Formats a value as Prometheus does (jsoniter's float form, as strings).
 pub fn format_value(v: f64, out: &mut String) {
@@ -349,15 +302,6 @@ pub fn value_json(v: &argus_promql::Value) -> String {
             out
         }
     }
-}
-
-/// A JSON body with the right content type.
-pub fn json_response(body: String) -> Response {
-    (
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        body,
-    )
-        .into_response()
 }
 
 #[cfg(test)]

@@ -1,11 +1,5 @@
-//! Request parameters, from the query string and (for POST) a form body, as the Prometheus
-//! API accepts both; and the parsing of its time and duration forms.
-
-use axum::extract::{FromRequest, Request};
-use axum::http::Method;
-use axum::http::header::CONTENT_TYPE;
-
-use crate::query::format::PromError;
+//! Query parameters as the Prometheus API takes them (from the query string and, for POST,
+//! a form body), and the parsing of its time and duration forms.
 
 /// All parameters of a request, in order; repeated keys (`match[]`) are kept.
 #[derive(Debug, Default, Clone)]
@@ -35,30 +29,6 @@ impl Params {
             out.extend(form_urlencoded::parse(f).into_owned());
         }
         Params(out)
-    }
-}
-
-impl<S: Send + Sync> FromRequest<S> for Params {
-    type Rejection = PromError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let query = req.uri().query().map(str::to_string);
-        let is_form = req.method() == Method::POST
-            && req
-                .headers()
-                .get(CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-        let form = if is_form {
-            Some(
-                axum::body::Bytes::from_request(req, state)
-                    .await
-                    .map_err(|e| PromError::bad_data(format!("cannot read form body: {e}")))?,
-            )
-        } else {
-            None
-        };
-        Ok(Params::parse(query.as_deref(), form.as_deref()))
     }
 }
 

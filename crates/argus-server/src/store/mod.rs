@@ -1,11 +1,7 @@
-//! Storage implementations the server can run on.
+//! What the server keeps besides metrics: events, the host registry, the accepted tokens
+//! and the agent configurations it serves. (Metrics go to [`crate::storage`].)
 
-/// A throwaway in-memory store for unit tests of the query layer.
-#[cfg(test)]
-pub mod mem;
-
-#[cfg(test)]
-pub use mem::MemStore;
-/// Metrics kept by a Prometheus remote-write receiver (VictoriaMetrics…).
-pub mod remote;
-pub mod scoped;
+pub mod agent_configs;
+pub mod events;
+pub mod hosts;
+pub mod tokens;

@@ -6,27 +6,22 @@
 //! - `GET /api/argus/analysis/top`: the top N groups (hosts by default) by an expression,
 //!   averaged over a range or at one instant.
 //! - `GET /api/argus/hosts/{host}/summary`: the latest cpu, memory, disk, network, load and
-//!   uptime of one host, from the metric names the agent's inputs emit.
+//!   uptime of one host, from the metric names the agent's inputs emit ([`summary`]).
 //!
 //! Range results are downsampled automatically ([`downsample`]). Every endpoint is scoped to
-//! the token's namespace like the Prometheus query API. Errors are 4xx JSON bodies naming the
-//! parameter and the reason. The shapes are documented in `docs/api.md`.
+//! the token's namespace like the Prometheus query API. Errors name the parameter and the
+//! reason ([`AnalysisError`]). The shapes are documented in `docs/api.md`; the request
+//! handlers are in `crate::http::analysis`.
 
 pub mod downsample;
 pub mod summary;
 #[cfg(test)]
 mod tests;
 
-use crate::api::AppState;
-use crate::auth::Access;
 use crate::query::params::{Params, parse_duration_ms, parse_time};
-use crate::store::scoped::{Scoped, for_namespace};
-use argus_core::{Labels, Matcher, Storage, TimeSeries, now_ms};
+use crate::storage::scoped::Scoped;
+use argus_core::{Labels, Matcher, Storage, TimeSeries};
 use argus_promql::{Engine, EngineOptions, QueryError, Value};
-use axum::Extension;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use downsample::Grid;
 use serde_json::{Value as Json, json};
 use std::collections::BTreeSet;
@@ -44,35 +39,47 @@ pub const MIN_WINDOW_MS: i64 = 60_000;
 /// The most groups `top` may return.
 const MAX_TOP_N: usize = 10_000;
 
-/// A 4xx/5xx answer: `{"status":"error","error":…,"param":…}`, `param` naming the request
-/// parameter at fault when there is one.
+/// Why an analysis request failed, naming the request parameter at fault when there is
+/// one. The HTTP layer answers it `{"status":"error","error":…,"param":…}`.
 #[derive(Debug)]
 pub struct AnalysisError {
-    pub status: StatusCode,
+    pub fault: Fault,
     pub param: Option<&'static str>,
     pub message: String,
+}
+
+/// What kind of failure an [`AnalysisError`] is.
+#[derive(Debug)]
+pub enum Fault {
+    /// A request parameter is wrong (`param` says which).
+    BadParam,
+    /// Nothing matches what was asked for.
+    NotFound,
+    /// The engine failed on a valid expression (a limit, the timeout, storage).
+    Engine(QueryError),
+    Internal,
 }
 
 impl AnalysisError {
     pub fn param(param: &'static str, reason: impl std::fmt::Display) -> Self {
         AnalysisError {
-            status: StatusCode::BAD_REQUEST,
+            fault: Fault::BadParam,
             param: Some(param),
             message: format!("invalid parameter {param:?}: {reason}"),
         }
     }
 
-    fn not_found(message: String) -> Self {
+    pub fn not_found(message: String) -> Self {
         AnalysisError {
-            status: StatusCode::NOT_FOUND,
+            fault: Fault::NotFound,
             param: None,
             message,
         }
     }
 
-    pub(crate) fn internal(message: String) -> Self {
+    pub fn internal(message: String) -> Self {
         AnalysisError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
+            fault: Fault::Internal,
             param: None,
             message,
         }
@@ -83,22 +90,11 @@ impl AnalysisError {
         match e {
             QueryError::Parse(m) => AnalysisError::param(param, m),
             other => AnalysisError {
-                status: StatusCode::from_u16(other.http_status())
-                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
                 param: None,
                 message: other.to_string(),
+                fault: Fault::Engine(other),
             },
         }
-    }
-}
-
-impl IntoResponse for AnalysisError {
-    fn into_response(self) -> Response {
-        let mut body = json!({ "status": "error", "error": self.message });
-        if let Some(p) = self.param {
-            body["param"] = json!(p);
-        }
-        (self.status, axum::Json(body)).into_response()
     }
 }
 
@@ -108,18 +104,6 @@ type Result<T> = std::result::Result<T, AnalysisError>;
 /// timeout).
 pub fn engine(store: Arc<dyn Storage>, opts: &EngineOptions) -> Engine {
     Engine::new(store, opts.clone())
-}
-
-fn store_for(state: &AppState, access: &Access) -> Result<Arc<dyn Storage>> {
-    for_namespace(&state.store, access.ns.as_deref())
-        .map_err(|e| AnalysisError::internal(e.to_string()))
-}
-
-async fn blocking(f: impl FnOnce() -> Result<Json> + Send + 'static) -> Result<Response> {
-    let body = tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| AnalysisError::internal(e.to_string()))??;
-    Ok(axum::Json(body).into_response())
 }
 
 // ---- parameters ------------------------------------------------------------------------
@@ -398,22 +382,6 @@ pub fn by_label(store: Arc<dyn Storage>, opts: &EngineOptions, req: &ByLabel) ->
     Ok(body)
 }
 
-pub async fn by_label_handler(
-    State(state): State<AppState>,
-    Extension(access): Extension<Access>,
-    p: Params,
-) -> Result<Response> {
-    let req = ByLabel::from_params(&p, now_ms())?;
-    let store = store_for(&state, &access)?;
-    let opts = state.query.clone();
-    let result = blocking(move || by_label(store, &opts, &req)).await;
-    state.telemetry.query(
-        "analysis_by_label",
-        if result.is_ok() { "ok" } else { "error" },
-    );
-    result
-}
-
 // ---- top -------------------------------------------------------------------------------
 
 /// When `top` takes its values.
@@ -575,51 +543,30 @@ pub fn top(store: Arc<dyn Storage>, opts: &EngineOptions, req: &Top) -> Result<J
     Ok(json!({ "status": "success", "data": data }))
 }
 
-pub async fn top_handler(
-    State(state): State<AppState>,
-    Extension(access): Extension<Access>,
-    p: Params,
-) -> Result<Response> {
-    let req = Top::from_params(&p, now_ms())?;
-    let store = store_for(&state, &access)?;
-    let opts = state.query.clone();
-    let result = blocking(move || top(store, &opts, &req)).await;
-    state
-        .telemetry
-        .query("analysis_top", if result.is_ok() { "ok" } else { "error" });
-    result
-}
+// ---- summary ---------------------------------------------------------------------------
 
 // ---- summary ---------------------------------------------------------------------------
 
-pub async fn summary_handler(
-    State(state): State<AppState>,
-    Extension(access): Extension<Access>,
-    Path(host): Path<String>,
-    p: Params,
-) -> Result<Response> {
+/// The summary of `host` at the request's `time` (default `now`): the latest figures of
+/// each kind, or not found when the host has no metric within the lookback.
+pub fn host_summary(
+    store: Arc<dyn Storage>,
+    opts: &EngineOptions,
+    host: &str,
+    p: &Params,
+    now: i64,
+) -> Result<Json> {
     if host.is_empty() {
         return Err(AnalysisError::param("host", "empty"));
     }
-    let at = time(&p, "time")?.unwrap_or_else(now_ms);
-    let store = store_for(&state, &access)?;
-    let opts = state.query.clone();
-    let lookback = opts.lookback_ms;
-    let result = blocking(move || {
-        let s = summary::summary(store, &opts, &host, at)?;
-        if s.is_empty() {
-            return Err(AnalysisError::not_found(format!(
-                "no metric of host {host:?} within {} s before {}",
-                lookback / 1000,
-                at as f64 / 1000.0
-            )));
-        }
-        Ok(json!({ "status": "success", "data": s.to_json(&host, at) }))
-    })
-    .await;
-    state.telemetry.query(
-        "analysis_summary",
-        if result.is_ok() { "ok" } else { "error" },
-    );
-    result
+    let at = time(p, "time")?.unwrap_or(now);
+    let s = summary::summary(store, opts, host, at)?;
+    if s.is_empty() {
+        return Err(AnalysisError::not_found(format!(
+            "no metric of host {host:?} within {} s before {}",
+            opts.lookback_ms / 1000,
+            at as f64 / 1000.0
+        )));
+    }
+    Ok(json!({ "status": "success", "data": s.to_json(host, at) }))
 }

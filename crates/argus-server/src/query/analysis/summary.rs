@@ -15,7 +15,7 @@
 //! with no series there is `null`.
 
 use super::{AnalysisError, engine, num};
-use crate::store::scoped::Scoped;
+use crate::storage::scoped::Scoped;
 use argus_core::{Labels, Storage};
 use argus_promql::{Engine, EngineOptions, Value};
 use serde_json::{Value as Json, json};

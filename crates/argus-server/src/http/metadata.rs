@@ -1,12 +1,15 @@
 //! The Prometheus metadata endpoints: `/api/v1/labels`, `/api/v1/label/<name>/values`,
-//! `/api/v1/metadata` and `/api/v1/status/buildinfo`, in Prometheus 2.42's shapes.
+//! `/api/v1/metadata`, `/api/v1/query_exemplars`, `/api/v1/rules`, `/api/v1/alerts` and
+//! `/api/v1/status/buildinfo`, in Prometheus 2.42's shapes.
 
-use super::api::{blocking, scoped, time_param};
-use super::format::{PromError, json_response};
-use super::params::Params;
-use super::selector::parse_selector;
-use crate::api::AppState;
-use crate::auth::Access;
+use super::prom::{
+    PromError, blocking, check_series_limit, json_response, limit_param, scoped, time_param,
+};
+use crate::ingest::rules::valid_label_name;
+use crate::query::params::Params;
+use crate::query::selector::parse_selector;
+use crate::state::AppState;
+use crate::store::tokens::Access;
 use argus_core::{Labels, MatchOp, Matcher};
 use axum::Extension;
 use axum::extract::{Path, State};
@@ -16,20 +19,6 @@ use std::collections::BTreeSet;
 /// The version of the Prometheus HTTP API Argus answers like, reported by buildinfo so
 /// clients (Grafana) enable the features of that version.
 pub const PROMETHEUS_API_VERSION: &str = "2.42.0";
-
-/// A `limit` parameter: absent, empty or `0` means no limit.
-pub fn limit_param(p: &Params) -> Result<Option<usize>, PromError> {
-    match p.get("limit") {
-        None | Some("") => Ok(None),
-        Some(s) => match s.parse::<usize>() {
-            Ok(0) => Ok(None),
-            Ok(n) => Ok(Some(n)),
-            Err(_) => Err(PromError::bad_data(format!(
-                "invalid parameter \"limit\": {s:?} is not a count (a whole number, 0 for none)"
-            ))),
-        },
-    }
-}
 
 /// The matcher sets of the `match[]` parameters; none given: every series (every series
 /// has a name). Prometheus's labels and label-values endpoints report a bad selector
@@ -71,18 +60,6 @@ async fn selected(state: &AppState, access: &Access, p: &Params) -> Result<Vec<L
     .await
 }
 
-/// The series and label endpoints select label sets only, but a selector such as
-/// `{__name__=~".+"}` on a large store still lists every series: the `[query]`
-/// `max_series` limit applies to them as to a query (422 `execution` over it).
-pub(crate) fn check_series_limit(n: usize, max: usize) -> Result<(), argus_core::StorageError> {
-    if n > max {
-        return Err(argus_core::StorageError::Limit(format!(
-            "the selectors match more than {max} series (query.max_series); narrow match[] or the time range"
-        )));
-    }
-    Ok(())
-}
-
 fn strings_response(items: BTreeSet<String>, limit: Option<usize>) -> Response {
     let items: Vec<String> = match limit {
         Some(l) => items.into_iter().take(l).collect(),
@@ -110,13 +87,6 @@ pub async fn labels(
         .telemetry
         .query("labels", if result.is_ok() { "ok" } else { "error" });
     result
-}
-
-/// A label name as Prometheus accepts it (`model.LabelNameRE`).
-fn valid_label_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// `/api/v1/label/<name>/values`: the sorted values of one label over the selected series.
@@ -209,30 +179,4 @@ pub async fn buildinfo() -> Response {
         }
     });
     json_response(body.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn label_names_as_prometheus_accepts_them() {
-        assert!(valid_label_name("job"));
-        assert!(valid_label_name("__name__"));
-        assert!(valid_label_name("_a1"));
-        assert!(!valid_label_name("1bad"));
-        assert!(!valid_label_name(""));
-        assert!(!valid_label_name("a-b"));
-        assert!(!valid_label_name("é"));
-    }
-
-    #[test]
-    fn limits_zero_means_none_and_junk_is_refused() {
-        let p = |q: &str| Params::parse(Some(q), None);
-        assert_eq!(limit_param(&p("limit=3")).ok(), Some(Some(3)));
-        assert_eq!(limit_param(&p("limit=0")).ok(), Some(None));
-        assert_eq!(limit_param(&p("x=1")).ok(), Some(None));
-        let e = limit_param(&p("limit=-1")).err().map(|e| e.message);
-        assert!(e.is_some_and(|m| m.starts_with("invalid parameter \"limit\"")));
-    }
 }

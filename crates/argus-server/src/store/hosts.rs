@@ -1,19 +1,29 @@
 //! The host registry in SQLite (`<data_dir>/registry.db`, table `hosts`: `hostname`,
 //! `first_seen_ms`, `last_seen_ms`, `facts` and `heartbeat` as JSON text, schema version
 //! in `PRAGMA user_version`): when each host was first and last seen and what its latest
-//! heartbeat said (facts, plugin states). The heartbeat
-//! handler writes it, `GET /api/argus/hosts` reads it. The inventory with editing comes
-//! later on the same database.
+//! heartbeat said (facts, plugin states). The pipeline's
+//! heartbeat consumer writes it, `GET /api/argus/hosts` reads it. The inventory with
+//! editing comes later on the same database.
 //!
 //! Writes are idempotent and order-proof: the pipeline delivers at least once and may
 //! replay an older heartbeat after a newer one, so a row keeps the latest heartbeat by
 //! reception time and the earliest first-seen.
 
-use crate::hosts::HostRecord;
+use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use std::path::Path;
 use std::time::Duration;
+
+/// One host as listed, and as an earlier version's `hosts.json` held it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HostRecord {
+    pub hostname: String,
+    pub first_seen_ms: i64,
+    pub last_seen_ms: i64,
+    /// The last heartbeat as the agent sent it (facts, plugin states, buffer fill).
+    pub heartbeat: serde_json::Value,
+}
 
 /// The schema version this code writes (`PRAGMA user_version`).
 const SCHEMA_VERSION: i64 = 1;
@@ -191,13 +201,12 @@ mod tests {
     async fn heartbeats_upsert_order_proof_and_hosts_json_is_imported() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let json = dir.path().join("hosts.json");
-        let old = crate::hosts::Registry::open(&json).unwrap_or_else(|e| panic!("{e}"));
-        old.record(
-            "old1",
-            serde_json::json!({"facts": {"hostname": "old1"}}),
-            5,
-        );
-        old.save().unwrap_or_else(|e| panic!("{e}"));
+        // What the earlier in-memory registry saved: its records by host name.
+        std::fs::write(
+            &json,
+            r#"{"old1":{"hostname":"old1","first_seen_ms":5,"last_seen_ms":5,"heartbeat":{"facts":{"hostname":"old1"}}}}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         let db = dir.path().join("registry.db");
         let reg = HostRegistry::open(&db, Some(&json))
             .await

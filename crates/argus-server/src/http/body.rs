@@ -3,7 +3,7 @@
 //! The limit applies both to the bytes on the wire and to the decompressed size, so a small
 //! gzip bomb is refused with 413 like a large plain body.
 
-use crate::error::ApiError;
+use super::error::ApiError;
 use axum::body::{Body, Bytes};
 use axum::http::HeaderMap;
 use axum::http::header::CONTENT_ENCODING;

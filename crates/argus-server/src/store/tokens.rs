@@ -1,70 +1,20 @@
-//! Token authentication and namespaces.
-//!
-//! Every path except `/health` needs a token. Clients send it in the form they already
-//! know: `Authorization: Bearer <t>` (Prometheus, Grafana, the agent), `Authorization:
-//! Token <t>` (Influx v2 clients), HTTP Basic with the token as password, or `?p=<t>`
-//! (Influx v1 clients such as Telegraf's `influxdb` output).
+//! The tokens the server accepts, and what each grants: its [`Access`].
 //!
 //! Tokens are kept as SHA-256 hashes only ([`TokenStore`]): `server.token` (configured in
 //! plain text by its owner), `[[server.tokens]]` and `<data_dir>/tokens.toml`. Each token
-//! belongs to a namespace (the `ns` label) or to all of them; the request carries its
-//! [`Access`], which the ingest paths use to force `ns` and the read paths to filter by it.
+//! belongs to a namespace (the `ns` label) or to all of them; a request carries its
+//! [`Access`], which ingest uses to force `ns` and the read paths to filter by it.
 
-use crate::api::AppState;
 use crate::config::TokenConfig;
-use crate::error::ApiError;
-use axum::extract::{Request, State};
-use axum::http::header::AUTHORIZATION;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use base64_lite::decode_basic_password;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
-/// The token a request presents, in any accepted form.
-pub fn presented_token(req: &Request) -> Option<String> {
-    if let Some(h) = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
-    {
-        let h = h.trim();
-        if let Some((scheme, rest)) = h.split_once(' ') {
-            let rest = rest.trim();
-            match scheme.to_ascii_lowercase().as_str() {
-                "bearer" | "token" => return Some(rest.to_string()),
-                "basic" => return decode_basic_password(rest),
-                _ => {}
-            }
-        }
-    }
-    let query = req.uri().query()?;
-    form_urlencoded::parse(query.as_bytes())
-        .find(|(k, _)| k == "p")
-        .map(|(_, v)| v.into_owned())
-}
-
-pub async fn require_token(
-    State(state): State<AppState>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    if req.uri().path() == "/health" {
-        return next.run(req).await;
-    }
-    match presented_token(&req).and_then(|t| state.tokens.check(&t)) {
-        Some(access) => {
-            req.extensions_mut().insert(access);
-            next.run(req).await
-        }
-        None => {
-            state.telemetry.unauthorized();
-            ApiError::Unauthorized.into_response()
-        }
-    }
-}
+/// A request its token does not allow, and why (answered 403).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Denied(pub String);
 
 /// What a token may touch: one namespace, or all of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,24 +36,22 @@ impl Access {
 
     /// The namespace a write goes into: the token's own; a request naming another one is
     /// refused (403). Without a namespace token, the one the request names (if any).
-    pub fn write_ns(&self, requested: Option<&str>) -> Result<Option<String>, ApiError> {
+    pub fn write_ns(&self, requested: Option<&str>) -> Result<Option<String>, Denied> {
         match (&self.ns, requested) {
-            (Some(own), Some(r)) if !r.is_empty() && r != own.as_ref() => {
-                Err(ApiError::Forbidden(format!(
-                    "token {:?} belongs to namespace {own:?} and cannot write into {r:?}",
-                    self.name
-                )))
-            }
+            (Some(own), Some(r)) if !r.is_empty() && r != own.as_ref() => Err(Denied(format!(
+                "token {:?} belongs to namespace {own:?} and cannot write into {r:?}",
+                self.name
+            ))),
             (Some(own), _) => Ok(Some(own.to_string())),
             (None, r) => Ok(r.filter(|r| !r.is_empty()).map(str::to_string)),
         }
     }
 
     /// Refuses a namespace token on an endpoint for every namespace.
-    pub fn require_admin(&self) -> Result<(), ApiError> {
+    pub fn require_admin(&self) -> Result<(), Denied> {
         match &self.ns {
             None => Ok(()),
-            Some(ns) => Err(ApiError::Forbidden(format!(
+            Some(ns) => Err(Denied(format!(
                 "token {:?} is limited to namespace {ns:?}; this endpoint needs a token for every namespace",
                 self.name
             ))),
@@ -298,56 +246,6 @@ pub fn generate_token() -> std::io::Result<String> {
     Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
-/// Basic-auth decoding. Hand-written because it is twenty lines and the only base64 use in
-/// the server; a crate would add a dependency for one call.
-mod base64_lite {
-    fn val(c: u8) -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        } as u32)
-    }
-
-    pub fn decode(s: &str) -> Option<Vec<u8>> {
-        let s = s.trim_end_matches('=');
-        let mut out = Vec::with_capacity(s.len() * 3 / 4);
-        let (mut acc, mut bits) = (0u32, 0u32);
-        for c in s.bytes() {
-            acc = (acc << 6) | val(c)?;
-            bits += 6;
-            if bits >= 8 {
-                bits -= 8;
-                out.push((acc >> bits) as u8);
-                acc &= (1 << bits) - 1;
-            }
-        }
-        Some(out)
-    }
-
-    /// The password of a Basic credential `base64(user:password)`.
-    pub fn decode_basic_password(b64: &str) -> Option<String> {
-        let raw = String::from_utf8(decode(b64)?).ok()?;
-        raw.split_once(':').map(|(_, p)| p.to_string())
-    }
-
-    #[cfg(test)]
-    mod tests {
-        #[test]
-        fn decodes_basic_credentials() {
-            // "user:s3cret"
-            assert_eq!(
-                super::decode_basic_password("dXNlcjpzM2NyZXQ="),
-                Some("s3cret".to_string())
-            );
-            assert_eq!(super::decode_basic_password("!!"), None);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -418,10 +316,7 @@ mod tests {
             a.write_ns(Some("team-a")).ok().flatten().as_deref(),
             Some("team-a")
         );
-        assert!(matches!(
-            a.write_ns(Some("team-b")),
-            Err(ApiError::Forbidden(_))
-        ));
+        assert!(a.write_ns(Some("team-b")).is_err());
         assert!(a.require_admin().is_err());
         let admin = Access::admin();
         assert_eq!(

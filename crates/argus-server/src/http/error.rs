@@ -1,9 +1,14 @@
-//! API errors: each kind maps to one status code and a JSON body saying what was wrong.
+//! HTTP errors: each kind maps to one status code and a JSON body saying what was wrong.
 //!
 //! Two body shapes exist because two families of clients read them: ingest errors use
 //! `{"error", "code", "message", "line", "column"}` (Influx clients read `code`/`message`),
 //! query errors use Prometheus's `{"status":"error","errorType","error"}`.
 
+use crate::ingest::Refused;
+use crate::pipeline::PublishError;
+use crate::pipeline::publish::retry_secs;
+use crate::store::agent_configs::ConfigFault;
+use crate::store::tokens::Denied;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -20,7 +25,7 @@ pub enum ApiError {
     },
     #[error("{0}")]
     BadRequest(String),
-    /// A rule of [`crate::ingest::validate`] broken at `at` (a line, series or data point).
+    /// A rule of [`crate::ingest::rules`] broken at `at` (a line, series or data point).
     #[error("{at}: {message}")]
     Invalid {
         at: String,
@@ -103,6 +108,73 @@ impl ApiError {
             ApiError::Storage(_) | ApiError::Internal(_) => "internal error",
         }
     }
+}
+
+impl From<Refused> for ApiError {
+    fn from(e: Refused) -> ApiError {
+        match e {
+            Refused::BadLine {
+                line,
+                column,
+                message,
+            } => ApiError::BadLine {
+                line,
+                column,
+                message,
+            },
+            Refused::Invalid {
+                at,
+                reason,
+                message,
+            } => ApiError::Invalid {
+                at,
+                reason,
+                message,
+            },
+            Refused::Forbidden(m) => ApiError::Forbidden(m),
+        }
+    }
+}
+
+impl From<PublishError> for ApiError {
+    fn from(e: PublishError) -> ApiError {
+        match e {
+            PublishError::Full { retry_after } => ApiError::Busy {
+                retry_after_secs: retry_secs(retry_after),
+            },
+            PublishError::Unavailable {
+                retry_after,
+                message,
+            } => ApiError::Unavailable {
+                retry_after_secs: retry_secs(retry_after),
+                message,
+            },
+            PublishError::TooLarge { max } => ApiError::TooLarge {
+                limit: max as usize,
+            },
+            e @ PublishError::InvalidTopic(_) => ApiError::BadRequest(e.to_string()),
+        }
+    }
+}
+
+impl From<Denied> for ApiError {
+    fn from(e: Denied) -> ApiError {
+        ApiError::Forbidden(e.0)
+    }
+}
+
+impl From<ConfigFault> for ApiError {
+    fn from(e: ConfigFault) -> ApiError {
+        match e {
+            ConfigFault::Io(e) => ApiError::Internal(e.to_string()),
+            other => ApiError::BadRequest(other.to_string()),
+        }
+    }
+}
+
+/// A blocking task that panicked or was cancelled.
+pub fn joined(e: tokio::task::JoinError) -> ApiError {
+    ApiError::Internal(e.to_string())
 }
 
 impl IntoResponse for ApiError {

@@ -1,12 +1,17 @@
-//! Handlers for the Prometheus query endpoints.
+//! The Prometheus query endpoints: `/api/v1/query`, `/api/v1/query_range` and
+//! `/api/v1/series`. Queries are evaluated by the `argus-promql` engine over the store as
+//! the request's token may see it, on a blocking thread, and stop when the client goes
+//! away.
 
-use super::format::{PromError, json_response, value_json};
-use super::params::{Params, parse_duration_ms, parse_time};
-use super::selector::parse_selector;
-use crate::api::AppState;
-use crate::auth::Access;
-use crate::store::scoped::for_namespace;
-use argus_core::Storage;
+use super::prom::{
+    PromError, blocking, check_series_limit, json_response, limit_param, required, scoped,
+    time_param,
+};
+use crate::query::format::value_json;
+use crate::query::params::{Params, parse_duration_ms, parse_time};
+use crate::query::selector::parse_selector;
+use crate::state::AppState;
+use crate::store::tokens::Access;
 use argus_core::{Labels, now_ms};
 use argus_promql::{Engine, EngineOptions, QueryError, Value};
 use axum::Extension;
@@ -15,45 +20,6 @@ use axum::response::Response;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-
-/// Prometheus refuses range queries with more points per series than this.
-const MAX_POINTS: i64 = 11_000;
-
-fn required<'a>(p: &'a Params, key: &str) -> Result<&'a str, PromError> {
-    p.get(key)
-        .ok_or_else(|| PromError::bad_data(format!("missing parameter {key:?}")))
-}
-
-pub(crate) fn time_param(p: &Params, key: &str, default: i64) -> Result<i64, PromError> {
-    match p.get(key) {
-        None | Some("") => Ok(default),
-        Some(s) => parse_time(s).map_err(|e| {
-            PromError::bad_data(format!(
-                "invalid parameter {key:?}: Invalid time value for '{key}': {e}"
-            ))
-        }),
-    }
-}
-
-/// The store as `access` may see it: a namespace token sees its namespace only.
-pub(crate) fn scoped(state: &AppState, access: &Access) -> Result<Arc<dyn Storage>, PromError> {
-    for_namespace(&state.store, access.ns.as_deref())
-        .map_err(|e| PromError::bad_data(e.to_string()))
-}
-
-/// Runs storage work on a blocking thread: the real engine reads files.
-pub(crate) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, argus_core::StorageError> + Send + 'static,
-) -> Result<T, PromError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| PromError::internal(e.to_string()))?
-        .map_err(|e| match e {
-            argus_core::StorageError::Limit(m) => PromError::execution(m),
-            e @ argus_core::StorageError::OverRead { .. } => PromError::execution(e.to_string()),
-            other => PromError::internal(other.to_string()),
-        })
-}
 
 /// The engine over the store as `access` may see it, with the configured limits; a
 /// `timeout` parameter shortens the configured timeout (never lengthens it).
@@ -122,6 +88,14 @@ async fn evaluate(
     .map_err(|e| engine_error(e, wrap_parse))
 }
 
+/// Range bounds the engine refuses, named by their parameter as Prometheus names them.
+fn range_error(e: argus_promql::RangeError) -> PromError {
+    match e.param {
+        Some(param) => PromError::bad_data(format!("invalid parameter {param:?}: {}", e.message)),
+        None => PromError::bad_data(e.message),
+    }
+}
+
 pub async fn query(
     State(state): State<AppState>,
     Extension(access): Extension<Access>,
@@ -151,23 +125,10 @@ pub async fn query_range(
             .map_err(|e| PromError::bad_data(format!("invalid parameter \"start\": {e}")))?;
         let end = parse_time(required(&p, "end")?)
             .map_err(|e| PromError::bad_data(format!("invalid parameter \"end\": {e}")))?;
-        if end < start {
-            return Err(PromError::bad_data(
-                "invalid parameter \"end\": end timestamp must not be before start time",
-            ));
-        }
+        argus_promql::check_bounds(start, end).map_err(range_error)?;
         let step = parse_duration_ms(required(&p, "step")?)
             .map_err(|e| PromError::bad_data(format!("invalid parameter \"step\": {e}")))?;
-        if step <= 0 {
-            return Err(PromError::bad_data(
-                "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer",
-            ));
-        }
-        if (end - start) / step > MAX_POINTS {
-            return Err(PromError::bad_data(
-                "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
-            ));
-        }
+        argus_promql::check_step(start, end, step).map_err(range_error)?;
         let q = required(&p, "query")?.to_string();
         let engine = engine(&state, &access, &p)?;
         let v = evaluate(
@@ -208,14 +169,14 @@ pub async fn series(
     }
     let start = time_param(&p, "start", i64::MIN / 2)?;
     let end = time_param(&p, "end", i64::MAX / 2)?;
-    let limit = super::meta::limit_param(&p)?;
+    let limit = limit_param(&p)?;
     let store = scoped(&state, &access)?;
     let max = state.query.max_series;
     let mut all: Vec<Labels> = blocking(move || {
         let mut out = Vec::new();
         for s in selections {
             out.extend(store.series(&s.matchers, start, end)?);
-            super::meta::check_series_limit(out.len(), max)?;
+            check_series_limit(out.len(), max)?;
         }
         Ok(out)
     })

@@ -3,7 +3,7 @@
 //! body breaking one is refused whole with 400 naming where (line, series, data point) and
 //! why; the reason is counted at `/metrics` (`argus_ingest_rejected_total{reason}`).
 
-use crate::ServerConfig;
+use crate::config::ServerConfig;
 use argus_core::TimeSeries;
 
 /// The limits, from `[server]`.
@@ -191,6 +191,8 @@ mod tests {
     #[test]
     fn names_follow_prometheus() {
         assert!(valid_label_name("_a1"));
+        assert!(valid_label_name("__name__"));
+        assert!(!valid_label_name("é"));
         assert!(!valid_label_name("1a"));
         assert!(!valid_label_name("a-b"));
         assert!(!valid_label_name(""));

@@ -130,7 +130,7 @@ impl Storage for Scoped {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::MemStore;
+    use crate::storage::MemStore;
     use argus_core::Sample;
 
     #[test]

@@ -1,0 +1,152 @@
+//! The HTTP layer: the router, and one file of request handlers per route group. It is
+//! the top of the crate: it imports the domain (ingest, pipeline, stores, query) and
+//! nothing below imports it. Errors become responses here ([`error`], [`prom`]).
+//!
+//! | file | routes |
+//! | --- | --- |
+//! | [`ingest`] | `/write`, `/api/v2/write`, `/api/v1/write`, `/api/put` |
+//! | [`query`] | `/api/v1/query`, `/api/v1/query_range`, `/api/v1/series` |
+//! | [`metadata`] | `/api/v1/labels`, `/api/v1/label/{name}/values`, metadata, rules, alerts, exemplars, buildinfo |
+//! | [`analysis`] | `/api/argus/analysis/*`, `/api/argus/hosts/{host}/summary` |
+//! | [`events`] | `/api/argus/events` |
+//! | [`hosts`] | `/api/argus/heartbeat`, `/api/argus/hosts`, `/api/argus/agent/config` |
+//! | [`admin`] | `/api/argus/admin/*` |
+//! | [`status`] | `/health`, `/metrics` |
+
+pub mod admin;
+pub mod analysis;
+pub mod auth;
+pub mod body;
+pub mod error;
+pub mod events;
+pub mod hosts;
+pub mod ingest;
+pub mod metadata;
+pub mod prom;
+pub mod query;
+pub mod status;
+
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use error::ApiError;
+use std::future::Future;
+use tokio::net::TcpListener;
+
+/// Serves the API on `listener` until `shutdown` resolves; in-flight requests finish first.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Every path the server answers.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(status::health))
+        .route("/metrics", get(status::metrics))
+        .route("/write", post(ingest::write_v1))
+        .route("/api/v2/write", post(ingest::write_v2))
+        .route("/api/v1/write", post(ingest::remote_write))
+        .route("/api/put", post(ingest::opentsdb_put))
+        .route("/api/v1/query", get(query::query).post(query::query))
+        .route(
+            "/api/v1/query_range",
+            get(query::query_range).post(query::query_range),
+        )
+        .route("/api/v1/series", get(query::series).post(query::series))
+        .route(
+            "/api/v1/labels",
+            get(metadata::labels).post(metadata::labels),
+        )
+        .route(
+            "/api/v1/label/{name}/values",
+            get(metadata::label_values).post(metadata::label_values),
+        )
+        .route(
+            "/api/v1/metadata",
+            get(metadata::metadata).post(metadata::metadata),
+        )
+        .route(
+            "/api/v1/query_exemplars",
+            get(metadata::query_exemplars).post(metadata::query_exemplars),
+        )
+        .route("/api/v1/rules", get(metadata::rules).post(metadata::rules))
+        .route(
+            "/api/v1/alerts",
+            get(metadata::alerts).post(metadata::alerts),
+        )
+        .route(
+            "/api/v1/status/buildinfo",
+            get(metadata::buildinfo).post(metadata::buildinfo),
+        )
+        .route("/api/argus/events", get(events::get).post(events::post))
+        .route("/api/argus/heartbeat", post(hosts::heartbeat))
+        .route("/api/argus/hosts", get(hosts::list))
+        .route(
+            "/api/argus/agent/config",
+            get(hosts::get_config).put(hosts::put_config),
+        )
+        .route("/api/argus/analysis/by-label", get(analysis::by_label))
+        .route("/api/argus/analysis/top", get(analysis::top))
+        .route("/api/argus/hosts/{host}/summary", get(analysis::summary))
+        .route("/api/argus/admin/flush", post(admin::flush))
+        .route("/api/argus/admin/tsdb", get(admin::tsdb))
+        .fallback(not_found)
+        // Body limits are enforced by the ingest handlers themselves (also after gzip).
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
+        .with_state(state)
+}
+
+/// What a `--role handlers` process (consumers only) answers over HTTP: `/health` and
+/// `/metrics` (the latter with a token, as on every server), and what its consumers
+/// stored: in scale-out, the process bound to the event types and `heartbeat` is where
+/// events and hosts are read (docs/scale-out.md).
+pub fn status_router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(status::health))
+        .route("/metrics", get(status::metrics))
+        .route("/api/argus/events", get(events::get))
+        .route("/api/argus/hosts", get(hosts::list))
+        .fallback(|req: Request| async move {
+            ApiError::NotFound(format!(
+                "{} (a --role handlers process answers /health, /metrics, GET /api/argus/events and /api/argus/hosts only)",
+                req.uri().path()
+            ))
+        })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ))
+        .with_state(state)
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError::NotFound(req.uri().path().to_string())
+}
+
+async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |m| m.as_str())
+        .to_string();
+    let resp = next.run(req).await;
+    state.telemetry.http_request(&route, resp.status().as_u16());
+    resp
+}

@@ -1,0 +1,348 @@
+//! Applying queued entries: samples and line protocol into storage, heartbeats into the
+//! host registry, events into the event store or an exec program.
+//!
+//! Applying one entry ends in one of three ways: applied; **refused** for good (it can
+//! never be applied: undecodable, or storage refuses its data as too old or over a limit),
+//! which the consumer acks and counts as dropped so that it cannot stall its topic; or
+//! **retry** (I/O, a busy database, a program exiting non-zero), which the consumer gives
+//! back to the queue to take again. [`ApplyError`] says which.
+
+use super::codec::{self, Entry};
+use super::config::ExecConfig;
+use super::metrics::TopicCounters;
+use crate::ingest::lines::Checked;
+use crate::ingest::{CheckedLines, Refused, Rules};
+use crate::store::events::EventStore;
+use crate::store::hosts::{HostRegistry, Seen};
+use argus_core::line_protocol::{Line, Precision, line_to_series};
+use argus_core::{Event, Storage, StorageError, TimeSeries};
+use argus_queue::Delivery;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+/// Why an entry was not applied.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ApplyError {
+    /// It can never be applied: ack it and count it as dropped.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// It may apply later: give it back to the queue.
+    #[error("{0}")]
+    Retry(String),
+}
+
+impl From<StorageError> for ApplyError {
+    fn from(e: StorageError) -> ApplyError {
+        match e {
+            // The data itself is refused: retrying cannot help.
+            StorageError::Rejected(_) | StorageError::Limit(_) => {
+                ApplyError::Refused(e.to_string())
+            }
+            other => ApplyError::Retry(format!("storage: {other}")),
+        }
+    }
+}
+
+impl From<argus_tsdb::Error> for ApplyError {
+    fn from(e: argus_tsdb::Error) -> ApplyError {
+        StorageError::from(e).into()
+    }
+}
+
+impl From<Refused> for ApplyError {
+    fn from(e: Refused) -> ApplyError {
+        ApplyError::Refused(e.to_string())
+    }
+}
+
+/// A blocking task that panicked or was cancelled: try again.
+fn joined(e: tokio::task::JoinError) -> ApplyError {
+    ApplyError::Retry(e.to_string())
+}
+
+/// Where applied entries go. Shared read-only by every topic's consumers.
+pub struct Targets {
+    pub store: Arc<dyn Storage>,
+    /// The embedded engine when it is the store: queued line protocol takes its fast path.
+    pub tsdb: Option<Arc<argus_tsdb::Db>>,
+    /// The ingest rules, which queued line protocol is applied with (as it was checked).
+    pub rules: Arc<Rules>,
+    pub events: Arc<EventStore>,
+    pub hosts: Arc<HostRegistry>,
+    pub exec: BTreeMap<String, ExecConfig>,
+    /// Most entries taken from the queue at a time.
+    pub batch_entries: usize,
+    /// Workers per type sharing its consumer (a type with an exec target has one).
+    pub workers: usize,
+}
+
+/// Applies entries together (one storage append for their samples). Entries refused for
+/// good are counted as dropped; `Err` when the part should be retried.
+pub async fn apply(
+    topic: &str,
+    part: &[Delivery],
+    t: &Targets,
+    counters: &TopicCounters,
+) -> Result<(), String> {
+    let drop_refused = |r: Result<(), ApplyError>, what: &str| match r {
+        Ok(()) => Ok(()),
+        Err(ApplyError::Refused(reason)) => {
+            tracing::warn!(topic, %reason, "{what} refused: dropped");
+            counters.dropped_rejected.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        }
+        Err(ApplyError::Retry(e)) => Err(e),
+    };
+    let mut samples: Vec<Vec<TimeSeries>> = Vec::new();
+    let mut lines: Vec<Entry> = Vec::new();
+    let mut seen: Vec<Seen> = Vec::new();
+    let mut events: Vec<Event> = Vec::new();
+    for d in part {
+        match codec::decode(&d.payload) {
+            Ok(Entry::Samples { ns, mut series }) => {
+                if let Some(ns) = ns {
+                    for s in &mut series {
+                        s.labels.set("ns", &ns);
+                    }
+                }
+                samples.push(series);
+            }
+            Ok(Entry::Heartbeat {
+                received_ms, body, ..
+            }) => match heartbeat_host(&body) {
+                Some(h) => seen.push(Seen {
+                    hostname: h.to_string(),
+                    received_ms,
+                    heartbeat: body.clone(),
+                }),
+                None => drop_refused(
+                    Err(ApplyError::Refused("no facts.hostname".into())),
+                    "a heartbeat",
+                )?,
+            },
+            Ok(Entry::Events { events: e, .. }) => events.extend(e),
+            Ok(e @ Entry::Lines { .. }) => lines.push(e),
+            Err(e) => {
+                tracing::error!(topic, id = d.id, error = %e, "dropping an undecodable entry");
+                counters.dropped_corrupt.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    if !samples.is_empty() {
+        for r in apply_samples(t.store.clone(), samples).await? {
+            drop_refused(Err(r), "a batch of samples")?;
+        }
+    }
+    if !lines.is_empty() {
+        let (store, tsdb, rules) = (t.store.clone(), t.tsdb.clone(), t.rules.clone());
+        let refused = tokio::task::spawn_blocking(move || {
+            apply_lines(store.as_ref(), tsdb.as_deref(), &rules, &lines)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+        for r in refused {
+            drop_refused(Err(r), "a batch of samples")?;
+        }
+    }
+    if !seen.is_empty() {
+        t.hosts
+            .record(&seen)
+            .await
+            .map_err(|e| format!("host registry: {e}"))?;
+    }
+    if !events.is_empty() {
+        match t.exec.get(topic) {
+            Some(x) => super::exec::run(x, topic, &events).await?,
+            None => {
+                let store = t.events.clone();
+                tokio::task::spawn_blocking(move || store.append(&events))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| format!("event store: {e}"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The host a heartbeat names (`facts.hostname`), if any.
+pub fn heartbeat_host(body: &serde_json::Value) -> Option<&str> {
+    body["facts"]["hostname"].as_str().filter(|h| !h.is_empty())
+}
+
+/// Appends every entry's series in one call; when storage refuses that, entry by entry, so
+/// one refused entry (too old, over a limit) does not hold back the others. Returns the
+/// entries refused for good; `Err` when storage failed otherwise.
+async fn apply_samples(
+    store: Arc<dyn Storage>,
+    entries: Vec<Vec<TimeSeries>>,
+) -> Result<Vec<ApplyError>, String> {
+    let append = |series: Vec<TimeSeries>| {
+        let store = store.clone();
+        async move {
+            match tokio::task::spawn_blocking(move || store.append(series))
+                .await
+                .map_err(joined)?
+            {
+                Ok(()) => Ok(()),
+                Err(e) => Err(ApplyError::from(e)),
+            }
+        }
+    };
+    if entries.len() > 1 {
+        let all: Vec<TimeSeries> = entries.iter().flatten().cloned().collect();
+        match append(all).await {
+            Ok(()) => return Ok(Vec::new()),
+            Err(ApplyError::Retry(e)) => return Err(e),
+            Err(ApplyError::Refused(_)) => {}
+        }
+    }
+    let mut refused = Vec::new();
+    for series in entries {
+        match append(series).await {
+            Ok(()) => {}
+            Err(ApplyError::Retry(e)) => return Err(e),
+            Err(r) => refused.push(r),
+        }
+    }
+    Ok(refused)
+}
+
+/// One queued line-protocol entry.
+struct QueuedLines<'a> {
+    ns: Option<&'a str>,
+    precision: Precision,
+    now_ms: i64,
+    text: &'a str,
+}
+
+impl<'a> QueuedLines<'a> {
+    fn of(e: &'a Entry) -> Option<QueuedLines<'a>> {
+        match e {
+            Entry::Lines {
+                ns,
+                precision,
+                now_ms,
+                text,
+            } => Some(QueuedLines {
+                ns: ns.as_deref(),
+                precision: *precision,
+                now_ms: *now_ms,
+                text,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The entry's lines, checked again by the rules it was checked with at ingest.
+    fn checked(&self, rules: &'a Rules) -> CheckedLines<'a> {
+        CheckedLines::new(
+            rules,
+            self.text,
+            self.precision,
+            self.ns.is_some(),
+            self.now_ms,
+        )
+    }
+}
+
+/// Applies queued line-protocol entries: on the embedded engine all in one commit, or
+/// entry by entry when that fails, each then on its own. Returns the entries refused for
+/// good; `Err` when storage failed otherwise (retry).
+fn apply_lines(
+    store: &dyn Storage,
+    tsdb: Option<&argus_tsdb::Db>,
+    rules: &Rules,
+    entries: &[Entry],
+) -> Result<Vec<ApplyError>, ApplyError> {
+    let entries: Vec<QueuedLines<'_>> = entries.iter().filter_map(QueuedLines::of).collect();
+    if let Some(db) = tsdb
+        && entries.len() > 1
+    {
+        let mut app = db.appender();
+        let all = entries
+            .iter()
+            .try_for_each(|e| add_lines(&mut app, rules, e));
+        if all.is_ok() && app.commit().is_ok() {
+            return Ok(Vec::new());
+        }
+    }
+    let mut refused = Vec::new();
+    for e in &entries {
+        let r = match tsdb {
+            Some(db) => {
+                // A bad line anywhere leaves the batch uncommitted: nothing of it is stored.
+                let mut app = db.appender();
+                add_lines(&mut app, rules, e).and_then(|()| Ok(app.commit()?))
+            }
+            None => collect_series(rules, e).and_then(|s| Ok(store.append(s)?)),
+        };
+        match r {
+            Ok(()) => {}
+            Err(e @ ApplyError::Refused(_)) => refused.push(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(refused)
+}
+
+/// Any store: an entry's series with their labels built the standard way.
+fn collect_series(rules: &Rules, e: &QueuedLines<'_>) -> Result<Vec<TimeSeries>, ApplyError> {
+    let extra: Vec<(&str, &str)> = e.ns.map(|n| ("ns", n)).into_iter().collect();
+    let mut series: Vec<TimeSeries> = Vec::new();
+    for checked in e.checked(rules) {
+        line_to_series(&checked?.line, e.precision, e.now_ms, &extra, &mut series);
+    }
+    Ok(series)
+}
+
+/// The embedded engine: adds an entry's samples to an appender (not committed). Series
+/// are found by the line's raw key (namespace, measurement, tags, field), so labels are
+/// built only the first time a series is seen.
+fn add_lines(
+    app: &mut argus_tsdb::db::Appender<'_>,
+    rules: &Rules,
+    e: &QueuedLines<'_>,
+) -> Result<(), ApplyError> {
+    let extra: Vec<(&str, &str)> = e.ns.map(|n| ("ns", n)).into_iter().collect();
+    let mut key: Vec<u8> = Vec::with_capacity(256);
+    let mut scratch: Vec<TimeSeries> = Vec::new();
+    for checked in e.checked(rules) {
+        let Checked { line, ts } = checked?;
+        key.clear();
+        key.extend_from_slice(e.ns.unwrap_or("").as_bytes());
+        key.push(0);
+        key.extend_from_slice(line.measurement.as_bytes());
+        for (k, v) in &line.tags {
+            key.push(0);
+            key.extend_from_slice(k.as_bytes());
+            key.push(b'=');
+            key.extend_from_slice(v.as_bytes());
+        }
+        key.push(0);
+        let prefix = key.len();
+        for (field, value) in &line.fields {
+            let Some(v) = value.as_f64() else {
+                continue;
+            };
+            key.truncate(prefix);
+            key.extend_from_slice(field.as_bytes());
+            let r = app.series_keyed(&key, || {
+                // First sight of this series: map this field alone the standard way.
+                let one = Line {
+                    measurement: line.measurement.clone(),
+                    tags: line.tags.clone(),
+                    fields: vec![(field.clone(), value.clone())],
+                    timestamp: line.timestamp,
+                };
+                scratch.clear();
+                line_to_series(&one, e.precision, e.now_ms, &extra, &mut scratch);
+                scratch.pop().map(|s| s.labels).unwrap_or_default()
+            })?;
+            app.add(&r, ts, v)?;
+        }
+    }
+    Ok(())
+}

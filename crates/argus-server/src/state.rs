@@ -1,0 +1,42 @@
+//! The application state: every part a request handler can reach, built once at start.
+//!
+//! Every part is always there, except the embedded engine: a server storing its metrics
+//! in a remote store (VictoriaMetrics) has no [`Db`](argus_tsdb::Db), and its admin
+//! endpoints say so.
+
+use crate::ingest::Rules;
+use crate::pipeline::Pipeline;
+use crate::store::agent_configs::AgentConfigs;
+use crate::store::events::EventStore;
+use crate::store::hosts::HostRegistry;
+use crate::store::tokens::TokenStore;
+use crate::telemetry::Telemetry;
+use argus_core::Storage;
+use std::sync::Arc;
+
+/// What every request handler can reach. Cheap to clone: it holds `Arc`s.
+#[derive(Clone)]
+pub struct AppState {
+    /// Where metrics are stored and read.
+    pub store: Arc<dyn Storage>,
+    /// The embedded engine when it is the store (admin endpoints, its figures at
+    /// `/metrics`); `None` with a remote store.
+    pub tsdb: Option<Arc<argus_tsdb::Db>>,
+    /// The queue ingest publishes to.
+    pub pipeline: Arc<Pipeline>,
+    /// Where events are kept.
+    pub events: Arc<EventStore>,
+    /// The host registry, fed by heartbeats.
+    pub hosts: Arc<HostRegistry>,
+    /// Agent configurations served to agents.
+    pub agent_configs: Arc<AgentConfigs>,
+    /// The tokens accepted, each with its namespace.
+    pub tokens: Arc<TokenStore>,
+    pub telemetry: Telemetry,
+    /// What every ingested sample is checked against.
+    pub rules: Arc<Rules>,
+    /// `server.max_body_bytes`: the largest request body, after decompression.
+    pub max_body_bytes: usize,
+    /// PromQL limits and defaults (`[query]`).
+    pub query: argus_promql::EngineOptions,
+}
