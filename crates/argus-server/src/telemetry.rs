@@ -212,77 +212,93 @@ impl Telemetry {
     }
 }
 
-/// Appends the engine's gauges to a `/metrics` body.
+/// Writes a metric family's `# HELP` and `# TYPE` lines (the Prometheus text format).
+pub fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// Writes one sample line; `labels` is empty or `{a="b",...}`.
+pub fn sample(out: &mut String, name: &str, labels: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(out, "{name}{labels} {value}");
+}
+
+/// Appends the engine's figures to a `/metrics` body.
 pub fn render_tsdb_metrics(s: &DbStats, out: &mut String) {
     // The text format wants "# EOF" only in OpenMetrics; prometheus-client ends with it,
     // so insert before it when present.
     let eof = out.rfind("# EOF").unwrap_or(out.len());
     let tail = out.split_off(eof);
-    let mut g = |name: &str, help: &str, v: u64| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
-    };
-    g(
-        "argus_tsdb_head_series",
-        "Series in the in-memory head",
-        s.head_series,
-    );
-    g(
-        "argus_tsdb_head_samples",
-        "Samples in the in-memory head",
-        s.head_samples,
-    );
-    g(
-        "argus_tsdb_head_sample_bytes",
-        "Bytes of sample data in the head",
-        s.head_sample_bytes,
-    );
-    g(
-        "argus_tsdb_wal_bytes",
-        "Bytes of the write-ahead log on disk",
-        s.wal_bytes,
-    );
-    g("argus_tsdb_blocks", "Blocks on disk", s.blocks.len() as u64);
-    g(
-        "argus_tsdb_block_bytes_total",
-        "Bytes of all blocks on disk",
-        s.block_bytes,
-    );
-    g(
-        "argus_tsdb_block_samples_total",
-        "Samples in all blocks",
-        s.block_samples,
-    );
-    g(
-        "argus_tsdb_block_index_memory_bytes",
-        "Bytes of RAM held by loaded block indexes",
-        s.block_index_memory_bytes,
-    );
-    let _ = writeln!(
-        out,
-        "# HELP argus_tsdb_out_of_order_rejected_samples Samples refused for being older than the out-of-order window\n# TYPE argus_tsdb_out_of_order_rejected_samples counter\nargus_tsdb_out_of_order_rejected_samples_total {}",
-        s.rejected_out_of_order
-    );
-    let _ = writeln!(
-        out,
-        "# HELP argus_tsdb_block_bytes Bytes of one block on disk\n# TYPE argus_tsdb_block_bytes gauge"
-    );
-    for b in &s.blocks {
-        let _ = writeln!(
-            out,
-            "argus_tsdb_block_bytes{{block=\"{}\",level=\"{}\"}} {}",
-            b.id, b.level, b.bytes
-        );
+    let gauges = [
+        (
+            "argus_tsdb_head_series",
+            "Series in the in-memory head",
+            s.head_series,
+        ),
+        (
+            "argus_tsdb_head_samples",
+            "Samples in the in-memory head",
+            s.head_samples,
+        ),
+        (
+            "argus_tsdb_head_sample_bytes",
+            "Bytes of sample data in the head",
+            s.head_sample_bytes,
+        ),
+        (
+            "argus_tsdb_wal_bytes",
+            "Bytes of the write-ahead log on disk",
+            s.wal_bytes,
+        ),
+        ("argus_tsdb_blocks", "Blocks on disk", s.blocks.len() as u64),
+        (
+            "argus_tsdb_block_bytes_total",
+            "Bytes of all blocks on disk",
+            s.block_bytes,
+        ),
+        (
+            "argus_tsdb_block_samples_total",
+            "Samples in all blocks",
+            s.block_samples,
+        ),
+        (
+            "argus_tsdb_block_index_memory_bytes",
+            "Bytes of RAM held by loaded block indexes",
+            s.block_index_memory_bytes,
+        ),
+    ];
+    for (name, help, v) in gauges {
+        family(out, name, "gauge", help);
+        sample(out, name, "", v);
     }
-    let _ = writeln!(
+    family(
         out,
-        "# HELP argus_tsdb_block_samples Samples in one block\n# TYPE argus_tsdb_block_samples gauge"
+        "argus_tsdb_out_of_order_rejected_samples",
+        "counter",
+        "Samples refused for being older than the out-of-order window",
     );
-    for b in &s.blocks {
-        let _ = writeln!(
-            out,
-            "argus_tsdb_block_samples{{block=\"{}\",level=\"{}\"}} {}",
-            b.id, b.level, b.samples
-        );
+    sample(
+        out,
+        "argus_tsdb_out_of_order_rejected_samples_total",
+        "",
+        s.rejected_out_of_order,
+    );
+    type PerBlock = fn(&argus_tsdb::db::BlockStats) -> u64;
+    let per_block: [(&str, &str, PerBlock); 2] = [
+        (
+            "argus_tsdb_block_bytes",
+            "Bytes of one block on disk",
+            |b| b.bytes,
+        ),
+        ("argus_tsdb_block_samples", "Samples in one block", |b| {
+            b.samples
+        }),
+    ];
+    for (name, help, value) in per_block {
+        family(out, name, "gauge", help);
+        for b in &s.blocks {
+            let labels = format!("{{block=\"{}\",level=\"{}\"}}", b.id, b.level);
+            sample(out, name, &labels, value(b));
+        }
     }
     out.push_str(&tail);
 }

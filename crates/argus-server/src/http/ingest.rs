@@ -44,41 +44,17 @@ fn counted<T>(state: &AppState, result: Result<T, ApiError>) -> Result<T, ApiErr
     result
 }
 
-pub async fn write_v1(
+/// `POST /write` (`V2 = false`: the namespace is `db`) and `POST /api/v2/write` (`V2 =
+/// true`: the namespace is `bucket`).
+pub async fn write<const V2: bool>(
     State(state): State<AppState>,
     Extension(access): Extension<Access>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
-    let r = write_lines(
-        &state,
-        &access,
-        query.as_deref(),
-        &headers,
-        body,
-        Flavour::V1,
-    )
-    .await;
-    counted(&state, r)
-}
-
-pub async fn write_v2(
-    State(state): State<AppState>,
-    Extension(access): Extension<Access>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<StatusCode, ApiError> {
-    let r = write_lines(
-        &state,
-        &access,
-        query.as_deref(),
-        &headers,
-        body,
-        Flavour::V2,
-    )
-    .await;
+    let flavour = if V2 { Flavour::V2 } else { Flavour::V1 };
+    let r = write_lines(&state, &access, query.as_deref(), &headers, body, flavour).await;
     counted(&state, r)
 }
 

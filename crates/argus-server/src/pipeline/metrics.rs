@@ -1,9 +1,9 @@
 //! The pipeline's figures at `/metrics`: per topic, what ingest published and what the
 //! consumers applied, dropped or failed on; and the queue's own size and lag.
 
+use crate::telemetry::{family, sample};
 use argus_queue::Queue;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,50 +12,37 @@ use std::time::Duration;
 pub async fn render_queue_stats(queue: &dyn Queue, out: &mut String) {
     // A queue that does not answer (NATS down) must not hang /metrics.
     let stats = tokio::time::timeout(Duration::from_secs(2), queue.stats()).await;
+    family(out, "argus_queue_up", "gauge", "Whether the queue answered");
     let Ok(Ok(stats)) = stats else {
-        let _ = writeln!(
-            out,
-            "# HELP argus_queue_up Whether the queue answered\n# TYPE argus_queue_up gauge\nargus_queue_up 0"
-        );
+        sample(out, "argus_queue_up", "", 0);
         return;
     };
-    let _ = writeln!(
+    sample(out, "argus_queue_up", "", 1);
+    family(
         out,
-        "# HELP argus_queue_up Whether the queue answered\n# TYPE argus_queue_up gauge\nargus_queue_up 1"
+        "argus_queue_bytes",
+        "gauge",
+        "Bytes the queue occupies",
     );
-    let _ = writeln!(
-        out,
-        "# HELP argus_queue_bytes Bytes the queue occupies\n# TYPE argus_queue_bytes gauge\nargus_queue_bytes {}",
-        stats.bytes
-    );
+    sample(out, "argus_queue_bytes", "", stats.bytes);
     if let Some(l) = stats.limit_bytes {
-        let _ = writeln!(
-            out,
-            "# HELP argus_queue_limit_bytes The queue's size limit (embedded: whole log; NATS: per stream)\n# TYPE argus_queue_limit_bytes gauge\nargus_queue_limit_bytes {l}"
-        );
+        let name = "argus_queue_limit_bytes";
+        let help = "The queue's size limit (embedded: whole log; NATS: per stream)";
+        family(out, name, "gauge", help);
+        sample(out, name, "", l);
     }
-    let _ = writeln!(
-        out,
-        "# HELP argus_queue_topic_entries Entries a topic holds\n# TYPE argus_queue_topic_entries gauge"
-    );
+    let name = "argus_queue_topic_entries";
+    family(out, name, "gauge", "Entries a topic holds");
     for t in &stats.topics {
-        let _ = writeln!(
-            out,
-            "argus_queue_topic_entries{{topic=\"{}\"}} {}",
-            t.topic, t.entries
-        );
+        sample(out, name, &format!("{{topic=\"{}\"}}", t.topic), t.entries);
     }
-    let _ = writeln!(
-        out,
-        "# HELP argus_queue_lag_entries Entries published and not yet acked, per topic and consumer group\n# TYPE argus_queue_lag_entries gauge"
-    );
+    let name = "argus_queue_lag_entries";
+    let help = "Entries published and not yet acked, per topic and consumer group";
+    family(out, name, "gauge", help);
     for t in &stats.topics {
         for c in &t.consumers {
-            let _ = writeln!(
-                out,
-                "argus_queue_lag_entries{{topic=\"{}\",group=\"{}\"}} {}",
-                t.topic, c.group, c.pending
-            );
+            let labels = format!("{{topic=\"{}\",group=\"{}\"}}", t.topic, c.group);
+            sample(out, name, &labels, c.pending);
         }
     }
 }
@@ -69,7 +56,7 @@ pub struct TopicCounters {
     /// Entries given up on (acked without effect) by reason.
     pub dropped_corrupt: AtomicU64,
     pub dropped_rejected: AtomicU64,
-    /// Handler runs that failed and will be retried.
+    /// Consumer runs that failed and will be retried.
     pub failed_runs: AtomicU64,
 }
 
@@ -80,7 +67,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// The counters of `topic` (a handler task keeps the `Arc`).
+    /// The counters of `topic` (a consumer task keeps the `Arc`).
     pub fn topic(&self, topic: &str) -> Arc<TopicCounters> {
         self.topics
             .lock()
@@ -129,27 +116,22 @@ impl Metrics {
             ),
         ];
         for (name, help, field) in families {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            family(out, name, "counter", help);
             for (t, c) in &topics {
-                let _ = writeln!(out, "{name}{{topic=\"{t}\"}} {}", get(field(c)));
+                sample(out, name, &format!("{{topic=\"{t}\"}}"), get(field(c)));
             }
         }
         let name = "argus_pipeline_dropped_entries_total";
-        let _ = writeln!(
-            out,
-            "# HELP {name} Entries acked without effect, per topic and reason (corrupt: undecodable; rejected: refused by storage)\n# TYPE {name} counter"
-        );
+        let help = "Entries acked without effect, per topic and reason (corrupt: undecodable; rejected: refused by storage)";
+        family(out, name, "counter", help);
         for (t, c) in &topics {
-            let _ = writeln!(
-                out,
-                "{name}{{topic=\"{t}\",reason=\"corrupt\"}} {}",
-                get(&c.dropped_corrupt)
-            );
-            let _ = writeln!(
-                out,
-                "{name}{{topic=\"{t}\",reason=\"rejected\"}} {}",
-                get(&c.dropped_rejected)
-            );
+            for (reason, n) in [
+                ("corrupt", &c.dropped_corrupt),
+                ("rejected", &c.dropped_rejected),
+            ] {
+                let labels = format!("{{topic=\"{t}\",reason=\"{reason}\"}}");
+                sample(out, name, &labels, get(n));
+            }
         }
     }
 }
