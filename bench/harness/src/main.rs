@@ -11,6 +11,7 @@
 
 mod dataset;
 mod footprint;
+mod output;
 mod pipeline;
 mod probe;
 mod query;
@@ -53,35 +54,17 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Footprint(opts) => match footprint::run(&opts) {
-            Ok(code) => ExitCode::from(code),
-            Err(e) => {
-                eprintln!("argus-bench: {e:#}");
-                ExitCode::FAILURE
-            }
-        },
-        Command::Pipeline(opts) => match pipeline::run(&opts) {
-            Ok(code) => ExitCode::from(code),
-            Err(e) => {
-                eprintln!("argus-bench: {e:#}");
-                ExitCode::FAILURE
-            }
-        },
-        Command::Query(opts) => match query::run(&opts) {
-            Ok(code) => ExitCode::from(code),
-            Err(e) => {
-                eprintln!("argus-bench: {e:#}");
-                ExitCode::FAILURE
-            }
-        },
-        Command::Tsdb(opts) => match tsdb::run(&opts) {
-            Ok(code) => ExitCode::from(code),
-            Err(e) => {
-                eprintln!("argus-bench: {e:#}");
-                ExitCode::FAILURE
-            }
-        },
+    let result = match Cli::parse().command {
+        Command::Footprint(opts) => footprint::run(&opts),
+        Command::Pipeline(opts) => pipeline::run(&opts),
+        Command::Query(opts) => query::run(&opts),
+        Command::Tsdb(opts) => tsdb::run(&opts),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("argus-bench: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -130,25 +130,15 @@ impl Server {
             .tempdir_in(parent)?;
         let data_dir = root.path().join("data");
         let log = root.path().join("victoria-metrics.log");
-        // Take a free port from the kernel, then hand it over: a small race, fine here.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let log_file = std::fs::File::create(&log)?;
-        let child = Command::new(bin)
-            .arg(format!("-storageDataPath={}", data_dir.display()))
-            .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
-            .arg("-retentionPeriod=100y")
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone()?)
-            .stderr(log_file)
-            .spawn()
-            .with_context(|| {
-                format!(
-                    "cannot start {} (on a fresh machine: apt-get install victoria-metrics)",
-                    bin.display()
-                )
-            })?;
+        let port = free_port()?;
+        let child = spawn_logged(
+            Command::new(bin)
+                .arg(format!("-storageDataPath={}", data_dir.display()))
+                .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+                .arg("-retentionPeriod=100y"),
+            &log,
+        )
+        .context("on a fresh machine: apt-get install victoria-metrics")?;
         Ok(Self {
             kind: Kind::Vm,
             child,
@@ -178,24 +168,22 @@ impl Server {
 
     /// Polls `GET /health` until it answers 200.
     pub fn wait_ready(&mut self, client: &Client) -> anyhow::Result<Duration> {
-        let started = Instant::now();
         let url = format!("{}/health", self.base);
-        loop {
-            if let Ok(r) = self.auth(client.get(&url)).send()
-                && r.status().is_success()
-            {
-                return Ok(started.elapsed());
-            }
-            self.check_alive()?;
-            if started.elapsed() > Duration::from_secs(120) {
-                bail!(
-                    "{} not healthy within 120 s; log:\n{}",
-                    self.kind.name(),
-                    self.log_tail()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let log = self.log.clone();
+        let limit = Duration::from_secs(120);
+        poll_ready(
+            self.kind.name(),
+            &log,
+            limit,
+            Duration::from_millis(100),
+            || {
+                if answers_ok(self.auth(client.get(&url))) {
+                    return Ok(true);
+                }
+                self.check_alive()?;
+                Ok(false)
+            },
+        )
     }
 
     fn check_alive(&mut self) -> anyhow::Result<()> {
@@ -327,9 +315,29 @@ impl Server {
         Ok(vm_busy_in(&text))
     }
 
-    /// What the system's own `/metrics` says it took in and holds (see [`REPORTED`]);
+    /// What the system's own `/metrics` says it took in and holds (see `REPORTED` in it);
     /// figures it does not expose are left out.
     pub fn self_report(&self, client: &Client) -> Vec<Reported> {
+        use Expect::{Info, Samples, Series, Zero};
+        use Kind::{Argus, Vm};
+        /// The figures read from each system's `/metrics`: (system, metric name, label filter —
+        /// a prefix of the label set, values summed over matching lines — and expectation).
+        const REPORTED: &[(Kind, &str, &str, Expect)] = &[
+            (Argus, "argus_ingest_samples_total", "", Samples),
+            (Argus, "argus_ingest_rejected_requests_total", "", Zero),
+            (Argus, "argus_storage_series", "", Series),
+            (Argus, "argus_storage_samples", "", Samples),
+            (Argus, "argus_storage_bytes", "", Info),
+            (Vm, "vm_rows_inserted_total", "type=\"influx\"", Samples),
+            (Vm, "vm_rows_invalid_total", "type=\"influx\"", Zero),
+            (Vm, "vm_rows_ignored_total", "", Zero),
+            // Not a series count: concurrent inserts may register the same series more
+            // than once.
+            (Vm, "vm_new_timeseries_created_total", "", Info),
+            (Vm, "vm_rows", "type=\"storage/", Samples),
+            (Vm, "vm_parts", "type=\"storage/big\"", Info),
+            (Vm, "vm_parts", "type=\"storage/small\"", Info),
+        ];
         let text = self
             .auth(client.get(format!("{}/metrics", self.base)))
             .send()
@@ -426,49 +434,6 @@ pub struct Reported {
     pub expect: Expect,
 }
 
-/// The figures read from each system's `/metrics`: (system, metric name, label filter —
-/// a prefix of the label set, values summed over matching lines — and expectation).
-const REPORTED: &[(Kind, &str, &str, Expect)] = &[
-    (
-        Kind::Argus,
-        "argus_ingest_samples_total",
-        "",
-        Expect::Samples,
-    ),
-    (
-        Kind::Argus,
-        "argus_ingest_rejected_requests_total",
-        "",
-        Expect::Zero,
-    ),
-    (Kind::Argus, "argus_storage_series", "", Expect::Series),
-    (Kind::Argus, "argus_storage_samples", "", Expect::Samples),
-    (Kind::Argus, "argus_storage_bytes", "", Expect::Info),
-    (
-        Kind::Vm,
-        "vm_rows_inserted_total",
-        "type=\"influx\"",
-        Expect::Samples,
-    ),
-    (
-        Kind::Vm,
-        "vm_rows_invalid_total",
-        "type=\"influx\"",
-        Expect::Zero,
-    ),
-    (Kind::Vm, "vm_rows_ignored_total", "", Expect::Zero),
-    // Not a series count: concurrent inserts may register the same series more than once.
-    (
-        Kind::Vm,
-        "vm_new_timeseries_created_total",
-        "",
-        Expect::Info,
-    ),
-    (Kind::Vm, "vm_rows", "type=\"storage/", Expect::Samples),
-    (Kind::Vm, "vm_parts", "type=\"storage/big\"", Expect::Info),
-    (Kind::Vm, "vm_parts", "type=\"storage/small\"", Expect::Info),
-];
-
 /// Sum of the values of metric `name` over the lines whose label set starts with
 /// `filter`, in Prometheus text format; None if no line matches.
 fn metric_sum(text: &str, name: &str, filter: &str) -> Option<f64> {
@@ -522,6 +487,66 @@ pub fn log_tail(path: &std::path::Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+/// Spawns `cmd` with no stdin and stdout and stderr into `log` (created afresh).
+pub fn spawn_logged(cmd: &mut Command, log: &Path) -> anyhow::Result<Child> {
+    let file = std::fs::File::create(log)?;
+    cmd.stdin(Stdio::null())
+        .stdout(file.try_clone()?)
+        .stderr(file)
+        .spawn()
+        .with_context(|| format!("cannot start {:?}", cmd.get_program()))
+}
+
+/// A free port on 127.0.0.1: taken from the kernel and handed over (a small race).
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Polls `probe` every `every` until it says ready (`Ok(true)`) and returns how long that
+/// took; `probe` fails at once for a process that has exited. After `limit`: an error naming
+/// `what`, with the last lines of its `log`.
+pub fn poll_ready(
+    what: &str,
+    log: &Path,
+    limit: Duration,
+    every: Duration,
+    mut probe: impl FnMut() -> anyhow::Result<bool>,
+) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    loop {
+        if probe()? {
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() > limit {
+            bail!(
+                "{what} not ready within {} s; log:\n{}",
+                limit.as_secs(),
+                log_tail(log)
+            );
+        }
+        std::thread::sleep(every);
+    }
+}
+
+/// Whether a request gets a 2xx answer.
+pub fn answers_ok(req: RequestBuilder) -> bool {
+    req.send().is_ok_and(|r| r.status().is_success())
+}
+
+/// The Argus and VictoriaMetrics binaries, the two servers the `tsdb`, `pipeline` and
+/// `query` benchmarks start (`--argus`, `--vm`).
+#[derive(clap::Args, Debug)]
+pub struct Binaries {
+    /// The Argus binary (`cargo build --release -p argus`).
+    #[arg(long, default_value = "target/release/argus")]
+    pub argus: PathBuf,
+    /// The VictoriaMetrics binary (`apt-get install victoria-metrics`).
+    #[arg(long, default_value = "/usr/bin/victoria-metrics")]
+    pub vm: PathBuf,
 }
 
 #[cfg(test)]

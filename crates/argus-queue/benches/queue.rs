@@ -73,11 +73,7 @@ fn bench_backend(c: &mut Criterion, name: &str, rt: &tokio::runtime::Runtime, q:
         .expect("consumer");
     rt.block_on(drain(consumer.as_ref()));
 
-    let mut g = c.benchmark_group("publish_64KiB_x4");
-    g.throughput(Throughput::Bytes(
-        (BATCH * PUBLISHERS * PER_PUBLISHER) as u64,
-    ));
-    g.sample_size(10);
+    let mut g = round_group(c, "publish_64KiB_x4");
     g.bench_function(name, |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
@@ -93,11 +89,7 @@ fn bench_backend(c: &mut Criterion, name: &str, rt: &tokio::runtime::Runtime, q:
     });
     g.finish();
 
-    let mut g = c.benchmark_group("consume_ack_64KiB");
-    g.throughput(Throughput::Bytes(
-        (BATCH * PUBLISHERS * PER_PUBLISHER) as u64,
-    ));
-    g.sample_size(10);
+    let mut g = round_group(c, "consume_ack_64KiB");
     g.bench_function(name, |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
@@ -139,6 +131,19 @@ fn benches(c: &mut Criterion) {
     } else {
         eprintln!("ARGUS_BENCH_NATS_URL not set: JetStream not measured");
     }
+}
+
+/// A group measuring whole rounds (every publisher's batches): bytes per round, 10 samples.
+fn round_group<'a>(
+    c: &'a mut Criterion,
+    name: &str,
+) -> criterion::BenchmarkGroup<'a, criterion::measurement::WallTime> {
+    let mut g = c.benchmark_group(name);
+    g.throughput(Throughput::Bytes(
+        (BATCH * PUBLISHERS * PER_PUBLISHER) as u64,
+    ));
+    g.sample_size(10);
+    g
 }
 
 criterion_group!(queue, benches);

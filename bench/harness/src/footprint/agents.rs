@@ -6,12 +6,13 @@
 
 use super::collectd;
 use super::proxy::Proxy;
+use crate::system::{free_port, log_tail, spawn_logged};
 use anyhow::{Context, bail};
 use clap::ValueEnum;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -63,22 +64,6 @@ pub struct Setup<'a> {
     pub root: &'a Path,
     pub interval_secs: u64,
     pub seconds: u64,
-}
-
-fn spawn_logged(cmd: &mut Command, log: &Path) -> anyhow::Result<Child> {
-    let file = std::fs::File::create(log)?;
-    cmd.stdin(Stdio::null())
-        .stdout(file.try_clone()?)
-        .stderr(file)
-        .spawn()
-        .with_context(|| format!("cannot start {:?}", cmd.get_program()))
-}
-
-/// A free port on 127.0.0.1: taken from the kernel and handed over (a small race).
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 fn client() -> anyhow::Result<reqwest::blocking::Client> {
@@ -535,13 +520,6 @@ impl Driver for Collectd {
             problems,
         )
     }
-}
-
-/// The last lines of a log file, for error messages.
-pub fn log_tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
 #[cfg(test)]

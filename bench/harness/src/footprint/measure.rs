@@ -3,9 +3,10 @@
 //! (`VmHWM`) and CPU time (`utime + stime`, and its waited-for children's) of the agent and
 //! every process below it — while it still runs, and only then stop it.
 
-use super::agents::{Driver, Shipped, log_tail};
+use super::agents::{Driver, Shipped};
 use super::cgroup::CpuGroup;
 use super::procfs::{self, Breakdown, Rollup, Status};
+use crate::system::log_tail;
 use anyhow::bail;
 use std::path::Path;
 use std::time::{Duration, Instant};

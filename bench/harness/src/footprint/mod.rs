@@ -93,9 +93,7 @@ pub fn run(opts: &Options) -> anyhow::Result<u8> {
         Some(a) => vec![a],
         None => Agent::ALL.to_vec(),
     };
-    let work_dir = opts.work_dir.clone().unwrap_or_else(std::env::temp_dir);
-    std::fs::create_dir_all(&work_dir)
-        .with_context(|| format!("cannot create {}", work_dir.display()))?;
+    let work_dir = crate::output::work_dir(opts.work_dir.as_deref())?;
     let versions: Vec<(Agent, String)> = agents.iter().map(|&a| (a, version(a, opts))).collect();
 
     // Argus runs from copies: a build during the benchmark must not change the binary
@@ -166,21 +164,7 @@ pub fn run(opts: &Options) -> anyhow::Result<u8> {
         runs: &runs,
     };
     let text = report::render(&ctx);
-    let out = opts.out.clone().unwrap_or_else(|| {
-        PathBuf::from(format!(
-            "bench/results/{}-footprint.md",
-            Utc::from_ms(started_ms).date()
-        ))
-    });
-    if let Some(parent) = out.parent()
-        && !parent.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
-    }
-    std::fs::write(&out, &text).with_context(|| format!("cannot write {}", out.display()))?;
-    print!("{text}");
-    eprintln!("report written to {}", out.display());
+    crate::output::write_report(opts.out.as_deref(), "footprint", started_ms, &text)?;
 
     let all_valid = runs
         .iter()

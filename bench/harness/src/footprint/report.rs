@@ -6,6 +6,7 @@ use super::agents::Agent;
 use super::measure::{Measurement, median_f64, median_u64};
 use super::procfs::Class;
 use super::{Options, Outcome, TARGET_PEAK_RSS_BYTES};
+use crate::output::{int, one_line};
 use crate::probe::{Machine, Utc};
 use std::fmt::Write as _;
 
@@ -163,15 +164,7 @@ fn results(s: &mut String, c: &Context<'_>) {
     for f in &failed {
         let _ = writeln!(s, "**{}**\n", one_line(f));
     }
-    let _ = write!(s, "| |");
-    for (a, _) in &meds {
-        let _ = write!(s, " {} |", a.name());
-    }
-    let _ = write!(s, "\n| --- |");
-    for _ in &meds {
-        let _ = write!(s, " ---: |");
-    }
-    let _ = writeln!(s);
+    agents_header(s, meds.iter().map(|(a, _)| *a));
     type Row = (&'static str, fn(&Medians) -> String);
     let rows: [Row; 9] = [
         ("valid runs", |m| m.runs.to_string()),
@@ -349,15 +342,7 @@ fn memory(s: &mut String, c: &Context<'_>) {
          `smaps_rollup` and `smaps`; MiB. The anonymous classes are told apart by the \
          mappings' shape (a heuristic: see the notes).\n"
     );
-    let _ = write!(s, "| |");
-    for (a, _) in &last {
-        let _ = write!(s, " {} |", a.name());
-    }
-    let _ = write!(s, "\n| --- |");
-    for _ in &last {
-        let _ = write!(s, " ---: |");
-    }
-    let _ = writeln!(s);
+    agents_header(s, last.iter().map(|(a, _)| *a));
     let row = |s: &mut String, label: &str, f: &dyn Fn(&Measurement) -> String| {
         let _ = write!(s, "| {label} |");
         for (_, m) in &last {
@@ -504,25 +489,18 @@ fn notes(s: &mut String, c: &Context<'_>) {
     );
 }
 
-fn one_line(s: &str) -> String {
-    crate::system::truncate(&s.replace('\n', " ⏎ "), 400)
-}
-
 fn mib_f(bytes: u64) -> f64 {
     bytes as f64 / 1_048_576.0
 }
 
-/// 1234567 → "1,234,567".
-fn int(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
+/// The head of a table with a column per agent: `| | a | b |` and its right-aligned rule.
+fn agents_header(s: &mut String, agents: impl ExactSizeIterator<Item = Agent>) {
+    let _ = write!(s, "| |");
+    let n = agents.len();
+    for a in agents {
+        let _ = write!(s, " {} |", a.name());
     }
-    out
+    let _ = writeln!(s, "\n| --- |{}", " ---: |".repeat(n));
 }
 
 #[cfg(test)]

@@ -2,11 +2,12 @@
 //! roles, each on a free port under one temporary root, ready when its health endpoint
 //! says so, killed when the [`Cluster`] is dropped.
 
-use anyhow::{Context, bail};
+use crate::system::{answers_ok, free_port, poll_ready, spawn_logged};
+use anyhow::bail;
 use reqwest::blocking::{Client, RequestBuilder};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command};
+use std::time::Duration;
 
 /// Which path a sample takes from the client to storage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -81,29 +82,13 @@ impl Drop for Cluster {
     }
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
+/// Polls `url` until it answers 2xx, for 60 s at most.
 fn wait_healthy(client: &Client, url: &str, what: &str, log: &Path) -> anyhow::Result<()> {
-    let started = Instant::now();
-    loop {
-        if let Ok(r) = client.get(url).send()
-            && r.status().is_success()
-        {
-            return Ok(());
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            let tail = std::fs::read_to_string(log).unwrap_or_default();
-            let tail: String = tail.lines().rev().take(20).collect::<Vec<_>>().join("\n");
-            bail!(
-                "{what} not healthy within 60 s at {url}; log (last lines, newest first):\n{tail}"
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (limit, every) = (Duration::from_secs(60), Duration::from_millis(50));
+    poll_ready(&format!("{what} at {url}"), log, limit, every, || {
+        Ok(answers_ok(client.get(url)))
+    })?;
+    Ok(())
 }
 
 impl Cluster {
@@ -138,15 +123,13 @@ impl Cluster {
         if setup != Setup::EmbeddedLocal {
             let port = free_port()?;
             let log = root.join("victoria-metrics.log");
-            let child = Command::new(&bins.vm)
-                .arg(format!("-storageDataPath={}", root.join("vm").display()))
-                .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
-                .arg("-retentionPeriod=100y")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(&log)?)
-                .spawn()
-                .with_context(|| format!("cannot start {}", bins.vm.display()))?;
+            let child = spawn_logged(
+                Command::new(&bins.vm)
+                    .arg(format!("-storageDataPath={}", root.join("vm").display()))
+                    .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+                    .arg("-retentionPeriod=100y"),
+                &log,
+            )?;
             c.procs.push(Proc(child));
             let base = format!("http://127.0.0.1:{port}");
             wait_healthy(client, &format!("{base}/health"), "VictoriaMetrics", &log)?;
@@ -159,15 +142,13 @@ impl Cluster {
         if setup == Setup::Nats {
             let (port, monitor) = (free_port()?, free_port()?);
             let log = root.join("nats.log");
-            let child = Command::new(&bins.nats)
-                .args(["-a", "127.0.0.1", "-p", &port.to_string()])
-                .args(["-m", &monitor.to_string(), "-js", "-sd"])
-                .arg(root.join("nats"))
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(&log)?)
-                .spawn()
-                .with_context(|| format!("cannot start {}", bins.nats.display()))?;
+            let child = spawn_logged(
+                Command::new(&bins.nats)
+                    .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+                    .args(["-m", &monitor.to_string(), "-js", "-sd"])
+                    .arg(root.join("nats")),
+                &log,
+            )?;
             c.procs.push(Proc(child));
             wait_healthy(
                 client,
@@ -182,20 +163,18 @@ impl Cluster {
         let argus = |role: &str, name: &str| -> anyhow::Result<(Proc, String)> {
             let port = free_port()?;
             let log = root.join(format!("{name}.log"));
-            let child = Command::new(&bins.argus)
-                .args(["server", "--role", role, "--config"])
-                .arg(&config)
-                .args(["--listen", &format!("127.0.0.1:{port}"), "--token", &token])
-                .arg("--data-dir")
-                .arg(root.join(name))
-                .env_remove("ARGUS_CONFIG")
-                .env_remove("ARGUS_TOKEN")
-                .env("RUST_LOG", "warn")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(&log)?)
-                .spawn()
-                .with_context(|| format!("cannot start {}", bins.argus.display()))?;
+            let child = spawn_logged(
+                Command::new(&bins.argus)
+                    .args(["server", "--role", role, "--config"])
+                    .arg(&config)
+                    .args(["--listen", &format!("127.0.0.1:{port}"), "--token", &token])
+                    .arg("--data-dir")
+                    .arg(root.join(name))
+                    .env_remove("ARGUS_CONFIG")
+                    .env_remove("ARGUS_TOKEN")
+                    .env("RUST_LOG", "warn"),
+                &log,
+            )?;
             let proc = Proc(child);
             let base = format!("http://127.0.0.1:{port}");
             wait_healthy(client, &format!("{base}/health"), name, &log)?;

@@ -15,7 +15,7 @@
 mod cluster;
 mod report;
 
-use crate::probe::{self, Utc};
+use crate::probe;
 use anyhow::{Context, bail};
 use cluster::{Binaries, Cluster, Setup};
 use reqwest::blocking::Client;
@@ -66,12 +66,8 @@ pub struct Options {
     /// Where to write the markdown report [default: bench/results/<UTC date>-pipeline.md].
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// The Argus binary (`cargo build --release -p argus`).
-    #[arg(long, default_value = "target/release/argus")]
-    pub argus: PathBuf,
-    /// The VictoriaMetrics binary (`apt-get install victoria-metrics`).
-    #[arg(long, default_value = "/usr/bin/victoria-metrics")]
-    pub vm: PathBuf,
+    #[command(flatten)]
+    pub servers: crate::system::Binaries,
     /// The NATS server binary (`apt-get install nats-server`).
     #[arg(long, default_value = "/usr/sbin/nats-server")]
     pub nats: PathBuf,
@@ -413,10 +409,10 @@ fn latency_run(
 pub fn run(opts: &Options) -> anyhow::Result<u8> {
     let started_ms = probe::now_ms();
     let machine = probe::machine();
-    let parent = opts.work_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let parent = crate::output::work_dir(opts.work_dir.as_deref())?;
     let bins = Binaries {
-        argus: opts.argus.clone(),
-        vm: opts.vm.clone(),
+        argus: opts.servers.argus.clone(),
+        vm: opts.servers.vm.clone(),
         nats: opts.nats.clone(),
     };
     for (what, p) in [
@@ -495,15 +491,8 @@ pub fn run(opts: &Options) -> anyhow::Result<u8> {
             }
         }
     }
-    let out = opts.out.clone().unwrap_or_else(|| {
-        PathBuf::from(format!(
-            "bench/results/{}-pipeline.md",
-            Utc::from_ms(started_ms).date()
-        ))
-    });
     let text = report::render(opts, &machine, started_ms, &results);
-    std::fs::write(&out, text).with_context(|| format!("cannot write {}", out.display()))?;
-    eprintln!("argus-bench pipeline: report in {}", out.display());
+    crate::output::write_report(opts.out.as_deref(), "pipeline", started_ms, &text)?;
     let miscounted = results.iter().any(|r| {
         r.throughput
             .iter()

@@ -72,8 +72,8 @@ pub fn render(
     let _ = writeln!(
         o,
         "- Argus: `{}` ({}, commit {}); VictoriaMetrics: `{}` (Debian package, defaults, `-retentionPeriod=100y`); nats-server: `{}` (`-js`)",
-        version(&opts.argus, "version"),
-        opts.argus.display(),
+        version(&opts.servers.argus, "version"),
+        opts.servers.argus.display(),
         std::process::Command::new("git")
             .args(["rev-parse", "--short", "HEAD"])
             .output()
@@ -81,7 +81,7 @@ pub fn render(
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| "unknown".into()),
-        vm_version(&opts.vm),
+        vm_version(&opts.servers.vm),
         version(&opts.nats, "--version"),
     );
     let _ = writeln!(

@@ -10,7 +10,6 @@ mod prom;
 use crate::probe::{self, Utc};
 use crate::system::{Server, truncate};
 use crate::tsdb::query::{Matrix, client, percentile};
-use anyhow::Context;
 use prom::Prom;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -47,10 +46,8 @@ pub struct Options {
     /// Where to write the markdown report [default: bench/results/<UTC date>-query.md].
     #[arg(long)]
     pub out: Option<PathBuf>,
-    #[arg(long, default_value = "target/release/argus")]
-    pub argus: PathBuf,
-    #[arg(long, default_value = "/usr/bin/victoria-metrics")]
-    pub vm: PathBuf,
+    #[command(flatten)]
+    pub servers: crate::system::Binaries,
     #[arg(long, default_value = "/usr/bin/prometheus")]
     pub prometheus: PathBuf,
     #[arg(long, default_value = "/usr/bin/promtool")]
@@ -228,8 +225,7 @@ pub fn run(opts: &Options) -> anyhow::Result<u8> {
     }
     let started_ms = probe::now_ms();
     let machine = probe::machine();
-    let work_dir = opts.work_dir.clone().unwrap_or_else(std::env::temp_dir);
-    std::fs::create_dir_all(&work_dir)?;
+    let work_dir = crate::output::work_dir(opts.work_dir.as_deref())?;
     let scratch = tempfile::Builder::new()
         .prefix("argus-bench-query-")
         .tempdir_in(&work_dir)?;
@@ -263,9 +259,9 @@ pub fn run(opts: &Options) -> anyhow::Result<u8> {
 
     // Load all three; keep them running.
     let mut loads: Vec<String> = Vec::new();
-    let mut argus = Server::start_argus(&opts.argus, &work_dir)?;
+    let mut argus = Server::start_argus(&opts.servers.argus, &work_dir)?;
     argus.wait_ready(&http)?;
-    let mut vm = Server::start_vm(&opts.vm, &work_dir)?;
+    let mut vm = Server::start_vm(&opts.servers.vm, &work_dir)?;
     vm.wait_ready(&http)?;
     for s in [&mut argus, &mut vm] {
         let name = s.kind.name();
@@ -387,11 +383,11 @@ pub fn run(opts: &Options) -> anyhow::Result<u8> {
     }
 
     let versions = [
-        crate::tsdb::argus_version(&opts.argus),
+        crate::tsdb::argus_version(&opts.servers.argus),
         crate::tsdb::command_output(&opts.prometheus, &["--version"])
             .and_then(|s| s.lines().next().map(str::to_string))
             .unwrap_or_else(|| "unknown".into()),
-        crate::tsdb::vm_version(&opts.vm),
+        crate::tsdb::vm_version(&opts.servers.vm),
     ];
     drop(targets);
     for s in [argus, vm] {
@@ -402,20 +398,7 @@ pub fn run(opts: &Options) -> anyhow::Result<u8> {
     let text = render(
         opts, &machine, started_ms, &ds, om_bytes, range, &loads, &versions, &results,
     );
-    let out = opts.out.clone().unwrap_or_else(|| {
-        PathBuf::from(format!(
-            "bench/results/{}-query.md",
-            Utc::from_ms(started_ms).date()
-        ))
-    });
-    if let Some(parent) = out.parent()
-        && !parent.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(parent)?;
-    }
-    std::fs::write(&out, &text).with_context(|| format!("cannot write {}", out.display()))?;
-    print!("{text}");
-    eprintln!("report written to {}", out.display());
+    crate::output::write_report(opts.out.as_deref(), "query", started_ms, &text)?;
     let failed = results.iter().any(|m| m.errors.iter().any(Option::is_some));
     let mismatch = results
         .iter()

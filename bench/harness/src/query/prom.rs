@@ -4,7 +4,7 @@
 
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 pub struct Prom {
@@ -52,20 +52,15 @@ impl Prom {
         let config = root.path().join("prometheus.yml");
         std::fs::write(&config, "global:\n  scrape_interval: 15s\n")?;
         let log = root.path().join("prometheus.log");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let log_file = std::fs::File::create(&log)?;
-        let child = Command::new(prometheus)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", data_dir.display()))
-            .arg("--storage.tsdb.retention.time=100y")
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone()?)
-            .stderr(log_file)
-            .spawn()
-            .with_context(|| format!("cannot start {}", prometheus.display()))?;
+        let port = crate::system::free_port()?;
+        let child = crate::system::spawn_logged(
+            Command::new(prometheus)
+                .arg(format!("--config.file={}", config.display()))
+                .arg(format!("--storage.tsdb.path={}", data_dir.display()))
+                .arg("--storage.tsdb.retention.time=100y")
+                .arg(format!("--web.listen-address=127.0.0.1:{port}")),
+            &log,
+        )?;
         Ok((
             Prom {
                 child,
@@ -80,25 +75,24 @@ impl Prom {
 
     /// Polls `/-/ready` until it answers 200 (the blocks are open).
     pub fn wait_ready(&mut self, client: &reqwest::blocking::Client) -> anyhow::Result<Duration> {
-        let started = Instant::now();
         let url = format!("{}/-/ready", self.base);
-        loop {
-            if let Ok(r) = client.get(&url).send()
-                && r.status().is_success()
-            {
-                return Ok(started.elapsed());
-            }
-            if let Some(status) = self.child.try_wait()? {
-                bail!("prometheus exited ({status}); log:\n{}", self.log_tail());
-            }
-            if started.elapsed() > Duration::from_secs(120) {
-                bail!(
-                    "prometheus not ready within 120 s; log:\n{}",
-                    self.log_tail()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let limit = Duration::from_secs(120);
+        crate::system::poll_ready(
+            "prometheus",
+            &self.log,
+            limit,
+            Duration::from_millis(100),
+            || {
+                if crate::system::answers_ok(client.get(&url)) {
+                    return Ok(true);
+                }
+                if let Some(status) = self.child.try_wait()? {
+                    let tail = crate::system::log_tail(&self.log);
+                    bail!("prometheus exited ({status}); log:\n{tail}");
+                }
+                Ok(false)
+            },
+        )
     }
 
     /// The block directories Prometheus holds.
@@ -108,10 +102,6 @@ impl Prom {
                 .filter(|e| e.path().join("meta.json").exists())
                 .count()
         })
-    }
-
-    pub fn log_tail(&self) -> String {
-        crate::system::log_tail(&self.log)
     }
 }
 

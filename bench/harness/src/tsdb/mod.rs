@@ -11,7 +11,6 @@ mod report;
 use crate::dataset::{self, Dataset, Spec};
 use crate::probe::{self, DiskUsage, Utc};
 use crate::system::{Flush, Kind, Server};
-use anyhow::Context;
 use clap::ValueEnum;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -32,12 +31,8 @@ pub struct Options {
     /// Where to write the markdown report [default: bench/results/<UTC date>-tsdb.md].
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// The Argus binary (`cargo build --release -p argus`).
-    #[arg(long, default_value = "target/release/argus")]
-    pub argus: PathBuf,
-    /// The VictoriaMetrics binary (`apt-get install victoria-metrics`).
-    #[arg(long, default_value = "/usr/bin/victoria-metrics")]
-    pub vm: PathBuf,
+    #[command(flatten)]
+    pub servers: crate::system::Binaries,
     /// Moves each timestamp by up to ± this many ms off its host's 10 s grid (< 5000).
     #[arg(long, default_value_t = 0)]
     pub jitter_ms: i64,
@@ -126,9 +121,7 @@ pub fn run(opts: &Options) -> anyhow::Result<u8> {
         Some(Only::Argus) => vec![Kind::Argus],
         Some(Only::Vm) => vec![Kind::Vm],
     };
-    let work_dir = opts.work_dir.clone().unwrap_or_else(std::env::temp_dir);
-    std::fs::create_dir_all(&work_dir)
-        .with_context(|| format!("cannot create {}", work_dir.display()))?;
+    let work_dir = crate::output::work_dir(opts.work_dir.as_deref())?;
 
     // The span ends on a whole minute at least a minute ago, so VictoriaMetrics's
     // -search.latencyOffset (30 s) never hides the newest points.
@@ -204,21 +197,7 @@ pub fn run(opts: &Options) -> anyhow::Result<u8> {
         check: check.as_ref(),
     };
     let text = report::render(&ctx);
-    let out = opts.out.clone().unwrap_or_else(|| {
-        PathBuf::from(format!(
-            "bench/results/{}-tsdb.md",
-            Utc::from_ms(started_ms).date()
-        ))
-    });
-    if let Some(parent) = out.parent()
-        && !parent.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
-    }
-    std::fs::write(&out, &text).with_context(|| format!("cannot write {}", out.display()))?;
-    print!("{text}");
-    eprintln!("report written to {}", out.display());
+    crate::output::write_report(opts.out.as_deref(), "tsdb", started_ms, &text)?;
 
     let failed = outcomes.iter().any(|(_, o)| match o {
         Ok(o) => o.ingest.failed > 0 || o.query.is_err(),
@@ -251,10 +230,13 @@ fn run_one(
 ) -> anyhow::Result<Outcome> {
     let (version, mut server) = match kind {
         Kind::Argus => (
-            argus_version(&opts.argus),
-            Server::start_argus(&opts.argus, work_dir)?,
+            argus_version(&opts.servers.argus),
+            Server::start_argus(&opts.servers.argus, work_dir)?,
         ),
-        Kind::Vm => (vm_version(&opts.vm), Server::start_vm(&opts.vm, work_dir)?),
+        Kind::Vm => (
+            vm_version(&opts.servers.vm),
+            Server::start_vm(&opts.servers.vm, work_dir)?,
+        ),
     };
     let client = query::client()?;
     let ready = server.wait_ready(&client)?;

@@ -5,6 +5,7 @@
 use super::query::{Comparison, Query};
 use super::{Options, Outcome};
 use crate::dataset::Dataset;
+use crate::output::{int, one_line};
 use crate::probe::{Machine, Utc};
 use crate::system::{Expect, Kind, Reported};
 use std::fmt::Write as _;
@@ -50,8 +51,8 @@ pub fn render(c: &Context<'_>) -> String {
     );
     for (kind, o) in c.outcomes {
         let bin = match kind {
-            Kind::Argus => &c.opts.argus,
-            Kind::Vm => &c.opts.vm,
+            Kind::Argus => &c.opts.servers.argus,
+            Kind::Vm => &c.opts.servers.vm,
         };
         let version = o.as_ref().map_or("?", |o| o.version.as_str());
         let how = match kind {
@@ -485,23 +486,6 @@ fn reported(r: &Reported, ds: &Dataset) -> String {
         Some(w) => format!("`{}` {value} **⚠ expected {}**", r.name, int(w as u64)),
         None => format!("`{}` {value}", r.name),
     }
-}
-
-fn one_line(s: &str) -> String {
-    crate::system::truncate(&s.replace('\n', " ⏎ "), 400)
-}
-
-/// 1234567 → "1,234,567".
-pub fn int(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
 }
 
 /// Binary units, 3 significant figures or so.

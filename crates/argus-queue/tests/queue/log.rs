@@ -10,7 +10,7 @@ use std::{
 use argus_queue::{LogOptions, LogQueue, Queue, QueueError};
 use bytes::Bytes;
 
-use crate::{drain, ids, payload};
+use crate::{drain, ids, payload, publish_until_full};
 
 const NO_WAIT: Duration = Duration::from_millis(0);
 const SHORT: Duration = Duration::from_millis(50);
@@ -326,18 +326,8 @@ async fn full_queue_refuses_publishes_until_consumers_catch_up() {
     let q = small(dir.path(), 2048, 8192);
     let c = q.consumer("samples", "handlers").await.expect("consumer");
     let entry = Bytes::from(vec![7u8; 1000]);
-    let mut accepted = 0;
-    let err = loop {
-        match q.publish("samples", entry.clone()).await {
-            Ok(()) => accepted += 1,
-            Err(e) => break e,
-        }
-        assert!(accepted < 100, "never became full");
-    };
-    match err {
-        QueueError::Full { retry_after } => assert_eq!(retry_after, Duration::from_millis(1500)),
-        other => panic!("expected Full, got {other:?}"),
-    }
+    let (accepted, retry_after) = publish_until_full(&q, entry.clone()).await;
+    assert_eq!(retry_after, Duration::from_millis(1500));
     assert!(
         (6..=8).contains(&accepted),
         "accepted {accepted} entries of 1 KB in 8 KiB"
@@ -350,13 +340,13 @@ async fn full_queue_refuses_publishes_until_consumers_catch_up() {
     ));
 
     let got = drain(c.as_ref(), NO_WAIT).await;
-    assert_eq!(got.len(), accepted);
+    assert_eq!(got.len() as u64, accepted);
     c.ack(&got).await.expect("ack");
     q.publish("samples", entry.clone())
         .await
         .expect("publish resumes after consumers caught up");
     let got = c.next(10, Duration::from_secs(1)).await.expect("next");
-    assert_eq!(ids(&got), vec![accepted as u64]);
+    assert_eq!(ids(&got), vec![accepted]);
 }
 
 #[tokio::test]

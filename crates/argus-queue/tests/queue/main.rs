@@ -9,7 +9,7 @@ mod nats;
 
 use std::time::Duration;
 
-use argus_queue::{Consumer, Delivery};
+use argus_queue::{Consumer, Delivery, Queue, QueueError};
 use bytes::Bytes;
 
 pub fn payload(i: u64) -> Bytes {
@@ -30,4 +30,21 @@ pub async fn drain(c: &dyn Consumer, wait: Duration) -> Vec<Delivery> {
 
 pub fn ids(ds: &[Delivery]) -> Vec<u64> {
     ds.iter().map(|d| d.id).collect()
+}
+
+/// Publishes `entry` to `samples` until the queue refuses (failing after 100 accepted):
+/// how many it took, and the `retry_after` of its `Full` refusal.
+pub async fn publish_until_full(q: &dyn Queue, entry: Bytes) -> (u64, Duration) {
+    let mut accepted = 0u64;
+    let err = loop {
+        match q.publish("samples", entry.clone()).await {
+            Ok(()) => accepted += 1,
+            Err(e) => break e,
+        }
+        assert!(accepted < 100, "never became full");
+    };
+    match err {
+        QueueError::Full { retry_after } => (accepted, retry_after),
+        other => panic!("expected Full, got {other:?}"),
+    }
 }

@@ -13,7 +13,7 @@ use std::{
 use argus_queue::{NatsOptions, NatsQueue, Queue, QueueError};
 use bytes::Bytes;
 
-use crate::{drain, ids, payload};
+use crate::{drain, ids, payload, publish_until_full};
 
 const SHORT: Duration = Duration::from_millis(300);
 
@@ -290,18 +290,8 @@ async fn nats_full_stream_refuses_publishes_until_acked() {
     .await;
     let c = q.consumer("samples", "handlers").await.expect("consumer");
     let entry = Bytes::from(vec![3u8; 1000]);
-    let mut accepted = 0u64;
-    let err = loop {
-        match q.publish("samples", entry.clone()).await {
-            Ok(()) => accepted += 1,
-            Err(e) => break e,
-        }
-        assert!(accepted < 100, "never became full");
-    };
-    match err {
-        QueueError::Full { retry_after } => assert_eq!(retry_after, Duration::from_secs(2)),
-        other => panic!("expected Full, got {other:?}"),
-    }
+    let (accepted, retry_after) = publish_until_full(&q, entry.clone()).await;
+    assert_eq!(retry_after, Duration::from_secs(2));
     assert!(
         (5..=8).contains(&accepted),
         "accepted {accepted} entries of 1 KB in 8 KiB"

@@ -1,27 +1,24 @@
 //! The agent through real processes: its local API, and delivery that survives a server
 //! outage and an agent restart.
 
-use crate::common::{Argus, client, start, wait_for};
+use crate::common::{Argus, client, send, start, wait_for};
 use serde_json::Value;
 use std::time::Duration;
 
 fn agent_get(argus: &Argus, path: &str) -> (u16, Value) {
     let base = argus.agent_api.clone().unwrap_or_default();
-    let r = client()
-        .get(format!("{base}{path}"))
-        .send()
-        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
-    (r.status().as_u16(), r.json().unwrap_or(Value::Null))
+    send(
+        client().get(format!("{base}{path}")),
+        &format!("GET {path}"),
+    )
 }
 
 fn agent_post(argus: &Argus, path: &str, body: &str) -> (u16, Value) {
     let base = argus.agent_api.clone().unwrap_or_default();
-    let r = client()
+    let req = client()
         .post(format!("{base}{path}"))
-        .body(body.to_string())
-        .send()
-        .unwrap_or_else(|e| panic!("POST {path}: {e}"));
-    (r.status().as_u16(), r.json().unwrap_or(Value::Null))
+        .body(body.to_string());
+    send(req, &format!("POST {path}"))
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! The analysis API (`/api/argus/analysis/*`, `/api/argus/hosts/{host}/summary`) over HTTP
 //! on a real server: data written as line protocol, read back per label, ranked, summed up.
 
-use crate::common::{start, wait_for};
+use crate::common::{error_of, start, wait_for};
 use std::time::Duration;
 
 #[test]
@@ -89,8 +89,5 @@ fn by_label_top_and_summary_over_http() {
     assert_eq!(err["param"], "expr");
     let (s, err) = argus.get("/api/argus/hosts/nobody/summary");
     assert_eq!(s, 404, "{err}");
-    assert!(
-        err["error"].as_str().unwrap_or("").contains("nobody"),
-        "{err}"
-    );
+    assert!(error_of(&err).contains("nobody"), "{err}");
 }

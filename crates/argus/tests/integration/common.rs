@@ -2,6 +2,8 @@
 
 use std::io::{BufRead, BufReader};
 
+use reqwest::blocking::RequestBuilder;
+use serde_json::Value;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -102,15 +104,22 @@ pub fn start_with(args: &[&str], config: &str, dir: tempfile::TempDir) -> Argus 
     }
 }
 
+/// Sends `req` (panicking, naming `what`, if it cannot be sent) and returns the status and
+/// the JSON body (`Null` when the body is not JSON).
+pub fn send(req: RequestBuilder, what: &str) -> (u16, Value) {
+    let resp = req.send().unwrap_or_else(|e| panic!("{what}: {e}"));
+    let status = resp.status().as_u16();
+    (status, resp.json().unwrap_or(Value::Null))
+}
+
+/// The `error` message of an API answer, "" if it has none.
+pub fn error_of(body: &Value) -> &str {
+    body["error"].as_str().unwrap_or("")
+}
+
 /// A metric's value at `/metrics` (the exact series, labels included), if present.
 pub fn metric(argus: &Argus, series: &str) -> Option<f64> {
-    let text = client()
-        .get(format!("{}/metrics", argus.url))
-        .bearer_auth(&argus.token)
-        .send()
-        .and_then(|r| r.text())
-        .ok()?;
-    text.lines().find_map(|l| {
+    argus.metrics_text().lines().find_map(|l| {
         l.strip_prefix(series)
             .and_then(|rest| rest.strip_prefix(' '))
             .and_then(|v| v.trim().parse().ok())
@@ -149,19 +158,22 @@ impl Argus {
         (code, std::mem::replace(&mut self.dir, dir))
     }
 
-    pub fn post(
-        &self,
-        path: &str,
-        body: impl Into<reqwest::blocking::Body>,
-    ) -> (u16, serde_json::Value) {
-        let resp = client()
+    pub fn post(&self, path: &str, body: impl Into<reqwest::blocking::Body>) -> (u16, Value) {
+        let req = client()
             .post(format!("{}{}", self.url, path))
             .bearer_auth(&self.token)
-            .body(body)
+            .body(body);
+        send(req, &format!("POST {path}"))
+    }
+
+    /// The text of `/metrics`, "" if it cannot be had.
+    pub fn metrics_text(&self) -> String {
+        client()
+            .get(format!("{}/metrics", self.url))
+            .bearer_auth(&self.token)
             .send()
-            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
-        let status = resp.status().as_u16();
-        (status, resp.json().unwrap_or(serde_json::Value::Null))
+            .and_then(|r| r.text())
+            .unwrap_or_default()
     }
 
     /// Waits (at most 10 s, then goes on) until the queue holds nothing un-acked: ingest
@@ -169,12 +181,7 @@ impl Argus {
     pub fn drained(&self) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            let text = client()
-                .get(format!("{}/metrics", self.url))
-                .bearer_auth(&self.token)
-                .send()
-                .and_then(|r| r.text())
-                .unwrap_or_default();
+            let text = self.metrics_text();
             let lag: Option<f64> = text
                 .lines()
                 .filter(|l| l.starts_with("argus_queue_lag_entries{"))
@@ -192,18 +199,14 @@ impl Argus {
         }
     }
 
-    pub fn get(&self, path_and_query: &str) -> (u16, serde_json::Value) {
+    pub fn get(&self, path_and_query: &str) -> (u16, Value) {
         if !path_and_query.starts_with("/metrics") {
             self.drained();
         }
-        let resp = client()
+        let req = client()
             .get(format!("{}{}", self.url, path_and_query))
-            .bearer_auth(&self.token)
-            .send()
-            .unwrap_or_else(|e| panic!("GET {path_and_query}: {e}"));
-        let status = resp.status().as_u16();
-        let body = resp.json().unwrap_or(serde_json::Value::Null);
-        (status, body)
+            .bearer_auth(&self.token);
+        send(req, &format!("GET {path_and_query}"))
     }
 
     /// An instant query's result vector.

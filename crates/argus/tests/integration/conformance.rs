@@ -11,12 +11,11 @@
 //! equals NaN). Deliberate differences (docs/promql.md) are excluded by name in
 //! [`KNOWN_DIFFERENCES`] with their reason.
 
-use crate::common::{Argus, client, start, wait_for};
-use crate::external::free_port;
+use crate::common::{Argus, client, send, start};
+use crate::external::{Proc, free_port, run_ok, spawn, wait_healthy};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
 /// Start of the data: a multiple of 2 h (Prometheus's block size) in November 2023.
 const T0: i64 = 1_699_999_200;
@@ -223,16 +222,9 @@ fn line_protocol(data: &[Series]) -> Vec<String> {
 
 /// A Prometheus process, killed when dropped (also when the test fails).
 struct Prometheus {
-    child: Child,
+    _proc: Proc,
     url: String,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Prometheus over blocks made from `data` by promtool; with `None`, an empty one that
@@ -243,45 +235,34 @@ fn start_prometheus(data: Option<&[Series]>) -> Prometheus {
     if let Some(data) = data {
         let om = dir.path().join("data.om");
         std::fs::write(&om, openmetrics(data)).unwrap_or_else(|e| panic!("write: {e}"));
-        let out = Command::new("/usr/bin/promtool")
-            .args(["tsdb", "create-blocks-from", "openmetrics"])
-            .arg(&om)
-            .arg(&tsdb)
-            .output()
-            .unwrap_or_else(|e| panic!("promtool (Debian package prometheus) not runnable: {e}"));
-        assert!(
-            out.status.success(),
-            "promtool failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+        // promtool is in the Debian package prometheus.
+        run_ok(
+            Command::new("/usr/bin/promtool")
+                .args(["tsdb", "create-blocks-from", "openmetrics"])
+                .arg(&om)
+                .arg(&tsdb),
         );
     }
     let config = dir.path().join("prometheus.yml");
     std::fs::write(&config, "global:\n  evaluation_interval: 1m\n")
         .unwrap_or_else(|e| panic!("write: {e}"));
     let port = free_port();
-    let child = Command::new("/usr/bin/prometheus")
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", tsdb.display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--enable-feature=promql-negative-offset")
-        .arg("--storage.tsdb.retention.time=100y")
-        .arg("--web.enable-remote-write-receiver")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("prometheus not runnable: {e}"));
+    let proc = spawn(
+        Command::new("/usr/bin/prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.tsdb.path={}", tsdb.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--enable-feature=promql-negative-offset")
+            .arg("--storage.tsdb.retention.time=100y")
+            .arg("--web.enable-remote-write-receiver")
+            .stderr(Stdio::null()),
+    );
     let p = Prometheus {
-        child,
+        _proc: proc,
         url: format!("http://127.0.0.1:{port}"),
         _dir: dir,
     };
-    let http = client();
-    wait_for("prometheus /-/ready", Duration::from_secs(30), || {
-        http.get(format!("{}/-/ready", p.url))
-            .send()
-            .ok()
-            .filter(|r| r.status().is_success())
-    });
+    wait_healthy("prometheus /-/ready", &format!("{}/-/ready", p.url));
     p
 }
 
@@ -439,13 +420,11 @@ fn fetch(
     token: &str,
     params: &[(&str, String)],
 ) -> serde_json::Value {
-    let resp = http
-        .get(url)
-        .query(params)
-        .bearer_auth(token)
-        .send()
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-    resp.json().unwrap_or(serde_json::Value::Null)
+    send(
+        http.get(url).query(params).bearer_auth(token),
+        &format!("GET {url}"),
+    )
+    .1
 }
 
 fn queries() -> Vec<String> {

@@ -24,6 +24,37 @@ impl Drop for Proc {
     }
 }
 
+/// Spawns `cmd` (stdout discarded; stderr as the caller set it), panicking with what it is.
+pub fn spawn(cmd: &mut Command) -> Proc {
+    let child = cmd
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {:?}: {e}", cmd.get_program()));
+    Proc(child)
+}
+
+/// Waits up to 30 s until `url` answers 2xx.
+pub fn wait_healthy(what: &str, url: &str) {
+    wait_for(what, Duration::from_secs(30), || {
+        let r = client().get(url).send().ok()?;
+        r.status().is_success().then_some(())
+    });
+}
+
+/// Runs `cmd` to its end and asserts it succeeded (its stderr in the message); its output.
+pub fn run_ok(cmd: &mut Command) -> std::process::Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{:?} not runnable: {e}", cmd.get_program()));
+    assert!(
+        out.status.success(),
+        "{:?} failed: {}",
+        cmd.get_program(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// A running `victoria-metrics` (the Debian package's single-node binary).
 pub struct VictoriaMetrics {
     proc: Option<Proc>,
@@ -56,23 +87,18 @@ impl VictoriaMetrics {
     /// Starts the process (again) on the same port and data, and waits until it is ready.
     pub fn restart(&mut self) {
         self.proc = None;
-        let child = Command::new(VICTORIA_METRICS)
-            .arg(format!(
-                "-storageDataPath={}",
-                self.dir.path().join("vm").display()
-            ))
-            .arg(format!("-httpListenAddr=127.0.0.1:{}", self.port))
-            .arg("-retentionPeriod=100y")
-            .arg("-loggerLevel=ERROR")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {VICTORIA_METRICS}: {e}"));
-        self.proc = Some(Proc(child));
-        wait_for("victoria-metrics /health", Duration::from_secs(30), || {
-            let r = client().get(format!("{}/health", self.url)).send().ok()?;
-            (r.status().is_success()).then_some(())
-        });
+        self.proc = Some(spawn(
+            Command::new(VICTORIA_METRICS)
+                .arg(format!(
+                    "-storageDataPath={}",
+                    self.dir.path().join("vm").display()
+                ))
+                .arg(format!("-httpListenAddr=127.0.0.1:{}", self.port))
+                .arg("-retentionPeriod=100y")
+                .arg("-loggerLevel=ERROR")
+                .stderr(Stdio::inherit()),
+        ));
+        wait_healthy("victoria-metrics /health", &format!("{}/health", self.url));
     }
 
     /// Makes every sample received so far queryable (VictoriaMetrics buffers new ones for
@@ -126,24 +152,20 @@ impl Nats {
     pub fn start() -> Nats {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let (port, monitor) = (free_port(), free_port());
-        let child = Command::new(NATS_SERVER)
-            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
-            .args(["-m", &monitor.to_string(), "-js", "-sd"])
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {NATS_SERVER}: {e}"));
+        let proc = spawn(
+            Command::new(NATS_SERVER)
+                .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+                .args(["-m", &monitor.to_string(), "-js", "-sd"])
+                .arg(dir.path())
+                .stderr(Stdio::null()),
+        );
         let nats = Nats {
-            _proc: Proc(child),
+            _proc: proc,
             url: format!("nats://127.0.0.1:{port}"),
             _dir: dir,
         };
         let health = format!("http://127.0.0.1:{monitor}/healthz?js-enabled-only=true");
-        wait_for("nats-server /healthz", Duration::from_secs(30), || {
-            let r = client().get(&health).send().ok()?;
-            r.status().is_success().then_some(())
-        });
+        wait_healthy("nats-server /healthz", &health);
         nats
     }
 

@@ -1,6 +1,6 @@
 //! The server's ingest and query endpoints, through a real `argus server` process.
 
-use crate::common::{Argus, client, start, value};
+use crate::common::{Argus, client, error_of, send, start, value};
 use std::io::Write;
 
 fn server() -> Argus {
@@ -14,12 +14,7 @@ fn post(argus: &Argus, path: &str, body: Vec<u8>, gzip: bool) -> (u16, serde_jso
     if gzip {
         req = req.header("Content-Encoding", "gzip");
     }
-    let resp = req
-        .body(body)
-        .send()
-        .unwrap_or_else(|e| panic!("POST {path}: {e}"));
-    let status = resp.status().as_u16();
-    (status, resp.json().unwrap_or(serde_json::Value::Null))
+    send(req.body(body), &format!("POST {path}"))
 }
 
 fn gz(text: &str) -> Vec<u8> {
@@ -85,12 +80,7 @@ fn line_protocol_v1_and_v2_with_gzip_precision_and_namespace() {
     assert_eq!(body["data"].as_array().map(Vec::len), Some(3), "{body}");
 
     // Self metrics count what came in.
-    let text = client()
-        .get(format!("{}/metrics", argus.url))
-        .bearer_auth(&argus.token)
-        .send()
-        .and_then(|r| r.text())
-        .unwrap_or_default();
+    let text = argus.metrics_text();
     assert!(text.contains("argus_ingest_samples_total 4"), "{text}");
     assert!(text.contains("argus_storage_series 4"), "{text}");
 }
@@ -106,27 +96,16 @@ fn bad_line_rejects_the_whole_body_naming_the_line() {
     );
     assert_eq!(s, 400, "{body}");
     assert_eq!(body["line"], 3, "{body}");
-    assert!(
-        body["error"].as_str().unwrap_or("").contains("line 3"),
-        "{body}"
-    );
+    assert!(error_of(&body).contains("line 3"), "{body}");
     // Nothing of that body was stored.
     let (_, series) = argus.get("/api/v1/series?match[]=good_v");
     assert_eq!(series["data"], serde_json::json!([]));
 
     let (s, body) = post(&argus, "/write?precision=weeks", b"m v=1".to_vec(), false);
     assert_eq!(s, 400);
-    assert!(
-        body["error"].as_str().unwrap_or("").contains("precision"),
-        "{body}"
-    );
+    assert!(error_of(&body).contains("precision"), "{body}");
 
-    let text = client()
-        .get(format!("{}/metrics", argus.url))
-        .bearer_auth(&argus.token)
-        .send()
-        .and_then(|r| r.text())
-        .unwrap_or_default();
+    let text = argus.metrics_text();
     assert!(
         text.contains("argus_ingest_rejected_requests_total{reason=\"bad_line\"} 1"),
         "{text}"
@@ -143,10 +122,7 @@ fn body_over_the_limit_is_413_also_when_gzipped() {
     assert!(small.len() < 100_000);
     let (s, body) = post(&argus, "/write", small, true);
     assert_eq!(s, 413, "{body}");
-    assert!(
-        body["error"].as_str().unwrap_or("").contains("100000"),
-        "{body}"
-    );
+    assert!(error_of(&body).contains("100000"), "{body}");
 }
 
 #[test]
@@ -196,13 +172,7 @@ fn token_is_required_and_unknown_paths_are_json_404() {
 
     let (s, body) = argus.get("/no/such/path");
     assert_eq!(s, 404);
-    assert!(
-        body["error"]
-            .as_str()
-            .unwrap_or("")
-            .contains("/no/such/path"),
-        "{body}"
-    );
+    assert!(error_of(&body).contains("/no/such/path"), "{body}");
 }
 
 #[test]
@@ -212,20 +182,12 @@ fn query_errors_have_prometheus_shape() {
     assert_eq!(s, 400);
     assert_eq!(body["status"], "error");
     assert_eq!(body["errorType"], "bad_data");
-    assert!(
-        body["error"]
-            .as_str()
-            .unwrap_or("")
-            .starts_with("invalid parameter \"query\"")
-    );
+    assert!(error_of(&body).starts_with("invalid parameter \"query\""));
     let (s, body) = argus.get("/api/v1/query_range?query=up&start=10&end=5&step=1");
     assert_eq!(s, 400, "{body}");
     let (s, body) = argus.get("/api/v1/query_range?query=up&start=0&end=100000&step=1");
     assert_eq!(s, 400, "{body}");
-    assert!(
-        body["error"].as_str().unwrap_or("").contains("11,000"),
-        "{body}"
-    );
+    assert!(error_of(&body).contains("11,000"), "{body}");
     // POST form works like GET.
     let r = client()
         .post(format!("{}/api/v1/query", argus.url))

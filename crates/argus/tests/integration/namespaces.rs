@@ -1,7 +1,7 @@
 //! Namespace isolation through a real server: a token of namespace A neither reads nor
 //! writes anything of namespace B, over every ingest protocol and every read endpoint.
 
-use crate::common::{Argus, BIN, client, start, wait_for};
+use crate::common::{Argus, BIN, client, send, start, wait_for};
 use std::process::Command;
 use std::time::Duration;
 
@@ -37,24 +37,17 @@ pub fn post(argus: &Argus, token: &str, path: &str, body: Vec<u8>) -> (u16, serd
     if path == "/api/v1/write" {
         req = req.header("Content-Type", "application/x-protobuf");
     }
-    let resp = req
-        .body(body)
-        .send()
-        .unwrap_or_else(|e| panic!("POST {path}: {e}"));
-    let status = resp.status().as_u16();
-    (status, resp.json().unwrap_or(serde_json::Value::Null))
+    send(req.body(body), &format!("POST {path}"))
 }
 
 fn get(argus: &Argus, token: &str, path: &str, query: &[(&str, &str)]) -> serde_json::Value {
     // Ingest answers once a batch is queued; the handlers store it a moment later.
     argus.drained();
-    let resp = client()
+    let req = client()
         .get(format!("{}{path}", argus.url))
         .query(query)
-        .bearer_auth(token)
-        .send()
-        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
-    let body: serde_json::Value = resp.json().unwrap_or_default();
+        .bearer_auth(token);
+    let (_, body) = send(req, &format!("GET {path}"));
     assert_eq!(body["status"], "success", "{path} {query:?}: {body}");
     body
 }

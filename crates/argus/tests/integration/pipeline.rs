@@ -1,11 +1,21 @@
 //! The ingest pipeline through real processes: ingest → queue → handlers, with the
 //! embedded log and with a real `nats-server` (JetStream) between split roles.
 
-use crate::common::{Argus, client, metric, start, start_in, start_with, value, wait_for};
+use crate::common::{
+    Argus, client, error_of, metric, start, start_in, start_with, value, wait_for,
+};
 use crate::external::Nats;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+/// The handlers group's un-acked entries of `topic`, as `/metrics` says.
+fn handlers_lag(argus: &Argus, topic: &str) -> Option<f64> {
+    metric(
+        argus,
+        &format!("argus_queue_lag_entries{{topic=\"{topic}\",group=\"handlers\"}}"),
+    )
+}
 
 fn processed(argus: &Argus, topic: &str) -> f64 {
     metric(
@@ -79,13 +89,7 @@ fn embedded_roundtrip_every_type_reaches_its_handler() {
     assert_eq!(processed(&argus, "samples"), 1.0);
     assert_eq!(processed(&argus, "alarm"), 1.0);
     assert_eq!(processed(&argus, "heartbeat"), 1.0);
-    assert_eq!(
-        metric(
-            &argus,
-            r#"argus_queue_lag_entries{topic="samples",group="handlers"}"#
-        ),
-        Some(0.0)
-    );
+    assert_eq!(handlers_lag(&argus, "samples"), Some(0.0));
     // An event type that cannot be a topic is refused, naming the event.
     let (s, body) = argus.post("/api/argus/events", "{\"type\":\"Bad Type\"}");
     assert_eq!(s, 400, "{body}");
@@ -196,13 +200,7 @@ fn a_full_queue_answers_429_with_retry_after_and_counts_it() {
     assert_eq!(retry.as_deref(), Some("3"));
     let body = body.unwrap_or_default();
     assert_eq!(body["code"], "too many requests", "{body}");
-    assert!(
-        body["error"]
-            .as_str()
-            .unwrap_or("")
-            .contains("queue is full"),
-        "{body}"
-    );
+    assert!(error_of(&body).contains("queue is full"), "{body}");
     assert_eq!(
         metric(
             &argus,
@@ -295,13 +293,7 @@ fn nats_split_roles_consume_their_types_in_separate_processes() {
     // The handlers processes answer /health and /metrics only.
     let (s, b) = samples.get("/api/v1/query?query=up");
     assert_eq!(s, 404);
-    assert!(
-        b["error"]
-            .as_str()
-            .unwrap_or("")
-            .contains("--role handlers"),
-        "{b}"
-    );
+    assert!(error_of(&b).contains("--role handlers"), "{b}");
 
     for i in 0..5 {
         let (s, b) = ingest.post(
@@ -428,11 +420,5 @@ fn a_stuck_type_does_not_hold_back_the_others() {
     });
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(processed(&argus, "slow"), 0.0);
-    assert_eq!(
-        metric(
-            &argus,
-            r#"argus_queue_lag_entries{topic="slow",group="handlers"}"#
-        ),
-        Some(1.0)
-    );
+    assert_eq!(handlers_lag(&argus, "slow"), Some(1.0));
 }

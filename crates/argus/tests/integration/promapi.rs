@@ -1,6 +1,6 @@
 //! The Prometheus HTTP API over the PromQL engine, through a real server process.
 
-use crate::common::{Argus, client, metric, start, wait_for};
+use crate::common::{Argus, client, error_of, metric, send, start, wait_for};
 
 fn server() -> Argus {
     start("server", "[storage]\nout_of_order_window_secs = 86400\n")
@@ -12,14 +12,11 @@ fn write(argus: &Argus, lines: &str) {
 }
 
 fn get(argus: &Argus, path: &str, params: &[(&str, &str)]) -> (u16, serde_json::Value) {
-    let resp = client()
+    let req = client()
         .get(format!("{}{}", argus.url, path))
         .query(params)
-        .bearer_auth(&argus.token)
-        .send()
-        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
-    let status = resp.status().as_u16();
-    (status, resp.json().unwrap_or(serde_json::Value::Null))
+        .bearer_auth(&argus.token);
+    send(req, &format!("GET {path}"))
 }
 
 #[test]
@@ -186,9 +183,7 @@ fn query_limits_from_config_give_422_and_503() {
         assert_eq!(s, 422, "{path}: {body}");
         assert_eq!(body["errorType"], "execution", "{path}");
         assert!(
-            body["error"]
-                .as_str()
-                .is_some_and(|e| e.contains("more than 1 series")),
+            error_of(&body).contains("more than 1 series"),
             "{path}: {body}"
         );
         let (s, body) = get(&argus, path, &[("match[]", "net_bytes{host=\"a\"}")]);
@@ -234,10 +229,7 @@ fn query_timeout_gives_503_and_the_parameter_only_shortens_it() {
     assert_eq!(s, 400, "{body}");
     assert_eq!(body["errorType"], "bad_data");
     assert!(
-        body["error"]
-            .as_str()
-            .unwrap_or("")
-            .starts_with("invalid parameter \"timeout\""),
+        error_of(&body).starts_with("invalid parameter \"timeout\""),
         "{body}"
     );
 }
@@ -257,14 +249,11 @@ fn timeout_parameter_shortens_the_configured_timeout() {
 }
 
 fn post_form(argus: &Argus, path: &str, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
-    let resp = client()
+    let req = client()
         .post(format!("{}{}", argus.url, path))
         .form(form)
-        .bearer_auth(&argus.token)
-        .send()
-        .unwrap_or_else(|e| panic!("POST {path}: {e}"));
-    let status = resp.status().as_u16();
-    (status, resp.json().unwrap_or(serde_json::Value::Null))
+        .bearer_auth(&argus.token);
+    send(req, &format!("POST {path}"))
 }
 
 #[test]
@@ -376,44 +365,15 @@ fn a_namespace_token_queries_only_its_namespace() {
         );
         assert_eq!(s, 204, "{body}");
     }
-    let out = std::process::Command::new(crate::common::BIN)
-        .args([
-            "token",
-            "add",
-            "--ns",
-            "t1",
-            "--name",
-            "team1",
-            "--data-dir",
-        ])
-        .arg(argus.data_dir())
-        .output()
-        .unwrap_or_else(|e| panic!("token add: {e}"));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_string();
+    // The same `argus token add` as the namespace tests; it waits until the server took it.
+    let token = crate::namespaces::add_token(&argus, "t1");
     let ask = |path: &str, params: &[(&str, &str)]| {
-        let r = client()
+        let req = client()
             .get(format!("{}{path}", argus.url))
             .query(params)
-            .bearer_auth(&token)
-            .send()
-            .unwrap_or_else(|e| panic!("{path}: {e}"));
-        let status = r.status().as_u16();
-        (status, r.json::<serde_json::Value>().unwrap_or_default())
+            .bearer_auth(&token);
+        send(req, path)
     };
-    // The server picks up new tokens within a second.
-    crate::common::wait_for("the new token", std::time::Duration::from_secs(10), || {
-        (ask("/api/v1/labels", &[]).0 == 200).then_some(())
-    });
     let (s, body) = ask(
         "/api/v1/query",
         &[("query", "sum(net_bytes)"), ("time", "1700000000")],

@@ -2,7 +2,7 @@
 //! protocol comes back through argus's query API exactly as the embedded engine answers it,
 //! and the server's data dir holds no metric data.
 
-use crate::common::{Argus, client, start};
+use crate::common::{Argus, client, error_of, send, start};
 use crate::external::VictoriaMetrics;
 use crate::namespaces::add_token;
 
@@ -12,14 +12,11 @@ fn post(argus: &Argus, path: &str, body: Vec<u8>) -> (u16, serde_json::Value) {
 
 /// The whole answer of a GET to the query API.
 fn get(argus: &Argus, token: &str, path: &str, query: &[(&str, &str)]) -> serde_json::Value {
-    client()
+    let req = client()
         .get(format!("{}{path}", argus.url))
         .query(query)
-        .bearer_auth(token)
-        .send()
-        .unwrap_or_else(|e| panic!("GET {path}: {e}"))
-        .json()
-        .unwrap_or_default()
+        .bearer_auth(token);
+    send(req, &format!("GET {path}")).1
 }
 
 /// The same data over Influx, remote write and OpenTSDB: 20 points 15 s apart ending at
@@ -165,12 +162,7 @@ fn remote_storage_answers_like_the_embedded_engine_and_keeps_nothing_locally() {
     assert_eq!(r["data"]["result"][0]["metric"]["path"], "/a \"b\"\\c");
     // /metrics counts what this server wrote to the receiver: 60 Influx, 20 remote write,
     // 20 OpenTSDB samples.
-    let metrics = client()
-        .get(format!("{}/metrics", remote.url))
-        .bearer_auth(&remote.token)
-        .send()
-        .and_then(|r| r.text())
-        .unwrap_or_default();
+    let metrics = remote.metrics_text();
     assert!(
         metrics.lines().any(|l| l == "argus_storage_samples 100"),
         "{metrics}"
@@ -225,12 +217,7 @@ fn remote_storage_answers_like_the_embedded_engine_and_keeps_nothing_locally() {
         &[("query", "cpu_user")],
     );
     assert_eq!(r["status"], "error", "{r}");
-    assert!(
-        r["error"]
-            .as_str()
-            .is_some_and(|m| m.contains("remote storage")),
-        "{r}"
-    );
+    assert!(error_of(&r).contains("remote storage"), "{r}");
     let (s, b) = post(
         &remote,
         "/write?precision=ms",

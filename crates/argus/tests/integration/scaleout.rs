@@ -15,12 +15,8 @@ const TOKEN: &str = "scale-out-test-token";
 
 /// A counter of `/metrics` (the sum over every line starting with `series`).
 fn metric(argus: &Argus, series: &str) -> f64 {
-    client()
-        .get(format!("{}/metrics", argus.url))
-        .bearer_auth(&argus.token)
-        .send()
-        .and_then(|r| r.text())
-        .unwrap_or_default()
+    argus
+        .metrics_text()
         .lines()
         .filter(|l| l.starts_with(series))
         .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))

@@ -157,12 +157,7 @@ fn flush_compacts_and_data_survives_graceful_restart() {
     let (s, stats) = argus.get("/api/argus/admin/tsdb");
     assert_eq!(s, 200);
     assert_eq!(stats["block_samples"], 7200);
-    let metrics = client()
-        .get(format!("{}/metrics", argus.url))
-        .bearer_auth(&argus.token)
-        .send()
-        .and_then(|r| r.text())
-        .unwrap_or_default();
+    let metrics = argus.metrics_text();
     assert!(
         metrics.contains("argus_tsdb_block_samples_total 7200"),
         "{metrics}"
@@ -234,12 +229,7 @@ fn too_old_samples_are_dropped_whole_by_the_handler_and_counted() {
     let got = raw(&argus, "m_v", 1_700_000_100, "1h");
     let values: Vec<&str> = got.values().flatten().map(|(_, v)| v.as_str()).collect();
     assert_eq!(values, ["1", "4"]);
-    let metrics = client()
-        .get(format!("{}/metrics", argus.url))
-        .bearer_auth(&argus.token)
-        .send()
-        .and_then(|r| r.text())
-        .unwrap_or_default();
+    let metrics = argus.metrics_text();
     assert!(
         metrics.contains(
             "argus_pipeline_dropped_entries_total{topic=\"samples\",reason=\"rejected\"} 1"
