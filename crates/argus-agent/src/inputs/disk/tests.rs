@@ -14,7 +14,7 @@ fn fixture_cases() {
         config.procfs_root = case.join("proc");
         let json = std::fs::read_to_string(case.join("statvfs.json"))?;
         let table: HashMap<PathBuf, FsUsage> = serde_json::from_str(&json)?;
-        let mut disk = Disk::new(&config);
+        let mut disk = Disk::new(&config)?;
         disk.stat = Box::new(move |path| {
             table
                 .get(path)
@@ -84,7 +84,8 @@ fn host_root_prefixes_the_statvfs_path_but_not_the_tag() {
         procfs_root: proc.path().to_path_buf(),
         host_root: host.path().to_path_buf(),
         ..Config::default()
-    });
+    })
+    .expect("new");
     let mut out = Vec::new();
     disk.gather(5, &mut out).expect("gather");
     // `/missing` does not exist under the host root: skipped, not an error.
@@ -108,7 +109,7 @@ fn real_mounts_match_proc_mounts_and_statvfs() {
         last_fstype.insert(cols[1].replace("\\040", " "), cols[2].to_string());
     }
 
-    let mut disk = Disk::build(&config).expect("build").expect("enabled");
+    let mut disk = Disk::new(&config).expect("new");
     let mut out = Vec::new();
     disk.gather(5, &mut out).expect("gather");
 

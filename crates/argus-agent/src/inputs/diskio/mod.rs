@@ -9,45 +9,25 @@
 use std::path::PathBuf;
 
 use argus_core::line_protocol::Line;
-use serde::{Deserialize, Serialize};
 
 use super::procfile::{ParseError, ProcFile, column_u64};
 use super::{glob, point, tag, uint};
 use crate::input::Input;
+use crate::inputs::common::input_config;
 
 /// The documented `[agent.inputs.diskio]` table, every option at its default.
 pub const SAMPLE_CONFIG: &str = include_str!("sample.toml");
 
-/// `[agent.inputs.diskio]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Config {
-    /// Whether the input runs.
-    pub enabled: bool,
-    /// Seconds between two runs; 0: the agent's `interval_secs`.
-    pub interval_secs: u64,
-    /// Seconds a run may take before it is abandoned and reported as hung; 0: its
-    /// interval.
-    pub timeout_secs: u64,
-    /// Report only devices whose name matches one of these patterns (`*` any run of
-    /// characters, `?` one character), e.g. `["sd?", "nvme*n?"]`; empty: all.
-    pub devices: Vec<String>,
-    /// Never report devices whose name matches one of these patterns.
-    pub ignore_devices: Vec<String>,
-    /// Where procfs is mounted; point it at the host's `/proc` when running in a container.
-    pub procfs_root: PathBuf,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            enabled: true,
-            interval_secs: 0,
-            timeout_secs: 0,
-            devices: Vec::new(),
-            ignore_devices: vec!["loop*".to_string(), "ram*".to_string()],
-            procfs_root: super::default_procfs_root(),
-        }
+input_config! {
+    /// `[agent.inputs.diskio]`.
+    table Config {
+        /// Report only devices whose name matches one of these patterns (`*` any run of
+        /// characters, `?` one character), e.g. `["sd?", "nvme*n?"]`; empty: all.
+        devices: Vec<String> = Vec::new(),
+        /// Never report devices whose name matches one of these patterns.
+        ignore_devices: Vec<String> = vec!["loop*".to_string(), "ram*".to_string()],
+        /// Where procfs is mounted; point it at the host's `/proc` when running in a container.
+        procfs_root: PathBuf = super::default_procfs_root(),
     }
 }
 
@@ -63,19 +43,13 @@ pub struct DiskIo {
 }
 
 impl DiskIo {
-    /// Builds the input if enabled.
-    pub fn build(config: &Config) -> anyhow::Result<Option<Box<dyn Input>>> {
-        Ok(config
-            .enabled
-            .then(|| Box::new(DiskIo::new(config)) as Box<dyn Input>))
-    }
-
-    fn new(config: &Config) -> Self {
-        DiskIo {
-            devices: config.devices.clone(),
-            ignore_devices: config.ignore_devices.clone(),
-            diskstats: ProcFile::new(&config.procfs_root, "diskstats"),
-        }
+    /// Builds the input.
+    pub(crate) fn new(config: &Config) -> anyhow::Result<Self> {
+        Ok(DiskIo {
+                devices: config.devices.clone(),
+                ignore_devices: config.ignore_devices.clone(),
+                diskstats: ProcFile::new(&config.procfs_root, "diskstats"),
+            })
     }
 }
 

@@ -10,7 +10,7 @@ use crate::inputs::testcases;
 fn fixture_cases() {
     testcases::run("load", |mut config: Config, case: &Path| {
         config.procfs_root = case.join("proc");
-        Ok(Box::new(Load::new(&config)))
+        Ok(Box::new(Load::new(&config)?))
     });
 }
 
@@ -47,9 +47,7 @@ fn malformed_loadavg_is_an_error() {
 #[test]
 fn real_loadavg_matches_the_procfs_crate() {
     let before = procfs::LoadAverage::current().expect("procfs loadavg");
-    let mut load = Load::build(&Config::default())
-        .expect("build")
-        .expect("enabled");
+    let mut load = Load::new(&Config::default()).expect("new");
     let mut out = Vec::new();
     load.gather(1, &mut out).expect("gather");
     let after = procfs::LoadAverage::current().expect("procfs loadavg");

@@ -10,7 +10,7 @@ use crate::inputs::testcases;
 fn fixture_cases() {
     testcases::run("mem", |mut config: Config, case: &Path| {
         config.procfs_root = case.join("proc");
-        Ok(Box::new(Mem::new(&config)))
+        Ok(Box::new(Mem::new(&config)?))
     });
 }
 
@@ -76,7 +76,8 @@ fn a_meminfo_without_memtotal_is_an_error_naming_the_file() {
     let mut mem = Mem::new(&Config {
         procfs_root: dir.path().to_path_buf(),
         ..Config::default()
-    });
+    })
+    .expect("new");
     let err = mem.gather(0, &mut Vec::new()).expect_err("no MemTotal");
     assert!(
         err.to_string().ends_with("meminfo:0: no MemTotal line"),
@@ -94,9 +95,7 @@ fn real_proc_total_is_memtotal_times_1024() {
         .and_then(|n| n.parse().ok())
         .expect("MemTotal");
 
-    let mut mem = Mem::build(&Config::default())
-        .expect("build")
-        .expect("enabled");
+    let mut mem = Mem::new(&Config::default()).expect("new");
     let mut out = Vec::new();
     mem.gather(7, &mut out).expect("gather");
     assert_eq!(out.len(), 1);

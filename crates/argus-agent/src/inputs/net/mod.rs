@@ -7,45 +7,25 @@
 use std::path::PathBuf;
 
 use argus_core::line_protocol::Line;
-use serde::{Deserialize, Serialize};
 
 use super::procfile::{ParseError, ProcFile, column_u64};
 use super::{glob, point, tag, uint};
 use crate::input::Input;
+use crate::inputs::common::input_config;
 
 /// The documented `[agent.inputs.net]` table, every option at its default.
 pub const SAMPLE_CONFIG: &str = include_str!("sample.toml");
 
-/// `[agent.inputs.net]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Config {
-    /// Whether the input runs.
-    pub enabled: bool,
-    /// Seconds between two runs; 0: the agent's `interval_secs`.
-    pub interval_secs: u64,
-    /// Seconds a run may take before it is abandoned and reported as hung; 0: its
-    /// interval.
-    pub timeout_secs: u64,
-    /// Report only interfaces whose name matches one of these patterns (`*` any run of
-    /// characters, `?` one character), e.g. `["eth*", "en*"]`; empty: all.
-    pub interfaces: Vec<String>,
-    /// Never report interfaces whose name matches one of these patterns.
-    pub ignore_interfaces: Vec<String>,
-    /// Where procfs is mounted; `net/dev` is read from here.
-    pub procfs_root: PathBuf,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            enabled: true,
-            interval_secs: 0,
-            timeout_secs: 0,
-            interfaces: Vec::new(),
-            ignore_interfaces: vec!["lo".to_string()],
-            procfs_root: super::default_procfs_root(),
-        }
+input_config! {
+    /// `[agent.inputs.net]`.
+    table Config {
+        /// Report only interfaces whose name matches one of these patterns (`*` any run of
+        /// characters, `?` one character), e.g. `["eth*", "en*"]`; empty: all.
+        interfaces: Vec<String> = Vec::new(),
+        /// Never report interfaces whose name matches one of these patterns.
+        ignore_interfaces: Vec<String> = vec!["lo".to_string()],
+        /// Where procfs is mounted; `net/dev` is read from here.
+        procfs_root: PathBuf = super::default_procfs_root(),
     }
 }
 
@@ -58,19 +38,13 @@ pub struct Net {
 }
 
 impl Net {
-    /// Builds the input if enabled.
-    pub fn build(config: &Config) -> anyhow::Result<Option<Box<dyn Input>>> {
-        Ok(config
-            .enabled
-            .then(|| Box::new(Net::new(config)) as Box<dyn Input>))
-    }
-
-    fn new(config: &Config) -> Self {
-        Net {
-            interfaces: config.interfaces.clone(),
-            ignore_interfaces: config.ignore_interfaces.clone(),
-            dev: ProcFile::new(&config.procfs_root, "net/dev"),
-        }
+    /// Builds the input.
+    pub(crate) fn new(config: &Config) -> anyhow::Result<Self> {
+        Ok(Net {
+                interfaces: config.interfaces.clone(),
+                ignore_interfaces: config.ignore_interfaces.clone(),
+                dev: ProcFile::new(&config.procfs_root, "net/dev"),
+            })
     }
 }
 

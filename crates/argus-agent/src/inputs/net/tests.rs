@@ -9,7 +9,7 @@ use crate::inputs::testcases;
 fn fixture_cases() {
     testcases::run("net", |mut config: Config, case: &Path| {
         config.procfs_root = case.join("proc");
-        Ok(Box::new(Net::new(&config)))
+        Ok(Box::new(Net::new(&config)?))
     });
 }
 
@@ -36,9 +36,7 @@ fn a_truncated_line_names_the_missing_column() {
 #[test]
 fn real_net_dev_matches_the_procfs_crate() {
     let before = procfs::net::dev_status().expect("procfs net/dev");
-    let mut net = Net::build(&Config::default())
-        .expect("build")
-        .expect("enabled");
+    let mut net = Net::new(&Config::default()).expect("new");
     let mut out = Vec::new();
     net.gather(3, &mut out).expect("gather");
     let after = procfs::net::dev_status().expect("procfs net/dev");

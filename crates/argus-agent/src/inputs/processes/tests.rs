@@ -12,7 +12,7 @@ use crate::inputs::testcases;
 fn fixture_cases() {
     testcases::run("processes", |mut config: Config, case: &Path| {
         config.procfs_root = case.join("proc");
-        Ok(Box::new(Processes::new(&config)))
+        Ok(Box::new(Processes::new(&config)?))
     });
 }
 
@@ -50,7 +50,8 @@ fn a_missing_root_is_an_error_naming_it() {
     let mut processes = Processes::new(&Config {
         procfs_root: "/nonexistent-argus-proc".into(),
         ..Config::default()
-    });
+    })
+    .expect("new");
     let err = processes.gather(0, &mut Vec::new()).expect_err("no root");
     assert!(
         err.to_string()
@@ -85,9 +86,7 @@ fn pids() -> usize {
 #[test]
 fn real_proc_counts_every_process() {
     let before = pids();
-    let mut processes = Processes::build(&Config::default())
-        .expect("build")
-        .expect("enabled");
+    let mut processes = Processes::new(&Config::default()).expect("new");
     let mut out = Vec::new();
     processes.gather(4, &mut out).expect("gather");
     let after = pids();

@@ -11,7 +11,7 @@ use crate::inputs::testcases;
 fn fixture_cases() {
     testcases::run("swap", |mut config: Config, case: &Path| {
         config.procfs_root = case.join("proc");
-        let mut swap = Swap::new(&config);
+        let mut swap = Swap::new(&config)?;
         swap.page_size = 4096;
         Ok(Box::new(swap))
     });
@@ -43,9 +43,7 @@ fn vmstat_page_counts() {
 
 #[test]
 fn real_proc_matches_meminfo_and_vmstat() {
-    let mut swap = Swap::build(&Config::default())
-        .expect("build")
-        .expect("enabled");
+    let mut swap = Swap::new(&Config::default()).expect("new");
     let mut out = Vec::new();
     swap.gather(7, &mut out).expect("gather");
     assert_eq!(out.len(), 1);

@@ -15,7 +15,7 @@ fn fixture_cases() {
     testcases::run("system", |mut config: Config, case: &Path| {
         config.procfs_root = case.join("proc");
         config.utmp_path = case.join("utmp");
-        Ok(Box::new(System::new(&config)))
+        Ok(Box::new(System::new(&config)?))
     });
 }
 
@@ -83,7 +83,8 @@ fn an_unreadable_utmp_fails_the_round_naming_it() {
     let mut system = System::new(&Config {
         utmp_path: dir.path().to_path_buf(),
         ..Config::default()
-    });
+    })
+    .expect("new");
     let err = system
         .gather(0, &mut Vec::new())
         .expect_err("utmp is a directory");
@@ -98,9 +99,7 @@ fn real_proc_matches_the_procfs_crate() {
         .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
         .count() as u64;
     let before = procfs::Uptime::current().expect("procfs uptime");
-    let mut system = System::build(&Config::default())
-        .expect("build")
-        .expect("enabled");
+    let mut system = System::new(&Config::default()).expect("new");
     let mut out = Vec::new();
     system.gather(2, &mut out).expect("gather");
     let after = procfs::Uptime::current().expect("procfs uptime");
