@@ -10,7 +10,6 @@
 //! Names follow Telegraf's plugins so that existing dashboards and habits carry over.
 
 mod common;
-mod glob;
 mod procfile;
 #[cfg(test)]
 mod testcases;

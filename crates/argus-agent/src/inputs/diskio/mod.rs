@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use argus_core::line_protocol::Line;
 
 use super::procfile::{ParseError, ProcFile, column_u64};
-use super::{glob, point, tag, uint};
+use super::{point, tag, uint};
+use crate::glob::NameFilter;
 use crate::input::Input;
 use crate::inputs::common::input_config;
 
@@ -37,8 +38,7 @@ const SECTOR_BYTES: u64 = 512;
 /// The `diskio` input; see the module docs.
 #[derive(Debug)]
 pub struct DiskIo {
-    devices: Vec<String>,
-    ignore_devices: Vec<String>,
+    devices: NameFilter,
     diskstats: ProcFile,
 }
 
@@ -46,8 +46,10 @@ impl DiskIo {
     /// Builds the input.
     pub(crate) fn new(config: &Config) -> anyhow::Result<Self> {
         Ok(DiskIo {
-                devices: config.devices.clone(),
-                ignore_devices: config.ignore_devices.clone(),
+                devices: NameFilter::new(
+                    ("devices", &config.devices),
+                    ("ignore_devices", &config.ignore_devices),
+                )?,
                 diskstats: ProcFile::new(&config.procfs_root, "diskstats"),
             })
     }
@@ -67,9 +69,7 @@ impl Input for DiskIo {
             else {
                 continue;
             };
-            if (!self.devices.is_empty() && !glob::any(&self.devices, name))
-                || glob::any(&self.ignore_devices, name)
-            {
+            if !self.devices.keeps(name) {
                 continue;
             }
             // Kernels before 2.6.25 gave partitions only 4 counters; there is nothing to

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use argus_core::line_protocol::Line;
 
 use super::procfile::{ParseError, ProcFile, column_u64};
-use super::{glob, point, tag, uint};
+use super::{point, tag, uint};
+use crate::glob::NameFilter;
 use crate::input::Input;
 use crate::inputs::common::input_config;
 
@@ -32,8 +33,7 @@ input_config! {
 /// The `net` input; see the module docs.
 #[derive(Debug)]
 pub struct Net {
-    interfaces: Vec<String>,
-    ignore_interfaces: Vec<String>,
+    interfaces: NameFilter,
     dev: ProcFile,
 }
 
@@ -41,8 +41,10 @@ impl Net {
     /// Builds the input.
     pub(crate) fn new(config: &Config) -> anyhow::Result<Self> {
         Ok(Net {
-                interfaces: config.interfaces.clone(),
-                ignore_interfaces: config.ignore_interfaces.clone(),
+                interfaces: NameFilter::new(
+                    ("interfaces", &config.interfaces),
+                    ("ignore_interfaces", &config.ignore_interfaces),
+                )?,
                 dev: ProcFile::new(&config.procfs_root, "net/dev"),
             })
     }
@@ -63,9 +65,7 @@ impl Input for Net {
                 continue;
             };
             let name = name.trim();
-            if (!self.interfaces.is_empty() && !glob::any(&self.interfaces, name))
-                || glob::any(&self.ignore_interfaces, name)
-            {
+            if !self.interfaces.keeps(name) {
                 continue;
             }
             let point = parse_interface(counters, i + 1, name, now_ms);
