@@ -130,6 +130,61 @@ fn input_dir(input: &str) -> PathBuf {
         .join(input)
 }
 
+/// The tests every single-instance procfs input has: `fixture_cases` runs its cases with
+/// `procfs_root` at the case's `proc/` and the input that `$make` builds from `$config`
+/// and `$case` (a `Result`; it may point more paths into the case first); its
+/// `sample.toml` is its default config; its README shows the sample and every series.
+/// Attributes given before the name (a doc comment on the fixtures, a `cfg`) go on
+/// `fixture_cases`.
+macro_rules! table_input_tests {
+    ($(#[$meta:meta])* $kind:literal, |$config:ident, $case:ident| $make:expr) => {
+        $(#[$meta])*
+        #[test]
+        fn fixture_cases() {
+            $crate::inputs::testcases::run($kind, |mut $config: Config, $case: &std::path::Path| {
+                $config.procfs_root = $case.join("proc");
+                Ok(Box::new($make?))
+            });
+        }
+
+        #[test]
+        fn sample_config_is_the_default() {
+            $crate::inputs::testcases::assert_sample_is_default(SAMPLE_CONFIG, $kind, &Config::default());
+        }
+
+        #[test]
+        fn readme_documents_sample_and_every_series() {
+            $crate::inputs::testcases::assert_readme_documents($kind, SAMPLE_CONFIG);
+        }
+    };
+}
+pub(crate) use table_input_tests;
+
+/// One gather at [`NOW_MS`] of the input `built` is, which must give exactly one point.
+pub fn gather_one<I: Input>(built: anyhow::Result<I>) -> Line<'static> {
+    let mut input = built.unwrap_or_else(|e| panic!("{e:#}"));
+    let mut out = Vec::new();
+    input.gather(NOW_MS, &mut out).expect("gather");
+    assert_eq!(out.len(), 1, "one point");
+    out.remove(0)
+}
+
+/// The value of field `name` as a number, if `line` has that field.
+pub fn field(line: &Line<'_>, name: &str) -> Option<f64> {
+    line.fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .and_then(|(_, v)| v.as_f64())
+}
+
+/// The value of tag `name`, if `line` has that tag.
+pub fn tag_of<'a>(line: &'a Line<'_>, name: &str) -> Option<&'a str> {
+    line.tags
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_ref())
+}
+
 /// Line protocol, one point per line, tags and fields in the order the input wrote them.
 pub fn render(lines: &[Line<'_>]) -> String {
     let mut s = String::new();

@@ -6,21 +6,16 @@ use super::*;
 use crate::inputs::InputsConfig;
 use crate::inputs::testcases;
 
-/// Each case primes from `before/stat` and gathers from `proc/stat`.
-#[test]
-fn fixture_cases() {
-    testcases::run("cpu", |mut config: Config, case: &Path| {
+testcases::table_input_tests!(
+    /// Each case primes from `before/stat` and gathers from `proc/stat`.
+    "cpu",
+    |config, case| {
         config.procfs_root = case.join("before");
         let mut cpu = Cpu::new(&config)?;
         cpu.stat = ProcFile::new(&case.join("proc"), "stat");
-        Ok(Box::new(cpu))
-    });
-}
-
-#[test]
-fn sample_config_is_the_default() {
-    testcases::assert_sample_is_default(SAMPLE_CONFIG, "cpu", &Config::default());
-}
+        anyhow::Ok(cpu)
+    }
+);
 
 #[test]
 fn shares_between_two_reads() {
@@ -142,9 +137,4 @@ fn real_proc_one_point_per_online_core_plus_total() {
         }
         assert!((sum - 100.0).abs() < 1e-6, "{:?} sums to {sum}", line.tags);
     }
-}
-
-#[test]
-fn readme_documents_sample_and_every_series() {
-    testcases::assert_readme_documents("cpu", SAMPLE_CONFIG);
 }

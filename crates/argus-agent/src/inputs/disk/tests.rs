@@ -1,17 +1,15 @@
 use std::collections::HashMap;
-use std::path::Path;
 
 use argus_core::line_protocol::FieldValue;
 
 use super::*;
 use crate::inputs::testcases;
 
-/// Each case has `proc/mounts` and `statvfs.json`, the answer of `statvfs(2)` per mount
-/// point; a mount point missing from it fails as if permission were denied.
-#[test]
-fn fixture_cases() {
-    testcases::run("disk", |mut config: Config, case: &Path| {
-        config.procfs_root = case.join("proc");
+testcases::table_input_tests!(
+    /// Each case has `proc/mounts` and `statvfs.json`, the answer of `statvfs(2)` per mount
+    /// point; a mount point missing from it fails as if permission were denied.
+    "disk",
+    |config, case| {
         let json = std::fs::read_to_string(case.join("statvfs.json"))?;
         let table: HashMap<PathBuf, FsUsage> = serde_json::from_str(&json)?;
         let mut disk = Disk::new(&config)?;
@@ -21,19 +19,9 @@ fn fixture_cases() {
                 .copied()
                 .ok_or_else(|| io::Error::from(io::ErrorKind::PermissionDenied))
         });
-        Ok(Box::new(disk))
-    });
-}
-
-#[test]
-fn sample_config_is_the_default() {
-    testcases::assert_sample_is_default(SAMPLE_CONFIG, "disk", &Config::default());
-}
-
-#[test]
-fn readme_documents_sample_and_every_series() {
-    testcases::assert_readme_documents("disk", SAMPLE_CONFIG);
-}
+        anyhow::Ok(disk)
+    }
+);
 
 #[test]
 fn mount_fields_are_unescaped() {

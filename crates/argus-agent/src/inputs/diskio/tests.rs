@@ -1,27 +1,13 @@
-use std::path::Path;
 
 use argus_core::line_protocol::FieldValue;
 
 use super::*;
 use crate::inputs::testcases;
 
-#[test]
-fn fixture_cases() {
-    testcases::run("diskio", |mut config: Config, case: &Path| {
-        config.procfs_root = case.join("proc");
-        Ok(Box::new(DiskIo::new(&config)?))
-    });
-}
-
-#[test]
-fn sample_config_is_the_default() {
-    testcases::assert_sample_is_default(SAMPLE_CONFIG, "diskio", &Config::default());
-}
-
-#[test]
-fn readme_documents_sample_and_every_series() {
-    testcases::assert_readme_documents("diskio", SAMPLE_CONFIG);
-}
+testcases::table_input_tests!(
+    "diskio",
+    |config, case| DiskIo::new(&config)
+);
 
 #[test]
 fn a_bad_counter_names_the_file_line_and_column() {

@@ -7,7 +7,7 @@ use std::net::{Ipv6Addr, TcpListener, UdpSocket};
 use std::thread;
 
 use super::*;
-use crate::inputs::testcases;
+use crate::inputs::testcases::{self, field};
 
 /// The question of a query: its name (lower case, dotted) and type, and the question
 /// section's bytes.
@@ -119,19 +119,9 @@ fn serve() -> u16 {
 }
 
 fn lookup(config: Config) -> Line<'static> {
-    let mut dns = Dns::new(&config).unwrap_or_else(|e| panic!("{e:#}"));
-    let mut out = Vec::new();
-    dns.gather(3, &mut out).expect("gather");
-    assert_eq!(out.len(), 1);
-    out.remove(0)
+    testcases::gather_one(Dns::new(&config))
 }
 
-fn field(line: &Line<'_>, name: &str) -> Option<f64> {
-    line.fields
-        .iter()
-        .find(|(k, _)| k == name)
-        .and_then(|(_, v)| v.as_f64())
-}
 
 fn to(port: u16, domain: &str, record_type: &str, expect: &str) -> Config {
     Config {

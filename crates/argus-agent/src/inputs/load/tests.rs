@@ -1,4 +1,3 @@
-use std::path::Path;
 
 use argus_core::line_protocol::FieldValue;
 use procfs::Current;
@@ -6,23 +5,10 @@ use procfs::Current;
 use super::*;
 use crate::inputs::testcases;
 
-#[test]
-fn fixture_cases() {
-    testcases::run("load", |mut config: Config, case: &Path| {
-        config.procfs_root = case.join("proc");
-        Ok(Box::new(Load::new(&config)?))
-    });
-}
-
-#[test]
-fn sample_config_is_the_default() {
-    testcases::assert_sample_is_default(SAMPLE_CONFIG, "load", &Config::default());
-}
-
-#[test]
-fn readme_documents_sample_and_every_series() {
-    testcases::assert_readme_documents("load", SAMPLE_CONFIG);
-}
+testcases::table_input_tests!(
+    "load",
+    |config, case| Load::new(&config)
+);
 
 #[test]
 fn malformed_loadavg_is_an_error() {

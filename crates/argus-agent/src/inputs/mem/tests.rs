@@ -1,4 +1,3 @@
-use std::path::Path;
 
 use argus_core::line_protocol::FieldValue;
 use procfs::Current;
@@ -6,23 +5,10 @@ use procfs::Current;
 use super::*;
 use crate::inputs::testcases;
 
-#[test]
-fn fixture_cases() {
-    testcases::run("mem", |mut config: Config, case: &Path| {
-        config.procfs_root = case.join("proc");
-        Ok(Box::new(Mem::new(&config)?))
-    });
-}
-
-#[test]
-fn sample_config_is_the_default() {
-    testcases::assert_sample_is_default(SAMPLE_CONFIG, "mem", &Config::default());
-}
-
-#[test]
-fn readme_documents_sample_and_every_series() {
-    testcases::assert_readme_documents("mem", SAMPLE_CONFIG);
-}
+testcases::table_input_tests!(
+    "mem",
+    |config, case| Mem::new(&config)
+);
 
 #[test]
 fn computed_field_indexes_point_at_their_keys() {

@@ -1,22 +1,12 @@
 use std::time::Instant;
 
 use super::*;
-use crate::inputs::testcases;
+use crate::inputs::testcases::{self, field};
 
 fn run(config: Config) -> Line<'static> {
-    let mut ping = Ping::new(&config).unwrap_or_else(|e| panic!("{e:#}"));
-    let mut out = Vec::new();
-    ping.gather(9, &mut out).expect("gather");
-    assert_eq!(out.len(), 1);
-    out.remove(0)
+    testcases::gather_one(Ping::new(&config))
 }
 
-fn field(line: &Line<'_>, name: &str) -> Option<f64> {
-    line.fields
-        .iter()
-        .find(|(k, _)| k == name)
-        .and_then(|(_, v)| v.as_f64())
-}
 
 fn config(host: &str) -> Config {
     Config {

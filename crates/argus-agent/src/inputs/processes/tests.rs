@@ -1,30 +1,16 @@
-use std::path::Path;
 
 use argus_core::line_protocol::FieldValue;
 
 use super::*;
 use crate::inputs::testcases;
 
-/// `busy_host` has 17 processes in every state, one whose name holds `) S `, a pid
-/// directory without `stat` (exited after the listing), a truncated `stat` (torn down
-/// mid-read) and non-pid entries (`sys`, `uptime`, `12ab`), which are not counted.
-#[test]
-fn fixture_cases() {
-    testcases::run("processes", |mut config: Config, case: &Path| {
-        config.procfs_root = case.join("proc");
-        Ok(Box::new(Processes::new(&config)?))
-    });
-}
-
-#[test]
-fn sample_config_is_the_default() {
-    testcases::assert_sample_is_default(SAMPLE_CONFIG, "processes", &Config::default());
-}
-
-#[test]
-fn readme_documents_sample_and_every_series() {
-    testcases::assert_readme_documents("processes", SAMPLE_CONFIG);
-}
+testcases::table_input_tests!(
+    /// `busy_host` has 17 processes in every state, one whose name holds `) S `, a pid
+    /// directory without `stat` (exited after the listing), a truncated `stat` (torn down
+    /// mid-read) and non-pid entries (`sys`, `uptime`, `12ab`), which are not counted.
+    "processes",
+    |config, case| Processes::new(&config)
+);
 
 #[test]
 fn stat_lines() {

@@ -31,11 +31,7 @@ fn server(reply: fn(&str) -> Option<String>) -> SocketAddr {
 }
 
 fn check(config: Config) -> Line<'static> {
-    let mut tcp = Tcp::new(&config).expect("new");
-    let mut out = Vec::new();
-    tcp.gather(7, &mut out).expect("gather");
-    assert_eq!(out.len(), 1);
-    out.remove(0)
+    testcases::gather_one(Tcp::new(&config))
 }
 
 fn code(line: &Line<'_>) -> f64 {
@@ -43,10 +39,7 @@ fn code(line: &Line<'_>) -> f64 {
 }
 
 fn response_time(line: &Line<'_>) -> Option<f64> {
-    line.fields
-        .iter()
-        .find(|(k, _)| k == "response_time")
-        .and_then(|(_, v)| v.as_f64())
+    testcases::field(line, "response_time")
 }
 
 fn config(address: impl ToString) -> Config {
