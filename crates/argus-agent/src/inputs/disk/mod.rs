@@ -134,9 +134,7 @@ impl Input for Disk {
     }
 
     fn gather(&mut self, now_ms: i64, out: &mut Vec<Line<'static>>) -> anyhow::Result<()> {
-        self.mounts.read()?;
-        let text = self.mounts.text();
-        let mounts = parse_mounts(text).map_err(|e| self.mounts.error(e))?;
+        let mounts = self.mounts.parse(parse_mounts)?;
         for mount in visible(mounts) {
             if !self.wanted(&mount) {
                 continue;

@@ -61,15 +61,15 @@ impl Input for DiskIo {
     }
 
     fn gather(&mut self, now_ms: i64, out: &mut Vec<Line<'static>>) -> anyhow::Result<()> {
-        self.diskstats.read()?;
-        let text = self.diskstats.text();
+        let devices = &self.devices;
+        self.diskstats.parse(|text| {
         for (i, line) in text.lines().enumerate() {
             let mut cols = line.split_whitespace();
             let (Some(_major), Some(_minor), Some(name)) = (cols.next(), cols.next(), cols.next())
             else {
                 continue;
             };
-            if !self.devices.keeps(name) {
+            if !devices.keeps(name) {
                 continue;
             }
             // Kernels before 2.6.25 gave partitions only 4 counters; there is nothing to
@@ -77,9 +77,10 @@ impl Input for DiskIo {
             if line.split_whitespace().count() < 14 {
                 continue;
             }
-            let point = parse_device(cols, i + 1, name, now_ms);
-            out.push(point.map_err(|e| self.diskstats.error(e))?);
+            out.push(parse_device(cols, i + 1, name, now_ms)?);
         }
+        Ok(())
+        })?;
         Ok(())
     }
 }

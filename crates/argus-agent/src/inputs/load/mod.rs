@@ -47,9 +47,7 @@ impl Input for Load {
     }
 
     fn gather(&mut self, now_ms: i64, out: &mut Vec<Line<'static>>) -> anyhow::Result<()> {
-        self.loadavg.read()?;
-        let text = self.loadavg.text();
-        let fields = parse_loadavg(text).map_err(|e| self.loadavg.error(e))?;
+        let fields = self.loadavg.parse(parse_loadavg)?;
         out.push(point("system", Vec::new(), fields, now_ms));
         Ok(())
     }

@@ -96,10 +96,8 @@ impl Input for Mem {
     }
 
     fn gather(&mut self, now_ms: i64, out: &mut Vec<Line<'static>>) -> anyhow::Result<()> {
-        self.meminfo.read()?;
-        let text = self.meminfo.text();
-        let parsed = parse_meminfo(text, KEYS, &mut self.values);
-        parsed.map_err(|e| self.meminfo.error(e))?;
+        let values = &mut self.values;
+        self.meminfo.parse(|text| parse_meminfo(text, KEYS, values))?;
         let fields = fields(&self.values).map_err(|e| self.meminfo.error(e))?;
         out.push(point("mem", Vec::new(), fields, now_ms));
         Ok(())

@@ -56,8 +56,8 @@ impl Input for Net {
     }
 
     fn gather(&mut self, now_ms: i64, out: &mut Vec<Line<'static>>) -> anyhow::Result<()> {
-        self.dev.read()?;
-        let text = self.dev.text();
+        let interfaces = &self.interfaces;
+        self.dev.parse(|text| {
         // Two header lines, then `name: 8 receive counters 8 transmit counters`. The
         // name is split at the colon: old kernels wrote `eth0:123` with no space.
         for (i, line) in text.lines().enumerate().skip(2) {
@@ -65,12 +65,13 @@ impl Input for Net {
                 continue;
             };
             let name = name.trim();
-            if !self.interfaces.keeps(name) {
+            if !interfaces.keeps(name) {
                 continue;
             }
-            let point = parse_interface(counters, i + 1, name, now_ms);
-            out.push(point.map_err(|e| self.dev.error(e))?);
+            out.push(parse_interface(counters, i + 1, name, now_ms)?);
         }
+        Ok(())
+        })?;
         Ok(())
     }
 }

@@ -55,10 +55,8 @@ impl Input for Swap {
     }
 
     fn gather(&mut self, now_ms: i64, out: &mut Vec<Line<'static>>) -> anyhow::Result<()> {
-        self.meminfo.read()?;
-        let text = self.meminfo.text();
-        let parsed = parse_meminfo(text, MEMINFO_KEYS, &mut self.values);
-        parsed.map_err(|e| self.meminfo.error(e))?;
+        let values = &mut self.values;
+        self.meminfo.parse(|text| parse_meminfo(text, MEMINFO_KEYS, values))?;
         let [Some(total), Some(free)] = self.values else {
             let missing = ParseError::new(0, "no SwapTotal or SwapFree line");
             return Err(self.meminfo.error(missing).into());
@@ -71,9 +69,7 @@ impl Input for Swap {
             float("used_percent", percent(used, total)),
         ];
 
-        self.vmstat.read()?;
-        let text = self.vmstat.text();
-        let (pages_in, pages_out) = parse_vmstat(text).map_err(|e| self.vmstat.error(e))?;
+        let (pages_in, pages_out) = self.vmstat.parse(parse_vmstat)?;
         if let Some(pages) = pages_in {
             fields.push(uint("in", pages.saturating_mul(self.page_size)));
         }

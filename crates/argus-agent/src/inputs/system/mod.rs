@@ -57,12 +57,8 @@ impl Input for System {
     }
 
     fn gather(&mut self, now_ms: i64, out: &mut Vec<Line<'static>>) -> anyhow::Result<()> {
-        self.stat.read()?;
-        let text = self.stat.text();
-        let (n_cpus, boot_time) = parse_stat(text).map_err(|e| self.stat.error(e))?;
-        self.uptime.read()?;
-        let text = self.uptime.text();
-        let uptime = parse_uptime(text).map_err(|e| self.uptime.error(e))?;
+        let (n_cpus, boot_time) = self.stat.parse(parse_stat)?;
+        let uptime = self.uptime.parse(parse_uptime)?;
         let users = match read_utmp(&self.utmp_path, &mut self.utmp) {
             Ok(()) => count_users(&self.utmp),
             // No utmp (musl, minimal containers, systemd-only logins): nobody is recorded.
