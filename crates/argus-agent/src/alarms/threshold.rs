@@ -23,7 +23,7 @@
 use super::template::{Context, Template};
 use super::{AlarmConfig, DEFAULT_INFO, Op};
 use crate::alarm::Alarm;
-use crate::processors::glob::Glob;
+use crate::glob::Glob;
 use argus_core::Event;
 use argus_core::line_protocol::Line;
 use serde_json::{Map, Value, json};

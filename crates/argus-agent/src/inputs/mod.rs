@@ -1,4 +1,6 @@
-//! The built-in host-metric inputs, registered explicitly: one line per input in [`build`].
+//! The built-in host-metric inputs, registered explicitly: one line per input in the
+//! `registry!` table below, which declares the modules, [`InputsConfig`], [`build`] and
+//! [`SAMPLE_CONFIGS`] together.
 //!
 //! Each input is a folder `inputs/<name>/` holding its code, a `README.md` that lists every
 //! metric it emits, a `sample.toml` (the documented `[agent.inputs.<name>]` table, exposed as
@@ -7,25 +9,7 @@
 //! code runs against fixtures in tests and against a host's `/proc` mounted into a container.
 //! Names follow Telegraf's plugins so that existing dashboards and habits carry over.
 
-pub mod cpu;
-pub mod disk;
-pub mod diskio;
-pub mod dns;
-pub mod http;
-pub mod load;
-pub mod log;
-pub mod mem;
-pub mod net;
-pub mod ping;
-pub mod port;
-pub mod processes;
-pub mod procstat;
-pub mod prometheus;
-pub mod swap;
-pub mod system;
-pub mod tcp;
-
-mod glob;
+mod common;
 mod procfile;
 #[cfg(test)]
 mod testcases;
@@ -36,197 +20,145 @@ use std::path::Path;
 use argus_core::line_protocol::{FieldValue, Line};
 use serde::{Deserialize, Serialize};
 
-use crate::input::{Input, Plugin, Schedule};
+use self::common::Common;
+use crate::input::{Input, Plugin};
 
-/// `[agent.inputs]`: one table per built-in input.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct InputsConfig {
-    /// `[agent.inputs.cpu]`: CPU time shares per core and in total.
-    pub cpu: cpu::Config,
-    /// `[agent.inputs.mem]`: memory usage from `/proc/meminfo`.
-    pub mem: mem::Config,
-    /// `[agent.inputs.swap]`: swap space usage and swap traffic.
-    pub swap: swap::Config,
-    /// `[agent.inputs.disk]`: space and inode usage per mounted filesystem.
-    pub disk: disk::Config,
-    /// `[agent.inputs.diskio]`: I/O counters per block device.
-    pub diskio: diskio::Config,
-    /// `[agent.inputs.net]`: traffic counters per network interface.
-    pub net: net::Config,
-    /// `[agent.inputs.load]`: the 1, 5 and 15 minute load averages.
-    pub load: load::Config,
-    /// `[agent.inputs.system]`: uptime, boot time, CPU and logged-in user counts.
-    pub system: system::Config,
-    /// `[agent.inputs.processes]`: process counts by state.
-    pub processes: processes::Config,
-    /// `[[agent.inputs.log]]`: log files tailed for lines matching rules, one table per
-    /// instance; none by default (and then not written out).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub log: Vec<log::Config>,
-    /// `[[agent.inputs.procstat]]`: CPU, memory, threads and files of selected processes.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub procstat: Vec<procstat::Config>,
-    /// `[[agent.inputs.port]]`: whether local TCP or UDP ports are listened on.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub port: Vec<port::Config>,
-    /// `[[agent.inputs.tcp]]`: TCP connect checks (Telegraf's `net_response`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub tcp: Vec<tcp::Config>,
-    /// `[[agent.inputs.http]]`: HTTP(S) probes (Telegraf's `http_response`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub http: Vec<http::Config>,
-    /// `[[agent.inputs.ping]]`: ICMP echo round trips and loss.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub ping: Vec<ping::Config>,
-    /// `[[agent.inputs.dns]]`: DNS lookup checks (Telegraf's `dns_query`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub dns: Vec<dns::Config>,
-    /// `[[agent.inputs.prometheus]]`: scrapes of Prometheus `/metrics` endpoints.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub prometheus: Vec<prometheus::Config>,
-}
+/// Declares the inputs from one table: each entry names the input's folder (its module,
+/// its `[agent.inputs.<kind>]` key and its plugin name) and how to build one from its
+/// `Config`. From it come the modules, [`InputsConfig`] (one field per input, documented
+/// by the entry's doc comment), [`build`] and [`SAMPLE_CONFIGS`], all in the table's order.
+/// `tables` are single-instance inputs, built by their constructor; `instances` are
+/// `[[agent.inputs.<kind>]]` inputs, built by a function of all their tables and the data
+/// directory ([`instances`] for the usual naming and checks).
+macro_rules! registry {
+    (
+        tables { $($(#[$tdoc:meta])* $table:ident: $new:expr,)* }
+        instances { $($(#[$idoc:meta])* $instance:ident: $build:expr,)* }
+    ) => {
+        $(pub mod $table;)*
+        $(pub mod $instance;)*
 
-/// Builds the enabled inputs with their schedules. Inputs that keep state (the `log`
-/// input's offsets) keep it under `data_dir`.
-pub fn build(config: &InputsConfig, data_dir: &Path) -> anyhow::Result<Vec<Plugin>> {
-    let mut plugins: Vec<Plugin> = Vec::new();
-    let mut add = |input: Option<Box<dyn Input>>, interval_secs: u64, timeout_secs: u64| {
-        if let Some(input) = input {
-            plugins.push(Plugin {
-                name: input.name().to_string(),
-                input,
-                schedule: Schedule::from_secs(interval_secs, timeout_secs),
-            });
+        /// `[agent.inputs]`: one table per built-in input.
+        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct InputsConfig {
+            $($(#[$tdoc])* pub $table: $table::Config,)*
+            $(
+                $(#[$idoc])*
+                #[serde(skip_serializing_if = "Vec::is_empty")]
+                pub $instance: Vec<$instance::Config>,
+            )*
         }
+
+        /// Builds the enabled inputs with their schedules. Inputs that keep state (the
+        /// `log` input's offsets) keep it under `data_dir`.
+        pub fn build(config: &InputsConfig, data_dir: &Path) -> anyhow::Result<Vec<Plugin>> {
+            let mut plugins: Vec<Plugin> = Vec::new();
+            $(plugins.extend(table(stringify!($table), &config.$table, $new)?);)*
+            $(plugins.extend(($build)(stringify!($instance), &config.$instance, data_dir)?);)*
+            Ok(plugins)
+        }
+
+        /// Each input's documented `[agent.inputs.<name>]` table with every option at its
+        /// default, in the order of [`build`]; `argus config default` prints them.
+        pub const SAMPLE_CONFIGS: &[&str] = &[
+            $($table::SAMPLE_CONFIG,)*
+            $($instance::SAMPLE_CONFIG,)*
+        ];
     };
-    let c = config;
-    add(
-        cpu::Cpu::build(&c.cpu)?,
-        c.cpu.interval_secs,
-        c.cpu.timeout_secs,
-    );
-    add(
-        mem::Mem::build(&c.mem)?,
-        c.mem.interval_secs,
-        c.mem.timeout_secs,
-    );
-    add(
-        swap::Swap::build(&c.swap)?,
-        c.swap.interval_secs,
-        c.swap.timeout_secs,
-    );
-    add(
-        disk::Disk::build(&c.disk)?,
-        c.disk.interval_secs,
-        c.disk.timeout_secs,
-    );
-    add(
-        diskio::DiskIo::build(&c.diskio)?,
-        c.diskio.interval_secs,
-        c.diskio.timeout_secs,
-    );
-    add(
-        net::Net::build(&c.net)?,
-        c.net.interval_secs,
-        c.net.timeout_secs,
-    );
-    add(
-        load::Load::build(&c.load)?,
-        c.load.interval_secs,
-        c.load.timeout_secs,
-    );
-    add(
-        system::System::build(&c.system)?,
-        c.system.interval_secs,
-        c.system.timeout_secs,
-    );
-    add(
-        processes::Processes::build(&c.processes)?,
-        c.processes.interval_secs,
-        c.processes.timeout_secs,
-    );
-    plugins.extend(log::plugins(&c.log, data_dir)?);
-    plugins.extend(instances(
-        "procstat",
-        &c.procstat,
-        procstat::Procstat::build,
-    )?);
-    plugins.extend(instances("port", &c.port, port::Port::build)?);
-    plugins.extend(instances("tcp", &c.tcp, tcp::Tcp::build)?);
-    plugins.extend(instances("http", &c.http, http::Http::build)?);
-    plugins.extend(instances("ping", &c.ping, ping::Ping::build)?);
-    plugins.extend(instances("dns", &c.dns, dns::Dns::build)?);
-    plugins.extend(instances(
-        "prometheus",
-        &c.prometheus,
-        prometheus::Prometheus::build,
-    )?);
-    Ok(plugins)
 }
 
-/// Each input's documented `[agent.inputs.<name>]` table with every option at its
-/// default, in the order of [`build`]; `argus config default` prints them.
-pub const SAMPLE_CONFIGS: &[&str] = &[
-    cpu::SAMPLE_CONFIG,
-    mem::SAMPLE_CONFIG,
-    swap::SAMPLE_CONFIG,
-    disk::SAMPLE_CONFIG,
-    diskio::SAMPLE_CONFIG,
-    net::SAMPLE_CONFIG,
-    load::SAMPLE_CONFIG,
-    system::SAMPLE_CONFIG,
-    processes::SAMPLE_CONFIG,
-    log::SAMPLE_CONFIG,
-    procstat::SAMPLE_CONFIG,
-    port::SAMPLE_CONFIG,
-    tcp::SAMPLE_CONFIG,
-    http::SAMPLE_CONFIG,
-    ping::SAMPLE_CONFIG,
-    dns::SAMPLE_CONFIG,
-    prometheus::SAMPLE_CONFIG,
-];
-
-/// A multi-instance input's config: its instance name, `interval_secs` and
-/// `timeout_secs`.
-trait Instance {
-    fn instance(&self) -> (&str, u64, u64);
+registry! {
+    tables {
+        /// `[agent.inputs.cpu]`: CPU time shares per core and in total.
+        cpu: cpu::Cpu::new,
+        /// `[agent.inputs.mem]`: memory usage from `/proc/meminfo`.
+        mem: mem::Mem::new,
+        /// `[agent.inputs.swap]`: swap space usage and swap traffic.
+        swap: swap::Swap::new,
+        /// `[agent.inputs.disk]`: space and inode usage per mounted filesystem.
+        disk: disk::Disk::new,
+        /// `[agent.inputs.diskio]`: I/O counters per block device.
+        diskio: diskio::DiskIo::new,
+        /// `[agent.inputs.net]`: traffic counters per network interface.
+        net: net::Net::new,
+        /// `[agent.inputs.load]`: the 1, 5 and 15 minute load averages.
+        load: load::Load::new,
+        /// `[agent.inputs.system]`: uptime, boot time, CPU and logged-in user counts.
+        system: system::System::new,
+        /// `[agent.inputs.processes]`: process counts by state.
+        processes: processes::Processes::new,
+    }
+    instances {
+        /// `[[agent.inputs.log]]`: log files tailed for lines matching rules, one table per
+        /// instance; none by default (and then not written out).
+        log: |_, configs: &[log::Config], data_dir: &Path| log::plugins(configs, data_dir),
+        /// `[[agent.inputs.procstat]]`: CPU, memory, threads and files of selected processes.
+        procstat: instances(procstat::Procstat::new),
+        /// `[[agent.inputs.port]]`: whether local TCP or UDP ports are listened on.
+        port: instances(port::Port::new),
+        /// `[[agent.inputs.tcp]]`: TCP connect checks (Telegraf's `net_response`).
+        tcp: instances(tcp::Tcp::new),
+        /// `[[agent.inputs.http]]`: HTTP(S) probes (Telegraf's `http_response`).
+        http: instances(http::Http::new),
+        /// `[[agent.inputs.ping]]`: ICMP echo round trips and loss.
+        ping: instances(ping::Ping::new),
+        /// `[[agent.inputs.dns]]`: DNS lookup checks (Telegraf's `dns_query`).
+        dns: instances(dns::Dns::new),
+        /// `[[agent.inputs.prometheus]]`: scrapes of Prometheus `/metrics` endpoints.
+        prometheus: instances(prometheus::Prometheus::new),
+    }
 }
 
-/// The enabled instances of a multi-instance input (`[[agent.inputs.<kind>]]`), each
-/// named `<kind>:<name>`, or `<kind>:<index>` (its position among the kind's tables) when
-/// unnamed. Two instances with one name, and an instance's bad option, are errors naming
-/// the instance.
-fn instances<C: Instance>(
+/// A single-instance input, named by its kind, if enabled.
+fn table<C: Common, I: Input + 'static>(
     kind: &str,
-    configs: &[C],
-    build: impl Fn(&C) -> anyhow::Result<Option<Box<dyn Input>>>,
-) -> anyhow::Result<Vec<Plugin>> {
-    let mut plugins: Vec<Plugin> = Vec::new();
-    let mut names = std::collections::HashSet::new();
-    for (index, config) in configs.iter().enumerate() {
-        let (name, interval_secs, timeout_secs) = config.instance();
-        let name = if name.is_empty() {
-            format!("{kind}:{index}")
-        } else {
-            format!("{kind}:{name}")
-        };
-        if !names.insert(name.clone()) {
-            anyhow::bail!(
-                "[[agent.inputs.{kind}]] #{index}: another instance is named {name:?} (set distinct `name`s)"
-            );
-        }
-        let input =
-            build(config).map_err(|e| anyhow::anyhow!("[[agent.inputs.{kind}]] {name}: {e:#}"))?;
-        if let Some(input) = input {
+    config: &C,
+    new: impl Fn(&C) -> anyhow::Result<I>,
+) -> anyhow::Result<Option<Plugin>> {
+    if !config.enabled() {
+        return Ok(None);
+    }
+    Ok(Some(Plugin {
+        name: kind.to_string(),
+        input: Box::new(new(config)?),
+        schedule: config.schedule(),
+    }))
+}
+
+/// Builds the enabled instances of a multi-instance input (`[[agent.inputs.<kind>]]`),
+/// each named `<kind>:<name>`, or `<kind>:<index>` (its position among the kind's tables)
+/// when unnamed. Two instances with one name, and an instance's bad option, are errors
+/// naming the instance.
+fn instances<C: Common, I: Input + 'static>(
+    new: impl Fn(&C) -> anyhow::Result<I>,
+) -> impl Fn(&str, &[C], &Path) -> anyhow::Result<Vec<Plugin>> {
+    move |kind, configs, _data_dir| {
+        let mut plugins: Vec<Plugin> = Vec::new();
+        let mut names = std::collections::HashSet::new();
+        for (index, config) in configs.iter().enumerate() {
+            let name = match config.instance_name() {
+                "" => format!("{kind}:{index}"),
+                name => format!("{kind}:{name}"),
+            };
+            if !names.insert(name.clone()) {
+                anyhow::bail!(
+                    "[[agent.inputs.{kind}]] #{index}: another instance is named {name:?} (set distinct `name`s)"
+                );
+            }
+            if !config.enabled() {
+                continue;
+            }
+            let input = new(config)
+                .map_err(|e| anyhow::anyhow!("[[agent.inputs.{kind}]] {name}: {e:#}"))?;
             plugins.push(Plugin {
                 name,
-                input,
-                schedule: Schedule::from_secs(interval_secs, timeout_secs),
+                input: Box::new(input),
+                schedule: config.schedule(),
             });
         }
+        Ok(plugins)
     }
-    Ok(plugins)
 }
 
 /// The default `procfs_root` of every input.
@@ -278,6 +210,7 @@ fn percent(part: u64, whole: u64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::Schedule;
 
     #[test]
     fn default_config_builds_every_input_once() {
@@ -526,7 +459,7 @@ mod tests {
             config.system.utmp_path = root.path().join("stat");
             config.processes.procfs_root = root.path().into();
             // cpu may refuse to start on a broken /proc/stat; the others start lazily.
-            config.cpu.enabled = cpu::Cpu::build(&config.cpu).is_ok();
+            config.cpu.enabled = cpu::Cpu::new(&config.cpu).is_ok();
             for mut input in build(&config, Path::new(".")).expect("build") {
                 let _ = input.input.gather(0, &mut Vec::new());
                 let _ = input.input.gather(1, &mut Vec::new());

@@ -69,6 +69,16 @@ impl ProcFile {
         &self.buf
     }
 
+    /// Reads the file again and parses its text with `parse`, attaching the file's path to
+    /// a parse error: the whole of most inputs' gather.
+    pub fn parse<T>(
+        &mut self,
+        parse: impl FnOnce(&str) -> Result<T, ParseError>,
+    ) -> Result<T, ProcError> {
+        self.read()?;
+        parse(&self.buf).map_err(|e| self.error(e))
+    }
+
     /// Attaches this file's path to a parse error.
     pub fn error(&self, err: ParseError) -> ProcError {
         ProcError::Parse {

@@ -13,8 +13,8 @@
 //! keeps one type from round to round (Influx rejects a field whose type changes); only an
 //! integer overflow, which would otherwise wrap, falls back to a float.
 
-use super::glob::Glob;
 use super::{Scope, deserialize_scope};
+use crate::glob::Glob;
 use crate::processor::Processor;
 use argus_core::line_protocol::{FieldValue, Line};
 use serde::{Deserialize, Serialize};

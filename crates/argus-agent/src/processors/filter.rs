@@ -9,8 +9,8 @@
 //! `tagpass`/`tagdrop`, a tag table matches a point when **any** of its tags has a value
 //! matching one of that tag's globs.
 
-use super::glob::{self, Glob};
 use super::{Scope, deserialize_scope};
+use crate::glob::{self, Glob, NameFilter};
 use crate::processor::Processor;
 use argus_core::line_protocol::Line;
 use serde::{Deserialize, Serialize};
@@ -41,10 +41,8 @@ pub struct Config {
 /// The built processor.
 pub struct Filter {
     scope: Scope,
-    measurement_include: Vec<Glob>,
-    measurement_exclude: Vec<Glob>,
-    field_include: Vec<Glob>,
-    field_exclude: Vec<Glob>,
+    measurements: NameFilter,
+    fields: NameFilter,
     tag_include: Vec<(String, Vec<Glob>)>,
     tag_exclude: Vec<(String, Vec<Glob>)>,
 }
@@ -71,15 +69,16 @@ fn tags_match(table: &[(String, Vec<Glob>)], p: &Line<'_>) -> bool {
 
 impl Filter {
     pub fn build(config: &Config) -> anyhow::Result<Self> {
-        let many = |option: &str, patterns: &[String]| {
-            Glob::many(patterns).map_err(|e| anyhow::anyhow!("{option}: {e}"))
-        };
         Ok(Filter {
             scope: Scope::build(&config.measurement)?,
-            measurement_include: many("measurement_include", &config.measurement_include)?,
-            measurement_exclude: many("measurement_exclude", &config.measurement_exclude)?,
-            field_include: many("field_include", &config.field_include)?,
-            field_exclude: many("field_exclude", &config.field_exclude)?,
+            measurements: NameFilter::new(
+                ("measurement_include", &config.measurement_include),
+                ("measurement_exclude", &config.measurement_exclude),
+            )?,
+            fields: NameFilter::new(
+                ("field_include", &config.field_include),
+                ("field_exclude", &config.field_exclude),
+            )?,
             tag_include: tag_globs("tag_include", &config.tag_include)?,
             tag_exclude: tag_globs("tag_exclude", &config.tag_exclude)?,
         })
@@ -90,12 +89,7 @@ impl Filter {
         if !self.scope.applies_to(&p.measurement) {
             return true;
         }
-        if !self.measurement_include.is_empty()
-            && !glob::any(&self.measurement_include, &p.measurement)
-        {
-            return false;
-        }
-        if glob::any(&self.measurement_exclude, &p.measurement) {
+        if !self.measurements.keeps(&p.measurement) {
             return false;
         }
         if !self.tag_include.is_empty() && !tags_match(&self.tag_include, p) {
@@ -104,11 +98,8 @@ impl Filter {
         if tags_match(&self.tag_exclude, p) {
             return false;
         }
-        if !self.field_include.is_empty() || !self.field_exclude.is_empty() {
-            p.fields.retain(|(k, _)| {
-                (self.field_include.is_empty() || glob::any(&self.field_include, k))
-                    && !glob::any(&self.field_exclude, k)
-            });
+        if !self.fields.keeps_all() {
+            p.fields.retain(|(k, _)| self.fields.keeps(k));
         }
         !p.fields.is_empty()
     }

@@ -8,8 +8,8 @@
 //! expanded from the regex's groups, and an empty result removes the target; without a
 //! match the point is left as it was.
 
-use super::glob::{self, Glob};
 use super::{Scope, deserialize_scope};
+use crate::glob::{self, Glob};
 use crate::processor::Processor;
 use argus_core::line_protocol::Line;
 use regex::Regex;

@@ -6,16 +6,15 @@
 //! later processor sees what an earlier one made. Every processor accepts
 //! `measurement = "glob"` to act only on the points whose measurement matches; points
 //! outside it pass through untouched. Names, tags and field keys are matched with globs
-//! ([`glob`]: `*` and `?`). User docs: `docs/plugins/processors.md`.
+//! ([`crate::glob`]: `*` and `?`). User docs: `docs/plugins/processors.md`.
 
 pub mod convert;
 pub mod filter;
-pub mod glob;
 pub mod labels;
 pub mod rename;
 
+use crate::glob::Glob;
 use crate::processor::Processor;
-use glob::Glob;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// One `[[agent.processors]]` table.

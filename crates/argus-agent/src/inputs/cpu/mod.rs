@@ -12,44 +12,24 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 
 use argus_core::line_protocol::Line;
-use serde::{Deserialize, Serialize};
 
 use super::procfile::{ParseError, ProcFile, parse_u64};
 use super::{float, point, tag};
 use crate::input::Input;
+use crate::inputs::common::input_config;
 
 /// The documented `[agent.inputs.cpu]` table, every option at its default.
 pub const SAMPLE_CONFIG: &str = include_str!("sample.toml");
 
-/// `[agent.inputs.cpu]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Config {
-    /// Whether the input runs.
-    pub enabled: bool,
-    /// Seconds between two runs; 0: the agent's `interval_secs`.
-    pub interval_secs: u64,
-    /// Seconds a run may take before it is abandoned and reported as hung; 0: its
-    /// interval.
-    pub timeout_secs: u64,
-    /// Report each core as `cpu="cpuN"`.
-    pub percpu: bool,
-    /// Report the whole machine as `cpu="cpu-total"`.
-    pub totalcpu: bool,
-    /// Where procfs is mounted; point it at the host's `/proc` when running in a container.
-    pub procfs_root: PathBuf,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            enabled: true,
-            interval_secs: 0,
-            timeout_secs: 0,
-            percpu: true,
-            totalcpu: true,
-            procfs_root: super::default_procfs_root(),
-        }
+input_config! {
+    /// `[agent.inputs.cpu]`.
+    table Config {
+        /// Report each core as `cpu="cpuN"`.
+        percpu: bool = true,
+        /// Report the whole machine as `cpu="cpu-total"`.
+        totalcpu: bool = true,
+        /// Where procfs is mounted; point it at the host's `/proc` when running in a container.
+        procfs_root: PathBuf = super::default_procfs_root(),
     }
 }
 
@@ -85,20 +65,13 @@ pub struct Cpu {
 }
 
 impl Cpu {
-    /// Builds the input if enabled, reading `/proc/stat` once as the baseline.
-    pub fn build(config: &Config) -> anyhow::Result<Option<Box<dyn Input>>> {
-        if !config.enabled {
-            return Ok(None);
-        }
+    /// Builds the input, reading `/proc/stat` once as the baseline.
+    pub(crate) fn new(config: &Config) -> anyhow::Result<Self> {
         if !config.percpu && !config.totalcpu {
             anyhow::bail!(
                 "[agent.inputs.cpu]: percpu and totalcpu are both false; set enabled = false instead"
             );
         }
-        Ok(Some(Box::new(Cpu::new(config)?)))
-    }
-
-    fn new(config: &Config) -> anyhow::Result<Self> {
         let mut cpu = Cpu {
             percpu: config.percpu,
             totalcpu: config.totalcpu,

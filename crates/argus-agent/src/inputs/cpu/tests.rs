@@ -3,23 +3,19 @@ use std::path::Path;
 use argus_core::line_protocol::FieldValue;
 
 use super::*;
+use crate::inputs::InputsConfig;
 use crate::inputs::testcases;
 
-/// Each case primes from `before/stat` and gathers from `proc/stat`.
-#[test]
-fn fixture_cases() {
-    testcases::run("cpu", |mut config: Config, case: &Path| {
+testcases::table_input_tests!(
+    /// Each case primes from `before/stat` and gathers from `proc/stat`.
+    "cpu",
+    |config, case| {
         config.procfs_root = case.join("before");
         let mut cpu = Cpu::new(&config)?;
         cpu.stat = ProcFile::new(&case.join("proc"), "stat");
-        Ok(Box::new(cpu))
-    });
-}
-
-#[test]
-fn sample_config_is_the_default() {
-    testcases::assert_sample_is_default(SAMPLE_CONFIG, "cpu", &Config::default());
-}
+        anyhow::Ok(cpu)
+    }
+);
 
 #[test]
 fn shares_between_two_reads() {
@@ -90,13 +86,18 @@ fn neither_percpu_nor_totalcpu_is_a_config_error() {
         totalcpu: false,
         ..Config::default()
     };
-    let err = Cpu::build(&config).err().expect("config error");
+    let err = Cpu::new(&config).map(|_| ()).expect_err("config error");
     assert!(err.to_string().contains("percpu and totalcpu"), "{err}");
-    let disabled = Config {
-        enabled: false,
-        ..config
+    // Disabled, it is not built at all, so the combination is no error.
+    let disabled = InputsConfig {
+        cpu: Config {
+            enabled: false,
+            ..config
+        },
+        ..InputsConfig::default()
     };
-    assert!(Cpu::build(&disabled).expect("disabled").is_none());
+    let plugins = crate::inputs::build(&disabled, Path::new(".")).expect("disabled");
+    assert!(plugins.iter().all(|p| p.name != "cpu"));
 }
 
 #[test]
@@ -110,9 +111,7 @@ fn real_proc_one_point_per_online_core_plus_total() {
         .collect();
     assert!(!cores.is_empty());
 
-    let mut cpu = Cpu::build(&Config::default())
-        .expect("build")
-        .expect("enabled");
+    let mut cpu = Cpu::new(&Config::default()).expect("new");
     // At HZ=100 every core accounts at least a few jiffies (busy or idle) in this time.
     std::thread::sleep(std::time::Duration::from_millis(300));
     let mut out = Vec::new();
@@ -138,9 +137,4 @@ fn real_proc_one_point_per_online_core_plus_total() {
         }
         assert!((sum - 100.0).abs() < 1e-6, "{:?} sums to {sum}", line.tags);
     }
-}
-
-#[test]
-fn readme_documents_sample_and_every_series() {
-    testcases::assert_readme_documents("cpu", SAMPLE_CONFIG);
 }

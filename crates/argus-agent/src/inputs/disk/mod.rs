@@ -12,86 +12,66 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use argus_core::line_protocol::Line;
-use serde::{Deserialize, Serialize};
 
 use super::procfile::{ParseError, ProcFile};
 use super::{Field, float, percent, point, tag, uint};
 use crate::input::Input;
+use crate::inputs::common::input_config;
 
 /// The documented `[agent.inputs.disk]` table, every option at its default.
 pub const SAMPLE_CONFIG: &str = include_str!("sample.toml");
 
-/// `[agent.inputs.disk]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Config {
-    /// Whether the input runs.
-    pub enabled: bool,
-    /// Seconds between two runs; 0: the agent's `interval_secs`.
-    pub interval_secs: u64,
-    /// Seconds a run may take before it is abandoned and reported as hung; 0: its
-    /// interval.
-    pub timeout_secs: u64,
-    /// Report only these mount points (exact paths as in `/proc/mounts`); empty: all.
-    pub mount_points: Vec<String>,
-    /// Filesystem types never reported: pseudo and in-memory filesystems by default.
-    pub ignore_fs: Vec<String>,
-    /// Where procfs is mounted; `mounts` is read from here.
-    pub procfs_root: PathBuf,
-    /// Where the host's `/` is visible. Each mount point is looked up under it, while the
-    /// `path` tag stays as the host sees it. Set it (e.g. to `/hostfs`) when running in a
-    /// container that has the host's root mounted.
-    pub host_root: PathBuf,
-}
+/// The default `ignore_fs`: pseudo and in-memory filesystems, which hold no disk space.
+const IGNORED_FS: [&str; 28] = [
+    "tmpfs",
+    "devtmpfs",
+    "devfs",
+    "iso9660",
+    "overlay",
+    "aufs",
+    "squashfs",
+    "proc",
+    "sysfs",
+    "cgroup",
+    "cgroup2",
+    "nsfs",
+    "debugfs",
+    "tracefs",
+    "securityfs",
+    "pstore",
+    "bpf",
+    "configfs",
+    "fusectl",
+    "mqueue",
+    "hugetlbfs",
+    "autofs",
+    "binfmt_misc",
+    "rpc_pipefs",
+    "ramfs",
+    "devpts",
+    "efivarfs",
+    "selinuxfs",
+];
 
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            enabled: true,
-            interval_secs: 0,
-            timeout_secs: 0,
-            mount_points: Vec::new(),
-            ignore_fs: [
-                "tmpfs",
-                "devtmpfs",
-                "devfs",
-                "iso9660",
-                "overlay",
-                "aufs",
-                "squashfs",
-                "proc",
-                "sysfs",
-                "cgroup",
-                "cgroup2",
-                "nsfs",
-                "debugfs",
-                "tracefs",
-                "securityfs",
-                "pstore",
-                "bpf",
-                "configfs",
-                "fusectl",
-                "mqueue",
-                "hugetlbfs",
-                "autofs",
-                "binfmt_misc",
-                "rpc_pipefs",
-                "ramfs",
-                "devpts",
-                "efivarfs",
-                "selinuxfs",
-            ]
-            .map(String::from)
-            .to_vec(),
-            procfs_root: super::default_procfs_root(),
-            host_root: PathBuf::from("/"),
-        }
+input_config! {
+    /// `[agent.inputs.disk]`.
+    table Config {
+        /// Report only these mount points (exact paths as in `/proc/mounts`); empty: all.
+        mount_points: Vec<String> = Vec::new(),
+        /// Filesystem types never reported: pseudo and in-memory filesystems by default.
+        ignore_fs: Vec<String> = IGNORED_FS.map(String::from).to_vec(),
+        /// Where procfs is mounted; `mounts` is read from here.
+        procfs_root: PathBuf = super::default_procfs_root(),
+        /// Where the host's `/` is visible. Each mount point is looked up under it, while the
+        /// `path` tag stays as the host sees it. Set it (e.g. to `/hostfs`) when running in a
+        /// container that has the host's root mounted.
+        host_root: PathBuf = PathBuf::from("/"),
     }
 }
 
 /// What `statvfs(2)` says about one filesystem, in blocks of `block_size` bytes.
 #[derive(Debug, Clone, Copy, PartialEq)]
-#[cfg_attr(test, derive(Deserialize))]
+#[cfg_attr(test, derive(serde::Deserialize))]
 struct FsUsage {
     block_size: u64,
     blocks: u64,
@@ -131,21 +111,15 @@ pub struct Disk {
 }
 
 impl Disk {
-    /// Builds the input if enabled.
-    pub fn build(config: &Config) -> anyhow::Result<Option<Box<dyn Input>>> {
-        Ok(config
-            .enabled
-            .then(|| Box::new(Disk::new(config)) as Box<dyn Input>))
-    }
-
-    fn new(config: &Config) -> Self {
-        Disk {
-            mount_points: config.mount_points.clone(),
-            ignore_fs: config.ignore_fs.clone(),
-            host_root: config.host_root.clone(),
-            mounts: ProcFile::new(&config.procfs_root, "mounts"),
-            stat: Box::new(statvfs),
-        }
+    /// Builds the input.
+    pub(crate) fn new(config: &Config) -> anyhow::Result<Self> {
+        Ok(Disk {
+                mount_points: config.mount_points.clone(),
+                ignore_fs: config.ignore_fs.clone(),
+                host_root: config.host_root.clone(),
+                mounts: ProcFile::new(&config.procfs_root, "mounts"),
+                stat: Box::new(statvfs),
+            })
     }
 
     fn wanted(&self, mount: &Mount) -> bool {
@@ -160,9 +134,7 @@ impl Input for Disk {
     }
 
     fn gather(&mut self, now_ms: i64, out: &mut Vec<Line<'static>>) -> anyhow::Result<()> {
-        self.mounts.read()?;
-        let text = self.mounts.text();
-        let mounts = parse_mounts(text).map_err(|e| self.mounts.error(e))?;
+        let mounts = self.mounts.parse(parse_mounts)?;
         for mount in visible(mounts) {
             if !self.wanted(&mount) {
                 continue;

@@ -1,39 +1,27 @@
 use std::collections::HashMap;
-use std::path::Path;
 
 use argus_core::line_protocol::FieldValue;
 
 use super::*;
 use crate::inputs::testcases;
 
-/// Each case has `proc/mounts` and `statvfs.json`, the answer of `statvfs(2)` per mount
-/// point; a mount point missing from it fails as if permission were denied.
-#[test]
-fn fixture_cases() {
-    testcases::run("disk", |mut config: Config, case: &Path| {
-        config.procfs_root = case.join("proc");
+testcases::table_input_tests!(
+    /// Each case has `proc/mounts` and `statvfs.json`, the answer of `statvfs(2)` per mount
+    /// point; a mount point missing from it fails as if permission were denied.
+    "disk",
+    |config, case| {
         let json = std::fs::read_to_string(case.join("statvfs.json"))?;
         let table: HashMap<PathBuf, FsUsage> = serde_json::from_str(&json)?;
-        let mut disk = Disk::new(&config);
+        let mut disk = Disk::new(&config)?;
         disk.stat = Box::new(move |path| {
             table
                 .get(path)
                 .copied()
                 .ok_or_else(|| io::Error::from(io::ErrorKind::PermissionDenied))
         });
-        Ok(Box::new(disk))
-    });
-}
-
-#[test]
-fn sample_config_is_the_default() {
-    testcases::assert_sample_is_default(SAMPLE_CONFIG, "disk", &Config::default());
-}
-
-#[test]
-fn readme_documents_sample_and_every_series() {
-    testcases::assert_readme_documents("disk", SAMPLE_CONFIG);
-}
+        anyhow::Ok(disk)
+    }
+);
 
 #[test]
 fn mount_fields_are_unescaped() {
@@ -84,7 +72,8 @@ fn host_root_prefixes_the_statvfs_path_but_not_the_tag() {
         procfs_root: proc.path().to_path_buf(),
         host_root: host.path().to_path_buf(),
         ..Config::default()
-    });
+    })
+    .expect("new");
     let mut out = Vec::new();
     disk.gather(5, &mut out).expect("gather");
     // `/missing` does not exist under the host root: skipped, not an error.
@@ -108,7 +97,7 @@ fn real_mounts_match_proc_mounts_and_statvfs() {
         last_fstype.insert(cols[1].replace("\\040", " "), cols[2].to_string());
     }
 
-    let mut disk = Disk::build(&config).expect("build").expect("enabled");
+    let mut disk = Disk::new(&config).expect("new");
     let mut out = Vec::new();
     disk.gather(5, &mut out).expect("gather");
 

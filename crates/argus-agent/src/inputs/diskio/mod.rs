@@ -9,45 +9,26 @@
 use std::path::PathBuf;
 
 use argus_core::line_protocol::Line;
-use serde::{Deserialize, Serialize};
 
 use super::procfile::{ParseError, ProcFile, column_u64};
-use super::{glob, point, tag, uint};
+use super::{point, tag, uint};
+use crate::glob::NameFilter;
 use crate::input::Input;
+use crate::inputs::common::input_config;
 
 /// The documented `[agent.inputs.diskio]` table, every option at its default.
 pub const SAMPLE_CONFIG: &str = include_str!("sample.toml");
 
-/// `[agent.inputs.diskio]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Config {
-    /// Whether the input runs.
-    pub enabled: bool,
-    /// Seconds between two runs; 0: the agent's `interval_secs`.
-    pub interval_secs: u64,
-    /// Seconds a run may take before it is abandoned and reported as hung; 0: its
-    /// interval.
-    pub timeout_secs: u64,
-    /// Report only devices whose name matches one of these patterns (`*` any run of
-    /// characters, `?` one character), e.g. `["sd?", "nvme*n?"]`; empty: all.
-    pub devices: Vec<String>,
-    /// Never report devices whose name matches one of these patterns.
-    pub ignore_devices: Vec<String>,
-    /// Where procfs is mounted; point it at the host's `/proc` when running in a container.
-    pub procfs_root: PathBuf,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            enabled: true,
-            interval_secs: 0,
-            timeout_secs: 0,
-            devices: Vec::new(),
-            ignore_devices: vec!["loop*".to_string(), "ram*".to_string()],
-            procfs_root: super::default_procfs_root(),
-        }
+input_config! {
+    /// `[agent.inputs.diskio]`.
+    table Config {
+        /// Report only devices whose name matches one of these patterns (`*` any run of
+        /// characters, `?` one character), e.g. `["sd?", "nvme*n?"]`; empty: all.
+        devices: Vec<String> = Vec::new(),
+        /// Never report devices whose name matches one of these patterns.
+        ignore_devices: Vec<String> = vec!["loop*".to_string(), "ram*".to_string()],
+        /// Where procfs is mounted; point it at the host's `/proc` when running in a container.
+        procfs_root: PathBuf = super::default_procfs_root(),
     }
 }
 
@@ -57,25 +38,20 @@ const SECTOR_BYTES: u64 = 512;
 /// The `diskio` input; see the module docs.
 #[derive(Debug)]
 pub struct DiskIo {
-    devices: Vec<String>,
-    ignore_devices: Vec<String>,
+    devices: NameFilter,
     diskstats: ProcFile,
 }
 
 impl DiskIo {
-    /// Builds the input if enabled.
-    pub fn build(config: &Config) -> anyhow::Result<Option<Box<dyn Input>>> {
-        Ok(config
-            .enabled
-            .then(|| Box::new(DiskIo::new(config)) as Box<dyn Input>))
-    }
-
-    fn new(config: &Config) -> Self {
-        DiskIo {
-            devices: config.devices.clone(),
-            ignore_devices: config.ignore_devices.clone(),
-            diskstats: ProcFile::new(&config.procfs_root, "diskstats"),
-        }
+    /// Builds the input.
+    pub(crate) fn new(config: &Config) -> anyhow::Result<Self> {
+        Ok(DiskIo {
+                devices: NameFilter::new(
+                    ("devices", &config.devices),
+                    ("ignore_devices", &config.ignore_devices),
+                )?,
+                diskstats: ProcFile::new(&config.procfs_root, "diskstats"),
+            })
     }
 }
 
@@ -85,17 +61,15 @@ impl Input for DiskIo {
     }
 
     fn gather(&mut self, now_ms: i64, out: &mut Vec<Line<'static>>) -> anyhow::Result<()> {
-        self.diskstats.read()?;
-        let text = self.diskstats.text();
+        let devices = &self.devices;
+        self.diskstats.parse(|text| {
         for (i, line) in text.lines().enumerate() {
             let mut cols = line.split_whitespace();
             let (Some(_major), Some(_minor), Some(name)) = (cols.next(), cols.next(), cols.next())
             else {
                 continue;
             };
-            if (!self.devices.is_empty() && !glob::any(&self.devices, name))
-                || glob::any(&self.ignore_devices, name)
-            {
+            if !devices.keeps(name) {
                 continue;
             }
             // Kernels before 2.6.25 gave partitions only 4 counters; there is nothing to
@@ -103,9 +77,10 @@ impl Input for DiskIo {
             if line.split_whitespace().count() < 14 {
                 continue;
             }
-            let point = parse_device(cols, i + 1, name, now_ms);
-            out.push(point.map_err(|e| self.diskstats.error(e))?);
+            out.push(parse_device(cols, i + 1, name, now_ms)?);
         }
+        Ok(())
+        })?;
         Ok(())
     }
 }

@@ -1,27 +1,13 @@
-use std::path::Path;
 
 use argus_core::line_protocol::FieldValue;
 
 use super::*;
 use crate::inputs::testcases;
 
-#[test]
-fn fixture_cases() {
-    testcases::run("diskio", |mut config: Config, case: &Path| {
-        config.procfs_root = case.join("proc");
-        Ok(Box::new(DiskIo::new(&config)))
-    });
-}
-
-#[test]
-fn sample_config_is_the_default() {
-    testcases::assert_sample_is_default(SAMPLE_CONFIG, "diskio", &Config::default());
-}
-
-#[test]
-fn readme_documents_sample_and_every_series() {
-    testcases::assert_readme_documents("diskio", SAMPLE_CONFIG);
-}
+testcases::table_input_tests!(
+    "diskio",
+    |config, case| DiskIo::new(&config)
+);
 
 #[test]
 fn a_bad_counter_names_the_file_line_and_column() {
@@ -34,7 +20,8 @@ fn a_bad_counter_names_the_file_line_and_column() {
     let mut diskio = DiskIo::new(&Config {
         procfs_root: dir.path().to_path_buf(),
         ..Config::default()
-    });
+    })
+    .expect("new");
     let err = diskio.gather(0, &mut Vec::new()).expect_err("bad counter");
     assert!(
         err.to_string()
@@ -49,7 +36,7 @@ fn a_bad_counter_names_the_file_line_and_column() {
 fn real_diskstats_match_the_procfs_crate() {
     let config = Config::default();
     let before = procfs::diskstats().expect("procfs diskstats");
-    let mut diskio = DiskIo::build(&config).expect("build").expect("enabled");
+    let mut diskio = DiskIo::new(&config).expect("new");
     let mut out = Vec::new();
     diskio.gather(9, &mut out).expect("gather");
     let after = procfs::diskstats().expect("procfs diskstats");

@@ -18,63 +18,31 @@ use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
 use argus_core::line_protocol::Line;
-use serde::{Deserialize, Serialize};
 
 use self::resolve::{ResolveError, resolve};
 use self::wire::Rdata;
 use super::{Field, float, point, tag, uint};
 use crate::input::Input;
+use crate::inputs::common::input_config;
 
 /// The commented-out example `[[agent.inputs.dns]]` table.
 pub const SAMPLE_CONFIG: &str = include_str!("sample.toml");
 
-/// One `[[agent.inputs.dns]]` table: one question to one server.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Config {
-    /// The instance's name: the plugin is called `dns:<name>`, or `dns:<index>` when
-    /// empty.
-    pub name: String,
-    /// Whether the input runs.
-    pub enabled: bool,
-    /// Seconds between two runs; 0: the agent's `interval_secs`.
-    pub interval_secs: u64,
-    /// Seconds a run may take before it is abandoned and reported as hung; 0: its
-    /// interval.
-    pub timeout_secs: u64,
-    /// The name to look up.
-    pub domain: String,
-    /// A, AAAA, CNAME, MX, NS, PTR or TXT; the system resolver knows A and AAAA only.
-    pub record_type: String,
-    /// The DNS server: `1.1.1.1`, `10.0.0.2:5353`, `[2606:4700::1111]:53` or a name;
-    /// empty: the system resolver.
-    pub server: String,
-    /// Milliseconds the lookup may take.
-    pub response_timeout_ms: u64,
-    /// An address (A, AAAA), name (CNAME, MX, NS, PTR) or text (TXT) the answer must
-    /// contain; empty: any answer will do.
-    pub expect: String,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            name: String::new(),
-            enabled: true,
-            interval_secs: 0,
-            timeout_secs: 0,
-            domain: String::new(),
-            record_type: "A".to_string(),
-            server: String::new(),
-            response_timeout_ms: 2000,
-            expect: String::new(),
-        }
-    }
-}
-
-impl super::Instance for Config {
-    fn instance(&self) -> (&str, u64, u64) {
-        (&self.name, self.interval_secs, self.timeout_secs)
+input_config! {
+    /// One `[[agent.inputs.dns]]` table: one question to one server.
+    instance "dns" Config {
+        /// The name to look up.
+        domain: String = String::new(),
+        /// A, AAAA, CNAME, MX, NS, PTR or TXT; the system resolver knows A and AAAA only.
+        record_type: String = "A".to_string(),
+        /// The DNS server: `1.1.1.1`, `10.0.0.2:5353`, `[2606:4700::1111]:53` or a name;
+        /// empty: the system resolver.
+        server: String = String::new(),
+        /// Milliseconds the lookup may take.
+        response_timeout_ms: u64 = 2000,
+        /// An address (A, AAAA), name (CNAME, MX, NS, PTR) or text (TXT) the answer must
+        /// contain; empty: any answer will do.
+        expect: String = String::new(),
     }
 }
 
@@ -126,16 +94,9 @@ pub struct Dns {
 }
 
 impl Dns {
-    /// Builds the input if enabled; an unknown record type or an `expect` that cannot be
+    /// Builds the input; an unknown record type or an `expect` that cannot be
     /// an answer of that type is an error.
-    pub fn build(config: &Config) -> anyhow::Result<Option<Box<dyn Input>>> {
-        if !config.enabled {
-            return Ok(None);
-        }
-        Ok(Some(Box::new(Dns::new(config)?)))
-    }
-
-    fn new(config: &Config) -> anyhow::Result<Self> {
+    pub(crate) fn new(config: &Config) -> anyhow::Result<Self> {
         let domain = config.domain.trim().to_string();
         if domain.is_empty() {
             anyhow::bail!("domain: required");

@@ -18,81 +18,43 @@ use std::time::{Duration, Instant};
 
 use argus_core::line_protocol::Line;
 use regex::bytes::Regex;
-use serde::{Deserialize, Serialize};
 use url::Url;
 
 use self::client::{Client, Error, Request, TlsOptions};
 use super::{Field, Tag, float, point, tag, uint};
 use crate::input::Input;
+use crate::inputs::common::input_config;
 
 /// The commented-out example `[[agent.inputs.http]]` table.
 pub const SAMPLE_CONFIG: &str = include_str!("sample.toml");
 
-/// One `[[agent.inputs.http]]` table: one URL to probe.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Config {
-    /// The instance's name: the plugin is called `http:<name>`, or `http:<index>` (its
-    /// position among the `http` tables, from 0) when empty.
-    pub name: String,
-    /// Whether the input runs.
-    pub enabled: bool,
-    /// Seconds between two runs; 0: the agent's `interval_secs`.
-    pub interval_secs: u64,
-    /// Seconds a run may take before it is abandoned and reported as hung; 0: its
-    /// interval.
-    pub timeout_secs: u64,
-    /// The `http://` or `https://` URL to request.
-    pub url: String,
-    /// The request method.
-    pub method: String,
-    /// Extra request headers, e.g. `Authorization`.
-    pub headers: BTreeMap<String, String>,
-    /// The request body; empty: none.
-    pub body: String,
-    /// Whether to follow redirects (up to 10); off, a redirect is the answer.
-    pub follow_redirects: bool,
-    /// Milliseconds the whole exchange may take, from name resolution to the body's end.
-    pub response_timeout_ms: u64,
-    /// A regular expression the body must match (`result_code` 1 when it does not);
-    /// empty: the body is not checked.
-    pub response_string_match: String,
-    /// The status code the response must have (`result_code` 6 when it has not); 0: any.
-    pub response_status_code: u16,
-    /// Bytes of body read at most; a longer body is `result_code` 2.
-    pub response_body_max_bytes: u64,
-    /// Accept any server certificate (self-signed, expired, another name).
-    pub insecure_skip_verify: bool,
-    /// A PEM file of CA certificates to trust instead of the system's; empty: the
-    /// system's.
-    pub tls_ca: PathBuf,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            name: String::new(),
-            enabled: true,
-            interval_secs: 0,
-            timeout_secs: 0,
-            url: String::new(),
-            method: "GET".to_string(),
-            headers: BTreeMap::new(),
-            body: String::new(),
-            follow_redirects: false,
-            response_timeout_ms: 5000,
-            response_string_match: String::new(),
-            response_status_code: 0,
-            response_body_max_bytes: 1024 * 1024,
-            insecure_skip_verify: false,
-            tls_ca: PathBuf::new(),
-        }
-    }
-}
-
-impl super::Instance for Config {
-    fn instance(&self) -> (&str, u64, u64) {
-        (&self.name, self.interval_secs, self.timeout_secs)
+input_config! {
+    /// One `[[agent.inputs.http]]` table: one URL to probe.
+    instance "http" Config {
+        /// The `http://` or `https://` URL to request.
+        url: String = String::new(),
+        /// The request method.
+        method: String = "GET".to_string(),
+        /// Extra request headers, e.g. `Authorization`.
+        headers: BTreeMap<String, String> = BTreeMap::new(),
+        /// The request body; empty: none.
+        body: String = String::new(),
+        /// Whether to follow redirects (up to 10); off, a redirect is the answer.
+        follow_redirects: bool = false,
+        /// Milliseconds the whole exchange may take, from name resolution to the body's end.
+        response_timeout_ms: u64 = 5000,
+        /// A regular expression the body must match (`result_code` 1 when it does not);
+        /// empty: the body is not checked.
+        response_string_match: String = String::new(),
+        /// The status code the response must have (`result_code` 6 when it has not); 0: any.
+        response_status_code: u16 = 0,
+        /// Bytes of body read at most; a longer body is `result_code` 2.
+        response_body_max_bytes: u64 = 1024 * 1024,
+        /// Accept any server certificate (self-signed, expired, another name).
+        insecure_skip_verify: bool = false,
+        /// A PEM file of CA certificates to trust instead of the system's; empty: the
+        /// system's.
+        tls_ca: PathBuf = PathBuf::new(),
     }
 }
 
@@ -125,15 +87,8 @@ pub struct Http {
 }
 
 impl Http {
-    /// Builds the input if enabled; a bad URL, method, header or pattern is an error.
-    pub fn build(config: &Config) -> anyhow::Result<Option<Box<dyn Input>>> {
-        if !config.enabled {
-            return Ok(None);
-        }
-        Ok(Some(Box::new(Http::new(config)?)))
-    }
-
-    fn new(config: &Config) -> anyhow::Result<Self> {
+    /// Builds the input; a bad URL, method, header or pattern is an error.
+    pub(crate) fn new(config: &Config) -> anyhow::Result<Self> {
         let url = parse_url(&config.url)?;
         let method = config.method.trim().to_ascii_uppercase();
         if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) {

@@ -11,7 +11,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::*;
-use crate::inputs::testcases;
+use crate::inputs::testcases::{self, field, tag_of};
 
 /// The server certificate's notAfter (see `testdata/tls/README.md`).
 const NOT_AFTER_SECS: i64 = 4_948_918_106;
@@ -174,11 +174,7 @@ fn handle(stream: &mut (impl Read + Write), log: &Mutex<Vec<Seen>>, port: u16) {
 }
 
 fn probe(config: Config) -> Line<'static> {
-    let mut http = Http::new(&config).unwrap_or_else(|e| panic!("{e:#}"));
-    let mut out = Vec::new();
-    http.gather(NOW_MS, &mut out).expect("gather");
-    assert_eq!(out.len(), 1);
-    out.remove(0)
+    testcases::gather_one(Http::new(&config))
 }
 
 fn url(addr: SocketAddr, path: &str) -> Config {
@@ -189,19 +185,7 @@ fn url(addr: SocketAddr, path: &str) -> Config {
     }
 }
 
-fn field(line: &Line<'_>, name: &str) -> Option<f64> {
-    line.fields
-        .iter()
-        .find(|(k, _)| k == name)
-        .and_then(|(_, v)| v.as_f64())
-}
 
-fn tag_of<'a>(line: &'a Line<'_>, name: &str) -> Option<&'a str> {
-    line.tags
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_ref())
-}
 
 fn code(line: &Line<'_>) -> u64 {
     field(line, "result_code").expect("result_code") as u64

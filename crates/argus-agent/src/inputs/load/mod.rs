@@ -9,38 +9,20 @@
 use std::path::PathBuf;
 
 use argus_core::line_protocol::Line;
-use serde::{Deserialize, Serialize};
 
 use super::procfile::{ParseError, ProcFile};
 use super::{Field, float, point};
 use crate::input::Input;
+use crate::inputs::common::input_config;
 
 /// The documented `[agent.inputs.load]` table, every option at its default.
 pub const SAMPLE_CONFIG: &str = include_str!("sample.toml");
 
-/// `[agent.inputs.load]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Config {
-    /// Whether the input runs.
-    pub enabled: bool,
-    /// Seconds between two runs; 0: the agent's `interval_secs`.
-    pub interval_secs: u64,
-    /// Seconds a run may take before it is abandoned and reported as hung; 0: its
-    /// interval.
-    pub timeout_secs: u64,
-    /// Where procfs is mounted; point it at the host's `/proc` when running in a container.
-    pub procfs_root: PathBuf,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            enabled: true,
-            interval_secs: 0,
-            timeout_secs: 0,
-            procfs_root: super::default_procfs_root(),
-        }
+input_config! {
+    /// `[agent.inputs.load]`.
+    table Config {
+        /// Where procfs is mounted; point it at the host's `/proc` when running in a container.
+        procfs_root: PathBuf = super::default_procfs_root(),
     }
 }
 
@@ -51,17 +33,11 @@ pub struct Load {
 }
 
 impl Load {
-    /// Builds the input if enabled.
-    pub fn build(config: &Config) -> anyhow::Result<Option<Box<dyn Input>>> {
-        Ok(config
-            .enabled
-            .then(|| Box::new(Load::new(config)) as Box<dyn Input>))
-    }
-
-    fn new(config: &Config) -> Self {
-        Load {
-            loadavg: ProcFile::new(&config.procfs_root, "loadavg"),
-        }
+    /// Builds the input.
+    pub(crate) fn new(config: &Config) -> anyhow::Result<Self> {
+        Ok(Load {
+                loadavg: ProcFile::new(&config.procfs_root, "loadavg"),
+            })
     }
 }
 
@@ -71,9 +47,7 @@ impl Input for Load {
     }
 
     fn gather(&mut self, now_ms: i64, out: &mut Vec<Line<'static>>) -> anyhow::Result<()> {
-        self.loadavg.read()?;
-        let text = self.loadavg.text();
-        let fields = parse_loadavg(text).map_err(|e| self.loadavg.error(e))?;
+        let fields = self.loadavg.parse(parse_loadavg)?;
         out.push(point("system", Vec::new(), fields, now_ms));
         Ok(())
     }

@@ -1,4 +1,3 @@
-use std::path::Path;
 
 use argus_core::line_protocol::FieldValue;
 use procfs::Current;
@@ -6,23 +5,10 @@ use procfs::Current;
 use super::*;
 use crate::inputs::testcases;
 
-#[test]
-fn fixture_cases() {
-    testcases::run("load", |mut config: Config, case: &Path| {
-        config.procfs_root = case.join("proc");
-        Ok(Box::new(Load::new(&config)))
-    });
-}
-
-#[test]
-fn sample_config_is_the_default() {
-    testcases::assert_sample_is_default(SAMPLE_CONFIG, "load", &Config::default());
-}
-
-#[test]
-fn readme_documents_sample_and_every_series() {
-    testcases::assert_readme_documents("load", SAMPLE_CONFIG);
-}
+testcases::table_input_tests!(
+    "load",
+    |config, case| Load::new(&config)
+);
 
 #[test]
 fn malformed_loadavg_is_an_error() {
@@ -47,9 +33,7 @@ fn malformed_loadavg_is_an_error() {
 #[test]
 fn real_loadavg_matches_the_procfs_crate() {
     let before = procfs::LoadAverage::current().expect("procfs loadavg");
-    let mut load = Load::build(&Config::default())
-        .expect("build")
-        .expect("enabled");
+    let mut load = Load::new(&Config::default()).expect("new");
     let mut out = Vec::new();
     load.gather(1, &mut out).expect("gather");
     let after = procfs::LoadAverage::current().expect("procfs loadavg");

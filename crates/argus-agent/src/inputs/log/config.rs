@@ -10,59 +10,32 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use crate::inputs::common::input_config;
 
 /// Events an instance sends per minute unless configured.
 pub const DEFAULT_MAX_EVENTS_PER_MINUTE: u32 = 60;
 /// Longest line kept unless configured; the rest of a longer line is dropped.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 16 * 1024;
 
-/// One `[[agent.inputs.log]]` table.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Config {
-    /// Whether the instance runs.
-    pub enabled: bool,
-    /// Seconds between two runs; 0: the agent's `interval_secs`.
-    pub interval_secs: u64,
-    /// Seconds a run may take before it is abandoned and reported as hung; 0: its
-    /// interval.
-    pub timeout_secs: u64,
-    /// The instance's name: the `instance` tag and event field, the plugin name
-    /// `log:<name>` and the state file name. Empty: no tag, and the plugin is named by its
-    /// position (`log:0`).
-    pub name: String,
-    /// Paths or globs of the files to tail (`*`, `?`, `[a-z]`, and `**` for any depth of
-    /// directories), expanded again at every run so new files are picked up.
-    pub files: Vec<String>,
-    /// Whether a file found at the first run without a saved offset is read from its
-    /// beginning; false: from its end. Files that appear later are always read whole.
-    pub from_beginning: bool,
-    /// Events sent per minute for the whole instance; lines over the limit are counted in
-    /// `events_dropped` instead.
-    pub max_events_per_minute: u32,
-    /// Bytes kept of a line; the rest of a longer line is dropped.
-    pub max_line_bytes: usize,
-    /// Where offsets and counters are saved. Empty: `<data_dir>/log-offsets/<label>.json`;
-    /// a relative path is relative to the data directory.
-    pub state_file: PathBuf,
-    /// The rules every line is checked against.
-    pub rules: Vec<Rule>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            enabled: true,
-            interval_secs: 0,
-            timeout_secs: 0,
-            name: String::new(),
-            files: Vec::new(),
-            from_beginning: false,
-            max_events_per_minute: DEFAULT_MAX_EVENTS_PER_MINUTE,
-            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
-            state_file: PathBuf::new(),
-            rules: Vec::new(),
-        }
+input_config! {
+    /// One `[[agent.inputs.log]]` table.
+    instance "log" Config {
+        /// Paths or globs of the files to tail (`*`, `?`, `[a-z]`, and `**` for any depth of
+        /// directories), expanded again at every run so new files are picked up.
+        files: Vec<String> = Vec::new(),
+        /// Whether a file found at the first run without a saved offset is read from its
+        /// beginning; false: from its end. Files that appear later are always read whole.
+        from_beginning: bool = false,
+        /// Events sent per minute for the whole instance; lines over the limit are counted in
+        /// `events_dropped` instead.
+        max_events_per_minute: u32 = DEFAULT_MAX_EVENTS_PER_MINUTE,
+        /// Bytes kept of a line; the rest of a longer line is dropped.
+        max_line_bytes: usize = DEFAULT_MAX_LINE_BYTES,
+        /// Where offsets and counters are saved. Empty: `<data_dir>/log-offsets/<label>.json`;
+        /// a relative path is relative to the data directory.
+        state_file: PathBuf = PathBuf::new(),
+        /// The rules every line is checked against.
+        rules: Vec<Rule> = Vec::new(),
     }
 }
 

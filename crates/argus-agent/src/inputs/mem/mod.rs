@@ -9,38 +9,20 @@
 use std::path::PathBuf;
 
 use argus_core::line_protocol::Line;
-use serde::{Deserialize, Serialize};
 
 use super::procfile::{ParseError, ProcFile, parse_u64};
 use super::{Field, float, percent, point, uint};
 use crate::input::Input;
+use crate::inputs::common::input_config;
 
 /// The documented `[agent.inputs.mem]` table, every option at its default.
 pub const SAMPLE_CONFIG: &str = include_str!("sample.toml");
 
-/// `[agent.inputs.mem]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Config {
-    /// Whether the input runs.
-    pub enabled: bool,
-    /// Seconds between two runs; 0: the agent's `interval_secs`.
-    pub interval_secs: u64,
-    /// Seconds a run may take before it is abandoned and reported as hung; 0: its
-    /// interval.
-    pub timeout_secs: u64,
-    /// Where procfs is mounted; point it at the host's `/proc` when running in a container.
-    pub procfs_root: PathBuf,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            enabled: true,
-            interval_secs: 0,
-            timeout_secs: 0,
-            procfs_root: super::default_procfs_root(),
-        }
+input_config! {
+    /// `[agent.inputs.mem]`.
+    table Config {
+        /// Where procfs is mounted; point it at the host's `/proc` when running in a container.
+        procfs_root: PathBuf = super::default_procfs_root(),
     }
 }
 
@@ -99,18 +81,12 @@ pub struct Mem {
 }
 
 impl Mem {
-    /// Builds the input if enabled.
-    pub fn build(config: &Config) -> anyhow::Result<Option<Box<dyn Input>>> {
-        Ok(config
-            .enabled
-            .then(|| Box::new(Mem::new(config)) as Box<dyn Input>))
-    }
-
-    fn new(config: &Config) -> Self {
-        Mem {
-            meminfo: ProcFile::new(&config.procfs_root, "meminfo"),
-            values: vec![None; KEYS.len()],
-        }
+    /// Builds the input.
+    pub(crate) fn new(config: &Config) -> anyhow::Result<Self> {
+        Ok(Mem {
+                meminfo: ProcFile::new(&config.procfs_root, "meminfo"),
+                values: vec![None; KEYS.len()],
+            })
     }
 }
 
@@ -120,10 +96,8 @@ impl Input for Mem {
     }
 
     fn gather(&mut self, now_ms: i64, out: &mut Vec<Line<'static>>) -> anyhow::Result<()> {
-        self.meminfo.read()?;
-        let text = self.meminfo.text();
-        let parsed = parse_meminfo(text, KEYS, &mut self.values);
-        parsed.map_err(|e| self.meminfo.error(e))?;
+        let values = &mut self.values;
+        self.meminfo.parse(|text| parse_meminfo(text, KEYS, values))?;
         let fields = fields(&self.values).map_err(|e| self.meminfo.error(e))?;
         out.push(point("mem", Vec::new(), fields, now_ms));
         Ok(())

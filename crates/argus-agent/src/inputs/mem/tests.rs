@@ -1,4 +1,3 @@
-use std::path::Path;
 
 use argus_core::line_protocol::FieldValue;
 use procfs::Current;
@@ -6,23 +5,10 @@ use procfs::Current;
 use super::*;
 use crate::inputs::testcases;
 
-#[test]
-fn fixture_cases() {
-    testcases::run("mem", |mut config: Config, case: &Path| {
-        config.procfs_root = case.join("proc");
-        Ok(Box::new(Mem::new(&config)))
-    });
-}
-
-#[test]
-fn sample_config_is_the_default() {
-    testcases::assert_sample_is_default(SAMPLE_CONFIG, "mem", &Config::default());
-}
-
-#[test]
-fn readme_documents_sample_and_every_series() {
-    testcases::assert_readme_documents("mem", SAMPLE_CONFIG);
-}
+testcases::table_input_tests!(
+    "mem",
+    |config, case| Mem::new(&config)
+);
 
 #[test]
 fn computed_field_indexes_point_at_their_keys() {
@@ -76,7 +62,8 @@ fn a_meminfo_without_memtotal_is_an_error_naming_the_file() {
     let mut mem = Mem::new(&Config {
         procfs_root: dir.path().to_path_buf(),
         ..Config::default()
-    });
+    })
+    .expect("new");
     let err = mem.gather(0, &mut Vec::new()).expect_err("no MemTotal");
     assert!(
         err.to_string().ends_with("meminfo:0: no MemTotal line"),
@@ -94,9 +81,7 @@ fn real_proc_total_is_memtotal_times_1024() {
         .and_then(|n| n.parse().ok())
         .expect("MemTotal");
 
-    let mut mem = Mem::build(&Config::default())
-        .expect("build")
-        .expect("enabled");
+    let mut mem = Mem::new(&Config::default()).expect("new");
     let mut out = Vec::new();
     mem.gather(7, &mut out).expect("gather");
     assert_eq!(out.len(), 1);

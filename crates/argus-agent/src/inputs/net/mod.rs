@@ -7,70 +7,46 @@
 use std::path::PathBuf;
 
 use argus_core::line_protocol::Line;
-use serde::{Deserialize, Serialize};
 
 use super::procfile::{ParseError, ProcFile, column_u64};
-use super::{glob, point, tag, uint};
+use super::{point, tag, uint};
+use crate::glob::NameFilter;
 use crate::input::Input;
+use crate::inputs::common::input_config;
 
 /// The documented `[agent.inputs.net]` table, every option at its default.
 pub const SAMPLE_CONFIG: &str = include_str!("sample.toml");
 
-/// `[agent.inputs.net]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Config {
-    /// Whether the input runs.
-    pub enabled: bool,
-    /// Seconds between two runs; 0: the agent's `interval_secs`.
-    pub interval_secs: u64,
-    /// Seconds a run may take before it is abandoned and reported as hung; 0: its
-    /// interval.
-    pub timeout_secs: u64,
-    /// Report only interfaces whose name matches one of these patterns (`*` any run of
-    /// characters, `?` one character), e.g. `["eth*", "en*"]`; empty: all.
-    pub interfaces: Vec<String>,
-    /// Never report interfaces whose name matches one of these patterns.
-    pub ignore_interfaces: Vec<String>,
-    /// Where procfs is mounted; `net/dev` is read from here.
-    pub procfs_root: PathBuf,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            enabled: true,
-            interval_secs: 0,
-            timeout_secs: 0,
-            interfaces: Vec::new(),
-            ignore_interfaces: vec!["lo".to_string()],
-            procfs_root: super::default_procfs_root(),
-        }
+input_config! {
+    /// `[agent.inputs.net]`.
+    table Config {
+        /// Report only interfaces whose name matches one of these patterns (`*` any run of
+        /// characters, `?` one character), e.g. `["eth*", "en*"]`; empty: all.
+        interfaces: Vec<String> = Vec::new(),
+        /// Never report interfaces whose name matches one of these patterns.
+        ignore_interfaces: Vec<String> = vec!["lo".to_string()],
+        /// Where procfs is mounted; `net/dev` is read from here.
+        procfs_root: PathBuf = super::default_procfs_root(),
     }
 }
 
 /// The `net` input; see the module docs.
 #[derive(Debug)]
 pub struct Net {
-    interfaces: Vec<String>,
-    ignore_interfaces: Vec<String>,
+    interfaces: NameFilter,
     dev: ProcFile,
 }
 
 impl Net {
-    /// Builds the input if enabled.
-    pub fn build(config: &Config) -> anyhow::Result<Option<Box<dyn Input>>> {
-        Ok(config
-            .enabled
-            .then(|| Box::new(Net::new(config)) as Box<dyn Input>))
-    }
-
-    fn new(config: &Config) -> Self {
-        Net {
-            interfaces: config.interfaces.clone(),
-            ignore_interfaces: config.ignore_interfaces.clone(),
-            dev: ProcFile::new(&config.procfs_root, "net/dev"),
-        }
+    /// Builds the input.
+    pub(crate) fn new(config: &Config) -> anyhow::Result<Self> {
+        Ok(Net {
+                interfaces: NameFilter::new(
+                    ("interfaces", &config.interfaces),
+                    ("ignore_interfaces", &config.ignore_interfaces),
+                )?,
+                dev: ProcFile::new(&config.procfs_root, "net/dev"),
+            })
     }
 }
 
@@ -80,8 +56,8 @@ impl Input for Net {
     }
 
     fn gather(&mut self, now_ms: i64, out: &mut Vec<Line<'static>>) -> anyhow::Result<()> {
-        self.dev.read()?;
-        let text = self.dev.text();
+        let interfaces = &self.interfaces;
+        self.dev.parse(|text| {
         // Two header lines, then `name: 8 receive counters 8 transmit counters`. The
         // name is split at the colon: old kernels wrote `eth0:123` with no space.
         for (i, line) in text.lines().enumerate().skip(2) {
@@ -89,14 +65,13 @@ impl Input for Net {
                 continue;
             };
             let name = name.trim();
-            if (!self.interfaces.is_empty() && !glob::any(&self.interfaces, name))
-                || glob::any(&self.ignore_interfaces, name)
-            {
+            if !interfaces.keeps(name) {
                 continue;
             }
-            let point = parse_interface(counters, i + 1, name, now_ms);
-            out.push(point.map_err(|e| self.dev.error(e))?);
+            out.push(parse_interface(counters, i + 1, name, now_ms)?);
         }
+        Ok(())
+        })?;
         Ok(())
     }
 }

@@ -1,27 +1,13 @@
-use std::path::Path;
 
 use argus_core::line_protocol::FieldValue;
 
 use super::*;
 use crate::inputs::testcases;
 
-#[test]
-fn fixture_cases() {
-    testcases::run("net", |mut config: Config, case: &Path| {
-        config.procfs_root = case.join("proc");
-        Ok(Box::new(Net::new(&config)))
-    });
-}
-
-#[test]
-fn sample_config_is_the_default() {
-    testcases::assert_sample_is_default(SAMPLE_CONFIG, "net", &Config::default());
-}
-
-#[test]
-fn readme_documents_sample_and_every_series() {
-    testcases::assert_readme_documents("net", SAMPLE_CONFIG);
-}
+testcases::table_input_tests!(
+    "net",
+    |config, case| Net::new(&config)
+);
 
 #[test]
 fn a_truncated_line_names_the_missing_column() {
@@ -36,9 +22,7 @@ fn a_truncated_line_names_the_missing_column() {
 #[test]
 fn real_net_dev_matches_the_procfs_crate() {
     let before = procfs::net::dev_status().expect("procfs net/dev");
-    let mut net = Net::build(&Config::default())
-        .expect("build")
-        .expect("enabled");
+    let mut net = Net::new(&Config::default()).expect("new");
     let mut out = Vec::new();
     net.gather(3, &mut out).expect("gather");
     let after = procfs::net::dev_status().expect("procfs net/dev");

@@ -13,67 +13,34 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use argus_core::line_protocol::Line;
-use serde::{Deserialize, Serialize};
 
 use super::dns::resolve::resolve;
 use super::http::client::limit_ms;
 use super::{Field, float, percent, point, tag, uint};
 use crate::input::Input;
+use crate::inputs::common::input_config;
 
 /// The commented-out example `[[agent.inputs.ping]]` table.
 pub const SAMPLE_CONFIG: &str = include_str!("sample.toml");
 
-/// One `[[agent.inputs.ping]]` table: one host to ping.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Config {
-    /// The instance's name: the plugin is called `ping:<name>`, or `ping:<index>` when
-    /// empty.
-    pub name: String,
-    /// Whether the input runs.
-    pub enabled: bool,
-    /// Seconds between two runs; 0: the agent's `interval_secs`.
-    pub interval_secs: u64,
-    /// Seconds a run may take before it is abandoned and reported as hung; 0: its
-    /// interval.
-    pub timeout_secs: u64,
-    /// The host name or address to ping.
-    pub host: String,
-    /// Echo requests per run.
-    pub count: u16,
-    /// Milliseconds between two requests of a run (the `ping` binary wants 200 or more
-    /// unless run by root).
-    pub ping_interval_ms: u64,
-    /// Milliseconds to wait for replies after the last request; also the name
-    /// resolution's limit.
-    pub response_timeout_ms: u64,
-    /// `auto`: an ICMP socket, else the `ping` binary; `native`: the socket only; `exec`:
-    /// the binary only.
-    pub method: String,
-    /// The `ping` binary for `exec` and `auto`.
-    pub binary: String,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            name: String::new(),
-            enabled: true,
-            interval_secs: 0,
-            timeout_secs: 0,
-            host: String::new(),
-            count: 3,
-            ping_interval_ms: 200,
-            response_timeout_ms: 1000,
-            method: "auto".to_string(),
-            binary: "ping".to_string(),
-        }
-    }
-}
-
-impl super::Instance for Config {
-    fn instance(&self) -> (&str, u64, u64) {
-        (&self.name, self.interval_secs, self.timeout_secs)
+input_config! {
+    /// One `[[agent.inputs.ping]]` table: one host to ping.
+    instance "ping" Config {
+        /// The host name or address to ping.
+        host: String = String::new(),
+        /// Echo requests per run.
+        count: u16 = 3,
+        /// Milliseconds between two requests of a run (the `ping` binary wants 200 or more
+        /// unless run by root).
+        ping_interval_ms: u64 = 200,
+        /// Milliseconds to wait for replies after the last request; also the name
+        /// resolution's limit.
+        response_timeout_ms: u64 = 1000,
+        /// `auto`: an ICMP socket, else the `ping` binary; `native`: the socket only; `exec`:
+        /// the binary only.
+        method: String = "auto".to_string(),
+        /// The `ping` binary for `exec` and `auto`.
+        binary: String = "ping".to_string(),
     }
 }
 
@@ -114,16 +81,9 @@ struct Run {
 }
 
 impl Ping {
-    /// Builds the input if enabled; an empty host, a zero count or an unknown method is an
+    /// Builds the input; an empty host, a zero count or an unknown method is an
     /// error.
-    pub fn build(config: &Config) -> anyhow::Result<Option<Box<dyn Input>>> {
-        if !config.enabled {
-            return Ok(None);
-        }
-        Ok(Some(Box::new(Ping::new(config)?)))
-    }
-
-    fn new(config: &Config) -> anyhow::Result<Self> {
+    pub(crate) fn new(config: &Config) -> anyhow::Result<Self> {
         let host = config.host.trim();
         if host.is_empty() {
             anyhow::bail!("host: required");

@@ -1,24 +1,12 @@
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 use std::time::Instant;
 
 use super::*;
-use crate::inputs::testcases;
+use crate::inputs::testcases::{self, field};
 
 fn run(config: Config) -> Line<'static> {
-    let mut ping = Ping::new(&config).unwrap_or_else(|e| panic!("{e:#}"));
-    let mut out = Vec::new();
-    ping.gather(9, &mut out).expect("gather");
-    assert_eq!(out.len(), 1);
-    out.remove(0)
+    testcases::gather_one(Ping::new(&config))
 }
 
-fn field(line: &Line<'_>, name: &str) -> Option<f64> {
-    line.fields
-        .iter()
-        .find(|(k, _)| k == name)
-        .and_then(|(_, v)| v.as_f64())
-}
 
 fn config(host: &str) -> Config {
     Config {
@@ -60,7 +48,6 @@ fn loopback_answers_every_echo() {
         "{:?}",
         start.elapsed()
     );
-    testcases::assert_readme_documents_output("ping", SAMPLE_CONFIG, &testcases::render(&[line]));
 }
 
 #[test]
@@ -117,85 +104,20 @@ fn silence_is_total_loss_not_an_error() {
     assert!(start.elapsed() >= Duration::from_millis(300));
 }
 
+/// `loopback` pings 127.0.0.1 on a socket of the agent's own, as
+/// [`loopback_answers_every_echo`] does; the `exec_*` cases run a stand-in `ping` script
+/// from the case's folder that checks its arguments and prints what iputils would.
 #[test]
-fn an_unknown_host_is_result_1() {
-    let line = run(config("no-such-host.invalid"));
-    assert_eq!(line.fields, [uint("result_code", result::UNKNOWN_HOST)]);
-}
-
-/// A stand-in `ping` binary: a shell script that records its arguments and prints
-/// `output` (to stdout, or stderr with exit status 2 when `fails`).
-fn fake_ping(dir: &Path, output: &str, fails: bool) -> String {
-    let path = dir.join("ping");
-    let args = dir.join("args");
-    let script = if fails {
-        format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$*\" > {}\necho '{output}' >&2\nexit 2\n",
-            args.display()
-        )
-    } else {
-        format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$*\" > {}\ncat <<'EOF'\n{output}\nEOF\n",
-            args.display()
-        )
-    };
-    std::fs::write(&path, script).expect("write");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    path.display().to_string()
+fn fixture_cases() {
+    let live = testcases::Live::default();
+    testcases::run_live("ping", &live, |config: Config, _| {
+        Ok(Box::new(Ping::new(&config)?))
+    });
 }
 
 #[test]
-fn the_ping_binary_and_its_summary() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let binary = fake_ping(
-        dir.path(),
-        "PING 10.0.0.1 (10.0.0.1) 56(84) bytes of data.\n\n\
-         --- 10.0.0.1 ping statistics ---\n\
-         3 packets transmitted, 2 received, 33.3333% packet loss, time 402ms\n\
-         rtt min/avg/max/mdev = 0.211/0.312/0.425/0.107 ms",
-        false,
-    );
-    let line = run(Config {
-        method: "exec".into(),
-        binary,
-        count: 3,
-        ping_interval_ms: 200,
-        response_timeout_ms: 1500,
-        ..config("10.0.0.1")
-    });
-    let args = std::fs::read_to_string(dir.path().join("args")).expect("args");
-    assert_eq!(args.trim(), "-n -c 3 -i 0.200 -W 2 -w 3 10.0.0.1");
-    assert_eq!(field(&line, "result_code"), Some(0.0));
-    assert_eq!(field(&line, "packets_transmitted"), Some(3.0));
-    assert_eq!(field(&line, "packets_received"), Some(2.0));
-    assert_eq!(field(&line, "percent_packet_loss"), Some(100.0 / 3.0));
-    assert_eq!(field(&line, "minimum_response_ms"), Some(0.211));
-    assert_eq!(field(&line, "average_response_ms"), Some(0.312));
-    assert_eq!(field(&line, "maximum_response_ms"), Some(0.425));
-    assert_eq!(field(&line, "standard_deviation_ms"), Some(0.107));
-}
-
-#[test]
-fn the_ping_binary_failing() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let binary = fake_ping(
-        dir.path(),
-        "ping: db.invalid: Name or service not known",
-        true,
-    );
-    let line = run(Config {
-        method: "exec".into(),
-        binary,
-        ..config("db.invalid")
-    });
-    assert_eq!(line.fields, [uint("result_code", result::UNKNOWN_HOST)]);
-
-    let line = run(Config {
-        method: "exec".into(),
-        binary: dir.path().join("no-such-ping").display().to_string(),
-        ..config("10.0.0.1")
-    });
-    assert_eq!(line.fields, [uint("result_code", result::PING_ERROR)]);
+fn readme_documents_sample_and_every_series() {
+    testcases::assert_readme_documents("ping", SAMPLE_CONFIG);
 }
 
 #[test]

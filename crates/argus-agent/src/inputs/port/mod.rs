@@ -11,55 +11,25 @@
 use std::path::PathBuf;
 
 use argus_core::line_protocol::Line;
-use serde::{Deserialize, Serialize};
 
 use super::procfile::{ParseError, ProcFile};
 use super::{point, tag, uint};
 use crate::input::Input;
+use crate::inputs::common::input_config;
 
 /// The commented-out example `[[agent.inputs.port]]` table.
 pub const SAMPLE_CONFIG: &str = include_str!("sample.toml");
 
-/// One `[[agent.inputs.port]]` table: ports of one protocol to check.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Config {
-    /// The instance's name: the plugin is called `port:<name>`, or `port:<index>` when
-    /// empty.
-    pub name: String,
-    /// Whether the input runs.
-    pub enabled: bool,
-    /// Seconds between two runs; 0: the agent's `interval_secs`.
-    pub interval_secs: u64,
-    /// Seconds a run may take before it is abandoned and reported as hung; 0: its
-    /// interval.
-    pub timeout_secs: u64,
-    /// The ports to check.
-    pub ports: Vec<u16>,
-    /// `tcp` or `udp`.
-    pub protocol: String,
-    /// Where procfs is mounted; `/proc/net` is the agent's network namespace, so point
-    /// it at `/host/proc/1` to see the host's sockets from a container.
-    pub procfs_root: PathBuf,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            name: String::new(),
-            enabled: true,
-            interval_secs: 0,
-            timeout_secs: 0,
-            ports: Vec::new(),
-            protocol: "tcp".to_string(),
-            procfs_root: super::default_procfs_root(),
-        }
-    }
-}
-
-impl super::Instance for Config {
-    fn instance(&self) -> (&str, u64, u64) {
-        (&self.name, self.interval_secs, self.timeout_secs)
+input_config! {
+    /// One `[[agent.inputs.port]]` table: ports of one protocol to check.
+    instance "port" Config {
+        /// The ports to check.
+        ports: Vec<u16> = Vec::new(),
+        /// `tcp` or `udp`.
+        protocol: String = "tcp".to_string(),
+        /// Where procfs is mounted; `/proc/net` is the agent's network namespace, so point
+        /// it at `/host/proc/1` to see the host's sockets from a container.
+        procfs_root: PathBuf = super::default_procfs_root(),
     }
 }
 
@@ -74,15 +44,8 @@ pub struct Port {
 }
 
 impl Port {
-    /// Builds the input if enabled; no ports or an unknown protocol is an error.
-    pub fn build(config: &Config) -> anyhow::Result<Option<Box<dyn Input>>> {
-        if !config.enabled {
-            return Ok(None);
-        }
-        Ok(Some(Box::new(Port::new(config)?)))
-    }
-
-    fn new(config: &Config) -> anyhow::Result<Self> {
+    /// Builds the input; no ports or an unknown protocol is an error.
+    pub(crate) fn new(config: &Config) -> anyhow::Result<Self> {
         if config.ports.is_empty() {
             anyhow::bail!("ports: list at least one port");
         }

@@ -10,38 +10,20 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use argus_core::line_protocol::Line;
-use serde::{Deserialize, Serialize};
 
 use super::{point, uint};
 use crate::input::Input;
+use crate::inputs::common::input_config;
 
 /// The documented `[agent.inputs.processes]` table, every option at its default.
 pub const SAMPLE_CONFIG: &str = include_str!("sample.toml");
 
-/// `[agent.inputs.processes]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Config {
-    /// Whether the input runs.
-    pub enabled: bool,
-    /// Seconds between two runs; 0: the agent's `interval_secs`.
-    pub interval_secs: u64,
-    /// Seconds a run may take before it is abandoned and reported as hung; 0: its
-    /// interval.
-    pub timeout_secs: u64,
-    /// Where procfs is mounted; point it at the host's `/proc` when running in a
-    /// container (with the host's PID namespace) to count the host's processes.
-    pub procfs_root: PathBuf,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            enabled: true,
-            interval_secs: 0,
-            timeout_secs: 0,
-            procfs_root: super::default_procfs_root(),
-        }
+input_config! {
+    /// `[agent.inputs.processes]`.
+    table Config {
+        /// Where procfs is mounted; point it at the host's `/proc` when running in a
+        /// container (with the host's PID namespace) to count the host's processes.
+        procfs_root: PathBuf = super::default_procfs_root(),
     }
 }
 
@@ -92,19 +74,13 @@ pub struct Processes {
 }
 
 impl Processes {
-    /// Builds the input if enabled.
-    pub fn build(config: &Config) -> anyhow::Result<Option<Box<dyn Input>>> {
-        Ok(config
-            .enabled
-            .then(|| Box::new(Processes::new(config)) as Box<dyn Input>))
-    }
-
-    fn new(config: &Config) -> Self {
-        Processes {
-            root: config.procfs_root.clone(),
-            path: config.procfs_root.clone(),
-            buf: vec![0; 512],
-        }
+    /// Builds the input.
+    pub(crate) fn new(config: &Config) -> anyhow::Result<Self> {
+        Ok(Processes {
+                root: config.procfs_root.clone(),
+                path: config.procfs_root.clone(),
+                buf: vec![0; 512],
+            })
     }
 
     fn scan(&mut self) -> io::Result<Counts> {

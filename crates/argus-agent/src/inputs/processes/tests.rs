@@ -1,30 +1,16 @@
-use std::path::Path;
 
 use argus_core::line_protocol::FieldValue;
 
 use super::*;
 use crate::inputs::testcases;
 
-/// `busy_host` has 17 processes in every state, one whose name holds `) S `, a pid
-/// directory without `stat` (exited after the listing), a truncated `stat` (torn down
-/// mid-read) and non-pid entries (`sys`, `uptime`, `12ab`), which are not counted.
-#[test]
-fn fixture_cases() {
-    testcases::run("processes", |mut config: Config, case: &Path| {
-        config.procfs_root = case.join("proc");
-        Ok(Box::new(Processes::new(&config)))
-    });
-}
-
-#[test]
-fn sample_config_is_the_default() {
-    testcases::assert_sample_is_default(SAMPLE_CONFIG, "processes", &Config::default());
-}
-
-#[test]
-fn readme_documents_sample_and_every_series() {
-    testcases::assert_readme_documents("processes", SAMPLE_CONFIG);
-}
+testcases::table_input_tests!(
+    /// `busy_host` has 17 processes in every state, one whose name holds `) S `, a pid
+    /// directory without `stat` (exited after the listing), a truncated `stat` (torn down
+    /// mid-read) and non-pid entries (`sys`, `uptime`, `12ab`), which are not counted.
+    "processes",
+    |config, case| Processes::new(&config)
+);
 
 #[test]
 fn stat_lines() {
@@ -50,7 +36,8 @@ fn a_missing_root_is_an_error_naming_it() {
     let mut processes = Processes::new(&Config {
         procfs_root: "/nonexistent-argus-proc".into(),
         ..Config::default()
-    });
+    })
+    .expect("new");
     let err = processes.gather(0, &mut Vec::new()).expect_err("no root");
     assert!(
         err.to_string()
@@ -85,9 +72,7 @@ fn pids() -> usize {
 #[test]
 fn real_proc_counts_every_process() {
     let before = pids();
-    let mut processes = Processes::build(&Config::default())
-        .expect("build")
-        .expect("enabled");
+    let mut processes = Processes::new(&Config::default()).expect("new");
     let mut out = Vec::new();
     processes.gather(4, &mut out).expect("gather");
     let after = pids();

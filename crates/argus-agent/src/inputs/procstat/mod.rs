@@ -14,66 +14,33 @@ use std::path::{Path, PathBuf};
 
 use argus_core::line_protocol::Line;
 use regex::Regex;
-use serde::{Deserialize, Serialize};
 
 use super::procfile::read_into;
 use super::{Field, Tag, float, point, tag, uint};
 use crate::input::Input;
+use crate::inputs::common::input_config;
 
 /// The commented-out example `[[agent.inputs.procstat]]` table.
 pub const SAMPLE_CONFIG: &str = include_str!("sample.toml");
 
-/// One `[[agent.inputs.procstat]]` table: one selection of processes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Config {
-    /// The instance's name: the plugin is called `procstat:<name>`, or
-    /// `procstat:<index>` when empty.
-    pub name: String,
-    /// Whether the input runs.
-    pub enabled: bool,
-    /// Seconds between two runs; 0: the agent's `interval_secs`.
-    pub interval_secs: u64,
-    /// Seconds a run may take before it is abandoned and reported as hung; 0: its
-    /// interval.
-    pub timeout_secs: u64,
-    /// A regular expression matched against the process name (as `pgrep` does); empty:
-    /// any name.
-    pub exe: String,
-    /// A regular expression matched against the whole command line, arguments joined by
-    /// spaces (as `pgrep -f` does); empty: any.
-    pub pattern: String,
-    /// The user name the processes run as (the real user); empty: any.
-    pub user: String,
-    /// A file holding the PID of the one process to watch; empty: all processes.
-    pub pid_file: PathBuf,
-    /// Where procfs is mounted; point it at the host's `/proc` when running in a
-    /// container (with the host's PID namespace).
-    pub procfs_root: PathBuf,
-    /// The user database for user names; the host's when running in a container.
-    pub passwd_path: PathBuf,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            name: String::new(),
-            enabled: true,
-            interval_secs: 0,
-            timeout_secs: 0,
-            exe: String::new(),
-            pattern: String::new(),
-            user: String::new(),
-            pid_file: PathBuf::new(),
-            procfs_root: super::default_procfs_root(),
-            passwd_path: PathBuf::from("/etc/passwd"),
-        }
-    }
-}
-
-impl super::Instance for Config {
-    fn instance(&self) -> (&str, u64, u64) {
-        (&self.name, self.interval_secs, self.timeout_secs)
+input_config! {
+    /// One `[[agent.inputs.procstat]]` table: one selection of processes.
+    instance "procstat" Config {
+        /// A regular expression matched against the process name (as `pgrep` does); empty:
+        /// any name.
+        exe: String = String::new(),
+        /// A regular expression matched against the whole command line, arguments joined by
+        /// spaces (as `pgrep -f` does); empty: any.
+        pattern: String = String::new(),
+        /// The user name the processes run as (the real user); empty: any.
+        user: String = String::new(),
+        /// A file holding the PID of the one process to watch; empty: all processes.
+        pid_file: PathBuf = PathBuf::new(),
+        /// Where procfs is mounted; point it at the host's `/proc` when running in a
+        /// container (with the host's PID namespace).
+        procfs_root: PathBuf = super::default_procfs_root(),
+        /// The user database for user names; the host's when running in a container.
+        passwd_path: PathBuf = PathBuf::from("/etc/passwd"),
     }
 }
 
@@ -123,16 +90,9 @@ struct Process {
 }
 
 impl Procstat {
-    /// Builds the input if enabled; a selection with no criterion or a bad regular
+    /// Builds the input; a selection with no criterion or a bad regular
     /// expression is an error.
-    pub fn build(config: &Config) -> anyhow::Result<Option<Box<dyn Input>>> {
-        if !config.enabled {
-            return Ok(None);
-        }
-        Ok(Some(Box::new(Procstat::new(config)?)))
-    }
-
-    fn new(config: &Config) -> anyhow::Result<Self> {
+    pub(crate) fn new(config: &Config) -> anyhow::Result<Self> {
         let regex = |key: &str, text: &str| -> anyhow::Result<Option<Regex>> {
             if text.is_empty() {
                 return Ok(None);

@@ -1,7 +1,7 @@
 use std::path::Path;
 
 use super::*;
-use crate::inputs::testcases::{self, NOW_MS};
+use crate::inputs::testcases::{self, NOW_MS, field, tag_of};
 
 /// The shared fixture host: `testdata/host/` (`proc/`, `etc/passwd`, `run/nginx.pid`).
 fn host() -> PathBuf {
@@ -35,19 +35,7 @@ fn gather(procstat: &mut Procstat, now_ms: i64) -> Vec<Line<'static>> {
     out
 }
 
-fn field(line: &Line<'_>, name: &str) -> Option<f64> {
-    line.fields
-        .iter()
-        .find(|(k, _)| k == name)
-        .and_then(|(_, v)| v.as_f64())
-}
 
-fn tag_of<'a>(line: &'a Line<'_>, name: &str) -> Option<&'a str> {
-    line.tags
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_ref())
-}
 
 /// `cpu_usage` is the CPU time a process used since the previous gather over the wall
 /// time between the two: here 75 ticks (0.75 s) in 1.5 s, 50 %.

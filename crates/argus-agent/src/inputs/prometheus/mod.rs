@@ -19,12 +19,12 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use argus_core::line_protocol::{FieldValue, Line};
-use serde::{Deserialize, Serialize};
 use url::Url;
 
 use self::parse::{Dialect, Sample, parse_line};
 use super::http::client::{self, Client, Request, TlsOptions};
 use crate::input::Input;
+use crate::inputs::common::input_config;
 
 /// The commented-out example `[[agent.inputs.prometheus]]` table.
 pub const SAMPLE_CONFIG: &str = include_str!("sample.toml");
@@ -34,68 +34,32 @@ const ACCEPT: &str = "text/plain;version=0.0.4;q=1,*/*;q=0.1";
 /// Longest line accepted, in bytes.
 const MAX_LINE_BYTES: usize = 1024 * 1024;
 
-/// One `[[agent.inputs.prometheus]]` table: one endpoint to scrape.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Config {
-    /// The instance's name: the plugin is called `prometheus:<name>`, or
-    /// `prometheus:<index>` when empty.
-    pub name: String,
-    /// Whether the input runs.
-    pub enabled: bool,
-    /// Seconds between two runs; 0: the agent's `interval_secs`.
-    pub interval_secs: u64,
-    /// Seconds a run may take before it is abandoned and reported as hung; 0: its
-    /// interval.
-    pub timeout_secs: u64,
-    /// The endpoint, e.g. `http://127.0.0.1:9100/metrics`.
-    pub url: String,
-    /// Extra request headers, e.g. `Authorization = "Bearer …"`.
-    pub headers: BTreeMap<String, String>,
-    /// Milliseconds the whole scrape may take.
-    pub response_timeout_ms: u64,
-    /// Empty: series keep the scraped names. Otherwise the measurement of every point, so
-    /// that the series are `<measurement>_<metric name>` (Telegraf's `prometheus_…`).
-    pub measurement: String,
-    /// Use the timestamps the endpoint gives; off, every sample is stamped with the time
-    /// of the scrape.
-    pub honor_timestamps: bool,
-    /// Samples one scrape may return; more fail the scrape (0: no limit). The agent needs
-    /// about 1 KiB per sample while it handles a scrape (measured: +6.9 MB of heap for
-    /// 6000 samples every 2 s), so this keeps a runaway endpoint from growing it.
-    pub sample_limit: u64,
-    /// Bytes one scrape may read; more fail the scrape.
-    pub response_body_max_bytes: u64,
-    /// Accept any server certificate.
-    pub insecure_skip_verify: bool,
-    /// A PEM file of CA certificates to trust instead of the system's; empty: the
-    /// system's.
-    pub tls_ca: PathBuf,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            name: String::new(),
-            enabled: true,
-            interval_secs: 0,
-            timeout_secs: 0,
-            url: String::new(),
-            headers: BTreeMap::new(),
-            response_timeout_ms: 5000,
-            measurement: String::new(),
-            honor_timestamps: true,
-            sample_limit: 10_000,
-            response_body_max_bytes: 16 * 1024 * 1024,
-            insecure_skip_verify: false,
-            tls_ca: PathBuf::new(),
-        }
-    }
-}
-
-impl super::Instance for Config {
-    fn instance(&self) -> (&str, u64, u64) {
-        (&self.name, self.interval_secs, self.timeout_secs)
+input_config! {
+    /// One `[[agent.inputs.prometheus]]` table: one endpoint to scrape.
+    instance "prometheus" Config {
+        /// The endpoint, e.g. `http://127.0.0.1:9100/metrics`.
+        url: String = String::new(),
+        /// Extra request headers, e.g. `Authorization = "Bearer …"`.
+        headers: BTreeMap<String, String> = BTreeMap::new(),
+        /// Milliseconds the whole scrape may take.
+        response_timeout_ms: u64 = 5000,
+        /// Empty: series keep the scraped names. Otherwise the measurement of every point, so
+        /// that the series are `<measurement>_<metric name>` (Telegraf's `prometheus_…`).
+        measurement: String = String::new(),
+        /// Use the timestamps the endpoint gives; off, every sample is stamped with the time
+        /// of the scrape.
+        honor_timestamps: bool = true,
+        /// Samples one scrape may return; more fail the scrape (0: no limit). The agent needs
+        /// about 1 KiB per sample while it handles a scrape (measured: +6.9 MB of heap for
+        /// 6000 samples every 2 s), so this keeps a runaway endpoint from growing it.
+        sample_limit: u64 = 10_000,
+        /// Bytes one scrape may read; more fail the scrape.
+        response_body_max_bytes: u64 = 16 * 1024 * 1024,
+        /// Accept any server certificate.
+        insecure_skip_verify: bool = false,
+        /// A PEM file of CA certificates to trust instead of the system's; empty: the
+        /// system's.
+        tls_ca: PathBuf = PathBuf::new(),
     }
 }
 
@@ -136,15 +100,8 @@ pub struct Prometheus {
 }
 
 impl Prometheus {
-    /// Builds the input if enabled; a bad URL or header is an error.
-    pub fn build(config: &Config) -> anyhow::Result<Option<Box<dyn Input>>> {
-        if !config.enabled {
-            return Ok(None);
-        }
-        Ok(Some(Box::new(Prometheus::new(config)?)))
-    }
-
-    fn new(config: &Config) -> anyhow::Result<Self> {
+    /// Builds the input; a bad URL or header is an error.
+    pub(crate) fn new(config: &Config) -> anyhow::Result<Self> {
         let url = super::http::parse_url(&config.url)?;
         let mut headers = Vec::new();
         for (name, value) in &config.headers {

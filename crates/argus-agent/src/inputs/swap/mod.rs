@@ -8,39 +8,21 @@
 use std::path::PathBuf;
 
 use argus_core::line_protocol::Line;
-use serde::{Deserialize, Serialize};
 
 use super::mem::parse_meminfo;
 use super::procfile::{ParseError, ProcFile, parse_u64};
 use super::{float, percent, point, uint};
 use crate::input::Input;
+use crate::inputs::common::input_config;
 
 /// The documented `[agent.inputs.swap]` table, every option at its default.
 pub const SAMPLE_CONFIG: &str = include_str!("sample.toml");
 
-/// `[agent.inputs.swap]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Config {
-    /// Whether the input runs.
-    pub enabled: bool,
-    /// Seconds between two runs; 0: the agent's `interval_secs`.
-    pub interval_secs: u64,
-    /// Seconds a run may take before it is abandoned and reported as hung; 0: its
-    /// interval.
-    pub timeout_secs: u64,
-    /// Where procfs is mounted; point it at the host's `/proc` when running in a container.
-    pub procfs_root: PathBuf,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            enabled: true,
-            interval_secs: 0,
-            timeout_secs: 0,
-            procfs_root: super::default_procfs_root(),
-        }
+input_config! {
+    /// `[agent.inputs.swap]`.
+    table Config {
+        /// Where procfs is mounted; point it at the host's `/proc` when running in a container.
+        procfs_root: PathBuf = super::default_procfs_root(),
     }
 }
 
@@ -56,20 +38,14 @@ pub struct Swap {
 }
 
 impl Swap {
-    /// Builds the input if enabled.
-    pub fn build(config: &Config) -> anyhow::Result<Option<Box<dyn Input>>> {
-        Ok(config
-            .enabled
-            .then(|| Box::new(Swap::new(config)) as Box<dyn Input>))
-    }
-
-    fn new(config: &Config) -> Self {
-        Swap {
-            meminfo: ProcFile::new(&config.procfs_root, "meminfo"),
-            vmstat: ProcFile::new(&config.procfs_root, "vmstat"),
-            page_size: procfs::page_size(),
-            values: [None; 2],
-        }
+    /// Builds the input.
+    pub(crate) fn new(config: &Config) -> anyhow::Result<Self> {
+        Ok(Swap {
+                meminfo: ProcFile::new(&config.procfs_root, "meminfo"),
+                vmstat: ProcFile::new(&config.procfs_root, "vmstat"),
+                page_size: procfs::page_size(),
+                values: [None; 2],
+            })
     }
 }
 
@@ -79,10 +55,8 @@ impl Input for Swap {
     }
 
     fn gather(&mut self, now_ms: i64, out: &mut Vec<Line<'static>>) -> anyhow::Result<()> {
-        self.meminfo.read()?;
-        let text = self.meminfo.text();
-        let parsed = parse_meminfo(text, MEMINFO_KEYS, &mut self.values);
-        parsed.map_err(|e| self.meminfo.error(e))?;
+        let values = &mut self.values;
+        self.meminfo.parse(|text| parse_meminfo(text, MEMINFO_KEYS, values))?;
         let [Some(total), Some(free)] = self.values else {
             let missing = ParseError::new(0, "no SwapTotal or SwapFree line");
             return Err(self.meminfo.error(missing).into());
@@ -95,9 +69,7 @@ impl Input for Swap {
             float("used_percent", percent(used, total)),
         ];
 
-        self.vmstat.read()?;
-        let text = self.vmstat.text();
-        let (pages_in, pages_out) = parse_vmstat(text).map_err(|e| self.vmstat.error(e))?;
+        let (pages_in, pages_out) = self.vmstat.parse(parse_vmstat)?;
         if let Some(pages) = pages_in {
             fields.push(uint("in", pages.saturating_mul(self.page_size)));
         }

@@ -1,4 +1,3 @@
-use std::path::Path;
 
 use argus_core::line_protocol::FieldValue;
 use procfs::Current;
@@ -6,26 +5,15 @@ use procfs::Current;
 use super::*;
 use crate::inputs::testcases;
 
-/// The fixtures count swap traffic in 4 KiB pages, whatever this machine's page size.
-#[test]
-fn fixture_cases() {
-    testcases::run("swap", |mut config: Config, case: &Path| {
-        config.procfs_root = case.join("proc");
-        let mut swap = Swap::new(&config);
+testcases::table_input_tests!(
+    /// The fixtures count swap traffic in 4 KiB pages, whatever this machine's page size.
+    "swap",
+    |config, case| {
+        let mut swap = Swap::new(&config)?;
         swap.page_size = 4096;
-        Ok(Box::new(swap))
-    });
-}
-
-#[test]
-fn sample_config_is_the_default() {
-    testcases::assert_sample_is_default(SAMPLE_CONFIG, "swap", &Config::default());
-}
-
-#[test]
-fn readme_documents_sample_and_every_series() {
-    testcases::assert_readme_documents("swap", SAMPLE_CONFIG);
-}
+        anyhow::Ok(swap)
+    }
+);
 
 #[test]
 fn vmstat_page_counts() {
@@ -43,9 +31,7 @@ fn vmstat_page_counts() {
 
 #[test]
 fn real_proc_matches_meminfo_and_vmstat() {
-    let mut swap = Swap::build(&Config::default())
-        .expect("build")
-        .expect("enabled");
+    let mut swap = Swap::new(&Config::default()).expect("new");
     let mut out = Vec::new();
     swap.gather(7, &mut out).expect("gather");
     assert_eq!(out.len(), 1);

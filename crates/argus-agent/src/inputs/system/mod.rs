@@ -11,41 +11,22 @@ use std::io;
 use std::path::PathBuf;
 
 use argus_core::line_protocol::Line;
-use serde::{Deserialize, Serialize};
 
 use super::procfile::{ParseError, ProcFile, parse_u64};
 use super::{point, uint};
 use crate::input::Input;
+use crate::inputs::common::input_config;
 
 /// The documented `[agent.inputs.system]` table, every option at its default.
 pub const SAMPLE_CONFIG: &str = include_str!("sample.toml");
 
-/// `[agent.inputs.system]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Config {
-    /// Whether the input runs.
-    pub enabled: bool,
-    /// Seconds between two runs; 0: the agent's `interval_secs`.
-    pub interval_secs: u64,
-    /// Seconds a run may take before it is abandoned and reported as hung; 0: its
-    /// interval.
-    pub timeout_secs: u64,
-    /// Where procfs is mounted; point it at the host's `/proc` when running in a container.
-    pub procfs_root: PathBuf,
-    /// The utmp file listing login sessions; when it does not exist `n_users` is 0.
-    pub utmp_path: PathBuf,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            enabled: true,
-            interval_secs: 0,
-            timeout_secs: 0,
-            procfs_root: super::default_procfs_root(),
-            utmp_path: PathBuf::from("/var/run/utmp"),
-        }
+input_config! {
+    /// `[agent.inputs.system]`.
+    table Config {
+        /// Where procfs is mounted; point it at the host's `/proc` when running in a container.
+        procfs_root: PathBuf = super::default_procfs_root(),
+        /// The utmp file listing login sessions; when it does not exist `n_users` is 0.
+        utmp_path: PathBuf = PathBuf::from("/var/run/utmp"),
     }
 }
 
@@ -59,20 +40,14 @@ pub struct System {
 }
 
 impl System {
-    /// Builds the input if enabled.
-    pub fn build(config: &Config) -> anyhow::Result<Option<Box<dyn Input>>> {
-        Ok(config
-            .enabled
-            .then(|| Box::new(System::new(config)) as Box<dyn Input>))
-    }
-
-    fn new(config: &Config) -> Self {
-        System {
-            uptime: ProcFile::new(&config.procfs_root, "uptime"),
-            stat: ProcFile::new(&config.procfs_root, "stat"),
-            utmp_path: config.utmp_path.clone(),
-            utmp: Vec::new(),
-        }
+    /// Builds the input.
+    pub(crate) fn new(config: &Config) -> anyhow::Result<Self> {
+        Ok(System {
+                uptime: ProcFile::new(&config.procfs_root, "uptime"),
+                stat: ProcFile::new(&config.procfs_root, "stat"),
+                utmp_path: config.utmp_path.clone(),
+                utmp: Vec::new(),
+            })
     }
 }
 
@@ -82,12 +57,8 @@ impl Input for System {
     }
 
     fn gather(&mut self, now_ms: i64, out: &mut Vec<Line<'static>>) -> anyhow::Result<()> {
-        self.stat.read()?;
-        let text = self.stat.text();
-        let (n_cpus, boot_time) = parse_stat(text).map_err(|e| self.stat.error(e))?;
-        self.uptime.read()?;
-        let text = self.uptime.text();
-        let uptime = parse_uptime(text).map_err(|e| self.uptime.error(e))?;
+        let (n_cpus, boot_time) = self.stat.parse(parse_stat)?;
+        let uptime = self.uptime.parse(parse_uptime)?;
         let users = match read_utmp(&self.utmp_path, &mut self.utmp) {
             Ok(()) => count_users(&self.utmp),
             // No utmp (musl, minimal containers, systemd-only logins): nobody is recorded.

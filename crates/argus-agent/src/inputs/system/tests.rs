@@ -1,4 +1,3 @@
-use std::path::Path;
 
 use argus_core::line_protocol::FieldValue;
 use procfs::{Current, CurrentSI};
@@ -6,28 +5,17 @@ use procfs::{Current, CurrentSI};
 use super::*;
 use crate::inputs::testcases;
 
-/// Each case has `proc/stat`, `proc/uptime` and, if anyone is logged in, `utmp`
-/// (little-endian: 8 records, 4 of them `USER_PROCESS` for alice twice, bob and a
-/// 32-byte name with no NUL, then a 100-byte partial record).
-#[cfg(target_endian = "little")]
-#[test]
-fn fixture_cases() {
-    testcases::run("system", |mut config: Config, case: &Path| {
-        config.procfs_root = case.join("proc");
+testcases::table_input_tests!(
+    /// Each case has `proc/stat`, `proc/uptime` and, if anyone is logged in, `utmp`
+    /// (little-endian: 8 records, 4 of them `USER_PROCESS` for alice twice, bob and a
+    /// 32-byte name with no NUL, then a 100-byte partial record).
+    #[cfg(target_endian = "little")]
+    "system",
+    |config, case| {
         config.utmp_path = case.join("utmp");
-        Ok(Box::new(System::new(&config)))
-    });
-}
-
-#[test]
-fn sample_config_is_the_default() {
-    testcases::assert_sample_is_default(SAMPLE_CONFIG, "system", &Config::default());
-}
-
-#[test]
-fn readme_documents_sample_and_every_series() {
-    testcases::assert_readme_documents("system", SAMPLE_CONFIG);
-}
+        System::new(&config)
+    }
+);
 
 fn utmp_record(ut_type: i16, user: &[u8]) -> Vec<u8> {
     let mut record = vec![0u8; UTMP_RECORD];
@@ -83,7 +71,8 @@ fn an_unreadable_utmp_fails_the_round_naming_it() {
     let mut system = System::new(&Config {
         utmp_path: dir.path().to_path_buf(),
         ..Config::default()
-    });
+    })
+    .expect("new");
     let err = system
         .gather(0, &mut Vec::new())
         .expect_err("utmp is a directory");
@@ -98,9 +87,7 @@ fn real_proc_matches_the_procfs_crate() {
         .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
         .count() as u64;
     let before = procfs::Uptime::current().expect("procfs uptime");
-    let mut system = System::build(&Config::default())
-        .expect("build")
-        .expect("enabled");
+    let mut system = System::new(&Config::default()).expect("new");
     let mut out = Vec::new();
     system.gather(2, &mut out).expect("gather");
     let after = procfs::Uptime::current().expect("procfs uptime");

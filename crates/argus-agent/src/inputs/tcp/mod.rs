@@ -11,12 +11,12 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use argus_core::line_protocol::Line;
-use serde::{Deserialize, Serialize};
 
 use super::dns::resolve::{ResolveError, resolve};
 use super::http::client::{is_timeout, limit_ms};
 use super::{Field, float, point, tag, uint};
 use crate::input::Input;
+use crate::inputs::common::input_config;
 
 /// The commented-out example `[[agent.inputs.tcp]]` table.
 pub const SAMPLE_CONFIG: &str = include_str!("sample.toml");
@@ -24,51 +24,19 @@ pub const SAMPLE_CONFIG: &str = include_str!("sample.toml");
 /// Bytes of the server's answer searched for `expect`.
 const MAX_READ_BYTES: usize = 64 * 1024;
 
-/// One `[[agent.inputs.tcp]]` table: one address to check.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Config {
-    /// The instance's name: the plugin is called `tcp:<name>`, or `tcp:<index>` when
-    /// empty.
-    pub name: String,
-    /// Whether the input runs.
-    pub enabled: bool,
-    /// Seconds between two runs; 0: the agent's `interval_secs`.
-    pub interval_secs: u64,
-    /// Seconds a run may take before it is abandoned and reported as hung; 0: its
-    /// interval.
-    pub timeout_secs: u64,
-    /// `host:port` to connect to; an IPv6 address goes in brackets (`[::1]:22`).
-    pub address: String,
-    /// Milliseconds the name resolution and the connection may take together.
-    pub response_timeout_ms: u64,
-    /// Milliseconds to wait for `expect` once connected.
-    pub read_timeout_ms: u64,
-    /// Text sent once connected; empty: nothing.
-    pub send: String,
-    /// Text the server's answer must contain; empty: the connection alone is success.
-    pub expect: String,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            name: String::new(),
-            enabled: true,
-            interval_secs: 0,
-            timeout_secs: 0,
-            address: String::new(),
-            response_timeout_ms: 1000,
-            read_timeout_ms: 1000,
-            send: String::new(),
-            expect: String::new(),
-        }
-    }
-}
-
-impl super::Instance for Config {
-    fn instance(&self) -> (&str, u64, u64) {
-        (&self.name, self.interval_secs, self.timeout_secs)
+input_config! {
+    /// One `[[agent.inputs.tcp]]` table: one address to check.
+    instance "tcp" Config {
+        /// `host:port` to connect to; an IPv6 address goes in brackets (`[::1]:22`).
+        address: String = String::new(),
+        /// Milliseconds the name resolution and the connection may take together.
+        response_timeout_ms: u64 = 1000,
+        /// Milliseconds to wait for `expect` once connected.
+        read_timeout_ms: u64 = 1000,
+        /// Text sent once connected; empty: nothing.
+        send: String = String::new(),
+        /// Text the server's answer must contain; empty: the connection alone is success.
+        expect: String = String::new(),
     }
 }
 
@@ -95,15 +63,8 @@ pub struct Tcp {
 }
 
 impl Tcp {
-    /// Builds the input if enabled; an address without a port is an error.
-    pub fn build(config: &Config) -> anyhow::Result<Option<Box<dyn Input>>> {
-        if !config.enabled {
-            return Ok(None);
-        }
-        Ok(Some(Box::new(Tcp::new(config)?)))
-    }
-
-    fn new(config: &Config) -> anyhow::Result<Self> {
+    /// Builds the input; an address without a port is an error.
+    pub(crate) fn new(config: &Config) -> anyhow::Result<Self> {
         let (host, port) = split_address(&config.address)?;
         Ok(Tcp {
             host,

@@ -31,11 +31,7 @@ fn server(reply: fn(&str) -> Option<String>) -> SocketAddr {
 }
 
 fn check(config: Config) -> Line<'static> {
-    let mut tcp = Tcp::new(&config).expect("new");
-    let mut out = Vec::new();
-    tcp.gather(7, &mut out).expect("gather");
-    assert_eq!(out.len(), 1);
-    out.remove(0)
+    testcases::gather_one(Tcp::new(&config))
 }
 
 fn code(line: &Line<'_>) -> f64 {
@@ -43,10 +39,7 @@ fn code(line: &Line<'_>) -> f64 {
 }
 
 fn response_time(line: &Line<'_>) -> Option<f64> {
-    line.fields
-        .iter()
-        .find(|(k, _)| k == "response_time")
-        .and_then(|(_, v)| v.as_f64())
+    testcases::field(line, "response_time")
 }
 
 fn config(address: impl ToString) -> Config {
@@ -57,56 +50,37 @@ fn config(address: impl ToString) -> Config {
     }
 }
 
+/// The cases run against [`server`], which answers `PING` with `+PONG` and anything else
+/// with `-ERR`; `{closed}` is a port nobody listens on.
 #[test]
-fn a_listening_port_is_success_with_its_connect_time() {
-    let addr = server(|_| Some(String::new()));
-    let line = check(config(addr));
-    assert_eq!(line.measurement, "net_response");
-    assert_eq!(
-        testcases::render(std::slice::from_ref(&line))
-            .split(' ')
-            .next(),
-        Some(
-            format!(
-                "net_response,server=127.0.0.1,port={},protocol=tcp",
-                addr.port()
-            )
-            .as_str()
-        )
-    );
-    assert_eq!(code(&line), result::SUCCESS as f64);
-    let seconds = response_time(&line).expect("response_time");
-    assert!(seconds > 0.0 && seconds < 1.0, "{seconds}");
-    testcases::assert_readme_documents_output("tcp", SAMPLE_CONFIG, &testcases::render(&[line]));
+fn fixture_cases() {
+    let addr = server(|line| Some(if line == "PING" { "+PONG\r\n" } else { "-ERR\r\n" }.into()));
+    let closed = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let closed_port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let live = testcases::Live {
+        vars: &[
+            ("{port}", addr.port().to_string()),
+            ("{closed}", closed_port.to_string()),
+        ],
+    };
+    testcases::run_live("tcp", &live, |config: Config, _| {
+        Ok(Box::new(Tcp::new(&config)?))
+    });
 }
 
 #[test]
-fn send_and_expect() {
-    let addr = server(|line| {
-        Some(
-            if line == "PING" {
-                "+PONG\r\n"
-            } else {
-                "-ERR\r\n"
-            }
-            .into(),
-        )
-    });
-    let ok = check(Config {
-        send: "PING\r\n".into(),
-        expect: "PONG".into(),
-        ..config(addr)
-    });
-    assert_eq!(code(&ok), result::SUCCESS as f64);
-    assert!(response_time(&ok).is_some());
+fn readme_documents_sample_and_every_series() {
+    testcases::assert_readme_documents("tcp", SAMPLE_CONFIG);
+}
 
-    let mismatch = check(Config {
-        send: "HELLO\n".into(),
-        expect: "PONG".into(),
-        ..config(addr)
-    });
-    assert_eq!(code(&mismatch), result::STRING_MISMATCH as f64);
-    assert!(response_time(&mismatch).is_some(), "connected, so timed");
+#[test]
+fn the_response_time_is_the_connect_time_in_seconds() {
+    let addr = server(|_| Some(String::new()));
+    let line = check(config(addr));
+    assert_eq!(code(&line), result::SUCCESS as f64);
+    let seconds = response_time(&line).expect("response_time");
+    assert!(seconds > 0.0 && seconds < 1.0, "{seconds}");
 }
 
 #[test]
@@ -124,23 +98,6 @@ fn silence_is_a_read_failure_after_read_timeout_ms() {
         took >= Duration::from_millis(300) && took < Duration::from_secs(2),
         "{took:?}"
     );
-}
-
-#[test]
-fn a_closed_port_is_a_failed_connection() {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    drop(listener);
-    let line = check(config(addr));
-    assert_eq!(code(&line), result::CONNECTION_FAILED as f64);
-    assert_eq!(response_time(&line), None);
-}
-
-#[test]
-fn an_unknown_host_is_a_dns_error() {
-    let line = check(config("no-such-host.invalid:80"));
-    assert_eq!(code(&line), result::DNS_ERROR as f64);
-    assert_eq!(line.tags[0].1, "no-such-host.invalid");
 }
 
 /// A listener whose accept queue is full drops new SYNs: the connection hangs, which is
