@@ -2,7 +2,7 @@
 //! is (host name, addresses, OS, kernel, CPUs, memory, agent version, plugin states). It
 //! is not buffered: only the latest one matters.
 
-use crate::runtime::AgentHandle;
+use crate::runtime::handle::AgentHandle;
 use serde::Serialize;
 use std::time::Duration;
 

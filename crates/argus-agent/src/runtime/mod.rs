@@ -9,7 +9,7 @@
 //! recorded in its [`PluginState`] and never stops the others), [`round`] what happens to a
 //! round, [`handle`] the handle; this file wires them together in [`Agent::run`].
 
-mod handle;
+pub mod handle;
 mod round;
 mod schedule;
 

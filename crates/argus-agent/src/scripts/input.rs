@@ -71,7 +71,7 @@ impl ScriptInput {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| path.display().to_string());
-        let script = super::dir::script_name(&file_name);
+        let script = super::name::script_name(&file_name);
         ScriptInput {
             name: format!("script:{file_name}"),
             declared: format::declared_format(&path),

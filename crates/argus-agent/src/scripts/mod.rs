@@ -24,6 +24,7 @@ mod dir;
 mod format;
 mod input;
 mod nagios;
+mod name;
 mod run;
 mod user;
 
