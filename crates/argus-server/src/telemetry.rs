@@ -178,6 +178,12 @@ impl Telemetry {
         self.inner.unauthorized.inc();
     }
 
+    /// Counts a query answered with `result`, as `ok` or `error`, and hands it back.
+    pub fn query_result<T, E>(&self, endpoint: &'static str, result: Result<T, E>) -> Result<T, E> {
+        self.query(endpoint, if result.is_ok() { "ok" } else { "error" });
+        result
+    }
+
     pub fn query(&self, endpoint: &'static str, outcome: &'static str) {
         self.inner
             .queries

@@ -52,9 +52,7 @@ async fn answer(
         Ok(axum::Json(body).into_response())
     }
     .await;
-    let outcome = if result.is_ok() { "ok" } else { "error" };
-    state.telemetry.query(endpoint, outcome);
-    result
+    state.telemetry.query_result(endpoint, result)
 }
 
 pub async fn by_label(

@@ -143,12 +143,7 @@ pub async fn remote_write(
         }
         let mut series = remote_write::decode(&raw)?;
         remote_write::prepare(&state.rules, &access, &mut series, argus_core::now_ms())?;
-        let samples: u64 = series.iter().map(|s| s.samples.len() as u64).sum();
-        publish_series(&state, &access, &series).await?;
-        state
-            .telemetry
-            .ingested(series.len() as u64, samples, raw.len() as u64, 0);
-        Ok(StatusCode::NO_CONTENT)
+        publish_series(&state, &access, &series, raw.len()).await
     }
     .await;
     counted(&state, r)
@@ -166,23 +161,26 @@ pub async fn opentsdb_put(
         let mut series = opentsdb::parse(&bytes)?;
         remote_write::prepare(&state.rules, &access, &mut series, argus_core::now_ms())
             .map_err(opentsdb::renamed)?;
-        publish_series(&state, &access, &series).await?;
-        let n = series.len() as u64;
-        state.telemetry.ingested(n, n, bytes.len() as u64, 0);
-        Ok(StatusCode::NO_CONTENT)
+        publish_series(&state, &access, &series, bytes.len()).await
     }
     .await;
     counted(&state, r)
 }
 
-/// Publishes checked series to the pipeline, in the token's namespace.
+/// Publishes checked series to the pipeline, in the token's namespace, and counts them
+/// with the `body_bytes` they came in.
 async fn publish_series(
     state: &AppState,
     access: &Access,
     series: &[argus_core::TimeSeries],
-) -> Result<(), ApiError> {
-    Ok(state
+    body_bytes: usize,
+) -> Result<StatusCode, ApiError> {
+    state
         .pipeline
         .publish_samples(access.ns.as_deref(), series)
-        .await?)
+        .await?;
+    let samples: u64 = series.iter().map(|s| s.samples.len() as u64).sum();
+    let n = series.len() as u64;
+    state.telemetry.ingested(n, samples, body_bytes as u64, 0);
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -83,10 +83,7 @@ pub async fn labels(
             .collect();
         strings_response(names, limit)
     });
-    state
-        .telemetry
-        .query("labels", if result.is_ok() { "ok" } else { "error" });
-    result
+    state.telemetry.query_result("labels", result)
 }
 
 /// `/api/v1/label/<name>/values`: the sorted values of one label over the selected series.
@@ -107,10 +104,7 @@ pub async fn label_values(
             .collect();
         strings_response(values, limit)
     });
-    state
-        .telemetry
-        .query("label_values", if result.is_ok() { "ok" } else { "error" });
-    result
+    state.telemetry.query_result("label_values", result)
 }
 
 /// `/api/v1/metadata`: Argus keeps no metric metadata (TYPE, HELP, UNIT are not stored

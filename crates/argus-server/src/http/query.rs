@@ -109,10 +109,7 @@ pub async fn query(
         Ok(json_response(value_json(&v)))
     }
     .await;
-    state
-        .telemetry
-        .query("query", if result.is_ok() { "ok" } else { "error" });
-    result
+    state.telemetry.query_result("query", result)
 }
 
 pub async fn query_range(
@@ -121,10 +118,11 @@ pub async fn query_range(
     p: Params,
 ) -> Result<Response, PromError> {
     let result = async {
-        let start = parse_time(required(&p, "start")?)
-            .map_err(|e| PromError::bad_data(format!("invalid parameter \"start\": {e}")))?;
-        let end = parse_time(required(&p, "end")?)
-            .map_err(|e| PromError::bad_data(format!("invalid parameter \"end\": {e}")))?;
+        let time = |key| {
+            parse_time(required(&p, key)?)
+                .map_err(|e| PromError::bad_data(format!("invalid parameter {key:?}: {e}")))
+        };
+        let (start, end) = (time("start")?, time("end")?);
         argus_promql::check_bounds(start, end).map_err(range_error)?;
         let step = parse_duration_ms(required(&p, "step")?)
             .map_err(|e| PromError::bad_data(format!("invalid parameter \"step\": {e}")))?;
@@ -142,10 +140,7 @@ pub async fn query_range(
         Ok(json_response(value_json(&v)))
     }
     .await;
-    state
-        .telemetry
-        .query("query_range", if result.is_ok() { "ok" } else { "error" });
-    result
+    state.telemetry.query_result("query_range", result)
 }
 
 pub async fn series(
