@@ -1,28 +1,9 @@
-//! Small byte-level helpers shared by the WAL, index and block formats: LEB128 varints,
-//! zigzag, length-prefixed strings, and a bounds-checked reader that names what it was
-//! reading when the input ends or is invalid.
+//! Small byte-level helpers shared by the WAL, index and block formats: length-prefixed
+//! strings and a bounds-checked reader that names what it was reading when the input ends
+//! or is invalid. Varints are [`argus_core::varint`]'s (LEB128, zig-zag for signed values).
 
 use crate::error::FormatError;
-
-pub fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-pub fn zigzag(v: i64) -> u64 {
-    ((v << 1) ^ (v >> 63)) as u64
-}
-
-pub fn unzigzag(v: u64) -> i64 {
-    ((v >> 1) as i64) ^ -((v & 1) as i64)
-}
-
-pub fn put_varint(out: &mut Vec<u8>, v: i64) {
-    put_uvarint(out, zigzag(v));
-}
+use argus_core::varint::{self, VarintError, put_uvarint};
 
 pub fn put_str(out: &mut Vec<u8>, s: &str) {
     put_uvarint(out, s.len() as u64);
@@ -72,26 +53,16 @@ impl<'a> Reader<'a> {
     }
 
     pub fn uvarint(&mut self, what: &'static str) -> Result<u64, FormatError> {
-        let mut v = 0u64;
-        let mut shift = 0;
-        loop {
-            let b = self.u8(what)?;
-            if shift == 63 && b > 1 {
-                return Err(FormatError::Invalid(what));
-            }
-            v |= u64::from(b & 0x7f) << shift;
-            if b < 0x80 {
-                return Ok(v);
-            }
-            shift += 7;
-            if shift > 63 {
-                return Err(FormatError::Invalid(what));
-            }
-        }
+        let (v, n) = varint::uvarint(&self.buf[self.pos..]).map_err(|e| match e {
+            VarintError::Truncated => FormatError::Truncated(what),
+            VarintError::Overflow => FormatError::Invalid(what),
+        })?;
+        self.pos += n;
+        Ok(v)
     }
 
-    pub fn varint(&mut self, what: &'static str) -> Result<i64, FormatError> {
-        Ok(unzigzag(self.uvarint(what)?))
+    pub fn ivarint(&mut self, what: &'static str) -> Result<i64, FormatError> {
+        self.uvarint(what).map(varint::unzigzag)
     }
 
     /// A count that will size an allocation: bounded by the bytes left, since every counted
@@ -126,12 +97,12 @@ mod tests {
     fn varints_round_trip() {
         let mut b = Vec::new();
         for v in [0i64, 1, -1, 63, -64, 1 << 40, i64::MIN, i64::MAX] {
-            put_varint(&mut b, v);
+            argus_core::varint::put_ivarint(&mut b, v);
         }
         put_str(&mut b, "héllo");
         let mut r = Reader::new(&b);
         for v in [0i64, 1, -1, 63, -64, 1 << 40, i64::MIN, i64::MAX] {
-            assert_eq!(r.varint("v").ok(), Some(v));
+            assert_eq!(r.ivarint("v").ok(), Some(v));
         }
         assert_eq!(r.str("s").ok(), Some("héllo"));
         assert_eq!(r.remaining(), 0);

@@ -1,9 +1,10 @@
 //! The block index file: a symbol table, then every series (labels as symbol numbers) with
 //! its chunk directory. See docs/formats/block.md for the byte layout.
 
-use crate::encoding::{Reader, put_str, put_uvarint, put_varint};
+use crate::encoding::{Reader, put_str};
 use crate::error::FormatError;
 use argus_core::Labels;
+use argus_core::varint::{put_ivarint, put_uvarint};
 use std::collections::BTreeSet;
 
 const MAGIC: &[u8; 4] = b"ARGI";
@@ -35,7 +36,7 @@ pub fn write_index(series: &[(Labels, Vec<ChunkMeta>)], base_t: i64) -> Vec<u8> 
 
     let mut out = MAGIC.to_vec();
     out.push(VERSION);
-    put_varint(&mut out, base_t);
+    put_ivarint(&mut out, base_t);
     put_uvarint(&mut out, symbols.len() as u64);
     for s in &symbols {
         put_str(&mut out, s);
@@ -50,7 +51,7 @@ pub fn write_index(series: &[(Labels, Vec<ChunkMeta>)], base_t: i64) -> Vec<u8> 
         }
         put_uvarint(&mut out, chunks.len() as u64);
         for c in chunks {
-            put_varint(&mut out, c.min_t - base_t);
+            put_ivarint(&mut out, c.min_t - base_t);
             put_uvarint(&mut out, (c.max_t - c.min_t) as u64);
             put_uvarint(&mut out, u64::from(c.count));
             // Chunks are written back to back: the offset is implied unless there is a gap.
@@ -84,7 +85,7 @@ pub fn read_index(data: &[u8]) -> Result<Vec<(Labels, Vec<ChunkMeta>)>, FormatEr
             version,
         });
     }
-    let base_t = r.varint("base time")?;
+    let base_t = r.ivarint("base time")?;
     let ns = r.count("symbol count", 1)?;
     let mut symbols = Vec::with_capacity(ns);
     for _ in 0..ns {
@@ -111,7 +112,7 @@ pub fn read_index(data: &[u8]) -> Result<Vec<(Labels, Vec<ChunkMeta>)>, FormatEr
         let nc = r.count("chunk count", 9)?;
         let mut chunks = Vec::with_capacity(nc);
         for _ in 0..nc {
-            let min_t = base_t.wrapping_add(r.varint("chunk min time")?);
+            let min_t = base_t.wrapping_add(r.ivarint("chunk min time")?);
             let span = i64::try_from(r.uvarint("chunk span")?)
                 .map_err(|_| FormatError::Invalid("chunk span"))?;
             let count = u32::try_from(r.uvarint("chunk sample count")?)

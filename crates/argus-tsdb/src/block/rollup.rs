@@ -14,9 +14,10 @@
 //! last, and the timestamp of the last sample | crc32 u32 LE`.
 
 use crate::chunk;
-use crate::encoding::{Reader, put_uvarint};
+use crate::encoding::Reader;
 use crate::error::FormatError;
 use argus_core::Sample;
+use argus_core::varint::put_uvarint;
 
 const MAGIC: &[u8; 4] = b"ARGR";
 pub const VERSION: u8 = 1;

@@ -4,9 +4,10 @@
 //! counts type and payload and the CRC-32 (IEEE) covers them. Types have fixed numbers; a
 //! new encoding gets a new number. See docs/formats/wal.md.
 
-use crate::encoding::{Reader, put_str, put_uvarint, put_varint};
+use crate::encoding::{Reader, put_str};
 use crate::error::FormatError;
 use argus_core::Labels;
+use argus_core::varint::{put_ivarint, put_uvarint};
 
 pub const TYPE_SERIES: u8 = 1;
 pub const TYPE_SAMPLES: u8 = 2;
@@ -105,7 +106,7 @@ pub fn encode_samples_iter(
         let mut prev = 0i64;
         for (r, ts, v) in samples {
             put_uvarint(b, u64::from(r));
-            put_varint(b, ts.wrapping_sub(prev));
+            put_ivarint(b, ts.wrapping_sub(prev));
             prev = ts;
             b.extend_from_slice(&v.to_bits().to_le_bytes());
         }
@@ -140,7 +141,7 @@ pub fn decode(body: &[u8]) -> Result<Record, FormatError> {
             for _ in 0..n {
                 let id = u32::try_from(r.uvarint("series ref")?)
                     .map_err(|_| FormatError::Invalid("series ref"))?;
-                let ts = prev.wrapping_add(r.varint("timestamp")?);
+                let ts = prev.wrapping_add(r.ivarint("timestamp")?);
                 prev = ts;
                 let v = r.f64_le("value")?;
                 out.push((id, ts, v));
