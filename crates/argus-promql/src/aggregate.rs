@@ -6,8 +6,8 @@
 //! appearance, as in Prometheus.
 
 use crate::eval::{Evaluator, Result, RowBuilder, Series, Steps, Val, exec_err};
-use crate::functions::{format_float, quantile};
-use argus_core::{Labels, METRIC_NAME};
+use crate::functions::quantile;
+use argus_core::{Labels, METRIC_NAME, gofloat};
 use promql_parser::parser::{AggregateExpr, LabelModifier};
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -346,7 +346,10 @@ fn top_bottom(
         }
         let kf = param.get(j).copied().unwrap_or(f64::NAN);
         if !(kf <= i64::MAX as f64 && kf >= i64::MIN as f64) {
-            return exec_err(format!("Scalar value {} overflows int64", format_float(kf)));
+            return exec_err(format!(
+                "Scalar value {} overflows int64",
+                gofloat::format_plain(kf)
+            ));
         }
         let k = kf as i64;
         if k < 1 {
@@ -476,7 +479,7 @@ fn count_values(
         for s in input {
             let Some(v) = s.vals[j] else { continue };
             let mut l = s.labels.clone();
-            l.set(label, &format_float(v));
+            l.set(label, &gofloat::format_plain(v));
             let row = b.row(group_labels(&l, &modifier));
             let slot = &mut b.rows[row].vals[j];
             *slot = Some(slot.unwrap_or(0.0) + 1.0);
