@@ -112,12 +112,7 @@ fn fold_series(
                 *mean += v / *count - *mean / *count;
             }
         }
-        return Ok(groups
-            .into_iter()
-            .zip(rows)
-            .map(|(labels, vals)| Series { labels, vals })
-            .filter(Series::any)
-            .collect());
+        return Ok(group_series(groups, rows));
     }
     if matches!(
         fold,
@@ -142,12 +137,7 @@ fn fold_series(
                 });
             }
         }
-        return Ok(groups
-            .into_iter()
-            .zip(rows)
-            .map(|(labels, vals)| Series { labels, vals })
-            .filter(Series::any)
-            .collect());
+        return Ok(group_series(groups, rows));
     }
     // Stddev and stdvar: Welford's running mean and sum of squared deviations, as
     // Prometheus folds them.
@@ -315,14 +305,18 @@ pub(crate) fn eval(ev: &Evaluator, a: &AggregateExpr, st: &Steps) -> Result<Val>
             }
         }
     }
-    Ok(Val::Vector(
-        groups
-            .into_iter()
-            .zip(out)
-            .map(|(labels, vals)| Series { labels, vals })
-            .filter(Series::any)
-            .collect(),
-    ))
+    Ok(Val::Vector(group_series(groups, out)))
+}
+
+/// Each group's labels with its row of per-step values; groups without any value are
+/// left out, as Prometheus drops them.
+fn group_series(groups: Vec<Labels>, rows: Vec<Vec<Option<f64>>>) -> Vec<Series> {
+    groups
+        .into_iter()
+        .zip(rows)
+        .map(|(labels, vals)| Series { labels, vals })
+        .filter(Series::any)
+        .collect()
 }
 
 fn top_bottom(
