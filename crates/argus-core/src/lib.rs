@@ -8,13 +8,16 @@
 //!
 //! The crate also holds the codecs every role needs: the Influx line protocol
 //! ([`line_protocol`]), label [`Matcher`]s with Prometheus semantics, and the [`Storage`]
-//! trait that the server writes through.
+//! trait that the server writes through, and the byte-level codecs more than one crate
+//! writes: LEB128 [`varint`]s and Go's float text ([`gofloat`]).
 
+pub mod gofloat;
 pub mod line_protocol;
 pub mod matcher;
 pub mod model;
 pub mod remote_write;
 pub mod storage;
+pub mod varint;
 
 pub use matcher::{MatchOp, Matcher, MatcherError};
 pub use model::{Event, Label, Labels, METRIC_NAME, Sample, TimeSeries};

@@ -6,8 +6,8 @@
 //! appearance, as in Prometheus.
 
 use crate::eval::{Evaluator, Result, RowBuilder, Series, Steps, Val, exec_err};
-use crate::functions::{format_float, quantile};
-use argus_core::{Labels, METRIC_NAME};
+use crate::functions::quantile;
+use argus_core::{Labels, METRIC_NAME, gofloat};
 use promql_parser::parser::{AggregateExpr, LabelModifier};
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -112,12 +112,7 @@ fn fold_series(
                 *mean += v / *count - *mean / *count;
             }
         }
-        return Ok(groups
-            .into_iter()
-            .zip(rows)
-            .map(|(labels, vals)| Series { labels, vals })
-            .filter(Series::any)
-            .collect());
+        return Ok(group_series(groups, rows));
     }
     if matches!(
         fold,
@@ -142,12 +137,7 @@ fn fold_series(
                 });
             }
         }
-        return Ok(groups
-            .into_iter()
-            .zip(rows)
-            .map(|(labels, vals)| Series { labels, vals })
-            .filter(Series::any)
-            .collect());
+        return Ok(group_series(groups, rows));
     }
     // Stddev and stdvar: Welford's running mean and sum of squared deviations, as
     // Prometheus folds them.
@@ -315,14 +305,18 @@ pub(crate) fn eval(ev: &Evaluator, a: &AggregateExpr, st: &Steps) -> Result<Val>
             }
         }
     }
-    Ok(Val::Vector(
-        groups
-            .into_iter()
-            .zip(out)
-            .map(|(labels, vals)| Series { labels, vals })
-            .filter(Series::any)
-            .collect(),
-    ))
+    Ok(Val::Vector(group_series(groups, out)))
+}
+
+/// Each group's labels with its row of per-step values; groups without any value are
+/// left out, as Prometheus drops them.
+fn group_series(groups: Vec<Labels>, rows: Vec<Vec<Option<f64>>>) -> Vec<Series> {
+    groups
+        .into_iter()
+        .zip(rows)
+        .map(|(labels, vals)| Series { labels, vals })
+        .filter(Series::any)
+        .collect()
 }
 
 fn top_bottom(
@@ -346,7 +340,10 @@ fn top_bottom(
         }
         let kf = param.get(j).copied().unwrap_or(f64::NAN);
         if !(kf <= i64::MAX as f64 && kf >= i64::MIN as f64) {
-            return exec_err(format!("Scalar value {} overflows int64", format_float(kf)));
+            return exec_err(format!(
+                "Scalar value {} overflows int64",
+                gofloat::format_plain(kf)
+            ));
         }
         let k = kf as i64;
         if k < 1 {
@@ -476,7 +473,7 @@ fn count_values(
         for s in input {
             let Some(v) = s.vals[j] else { continue };
             let mut l = s.labels.clone();
-            l.set(label, &format_float(v));
+            l.set(label, &gofloat::format_plain(v));
             let row = b.row(group_labels(&l, &modifier));
             let slot = &mut b.rows[row].vals[j];
             *slot = Some(slot.unwrap_or(0.0) + 1.0);

@@ -9,7 +9,7 @@ use crate::eval::{
     Evaluator, RangeArg, Result, Series, Steps, Val, check_unique, exec_err, merge_series, unparen,
 };
 use crate::time::Civil;
-use argus_core::{Labels, METRIC_NAME, MatchOp, Sample};
+use argus_core::{Labels, METRIC_NAME, MatchOp, Sample, gofloat};
 use promql_parser::parser::{Call, Expr};
 
 /// Go's `math.Max`: NaN wins.
@@ -75,19 +75,6 @@ pub(crate) fn quantile(q: f64, values: &mut [f64]) -> f64 {
     let upper = (lower + 1.0).min(n - 1.0);
     let weight = rank - rank.floor();
     values[lower as usize] * (1.0 - weight) + values[upper as usize] * weight
-}
-
-/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`.
-pub(crate) fn format_float(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        format!("{v}")
-    }
 }
 
 pub(crate) fn eval(ev: &Evaluator, c: &Call, st: &Steps) -> Result<Val> {
@@ -528,7 +515,7 @@ fn histogram_quantile(ev: &Evaluator, args: &[&Expr], st: &Steps) -> Result<Val>
     let mut keys: std::collections::HashMap<Labels, usize> = std::collections::HashMap::new();
     let mut groups: Vec<(Labels, Vec<(f64, usize)>)> = Vec::new();
     for (i, s) in v.iter().enumerate() {
-        let Some(ub) = s.labels.get("le").and_then(parse_go_float) else {
+        let Some(ub) = s.labels.get("le").and_then(gofloat::parse) else {
             continue;
         };
         let mut key = s.labels.clone();
@@ -578,10 +565,6 @@ fn histogram_quantile(ev: &Evaluator, args: &[&Expr], st: &Steps) -> Result<Val>
 }
 
 /// Go's `strconv.ParseFloat` for the forms a `le` label takes.
-fn parse_go_float(s: &str) -> Option<f64> {
-    s.parse::<f64>().ok()
-}
-
 /// `extrapolatedRate` for delta: no reset handling, no zero floor.
 fn extrapolated_rate_delta(
     s: &[Sample],
@@ -795,13 +778,11 @@ fn windows_at(
 /// values with smoothing factor `sf` and trend factor `tf`, both strictly between 0 and 1.
 /// Fewer than two samples: no value.
 fn holt_winters(w: &[Sample], sf: f64, tf: f64) -> std::result::Result<Option<f64>, String> {
-    // Go's %f: six decimals, "+Inf"/"-Inf". NaN passes the checks, as in Go.
+    // Go's %f: six decimals. NaN passes the checks, as in Go.
     let go_f = |v: f64| {
-        if v.is_infinite() {
-            if v > 0.0 { "+Inf" } else { "-Inf" }.to_string()
-        } else {
-            format!("{v:.6}")
-        }
+        let mut s = String::new();
+        gofloat::write_fixed(v, 6, &mut s);
+        s
     };
     if sf <= 0.0 || sf >= 1.0 {
         return Err(format!(
@@ -1075,8 +1056,5 @@ mod tests {
         assert!(go_max(1.0, f64::NAN).is_nan());
         assert!(go_min(f64::NAN, 1.0).is_nan());
         assert_eq!(go_max(1.0, 2.0), 2.0);
-        assert_eq!(format_float(1e6), "1000000");
-        assert_eq!(format_float(f64::INFINITY), "+Inf");
-        assert_eq!(format_float(0.5), "0.5");
     }
 }

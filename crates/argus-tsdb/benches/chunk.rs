@@ -7,6 +7,7 @@
 //!
 //! `cargo bench -p argus-tsdb --bench chunk -- --warm-up-time 1 --measurement-time 5`
 
+use argus_core::varint::{ivarint_len, put_ivarint};
 use argus_tsdb::chunk::{self, Encoder, synth};
 use criterion::{Criterion, Throughput, criterion_group};
 use std::collections::BTreeMap;
@@ -150,35 +151,23 @@ fn vm_style_bytes(ts: &[i64], values: &[f64]) -> usize {
 }
 
 fn vm_column(a: &[i64]) -> usize {
-    fn varint(v: i64) -> usize {
-        let z = ((v << 1) ^ (v >> 63)) as u64;
-        (64 - (z | 1).leading_zeros() as usize).div_ceil(7)
-    }
-    fn put_varint(out: &mut Vec<u8>, v: i64) {
-        let mut z = ((v << 1) ^ (v >> 63)) as u64;
-        while z >= 0x80 {
-            out.push(z as u8 | 0x80);
-            z >>= 7;
-        }
-        out.push(z as u8);
-    }
-    let first = varint(a[0]);
+    let first = ivarint_len(a[0]);
     if a.iter().all(|&v| v == a[0]) {
         return first;
     }
     let d0 = a[1] - a[0];
     if a.windows(2).all(|w| w[1] - w[0] == d0) {
-        return first + varint(d0);
+        return first + ivarint_len(d0);
     }
     let mut raw = Vec::new();
     if a.windows(2).any(|w| w[1] < w[0]) {
         for w in a.windows(2) {
-            put_varint(&mut raw, w[1] - w[0]);
+            put_ivarint(&mut raw, w[1] - w[0]);
         }
     } else {
-        put_varint(&mut raw, d0);
+        put_ivarint(&mut raw, d0);
         for w in a.windows(3) {
-            put_varint(&mut raw, (w[2] - w[1]) - (w[1] - w[0]));
+            put_ivarint(&mut raw, (w[2] - w[1]) - (w[1] - w[0]));
         }
     }
     let level = match a.len() {

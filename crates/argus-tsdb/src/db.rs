@@ -7,14 +7,16 @@
 //!
 //! Flush: appends are paused for an instant while the WAL is rotated and the head frozen;
 //! the frozen samples are written as blocks per time partition; then the WAL segments
-//! before the rotation are replaced by a checkpoint of the live series. Compaction merges
-//! blocks of the same partition and then of larger ranges; retention drops old blocks.
+//! before the rotation are replaced by a checkpoint of the live series. The
+//! [`Compactor`](crate::compact::Compactor) writes those blocks and merges blocks into
+//! larger ranges; `Db` decides when, and swaps the results into what readers see.
+//! Retention downsamples old blocks, then drops them.
 
-use crate::block::writer::{BlockSpec, write_block};
 use crate::block::{self, Block, Meta};
+use crate::compact::Compactor;
 use crate::error::{Error, Result};
 use crate::head::{Frozen, Head, HeadLimits, MemSeries};
-use crate::select::{self, Piece, Source, merge_samples};
+use crate::select::{self, Piece, Source};
 use crate::wal::{self, Wal, record};
 use argus_core::{Labels, Matcher, ReadLimits, Sample, TimeSeries};
 use serde::Serialize;
@@ -74,6 +76,7 @@ pub struct Db {
     opts: Options,
     head: Head,
     wal: Wal,
+    compactor: Compactor,
     /// Appenders hold it shared; a flush holds it exclusively while it freezes the head.
     gate: RwLock<()>,
     view: RwLock<View>,
@@ -180,6 +183,7 @@ impl Db {
         let wal = Wal::open(&wal_dir, opts.wal_segment_bytes)?;
         Ok(Db {
             dir: dir.to_path_buf(),
+            compactor: Compactor::new(blocks_dir, &opts),
             opts,
             head,
             wal,
@@ -356,7 +360,7 @@ impl Db {
         };
         self.last_flush_ms
             .store(argus_core::now_ms(), Ordering::Relaxed);
-        let result = self.write_frozen(&frozen);
+        let result = self.compactor.write_head(&frozen, || self.new_block_id());
         let metas = match result {
             Ok(m) => m,
             Err(e) => {
@@ -410,115 +414,41 @@ impl Db {
         self.next_block_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Writes the frozen samples as one block per time partition.
-    fn write_frozen(&self, frozen: &Frozen) -> Result<Vec<Meta>> {
-        let bd = self.opts.block_duration_ms;
-        let mut order: Vec<usize> = (0..frozen.series.len()).collect();
-        order.sort_by(|&a, &b| frozen.series[a].0.cmp(&frozen.series[b].0));
-        let mut partitions = BTreeSet::new();
-        for (_, d) in &frozen.series {
-            let (ts, _) = d.columns();
-            let mut last = None;
-            for t in ts {
-                let p = t.div_euclid(bd);
-                if last != Some(p) {
-                    partitions.insert(p);
-                    last = Some(p);
-                }
-            }
-        }
-        let mut metas = Vec::new();
-        for p in partitions {
-            let (lo, hi) = (p * bd, p * bd + bd - 1);
-            let series = order.iter().filter_map(|&i| {
-                let (labels, d) = &frozen.series[i];
-                let mut s = Vec::new();
-                d.samples_in(lo, hi, &mut s);
-                (!s.is_empty()).then(|| {
-                    let ts = s.iter().map(|x| x.ts).collect();
-                    let vs = s.iter().map(|x| x.value).collect();
-                    (labels.clone(), ts, vs)
-                })
-            });
-            let spec = BlockSpec {
-                id: self.new_block_id(),
-                level: 0,
-                sources: Vec::new(),
-            };
-            if let Some(m) = write_block(&self.blocks_dir(), spec, series)? {
-                metas.push(m);
-            }
-        }
-        Ok(metas)
-    }
-
     /// Merges blocks: first those of the same partition, then into ranges of 6× and 36×
     /// the block duration. Unless `force`, only ranges no longer receiving samples (their
     /// end plus the out-of-order window is behind the newest sample). Returns how many
     /// merges ran.
     pub fn compact(&self, force: bool) -> Result<usize> {
         let _m = self.maintenance.lock().unwrap_or_else(|p| p.into_inner());
-        let bd = self.opts.block_duration_ms;
-        let max_range = (self.opts.retention_ms / 10).max(bd);
-        let ranges: Vec<i64> = [bd, bd * 6, bd * 36]
-            .into_iter()
-            .filter(|&r| r == bd || r <= max_range)
-            .collect();
         let newest = self.max_t.load(Ordering::Relaxed);
         let mut merges = 0;
-        for &range in &ranges {
+        for &range in self.compactor.ranges() {
             loop {
-                let plan = {
+                // The view's lock is released before merging: readers go on meanwhile.
+                let sources: Vec<Arc<Block>> = {
                     let v = read(&self.view);
-                    let mut buckets: BTreeMap<i64, Vec<Arc<Block>>> = BTreeMap::new();
-                    for b in v.blocks.iter().filter(|b| b.meta.raw) {
-                        let k = b.meta.min_t.div_euclid(range);
-                        if b.meta.max_t.div_euclid(range) == k {
-                            buckets.entry(k).or_default().push(b.clone());
-                        }
+                    let metas = v.blocks.iter().map(|b| &b.meta);
+                    match self.compactor.plan(metas, range, newest, force) {
+                        Some(at) => at.into_iter().map(|i| v.blocks[i].clone()).collect(),
+                        None => break,
                     }
-                    buckets.into_iter().find(|(k, bs)| {
-                        let end = (k + 1) * range;
-                        bs.len() > 1 && (force || end + self.opts.ooo_window_ms < newest)
-                    })
                 };
-                let Some((_, sources)) = plan else { break };
-                self.merge(&sources)?;
+                let merged = self.compactor.merge(&sources, self.new_block_id())?;
+                self.replace_blocks(&sources, merged)?;
                 merges += 1;
             }
         }
         Ok(merges)
     }
 
-    fn merge(&self, sources: &[Arc<Block>]) -> Result<()> {
-        let level = sources.iter().map(|b| b.meta.level).max().unwrap_or(0) + 1;
-        let spec = BlockSpec {
-            id: self.new_block_id(),
-            level,
-            sources: sources.iter().map(|b| b.meta.id).collect(),
-        };
-        let mut err = None;
-        let merged = MergeIter::new(sources, &mut err);
-        let meta = write_block(&self.blocks_dir(), spec, merged);
-        if let Some(e) = err {
-            // A source could not be read: keep the sources, drop the partial result.
-            if let Ok(Some(m)) = &meta {
-                let _ = std::fs::remove_dir_all(self.blocks_dir().join(block::dir_name(m.id)));
-            }
-            return Err(e);
-        }
-        let meta = meta?;
-        let new = match meta {
-            Some(m) => Some(Arc::new(Block::open(
-                &self.blocks_dir().join(block::dir_name(m.id)),
-            )?)),
-            None => None,
-        };
+    /// Puts a merge's output in the place of its sources for readers, then deletes the
+    /// sources' directories (a crash before that is undone at open: see `load_blocks`).
+    fn replace_blocks(&self, sources: &[Arc<Block>], merged: Option<Block>) -> Result<()> {
         {
             let mut v = write(&self.view);
             v.blocks
                 .retain(|b| !sources.iter().any(|s| s.meta.id == b.meta.id));
-            v.blocks.extend(new);
+            v.blocks.extend(merged.map(Arc::new));
             v.blocks.sort_by_key(|b| b.meta.id);
         }
         for s in sources {
@@ -742,78 +672,6 @@ fn whole_series(labels: &Labels, samples: &mut Vec<Sample>) -> Option<TimeSeries
         labels: labels.clone(),
         samples: std::mem::take(samples),
     })
-}
-
-/// Streams the union of several blocks' series in label order, merging samples of equal
-/// series (later block wins duplicates). An I/O or format error stops the stream and is
-/// left in `err`.
-type ColumnIter<'a> = Box<dyn Iterator<Item = Result<block::Columns<'a>>> + 'a>;
-
-struct MergeIter<'a> {
-    iters: Vec<std::iter::Peekable<ColumnIter<'a>>>,
-    err: &'a mut Option<Error>,
-}
-
-impl<'a> MergeIter<'a> {
-    fn new(sources: &'a [Arc<Block>], err: &'a mut Option<Error>) -> Self {
-        let iters = sources
-            .iter()
-            .map(|b| {
-                let it: ColumnIter<'a> = Box::new(b.series_columns());
-                it.peekable()
-            })
-            .collect();
-        MergeIter { iters, err }
-    }
-}
-
-impl Iterator for MergeIter<'_> {
-    type Item = (Labels, Vec<i64>, Vec<f64>);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.err.is_some() {
-            return None;
-        }
-        // The smallest label set at the front of any source.
-        let mut min: Option<Labels> = None;
-        for it in &mut self.iters {
-            match it.peek() {
-                Some(Ok((l, _, _))) if min.as_ref().is_none_or(|m| *l < m) => {
-                    min = Some((*l).clone());
-                }
-                Some(Ok(_)) => {}
-                Some(Err(_)) => {
-                    if let Some(Err(e)) = it.next() {
-                        *self.err = Some(e);
-                    }
-                    return None;
-                }
-                None => {}
-            }
-        }
-        let min = min?;
-        let mut lists = Vec::new();
-        for (prio, it) in self.iters.iter_mut().enumerate() {
-            if matches!(it.peek(), Some(Ok((l, _, _))) if **l == min)
-                && let Some(Ok((_, ts, vs))) = it.next()
-            {
-                let s: Vec<Sample> = ts
-                    .into_iter()
-                    .zip(vs)
-                    .map(|(ts, value)| Sample { ts, value })
-                    .collect();
-                lists.push((prio, s));
-            }
-        }
-        let merged = if lists.len() == 1 {
-            lists.pop().map(|x| x.1).unwrap_or_default()
-        } else {
-            merge_samples(lists)
-        };
-        let ts = merged.iter().map(|s| s.ts).collect();
-        let vs = merged.iter().map(|s| s.value).collect();
-        Some((min, ts, vs))
-    }
 }
 
 /// A batch of writes in progress. Samples are checked as they are added; nothing is

@@ -2,8 +2,8 @@
 //!
 //! Samples arrive through an [`Appender`] and are acknowledged only once the write-ahead
 //! log ([`wal`]) holds them on stable storage. They live in the in-memory [`head`] until a
-//! flush writes them as immutable, time-partitioned [`block`]s; compaction merges blocks
-//! into larger ones and retention deletes old ones. Values are compressed by [`chunk`],
+//! flush writes them as immutable, time-partitioned [`block`]s; compaction (`compact`)
+//! merges blocks into larger ones and retention downsamples, then deletes, old ones. Values are compressed by [`chunk`],
 //! series are found through [`postings`]. [`Db`] ties it together and implements
 //! [`argus_core::Storage`].
 //!
@@ -11,6 +11,7 @@
 
 pub mod block;
 pub mod chunk;
+mod compact;
 pub mod db;
 mod encoding;
 pub mod error;

@@ -16,6 +16,7 @@
 //! a version it does not know rather than guessing.
 
 use argus_core::line_protocol::Precision;
+use argus_core::varint::{self, put_ivarint as put_zvarint, put_uvarint};
 use argus_core::{Event, Labels, Sample, TimeSeries};
 
 /// The version written; readers accept only it (a later version adds a branch here).
@@ -82,18 +83,6 @@ impl Entry {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("undecodable queue entry: {0}")]
 pub struct DecodeError(String);
-
-fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-fn put_zvarint(out: &mut Vec<u8>, v: i64) {
-    put_uvarint(out, ((v << 1) ^ (v >> 63)) as u64);
-}
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
     put_uvarint(out, s.len() as u64);
@@ -270,20 +259,13 @@ impl<'a> Reader<'a> {
     }
 
     fn uvarint(&mut self) -> Result<u64, DecodeError> {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = self.u8()?;
-            v |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(v);
-            }
-        }
-        Err(self.err("varint longer than 10 bytes"))
+        let (v, n) = varint::uvarint(&self.b[self.at..]).map_err(|e| self.err(&e.to_string()))?;
+        self.at += n;
+        Ok(v)
     }
 
     fn zvarint(&mut self) -> Result<i64, DecodeError> {
-        let u = self.uvarint()?;
-        Ok(((u >> 1) as i64) ^ -((u & 1) as i64))
+        self.uvarint().map(varint::unzigzag)
     }
 
     /// A count of items each at least `min` bytes long: bounded by what is left, so a

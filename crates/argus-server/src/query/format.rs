@@ -7,76 +7,7 @@ use std::fmt::Write;
 
 /// Formats a value as Prometheus does (jsoniter's float form, as strings).
 pub fn format_value(v: f64, out: &mut String) {
-    if v.is_nan() {
-        out.push_str("NaN");
-    } else if v.is_infinite() {
-        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
-    } else if v == 0.0 {
-        out.push_str(if v.is_sign_negative() { "-0" } else { "0" });
-    } else if !format_short_decimal(v, out) {
-        let a = v.abs();
-        if !(1e-6..1e21).contains(&a) {
-            go_exponent(v, out);
-        } else {
-            plain_shortest(v, out);
-        }
-    }
-}
-
-/// `v` (finite, nonzero) in plain notation with its shortest round-trip digits, as Go's
-/// 'f' with precision -1 writes it. Ryu finds them several times faster than `Display`,
-/// and like Go (unlike `Display`) rounds an exact tie between two nearest candidates to
-/// even; where Ryu would choose exponent notation, `Display` writes the value.
-fn plain_shortest(v: f64, out: &mut String) {
-    let mut buf = ryu::Buffer::new();
-    let s = buf.format_finite(v);
-    // Ryu writes plain digits for 1e-5 ≤ |v| < 1e16; only outside a margin within that
-    // range is its output searched for an exponent.
-    if !(1e-4..1e15).contains(&v.abs()) && s.contains('e') {
-        let _ = write!(out, "{v}");
-    } else {
-        out.push_str(s.strip_suffix(".0").unwrap_or(s));
-    }
-}
-
-/// The fast path for what monitoring data mostly holds: values with at most three
-/// decimals and fewer than 16 digits. Writes the shortest form and returns true when `v`
-/// is exactly the double nearest to such a decimal (then that decimal is its shortest
-/// round-trip form, as Go prints it); otherwise writes nothing and returns false.
-fn format_short_decimal(v: f64, out: &mut String) -> bool {
-    const SCALE: [f64; 4] = [1.0, 10.0, 100.0, 1000.0];
-    let a = v.abs();
-    if !(1e-3..1e15).contains(&a) {
-        return false;
-    }
-    for (d, &p) in SCALE.iter().enumerate() {
-        let m = (a * p).round();
-        // m and p are exact integers below 2^53, so m / p is the correctly rounded double
-        // of the decimal m·10^-d: equal to `a` exactly when that decimal denotes `a`.
-        // Below 1e15 the decimals of this many places lie more than two ulps apart, so at
-        // most one of them denotes `a`, and it is the shortest.
-        if m / p == a && m < 1e15 {
-            let m = m as u64;
-            if v < 0.0 {
-                out.push('-');
-            }
-            let mut buf = itoa::Buffer::new();
-            if d == 0 {
-                out.push_str(buf.format(m));
-            } else {
-                let pow = [1u64, 10, 100, 1000][d];
-                out.push_str(buf.format(m / pow));
-                out.push('.');
-                let frac = buf.format(m % pow);
-                for _ in frac.len()..d {
-                    out.push('0');
-                }
-                out.push_str(frac);
-            }
-            return true;
-        }
-    }
-    false
+    argus_core::gofloat::write(v, out);
 }
 
 /// Formats a millisecond timestamp as Prometheus does: seconds, and when the milliseconds
@@ -151,25 +82,13 @@ pub fn matrix_json(result: &[(Labels, Vec<Sample>)]) -> String {
     out
 }
 
-/// `v` in exponent form as Go writes it: Rust writes "1e-7", Go "1e-07" and "1e+21" (a
-/// sign always, at least two exponent digits).
-fn go_exponent(v: f64, out: &mut String) {
-    let s = format!("{v:e}");
-    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
-    let (sign, digits) = match exp.strip_prefix('-') {
-        Some(d) => ('-', d),
-        None => ('+', exp),
-    };
-    let _ = write!(out, "{mant}e{sign}{digits:0>2}");
-}
-
 /// A JSON number as Go's `encoding/json` writes a float64: shortest round-trip form,
 /// plain notation unless `|v| < 1e-6` or `|v| >= 1e21`. Used for the timestamps of scalar
 /// and string results (Prometheus writes them as `float64(t) / 1000`).
 fn format_json_number(v: f64, out: &mut String) {
     let a = v.abs();
     if a != 0.0 && !(1e-6..1e21).contains(&a) {
-        go_exponent(v, out);
+        argus_core::gofloat::write_exponent(v, out);
     } else if v == 0.0 {
         out.push('0');
     } else {
@@ -180,15 +99,7 @@ fn format_json_number(v: f64, out: &mut String) {
 /// A scalar's value as Prometheus's `Scalar.MarshalJSON` writes it:
 /// `strconv.FormatFloat(v, 'f', -1, 64)`, never in exponent form.
 fn format_value_plain(v: f64, out: &mut String) {
-    if v.is_nan() {
-        out.push_str("NaN");
-    } else if v.is_infinite() {
-        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
-    } else {
-        // Rust's `Display` for f64 is the shortest round-trip digits in plain notation,
-        // as Go's 'f' with precision -1 ("-0" for negative zero in both).
-        let _ = write!(out, "{v}");
-    }
+    argus_core::gofloat::write_plain(v, out);
 }
 
 /// Above this many points a matrix answer is formatted on several threads.
@@ -341,32 +252,6 @@ mod tests {
         assert_eq!(v(123456.789), "123456.789");
     }
 
-    /// The fast path agrees with the general one (Rust's shortest round-trip `Display`).
-    #[test]
-    fn fast_path_matches_display() {
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        for _ in 0..200_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let d = (x % 4) as i32;
-            let m = (x >> 8) % 10_000_000_000;
-            let val = m as f64 / 10f64.powi(d) * if x & 1 == 0 { 1.0 } else { -1.0 };
-            if val == 0.0 {
-                continue;
-            }
-            let mut fast = String::new();
-            if format_short_decimal(val, &mut fast) {
-                assert_eq!(fast, format!("{val}"), "{val:?}");
-            }
-            let raw = f64::from_bits(x);
-            let mut fast = String::new();
-            if raw.is_finite() && format_short_decimal(raw, &mut fast) {
-                assert_eq!(fast, format!("{raw}"));
-            }
-        }
-    }
-
     #[test]
     fn every_value_kind_in_prometheus_shape() {
         use argus_promql::Value;
@@ -450,44 +335,5 @@ mod tests {
         assert_eq!(v["data"]["result"].as_array().map(Vec::len), Some(7));
         assert_eq!(v["data"]["result"][6]["metric"]["host"], "h6");
         assert_eq!(v["data"]["result"][6]["values"][3][1], "6");
-    }
-
-    #[test]
-    fn ryu_plain_digits_equal_display() {
-        // Random doubles over the plain-notation range, and a few edges.
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut values = vec![
-            1e-6,
-            2.5e-6,
-            1e-5,
-            0.1 + 0.2,
-            1e15 + 0.3,
-            9.999_999_999_999_999e20,
-            123_456_789.123_456_79,
-        ];
-        for _ in 0..200_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let v = f64::from_bits(x);
-            if v.is_finite() && (1e-6..1e21).contains(&v.abs()) {
-                values.push(v);
-            }
-            // Values of monitoring scale too.
-            values.push((x % 10_000_000_000) as f64 / 7.0);
-        }
-        for v in values {
-            let mut got = String::new();
-            plain_shortest(v, &mut got);
-            // The same shortest length as Display, and the same double when read back
-            // (the digits differ only where two are equally near: see below).
-            assert_eq!(got.len(), format!("{v}").len(), "{v:e}: {got}");
-            assert_eq!(got.parse::<f64>().ok(), Some(v), "{v:e}: {got}");
-        }
-        // 1000000000000000.25 is exactly halfway between …0.2 and …0.3: Go's strconv
-        // (Prometheus) and Ryu round the tie to even; Rust's Display rounds it up.
-        let mut tie = String::new();
-        plain_shortest(1e15 + 0.25, &mut tie);
-        assert_eq!(tie, "1000000000000000.2");
     }
 }

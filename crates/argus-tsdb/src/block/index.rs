@@ -1,13 +1,18 @@
 //! The block index file: a symbol table, then every series (labels as symbol numbers) with
 //! its chunk directory. See docs/formats/block.md for the byte layout.
 
-use crate::encoding::{Reader, put_str, put_uvarint, put_varint};
+use crate::encoding::{Frame, Symbols};
 use crate::error::FormatError;
 use argus_core::Labels;
-use std::collections::BTreeSet;
+use argus_core::varint::{put_ivarint, put_uvarint};
 
-const MAGIC: &[u8; 4] = b"ARGI";
-pub const VERSION: u8 = 1;
+const FRAME: Frame = Frame {
+    magic: *b"ARGI",
+    version: 1,
+    name: "index",
+    header: "index header",
+    magic_name: "index magic",
+};
 
 /// Where one chunk is and what it spans.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -23,34 +28,17 @@ pub struct ChunkMeta {
 /// Encodes the index of `series` (sorted by labels) whose chunks start at byte offsets
 /// relative to `base_t` for times.
 pub fn write_index(series: &[(Labels, Vec<ChunkMeta>)], base_t: i64) -> Vec<u8> {
-    let mut symbols: BTreeSet<&str> = BTreeSet::new();
-    for (l, _) in series {
-        for p in l.iter() {
-            symbols.insert(&p.name);
-            symbols.insert(&p.value);
-        }
-    }
-    let symbols: Vec<&str> = symbols.into_iter().collect();
-    let sym = |s: &str| symbols.binary_search(&s).unwrap_or(0) as u64;
-
-    let mut out = MAGIC.to_vec();
-    out.push(VERSION);
-    put_varint(&mut out, base_t);
-    put_uvarint(&mut out, symbols.len() as u64);
-    for s in &symbols {
-        put_str(&mut out, s);
-    }
+    let symbols = Symbols::of(series.iter().map(|(l, _)| l));
+    let mut out = FRAME.start();
+    put_ivarint(&mut out, base_t);
+    symbols.put(&mut out);
     put_uvarint(&mut out, series.len() as u64);
     let mut prev_end = 0u64;
     for (l, chunks) in series {
-        put_uvarint(&mut out, l.len() as u64);
-        for p in l.iter() {
-            put_uvarint(&mut out, sym(&p.name));
-            put_uvarint(&mut out, sym(&p.value));
-        }
+        symbols.put_labels(&mut out, l);
         put_uvarint(&mut out, chunks.len() as u64);
         for c in chunks {
-            put_varint(&mut out, c.min_t - base_t);
+            put_ivarint(&mut out, c.min_t - base_t);
             put_uvarint(&mut out, (c.max_t - c.min_t) as u64);
             put_uvarint(&mut out, u64::from(c.count));
             // Chunks are written back to back: the offset is implied unless there is a gap.
@@ -60,58 +48,23 @@ pub fn write_index(series: &[(Labels, Vec<ChunkMeta>)], base_t: i64) -> Vec<u8> 
             prev_end = c.offset + u64::from(c.len);
         }
     }
-    let crc = crc32fast::hash(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
+    Frame::finish(&mut out);
     out
 }
 
 pub fn read_index(data: &[u8]) -> Result<Vec<(Labels, Vec<ChunkMeta>)>, FormatError> {
-    if data.len() < MAGIC.len() + 1 + 4 {
-        return Err(FormatError::Truncated("index header"));
-    }
-    let (body, crc) = data.split_at(data.len() - 4);
-    if crc32fast::hash(body).to_le_bytes() != crc {
-        return Err(FormatError::Checksum("index"));
-    }
-    let mut r = Reader::new(body);
-    if r.bytes(4, "index magic")? != MAGIC {
-        return Err(FormatError::Invalid("index magic"));
-    }
-    let version = r.u8("index version")?;
-    if version != VERSION {
-        return Err(FormatError::Version {
-            what: "index",
-            version,
-        });
-    }
-    let base_t = r.varint("base time")?;
-    let ns = r.count("symbol count", 1)?;
-    let mut symbols = Vec::with_capacity(ns);
-    for _ in 0..ns {
-        symbols.push(r.str("symbol")?);
-    }
-    let sym = |r: &mut Reader<'_>, what| -> Result<&str, FormatError> {
-        let i = r.uvarint(what)?;
-        symbols
-            .get(i as usize)
-            .copied()
-            .ok_or(FormatError::Invalid(what))
-    };
+    let mut r = FRAME.open(data)?;
+    let base_t = r.ivarint("base time")?;
+    let symbols = Symbols::read(&mut r)?;
     let n = r.count("series count", 2)?;
     let mut out = Vec::with_capacity(n);
     let mut prev_end = 0u64;
     for _ in 0..n {
-        let nl = r.count("label count", 2)?;
-        let mut pairs = Vec::with_capacity(nl);
-        for _ in 0..nl {
-            let name = sym(&mut r, "label name")?;
-            let value = sym(&mut r, "label value")?;
-            pairs.push((name, value));
-        }
+        let labels = symbols.read_labels(&mut r)?;
         let nc = r.count("chunk count", 9)?;
         let mut chunks = Vec::with_capacity(nc);
         for _ in 0..nc {
-            let min_t = base_t.wrapping_add(r.varint("chunk min time")?);
+            let min_t = base_t.wrapping_add(r.ivarint("chunk min time")?);
             let span = i64::try_from(r.uvarint("chunk span")?)
                 .map_err(|_| FormatError::Invalid("chunk span"))?;
             let count = u32::try_from(r.uvarint("chunk sample count")?)
@@ -132,7 +85,7 @@ pub fn read_index(data: &[u8]) -> Result<Vec<(Labels, Vec<ChunkMeta>)>, FormatEr
                 crc,
             });
         }
-        out.push((Labels::from_pairs(pairs), chunks));
+        out.push((labels, chunks));
     }
     if r.remaining() != 0 {
         return Err(FormatError::Invalid("index length (leftover bytes)"));

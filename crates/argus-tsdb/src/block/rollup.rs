@@ -14,12 +14,18 @@
 //! last, and the timestamp of the last sample | crc32 u32 LE`.
 
 use crate::chunk;
-use crate::encoding::{Reader, put_uvarint};
+use crate::encoding::Frame;
 use crate::error::FormatError;
 use argus_core::Sample;
+use argus_core::varint::put_uvarint;
 
-const MAGIC: &[u8; 4] = b"ARGR";
-pub const VERSION: u8 = 1;
+const FRAME: Frame = Frame {
+    magic: *b"ARGR",
+    version: 1,
+    name: "rollup",
+    header: "rollup header",
+    magic_name: "rollup magic",
+};
 
 /// The resolutions written, in ms.
 pub const RESOLUTIONS: [i64; 2] = [300_000, 3_600_000];
@@ -77,8 +83,7 @@ pub fn aggregate(ts: &[i64], vs: &[f64], resolution: i64) -> Vec<Bucket> {
 
 /// Encodes one rollup file for `series` (in the block's index order).
 pub fn encode(resolution: i64, series: &[Vec<Bucket>]) -> Vec<u8> {
-    let mut out = MAGIC.to_vec();
-    out.push(VERSION);
+    let mut out = FRAME.start();
     put_uvarint(&mut out, resolution as u64);
     put_uvarint(&mut out, series.len() as u64);
     let mut enc = chunk::Encoder::new();
@@ -106,31 +111,13 @@ pub fn encode(resolution: i64, series: &[Vec<Bucket>]) -> Vec<u8> {
             }
         }
     }
-    let crc = crc32fast::hash(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
+    Frame::finish(&mut out);
     out
 }
 
 /// Decodes a rollup file into per-series buckets.
 pub fn decode(data: &[u8]) -> Result<(i64, Vec<Vec<Bucket>>), FormatError> {
-    if data.len() < MAGIC.len() + 1 + 4 {
-        return Err(FormatError::Truncated("rollup header"));
-    }
-    let (body, crc) = data.split_at(data.len() - 4);
-    if crc32fast::hash(body).to_le_bytes() != crc {
-        return Err(FormatError::Checksum("rollup"));
-    }
-    let mut r = Reader::new(body);
-    if r.bytes(4, "rollup magic")? != MAGIC {
-        return Err(FormatError::Invalid("rollup magic"));
-    }
-    let version = r.u8("rollup version")?;
-    if version != VERSION {
-        return Err(FormatError::Version {
-            what: "rollup",
-            version,
-        });
-    }
+    let mut r = FRAME.open(data)?;
     let resolution =
         i64::try_from(r.uvarint("resolution")?).map_err(|_| FormatError::Invalid("resolution"))?;
     let n = r.count("series count", 1)?;

@@ -17,7 +17,8 @@
 
 use super::ChunkError;
 use super::bits::{self, BLOCK_LEN};
-use super::varint::{Reader, ivarint_len, put_ivarint, put_uvarint, uvarint_len};
+use super::reader::Reader;
+use argus_core::varint::{ivarint_len, put_ivarint, put_uvarint, uvarint_len};
 
 /// Header bits 0–1: how many times the values were differenced.
 const ORDER_MASK: u8 = 0b0000_0011;

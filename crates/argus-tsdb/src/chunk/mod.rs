@@ -38,15 +38,16 @@ mod bits;
 mod decimal;
 mod gorilla;
 mod ints;
+mod reader;
 pub mod synth;
 mod timestamps;
 mod values;
-mod varint;
 
 #[cfg(test)]
 mod tests;
 
-use varint::{Reader, put_uvarint};
+use argus_core::varint::put_uvarint;
+use reader::Reader;
 
 /// The format version written in a chunk's first byte.
 pub const FORMAT_VERSION: u8 = 1;

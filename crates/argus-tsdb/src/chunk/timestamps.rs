@@ -13,8 +13,9 @@
 //! (±20 ms) 6, and a missed scrape costs two bytes. The encoder prices `INTS` (orders 1
 //! and 2) and `GRID` exactly and keeps the smallest.
 
-use super::varint::{Reader, ivarint_len, put_ivarint, put_uvarint, uvarint_len};
+use super::reader::Reader;
 use super::{ChunkError, ints};
+use argus_core::varint::{ivarint_len, put_ivarint, put_uvarint, uvarint_len};
 
 pub(crate) const CONST_INTERVAL: u8 = 1;
 pub(crate) const INTS: u8 = 2;

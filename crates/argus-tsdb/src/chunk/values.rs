@@ -13,8 +13,9 @@
 //! or costs more than two bytes per value, and falls back to `RAW` when it is smaller still.
 
 use super::decimal::{self, Decimals};
-use super::varint::{Reader, put_ivarint, put_uvarint};
+use super::reader::Reader;
 use super::{ChunkError, gorilla, ints};
+use argus_core::varint::{put_ivarint, put_uvarint};
 
 pub(crate) const CONST: u8 = 1;
 pub(crate) const CONST_INT: u8 = 2;

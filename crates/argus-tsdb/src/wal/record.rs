@@ -4,9 +4,10 @@
 //! counts type and payload and the CRC-32 (IEEE) covers them. Types have fixed numbers; a
 //! new encoding gets a new number. See docs/formats/wal.md.
 
-use crate::encoding::{Reader, put_str, put_uvarint, put_varint};
+use crate::encoding::{Reader, Symbols, put_str};
 use crate::error::FormatError;
 use argus_core::Labels;
+use argus_core::varint::{put_ivarint, put_uvarint};
 
 pub const TYPE_SERIES: u8 = 1;
 pub const TYPE_SAMPLES: u8 = 2;
@@ -58,31 +59,18 @@ pub fn encode_series<'a>(
 /// Many series at once, each label string stored once in a sorted symbol table and the
 /// series as symbol numbers: a checkpoint of N series sharing few distinct values costs a
 /// few bytes per series instead of their full labels.
-pub fn encode_series_dict<'a>(out: &mut Vec<u8>, series: &[(u32, &'a Labels)]) {
-    let mut symbols: Vec<&'a str> = series
-        .iter()
-        .flat_map(|(_, l)| l.iter().flat_map(|p| [p.name.as_str(), p.value.as_str()]))
-        .collect();
-    symbols.sort_unstable();
-    symbols.dedup();
-    let sym = |s: &str| symbols.binary_search(&s).unwrap_or(0) as u64;
+pub fn encode_series_dict(out: &mut Vec<u8>, series: &[(u32, &Labels)]) {
+    let symbols = Symbols::of(series.iter().map(|(_, l)| *l));
     frame(out, |b| {
         b.push(TYPE_SERIES_DICT);
-        put_uvarint(b, symbols.len() as u64);
-        for s in &symbols {
-            put_str(b, s);
-        }
+        symbols.put(b);
         put_uvarint(b, series.len() as u64);
         let mut prev = 0u32;
         for (r, labels) in series {
             // Refs ascend in a checkpoint: store the gaps.
             put_uvarint(b, u64::from(r.wrapping_sub(prev)));
             prev = *r;
-            put_uvarint(b, labels.len() as u64);
-            for l in labels.iter() {
-                put_uvarint(b, sym(&l.name));
-                put_uvarint(b, sym(&l.value));
-            }
+            symbols.put_labels(b, labels);
         }
     });
 }
@@ -105,7 +93,7 @@ pub fn encode_samples_iter(
         let mut prev = 0i64;
         for (r, ts, v) in samples {
             put_uvarint(b, u64::from(r));
-            put_varint(b, ts.wrapping_sub(prev));
+            put_ivarint(b, ts.wrapping_sub(prev));
             prev = ts;
             b.extend_from_slice(&v.to_bits().to_le_bytes());
         }
@@ -140,7 +128,7 @@ pub fn decode(body: &[u8]) -> Result<Record, FormatError> {
             for _ in 0..n {
                 let id = u32::try_from(r.uvarint("series ref")?)
                     .map_err(|_| FormatError::Invalid("series ref"))?;
-                let ts = prev.wrapping_add(r.varint("timestamp")?);
+                let ts = prev.wrapping_add(r.ivarint("timestamp")?);
                 prev = ts;
                 let v = r.f64_le("value")?;
                 out.push((id, ts, v));
@@ -148,18 +136,7 @@ pub fn decode(body: &[u8]) -> Result<Record, FormatError> {
             Record::Samples(out)
         }
         TYPE_SERIES_DICT => {
-            let ns = r.count("symbol count", 1)?;
-            let mut symbols = Vec::with_capacity(ns);
-            for _ in 0..ns {
-                symbols.push(r.str("symbol")?);
-            }
-            let sym = |r: &mut Reader<'_>, what| -> Result<&str, FormatError> {
-                let i = r.uvarint(what)?;
-                symbols
-                    .get(i as usize)
-                    .copied()
-                    .ok_or(FormatError::Invalid(what))
-            };
+            let symbols = Symbols::read(&mut r)?;
             let n = r.count("series count", 2)?;
             let mut out = Vec::with_capacity(n);
             let mut prev = 0u32;
@@ -168,14 +145,7 @@ pub fn decode(body: &[u8]) -> Result<Record, FormatError> {
                     .map_err(|_| FormatError::Invalid("series ref"))?;
                 let id = prev.wrapping_add(gap);
                 prev = id;
-                let nl = r.count("label count", 2)?;
-                let mut pairs = Vec::with_capacity(nl);
-                for _ in 0..nl {
-                    let name = sym(&mut r, "label name")?;
-                    let value = sym(&mut r, "label value")?;
-                    pairs.push((name, value));
-                }
-                out.push((id, Labels::from_pairs(pairs)));
+                out.push((id, symbols.read_labels(&mut r)?));
             }
             Record::Series(out)
         }
