@@ -126,15 +126,6 @@ struct MatrixRow {
     values: Vec<(f64, String)>,
 }
 
-/// A value as the API writes it: a number, `NaN`, `+Inf` or `-Inf`.
-fn parse_value(s: &str) -> Option<f64> {
-    match s {
-        "+Inf" | "Inf" => Some(f64::INFINITY),
-        "-Inf" => Some(f64::NEG_INFINITY),
-        _ => s.parse().ok(),
-    }
-}
-
 impl RemoteStorage {
     pub fn new(opts: RemoteOptions) -> Result<RemoteStorage, StorageError> {
         for (key, url) in [
@@ -379,7 +370,7 @@ impl Storage for RemoteStorage {
         for row in data.result {
             let mut samples = Vec::with_capacity(row.values.len());
             for (t, v) in row.values {
-                let value = parse_value(&v).ok_or_else(|| {
+                let value = argus_core::gofloat::parse(&v).ok_or_else(|| {
                     other(
                         "unexpected answer from",
                         &self.query_url,
@@ -535,11 +526,11 @@ mod tests {
 
     #[test]
     fn api_values_parse_including_infinities() {
-        assert_eq!(parse_value("1.5"), Some(1.5));
-        assert_eq!(parse_value("+Inf"), Some(f64::INFINITY));
-        assert_eq!(parse_value("-Inf"), Some(f64::NEG_INFINITY));
-        assert!(parse_value("NaN").is_some_and(f64::is_nan));
-        assert_eq!(parse_value("x"), None);
+        assert_eq!(argus_core::gofloat::parse("1.5"), Some(1.5));
+        assert_eq!(argus_core::gofloat::parse("+Inf"), Some(f64::INFINITY));
+        assert_eq!(argus_core::gofloat::parse("-Inf"), Some(f64::NEG_INFINITY));
+        assert!(argus_core::gofloat::parse("NaN").is_some_and(f64::is_nan));
+        assert_eq!(argus_core::gofloat::parse("x"), None);
     }
 
     #[test]
