@@ -21,7 +21,7 @@
 
 use crate::block::writer::{BlockSpec, write_block};
 use crate::block::{self, Block, Meta};
-use crate::db::Options;
+use crate::options::Options;
 use crate::error::{Error, Result};
 use crate::head::Frozen;
 use crate::select::merge_samples;

@@ -14,6 +14,7 @@ pub mod chunk;
 mod compact;
 pub mod db;
 mod encoding;
+mod options;
 pub mod error;
 pub mod head;
 pub mod postings;

@@ -12,7 +12,7 @@
 //! duplicate timestamps.
 
 use crate::block::index::ChunkMeta;
-use crate::block::{Block, rollup};
+use crate::block::{Block, Scratch, Selected, rollup};
 use crate::error::{Error, Result};
 use crate::head::{MemSeries, SeriesData};
 use argus_core::{Labels, ReadLimit, ReadLimits, Sample};
@@ -33,16 +33,27 @@ pub(crate) enum Piece<'a> {
 /// One source's matching series, sorted by labels.
 pub(crate) type Source<'a> = Vec<(&'a Labels, Piece<'a>)>;
 
+/// The matching series of `block` in `[start, end]` as a source (see [`Block::select`]).
+pub(crate) fn block_source<'a>(
+    block: &'a Block,
+    matchers: &[argus_core::Matcher],
+    start: i64,
+    end: i64,
+    step_ms: i64,
+) -> Result<Source<'a>> {
+    let mut src = Vec::new();
+    block.select(matchers, start, end, step_ms, &mut |labels, selected| {
+        let piece = match selected {
+            Selected::Chunks(c) => Piece::Chunks(block, c),
+            Selected::Rollup(b) => Piece::Rollup(b),
+        };
+        src.push((labels, piece));
+    })?;
+    Ok(src)
+}
+
 /// A series and its pieces, each with its source's priority (higher wins duplicates).
 type Joined<'a> = (&'a Labels, Vec<(usize, Piece<'a>)>);
-
-/// Buffers one reader thread reuses from chunk to chunk.
-#[derive(Default)]
-pub(crate) struct Scratch {
-    pub buf: Vec<u8>,
-    pub ts: Vec<i64>,
-    pub vs: Vec<f64>,
-}
 
 /// Reads the series of `sources` (given in ascending priority) in `[start, end]`, in label
 /// order, and keeps what `keep` makes of each: it gets a series' samples (never empty) as

@@ -13,13 +13,27 @@ pub mod writer;
 use crate::chunk;
 use crate::error::{Error, FormatError, Result};
 use crate::postings::Postings;
-use crate::select::{Piece, Scratch, Source};
 use argus_core::{Labels, Matcher, Sample};
 use index::{ChunkMeta, read_index};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+
+/// Where one series' samples are in a block, for a selection: its chunks overlapping the
+/// range (time order), or the buckets of a rollup.
+pub(crate) enum Selected<'a> {
+    Chunks(&'a [ChunkMeta]),
+    Rollup(&'a [rollup::Bucket]),
+}
+
+/// Buffers one reader thread reuses from chunk to chunk.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    pub buf: Vec<u8>,
+    pub ts: Vec<i64>,
+    pub vs: Vec<f64>,
+}
 
 pub const META_VERSION: u32 = 1;
 
@@ -190,16 +204,17 @@ impl Block {
         Ok(())
     }
 
-    /// Lists the matching series with data in `[start, end]`, in label order, without
-    /// reading samples. A downsampled block offers its rollup of the coarser resolution
-    /// when the caller steps at least that far (`step_ms`; 0 for raw reads).
-    pub(crate) fn pieces<'a>(
+    /// Hands `emit` the matching series with data in `[start, end]`, in label order, and
+    /// where their samples are, without reading them. A downsampled block offers its
+    /// rollup of the coarser resolution when the caller steps at least that far
+    /// (`step_ms`; 0 for raw reads).
+    pub(crate) fn select<'a>(
         &'a self,
         matchers: &[Matcher],
         start: i64,
         end: i64,
         step_ms: i64,
-        out: &mut Source<'a>,
+        emit: &mut dyn FnMut(&'a Labels, Selected<'a>),
     ) -> Result<()> {
         if !self.overlaps(start, end) {
             return Ok(());
@@ -209,7 +224,7 @@ impl Block {
             let rollups = self.rollup(level)?;
             for i in self.postings.select(matchers) {
                 let i = i as usize;
-                out.push((&self.series[i].0, Piece::Rollup(&rollups[i])));
+                emit(&self.series[i].0, Selected::Rollup(&rollups[i]));
             }
             return Ok(());
         }
@@ -219,7 +234,7 @@ impl Block {
             let lo = chunks.partition_point(|c| c.max_t < start);
             let hi = chunks.partition_point(|c| c.min_t <= end);
             if lo < hi {
-                out.push((labels, Piece::Chunks(self, &chunks[lo..hi])));
+                emit(labels, Selected::Chunks(&chunks[lo..hi]));
             }
         }
         Ok(())
