@@ -21,9 +21,9 @@
 
 use crate::block::writer::{BlockSpec, write_block};
 use crate::block::{self, Block, Meta};
-use crate::options::Options;
 use crate::error::{Error, Result};
 use crate::head::Frozen;
+use crate::options::Options;
 use crate::select::merge_samples;
 use argus_core::{Labels, Sample};
 use std::collections::{BTreeMap, BTreeSet};

@@ -14,9 +14,9 @@
 
 use crate::block::{self, Block, Meta};
 use crate::compact::Compactor;
-pub use crate::options::Options;
 use crate::error::{Error, Result};
 use crate::head::{Frozen, Head, HeadLimits, MemSeries};
+pub use crate::options::Options;
 use crate::select::{self, Piece, Source};
 use crate::wal::{self, Wal, record};
 use argus_core::{Labels, Matcher, ReadLimits, Sample, TimeSeries};

@@ -43,43 +43,58 @@ fn write_point(s: &Sample, out: &mut String) {
     out.push_str("\"]");
 }
 
-/// `{"status":"success","data":{"resultType":"vector","result":[…]}}`
-pub fn vector_json(result: &[(Labels, Sample)]) -> String {
-    let mut out = String::from(r#"{"status":"success","data":{"resultType":"vector","result":["#);
-    for (i, (l, s)) in result.iter().enumerate() {
+/// `{"status":"success","data":{"resultType":<kind>,"result":[…]}}` with one object per
+/// series: `{"metric":<labels>,` then what `rest` writes, then `}`.
+fn result_json<T>(
+    kind: &str,
+    series: &[T],
+    labels: impl Fn(&T) -> &Labels,
+    rest: impl Fn(&T, &mut String),
+) -> String {
+    let mut out = format!(r#"{{"status":"success","data":{{"resultType":"{kind}","result":["#);
+    for (i, s) in series.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
         out.push_str(r#"{"metric":"#);
-        write_labels(l, &mut out);
-        out.push_str(r#","value":"#);
-        write_point(s, &mut out);
+        write_labels(labels(s), &mut out);
+        rest(s, &mut out);
         out.push('}');
     }
     out.push_str("]}}");
     out
 }
 
+/// `{"status":"success","data":{"resultType":"vector","result":[…]}}`
+pub fn vector_json(result: &[(Labels, Sample)]) -> String {
+    result_json(
+        "vector",
+        result,
+        |(l, _)| l,
+        |(_, s), out| {
+            out.push_str(r#","value":"#);
+            write_point(s, out);
+        },
+    )
+}
+
 /// `{"status":"success","data":{"resultType":"matrix","result":[…]}}`
 pub fn matrix_json(result: &[(Labels, Vec<Sample>)]) -> String {
-    let mut out = String::from(r#"{"status":"success","data":{"resultType":"matrix","result":["#);
-    for (i, (l, samples)) in result.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(r#"{"metric":"#);
-        write_labels(l, &mut out);
-        out.push_str(r#","values":["#);
-        for (j, s) in samples.iter().enumerate() {
-            if j > 0 {
-                out.push(',');
+    result_json(
+        "matrix",
+        result,
+        |(l, _)| l,
+        |(_, samples), out| {
+            out.push_str(r#","values":["#);
+            for (j, s) in samples.iter().enumerate() {
+                if j > 0 {
+                    out.push(',');
+                }
+                write_point(s, out);
             }
-            write_point(s, &mut out);
-        }
-        out.push_str("]}");
-    }
-    out.push_str("]}}");
-    out
+            out.push(']');
+        },
+    )
 }
 
 /// A JSON number as Go's `encoding/json` writes a float64: shortest round-trip form,
