@@ -25,5 +25,12 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== the agent-only build: compiles, and holds none of the server's crates"
+cargo clippy -p argus --no-default-features --locked -- -D warnings
+if cargo tree -p argus --no-default-features -e normal --locked \
+    | grep -E "argus-(server|tsdb|promql|queue)|sqlx|async-nats"; then
+    echo "the agent-only build depends on the crates above; see docs/architecture.md" >&2
+    exit 1
+fi
 echo "== cargo test"
 cargo test --workspace --locked
