@@ -1,6 +1,3 @@
-
-use argus_core::line_protocol::FieldValue;
-
 use super::*;
 use crate::inputs::testcases;
 
@@ -22,9 +19,7 @@ fn a_truncated_line_names_the_missing_column() {
 #[test]
 fn real_net_dev_matches_the_procfs_crate() {
     let before = procfs::net::dev_status().expect("procfs net/dev");
-    let mut net = Net::new(&Config::default()).expect("new");
-    let mut out = Vec::new();
-    net.gather(3, &mut out).expect("gather");
+    let out = testcases::gather_all(Net::new(&Config::default()));
     let after = procfs::net::dev_status().expect("procfs net/dev");
 
     // Interfaces may come and go meanwhile (container veth pairs): every one present in
@@ -46,10 +41,7 @@ fn real_net_dev_matches_the_procfs_crate() {
         let (Some(b), Some(a)) = (before.get(name), after.get(name)) else {
             continue;
         };
-        let get = |field: &str| match line.fields.iter().find(|(k, _)| k == field) {
-            Some((_, FieldValue::UInt(v))) => *v,
-            other => panic!("{name} {field}: {other:?}"),
-        };
+        let get = |field: &str| testcases::uint_field(line, field);
         assert!(
             (b.recv_bytes..=a.recv_bytes).contains(&get("bytes_recv")),
             "{name}"

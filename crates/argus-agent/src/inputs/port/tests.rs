@@ -131,16 +131,13 @@ fn real_sockets_of_this_process() {
 
 #[test]
 fn a_missing_table_is_an_error_naming_it() {
-    let mut input = Port::new(&Config {
+    let err = testcases::gather_err(Port::new(&Config {
         ports: vec![22],
         procfs_root: "/nonexistent-argus-proc".into(),
         ..Config::default()
-    })
-    .expect("new");
-    let err = input.gather(0, &mut Vec::new()).expect_err("no table");
+    }));
     assert!(
-        err.to_string()
-            .starts_with("reading /nonexistent-argus-proc/net/tcp: "),
+        err.starts_with("reading /nonexistent-argus-proc/net/tcp: "),
         "{err}"
     );
 }
