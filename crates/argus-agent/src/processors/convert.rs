@@ -290,37 +290,28 @@ mod tests {
 
     #[test]
     fn integers_stay_integers_only_for_whole_multiples() {
-        assert_eq!(
-            conv(Gibibytes, Bytes, FieldValue::Int(3)),
-            FieldValue::Int(3_221_225_472)
-        );
-        assert_eq!(
-            conv(Seconds, Milliseconds, FieldValue::UInt(2)),
-            FieldValue::UInt(2000)
-        );
-        assert_eq!(
-            conv(Ratio, Percent, FieldValue::Int(1)),
-            FieldValue::Int(100)
-        );
-        // A division makes a float even when this value happens to divide evenly.
-        assert_eq!(
-            conv(Bytes, Megabytes, FieldValue::UInt(2_000_000)),
-            FieldValue::Float(2.0)
-        );
-        assert_eq!(
-            conv(Bytes, Megabytes, FieldValue::Int(2_500_000)),
-            FieldValue::Float(2.5)
-        );
-        assert_eq!(
-            conv(Celsius, Fahrenheit, FieldValue::Int(0)),
-            FieldValue::Float(32.0)
-        );
-        // Overflow falls back to a float rather than wrapping.
-        assert_eq!(
-            conv(Tebibytes, Bits, FieldValue::UInt(u64::MAX / 2)),
-            FieldValue::Float((u64::MAX / 2) as f64 * 8_796_093_022_208.0)
-        );
-        assert_eq!(conv(Bytes, Bits, FieldValue::Int(-2)), FieldValue::Int(-16));
+        use FieldValue::{Float, Int, UInt};
+        let cases = [
+            (Gibibytes, Bytes, Int(3), Int(3_221_225_472)),
+            (Seconds, Milliseconds, UInt(2), UInt(2000)),
+            (Ratio, Percent, Int(1), Int(100)),
+            // A division makes a float even when this value happens to divide evenly.
+            (Bytes, Megabytes, UInt(2_000_000), Float(2.0)),
+            (Bytes, Megabytes, Int(2_500_000), Float(2.5)),
+            (Celsius, Fahrenheit, Int(0), Float(32.0)),
+            // Overflow falls back to a float rather than wrapping.
+            (
+                Tebibytes,
+                Bits,
+                UInt(u64::MAX / 2),
+                Float((u64::MAX / 2) as f64 * 8_796_093_022_208.0),
+            ),
+            (Bytes, Bits, Int(-2), Int(-16)),
+        ];
+        for (from, to, value, want) in cases {
+            let case = format!("{value:?} from {from:?} to {to:?}");
+            assert_eq!(conv(from, to, value), want, "{case}");
+        }
     }
 
     #[test]
