@@ -218,10 +218,7 @@ impl Processor for Convert {
     }
 
     fn process(&mut self, points: &mut Vec<Line<'static>>) {
-        for p in points.iter_mut() {
-            if !self.scope.applies_to(&p.measurement) {
-                continue;
-            }
+        for p in self.scope.points_mut(points) {
             for (k, v) in p.fields.iter_mut() {
                 if self.field.matches(k)
                     && let Some(new) = self.conversion.value(v)
@@ -255,37 +252,47 @@ mod tests {
 
     #[test]
     fn data_sizes_convert_exactly() {
-        assert_eq!(f(Bytes, Megabytes, 1_500_000.0), 1.5);
-        assert_eq!(f(Bytes, Megabytes, 1.0), 0.000001);
-        assert_eq!(f(Bytes, Kilobytes, 999.0), 0.999);
-        assert_eq!(f(Gigabytes, Bytes, 2.5), 2_500_000_000.0);
-        assert_eq!(f(Terabytes, Gigabytes, 1.2), 1200.0);
-        assert_eq!(f(Gibibytes, Megabytes, 1.0), 1073.741824);
-        assert_eq!(f(Mebibytes, Kibibytes, 1.5), 1536.0);
-        assert_eq!(f(Bytes, Kibibytes, 512.0), 0.5);
-        assert_eq!(f(Tebibytes, Terabytes, 1.0), 1.099511627776);
-        assert_eq!(f(Bits, Bytes, 12.0), 1.5);
-        assert_eq!(f(Bytes, Bits, 1.5), 12.0);
-        assert_eq!(f(Megabytes, Bits, 1.0), 8_000_000.0);
+        let cases = [
+            (Bytes, Megabytes, 1_500_000.0, 1.5),
+            (Bytes, Megabytes, 1.0, 0.000001),
+            (Bytes, Kilobytes, 999.0, 0.999),
+            (Gigabytes, Bytes, 2.5, 2_500_000_000.0),
+            (Terabytes, Gigabytes, 1.2, 1200.0),
+            (Gibibytes, Megabytes, 1.0, 1073.741824),
+            (Mebibytes, Kibibytes, 1.5, 1536.0),
+            (Bytes, Kibibytes, 512.0, 0.5),
+            (Tebibytes, Terabytes, 1.0, 1.099511627776),
+            (Bits, Bytes, 12.0, 1.5),
+            (Bytes, Bits, 1.5, 12.0),
+            (Megabytes, Bits, 1.0, 8_000_000.0),
+        ];
+        for (from, to, value, want) in cases {
+            assert_eq!(f(from, to, value), want, "{value} from {from:?} to {to:?}");
+        }
     }
 
     #[test]
     fn times_temperatures_and_fractions_convert_exactly() {
-        assert_eq!(f(Milliseconds, Seconds, 1500.0), 1.5);
-        assert_eq!(f(Microseconds, Milliseconds, 250.0), 0.25);
-        assert_eq!(f(Seconds, Microseconds, 0.5), 500_000.0);
-        assert_eq!(f(Nanoseconds, Seconds, 1.0), 1e-9);
-        assert_eq!(f(Hours, Minutes, 1.5), 90.0);
-        assert_eq!(f(Celsius, Fahrenheit, 100.0), 212.0);
-        assert_eq!(f(Celsius, Fahrenheit, -40.0), -40.0);
-        assert_eq!(f(Fahrenheit, Celsius, 212.0), 100.0);
-        assert_eq!(f(Fahrenheit, Celsius, 50.0), 10.0);
-        assert_eq!(f(Celsius, Kelvin, 25.0), 298.15);
-        assert_eq!(f(Kelvin, Celsius, 273.15), 0.0);
-        assert_eq!(f(Percent, Ratio, 50.0), 0.5);
-        assert_eq!(f(Percent, Ratio, 12.5), 0.125);
-        assert_eq!(f(Ratio, Percent, 0.25), 25.0);
-        assert_eq!(f(Seconds, Seconds, 7.25), 7.25);
+        let cases = [
+            (Milliseconds, Seconds, 1500.0, 1.5),
+            (Microseconds, Milliseconds, 250.0, 0.25),
+            (Seconds, Microseconds, 0.5, 500_000.0),
+            (Nanoseconds, Seconds, 1.0, 1e-9),
+            (Hours, Minutes, 1.5, 90.0),
+            (Celsius, Fahrenheit, 100.0, 212.0),
+            (Celsius, Fahrenheit, -40.0, -40.0),
+            (Fahrenheit, Celsius, 212.0, 100.0),
+            (Fahrenheit, Celsius, 50.0, 10.0),
+            (Celsius, Kelvin, 25.0, 298.15),
+            (Kelvin, Celsius, 273.15, 0.0),
+            (Percent, Ratio, 50.0, 0.5),
+            (Percent, Ratio, 12.5, 0.125),
+            (Ratio, Percent, 0.25, 25.0),
+            (Seconds, Seconds, 7.25, 7.25),
+        ];
+        for (from, to, value, want) in cases {
+            assert_eq!(f(from, to, value), want, "{value} from {from:?} to {to:?}");
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod rename;
 
 use crate::glob::Glob;
 use crate::processor::Processor;
+use argus_core::line_protocol::Line;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// One `[[agent.processors]]` table.
@@ -79,6 +80,18 @@ impl Scope {
 
     pub fn applies_to(&self, measurement: &str) -> bool {
         self.0.as_ref().is_none_or(|g| g.matches(measurement))
+    }
+
+    /// The points this scope applies to: the one loop of the processors that change
+    /// points in place (rename, labels, convert). Filter, which also drops points, asks
+    /// [`Scope::applies_to`] instead.
+    pub fn points_mut<'a>(
+        &'a self,
+        points: &'a mut [Line<'static>],
+    ) -> impl Iterator<Item = &'a mut Line<'static>> + 'a {
+        points
+            .iter_mut()
+            .filter(move |p| self.applies_to(&p.measurement))
     }
 }
 
