@@ -250,6 +250,13 @@ mod tests {
         }
     }
 
+    /// Each (from, to, value, converted) case, named in the assertion message.
+    fn assert_float_cases(cases: &[(Unit, Unit, f64, f64)]) {
+        for &(from, to, value, want) in cases {
+            assert_eq!(f(from, to, value), want, "{value} from {from:?} to {to:?}");
+        }
+    }
+
     #[test]
     fn data_sizes_convert_exactly() {
         let cases = [
@@ -266,9 +273,7 @@ mod tests {
             (Bytes, Bits, 1.5, 12.0),
             (Megabytes, Bits, 1.0, 8_000_000.0),
         ];
-        for (from, to, value, want) in cases {
-            assert_eq!(f(from, to, value), want, "{value} from {from:?} to {to:?}");
-        }
+        assert_float_cases(&cases);
     }
 
     #[test]
@@ -290,9 +295,7 @@ mod tests {
             (Ratio, Percent, 0.25, 25.0),
             (Seconds, Seconds, 7.25, 7.25),
         ];
-        for (from, to, value, want) in cases {
-            assert_eq!(f(from, to, value), want, "{value} from {from:?} to {to:?}");
-        }
+        assert_float_cases(&cases);
     }
 
     #[test]
