@@ -150,7 +150,7 @@ pub fn build_alarms(configs: &[AlarmConfig]) -> anyhow::Result<Vec<Box<dyn Alarm
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::processors::testutil::toml_blocks;
+    use crate::processors::testutil::doc_examples;
 
     fn parse(text: &str) -> Result<Vec<AlarmConfig>, toml::de::Error> {
         crate::processors::testutil::agent_section(text).map(|a| a.alarms)
@@ -159,11 +159,8 @@ mod tests {
     #[test]
     fn every_example_in_the_docs_parses_and_builds() {
         let page = include_str!("../../../../docs/plugins/alarms.md");
-        let blocks = toml_blocks(page);
-        assert!(blocks.len() >= 2, "{} blocks", blocks.len());
-        for block in blocks {
-            let configs = parse(&block).unwrap_or_else(|e| panic!("{e}\n{block}"));
-            build_alarms(&configs).unwrap_or_else(|e| panic!("{e}\n{block}"));
+        for (block, agent) in doc_examples(page, 2) {
+            build_alarms(&agent.alarms).unwrap_or_else(|e| panic!("{e}\n{block}"));
         }
     }
 

@@ -139,9 +139,42 @@ pub fn column_u64<'a>(
     }
 }
 
+/// The first `N` whitespace-separated columns of a table row, `line` being its number:
+/// `None` for a blank row (skipped, as the kernel's tables end in one), and an error saying
+/// what the columns are (`expected`) for a row with fewer.
+pub fn leading_columns<'a, const N: usize>(
+    row: &'a str,
+    line: usize,
+    expected: &str,
+) -> Result<Option<[&'a str; N]>, ParseError> {
+    let mut cols = row.split_whitespace();
+    let mut found = [""; N];
+    for (i, slot) in found.iter_mut().enumerate() {
+        match cols.next() {
+            Some(col) => *slot = col,
+            None if i == 0 => return Ok(None),
+            None => return Err(ParseError::new(line, expected)),
+        }
+    }
+    Ok(Some(found))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leading_columns_skip_blank_rows_and_refuse_short_ones() {
+        assert_eq!(
+            leading_columns(" a  b c d", 1, "x"),
+            Ok(Some(["a", "b", "c"]))
+        );
+        assert_eq!(leading_columns::<2>(" \t", 2, "x"), Ok(None));
+        assert_eq!(
+            leading_columns::<3>("a b", 3, "expected a, b, c"),
+            Err(ParseError::new(3, "expected a, b, c"))
+        );
+    }
 
     #[test]
     fn errors_name_the_file_and_line() {

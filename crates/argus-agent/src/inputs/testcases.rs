@@ -160,21 +160,60 @@ macro_rules! table_input_tests {
 }
 pub(crate) use table_input_tests;
 
-/// One gather at [`NOW_MS`] of the input `built` is, which must give exactly one point.
-pub fn gather_one<I: Input>(built: anyhow::Result<I>) -> Line<'static> {
+/// A procfs root for a test that needs one or two files rather than a `testdata/` case
+/// (a parse error, one edge of a file): `files` are (path under the root, content).
+pub fn proc_root(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (path, content) in files {
+        std::fs::write(dir.path().join(path), content).expect("write");
+    }
+    dir
+}
+
+/// The points of one gather at [`NOW_MS`] of the input `built` is.
+pub fn gather_all<I: Input>(built: anyhow::Result<I>) -> Vec<Line<'static>> {
     let mut input = built.unwrap_or_else(|e| panic!("{e:#}"));
     let mut out = Vec::new();
     input.gather(NOW_MS, &mut out).expect("gather");
+    out
+}
+
+/// One gather at [`NOW_MS`] of the input `built` is, which must give exactly one point.
+pub fn gather_one<I: Input>(built: anyhow::Result<I>) -> Line<'static> {
+    let mut out = gather_all(built);
     assert_eq!(out.len(), 1, "one point");
     out.remove(0)
 }
 
+/// The message of the error that one gather of the input `built` is must end in.
+pub fn gather_err<I: Input>(built: anyhow::Result<I>) -> String {
+    let mut input = built.unwrap_or_else(|e| panic!("{e:#}"));
+    match input.gather(NOW_MS, &mut Vec::new()) {
+        Ok(()) => panic!("the gather succeeded"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// The value of field `name` as written (integers stay exact), if `line` has that field.
+pub fn field_value<'a, 'l>(line: &'a Line<'l>, name: &str) -> Option<&'a FieldValue<'l>> {
+    line.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
 /// The value of field `name` as a number, if `line` has that field.
 pub fn field(line: &Line<'_>, name: &str) -> Option<f64> {
-    line.fields
-        .iter()
-        .find(|(k, _)| k == name)
-        .and_then(|(_, v)| v.as_f64())
+    field_value(line, name).and_then(FieldValue::as_f64)
+}
+
+/// The value of the unsigned integer field `name`, which `line` must have: the counters
+/// that the real-`/proc` tests compare with the `procfs` crate's reading.
+pub fn uint_field(line: &Line<'_>, name: &str) -> u64 {
+    match field_value(line, name) {
+        Some(FieldValue::UInt(v)) => *v,
+        other => panic!(
+            "{} {name}: {other:?}",
+            render(std::slice::from_ref(line)).trim_end()
+        ),
+    }
 }
 
 /// The value of tag `name`, if `line` has that tag.

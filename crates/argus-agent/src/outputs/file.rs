@@ -213,6 +213,16 @@ mod tests {
         format!("m value={}i 1000\n", 1000 + i)
     }
 
+    /// Writes the points of `text` as one batch without events.
+    fn write_points(out: &mut File, text: &str) {
+        let pts = points(text);
+        out.write(&Batch {
+            points: &pts,
+            events: &[],
+        })
+        .expect("write");
+    }
+
     #[test]
     fn appends_points_and_events_as_comment_lines() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -237,12 +247,7 @@ mod tests {
             events: &events,
         })
         .expect("write");
-        let pts = points("mem used=1u 2000\n");
-        out.write(&Batch {
-            points: &pts,
-            events: &[],
-        })
-        .expect("write");
+        write_points(&mut out, "mem used=1u 2000\n");
         let text = read(&path);
         assert_eq!(
             text,
@@ -260,6 +265,7 @@ mod tests {
             ..config
         })
         .expect("reopen");
+        let pts = points("mem used=1u 2000\n");
         out.write(&Batch {
             points: &pts,
             events: &events,
@@ -283,12 +289,7 @@ mod tests {
         // Batches of two lines (40 bytes): each takes a file of its own.
         for b in 0..4 {
             let text = point(2 * b) + &point(2 * b + 1);
-            let pts = points(&text);
-            out.write(&Batch {
-                points: &pts,
-                events: &[],
-            })
-            .expect("write");
+            write_points(&mut out, &text);
         }
         assert_eq!(read(&path), point(6) + &point(7));
         assert_eq!(read(&rotated(&path, 1)), point(4) + &point(5));
@@ -296,24 +297,14 @@ mod tests {
         assert!(!rotated(&path, 3).exists());
         // Single lines fill a file up to the limit: 19 + 19 ≤ 50, a third would pass it.
         for i in 8..11 {
-            let pts = points(&point(i));
-            out.write(&Batch {
-                points: &pts,
-                events: &[],
-            })
-            .expect("write");
+            write_points(&mut out, &point(i));
         }
         assert_eq!(read(&path), point(10));
         assert_eq!(read(&rotated(&path, 1)), point(8) + &point(9));
         assert_eq!(read(&rotated(&path, 2)), point(6) + &point(7));
         // A batch larger than max_bytes is written whole, to a file of its own.
         let big: String = (11..15).map(point).collect();
-        let pts = points(&big);
-        out.write(&Batch {
-            points: &pts,
-            events: &[],
-        })
-        .expect("write");
+        write_points(&mut out, &big);
         assert_eq!(read(&path), big);
         assert_eq!(read(&rotated(&path, 1)), point(10));
     }
@@ -330,12 +321,7 @@ mod tests {
         })
         .expect("build");
         for i in 0..2 {
-            let pts = points(&point(i));
-            out.write(&Batch {
-                points: &pts,
-                events: &[],
-            })
-            .expect("write");
+            write_points(&mut out, &point(i));
         }
         assert_eq!(read(&path), point(1));
         assert!(!rotated(&path, 1).exists());

@@ -98,7 +98,7 @@ pub fn encode_events(events: &[Event], prefix: &str, out: &mut String) -> anyhow
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::processors::testutil::toml_blocks;
+    use crate::processors::testutil::doc_examples;
 
     fn parse(text: &str) -> Result<Vec<OutputConfig>, toml::de::Error> {
         crate::processors::testutil::agent_section(text).map(|a| a.outputs)
@@ -108,10 +108,8 @@ mod tests {
     async fn every_example_in_the_docs_parses_and_builds() {
         let dir = tempfile::tempdir().expect("tempdir");
         let page = include_str!("../../../../docs/plugins/outputs.md");
-        let blocks = toml_blocks(page);
-        assert!(blocks.len() >= 4, "{} blocks", blocks.len());
-        for block in blocks {
-            let mut configs = parse(&block).unwrap_or_else(|e| panic!("{e}\n{block}"));
+        for (block, agent) in doc_examples(page, 4) {
+            let mut configs = agent.outputs;
             // Keep the file examples out of /var/lib.
             for c in &mut configs {
                 if let OutputConfig::File(f) = c {

@@ -218,10 +218,7 @@ impl Processor for Convert {
     }
 
     fn process(&mut self, points: &mut Vec<Line<'static>>) {
-        for p in points.iter_mut() {
-            if !self.scope.applies_to(&p.measurement) {
-                continue;
-            }
+        for p in self.scope.points_mut(points) {
             for (k, v) in p.fields.iter_mut() {
                 if self.field.matches(k)
                     && let Some(new) = self.conversion.value(v)
@@ -253,74 +250,78 @@ mod tests {
         }
     }
 
+    /// Each (from, to, value, converted) case, named in the assertion message.
+    fn assert_float_cases(cases: &[(Unit, Unit, f64, f64)]) {
+        for &(from, to, value, want) in cases {
+            assert_eq!(f(from, to, value), want, "{value} from {from:?} to {to:?}");
+        }
+    }
+
     #[test]
     fn data_sizes_convert_exactly() {
-        assert_eq!(f(Bytes, Megabytes, 1_500_000.0), 1.5);
-        assert_eq!(f(Bytes, Megabytes, 1.0), 0.000001);
-        assert_eq!(f(Bytes, Kilobytes, 999.0), 0.999);
-        assert_eq!(f(Gigabytes, Bytes, 2.5), 2_500_000_000.0);
-        assert_eq!(f(Terabytes, Gigabytes, 1.2), 1200.0);
-        assert_eq!(f(Gibibytes, Megabytes, 1.0), 1073.741824);
-        assert_eq!(f(Mebibytes, Kibibytes, 1.5), 1536.0);
-        assert_eq!(f(Bytes, Kibibytes, 512.0), 0.5);
-        assert_eq!(f(Tebibytes, Terabytes, 1.0), 1.099511627776);
-        assert_eq!(f(Bits, Bytes, 12.0), 1.5);
-        assert_eq!(f(Bytes, Bits, 1.5), 12.0);
-        assert_eq!(f(Megabytes, Bits, 1.0), 8_000_000.0);
+        let cases = [
+            (Bytes, Megabytes, 1_500_000.0, 1.5),
+            (Bytes, Megabytes, 1.0, 0.000001),
+            (Bytes, Kilobytes, 999.0, 0.999),
+            (Gigabytes, Bytes, 2.5, 2_500_000_000.0),
+            (Terabytes, Gigabytes, 1.2, 1200.0),
+            (Gibibytes, Megabytes, 1.0, 1073.741824),
+            (Mebibytes, Kibibytes, 1.5, 1536.0),
+            (Bytes, Kibibytes, 512.0, 0.5),
+            (Tebibytes, Terabytes, 1.0, 1.099511627776),
+            (Bits, Bytes, 12.0, 1.5),
+            (Bytes, Bits, 1.5, 12.0),
+            (Megabytes, Bits, 1.0, 8_000_000.0),
+        ];
+        assert_float_cases(&cases);
     }
 
     #[test]
     fn times_temperatures_and_fractions_convert_exactly() {
-        assert_eq!(f(Milliseconds, Seconds, 1500.0), 1.5);
-        assert_eq!(f(Microseconds, Milliseconds, 250.0), 0.25);
-        assert_eq!(f(Seconds, Microseconds, 0.5), 500_000.0);
-        assert_eq!(f(Nanoseconds, Seconds, 1.0), 1e-9);
-        assert_eq!(f(Hours, Minutes, 1.5), 90.0);
-        assert_eq!(f(Celsius, Fahrenheit, 100.0), 212.0);
-        assert_eq!(f(Celsius, Fahrenheit, -40.0), -40.0);
-        assert_eq!(f(Fahrenheit, Celsius, 212.0), 100.0);
-        assert_eq!(f(Fahrenheit, Celsius, 50.0), 10.0);
-        assert_eq!(f(Celsius, Kelvin, 25.0), 298.15);
-        assert_eq!(f(Kelvin, Celsius, 273.15), 0.0);
-        assert_eq!(f(Percent, Ratio, 50.0), 0.5);
-        assert_eq!(f(Percent, Ratio, 12.5), 0.125);
-        assert_eq!(f(Ratio, Percent, 0.25), 25.0);
-        assert_eq!(f(Seconds, Seconds, 7.25), 7.25);
+        let cases = [
+            (Milliseconds, Seconds, 1500.0, 1.5),
+            (Microseconds, Milliseconds, 250.0, 0.25),
+            (Seconds, Microseconds, 0.5, 500_000.0),
+            (Nanoseconds, Seconds, 1.0, 1e-9),
+            (Hours, Minutes, 1.5, 90.0),
+            (Celsius, Fahrenheit, 100.0, 212.0),
+            (Celsius, Fahrenheit, -40.0, -40.0),
+            (Fahrenheit, Celsius, 212.0, 100.0),
+            (Fahrenheit, Celsius, 50.0, 10.0),
+            (Celsius, Kelvin, 25.0, 298.15),
+            (Kelvin, Celsius, 273.15, 0.0),
+            (Percent, Ratio, 50.0, 0.5),
+            (Percent, Ratio, 12.5, 0.125),
+            (Ratio, Percent, 0.25, 25.0),
+            (Seconds, Seconds, 7.25, 7.25),
+        ];
+        assert_float_cases(&cases);
     }
 
     #[test]
     fn integers_stay_integers_only_for_whole_multiples() {
-        assert_eq!(
-            conv(Gibibytes, Bytes, FieldValue::Int(3)),
-            FieldValue::Int(3_221_225_472)
-        );
-        assert_eq!(
-            conv(Seconds, Milliseconds, FieldValue::UInt(2)),
-            FieldValue::UInt(2000)
-        );
-        assert_eq!(
-            conv(Ratio, Percent, FieldValue::Int(1)),
-            FieldValue::Int(100)
-        );
-        // A division makes a float even when this value happens to divide evenly.
-        assert_eq!(
-            conv(Bytes, Megabytes, FieldValue::UInt(2_000_000)),
-            FieldValue::Float(2.0)
-        );
-        assert_eq!(
-            conv(Bytes, Megabytes, FieldValue::Int(2_500_000)),
-            FieldValue::Float(2.5)
-        );
-        assert_eq!(
-            conv(Celsius, Fahrenheit, FieldValue::Int(0)),
-            FieldValue::Float(32.0)
-        );
-        // Overflow falls back to a float rather than wrapping.
-        assert_eq!(
-            conv(Tebibytes, Bits, FieldValue::UInt(u64::MAX / 2)),
-            FieldValue::Float((u64::MAX / 2) as f64 * 8_796_093_022_208.0)
-        );
-        assert_eq!(conv(Bytes, Bits, FieldValue::Int(-2)), FieldValue::Int(-16));
+        use FieldValue::{Float, Int, UInt};
+        let cases = [
+            (Gibibytes, Bytes, Int(3), Int(3_221_225_472)),
+            (Seconds, Milliseconds, UInt(2), UInt(2000)),
+            (Ratio, Percent, Int(1), Int(100)),
+            // A division makes a float even when this value happens to divide evenly.
+            (Bytes, Megabytes, UInt(2_000_000), Float(2.0)),
+            (Bytes, Megabytes, Int(2_500_000), Float(2.5)),
+            (Celsius, Fahrenheit, Int(0), Float(32.0)),
+            // Overflow falls back to a float rather than wrapping.
+            (
+                Tebibytes,
+                Bits,
+                UInt(u64::MAX / 2),
+                Float((u64::MAX / 2) as f64 * 8_796_093_022_208.0),
+            ),
+            (Bytes, Bits, Int(-2), Int(-16)),
+        ];
+        for (from, to, value, want) in cases {
+            let case = format!("{value:?} from {from:?} to {to:?}");
+            assert_eq!(conv(from, to, value), want, "{case}");
+        }
     }
 
     #[test]

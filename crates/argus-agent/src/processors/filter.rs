@@ -131,11 +131,14 @@ mod tests {
         v.iter().map(|s| s.to_string()).collect()
     }
 
-    const INPUT: &str = "cpu,cpu=cpu0 usage_user=1.0,usage_idle=99.0 1\n\
-                         cpu,cpu=cpu-total usage_user=2.0,usage_idle=98.0 1\n\
-                         disk,path=/,fstype=ext4 used=1i,free=2i 1\n\
-                         disk,path=/run,fstype=tmpfs used=3i,free=4i 1\n\
-                         mem used=5i 1\n";
+    // The input points one by one, so that an expected output can name the points it
+    // keeps unchanged.
+    const CPU0: &str = "cpu,cpu=cpu0 usage_user=1.0,usage_idle=99.0 1\n";
+    const CPU_TOTAL: &str = "cpu,cpu=cpu-total usage_user=2.0,usage_idle=98.0 1\n";
+    const DISK_ROOT: &str = "disk,path=/,fstype=ext4 used=1i,free=2i 1\n";
+    const DISK_RUN: &str = "disk,path=/run,fstype=tmpfs used=3i,free=4i 1\n";
+    const MEM: &str = "mem used=5i 1\n";
+    const INPUT: [&str; 5] = [CPU0, CPU_TOTAL, DISK_ROOT, DISK_RUN, MEM];
 
     #[test]
     fn measurement_include_and_exclude() {
@@ -144,17 +147,14 @@ mod tests {
             ..Config::default()
         };
         assert_eq!(
-            run(config, INPUT),
-            "cpu,cpu=cpu0 usage_user=1.0,usage_idle=99.0 1\n\
-             cpu,cpu=cpu-total usage_user=2.0,usage_idle=98.0 1\n\
-             disk,path=/,fstype=ext4 used=1i,free=2i 1\n\
-             disk,path=/run,fstype=tmpfs used=3i,free=4i 1\n"
+            run(config, &INPUT.concat()),
+            [CPU0, CPU_TOTAL, DISK_ROOT, DISK_RUN].concat()
         );
         let config = Config {
             measurement_exclude: strings(&["disk", "cpu"]),
             ..Config::default()
         };
-        assert_eq!(run(config, INPUT), "mem used=5i 1\n");
+        assert_eq!(run(config, &INPUT.concat()), MEM);
     }
 
     #[test]
@@ -167,20 +167,16 @@ mod tests {
             ..Config::default()
         };
         assert_eq!(
-            run(config, INPUT),
-            "cpu,cpu=cpu-total usage_user=2.0,usage_idle=98.0 1\n\
-             disk,path=/,fstype=ext4 used=1i,free=2i 1\n"
+            run(config, &INPUT.concat()),
+            [CPU_TOTAL, DISK_ROOT].concat()
         );
         let config = Config {
             tag_exclude: BTreeMap::from([("fstype".into(), strings(&["tmpfs", "devtmpfs"]))]),
             ..Config::default()
         };
         assert_eq!(
-            run(config, INPUT),
-            "cpu,cpu=cpu0 usage_user=1.0,usage_idle=99.0 1\n\
-             cpu,cpu=cpu-total usage_user=2.0,usage_idle=98.0 1\n\
-             disk,path=/,fstype=ext4 used=1i,free=2i 1\n\
-             mem used=5i 1\n"
+            run(config, &INPUT.concat()),
+            [CPU0, CPU_TOTAL, DISK_ROOT, MEM].concat()
         );
     }
 
@@ -192,7 +188,7 @@ mod tests {
             ..Config::default()
         };
         assert_eq!(
-            run(config, INPUT),
+            run(config, &INPUT.concat()),
             "cpu,cpu=cpu0 usage_user=1.0 1\n\
              cpu,cpu=cpu-total usage_user=2.0 1\n\
              disk,path=/,fstype=ext4 used=1i 1\n\
@@ -218,11 +214,8 @@ mod tests {
             ..Config::default()
         };
         assert_eq!(
-            run(config, INPUT),
-            "cpu,cpu=cpu0 usage_user=1.0,usage_idle=99.0 1\n\
-             cpu,cpu=cpu-total usage_user=2.0,usage_idle=98.0 1\n\
-             disk,path=/,fstype=ext4 used=1i 1\n\
-             mem used=5i 1\n"
+            run(config, &INPUT.concat()),
+            [CPU0, CPU_TOTAL, "disk,path=/,fstype=ext4 used=1i 1\n", MEM].concat()
         );
     }
 }

@@ -152,10 +152,7 @@ impl Processor for Labels {
 
     fn process(&mut self, points: &mut Vec<Line<'static>>) {
         let mut expanded = String::new();
-        for p in points.iter_mut() {
-            if !self.scope.applies_to(&p.measurement) {
-                continue;
-            }
+        for p in self.scope.points_mut(points) {
             for (k, v) in &self.add {
                 if self.overwrite || !p.tags.iter().any(|(tk, _)| tk == k) {
                     set_tag(&mut p.tags, k, v.clone());

@@ -15,6 +15,7 @@ pub mod rename;
 
 use crate::glob::Glob;
 use crate::processor::Processor;
+use argus_core::line_protocol::Line;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// One `[[agent.processors]]` table.
@@ -79,6 +80,18 @@ impl Scope {
 
     pub fn applies_to(&self, measurement: &str) -> bool {
         self.0.as_ref().is_none_or(|g| g.matches(measurement))
+    }
+
+    /// The points this scope applies to: the one loop of the processors that change
+    /// points in place (rename, labels, convert). Filter, which also drops points, asks
+    /// [`Scope::applies_to`] instead.
+    pub fn points_mut<'a>(
+        &'a self,
+        points: &'a mut [Line<'static>],
+    ) -> impl Iterator<Item = &'a mut Line<'static>> + 'a {
+        points
+            .iter_mut()
+            .filter(move |p| self.applies_to(&p.measurement))
     }
 }
 
@@ -152,11 +165,27 @@ pub(crate) mod testutil {
         }
         blocks
     }
+
+    /// Every ```toml example of a docs page, at least `min` of them, with its `[agent]`
+    /// section. The alarms, processors and outputs pages are each checked this way, so a
+    /// page cannot show a config the agent refuses; an example that does not parse fails
+    /// the test, showing the example.
+    pub fn doc_examples(page: &str, min: usize) -> Vec<(String, crate::AgentConfig)> {
+        let blocks = toml_blocks(page);
+        assert!(blocks.len() >= min, "{} blocks", blocks.len());
+        blocks
+            .into_iter()
+            .map(|block| {
+                let agent = agent_section(&block).unwrap_or_else(|e| panic!("{e}\n{block}"));
+                (block, agent)
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::testutil::{points, text, toml_blocks};
+    use super::testutil::{doc_examples, points, text};
     use super::*;
 
     fn parse(toml_text: &str) -> Result<Vec<ProcessorConfig>, toml::de::Error> {
@@ -166,11 +195,8 @@ mod tests {
     #[test]
     fn every_example_in_the_docs_parses_and_builds() {
         let page = include_str!("../../../../docs/plugins/processors.md");
-        let blocks = toml_blocks(page);
-        assert!(blocks.len() >= 5, "{} blocks", blocks.len());
-        for block in blocks {
-            let configs = parse(&block).unwrap_or_else(|e| panic!("{e}\n{block}"));
-            build_processors(&configs).unwrap_or_else(|e| panic!("{e}\n{block}"));
+        for (block, agent) in doc_examples(page, 5) {
+            build_processors(&agent.processors).unwrap_or_else(|e| panic!("{e}\n{block}"));
         }
     }
 

@@ -78,10 +78,7 @@ impl Processor for Rename {
     }
 
     fn process(&mut self, points: &mut Vec<Line<'static>>) {
-        for p in points.iter_mut() {
-            if !self.scope.applies_to(&p.measurement) {
-                continue;
-            }
+        for p in self.scope.points_mut(points) {
             for rule in &self.config.measurements {
                 if p.measurement == rule.from {
                     p.measurement = Cow::Owned(rule.to.clone());

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use argus_core::line_protocol::Line;
 
-use super::procfile::{ParseError, ProcFile};
+use super::procfile::{ParseError, ProcFile, leading_columns};
 use super::{Field, float, percent, point, tag, uint};
 use crate::input::Input;
 use crate::inputs::common::input_config;
@@ -193,17 +193,10 @@ struct Mount {
 fn parse_mounts(text: &str) -> Result<Vec<Mount>, ParseError> {
     let mut mounts = Vec::new();
     for (i, line) in text.lines().enumerate() {
-        let mut cols = line.split_whitespace();
-        let (Some(device), Some(path), Some(fstype), Some(options)) =
-            (cols.next(), cols.next(), cols.next(), cols.next())
+        let Some([device, path, fstype, options]) =
+            leading_columns(line, i + 1, "expected device, path, type and options")?
         else {
-            if line.trim().is_empty() {
-                continue;
-            }
-            return Err(ParseError::new(
-                i + 1,
-                "expected device, path, type and options",
-            ));
+            continue;
         };
         let device = unescape(device);
         mounts.push(Mount {

@@ -62,20 +62,15 @@ fn a_short_mounts_line_is_an_error() {
 fn host_root_prefixes_the_statvfs_path_but_not_the_tag() {
     let host = tempfile::tempdir().expect("tempdir");
     std::fs::create_dir(host.path().join("data")).expect("mkdir");
-    let proc = tempfile::tempdir().expect("tempdir");
-    std::fs::write(
-        proc.path().join("mounts"),
+    let proc = testcases::proc_root(&[(
+        "mounts",
         "/dev/sdz1 /data ext4 rw 0 0\n/dev/sdz2 /missing ext4 rw 0 0\n",
-    )
-    .expect("write");
-    let mut disk = Disk::new(&Config {
+    )]);
+    let out = testcases::gather_all(Disk::new(&Config {
         procfs_root: proc.path().to_path_buf(),
         host_root: host.path().to_path_buf(),
         ..Config::default()
-    })
-    .expect("new");
-    let mut out = Vec::new();
-    disk.gather(5, &mut out).expect("gather");
+    }));
     // `/missing` does not exist under the host root: skipped, not an error.
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].tags[0], ("path".into(), "/data".into()));
@@ -97,19 +92,11 @@ fn real_mounts_match_proc_mounts_and_statvfs() {
         last_fstype.insert(cols[1].replace("\\040", " "), cols[2].to_string());
     }
 
-    let mut disk = Disk::new(&config).expect("new");
-    let mut out = Vec::new();
-    disk.gather(5, &mut out).expect("gather");
+    let out = testcases::gather_all(Disk::new(&config));
 
     let mut paths = HashSet::new();
     for line in &out {
-        let tag = |key: &str| {
-            line.tags
-                .iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.to_string())
-                .expect(key)
-        };
+        let tag = |key: &str| testcases::tag_of(line, key).expect(key).to_string();
         let path = tag("path");
         assert!(paths.insert(path.clone()), "{path} reported twice");
         assert_eq!(last_fstype.get(&path), Some(&tag("fstype")), "{path}");

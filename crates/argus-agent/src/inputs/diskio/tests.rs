@@ -1,6 +1,3 @@
-
-use argus_core::line_protocol::FieldValue;
-
 use super::*;
 use crate::inputs::testcases;
 
@@ -11,21 +8,16 @@ testcases::table_input_tests!(
 
 #[test]
 fn a_bad_counter_names_the_file_line_and_column() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(
-        dir.path().join("diskstats"),
+    let dir = testcases::proc_root(&[(
+        "diskstats",
         "8 0 sda 1 2 3 4 5 6 7 8 9 10 11\n8 1 sda1 1 2 3 4 5 6 seven 8 9 10 11\n",
-    )
-    .expect("write");
-    let mut diskio = DiskIo::new(&Config {
+    )]);
+    let err = testcases::gather_err(DiskIo::new(&Config {
         procfs_root: dir.path().to_path_buf(),
         ..Config::default()
-    })
-    .expect("new");
-    let err = diskio.gather(0, &mut Vec::new()).expect_err("bad counter");
+    }));
     assert!(
-        err.to_string()
-            .ends_with("diskstats:2: sectors written: expected a number, found \"seven\""),
+        err.ends_with("diskstats:2: sectors written: expected a number, found \"seven\""),
         "{err}"
     );
 }
@@ -34,11 +26,8 @@ fn a_bad_counter_names_the_file_line_and_column() {
 /// around the gather.
 #[test]
 fn real_diskstats_match_the_procfs_crate() {
-    let config = Config::default();
     let before = procfs::diskstats().expect("procfs diskstats");
-    let mut diskio = DiskIo::new(&config).expect("new");
-    let mut out = Vec::new();
-    diskio.gather(9, &mut out).expect("gather");
+    let out = testcases::gather_all(DiskIo::new(&Config::default()));
     let after = procfs::diskstats().expect("procfs diskstats");
 
     // Devices may come and go meanwhile: every one present in both reads must be
@@ -59,10 +48,7 @@ fn real_diskstats_match_the_procfs_crate() {
         let (Some(b), Some(a)) = (b, a) else {
             continue;
         };
-        let get = |field: &str| match line.fields.iter().find(|(k, _)| k == field) {
-            Some((_, FieldValue::UInt(v))) => *v,
-            other => panic!("{name} {field}: {other:?}"),
-        };
+        let get = |field: &str| testcases::uint_field(line, field);
         assert!((b.reads..=a.reads).contains(&get("reads")), "{name}");
         assert!((b.writes..=a.writes).contains(&get("writes")), "{name}");
         let read_bytes = get("read_bytes");

@@ -33,14 +33,11 @@ fn malformed_loadavg_is_an_error() {
 #[test]
 fn real_loadavg_matches_the_procfs_crate() {
     let before = procfs::LoadAverage::current().expect("procfs loadavg");
-    let mut load = Load::new(&Config::default()).expect("new");
-    let mut out = Vec::new();
-    load.gather(1, &mut out).expect("gather");
+    let point = testcases::gather_one(Load::new(&Config::default()));
     let after = procfs::LoadAverage::current().expect("procfs loadavg");
 
-    assert_eq!(out.len(), 1);
-    assert_eq!(out[0].measurement, "system");
-    let got: Vec<f64> = out[0]
+    assert_eq!(point.measurement, "system");
+    let got: Vec<f64> = point
         .fields
         .iter()
         .map(|(_, v)| match v {

@@ -57,18 +57,12 @@ fn malformed_values_name_the_line() {
 
 #[test]
 fn a_meminfo_without_memtotal_is_an_error_naming_the_file() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("meminfo"), "MemFree: 1 kB\n").expect("write");
-    let mut mem = Mem::new(&Config {
+    let dir = testcases::proc_root(&[("meminfo", "MemFree: 1 kB\n")]);
+    let err = testcases::gather_err(Mem::new(&Config {
         procfs_root: dir.path().to_path_buf(),
         ..Config::default()
-    })
-    .expect("new");
-    let err = mem.gather(0, &mut Vec::new()).expect_err("no MemTotal");
-    assert!(
-        err.to_string().ends_with("meminfo:0: no MemTotal line"),
-        "{err}"
-    );
+    }));
+    assert!(err.ends_with("meminfo:0: no MemTotal line"), "{err}");
 }
 
 #[test]
@@ -81,17 +75,8 @@ fn real_proc_total_is_memtotal_times_1024() {
         .and_then(|n| n.parse().ok())
         .expect("MemTotal");
 
-    let mut mem = Mem::new(&Config::default()).expect("new");
-    let mut out = Vec::new();
-    mem.gather(7, &mut out).expect("gather");
-    assert_eq!(out.len(), 1);
-    let get = |name: &str| {
-        out[0]
-            .fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
+    let point = testcases::gather_one(Mem::new(&Config::default()));
+    let get = |name: &str| testcases::field_value(&point, name).cloned();
     assert_eq!(get("total"), Some(FieldValue::UInt(mem_total_kb * 1024)));
     // The procfs crate's parser agrees on the values that do not move.
     let reference = procfs::Meminfo::current().expect("procfs meminfo");

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use argus_core::line_protocol::Line;
 
-use super::procfile::{ParseError, ProcFile};
+use super::procfile::{ParseError, ProcFile, leading_columns};
 use super::{point, tag, uint};
 use crate::input::Input;
 use crate::inputs::common::input_config;
@@ -97,17 +97,10 @@ impl Input for Port {
 /// `sl local_address rem_address st …` with addresses as `HEXADDR:HEXPORT`.
 fn scan(table: &str, udp: bool, ports: &[u16], listening: &mut [bool]) -> Result<(), ParseError> {
     for (i, line) in table.lines().enumerate().skip(1) {
-        let mut cols = line.split_whitespace();
-        let (Some(_), Some(local), Some(remote), Some(state)) =
-            (cols.next(), cols.next(), cols.next(), cols.next())
+        let Some([_, local, remote, state]) =
+            leading_columns(line, i + 1, "expected sl, local_address, rem_address, st")?
         else {
-            if line.trim().is_empty() {
-                continue;
-            }
-            return Err(ParseError::new(
-                i + 1,
-                "expected sl, local_address, rem_address, st",
-            ));
+            continue;
         };
         let port = |address: &str| {
             address

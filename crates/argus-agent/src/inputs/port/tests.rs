@@ -74,6 +74,13 @@ fn malformed_tables_are_errors_naming_the_line() {
     assert_eq!(found, [false]);
 }
 
+/// One gather of `input`, at the real `/proc`.
+fn gather(input: &mut Port) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    input.gather(1, &mut out).expect("gather");
+    out
+}
+
 fn listening(out: &[Line<'_>]) -> Vec<(String, u64)> {
     out.iter()
         .map(|l| {
@@ -99,10 +106,8 @@ fn real_sockets_of_this_process() {
         ..Config::default()
     })
     .expect("tcp input");
-    let mut out = Vec::new();
-    tcp_input.gather(1, &mut out).expect("gather");
     assert_eq!(
-        listening(&out),
+        listening(&gather(&mut tcp_input)),
         [(tcp_port.to_string(), 1), (client_port.to_string(), 0)]
     );
 
@@ -112,8 +117,7 @@ fn real_sockets_of_this_process() {
         ..Config::default()
     })
     .expect("udp input");
-    let mut out = Vec::new();
-    udp_input.gather(1, &mut out).expect("gather");
+    let out = gather(&mut udp_input);
     assert_eq!(
         listening(&out),
         [(udp_port.to_string(), 1), (tcp_port.to_string(), 0)]
@@ -124,23 +128,21 @@ fn real_sockets_of_this_process() {
     );
 
     drop(tcp);
-    let mut out = Vec::new();
-    tcp_input.gather(2, &mut out).expect("gather");
-    assert_eq!(listening(&out)[0], (tcp_port.to_string(), 0));
+    assert_eq!(
+        listening(&gather(&mut tcp_input))[0],
+        (tcp_port.to_string(), 0)
+    );
 }
 
 #[test]
 fn a_missing_table_is_an_error_naming_it() {
-    let mut input = Port::new(&Config {
+    let err = testcases::gather_err(Port::new(&Config {
         ports: vec![22],
         procfs_root: "/nonexistent-argus-proc".into(),
         ..Config::default()
-    })
-    .expect("new");
-    let err = input.gather(0, &mut Vec::new()).expect_err("no table");
+    }));
     assert!(
-        err.to_string()
-            .starts_with("reading /nonexistent-argus-proc/net/tcp: "),
+        err.starts_with("reading /nonexistent-argus-proc/net/tcp: "),
         "{err}"
     );
 }

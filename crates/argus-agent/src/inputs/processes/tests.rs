@@ -1,6 +1,3 @@
-
-use argus_core::line_protocol::FieldValue;
-
 use super::*;
 use crate::inputs::testcases;
 
@@ -33,15 +30,12 @@ fn stat_lines() {
 
 #[test]
 fn a_missing_root_is_an_error_naming_it() {
-    let mut processes = Processes::new(&Config {
+    let err = testcases::gather_err(Processes::new(&Config {
         procfs_root: "/nonexistent-argus-proc".into(),
         ..Config::default()
-    })
-    .expect("new");
-    let err = processes.gather(0, &mut Vec::new()).expect_err("no root");
+    }));
     assert!(
-        err.to_string()
-            .starts_with("listing /nonexistent-argus-proc: "),
+        err.starts_with("listing /nonexistent-argus-proc: "),
         "{err}"
     );
 }
@@ -72,16 +66,10 @@ fn pids() -> usize {
 #[test]
 fn real_proc_counts_every_process() {
     let before = pids();
-    let mut processes = Processes::new(&Config::default()).expect("new");
-    let mut out = Vec::new();
-    processes.gather(4, &mut out).expect("gather");
+    let point = testcases::gather_one(Processes::new(&Config::default()));
     let after = pids();
 
-    assert_eq!(out.len(), 1);
-    let get = |field: &str| match out[0].fields.iter().find(|(k, _)| k == field) {
-        Some((_, FieldValue::UInt(v))) => *v,
-        other => panic!("{field}: {other:?}"),
-    };
+    let get = |field: &str| testcases::uint_field(&point, field);
     let total = get("total");
     // Other tests start and end processes meanwhile; allow for a few.
     let (low, high) = (before.min(after) as u64, before.max(after) as u64);

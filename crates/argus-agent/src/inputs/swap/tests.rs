@@ -31,17 +31,8 @@ fn vmstat_page_counts() {
 
 #[test]
 fn real_proc_matches_meminfo_and_vmstat() {
-    let mut swap = Swap::new(&Config::default()).expect("new");
-    let mut out = Vec::new();
-    swap.gather(7, &mut out).expect("gather");
-    assert_eq!(out.len(), 1);
-    let get = |name: &str| {
-        out[0]
-            .fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
+    let point = testcases::gather_one(Swap::new(&Config::default()));
+    let get = |name: &str| testcases::field_value(&point, name).cloned();
     let reference = procfs::Meminfo::current().expect("procfs meminfo");
     assert_eq!(get("total"), Some(FieldValue::UInt(reference.swap_total)));
     let Some(FieldValue::UInt(free)) = get("free") else {

@@ -1,5 +1,4 @@
 
-use argus_core::line_protocol::FieldValue;
 use procfs::{Current, CurrentSI};
 
 use super::*;
@@ -87,17 +86,11 @@ fn real_proc_matches_the_procfs_crate() {
         .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
         .count() as u64;
     let before = procfs::Uptime::current().expect("procfs uptime");
-    let mut system = System::new(&Config::default()).expect("new");
-    let mut out = Vec::new();
-    system.gather(2, &mut out).expect("gather");
+    let point = testcases::gather_one(System::new(&Config::default()));
     let after = procfs::Uptime::current().expect("procfs uptime");
     let kernel = procfs::KernelStats::current().expect("procfs stat");
 
-    assert_eq!(out.len(), 1);
-    let get = |field: &str| match out[0].fields.iter().find(|(k, _)| k == field) {
-        Some((_, FieldValue::UInt(v))) => *v,
-        other => panic!("{field}: {other:?}"),
-    };
+    let get = |field: &str| testcases::uint_field(&point, field);
     assert_eq!(get("n_cpus"), cpu_lines);
     assert_eq!(get("n_cpus"), kernel.cpu_time.len() as u64);
     assert_eq!(get("boot_time"), kernel.btime);

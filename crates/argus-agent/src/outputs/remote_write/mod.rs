@@ -15,8 +15,8 @@ pub use argus_core::remote_write::proto;
 
 use super::http::{Auth, HttpClient, auth, parse_url};
 use crate::output::{Batch, Output};
-use argus_core::Labels;
 use argus_core::line_protocol::{Line, Precision, line_to_series};
+use argus_core::{Labels, TimeSeries};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
@@ -92,40 +92,29 @@ impl RemoteWrite {
 }
 
 /// The request for `points` (millisecond timestamps; `now_ms` for those without one).
+/// The points are grouped by series here; turning the groups into protobuf is
+/// [`argus_core::remote_write::from_series`], the one the server's remote storage uses.
 pub fn encode(points: &[Line<'static>], now_ms: i64) -> proto::WriteRequest {
     let mut series = Vec::new();
     for p in points {
         line_to_series(p, Precision::Milliseconds, now_ms, &[], &mut series);
     }
     let mut index: HashMap<Labels, usize> = HashMap::with_capacity(series.len());
-    let mut out: Vec<proto::TimeSeries> = Vec::with_capacity(series.len());
+    let mut grouped: Vec<TimeSeries> = Vec::with_capacity(series.len());
     for s in series {
-        let samples = s.samples.iter().map(|x| proto::Sample {
-            value: x.value,
-            timestamp: x.ts,
-        });
         match index.get(&s.labels) {
-            Some(&i) => out[i].samples.extend(samples),
+            Some(&i) => grouped[i].samples.extend(s.samples),
             None => {
-                index.insert(s.labels.clone(), out.len());
-                out.push(proto::TimeSeries {
-                    labels: s
-                        .labels
-                        .iter()
-                        .map(|l| proto::Label {
-                            name: l.name.clone(),
-                            value: l.value.clone(),
-                        })
-                        .collect(),
-                    samples: samples.collect(),
-                });
+                index.insert(s.labels.clone(), grouped.len());
+                grouped.push(s);
             }
         }
     }
-    for ts in &mut out {
-        ts.samples.sort_by_key(|s| s.timestamp);
+    for s in &mut grouped {
+        // Stable, so samples with equal timestamps keep the order of the points.
+        s.samples.sort_by_key(|x| x.ts);
     }
-    proto::WriteRequest { timeseries: out }
+    argus_core::remote_write::from_series(&grouped)
 }
 
 pub use argus_core::remote_write::{compress, decode};
