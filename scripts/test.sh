@@ -23,6 +23,9 @@ fi
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
+# The agent's inputs are declared by a macro (one line each in inputs/mod.rs), where
+# cargo fmt does not follow them: check every tracked file directly as well.
+git ls-files -z '*.rs' | xargs -0 rustfmt --edition 2024 --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== the agent-only build: compiles, and holds none of the server's crates"

@@ -114,12 +114,12 @@ impl Disk {
     /// Builds the input.
     pub(crate) fn new(config: &Config) -> anyhow::Result<Self> {
         Ok(Disk {
-                mount_points: config.mount_points.clone(),
-                ignore_fs: config.ignore_fs.clone(),
-                host_root: config.host_root.clone(),
-                mounts: ProcFile::new(&config.procfs_root, "mounts"),
-                stat: Box::new(statvfs),
-            })
+            mount_points: config.mount_points.clone(),
+            ignore_fs: config.ignore_fs.clone(),
+            host_root: config.host_root.clone(),
+            mounts: ProcFile::new(&config.procfs_root, "mounts"),
+            stat: Box::new(statvfs),
+        })
     }
 
     fn wanted(&self, mount: &Mount) -> bool {

@@ -46,12 +46,12 @@ impl DiskIo {
     /// Builds the input.
     pub(crate) fn new(config: &Config) -> anyhow::Result<Self> {
         Ok(DiskIo {
-                devices: NameFilter::new(
-                    ("devices", &config.devices),
-                    ("ignore_devices", &config.ignore_devices),
-                )?,
-                diskstats: ProcFile::new(&config.procfs_root, "diskstats"),
-            })
+            devices: NameFilter::new(
+                ("devices", &config.devices),
+                ("ignore_devices", &config.ignore_devices),
+            )?,
+            diskstats: ProcFile::new(&config.procfs_root, "diskstats"),
+        })
     }
 }
 
@@ -63,23 +63,24 @@ impl Input for DiskIo {
     fn gather(&mut self, now_ms: i64, out: &mut Vec<Line<'static>>) -> anyhow::Result<()> {
         let devices = &self.devices;
         self.diskstats.parse(|text| {
-        for (i, line) in text.lines().enumerate() {
-            let mut cols = line.split_whitespace();
-            let (Some(_major), Some(_minor), Some(name)) = (cols.next(), cols.next(), cols.next())
-            else {
-                continue;
-            };
-            if !devices.keeps(name) {
-                continue;
+            for (i, line) in text.lines().enumerate() {
+                let mut cols = line.split_whitespace();
+                let (Some(_major), Some(_minor), Some(name)) =
+                    (cols.next(), cols.next(), cols.next())
+                else {
+                    continue;
+                };
+                if !devices.keeps(name) {
+                    continue;
+                }
+                // Kernels before 2.6.25 gave partitions only 4 counters; there is nothing to
+                // map them to, so such lines are skipped.
+                if line.split_whitespace().count() < 14 {
+                    continue;
+                }
+                out.push(parse_device(cols, i + 1, name, now_ms)?);
             }
-            // Kernels before 2.6.25 gave partitions only 4 counters; there is nothing to
-            // map them to, so such lines are skipped.
-            if line.split_whitespace().count() < 14 {
-                continue;
-            }
-            out.push(parse_device(cols, i + 1, name, now_ms)?);
-        }
-        Ok(())
+            Ok(())
         })?;
         Ok(())
     }

@@ -1,10 +1,7 @@
 use super::*;
 use crate::inputs::testcases;
 
-testcases::table_input_tests!(
-    "diskio",
-    |config, case| DiskIo::new(&config)
-);
+testcases::table_input_tests!("diskio", |config, case| DiskIo::new(&config));
 
 #[test]
 fn a_bad_counter_names_the_file_line_and_column() {

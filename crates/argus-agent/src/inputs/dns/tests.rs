@@ -122,7 +122,6 @@ fn lookup(config: Config) -> Line<'static> {
     testcases::gather_one(Dns::new(&config))
 }
 
-
 fn to(port: u16, domain: &str, record_type: &str, expect: &str) -> Config {
     Config {
         domain: domain.into(),

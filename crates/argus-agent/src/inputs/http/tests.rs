@@ -185,8 +185,6 @@ fn url(addr: SocketAddr, path: &str) -> Config {
     }
 }
 
-
-
 fn code(line: &Line<'_>) -> u64 {
     field(line, "result_code").expect("result_code") as u64
 }

@@ -36,8 +36,8 @@ impl Load {
     /// Builds the input.
     pub(crate) fn new(config: &Config) -> anyhow::Result<Self> {
         Ok(Load {
-                loadavg: ProcFile::new(&config.procfs_root, "loadavg"),
-            })
+            loadavg: ProcFile::new(&config.procfs_root, "loadavg"),
+        })
     }
 }
 

@@ -1,14 +1,10 @@
-
 use argus_core::line_protocol::FieldValue;
 use procfs::Current;
 
 use super::*;
 use crate::inputs::testcases;
 
-testcases::table_input_tests!(
-    "load",
-    |config, case| Load::new(&config)
-);
+testcases::table_input_tests!("load", |config, case| Load::new(&config));
 
 #[test]
 fn malformed_loadavg_is_an_error() {

@@ -9,8 +9,8 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
 use crate::inputs::common::input_config;
+use serde::{Deserialize, Serialize};
 
 /// Events an instance sends per minute unless configured.
 pub const DEFAULT_MAX_EVENTS_PER_MINUTE: u32 = 60;

@@ -84,9 +84,9 @@ impl Mem {
     /// Builds the input.
     pub(crate) fn new(config: &Config) -> anyhow::Result<Self> {
         Ok(Mem {
-                meminfo: ProcFile::new(&config.procfs_root, "meminfo"),
-                values: vec![None; KEYS.len()],
-            })
+            meminfo: ProcFile::new(&config.procfs_root, "meminfo"),
+            values: vec![None; KEYS.len()],
+        })
     }
 }
 
@@ -97,7 +97,8 @@ impl Input for Mem {
 
     fn gather(&mut self, now_ms: i64, out: &mut Vec<Line<'static>>) -> anyhow::Result<()> {
         let values = &mut self.values;
-        self.meminfo.parse(|text| parse_meminfo(text, KEYS, values))?;
+        self.meminfo
+            .parse(|text| parse_meminfo(text, KEYS, values))?;
         let fields = fields(&self.values).map_err(|e| self.meminfo.error(e))?;
         out.push(point("mem", Vec::new(), fields, now_ms));
         Ok(())

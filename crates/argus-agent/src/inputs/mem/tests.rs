@@ -1,14 +1,10 @@
-
 use argus_core::line_protocol::FieldValue;
 use procfs::Current;
 
 use super::*;
 use crate::inputs::testcases;
 
-testcases::table_input_tests!(
-    "mem",
-    |config, case| Mem::new(&config)
-);
+testcases::table_input_tests!("mem", |config, case| Mem::new(&config));
 
 #[test]
 fn computed_field_indexes_point_at_their_keys() {

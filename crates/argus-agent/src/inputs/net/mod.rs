@@ -41,12 +41,12 @@ impl Net {
     /// Builds the input.
     pub(crate) fn new(config: &Config) -> anyhow::Result<Self> {
         Ok(Net {
-                interfaces: NameFilter::new(
-                    ("interfaces", &config.interfaces),
-                    ("ignore_interfaces", &config.ignore_interfaces),
-                )?,
-                dev: ProcFile::new(&config.procfs_root, "net/dev"),
-            })
+            interfaces: NameFilter::new(
+                ("interfaces", &config.interfaces),
+                ("ignore_interfaces", &config.ignore_interfaces),
+            )?,
+            dev: ProcFile::new(&config.procfs_root, "net/dev"),
+        })
     }
 }
 
@@ -58,19 +58,19 @@ impl Input for Net {
     fn gather(&mut self, now_ms: i64, out: &mut Vec<Line<'static>>) -> anyhow::Result<()> {
         let interfaces = &self.interfaces;
         self.dev.parse(|text| {
-        // Two header lines, then `name: 8 receive counters 8 transmit counters`. The
-        // name is split at the colon: old kernels wrote `eth0:123` with no space.
-        for (i, line) in text.lines().enumerate().skip(2) {
-            let Some((name, counters)) = line.split_once(':') else {
-                continue;
-            };
-            let name = name.trim();
-            if !interfaces.keeps(name) {
-                continue;
+            // Two header lines, then `name: 8 receive counters 8 transmit counters`. The
+            // name is split at the colon: old kernels wrote `eth0:123` with no space.
+            for (i, line) in text.lines().enumerate().skip(2) {
+                let Some((name, counters)) = line.split_once(':') else {
+                    continue;
+                };
+                let name = name.trim();
+                if !interfaces.keeps(name) {
+                    continue;
+                }
+                out.push(parse_interface(counters, i + 1, name, now_ms)?);
             }
-            out.push(parse_interface(counters, i + 1, name, now_ms)?);
-        }
-        Ok(())
+            Ok(())
         })?;
         Ok(())
     }

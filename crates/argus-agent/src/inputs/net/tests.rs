@@ -1,10 +1,7 @@
 use super::*;
 use crate::inputs::testcases;
 
-testcases::table_input_tests!(
-    "net",
-    |config, case| Net::new(&config)
-);
+testcases::table_input_tests!("net", |config, case| Net::new(&config));
 
 #[test]
 fn a_truncated_line_names_the_missing_column() {

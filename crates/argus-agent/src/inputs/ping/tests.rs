@@ -7,7 +7,6 @@ fn run(config: Config) -> Line<'static> {
     testcases::gather_one(Ping::new(&config))
 }
 
-
 fn config(host: &str) -> Config {
     Config {
         host: host.into(),

@@ -77,10 +77,10 @@ impl Processes {
     /// Builds the input.
     pub(crate) fn new(config: &Config) -> anyhow::Result<Self> {
         Ok(Processes {
-                root: config.procfs_root.clone(),
-                path: config.procfs_root.clone(),
-                buf: vec![0; 512],
-            })
+            root: config.procfs_root.clone(),
+            path: config.procfs_root.clone(),
+            buf: vec![0; 512],
+        })
     }
 
     fn scan(&mut self) -> io::Result<Counts> {

@@ -35,8 +35,6 @@ fn gather(procstat: &mut Procstat, now_ms: i64) -> Vec<Line<'static>> {
     out
 }
 
-
-
 /// `cpu_usage` is the CPU time a process used since the previous gather over the wall
 /// time between the two: here 75 ticks (0.75 s) in 1.5 s, 50 %.
 #[test]

@@ -41,11 +41,11 @@ impl Swap {
     /// Builds the input.
     pub(crate) fn new(config: &Config) -> anyhow::Result<Self> {
         Ok(Swap {
-                meminfo: ProcFile::new(&config.procfs_root, "meminfo"),
-                vmstat: ProcFile::new(&config.procfs_root, "vmstat"),
-                page_size: procfs::page_size(),
-                values: [None; 2],
-            })
+            meminfo: ProcFile::new(&config.procfs_root, "meminfo"),
+            vmstat: ProcFile::new(&config.procfs_root, "vmstat"),
+            page_size: procfs::page_size(),
+            values: [None; 2],
+        })
     }
 }
 
@@ -56,7 +56,8 @@ impl Input for Swap {
 
     fn gather(&mut self, now_ms: i64, out: &mut Vec<Line<'static>>) -> anyhow::Result<()> {
         let values = &mut self.values;
-        self.meminfo.parse(|text| parse_meminfo(text, MEMINFO_KEYS, values))?;
+        self.meminfo
+            .parse(|text| parse_meminfo(text, MEMINFO_KEYS, values))?;
         let [Some(total), Some(free)] = self.values else {
             let missing = ParseError::new(0, "no SwapTotal or SwapFree line");
             return Err(self.meminfo.error(missing).into());

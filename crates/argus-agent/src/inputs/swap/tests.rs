@@ -1,4 +1,3 @@
-
 use argus_core::line_protocol::FieldValue;
 use procfs::Current;
 

@@ -43,11 +43,11 @@ impl System {
     /// Builds the input.
     pub(crate) fn new(config: &Config) -> anyhow::Result<Self> {
         Ok(System {
-                uptime: ProcFile::new(&config.procfs_root, "uptime"),
-                stat: ProcFile::new(&config.procfs_root, "stat"),
-                utmp_path: config.utmp_path.clone(),
-                utmp: Vec::new(),
-            })
+            uptime: ProcFile::new(&config.procfs_root, "uptime"),
+            stat: ProcFile::new(&config.procfs_root, "stat"),
+            utmp_path: config.utmp_path.clone(),
+            utmp: Vec::new(),
+        })
     }
 }
 

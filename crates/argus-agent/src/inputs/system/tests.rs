@@ -1,4 +1,3 @@
-
 use procfs::{Current, CurrentSI};
 
 use super::*;

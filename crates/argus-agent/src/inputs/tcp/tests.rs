@@ -54,7 +54,16 @@ fn config(address: impl ToString) -> Config {
 /// with `-ERR`; `{closed}` is a port nobody listens on.
 #[test]
 fn fixture_cases() {
-    let addr = server(|line| Some(if line == "PING" { "+PONG\r\n" } else { "-ERR\r\n" }.into()));
+    let addr = server(|line| {
+        Some(
+            if line == "PING" {
+                "+PONG\r\n"
+            } else {
+                "-ERR\r\n"
+            }
+            .into(),
+        )
+    });
     let closed = TcpListener::bind("127.0.0.1:0").expect("bind");
     let closed_port = closed.local_addr().expect("addr").port();
     drop(closed);
