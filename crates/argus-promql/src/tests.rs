@@ -1,52 +1,10 @@
-//! End-to-end evaluator tests over an in-memory storage. Expected values are computed by
+//! End-to-end evaluator tests over an in-memory store ([`MemStore`]). Expected values are computed by
 //! hand from Prometheus 2.42's definitions; the comments show the arithmetic.
 
 use crate::{Engine, EngineOptions, QueryError, Value};
-use argus_core::{
-    Labels, Matcher, Sample, Storage, StorageError, StorageStats, TimeSeries, matcher::matches_all,
-};
+use argus_core::storage::mem::MemStore;
+use argus_core::{Labels, Sample, TimeSeries};
 use std::sync::Arc;
-
-/// Series in memory; `select` filters by matchers and time like a real store.
-#[derive(Default)]
-pub(crate) struct MemStorage {
-    pub series: Vec<TimeSeries>,
-}
-
-impl Storage for MemStorage {
-    fn append(&self, _series: Vec<TimeSeries>) -> Result<(), StorageError> {
-        Err(StorageError::Other("read-only".into()))
-    }
-
-    fn select(
-        &self,
-        matchers: &[Matcher],
-        start_ms: i64,
-        end_ms: i64,
-    ) -> Result<Vec<TimeSeries>, StorageError> {
-        let mut out: Vec<TimeSeries> = self
-            .series
-            .iter()
-            .filter(|s| matches_all(matchers, &s.labels))
-            .map(|s| TimeSeries {
-                labels: s.labels.clone(),
-                samples: s
-                    .samples
-                    .iter()
-                    .filter(|p| p.ts >= start_ms && p.ts <= end_ms)
-                    .copied()
-                    .collect(),
-            })
-            .filter(|s| !s.samples.is_empty())
-            .collect();
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
-        Ok(out)
-    }
-
-    fn stats(&self) -> StorageStats {
-        StorageStats::default()
-    }
-}
 
 /// `name{k="v",…}` with samples `(seconds, value)`.
 fn ser(name: &str, labels: &[(&str, &str)], points: &[(i64, f64)]) -> TimeSeries {
@@ -70,7 +28,10 @@ fn lin(start: i64, step: i64, first: f64, inc: f64, count: usize) -> Vec<(i64, f
 }
 
 fn engine(series: Vec<TimeSeries>) -> Engine {
-    Engine::new(Arc::new(MemStorage { series }), EngineOptions::default())
+    Engine::new(
+        Arc::new(MemStore::from_series(series)),
+        EngineOptions::default(),
+    )
 }
 
 /// Instant query at `t` seconds, as `(labels, value)` in result order.
@@ -973,7 +934,7 @@ fn limits_and_timeout() {
     let series: Vec<TimeSeries> = (0..20)
         .map(|i| ser("m", &[("i", &i.to_string())], &lin(0, 10, 0.0, 1.0, 100)))
         .collect();
-    let storage = Arc::new(MemStorage { series });
+    let storage = Arc::new(MemStore::from_series(series));
     let opts = EngineOptions {
         max_samples: 1000,
         ..EngineOptions::default()
