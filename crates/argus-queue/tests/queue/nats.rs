@@ -10,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use argus_queue::{NatsOptions, NatsQueue, Queue, QueueError};
+use argus_queue::{NatsOptions, NatsQueue, Queue, QueueError, TopicStats};
 use bytes::Bytes;
 
 use crate::{drain, ids, payload, publish_n, publish_until_full};
@@ -148,6 +148,13 @@ fn start_temp() -> (tempfile::TempDir, Server) {
     (store, server)
 }
 
+/// The queue's figures for `topic`.
+async fn topic_stats(q: &NatsQueue, topic: &str) -> TopicStats {
+    let stats = q.stats().await.expect("stats");
+    let found = stats.topics.into_iter().find(|t| t.topic == topic);
+    found.expect("topic stats")
+}
+
 async fn connect(server: &Server, f: impl FnOnce(&mut NatsOptions)) -> NatsQueue {
     let mut opts = NatsOptions {
         url: server.url(),
@@ -177,23 +184,13 @@ async fn nats_publish_consume_ack() {
         assert_eq!(d.payload, payload(d.id - 1));
         assert_eq!(d.topic(), "samples");
     }
-    let stats = q.stats().await.expect("stats");
-    let samples = stats
-        .topics
-        .iter()
-        .find(|t| t.topic == "samples")
-        .expect("samples stats");
+    let samples = topic_stats(&q, "samples").await;
     assert_eq!(samples.next_id, 11);
     assert_eq!(samples.consumers[0].pending, 10);
 
     c.ack(&got).await.expect("ack");
     c.ack(&rest).await.expect("ack");
-    let stats = q.stats().await.expect("stats");
-    let samples = stats
-        .topics
-        .iter()
-        .find(|t| t.topic == "samples")
-        .expect("samples stats");
+    let samples = topic_stats(&q, "samples").await;
     assert_eq!(
         (
             samples.consumers[0].group.as_str(),
