@@ -1,8 +1,10 @@
 //! The storage trait the server writes through and queries from.
 //!
-//! Implementations: the server's in-memory placeholder (`MemStore`, foundation only) and
+//! Implementations: [`mem::MemStore`], in memory, for tests and embedders, and
 //! `argus-tsdb`, the real engine. The trait is synchronous: an engine that fsyncs blocks,
 //! so async callers run it on a blocking thread.
+
+pub mod mem;
 
 use crate::matcher::Matcher;
 use crate::model::{Labels, Sample, TimeSeries};
@@ -90,7 +92,7 @@ pub struct StorageStats {
 
 pub trait Storage: Send + Sync {
     /// Stores the samples. When this returns `Ok`, the samples are as durable as the
-    /// implementation promises (the placeholder: not at all; argus-tsdb: fsynced).
+    /// implementation promises (`MemStore`: not at all; argus-tsdb: fsynced).
     fn append(&self, series: Vec<TimeSeries>) -> Result<(), StorageError>;
 
     /// Every series matching all `matchers` with its samples in `[start_ms, end_ms]`,

@@ -1,52 +1,10 @@
-//! End-to-end evaluator tests over an in-memory storage. Expected values are computed by
+//! End-to-end evaluator tests over an in-memory store ([`MemStore`]). Expected values are computed by
 //! hand from Prometheus 2.42's definitions; the comments show the arithmetic.
 
 use crate::{Engine, EngineOptions, QueryError, Value};
-use argus_core::{
-    Labels, Matcher, Sample, Storage, StorageError, StorageStats, TimeSeries, matcher::matches_all,
-};
+use argus_core::storage::mem::MemStore;
+use argus_core::{Labels, Sample, TimeSeries};
 use std::sync::Arc;
-
-/// Series in memory; `select` filters by matchers and time like a real store.
-#[derive(Default)]
-pub(crate) struct MemStorage {
-    pub series: Vec<TimeSeries>,
-}
-
-impl Storage for MemStorage {
-    fn append(&self, _series: Vec<TimeSeries>) -> Result<(), StorageError> {
-        Err(StorageError::Other("read-only".into()))
-    }
-
-    fn select(
-        &self,
-        matchers: &[Matcher],
-        start_ms: i64,
-        end_ms: i64,
-    ) -> Result<Vec<TimeSeries>, StorageError> {
-        let mut out: Vec<TimeSeries> = self
-            .series
-            .iter()
-            .filter(|s| matches_all(matchers, &s.labels))
-            .map(|s| TimeSeries {
-                labels: s.labels.clone(),
-                samples: s
-                    .samples
-                    .iter()
-                    .filter(|p| p.ts >= start_ms && p.ts <= end_ms)
-                    .copied()
-                    .collect(),
-            })
-            .filter(|s| !s.samples.is_empty())
-            .collect();
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
-        Ok(out)
-    }
-
-    fn stats(&self) -> StorageStats {
-        StorageStats::default()
-    }
-}
 
 /// `name{k="v",…}` with samples `(seconds, value)`.
 fn ser(name: &str, labels: &[(&str, &str)], points: &[(i64, f64)]) -> TimeSeries {
@@ -70,7 +28,10 @@ fn lin(start: i64, step: i64, first: f64, inc: f64, count: usize) -> Vec<(i64, f
 }
 
 fn engine(series: Vec<TimeSeries>) -> Engine {
-    Engine::new(Arc::new(MemStorage { series }), EngineOptions::default())
+    Engine::new(
+        Arc::new(MemStore::from_series(series)),
+        EngineOptions::default(),
+    )
 }
 
 /// Instant query at `t` seconds, as `(labels, value)` in result order.
@@ -100,10 +61,6 @@ fn close(a: f64, b: f64) -> bool {
     (a.is_nan() && b.is_nan()) || a == b || (a - b).abs() <= 1e-9 * a.abs().max(b.abs())
 }
 
-fn assert_close(got: f64, want: f64) {
-    assert!(close(got, want), "got {got}, want {want}");
-}
-
 fn assert_result(e: &Engine, q: &str, t: i64, want: &[(&str, f64)]) {
     let got = iq(e, q, t);
     assert_eq!(got.len(), want.len(), "{q}: {got:?}");
@@ -126,6 +83,36 @@ fn assert_set(e: &Engine, q: &str, t: i64, want: &[(&str, f64)]) {
     }
 }
 
+/// What a query in a test table should return.
+#[derive(Debug)]
+enum Want<'a> {
+    /// Exactly these `(labels, value)` pairs, in this order (values as [`close`] compares).
+    Seq(&'a [(&'a str, f64)]),
+    /// Exactly these pairs, in any order.
+    Set(&'a [(&'a str, f64)]),
+    /// One element, whatever its labels, [`close`] to this value.
+    Close(f64),
+    /// One element, whatever its labels, of exactly this value.
+    Exact(f64),
+}
+use Want::{Close, Exact, Seq, Set};
+
+/// Runs each `(query, seconds, want)` of a table as an instant query; a failure names the
+/// query and its time.
+fn check(e: &Engine, cases: &[(&str, i64, Want<'_>)]) {
+    for (q, t, want) in cases {
+        match want {
+            Seq(w) => assert_result(e, q, *t, w),
+            Set(w) => assert_set(e, q, *t, w),
+            Close(w) => {
+                let got = one(e, q, *t);
+                assert!(close(got, *w), "{q} at {t}: got {got}, want {w}");
+            }
+            Exact(w) => assert_eq!(one(e, q, *t), *w, "{q} at {t}"),
+        }
+    }
+}
+
 #[test]
 fn lookback_includes_exactly_five_minutes() {
     let e = engine(vec![ser("m", &[], &[(0, 1.0)])]);
@@ -144,31 +131,29 @@ fn stale_marker_ends_a_series_but_plain_nan_is_a_value() {
         ser("m", &[("a", "1")], &[(0, 1.0), (10, stale), (20, 3.0)]),
         ser("m", &[("a", "2")], &[(0, f64::NAN)]),
     ]);
-    assert_result(
-        &e,
-        "m",
-        5,
-        &[(r#"m{a="1"}"#, 1.0), (r#"m{a="2"}"#, f64::NAN)],
-    );
-    assert_result(&e, "m", 15, &[(r#"m{a="2"}"#, f64::NAN)]);
-    assert_result(
-        &e,
-        "m",
-        20,
-        &[(r#"m{a="1"}"#, 3.0), (r#"m{a="2"}"#, f64::NAN)],
-    );
-    // The marker never enters a range window.
-    assert_close(one(&e, r#"count_over_time(m{a="1"}[1m])"#, 30), 2.0);
+    #[rustfmt::skip]
+    let cases = [
+        ("m", 5, Seq(&[(r#"m{a="1"}"#, 1.0), (r#"m{a="2"}"#, f64::NAN)])),
+        ("m", 15, Seq(&[(r#"m{a="2"}"#, f64::NAN)])),
+        ("m", 20, Seq(&[(r#"m{a="1"}"#, 3.0), (r#"m{a="2"}"#, f64::NAN)])),
+        // The marker never enters a range window.
+        (r#"count_over_time(m{a="1"}[1m])"#, 30, Close(2.0)),
+    ];
+    check(&e, &cases);
 }
 
 #[test]
 fn offset_and_at_modifiers() {
     let e = engine(vec![ser("m", &[], &lin(0, 60, 0.0, 1.0, 11))]);
-    assert_eq!(one(&e, "m offset 2m", 600), 8.0);
-    assert_eq!(one(&e, "m offset -2m", 300), 7.0);
-    assert_eq!(one(&e, "m @ 120", 600), 2.0);
-    assert_eq!(one(&e, "m @ 240 offset 1m", 600), 3.0);
-    assert_eq!(one(&e, "timestamp(m @ 240)", 600), 240.0);
+    #[rustfmt::skip]
+    let cases = [
+        ("m offset 2m", 600, Exact(8.0)),
+        ("m offset -2m", 300, Exact(7.0)),
+        ("m @ 120", 600, Exact(2.0)),
+        ("m @ 240 offset 1m", 600, Exact(3.0)),
+        ("timestamp(m @ 240)", 600, Exact(240.0)),
+    ];
+    check(&e, &cases);
     // @ start() / end() of a range query.
     let Ok(Value::Matrix(m)) = e.range("m @ end()", 60_000, 180_000, 60_000) else {
         panic!("range")
@@ -198,34 +183,42 @@ fn rate_counts_resets_and_extrapolates() {
         // 0, 10, 20 at 20s..40s: 20 s gaps at both ends exceed the threshold.
         ser("g", &[], &lin(20, 10, 0.0, 10.0, 3)),
     ]);
-    assert_close(one(&e, "rate(c[1m])", 60), 1.0);
-    // 15 - 0 + 20 (the reset adds the value before it).
-    assert_close(one(&e, "increase(r[40s])", 40), 35.0);
-    assert_close(one(&e, "resets(r[1m])", 40), 1.0);
-    assert_close(one(&e, "changes(r[1m])", 40), 4.0);
-    // 50 over 50 s, extended by 5 s on both sides: 50 · 60/50.
-    assert_close(one(&e, "increase(x[1m])", 60), 60.0);
-    assert_close(one(&e, "rate(x[1m])", 60), 1.0);
-    // 50 · (50 + 1 + 5)/50.
-    assert_close(one(&e, "increase(z[1m])", 60), 56.0);
-    // delta: 20 · (20 + 5 + 5)/20; increase: the zero point is at the first sample.
-    assert_close(one(&e, "delta(g[1m])", 60), 30.0);
-    assert_close(one(&e, "increase(g[1m])", 60), 25.0);
-    // A single sample gives nothing.
-    assert!(iq(&e, "rate(g[5s])", 40).is_empty());
-    // irate over the reset: the last value over its gap.
-    assert_close(one(&e, "irate(r[1m])", 30), 0.5);
-    assert_close(one(&e, "irate(r[1m])", 40), 1.0);
-    assert_close(one(&e, "idelta(r[1m])", 30), -15.0);
+    #[rustfmt::skip]
+    let cases = [
+        ("rate(c[1m])", 60, Close(1.0)),
+        // 15 - 0 + 20 (the reset adds the value before it).
+        ("increase(r[40s])", 40, Close(35.0)),
+        ("resets(r[1m])", 40, Close(1.0)),
+        ("changes(r[1m])", 40, Close(4.0)),
+        // 50 over 50 s, extended by 5 s on both sides: 50 · 60/50.
+        ("increase(x[1m])", 60, Close(60.0)),
+        ("rate(x[1m])", 60, Close(1.0)),
+        // 50 · (50 + 1 + 5)/50.
+        ("increase(z[1m])", 60, Close(56.0)),
+        // delta: 20 · (20 + 5 + 5)/20; increase: the zero point is at the first sample.
+        ("delta(g[1m])", 60, Close(30.0)),
+        ("increase(g[1m])", 60, Close(25.0)),
+        // A single sample gives nothing.
+        ("rate(g[5s])", 40, Seq(&[])),
+        // irate over the reset: the last value over its gap.
+        ("irate(r[1m])", 30, Close(0.5)),
+        ("irate(r[1m])", 40, Close(1.0)),
+        ("idelta(r[1m])", 30, Close(-15.0)),
+    ];
+    check(&e, &cases);
 }
 
 #[test]
 fn range_windows_are_closed_at_both_ends() {
     let e = engine(vec![ser("m", &[], &lin(0, 10, 1.0, 1.0, 7))]);
     // [0, 60] holds all 7 samples.
-    assert_close(one(&e, "count_over_time(m[1m])", 60), 7.0);
-    assert_close(one(&e, "count_over_time(m[1m] offset 10s)", 60), 6.0);
-    assert_close(one(&e, "sum_over_time(m[30s])", 60), 4.0 + 5.0 + 6.0 + 7.0);
+    #[rustfmt::skip]
+    let cases = [
+        ("count_over_time(m[1m])", 60, Close(7.0)),
+        ("count_over_time(m[1m] offset 10s)", 60, Close(6.0)),
+        ("sum_over_time(m[30s])", 60, Close(4.0 + 5.0 + 6.0 + 7.0)),
+    ];
+    check(&e, &cases);
 }
 
 #[test]
@@ -248,45 +241,45 @@ fn over_time_functions() {
         ser("n", &[], &[(0, f64::NAN), (10, 1.0)]),
     ]);
     let t = 70;
-    assert_close(one(&e, "avg_over_time(m[70s])", t), 5.0);
-    assert_close(one(&e, "min_over_time(m[70s])", t), 2.0);
-    assert_close(one(&e, "max_over_time(m[70s])", t), 9.0);
-    assert_close(one(&e, "sum_over_time(m[70s])", t), 40.0);
-    assert_close(one(&e, "count_over_time(m[70s])", t), 8.0);
-    // Population variance of the textbook set {2,4,4,4,5,5,7,9} is 4.
-    assert_close(one(&e, "stdvar_over_time(m[70s])", t), 4.0);
-    assert_close(one(&e, "stddev_over_time(m[70s])", t), 2.0);
-    // rank = 0.5·7 = 3.5 → between 4 and 5.
-    assert_close(one(&e, "quantile_over_time(0.5, m[70s])", t), 4.5);
-    assert_close(
-        one(&e, "quantile_over_time(0.9, m[70s])", t),
-        7.0 + 0.3 * 2.0,
-    );
-    assert_result(&e, "last_over_time(m[70s])", t, &[(r#"m{a="x"}"#, 9.0)]);
-    assert_result(&e, "present_over_time(m[70s])", t, &[(r#"{a="x"}"#, 1.0)]);
-    // min/max skip a leading NaN.
-    assert_close(one(&e, "max_over_time(n[1m])", 10), 1.0);
-    assert_close(one(&e, "min_over_time(n[1m])", 10), 1.0);
-    assert!(one(&e, "avg_over_time(n[1m])", 10).is_nan());
-    assert_result(&e, "absent_over_time(m[1m])", t, &[]);
-    assert_result(
-        &e,
-        r#"absent_over_time(nope{job="j",x=~"y"}[1m])"#,
-        t,
-        &[(r#"{job="j"}"#, 1.0)],
-    );
+    #[rustfmt::skip]
+    let cases = [
+        ("avg_over_time(m[70s])", t, Close(5.0)),
+        ("min_over_time(m[70s])", t, Close(2.0)),
+        ("max_over_time(m[70s])", t, Close(9.0)),
+        ("sum_over_time(m[70s])", t, Close(40.0)),
+        ("count_over_time(m[70s])", t, Close(8.0)),
+        // Population variance of the textbook set {2,4,4,4,5,5,7,9} is 4.
+        ("stdvar_over_time(m[70s])", t, Close(4.0)),
+        ("stddev_over_time(m[70s])", t, Close(2.0)),
+        // rank = 0.5·7 = 3.5 → between 4 and 5.
+        ("quantile_over_time(0.5, m[70s])", t, Close(4.5)),
+        ("quantile_over_time(0.9, m[70s])", t, Close(7.0 + 0.3 * 2.0)),
+        ("last_over_time(m[70s])", t, Seq(&[(r#"m{a="x"}"#, 9.0)])),
+        ("present_over_time(m[70s])", t, Seq(&[(r#"{a="x"}"#, 1.0)])),
+        // min/max skip a leading NaN.
+        ("max_over_time(n[1m])", 10, Close(1.0)),
+        ("min_over_time(n[1m])", 10, Close(1.0)),
+        ("avg_over_time(n[1m])", 10, Close(f64::NAN)),
+        ("absent_over_time(m[1m])", t, Seq(&[])),
+        (r#"absent_over_time(nope{job="j",x=~"y"}[1m])"#, t, Seq(&[(r#"{job="j"}"#, 1.0)])),
+    ];
+    check(&e, &cases);
 }
 
 #[test]
 fn deriv_and_predict_linear() {
     // y = 3 + 0.5·t.
     let e = engine(vec![ser("m", &[], &lin(0, 10, 3.0, 5.0, 7))]);
-    assert_close(one(&e, "deriv(m[1m])", 60), 0.5);
-    // Intercept at the eval time (t = 60: 33) plus 0.5 · 100.
-    assert_close(one(&e, "predict_linear(m[1m], 100)", 60), 83.0);
-    // The intercept stays at the eval time even with an offset: window [0, 50], line
-    // through the same points, value at t = 60 is 33, plus 0.5 · 10.
-    assert_close(one(&e, "predict_linear(m[50s] offset 10s, 10)", 60), 38.0);
+    #[rustfmt::skip]
+    let cases = [
+        ("deriv(m[1m])", 60, Close(0.5)),
+        // Intercept at the eval time (t = 60: 33) plus 0.5 · 100.
+        ("predict_linear(m[1m], 100)", 60, Close(83.0)),
+        // The intercept stays at the eval time even with an offset: window [0, 50], line
+        // through the same points, value at t = 60 is 33, plus 0.5 · 10.
+        ("predict_linear(m[50s] offset 10s, 10)", 60, Close(38.0)),
+    ];
+    check(&e, &cases);
 }
 
 fn agg_data() -> Engine {
@@ -317,71 +310,28 @@ fn agg_data() -> Engine {
 #[test]
 fn aggregations_by_and_without() {
     let e = agg_data();
-    assert_result(&e, "sum(h)", 0, &[("{}", 15.0)]);
-    assert_result(
-        &e,
-        "sum by (job) (h)",
-        0,
-        &[(r#"{job="api"}"#, 4.0), (r#"{job="db"}"#, 11.0)],
-    );
-    assert_set(
-        &e,
-        "sum without (inst) (h)",
-        0,
-        &[
-            (r#"{job="api",mode="a"}"#, 1.0),
-            (r#"{job="api",mode="b"}"#, 3.0),
-            (r#"{job="db",mode="a"}"#, 11.0),
-        ],
-    );
-    assert_result(&e, "sum by (__name__) (h)", 0, &[("h{}", 15.0)]);
-    assert_result(
-        &e,
-        "avg by (job) (h)",
-        0,
-        &[(r#"{job="api"}"#, 2.0), (r#"{job="db"}"#, 5.5)],
-    );
-    assert_result(&e, "min(h)", 0, &[("{}", 1.0)]);
-    assert_result(&e, "max(h)", 0, &[("{}", 8.0)]);
-    assert_result(
-        &e,
-        "count by (mode) (h)",
-        0,
-        &[(r#"{mode="a"}"#, 3.0), (r#"{mode="b"}"#, 1.0)],
-    );
-    assert_result(
-        &e,
-        "group by (job) (h)",
-        0,
-        &[(r#"{job="api"}"#, 1.0), (r#"{job="db"}"#, 1.0)],
-    );
-    // mean 3.75; squared deviations 7.5625+0.5625+0.5625+18.0625 = 26.75; /4.
-    assert_result(&e, "stdvar(h)", 0, &[("{}", 6.6875)]);
-    assert_result(&e, "stddev(h)", 0, &[("{}", 6.6875f64.sqrt())]);
-    // Sorted 1,3,3,8: rank 0.75·3 = 2.25 → 3 + 0.25·5.
-    assert_result(&e, "quantile(0.75, h)", 0, &[("{}", 4.25)]);
-    assert_result(&e, "quantile(0.5, h)", 0, &[("{}", 3.0)]);
-    assert_result(&e, "quantile(2, h)", 0, &[("{}", f64::INFINITY)]);
-    assert_set(
-        &e,
-        "count_values(\"v\", h)",
-        0,
-        &[
-            (r#"{v="1"}"#, 1.0),
-            (r#"{v="3"}"#, 2.0),
-            (r#"{v="8"}"#, 1.0),
-        ],
-    );
-    assert_set(
-        &e,
-        "count_values by (job) (\"job\", h)",
-        0,
-        &[
-            (r#"{job="1"}"#, 1.0),
-            (r#"{job="3"}"#, 2.0),
-            (r#"{job="8"}"#, 1.0),
-        ],
-    );
+    #[rustfmt::skip]
+    let cases = [
+        ("sum(h)", 0, Seq(&[("{}", 15.0)])),
+        ("sum by (job) (h)", 0, Seq(&[(r#"{job="api"}"#, 4.0), (r#"{job="db"}"#, 11.0)])),
+        ("sum without (inst) (h)", 0, Set(&[(r#"{job="api",mode="a"}"#, 1.0), (r#"{job="api",mode="b"}"#, 3.0), (r#"{job="db",mode="a"}"#, 11.0)])),
+        ("sum by (__name__) (h)", 0, Seq(&[("h{}", 15.0)])),
+        ("avg by (job) (h)", 0, Seq(&[(r#"{job="api"}"#, 2.0), (r#"{job="db"}"#, 5.5)])),
+        ("min(h)", 0, Seq(&[("{}", 1.0)])),
+        ("max(h)", 0, Seq(&[("{}", 8.0)])),
+        ("count by (mode) (h)", 0, Seq(&[(r#"{mode="a"}"#, 3.0), (r#"{mode="b"}"#, 1.0)])),
+        ("group by (job) (h)", 0, Seq(&[(r#"{job="api"}"#, 1.0), (r#"{job="db"}"#, 1.0)])),
+        // mean 3.75; squared deviations 7.5625+0.5625+0.5625+18.0625 = 26.75; /4.
+        ("stdvar(h)", 0, Seq(&[("{}", 6.6875)])),
+        ("stddev(h)", 0, Seq(&[("{}", 6.6875f64.sqrt())])),
+        // Sorted 1,3,3,8: rank 0.75·3 = 2.25 → 3 + 0.25·5.
+        ("quantile(0.75, h)", 0, Seq(&[("{}", 4.25)])),
+        ("quantile(0.5, h)", 0, Seq(&[("{}", 3.0)])),
+        ("quantile(2, h)", 0, Seq(&[("{}", f64::INFINITY)])),
+        ("count_values(\"v\", h)", 0, Set(&[(r#"{v="1"}"#, 1.0), (r#"{v="3"}"#, 2.0), (r#"{v="8"}"#, 1.0)])),
+        ("count_values by (job) (\"job\", h)", 0, Set(&[(r#"{job="1"}"#, 1.0), (r#"{job="3"}"#, 2.0), (r#"{job="8"}"#, 1.0)])),
+    ];
+    check(&e, &cases);
 }
 
 #[test]
@@ -390,36 +340,16 @@ fn topk_and_bottomk_keep_labels_and_break_ties_as_prometheus_heap_does() {
     // Two series tie at 3. Prometheus 2.42's heap (storage order 1, 3 (inst 1, db),
     // 3 (inst 2, api), 8) pops 1 for the second 3, then pops the root 3 (inst 1, db)
     // for 8: the later-seen tie survives.
-    assert_result(
-        &e,
-        "topk(2, h)",
-        0,
-        &[
-            (r#"h{inst="2",job="db",mode="a"}"#, 8.0),
-            (r#"h{inst="2",job="api",mode="b"}"#, 3.0),
-        ],
-    );
-    // In bottomk the second 3 is not better than the kept 3: the first-seen one stays.
-    assert_result(
-        &e,
-        "bottomk(2, h)",
-        0,
-        &[
-            (r#"h{inst="1",job="api",mode="a"}"#, 1.0),
-            (r#"h{inst="1",job="db",mode="a"}"#, 3.0),
-        ],
-    );
-    // Groups in order of first appearance: api (inst 1), then db.
-    assert_result(
-        &e,
-        "topk by (job) (1, h)",
-        0,
-        &[
-            (r#"h{inst="2",job="api",mode="b"}"#, 3.0),
-            (r#"h{inst="2",job="db",mode="a"}"#, 8.0),
-        ],
-    );
-    assert_result(&e, "topk(0, h)", 0, &[]);
+    #[rustfmt::skip]
+    let cases = [
+        ("topk(2, h)", 0, Seq(&[(r#"h{inst="2",job="db",mode="a"}"#, 8.0), (r#"h{inst="2",job="api",mode="b"}"#, 3.0)])),
+        // In bottomk the second 3 is not better than the kept 3: the first-seen one stays.
+        ("bottomk(2, h)", 0, Seq(&[(r#"h{inst="1",job="api",mode="a"}"#, 1.0), (r#"h{inst="1",job="db",mode="a"}"#, 3.0)])),
+        // Groups in order of first appearance: api (inst 1), then db.
+        ("topk by (job) (1, h)", 0, Seq(&[(r#"h{inst="2",job="api",mode="b"}"#, 3.0), (r#"h{inst="2",job="db",mode="a"}"#, 8.0)])),
+        ("topk(0, h)", 0, Seq(&[])),
+    ];
+    check(&e, &cases);
     assert!(
         matches!(err(&e, "topk(scalar(nope), h)", 0), QueryError::Execution(m) if m.contains("overflows int64"))
     );
@@ -433,9 +363,13 @@ fn avg_handles_infinities_like_prometheus() {
         ser("j", &[("a", "1")], &[(0, f64::INFINITY)]),
         ser("j", &[("a", "2")], &[(0, f64::NEG_INFINITY)]),
     ]);
-    assert_eq!(one(&e, "avg(i)", 0), f64::INFINITY);
-    assert!(one(&e, "avg(j)", 0).is_nan());
-    assert!(one(&e, "stddev(i)", 0).is_nan());
+    #[rustfmt::skip]
+    let cases = [
+        ("avg(i)", 0, Exact(f64::INFINITY)),
+        ("avg(j)", 0, Close(f64::NAN)),
+        ("stddev(i)", 0, Close(f64::NAN)),
+    ];
+    check(&e, &cases);
 }
 
 fn bin_data() -> Engine {
@@ -453,102 +387,39 @@ fn bin_data() -> Engine {
 #[test]
 fn arithmetic_and_comparison_operators() {
     let e = bin_data();
-    assert_result(
-        &e,
-        "a / b",
-        0,
-        &[(r#"{i="1",job="x"}"#, 5.0), (r#"{i="2",job="x"}"#, 5.0)],
-    );
-    assert_result(
-        &e,
-        "a - on (i, job) b",
-        0,
-        &[(r#"{i="1",job="x"}"#, 8.0), (r#"{i="2",job="x"}"#, 16.0)],
-    );
-    // Storage order (by labels) is evaluation order.
-    assert_result(
-        &e,
-        "a > 15",
-        0,
-        &[(r#"a{i="1",job="y"}"#, 30.0), (r#"a{i="2",job="x"}"#, 20.0)],
-    );
-    // Scalar on the left: the vector's value is kept.
-    assert_result(
-        &e,
-        "15 < a",
-        0,
-        &[(r#"a{i="1",job="y"}"#, 30.0), (r#"a{i="2",job="x"}"#, 20.0)],
-    );
-    assert_set(
-        &e,
-        "a > bool 15",
-        0,
-        &[
-            (r#"{i="1",job="x"}"#, 0.0),
-            (r#"{i="2",job="x"}"#, 1.0),
-            (r#"{i="1",job="y"}"#, 1.0),
-        ],
-    );
-    assert_result(&e, "a > b + 9", 0, &[(r#"a{i="2",job="x"}"#, 20.0)]);
-    assert_result(
-        &e,
-        "a == bool on (i, job) b * 5",
-        0,
-        &[(r#"{i="1",job="x"}"#, 1.0), (r#"{i="2",job="x"}"#, 1.0)],
-    );
-    assert_eq!(one(&e, "2 ^ 3 ^ 2", 0), 512.0);
-    assert_eq!(one(&e, "-2 ^ 2", 0), -4.0);
-    assert_eq!(one(&e, "5 % 3 + 7 / 2", 0), 5.5);
-    assert_eq!(one(&e, "1 > bool 2", 0), 0.0);
-    assert_result(
-        &e,
-        "-b",
-        0,
-        &[(r#"{i="1",job="x"}"#, -2.0), (r#"{i="2",job="x"}"#, -4.0)],
-    );
-    // atan2 keeps the metric name in 2.42.
-    assert_result(
-        &e,
-        r#"b{i="1"} atan2 b{i="1"}"#,
-        0,
-        &[(r#"b{i="1",job="x"}"#, std::f64::consts::FRAC_PI_4)],
-    );
+    #[rustfmt::skip]
+    let cases = [
+        ("a / b", 0, Seq(&[(r#"{i="1",job="x"}"#, 5.0), (r#"{i="2",job="x"}"#, 5.0)])),
+        ("a - on (i, job) b", 0, Seq(&[(r#"{i="1",job="x"}"#, 8.0), (r#"{i="2",job="x"}"#, 16.0)])),
+        // Storage order (by labels) is evaluation order.
+        ("a > 15", 0, Seq(&[(r#"a{i="1",job="y"}"#, 30.0), (r#"a{i="2",job="x"}"#, 20.0)])),
+        // Scalar on the left: the vector's value is kept.
+        ("15 < a", 0, Seq(&[(r#"a{i="1",job="y"}"#, 30.0), (r#"a{i="2",job="x"}"#, 20.0)])),
+        ("a > bool 15", 0, Set(&[(r#"{i="1",job="x"}"#, 0.0), (r#"{i="2",job="x"}"#, 1.0), (r#"{i="1",job="y"}"#, 1.0)])),
+        ("a > b + 9", 0, Seq(&[(r#"a{i="2",job="x"}"#, 20.0)])),
+        ("a == bool on (i, job) b * 5", 0, Seq(&[(r#"{i="1",job="x"}"#, 1.0), (r#"{i="2",job="x"}"#, 1.0)])),
+        ("2 ^ 3 ^ 2", 0, Exact(512.0)),
+        ("-2 ^ 2", 0, Exact(-4.0)),
+        ("5 % 3 + 7 / 2", 0, Exact(5.5)),
+        ("1 > bool 2", 0, Exact(0.0)),
+        ("-b", 0, Seq(&[(r#"{i="1",job="x"}"#, -2.0), (r#"{i="2",job="x"}"#, -4.0)])),
+        // atan2 keeps the metric name in 2.42.
+        (r#"b{i="1"} atan2 b{i="1"}"#, 0, Seq(&[(r#"b{i="1",job="x"}"#, std::f64::consts::FRAC_PI_4)])),
+    ];
+    check(&e, &cases);
 }
 
 #[test]
 fn vector_matching_group_left_and_errors() {
     let e = bin_data();
-    assert_set(
-        &e,
-        "a * on (job) group_left (team) info",
-        0,
-        &[
-            (r#"{i="1",job="x",team="t1"}"#, 10.0),
-            (r#"{i="2",job="x",team="t1"}"#, 20.0),
-            (r#"{i="1",job="y",team="t2"}"#, 30.0),
-        ],
-    );
-    assert_set(
-        &e,
-        "info * on (job) group_right (team) a",
-        0,
-        &[
-            (r#"{i="1",job="x",team="t1"}"#, 10.0),
-            (r#"{i="2",job="x",team="t1"}"#, 20.0),
-            (r#"{i="1",job="y",team="t2"}"#, 30.0),
-        ],
-    );
-    // group_right comparison: the lhs value with the rhs labels.
-    assert_set(
-        &e,
-        "info < on (job) group_right a",
-        0,
-        &[
-            (r#"a{i="1",job="x"}"#, 1.0),
-            (r#"a{i="2",job="x"}"#, 1.0),
-            (r#"a{i="1",job="y"}"#, 1.0),
-        ],
-    );
+    #[rustfmt::skip]
+    let cases = [
+        ("a * on (job) group_left (team) info", 0, Set(&[(r#"{i="1",job="x",team="t1"}"#, 10.0), (r#"{i="2",job="x",team="t1"}"#, 20.0), (r#"{i="1",job="y",team="t2"}"#, 30.0)])),
+        ("info * on (job) group_right (team) a", 0, Set(&[(r#"{i="1",job="x",team="t1"}"#, 10.0), (r#"{i="2",job="x",team="t1"}"#, 20.0), (r#"{i="1",job="y",team="t2"}"#, 30.0)])),
+        // group_right comparison: the lhs value with the rhs labels.
+        ("info < on (job) group_right a", 0, Set(&[(r#"a{i="1",job="x"}"#, 1.0), (r#"a{i="2",job="x"}"#, 1.0), (r#"a{i="1",job="y"}"#, 1.0)])),
+    ];
+    check(&e, &cases);
     let m = err(&e, "a * on (job) info", 0).to_string();
     assert!(m.contains("many-to-one matching must be explicit"), "{m}");
     let m = err(&e, "info * on (job) a", 0).to_string();
@@ -566,34 +437,15 @@ fn vector_matching_group_left_and_errors() {
 #[test]
 fn set_operators() {
     let e = bin_data();
-    assert_result(
-        &e,
-        "a and b",
-        0,
-        &[(r#"a{i="1",job="x"}"#, 10.0), (r#"a{i="2",job="x"}"#, 20.0)],
-    );
-    assert_result(&e, "a unless b", 0, &[(r#"a{i="1",job="y"}"#, 30.0)]);
-    assert_result(
-        &e,
-        r#"b or a{job="y"}"#,
-        0,
-        &[
-            (r#"b{i="1",job="x"}"#, 2.0),
-            (r#"b{i="2",job="x"}"#, 4.0),
-            (r#"a{i="1",job="y"}"#, 30.0),
-        ],
-    );
-    assert_set(
-        &e,
-        "a and on (i) b",
-        0,
-        &[
-            (r#"a{i="1",job="x"}"#, 10.0),
-            (r#"a{i="2",job="x"}"#, 20.0),
-            (r#"a{i="1",job="y"}"#, 30.0),
-        ],
-    );
-    assert_result(&e, "a unless ignoring (job) b", 0, &[]);
+    #[rustfmt::skip]
+    let cases = [
+        ("a and b", 0, Seq(&[(r#"a{i="1",job="x"}"#, 10.0), (r#"a{i="2",job="x"}"#, 20.0)])),
+        ("a unless b", 0, Seq(&[(r#"a{i="1",job="y"}"#, 30.0)])),
+        (r#"b or a{job="y"}"#, 0, Seq(&[(r#"b{i="1",job="x"}"#, 2.0), (r#"b{i="2",job="x"}"#, 4.0), (r#"a{i="1",job="y"}"#, 30.0)])),
+        ("a and on (i) b", 0, Set(&[(r#"a{i="1",job="x"}"#, 10.0), (r#"a{i="2",job="x"}"#, 20.0), (r#"a{i="1",job="y"}"#, 30.0)])),
+        ("a unless ignoring (job) b", 0, Seq(&[])),
+    ];
+    check(&e, &cases);
 }
 
 #[test]
@@ -603,128 +455,33 @@ fn math_and_clamp_functions() {
         ser("v", &[("k", "b")], &[(0, 2.5)]),
         ser("v", &[("k", "c")], &[(0, 0.0)]),
     ]);
-    assert_result(
-        &e,
-        "abs(v)",
-        0,
-        &[
-            (r#"{k="a"}"#, 2.5),
-            (r#"{k="b"}"#, 2.5),
-            (r#"{k="c"}"#, 0.0),
-        ],
-    );
-    assert_result(
-        &e,
-        "round(v)",
-        0,
-        &[
-            (r#"{k="a"}"#, -2.0),
-            (r#"{k="b"}"#, 3.0),
-            (r#"{k="c"}"#, 0.0),
-        ],
-    );
-    assert_result(
-        &e,
-        "round(v, 2)",
-        0,
-        &[
-            (r#"{k="a"}"#, -2.0),
-            (r#"{k="b"}"#, 2.0),
-            (r#"{k="c"}"#, 0.0),
-        ],
-    );
-    assert_result(
-        &e,
-        "ceil(v)",
-        0,
-        &[
-            (r#"{k="a"}"#, -2.0),
-            (r#"{k="b"}"#, 3.0),
-            (r#"{k="c"}"#, 0.0),
-        ],
-    );
-    assert_result(
-        &e,
-        "floor(v)",
-        0,
-        &[
-            (r#"{k="a"}"#, -3.0),
-            (r#"{k="b"}"#, 2.0),
-            (r#"{k="c"}"#, 0.0),
-        ],
-    );
-    assert_result(
-        &e,
-        "sgn(v)",
-        0,
-        &[
-            (r#"{k="a"}"#, -1.0),
-            (r#"{k="b"}"#, 1.0),
-            (r#"{k="c"}"#, 0.0),
-        ],
-    );
-    assert_result(
-        &e,
-        "clamp(v, -1, 1)",
-        0,
-        &[
-            (r#"{k="a"}"#, -1.0),
-            (r#"{k="b"}"#, 1.0),
-            (r#"{k="c"}"#, 0.0),
-        ],
-    );
-    assert_result(&e, "clamp(v, 1, -1)", 0, &[]);
-    assert_result(
-        &e,
-        "clamp_min(v, 0)",
-        0,
-        &[
-            (r#"{k="a"}"#, 0.0),
-            (r#"{k="b"}"#, 2.5),
-            (r#"{k="c"}"#, 0.0),
-        ],
-    );
-    assert_result(
-        &e,
-        "clamp_max(v, 0)",
-        0,
-        &[
-            (r#"{k="a"}"#, -2.5),
-            (r#"{k="b"}"#, 0.0),
-            (r#"{k="c"}"#, 0.0),
-        ],
-    );
-    assert_close(one(&e, r#"exp(v{k="c"})"#, 0), 1.0);
-    assert_close(one(&e, r#"ln(v{k="b"})"#, 0), 2.5f64.ln());
-    assert_close(one(&e, r#"log2(v{k="b"} * 0 + 8)"#, 0), 3.0);
-    assert_close(one(&e, r#"log10(v{k="b"} * 40)"#, 0), 2.0);
-    assert_close(one(&e, r#"sqrt(v{k="b"} + 3.75)"#, 0), 2.5);
-    assert_close(one(&e, r#"deg(v{k="c"} + pi())"#, 0), 180.0);
-    assert_close(one(&e, r#"rad(v{k="c"} + 180)"#, 0), std::f64::consts::PI);
-    assert_close(one(&e, r#"cos(v{k="c"})"#, 0), 1.0);
-    assert_close(one(&e, r#"sin(v{k="c"})"#, 0), 0.0);
-    assert_close(one(&e, r#"tanh(v{k="c"})"#, 0), 0.0);
-    assert_close(one(&e, "pi()", 0), std::f64::consts::PI);
-    assert_result(
-        &e,
-        "sort(v)",
-        0,
-        &[
-            (r#"v{k="a"}"#, -2.5),
-            (r#"v{k="c"}"#, 0.0),
-            (r#"v{k="b"}"#, 2.5),
-        ],
-    );
-    assert_result(
-        &e,
-        "sort_desc(v)",
-        0,
-        &[
-            (r#"v{k="b"}"#, 2.5),
-            (r#"v{k="c"}"#, 0.0),
-            (r#"v{k="a"}"#, -2.5),
-        ],
-    );
+    #[rustfmt::skip]
+    let cases = [
+        ("abs(v)", 0, Seq(&[(r#"{k="a"}"#, 2.5), (r#"{k="b"}"#, 2.5), (r#"{k="c"}"#, 0.0)])),
+        ("round(v)", 0, Seq(&[(r#"{k="a"}"#, -2.0), (r#"{k="b"}"#, 3.0), (r#"{k="c"}"#, 0.0)])),
+        ("round(v, 2)", 0, Seq(&[(r#"{k="a"}"#, -2.0), (r#"{k="b"}"#, 2.0), (r#"{k="c"}"#, 0.0)])),
+        ("ceil(v)", 0, Seq(&[(r#"{k="a"}"#, -2.0), (r#"{k="b"}"#, 3.0), (r#"{k="c"}"#, 0.0)])),
+        ("floor(v)", 0, Seq(&[(r#"{k="a"}"#, -3.0), (r#"{k="b"}"#, 2.0), (r#"{k="c"}"#, 0.0)])),
+        ("sgn(v)", 0, Seq(&[(r#"{k="a"}"#, -1.0), (r#"{k="b"}"#, 1.0), (r#"{k="c"}"#, 0.0)])),
+        ("clamp(v, -1, 1)", 0, Seq(&[(r#"{k="a"}"#, -1.0), (r#"{k="b"}"#, 1.0), (r#"{k="c"}"#, 0.0)])),
+        ("clamp(v, 1, -1)", 0, Seq(&[])),
+        ("clamp_min(v, 0)", 0, Seq(&[(r#"{k="a"}"#, 0.0), (r#"{k="b"}"#, 2.5), (r#"{k="c"}"#, 0.0)])),
+        ("clamp_max(v, 0)", 0, Seq(&[(r#"{k="a"}"#, -2.5), (r#"{k="b"}"#, 0.0), (r#"{k="c"}"#, 0.0)])),
+        (r#"exp(v{k="c"})"#, 0, Close(1.0)),
+        (r#"ln(v{k="b"})"#, 0, Close(2.5f64.ln())),
+        (r#"log2(v{k="b"} * 0 + 8)"#, 0, Close(3.0)),
+        (r#"log10(v{k="b"} * 40)"#, 0, Close(2.0)),
+        (r#"sqrt(v{k="b"} + 3.75)"#, 0, Close(2.5)),
+        (r#"deg(v{k="c"} + pi())"#, 0, Close(180.0)),
+        (r#"rad(v{k="c"} + 180)"#, 0, Close(std::f64::consts::PI)),
+        (r#"cos(v{k="c"})"#, 0, Close(1.0)),
+        (r#"sin(v{k="c"})"#, 0, Close(0.0)),
+        (r#"tanh(v{k="c"})"#, 0, Close(0.0)),
+        ("pi()", 0, Close(std::f64::consts::PI)),
+        ("sort(v)", 0, Seq(&[(r#"v{k="a"}"#, -2.5), (r#"v{k="c"}"#, 0.0), (r#"v{k="b"}"#, 2.5)])),
+        ("sort_desc(v)", 0, Seq(&[(r#"v{k="b"}"#, 2.5), (r#"v{k="c"}"#, 0.0), (r#"v{k="a"}"#, -2.5)])),
+    ];
+    check(&e, &cases);
 }
 
 #[test]
@@ -734,32 +491,16 @@ fn label_replace_and_join() {
         &[("src", "host-12"), ("b", "x")],
         &[(0, 1.0)],
     )]);
-    assert_result(
-        &e,
-        r#"label_replace(m, "dst", "$1", "src", "host-(.*)")"#,
-        0,
-        &[(r#"m{b="x",dst="12",src="host-12"}"#, 1.0)],
-    );
-    // Anchored: "host" alone does not match "host-12", so nothing changes.
-    assert_result(
-        &e,
-        r#"label_replace(m, "dst", "$1", "src", "(host)")"#,
-        0,
-        &[(r#"m{b="x",src="host-12"}"#, 1.0)],
-    );
-    // An empty result deletes the label; `$1x` names a missing group.
-    assert_result(
-        &e,
-        r#"label_replace(m, "b", "$1x", "src", "(.*)")"#,
-        0,
-        &[(r#"m{src="host-12"}"#, 1.0)],
-    );
-    assert_result(
-        &e,
-        r#"label_replace(m, "b", "${1}x", "src", "host-(.*)")"#,
-        0,
-        &[(r#"m{b="12x",src="host-12"}"#, 1.0)],
-    );
+    #[rustfmt::skip]
+    let cases = [
+        (r#"label_replace(m, "dst", "$1", "src", "host-(.*)")"#, 0, Seq(&[(r#"m{b="x",dst="12",src="host-12"}"#, 1.0)])),
+        // Anchored: "host" alone does not match "host-12", so nothing changes.
+        (r#"label_replace(m, "dst", "$1", "src", "(host)")"#, 0, Seq(&[(r#"m{b="x",src="host-12"}"#, 1.0)])),
+        // An empty result deletes the label; `$1x` names a missing group.
+        (r#"label_replace(m, "b", "$1x", "src", "(.*)")"#, 0, Seq(&[(r#"m{src="host-12"}"#, 1.0)])),
+        (r#"label_replace(m, "b", "${1}x", "src", "host-(.*)")"#, 0, Seq(&[(r#"m{b="12x",src="host-12"}"#, 1.0)])),
+    ];
+    check(&e, &cases);
     assert!(matches!(
         err(&e, r#"label_replace(nope, "b", "", "a", "(")"#, 0),
         QueryError::Execution(_)
@@ -775,14 +516,13 @@ fn label_replace_and_join() {
 #[test]
 fn absent_derives_labels_from_equality_matchers() {
     let e = engine(vec![ser("m", &[("job", "a")], &[(0, 1.0)])]);
-    assert_result(&e, "absent(m)", 0, &[]);
-    assert_result(
-        &e,
-        r#"absent(nope{job="a",env=~"p.*",x="1",x="2"})"#,
-        0,
-        &[(r#"{job="a"}"#, 1.0)],
-    );
-    assert_result(&e, "absent(sum(nope))", 0, &[("{}", 1.0)]);
+    #[rustfmt::skip]
+    let cases = [
+        ("absent(m)", 0, Seq(&[])),
+        (r#"absent(nope{job="a",env=~"p.*",x="1",x="2"})"#, 0, Seq(&[(r#"{job="a"}"#, 1.0)])),
+        ("absent(sum(nope))", 0, Seq(&[("{}", 1.0)])),
+    ];
+    check(&e, &cases);
 }
 
 #[test]
@@ -798,41 +538,20 @@ fn histogram_quantile_classic_buckets() {
         ser("bad_bucket", &[("le", "+Inf"), ("x", "y")], &[(0, 6.0)]),
     ]);
     // rank 20 is the top of the 0.5 bucket.
-    assert_result(
-        &e,
-        "histogram_quantile(0.5, req_bucket)",
-        0,
-        &[(r#"{job="a"}"#, 0.5)],
-    );
-    // rank 25: 0.5 + 0.5 · (5/10).
-    assert_result(
-        &e,
-        "histogram_quantile(0.625, req_bucket)",
-        0,
-        &[(r#"{job="a"}"#, 0.75)],
-    );
-    // rank 38 lands in +Inf: the second-highest bound.
-    assert_result(
-        &e,
-        "histogram_quantile(0.95, req_bucket)",
-        0,
-        &[(r#"{job="a"}"#, 1.0)],
-    );
-    // rank 5 in the first bucket: 0 + 0.1 · 5/10.
-    assert_result(
-        &e,
-        "histogram_quantile(0.125, req_bucket)",
-        0,
-        &[(r#"{job="a"}"#, 0.05)],
-    );
-    // Non-monotonic counts 5, 3→5, 6: rank 3 → first bucket, 1 · 3/5.
-    assert_result(
-        &e,
-        "histogram_quantile(0.5, bad_bucket)",
-        0,
-        &[(r#"{x="y"}"#, 0.6)],
-    );
-    assert_result(&e, "histogram_quantile(0.5, rate(req_bucket[1m]))", 0, &[]);
+    #[rustfmt::skip]
+    let cases = [
+        ("histogram_quantile(0.5, req_bucket)", 0, Seq(&[(r#"{job="a"}"#, 0.5)])),
+        // rank 25: 0.5 + 0.5 · (5/10).
+        ("histogram_quantile(0.625, req_bucket)", 0, Seq(&[(r#"{job="a"}"#, 0.75)])),
+        // rank 38 lands in +Inf: the second-highest bound.
+        ("histogram_quantile(0.95, req_bucket)", 0, Seq(&[(r#"{job="a"}"#, 1.0)])),
+        // rank 5 in the first bucket: 0 + 0.1 · 5/10.
+        ("histogram_quantile(0.125, req_bucket)", 0, Seq(&[(r#"{job="a"}"#, 0.05)])),
+        // Non-monotonic counts 5, 3→5, 6: rank 3 → first bucket, 1 · 3/5.
+        ("histogram_quantile(0.5, bad_bucket)", 0, Seq(&[(r#"{x="y"}"#, 0.6)])),
+        ("histogram_quantile(0.5, rate(req_bucket[1m]))", 0, Seq(&[])),
+    ];
+    check(&e, &cases);
 }
 
 #[test]
@@ -840,34 +559,42 @@ fn time_functions() {
     // 2024-02-29T13:45:30Z.
     let t = 1_709_214_330;
     let e = engine(vec![ser("ts", &[], &[(t, t as f64)])]);
-    assert_eq!(one(&e, "time()", t), t as f64);
-    assert_eq!(one(&e, "year()", t), 2024.0);
-    assert_eq!(one(&e, "month()", t), 2.0);
-    assert_eq!(one(&e, "day_of_month()", t), 29.0);
-    assert_eq!(one(&e, "day_of_week()", t), 4.0);
-    assert_eq!(one(&e, "day_of_year()", t), 60.0);
-    assert_eq!(one(&e, "days_in_month()", t), 29.0);
-    assert_eq!(one(&e, "hour()", t), 13.0);
-    assert_eq!(one(&e, "minute()", t), 45.0);
-    assert_result(&e, "minute(ts)", t, &[("{}", 45.0)]);
-    assert_result(&e, "timestamp(ts)", t + 10, &[("{}", t as f64)]);
-    assert_result(&e, "timestamp(abs(ts))", t + 10, &[("{}", (t + 10) as f64)]);
-    assert_result(&e, "vector(3)", t, &[("{}", 3.0)]);
-    assert_eq!(one(&e, "scalar(ts)", t), t as f64);
-    assert!(one(&e, "scalar(nope)", t).is_nan());
+    #[rustfmt::skip]
+    let cases = [
+        ("time()", t, Exact(t as f64)),
+        ("year()", t, Exact(2024.0)),
+        ("month()", t, Exact(2.0)),
+        ("day_of_month()", t, Exact(29.0)),
+        ("day_of_week()", t, Exact(4.0)),
+        ("day_of_year()", t, Exact(60.0)),
+        ("days_in_month()", t, Exact(29.0)),
+        ("hour()", t, Exact(13.0)),
+        ("minute()", t, Exact(45.0)),
+        ("minute(ts)", t, Seq(&[("{}", 45.0)])),
+        ("timestamp(ts)", t + 10, Seq(&[("{}", t as f64)])),
+        ("timestamp(abs(ts))", t + 10, Seq(&[("{}", (t + 10) as f64)])),
+        ("vector(3)", t, Seq(&[("{}", 3.0)])),
+        ("scalar(ts)", t, Exact(t as f64)),
+        ("scalar(nope)", t, Close(f64::NAN)),
+    ];
+    check(&e, &cases);
 }
 
 #[test]
 fn subqueries_align_steps_to_absolute_time() {
     let e = engine(vec![ser("m", &[], &lin(0, 10, 0.0, 1.0, 100))]);
     // Inner steps at multiples of 20 s within [95, 155]: 100, 120, 140 (values 10, 12, 14).
-    assert_close(one(&e, "sum_over_time(m[60s:20s])", 155), 36.0);
-    // An aligned window holds range/step + 1 points: 40, 60, 80, 100.
-    assert_close(one(&e, "count_over_time(m[1m:20s])", 100), 4.0);
-    assert_close(one(&e, "max_over_time(m[1m:20s] offset 30s)", 100), 6.0);
-    assert_close(one(&e, "min_over_time(m[1m:20s] @ 200)", 500), 14.0);
-    // rate over a subquery: 40..100 s, values 4..10 step 2 → 6 over 60 s.
-    assert_close(one(&e, "rate(m[1m:20s])", 100), 0.1);
+    #[rustfmt::skip]
+    let cases = [
+        ("sum_over_time(m[60s:20s])", 155, Close(36.0)),
+        // An aligned window holds range/step + 1 points: 40, 60, 80, 100.
+        ("count_over_time(m[1m:20s])", 100, Close(4.0)),
+        ("max_over_time(m[1m:20s] offset 30s)", 100, Close(6.0)),
+        ("min_over_time(m[1m:20s] @ 200)", 500, Close(14.0)),
+        // rate over a subquery: 40..100 s, values 4..10 step 2 → 6 over 60 s.
+        ("rate(m[1m:20s])", 100, Close(0.1)),
+    ];
+    check(&e, &cases);
     let Ok(Value::Matrix(m)) = e.instant("m[40s:20s]", 100_000) else {
         panic!("matrix")
     };
@@ -973,7 +700,7 @@ fn limits_and_timeout() {
     let series: Vec<TimeSeries> = (0..20)
         .map(|i| ser("m", &[("i", &i.to_string())], &lin(0, 10, 0.0, 1.0, 100)))
         .collect();
-    let storage = Arc::new(MemStorage { series });
+    let storage = Arc::new(MemStore::from_series(series));
     let opts = EngineOptions {
         max_samples: 1000,
         ..EngineOptions::default()
@@ -1013,26 +740,24 @@ fn limits_and_timeout() {
 #[test]
 fn scalar_expression_table() {
     let e = engine(vec![]);
-    let table: &[(&str, f64)] = &[
-        ("1 + 2 * 3", 7.0),
-        ("(1 + 2) * 3", 9.0),
-        ("2 ^ -1", 0.5),
-        ("-5 % 3", -2.0),
-        ("5 % -3", 2.0),
-        ("1 / 0", f64::INFINITY),
-        ("0 / 0", f64::NAN),
-        ("3 == bool 3", 1.0),
-        ("3 != bool 3", 0.0),
-        ("3 >= bool 4", 0.0),
-        ("3 <= bool 4", 1.0),
-        ("1 atan2 1", std::f64::consts::FRAC_PI_4),
-        ("time() - time()", 0.0),
-        ("scalar(vector(2)) * 2", 4.0),
+    #[rustfmt::skip]
+    let cases = [
+        ("1 + 2 * 3", 50, Close(7.0)),
+        ("(1 + 2) * 3", 50, Close(9.0)),
+        ("2 ^ -1", 50, Close(0.5)),
+        ("-5 % 3", 50, Close(-2.0)),
+        ("5 % -3", 50, Close(2.0)),
+        ("1 / 0", 50, Close(f64::INFINITY)),
+        ("0 / 0", 50, Close(f64::NAN)),
+        ("3 == bool 3", 50, Close(1.0)),
+        ("3 != bool 3", 50, Close(0.0)),
+        ("3 >= bool 4", 50, Close(0.0)),
+        ("3 <= bool 4", 50, Close(1.0)),
+        ("1 atan2 1", 50, Close(std::f64::consts::FRAC_PI_4)),
+        ("time() - time()", 50, Close(0.0)),
+        ("scalar(vector(2)) * 2", 50, Close(4.0)),
     ];
-    for (q, want) in table {
-        let got = one(&e, q, 50);
-        assert!(close(got, *want), "{q}: {got} vs {want}");
-    }
+    check(&e, &cases);
 }
 
 #[test]
@@ -1046,14 +771,13 @@ fn holt_winters_smooths_as_prometheus_2_42() {
         &[("a", "1")],
         &[(0, 1.0), (15, 3.0), (30, 4.0), (45, 8.0)],
     )]);
-    assert_result(
-        &e,
-        "holt_winters(g[1m], 0.5, 0.5)",
-        45,
-        &[(r#"{a="1"}"#, 7.125)],
-    );
-    // One sample in the window: no value.
-    assert_result(&e, "holt_winters(g[10s], 0.5, 0.5)", 45, &[]);
+    #[rustfmt::skip]
+    let cases = [
+        ("holt_winters(g[1m], 0.5, 0.5)", 45, Seq(&[(r#"{a="1"}"#, 7.125)])),
+        // One sample in the window: no value.
+        ("holt_winters(g[10s], 0.5, 0.5)", 45, Seq(&[])),
+    ];
+    check(&e, &cases);
     let p = err(&e, "holt_winters(g[1m], 1.5, 0.5)", 45);
     assert_eq!(p.prometheus_type(), "execution");
     assert_eq!(
@@ -1104,16 +828,10 @@ fn one_series_per_group_keeps_its_values_under_the_group_labels() {
         assert_eq!(got[2], (r#"{a="3"}"#.to_string(), -1.0), "{op}");
     }
     // Two groups with several series each take the folding path.
-    assert_result(
-        &e,
-        "count by (b) (m)",
-        0,
-        &[(r#"{b="x"}"#, 2.0), (r#"{b="y"}"#, 1.0)],
-    );
-    assert_result(
-        &e,
-        "max by (b) (m)",
-        0,
-        &[(r#"{b="x"}"#, 3.5), (r#"{b="y"}"#, -1.0)],
-    );
+    #[rustfmt::skip]
+    let cases = [
+        ("count by (b) (m)", 0, Seq(&[(r#"{b="x"}"#, 2.0), (r#"{b="y"}"#, 1.0)])),
+        ("max by (b) (m)", 0, Seq(&[(r#"{b="x"}"#, 3.5), (r#"{b="y"}"#, -1.0)])),
+    ];
+    check(&e, &cases);
 }

@@ -439,22 +439,36 @@ fn series_lookup_matches_select_without_samples() {
     );
 }
 
+/// A database in `dir` with 100 `cpu` hosts written a sample a minute from a 12 h
+/// boundary `base`: `block_hours` flushed into blocks, then one more hour in the head.
+fn blocks_then_head(dir: &std::path::Path, block_hours: i64) -> (Db, i64) {
+    let db = open(dir);
+    let base = 1_700_000_000_000 / (12 * HOUR) * (12 * HOUR);
+    write_hours(&db, 100, base, block_hours);
+    db.flush().unwrap_or_else(|e| panic!("{e}"));
+    write_hours(&db, 100, base + block_hours * HOUR, 1);
+    (db, base)
+}
+
 /// `select_map` hands each series' samples (blocks and head joined, in time order) to the
 /// function and keeps what it returns; a `None` leaves the series out.
 #[test]
 fn select_map_sees_each_series_whole_and_keeps_what_it_returns() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let db = open(dir.path());
-    let base = 1_700_000_000_000 / (12 * HOUR) * (12 * HOUR);
     // 100 hosts (enough to read on several threads): 4 h in blocks, 1 h in the head.
-    write_hours(&db, 100, base, 4);
-    db.flush().unwrap_or_else(|e| panic!("{e}"));
-    write_hours(&db, 100, base + 4 * HOUR, 1);
+    let (db, base) = blocks_then_head(dir.path(), 4);
     let m = [Matcher::equal("__name__", "cpu")];
     let (lo, hi) = (base + HOUR + 1, base + 5 * HOUR - 1);
     let plain = db.select(&m, lo, hi).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(plain.len(), 100);
     // Per series: its sample count, first and last time.
+    let summary = |s: &[Sample]| {
+        vec![
+            Some(s.len() as f64),
+            Some(s[0].ts as f64),
+            Some(s[s.len() - 1].ts as f64),
+        ]
+    };
     let mapped = db
         .select_map(
             &m,
@@ -462,28 +476,15 @@ fn select_map_sees_each_series_whole_and_keeps_what_it_returns() {
             hi,
             0,
             argus_core::ReadLimits::NONE,
-            &|s: &[Sample]| {
-                Some(vec![
-                    Some(s.len() as f64),
-                    Some(s[0].ts as f64),
-                    Some(s[s.len() - 1].ts as f64),
-                ])
-            },
+            &|s: &[Sample]| Some(summary(s)),
         )
         .unwrap_or_else(|e| panic!("{e}"));
     let want: Vec<(Labels, Vec<Option<f64>>)> = plain
         .iter()
         .map(|s| {
-            let ts: Vec<i64> = s.samples.iter().map(|x| x.ts).collect();
-            assert!(ts.windows(2).all(|w| w[0] < w[1]), "in time order");
-            (
-                s.labels.clone(),
-                vec![
-                    Some(ts.len() as f64),
-                    Some(ts[0] as f64),
-                    Some(ts[ts.len() - 1] as f64),
-                ],
-            )
+            let in_order = s.samples.windows(2).all(|w| w[0].ts < w[1].ts);
+            assert!(in_order, "in time order");
+            (s.labels.clone(), summary(&s.samples))
         })
         .collect();
     assert_eq!(mapped, want);
@@ -508,12 +509,8 @@ fn select_map_sees_each_series_whole_and_keeps_what_it_returns() {
 fn a_limited_selection_stops_at_its_limits() {
     use argus_core::{ReadLimit, ReadLimits};
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let db = open(dir.path());
-    let base = 1_700_000_000_000 / (12 * HOUR) * (12 * HOUR);
     // 100 series, 120 samples each in the range: 2 h in blocks, 1 h in the head.
-    write_hours(&db, 100, base, 2);
-    db.flush().unwrap_or_else(|e| panic!("{e}"));
-    write_hours(&db, 100, base + 2 * HOUR, 1);
+    let (db, base) = blocks_then_head(dir.path(), 2);
     let m = [Matcher::equal("__name__", "cpu")];
     let (lo, hi) = (base + HOUR, base + 3 * HOUR - 1);
     let limited = |series, samples| db.select_limited(&m, lo, hi, ReadLimits { series, samples });

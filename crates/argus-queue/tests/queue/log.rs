@@ -10,7 +10,7 @@ use std::{
 use argus_queue::{LogOptions, LogQueue, Queue, QueueError};
 use bytes::Bytes;
 
-use crate::{drain, ids, payload, publish_until_full};
+use crate::{drain, ids, payload, publish_n, publish_until_full};
 
 const NO_WAIT: Duration = Duration::from_millis(0);
 const SHORT: Duration = Duration::from_millis(50);
@@ -26,12 +26,6 @@ fn small(dir: &Path, segment_bytes: u64, max_bytes: u64) -> LogQueue {
         full_retry_after: Duration::from_millis(1500),
     };
     LogQueue::open(dir, opts).expect("open")
-}
-
-async fn publish_n(q: &dyn Queue, topic: &str, range: std::ops::Range<u64>) {
-    for i in range {
-        q.publish(topic, payload(i)).await.expect("publish");
-    }
 }
 
 fn segments(dir: &Path, topic: &str) -> Vec<PathBuf> {

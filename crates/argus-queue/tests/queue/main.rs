@@ -16,6 +16,13 @@ pub fn payload(i: u64) -> Bytes {
     Bytes::from(format!("entry-{i:06}"))
 }
 
+/// Publishes `payload(i)` to `topic` for each `i` of `range`.
+pub async fn publish_n(q: &dyn Queue, topic: &str, range: std::ops::Range<u64>) {
+    for i in range {
+        q.publish(topic, payload(i)).await.expect("publish");
+    }
+}
+
 /// Everything the consumer delivers within `wait` of each call, until a call brings none.
 pub async fn drain(c: &dyn Consumer, wait: Duration) -> Vec<Delivery> {
     let mut all = Vec::new();

@@ -10,10 +10,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use argus_queue::{NatsOptions, NatsQueue, Queue, QueueError};
+use argus_queue::{NatsOptions, NatsQueue, Queue, QueueError, TopicStats};
 use bytes::Bytes;
 
-use crate::{drain, ids, payload, publish_until_full};
+use crate::{drain, ids, payload, publish_n, publish_until_full};
 
 const SHORT: Duration = Duration::from_millis(300);
 
@@ -141,6 +141,20 @@ fn healthz(port: u16) -> Option<u16> {
     resp.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// A server on a fresh temporary store, which lives as long as the returned directory.
+fn start_temp() -> (tempfile::TempDir, Server) {
+    let store = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(store.path());
+    (store, server)
+}
+
+/// The queue's figures for `topic`.
+async fn topic_stats(q: &NatsQueue, topic: &str) -> TopicStats {
+    let stats = q.stats().await.expect("stats");
+    let found = stats.topics.into_iter().find(|t| t.topic == topic);
+    found.expect("topic stats")
+}
+
 async fn connect(server: &Server, f: impl FnOnce(&mut NatsOptions)) -> NatsQueue {
     let mut opts = NatsOptions {
         url: server.url(),
@@ -152,12 +166,9 @@ async fn connect(server: &Server, f: impl FnOnce(&mut NatsOptions)) -> NatsQueue
 
 #[tokio::test]
 async fn nats_publish_consume_ack() {
-    let store = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(store.path());
+    let (_store, server) = start_temp();
     let q = connect(&server, |_| {}).await;
-    for i in 0..10 {
-        q.publish("samples", payload(i)).await.expect("publish");
-    }
+    publish_n(&q, "samples", 0..10).await;
     q.publish("my-type", payload(99)).await.expect("publish");
     assert_eq!(
         q.topics().await.expect("topics"),
@@ -173,23 +184,13 @@ async fn nats_publish_consume_ack() {
         assert_eq!(d.payload, payload(d.id - 1));
         assert_eq!(d.topic(), "samples");
     }
-    let stats = q.stats().await.expect("stats");
-    let samples = stats
-        .topics
-        .iter()
-        .find(|t| t.topic == "samples")
-        .expect("samples stats");
+    let samples = topic_stats(&q, "samples").await;
     assert_eq!(samples.next_id, 11);
     assert_eq!(samples.consumers[0].pending, 10);
 
     c.ack(&got).await.expect("ack");
     c.ack(&rest).await.expect("ack");
-    let stats = q.stats().await.expect("stats");
-    let samples = stats
-        .topics
-        .iter()
-        .find(|t| t.topic == "samples")
-        .expect("samples stats");
+    let samples = topic_stats(&q, "samples").await;
     assert_eq!(
         (
             samples.consumers[0].group.as_str(),
@@ -218,12 +219,9 @@ async fn nats_publish_consume_ack() {
 
 #[tokio::test]
 async fn nats_unacked_entries_are_redelivered_to_a_new_consumer_instance() {
-    let store = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(store.path());
+    let (_store, server) = start_temp();
     let q = connect(&server, |o| o.ack_wait = Duration::from_secs(1)).await;
-    for i in 0..5 {
-        q.publish("alarm", payload(i)).await.expect("publish");
-    }
+    publish_n(&q, "alarm", 0..5).await;
     {
         let c = q.consumer("alarm", "handlers").await.expect("consumer");
         let got = c.next(5, SHORT).await.expect("next");
@@ -252,13 +250,10 @@ async fn nats_unacked_entries_are_redelivered_to_a_new_consumer_instance() {
 
 #[tokio::test]
 async fn nats_durable_consumer_resumes_after_reconnect_and_server_restart() {
-    let store = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(store.path());
+    let (_store, server) = start_temp();
     {
         let q = connect(&server, |_| {}).await;
-        for i in 0..10 {
-            q.publish("heartbeat", payload(i)).await.expect("publish");
-        }
+        publish_n(&q, "heartbeat", 0..10).await;
         let c = q.consumer("heartbeat", "handlers").await.expect("consumer");
         let got = c.next(6, SHORT).await.expect("next");
         c.ack(&got).await.expect("ack");
@@ -281,8 +276,7 @@ async fn nats_durable_consumer_resumes_after_reconnect_and_server_restart() {
 
 #[tokio::test]
 async fn nats_full_stream_refuses_publishes_until_acked() {
-    let store = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(store.path());
+    let (_store, server) = start_temp();
     let q = connect(&server, |o| {
         o.max_bytes = Some(8 * 1024);
         o.full_retry_after = Duration::from_secs(2);

@@ -1,12 +1,6 @@
 //! Metric storage the server runs on, besides the embedded engine (`argus-tsdb`): a
 //! remote Prometheus-compatible store, and the namespace view over any store.
 
-/// A throwaway in-memory store for unit tests of the query layer.
-#[cfg(test)]
-pub mod mem;
-
-#[cfg(test)]
-pub use mem::MemStore;
 /// Metrics kept by a Prometheus remote-write receiver (VictoriaMetrics…).
 pub mod remote;
 /// A store seen through a namespace or a set of hosts.

@@ -130,8 +130,8 @@ impl Storage for Scoped {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::MemStore;
     use argus_core::Sample;
+    use argus_core::storage::mem::MemStore;
 
     #[test]
     fn reads_see_only_their_namespace() {

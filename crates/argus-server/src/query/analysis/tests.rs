@@ -1,9 +1,9 @@
 //! The analysis functions over an in-memory store with known values.
 
 use super::*;
-use crate::storage::MemStore;
 use crate::storage::scoped::for_namespace;
 use argus_core::Sample;
+use argus_core::storage::mem::MemStore;
 
 const S: i64 = 1000;
 const LOOKBACK: i64 = 300 * S;
