@@ -88,8 +88,6 @@ impl Threshold {
         if !c.threshold.is_finite() {
             anyhow::bail!("threshold must be a finite number");
         }
-        let glob =
-            |what: &str, p: &str| Glob::new(p).map_err(|e| anyhow::anyhow!("{what} {p:?}: {e}"));
         let info = if c.info.is_empty() {
             DEFAULT_INFO
         } else {
@@ -102,15 +100,15 @@ impl Threshold {
             } else {
                 c.code.clone()
             },
-            measurement: glob("measurement", &c.measurement)?,
-            field: glob("field", &c.field)?,
+            measurement: Glob::new(&c.measurement),
+            field: Glob::new(&c.field),
             op: c.op,
             threshold: c.threshold,
             tags: c
                 .tags
                 .iter()
-                .map(|(k, p)| Ok((k.clone(), glob(&format!("tags.{k}"), p)?)))
-                .collect::<anyhow::Result<_>>()?,
+                .map(|(k, p)| (k.clone(), Glob::new(p)))
+                .collect(),
             for_count: c.for_count,
             info: Template::parse(info).map_err(|e| anyhow::anyhow!("info: {e}"))?,
             recover: c.recover,

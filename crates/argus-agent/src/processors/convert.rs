@@ -205,8 +205,7 @@ impl Convert {
         }
         Ok(Convert {
             scope: Scope::build(&config.measurement)?,
-            field: Glob::new(&config.field)
-                .map_err(|e| anyhow::anyhow!("field {:?}: {e}", config.field))?,
+            field: Glob::new(&config.field),
             conversion: Conversion::new(config.from, config.to)?,
         })
     }

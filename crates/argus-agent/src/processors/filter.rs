@@ -47,16 +47,10 @@ pub struct Filter {
     tag_exclude: Vec<(String, Vec<Glob>)>,
 }
 
-fn tag_globs(
-    option: &str,
-    table: &BTreeMap<String, Vec<String>>,
-) -> anyhow::Result<Vec<(String, Vec<Glob>)>> {
+fn tag_globs(table: &BTreeMap<String, Vec<String>>) -> Vec<(String, Vec<Glob>)> {
     table
         .iter()
-        .map(|(tag, patterns)| {
-            let globs = Glob::many(patterns).map_err(|e| anyhow::anyhow!("{option}.{tag}: {e}"))?;
-            Ok((tag.clone(), globs))
-        })
+        .map(|(tag, patterns)| (tag.clone(), Glob::many(patterns)))
         .collect()
 }
 
@@ -71,16 +65,10 @@ impl Filter {
     pub fn build(config: &Config) -> anyhow::Result<Self> {
         Ok(Filter {
             scope: Scope::build(&config.measurement)?,
-            measurements: NameFilter::new(
-                ("measurement_include", &config.measurement_include),
-                ("measurement_exclude", &config.measurement_exclude),
-            )?,
-            fields: NameFilter::new(
-                ("field_include", &config.field_include),
-                ("field_exclude", &config.field_exclude),
-            )?,
-            tag_include: tag_globs("tag_include", &config.tag_include)?,
-            tag_exclude: tag_globs("tag_exclude", &config.tag_exclude)?,
+            measurements: NameFilter::new(&config.measurement_include, &config.measurement_exclude),
+            fields: NameFilter::new(&config.field_include, &config.field_exclude),
+            tag_include: tag_globs(&config.tag_include),
+            tag_exclude: tag_globs(&config.tag_exclude),
         })
     }
 

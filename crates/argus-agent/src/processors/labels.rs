@@ -117,7 +117,7 @@ impl Labels {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             overwrite: config.overwrite,
-            drop: Glob::many(&config.drop).map_err(|e| anyhow::anyhow!("drop: {e}"))?,
+            drop: Glob::many(&config.drop),
             rewrite,
         })
     }

@@ -74,8 +74,7 @@ impl Scope {
         if pattern.is_empty() {
             return Ok(Scope(None));
         }
-        let g = Glob::new(pattern).map_err(|e| anyhow::anyhow!("measurement {pattern:?}: {e}"))?;
-        Ok(Scope(Some(g)))
+        Ok(Scope(Some(Glob::new(pattern))))
     }
 
     pub fn applies_to(&self, measurement: &str) -> bool {

@@ -46,10 +46,7 @@ impl DiskIo {
     /// Builds the input.
     pub(crate) fn new(config: &Config) -> anyhow::Result<Self> {
         Ok(DiskIo {
-            devices: NameFilter::new(
-                ("devices", &config.devices),
-                ("ignore_devices", &config.ignore_devices),
-            )?,
+            devices: NameFilter::new(&config.devices, &config.ignore_devices),
             diskstats: ProcFile::new(&config.procfs_root, "diskstats"),
         })
     }

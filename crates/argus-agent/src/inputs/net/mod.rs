@@ -41,10 +41,7 @@ impl Net {
     /// Builds the input.
     pub(crate) fn new(config: &Config) -> anyhow::Result<Self> {
         Ok(Net {
-            interfaces: NameFilter::new(
-                ("interfaces", &config.interfaces),
-                ("ignore_interfaces", &config.ignore_interfaces),
-            )?,
+            interfaces: NameFilter::new(&config.interfaces, &config.ignore_interfaces),
             dev: ProcFile::new(&config.procfs_root, "net/dev"),
         })
     }
