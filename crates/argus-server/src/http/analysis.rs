@@ -85,9 +85,9 @@ pub async fn summary(
     Path(host): Path<String>,
     p: Params,
 ) -> Result<Response, AnalysisError> {
-    let now = now_ms();
+    let at = analysis::summary_time(&host, &p, now_ms())?;
     answer(&state, &access, "analysis_summary", move |store, opts| {
-        analysis::host_summary(store, opts, &host, &p, now)
+        analysis::host_summary(store, opts, &host, at)
     })
     .await
 }

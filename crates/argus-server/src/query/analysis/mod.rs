@@ -547,19 +547,23 @@ pub fn top(store: Arc<dyn Storage>, opts: &EngineOptions, req: &Top) -> Result<J
 
 // ---- summary ---------------------------------------------------------------------------
 
-/// The summary of `host` at the request's `time` (default `now`): the latest figures of
-/// each kind, or not found when the host has no metric within the lookback.
+/// The time a summary of `host` is asked for (the request's `time`, default `now`),
+/// once `host` and `time` are checked.
+pub fn summary_time(host: &str, p: &Params, now: i64) -> Result<i64> {
+    if host.is_empty() {
+        return Err(AnalysisError::param("host", "empty"));
+    }
+    Ok(time(p, "time")?.unwrap_or(now))
+}
+
+/// The summary of `host` at `at`: the latest figures of each kind, or not found when the
+/// host has no metric within the lookback.
 pub fn host_summary(
     store: Arc<dyn Storage>,
     opts: &EngineOptions,
     host: &str,
-    p: &Params,
-    now: i64,
+    at: i64,
 ) -> Result<Json> {
-    if host.is_empty() {
-        return Err(AnalysisError::param("host", "empty"));
-    }
-    let at = time(p, "time")?.unwrap_or(now);
     let s = summary::summary(store, opts, host, at)?;
     if s.is_empty() {
         return Err(AnalysisError::not_found(format!(
