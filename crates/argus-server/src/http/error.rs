@@ -7,6 +7,7 @@
 use crate::ingest::Refused;
 use crate::pipeline::PublishError;
 use crate::pipeline::publish::retry_secs;
+use crate::state::AppState;
 use crate::store::agent_configs::ConfigFault;
 use crate::store::tokens::Denied;
 use axum::Json;
@@ -170,6 +171,15 @@ impl From<ConfigFault> for ApiError {
             other => ApiError::BadRequest(other.to_string()),
         }
     }
+}
+
+/// Counts a refused write by its reason at `/metrics` (`argus_ingest_rejected_total`),
+/// then answers it.
+pub fn counted<T>(state: &AppState, result: Result<T, ApiError>) -> Result<T, ApiError> {
+    if let Err(e) = &result {
+        state.telemetry.rejected(e.reject_reason());
+    }
+    result
 }
 
 /// A blocking task that panicked or was cancelled.

@@ -2,7 +2,7 @@
 //! script output) by type; `GET` finds stored ones by type, host and time.
 
 use super::body::read_body;
-use super::error::{ApiError, joined};
+use super::error::{ApiError, counted, joined};
 use crate::ingest::events::{by_type, parse_events};
 use crate::query::params::parse_time;
 use crate::state::AppState;
@@ -28,10 +28,7 @@ pub async fn post(
         Ok(StatusCode::NO_CONTENT)
     }
     .await;
-    if let Err(e) = &r {
-        state.telemetry.rejected(e.reject_reason());
-    }
-    r
+    counted(&state, r)
 }
 
 pub async fn get(

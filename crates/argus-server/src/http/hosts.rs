@@ -2,7 +2,7 @@
 //! lists the registry, and `/api/argus/agent/config` serves (GET) and stores (PUT) the
 //! agents' configurations.
 
-use super::error::ApiError;
+use super::error::{ApiError, counted};
 use crate::pipeline::apply::heartbeat_host;
 use crate::state::AppState;
 use crate::store::tokens::Access;
@@ -21,11 +21,8 @@ pub async fn heartbeat(
             "field \"facts.hostname\" is required".into(),
         ));
     }
-    if let Err(e) = state.pipeline.publish_heartbeat(body).await {
-        let e = ApiError::from(e);
-        state.telemetry.rejected(e.reject_reason());
-        return Err(e);
-    }
+    let r = state.pipeline.publish_heartbeat(body).await;
+    counted(&state, r.map_err(ApiError::from))?;
     Ok(StatusCode::NO_CONTENT)
 }
 

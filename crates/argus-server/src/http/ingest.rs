@@ -8,7 +8,7 @@
 //! resend without creating duplicates. Every refusal is counted by reason.
 
 use super::body::read_body;
-use super::error::{ApiError, joined};
+use super::error::{ApiError, counted, joined};
 use crate::ingest::lines::{CheckedLines, Owner, check_line_length, check_utf8};
 use crate::ingest::{opentsdb, remote_write, valid_namespace};
 use crate::state::AppState;
@@ -34,14 +34,6 @@ impl Flavour {
             Flavour::V2 => "bucket",
         }
     }
-}
-
-/// Counts a refused write by its reason at `/metrics`, then answers it.
-fn counted<T>(state: &AppState, result: Result<T, ApiError>) -> Result<T, ApiError> {
-    if let Err(e) = &result {
-        state.telemetry.rejected(e.reject_reason());
-    }
-    result
 }
 
 /// `POST /write` (`V2 = false`: the namespace is `db`) and `POST /api/v2/write` (`V2 =

@@ -21,7 +21,7 @@ pub use lines::{CheckedLines, Counts};
 pub use rules::{Rules, Violation, valid_namespace};
 
 /// Why a body was refused. Each kind says where the fault is and why, for the client to
-/// fix it; [`Refused::reason`] is what `argus_ingest_rejected_total{reason}` counts.
+/// fix it; the HTTP layer counts it by reason in `argus_ingest_rejected_total{reason}`.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Refused {
     /// A body that does not parse: the line and column of the first fault.
@@ -51,20 +51,5 @@ impl Refused {
             reason: violation.reason,
             message: violation.message,
         }
-    }
-
-    /// The reason counted in `argus_ingest_rejected_total`.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            Refused::BadLine { .. } => "bad_line",
-            Refused::Invalid { reason, .. } => reason,
-            Refused::Forbidden(_) => "forbidden_namespace",
-        }
-    }
-}
-
-impl From<crate::store::tokens::Denied> for Refused {
-    fn from(d: crate::store::tokens::Denied) -> Refused {
-        Refused::Forbidden(d.0)
     }
 }

@@ -85,14 +85,9 @@ pub async fn apply(
     t: &Targets,
     counters: &TopicCounters,
 ) -> Result<(), String> {
-    let drop_refused = |r: Result<(), ApplyError>, what: &str| match r {
-        Ok(()) => Ok(()),
-        Err(ApplyError::Refused(reason)) => {
-            tracing::warn!(topic, %reason, "{what} refused: dropped");
-            counters.dropped_rejected.fetch_add(1, Ordering::Relaxed);
-            Ok(())
-        }
-        Err(ApplyError::Retry(e)) => Err(e),
+    let dropped = |what: &str, reason: &str| {
+        tracing::warn!(topic, %reason, "{what} refused: dropped");
+        counters.dropped_rejected.fetch_add(1, Ordering::Relaxed);
     };
     let mut samples: Vec<Vec<TimeSeries>> = Vec::new();
     let mut lines: Vec<Entry> = Vec::new();
@@ -116,10 +111,7 @@ pub async fn apply(
                     received_ms,
                     heartbeat: body.clone(),
                 }),
-                None => drop_refused(
-                    Err(ApplyError::Refused("no facts.hostname".into())),
-                    "a heartbeat",
-                )?,
+                None => dropped("a heartbeat", "no facts.hostname"),
             },
             Ok(Entry::Events { events: e, .. }) => events.extend(e),
             Ok(e @ Entry::Lines { .. }) => lines.push(e),
@@ -130,8 +122,8 @@ pub async fn apply(
         }
     }
     if !samples.is_empty() {
-        for r in apply_samples(t.store.clone(), samples).await? {
-            drop_refused(Err(r), "a batch of samples")?;
+        for reason in apply_samples(t.store.clone(), samples).await? {
+            dropped("a batch of samples", &reason);
         }
     }
     if !lines.is_empty() {
@@ -142,8 +134,8 @@ pub async fn apply(
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
-        for r in refused {
-            drop_refused(Err(r), "a batch of samples")?;
+        for reason in refused {
+            dropped("a batch of samples", &reason);
         }
     }
     if !seen.is_empty() {
@@ -174,11 +166,11 @@ pub fn heartbeat_host(body: &serde_json::Value) -> Option<&str> {
 
 /// Appends every entry's series in one call; when storage refuses that, entry by entry, so
 /// one refused entry (too old, over a limit) does not hold back the others. Returns the
-/// entries refused for good; `Err` when storage failed otherwise.
+/// reasons of the entries refused for good; `Err` when storage failed otherwise.
 async fn apply_samples(
     store: Arc<dyn Storage>,
     entries: Vec<Vec<TimeSeries>>,
-) -> Result<Vec<ApplyError>, String> {
+) -> Result<Vec<String>, String> {
     let append = |series: Vec<TimeSeries>| {
         let store = store.clone();
         async move {
@@ -204,7 +196,7 @@ async fn apply_samples(
         match append(series).await {
             Ok(()) => {}
             Err(ApplyError::Retry(e)) => return Err(e),
-            Err(r) => refused.push(r),
+            Err(ApplyError::Refused(reason)) => refused.push(reason),
         }
     }
     Ok(refused)
@@ -249,14 +241,14 @@ impl<'a> QueuedLines<'a> {
 }
 
 /// Applies queued line-protocol entries: on the embedded engine all in one commit, or
-/// entry by entry when that fails, each then on its own. Returns the entries refused for
-/// good; `Err` when storage failed otherwise (retry).
+/// entry by entry when that fails, each then on its own. Returns why entries were refused
+/// for good; `Err` when storage failed otherwise (retry).
 fn apply_lines(
     store: &dyn Storage,
     tsdb: Option<&argus_tsdb::Db>,
     rules: &Rules,
     entries: &[Entry],
-) -> Result<Vec<ApplyError>, ApplyError> {
+) -> Result<Vec<String>, ApplyError> {
     let entries: Vec<QueuedLines<'_>> = entries.iter().filter_map(QueuedLines::of).collect();
     if let Some(db) = tsdb
         && entries.len() > 1
@@ -281,7 +273,7 @@ fn apply_lines(
         };
         match r {
             Ok(()) => {}
-            Err(e @ ApplyError::Refused(_)) => refused.push(e),
+            Err(ApplyError::Refused(reason)) => refused.push(reason),
             Err(e) => return Err(e),
         }
     }

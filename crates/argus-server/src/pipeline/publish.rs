@@ -34,18 +34,6 @@ pub enum PublishError {
     InvalidTopic(String),
 }
 
-impl PublishError {
-    /// The reason counted in `argus_ingest_rejected_total`.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            PublishError::Full { .. } => "queue_full",
-            PublishError::Unavailable { .. } => "queue_unavailable",
-            PublishError::TooLarge { .. } => "too_large",
-            PublishError::InvalidTopic(_) => "bad_request",
-        }
-    }
-}
-
 /// Whole seconds for `Retry-After`, at least 1.
 pub fn retry_secs(d: Duration) -> u64 {
     d.as_secs_f64().ceil().max(1.0) as u64
