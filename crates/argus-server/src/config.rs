@@ -211,3 +211,52 @@ impl StorageConfig {
         }
     }
 }
+
+/// `[database]`: where users, sessions, tokens, the audit log, the host inventory and the
+/// agent configurations are kept.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// Empty: SQLite in `<data_dir>/registry.db`. Else `sqlite:///path/to/file.db` or
+    /// `postgres://user:password@host:5432/database` (PostgreSQL 15 or later; add
+    /// `?sslmode=require` for TLS). Servers of one scale-out setup share one PostgreSQL.
+    pub url: String,
+}
+
+/// `[auth]`: sessions of users logged in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// How long a session from `POST /api/argus/login` lasts, in hours.
+    pub session_hours: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig { session_hours: 24 }
+    }
+}
+
+/// `[inventory]`: the host inventory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InventoryConfig {
+    /// A host is down after this many heartbeat intervals without one.
+    pub down_after_missed: u32,
+    /// Seconds between two writes of `argus_host_up` and `argus_host_info` for every host.
+    /// 0: not written.
+    pub evaluation_interval_secs: u64,
+    /// `GET /api/argus/hosts?unmanaged=true` also lists host names found in the `host`
+    /// label of series written in this many past hours that are not in the inventory.
+    pub unmanaged_lookback_hours: u64,
+}
+
+impl Default for InventoryConfig {
+    fn default() -> Self {
+        InventoryConfig {
+            down_after_missed: 3,
+            evaluation_interval_secs: 15,
+            unmanaged_lookback_hours: 24,
+        }
+    }
+}

@@ -24,6 +24,7 @@
 pub mod config;
 pub mod http;
 pub mod ingest;
+pub mod inventory;
 pub mod pipeline;
 pub mod query;
 pub mod state;
@@ -31,6 +32,9 @@ pub mod storage;
 pub mod store;
 pub mod telemetry;
 
-pub use config::{QueryConfig, ServerConfig, StorageConfig, TokenConfig};
+pub use config::{
+    AuthConfig, DatabaseConfig, InventoryConfig, QueryConfig, ServerConfig, StorageConfig,
+    TokenConfig,
+};
 pub use http::{router, serve, status_router};
 pub use state::AppState;

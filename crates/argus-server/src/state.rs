@@ -4,12 +4,14 @@
 //! in a remote store (VictoriaMetrics) has no [`Db`](argus_tsdb::Db), and its admin
 //! endpoints say so.
 
+use crate::config::{AuthConfig, InventoryConfig};
 use crate::ingest::Rules;
 use crate::pipeline::Pipeline;
 use crate::store::agent_configs::AgentConfigs;
 use crate::store::events::EventStore;
 use crate::store::hosts::HostRegistry;
 use crate::store::tokens::TokenStore;
+use crate::store::users::Users;
 use crate::telemetry::Telemetry;
 use argus_core::Storage;
 use std::sync::Arc;
@@ -26,11 +28,16 @@ pub struct AppState {
     pub pipeline: Arc<Pipeline>,
     /// Where events are kept.
     pub events: Arc<EventStore>,
-    /// The host registry, fed by heartbeats.
+    /// The host inventory, fed by heartbeats and edited through the API.
     pub hosts: Arc<HostRegistry>,
+    /// Users, their sessions and tokens (also reachable through `tokens`).
+    pub users: Arc<Users>,
+    /// `[auth]` and `[inventory]`.
+    pub auth: AuthConfig,
+    pub inventory: InventoryConfig,
     /// Agent configurations served to agents.
     pub agent_configs: Arc<AgentConfigs>,
-    /// The tokens accepted, each with its namespace.
+    /// Every credential accepted, with what it grants.
     pub tokens: Arc<TokenStore>,
     pub telemetry: Telemetry,
     /// What every ingested sample is checked against.

@@ -4,14 +4,19 @@
 //! names the file, the key and the problem; the binary exits with code 2 on one.
 
 use argus_agent::AgentConfig;
-use sections::{HandlersConfig, QueryConfig, QueueConfig, ServerConfig, StorageConfig};
+use sections::{
+    AuthConfig, DatabaseConfig, HandlersConfig, InventoryConfig, QueryConfig, QueueConfig,
+    ServerConfig, StorageConfig,
+};
 use serde::{Deserialize, Serialize};
 
 /// The server's sections of the file.
 #[cfg(feature = "server")]
 mod sections {
     pub use argus_server::pipeline::{HandlersConfig, QueueConfig};
-    pub use argus_server::{QueryConfig, ServerConfig, StorageConfig};
+    pub use argus_server::{
+        AuthConfig, DatabaseConfig, InventoryConfig, QueryConfig, ServerConfig, StorageConfig,
+    };
 }
 
 /// An agent-only build reads the server's sections as plain tables: one file can serve
@@ -24,6 +29,9 @@ mod sections {
     pub type QueryConfig = toml::Table;
     pub type QueueConfig = toml::Table;
     pub type HandlersConfig = toml::Table;
+    pub type DatabaseConfig = toml::Table;
+    pub type AuthConfig = toml::Table;
+    pub type InventoryConfig = toml::Table;
 }
 use std::path::{Path, PathBuf};
 
@@ -57,6 +65,12 @@ pub struct Config {
     pub queue: QueueConfig,
     /// `[handlers]`: the processes that consume the queue.
     pub handlers: HandlersConfig,
+    /// `[database]`: users, inventory and agent configurations.
+    pub database: DatabaseConfig,
+    /// `[auth]`: sessions.
+    pub auth: AuthConfig,
+    /// `[inventory]`: the host inventory.
+    pub inventory: InventoryConfig,
 }
 
 impl Default for Config {
@@ -70,6 +84,9 @@ impl Default for Config {
             agent: AgentConfig::default(),
             queue: QueueConfig::default(),
             handlers: HandlersConfig::default(),
+            database: DatabaseConfig::default(),
+            auth: AuthConfig::default(),
+            inventory: InventoryConfig::default(),
         }
     }
 }

@@ -48,34 +48,70 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
-    /// Server tokens (kept as SHA-256 hashes in <data_dir>/tokens.toml).
+    /// API tokens of the server's users (kept as SHA-256 hashes in its database).
     #[cfg(feature = "server")]
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// The server's users.
+    #[cfg(feature = "server")]
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+/// Where the server's database is: its configuration file and data directory.
+#[cfg(feature = "server")]
+#[derive(Args)]
+struct DatabaseArgs {
+    /// The server's configuration file (for `[database] url`).
+    #[arg(long, short, env = "ARGUS_CONFIG")]
+    config: Option<PathBuf>,
+    /// The server's data directory (data_dir; the SQLite database is registry.db in it).
+    #[arg(long, env = "ARGUS_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+#[cfg(feature = "server")]
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Sets a user's password (e.g. admin's, when forgotten), read from the
+    /// ARGUS_PASSWORD environment variable or else the first line of standard input.
+    Password {
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
     },
 }
 
 #[cfg(feature = "server")]
 #[derive(Subcommand)]
 enum TokenCommand {
-    /// Makes a new token, prints it (the only time it is shown) and keeps its hash. The
-    /// running server accepts it within a second.
+    /// Makes a new API token, prints it (the only time it is shown) and keeps its hash in
+    /// the database. Running servers accept it at once.
     Add {
-        /// The namespace it writes into and reads from; none: every namespace.
+        /// Namespaces it writes into and reads from, comma-separated; none: every namespace.
         #[arg(long, default_value = "")]
         ns: String,
         /// A name for people and logs.
         #[arg(long)]
         name: String,
-        /// The server's data directory (data_dir).
-        #[arg(long, env = "ARGUS_DATA_DIR", default_value = "./argus-data")]
-        data_dir: PathBuf,
+        /// Its role (viewer, editor, admin); default: its user's.
+        #[arg(long)]
+        role: Option<String>,
+        /// The user it belongs to.
+        #[arg(long, default_value = "admin")]
+        user: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
     },
-    /// Lists the tokens in <data_dir>/tokens.toml (names, namespaces, hash prefixes).
+    /// Lists the API tokens (ids, names, users, roles, namespaces).
     List {
-        #[arg(long, env = "ARGUS_DATA_DIR", default_value = "./argus-data")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        db: DatabaseArgs,
     },
 }
 
@@ -167,6 +203,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         #[cfg(feature = "server")]
         Command::Token { command } => token_command(command),
         #[cfg(feature = "server")]
+        Command::User { command } => user_command(command),
+        #[cfg(feature = "server")]
         Command::Up(args) => {
             let config = server_config(&args)?;
             if args.role != "all" {
@@ -200,54 +238,158 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// Opens the server's database as `argus server` would (creating the admin user if the
+/// server never started; its password is then printed).
+#[cfg(feature = "server")]
+async fn cli_users(db: &DatabaseArgs) -> anyhow::Result<argus_server::store::users::Users> {
+    let mut config = Config::load(db.config.as_deref())?;
+    if let Some(d) = &db.data_dir {
+        config.data_dir = d.clone();
+    }
+    let url = if config.database.url.is_empty() {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+        format!(
+            "sqlite://{}?mode=rwc",
+            config.data_dir.join("registry.db").display()
+        )
+    } else {
+        config.database.url.clone()
+    };
+    let db = argus_server::store::db::Database::open(&url).await?;
+    let users = argus_server::store::users::Users::new(std::sync::Arc::new(db));
+    if let Some(p) = users
+        .ensure_admin(std::env::var("ARGUS_ADMIN_PASSWORD").ok().as_deref())
+        .await?
+    {
+        eprintln!("user admin created with password {p} (shown once: note it)");
+    }
+    Ok(users)
+}
+
+#[cfg(feature = "server")]
+fn bad_arg(message: String) -> anyhow::Error {
+    ConfigError {
+        file: "command line".into(),
+        message,
+    }
+    .into()
+}
+
 #[cfg(feature = "server")]
 fn token_command(command: TokenCommand) -> anyhow::Result<()> {
-    use argus_server::store::tokens::TokenFile;
-    match command {
-        TokenCommand::Add { ns, name, data_dir } => {
-            if !ns.is_empty() && !argus_server::ingest::valid_namespace(&ns) {
-                return Err(ConfigError {
-                    file: "command line".into(),
-                    message: format!("--ns {ns:?}: a namespace is 1 to 128 of [A-Za-z0-9_.-]"),
+    use argus_server::store::tokens::Access;
+    use argus_server::store::users::{NewToken, Role};
+    runtime()?.block_on(async {
+        match command {
+            TokenCommand::Add {
+                ns,
+                name,
+                role,
+                user,
+                db,
+            } => {
+                let namespaces: Vec<String> = ns
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                if let Some(n) = namespaces
+                    .iter()
+                    .find(|n| !argus_server::ingest::valid_namespace(n))
+                {
+                    return Err(bad_arg(format!(
+                        "--ns {n:?}: a namespace is 1 to 128 of [A-Za-z0-9_.-]"
+                    )));
                 }
-                .into());
-            }
-            std::fs::create_dir_all(&data_dir)
-                .with_context(|| format!("cannot create {}", data_dir.display()))?;
-            let file = data_dir.join("tokens.toml");
-            let mut tokens = TokenFile::load(&file).map_err(anyhow::Error::msg)?;
-            let token = tokens.add(&name, &ns)?;
-            tokens
-                .save(&file)
-                .with_context(|| format!("cannot write {}", file.display()))?;
-            println!("{token}");
-            eprintln!(
-                "token {name:?} for {} added to {} (only its hash is kept: note the token now). \
-                 For other servers' [[server.tokens]]:\n[[server.tokens]]\nname = {name:?}\nns = {ns:?}\nsha256 = {:?}",
-                if ns.is_empty() {
-                    "every namespace".to_string()
-                } else {
-                    format!("namespace {ns:?}")
-                },
-                file.display(),
-                argus_server::store::tokens::hash_hex(&token)
-            );
-            Ok(())
-        }
-        TokenCommand::List { data_dir } => {
-            let file = data_dir.join("tokens.toml");
-            let tokens = TokenFile::load(&file).map_err(anyhow::Error::msg)?;
-            for t in &tokens.tokens {
-                println!(
-                    "{}\t{}\tsha256:{}…",
-                    t.name,
-                    if t.ns.is_empty() { "*" } else { &t.ns },
-                    t.sha256.get(..12).unwrap_or(&t.sha256)
+                let role = role
+                    .map(|r| r.parse::<Role>())
+                    .transpose()
+                    .map_err(|e| bad_arg(format!("--role: {e}")))?;
+                let users = cli_users(&db).await?;
+                let (token, info) = users
+                    .create_token(
+                        &Access::system(),
+                        NewToken {
+                            name: name.clone(),
+                            role,
+                            namespaces,
+                            user: Some(user),
+                            expires_days: None,
+                        },
+                    )
+                    .await
+                    .map_err(|e| bad_arg(e.to_string()))?;
+                println!("{token}");
+                eprintln!(
+                    "token {name:?} (id {}) of user {:?}, role {}, for {} added to {} (only its hash is kept: note the token now)",
+                    info.id,
+                    info.user,
+                    info.role.as_str(),
+                    if info.namespaces.is_empty() {
+                        "every namespace".to_string()
+                    } else {
+                        format!("namespaces {}", info.namespaces.join(","))
+                    },
+                    users.db().location(),
                 );
+                Ok(())
             }
-            Ok(())
+            TokenCommand::List { db } => {
+                let users = cli_users(&db).await?;
+                for t in users.list_tokens(None).await? {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        t.id,
+                        t.name,
+                        t.user,
+                        t.role.as_str(),
+                        if t.namespaces.is_empty() {
+                            "*".to_string()
+                        } else {
+                            t.namespaces.join(",")
+                        }
+                    );
+                }
+                Ok(())
+            }
         }
-    }
+    })
+}
+
+#[cfg(feature = "server")]
+fn user_command(command: UserCommand) -> anyhow::Result<()> {
+    use argus_server::store::users::UserPatch;
+    runtime()?.block_on(async {
+        match command {
+            UserCommand::Password { name, db } => {
+                let password = match std::env::var("ARGUS_PASSWORD") {
+                    Ok(p) => p,
+                    Err(_) => {
+                        let mut line = String::new();
+                        std::io::stdin().read_line(&mut line)?;
+                        line.trim_end_matches(['\r', '\n']).to_string()
+                    }
+                };
+                let users = cli_users(&db).await?;
+                users
+                    .update(
+                        "argus",
+                        &name,
+                        UserPatch {
+                            password: Some(password),
+                            ..UserPatch::default()
+                        },
+                        None,
+                    )
+                    .await
+                    .map_err(|e| bad_arg(e.to_string()))?;
+                eprintln!("password of {name:?} changed; their sessions are ended");
+                Ok(())
+            }
+        }
+    })
 }
 
 /// The files an agent's configuration comes from: the local ones, then the last pulled

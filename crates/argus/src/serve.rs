@@ -11,66 +11,116 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// The server's tokens: `server.token` and `[[server.tokens]]` from the configuration,
-/// and `<data_dir>/tokens.toml`. Without any token for every namespace, an `admin` one is
-/// generated there at first start. Returns the store and the token to print, if known: the
-/// configured one, or one just generated (only its hash is kept, so it is shown once).
-fn resolve_tokens(
-    config: &Config,
-) -> anyhow::Result<(argus_server::store::tokens::TokenStore, Option<String>)> {
-    use argus_server::store::tokens::{TokenFile, TokenStore, hash_hex};
-    let file = config.data_dir.join("tokens.toml");
-    let mut tokens = TokenFile::load(&file).map_err(anyhow::Error::msg)?;
-    // Earlier versions kept the generated token in plain text in <data_dir>/token.
+/// The server's database and credentials: the database (`[database] url`, else SQLite
+/// in `<data_dir>/registry.db`) with its users; the `admin` user created on first start
+/// (password from `ARGUS_ADMIN_PASSWORD`, else generated and returned to be printed); an
+/// earlier version's `tokens.toml` and agent configuration files imported; and the
+/// admin API token: `server.token` if set, else one generated at first start (kept hashed
+/// in the database, so it is returned and shown once).
+async fn open_database(config: &Config) -> anyhow::Result<Opened> {
+    use argus_server::store::tokens::{TokenStore, hash_hex, import_token_file};
+    use argus_server::store::users::{NewToken, Users};
+    let url = if config.database.url.is_empty() {
+        format!(
+            "sqlite://{}?mode=rwc",
+            config.data_dir.join("registry.db").display()
+        )
+    } else {
+        config.database.url.clone()
+    };
+    let db = Arc::new(argus_server::store::db::Database::open(&url).await?);
+    let users = Arc::new(Users::new(db.clone()));
+    let admin_password = users
+        .ensure_admin(std::env::var("ARGUS_ADMIN_PASSWORD").ok().as_deref())
+        .await?;
+    // Earlier versions: a plain token in <data_dir>/token, then hashes in tokens.toml.
     let legacy = config.data_dir.join("token");
     if let Ok(t) = std::fs::read_to_string(&legacy) {
         if !t.trim().is_empty() {
-            tokens.tokens.push(argus_server::TokenConfig {
-                name: "admin".into(),
-                ns: String::new(),
-                sha256: hash_hex(t.trim()),
-            });
-            tokens
-                .save(&file)
-                .with_context(|| format!("cannot write {}", file.display()))?;
+            users.import_token("admin", "", &hash_hex(t.trim())).await?;
         }
         std::fs::remove_file(&legacy)
             .with_context(|| format!("cannot remove {}", legacy.display()))?;
     }
+    import_token_file(&users, &config.data_dir.join("tokens.toml"))
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let configs = Arc::new(argus_server::store::agent_configs::AgentConfigs::new(
+        db.clone(),
+    ));
+    configs
+        .import_dir(&config.data_dir.join("agent-config"))
+        .await
+        .map_err(anyhow::Error::msg)?;
+    // The admin API token: the configured one, else one made at first start.
     let mut shown = (!config.server.token.is_empty()).then(|| config.server.token.clone());
-    let has_admin = !config.server.token.is_empty()
-        || config.server.tokens.iter().any(|t| t.ns.is_empty())
-        || tokens.tokens.iter().any(|t| t.ns.is_empty());
-    if !has_admin {
-        shown = Some(tokens.add("admin", "")?);
-        tokens
-            .save(&file)
-            .with_context(|| format!("cannot write {}", file.display()))?;
+    let has_admin_token =
+        !config.server.token.is_empty()
+            || config.server.tokens.iter().any(|t| t.ns.is_empty())
+            || users.list_tokens(Some("admin")).await?.iter().any(|t| {
+                t.namespaces.is_empty() && t.role == argus_server::store::users::Role::Admin
+            });
+    if !has_admin_token {
+        let (token, _) = users
+            .create_token(
+                &argus_server::store::tokens::Access::system(),
+                NewToken {
+                    name: "admin".into(),
+                    role: None,
+                    namespaces: Vec::new(),
+                    user: Some("admin".into()),
+                    expires_days: None,
+                },
+            )
+            .await?;
+        shown = Some(token);
     }
-    let store = TokenStore::new(
+    let tokens = TokenStore::new(
         Some(&config.server.token),
         &config.server.tokens,
-        Some(file),
+        users.clone(),
     )
     .map_err(|e| crate::config::ConfigError {
         file: "server.tokens".into(),
         message: e,
     })?;
-    Ok((store, shown))
+    Ok(Opened {
+        db,
+        users,
+        tokens,
+        configs,
+        token: shown,
+        admin_password,
+    })
+}
+
+struct Opened {
+    db: Arc<argus_server::store::db::Database>,
+    users: Arc<argus_server::store::users::Users>,
+    tokens: argus_server::store::tokens::TokenStore,
+    configs: Arc<argus_server::store::agent_configs::AgentConfigs>,
+    token: Option<String>,
+    admin_password: Option<String>,
 }
 
 struct Started {
     url: String,
     /// The token to print, when known (configured, or generated at this start).
     token: Option<String>,
+    /// The admin user's password, when generated at this start.
+    admin_password: Option<String>,
+    /// Where users and the inventory are kept (for the banner).
+    database: String,
     /// A token for agents inside this process, valid until it stops.
     agent_token: String,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     /// The consumers, when this process runs them; they finish their batch on stop.
     consumers: Option<tokio::task::JoinHandle<()>>,
-    hosts: Arc<argus_server::store::hosts::HostRegistry>,
+    db: Arc<argus_server::store::db::Database>,
+    /// The inventory series writer, when this process runs it.
+    inventory: Option<tokio::task::JoinHandle<()>>,
     /// The embedded engine; `None` with remote storage.
-    db: Option<Arc<argus_tsdb::Db>>,
+    tsdb: Option<Arc<argus_tsdb::Db>>,
     maintenance: Option<argus_tsdb::db::Maintenance>,
 }
 
@@ -82,9 +132,12 @@ impl Started {
         if let Some(c) = self.consumers {
             c.await?;
         }
-        self.hosts.close().await;
+        if let Some(i) = self.inventory {
+            i.await?;
+        }
+        self.db.close().await;
         drop(self.maintenance);
-        if let Some(db) = self.db {
+        if let Some(db) = self.tsdb {
             db.close();
         }
         Ok(())
@@ -98,13 +151,20 @@ async fn start_server(
 ) -> anyhow::Result<Started> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
-    let (mut tokens, token) = resolve_tokens(config)?;
+    let Opened {
+        db: database,
+        users,
+        mut tokens,
+        configs,
+        token,
+        admin_password,
+    } = open_database(config).await?;
     let agent_token = argus_server::store::tokens::generate_token()?;
     tokens.add_in_memory(
         &agent_token,
         argus_server::store::tokens::Access {
             name: "local-agent".into(),
-            ns: None,
+            ..argus_server::store::tokens::Access::admin()
         },
     );
     let listener = tokio::net::TcpListener::bind(&config.server.listen)
@@ -139,17 +199,11 @@ async fn start_server(
         argus_server::store::events::EventStore::open(&events_dir)
             .with_context(|| format!("cannot open the event store in {}", events_dir.display()))?,
     );
-    // Heartbeats go to the host registry in SQLite; an earlier version's hosts.json is
-    // imported once.
-    let registry_path = config.data_dir.join("registry.db");
-    let hosts = Arc::new(
-        argus_server::store::hosts::HostRegistry::open(
-            &registry_path,
-            Some(&config.data_dir.join("hosts.json")),
-        )
-        .await
-        .with_context(|| format!("cannot open the host registry {}", registry_path.display()))?,
-    );
+    // Heartbeats go to the inventory in the database.
+    let hosts = Arc::new(argus_server::store::hosts::HostRegistry::new(
+        database.clone(),
+        config.inventory.down_after_missed,
+    ));
     // Ingest publishes to the queue; the consumers apply what it holds.
     let queue_dir = config.data_dir.join("queue");
     let queue = argus_server::pipeline::open_queue(&config.queue, &queue_dir)
@@ -168,9 +222,10 @@ async fn start_server(
         pipeline: pipeline.clone(),
         events: events.clone(),
         hosts: hosts.clone(),
-        agent_configs: Arc::new(argus_server::store::agent_configs::AgentConfigs {
-            dir: config.data_dir.join("agent-config"),
-        }),
+        users,
+        auth: config.auth.clone(),
+        inventory: config.inventory.clone(),
+        agent_configs: configs,
         tokens: Arc::new(tokens),
         telemetry: argus_server::telemetry::Telemetry::new(),
         rules: Arc::new(argus_server::ingest::Rules::from_config(&config.server)),
@@ -196,6 +251,16 @@ async fn start_server(
             stop.clone(),
         ))
     });
+    // The processes that apply heartbeats also write the inventory series.
+    let inventory =
+        (role.runs_handlers() && config.inventory.evaluation_interval_secs > 0).then(|| {
+            tokio::spawn(argus_server::inventory::run(
+                hosts.clone(),
+                state.store.clone(),
+                std::time::Duration::from_secs(config.inventory.evaluation_interval_secs),
+                stop.clone(),
+            ))
+        });
     let server = if role.runs_ingest() {
         tokio::spawn(argus_server::serve(listener, state, wait_stop(stop)))
     } else {
@@ -209,32 +274,49 @@ async fn start_server(
     Ok(Started {
         url: format!("http://{addr}"),
         token,
+        admin_password,
+        database: database.location().to_string(),
         agent_token,
         server,
         consumers,
-        hosts,
-        db,
+        db: database,
+        inventory,
+        tsdb: db,
         maintenance,
     })
 }
 
 fn print_banner(config: &Config, s: &Started, with_agent: bool) {
-    let token_file = config.data_dir.join("tokens.toml");
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "argus {} is running", env!("CARGO_PKG_VERSION"));
     let _ = writeln!(out, "  URL:   {}/", s.url);
-    match &s.token {
-        Some(t) => {
+    match &s.admin_password {
+        Some(p) => {
             let _ = writeln!(
                 out,
-                "  Token: {t} (only its SHA-256 is kept, in {}: note it)",
-                token_file.display()
+                "  Login: admin / {p} (generated now and shown once: note it, then change it)"
             );
         }
         None => {
             let _ = writeln!(
                 out,
-                "  Token: the one printed at first start (only its hash is kept); `argus token add --data-dir {}` makes another",
+                "  Login: POST {}/api/argus/login with your user (admin's password was set or printed at first start)",
+                s.url
+            );
+        }
+    }
+    match &s.token {
+        Some(t) => {
+            let _ = writeln!(
+                out,
+                "  Token: {t} (admin API token; only its SHA-256 is kept, in {}: note it)",
+                s.database
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "  Token: the one printed at first start (only its hash is kept); `argus token add --data-dir {}` or POST /api/argus/tokens makes another",
                 config.data_dir.display()
             );
         }
@@ -301,9 +383,8 @@ pub async fn up(mut config: Config, config_path: Option<PathBuf>) -> anyhow::Res
 mod tests {
     use super::*;
 
-    #[test]
-    fn an_admin_token_is_generated_once_and_kept_only_hashed() {
-        use std::os::unix::fs::PermissionsExt;
+    #[tokio::test(flavor = "multi_thread")]
+    async fn first_start_makes_the_admin_user_and_token_once_kept_only_hashed() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let mut config = Config {
             data_dir: dir.path().to_path_buf(),
@@ -311,35 +392,46 @@ mod tests {
         };
         // A token from an earlier version is taken over, hashed, and its file removed.
         std::fs::write(dir.path().join("token"), "old-token\n").unwrap_or_default();
-        let (store, shown) = resolve_tokens(&config).unwrap_or_else(|e| panic!("{e:#}"));
-        assert_eq!(shown, None, "the old admin token stays the admin token");
-        assert!(store.check("old-token").is_some());
+        let o = open_database(&config)
+            .await
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(o.token, None, "the old admin token stays the admin token");
+        let pw = o.admin_password.clone().unwrap_or_default();
+        assert_eq!(pw.len(), 24);
+        let old = o.tokens.check("old-token").await.ok().flatten();
+        assert!(old.is_some_and(|a| a.namespaces.is_none()));
         assert!(!dir.path().join("token").exists());
-        std::fs::remove_file(dir.path().join("tokens.toml")).unwrap_or_default();
+        o.db.close().await;
 
-        let (store, shown) = resolve_tokens(&config).unwrap_or_else(|e| panic!("{e:#}"));
-        let token = shown.unwrap_or_default();
+        // A fresh directory: the admin token is generated and shown once.
+        let dir2 = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        config.data_dir = dir2.path().to_path_buf();
+        let o = open_database(&config)
+            .await
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        let token = o.token.clone().unwrap_or_default();
         assert_eq!(token.len(), 64);
-        assert!(store.check(&token).is_some_and(|a| a.ns.is_none()));
-        let file = dir.path().join("tokens.toml");
-        let text = std::fs::read_to_string(&file).unwrap_or_default();
-        assert!(!text.contains(&token), "{text}");
+        assert!(o.tokens.check(&token).await.ok().flatten().is_some());
+        let raw = std::fs::read(dir2.path().join("registry.db")).unwrap_or_default();
         assert!(
-            text.contains(&argus_server::store::tokens::hash_hex(&token)),
-            "{text}"
+            !raw.windows(token.len()).any(|w| w == token.as_bytes()),
+            "the token is stored in plain text"
         );
-        let mode = std::fs::metadata(&file)
-            .map(|m| m.permissions().mode() & 0o777)
-            .unwrap_or(0);
-        assert_eq!(mode, 0o600);
+        o.db.close().await;
         // The next start generates nothing and shows nothing.
-        let (store, shown) = resolve_tokens(&config).unwrap_or_else(|e| panic!("{e:#}"));
-        assert_eq!(shown, None);
-        assert!(store.check(&token).is_some());
+        let o = open_database(&config)
+            .await
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!((o.token.clone(), o.admin_password.clone()), (None, None));
+        assert!(o.tokens.check(&token).await.ok().flatten().is_some());
+        o.db.close().await;
         // A configured token is accepted and shown.
         config.server.token = "given".into();
-        let (store, shown) = resolve_tokens(&config).unwrap_or_else(|e| panic!("{e:#}"));
-        assert_eq!(shown.as_deref(), Some("given"));
-        assert!(store.check("given").is_some() && store.check(&token).is_some());
+        let o = open_database(&config)
+            .await
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(o.token.as_deref(), Some("given"));
+        assert!(o.tokens.check("given").await.ok().flatten().is_some());
+        o.db.close().await;
     }
 }

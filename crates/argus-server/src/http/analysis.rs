@@ -5,7 +5,8 @@
 use crate::query::analysis::{self, AnalysisError, ByLabel, Fault, Top};
 use crate::query::params::Params;
 use crate::state::AppState;
-use crate::storage::scoped::for_namespace;
+use crate::storage::scoped::for_namespaces;
+use crate::store::hosts::HostQuery;
 use crate::store::tokens::Access;
 use argus_core::{Storage, now_ms};
 use argus_promql::EngineOptions;
@@ -43,7 +44,7 @@ async fn answer(
     f: impl FnOnce(Arc<dyn Storage>, &EngineOptions) -> Result<Json, AnalysisError> + Send + 'static,
 ) -> Result<Response, AnalysisError> {
     let result = async {
-        let store = for_namespace(&state.store, access.ns.as_deref())
+        let store = for_namespaces(&state.store, access.namespaces.as_deref())
             .map_err(|e| AnalysisError::internal(e.to_string()))?;
         let opts = state.query.clone();
         let body = tokio::task::spawn_blocking(move || f(store, &opts))
@@ -60,7 +61,32 @@ pub async fn by_label(
     Extension(access): Extension<Access>,
     p: Params,
 ) -> Result<Response, AnalysisError> {
-    let req = ByLabel::from_params(&p, now_ms())?;
+    let mut req = ByLabel::from_params(&p, now_ms())?;
+    // Inventory fields find hosts whose series do not carry them.
+    let q = match req.label.as_str() {
+        "location" => Some(HostQuery {
+            location: Some(req.value.clone()),
+            ..HostQuery::default()
+        }),
+        "group" => Some(HostQuery {
+            group: Some(req.value.clone()),
+            ..HostQuery::default()
+        }),
+        _ => None,
+    };
+    if let Some(mut q) = q {
+        q.limit = 10_000;
+        q.namespaces = access
+            .namespaces
+            .as_deref()
+            .map(|n| n.iter().map(|n| n.to_string()).collect());
+        let page = state
+            .hosts
+            .list(&q)
+            .await
+            .map_err(|e| AnalysisError::internal(format!("inventory: {e}")))?;
+        req.inventory_hosts = page.hosts.into_iter().map(|h| h.hostname).collect();
+    }
     answer(&state, &access, "analysis_by_label", move |store, opts| {
         analysis::by_label(store, opts, &req)
     })

@@ -1,18 +1,25 @@
-//! Authentication at the edge: every path except `/health` needs a token, which the
-//! request carries on as its [`Access`](crate::store::tokens::Access).
+//! Authentication and roles at the edge: every path except `/health` and
+//! `POST /api/argus/login` needs a credential, which the request carries on as its
+//! [`Access`]; paths that change or manage things also need a role ([`need`]).
 //!
-//! Clients send the token in the form they already know: `Authorization: Bearer <t>`
+//! Clients send the credential in the form they already know: `Authorization: Bearer <t>`
 //! (Prometheus, Grafana, the agent), `Authorization: Token <t>` (Influx v2 clients), HTTP
-//! Basic with the token as password, or `?p=<t>` (Influx v1 clients such as Telegraf's
-//! `influxdb` output).
+//! Basic with the token as password, the `argus_session` cookie (the web UI, after login),
+//! or `?p=<t>` (Influx v1 clients such as Telegraf's `influxdb` output).
 
 use super::error::ApiError;
 use crate::state::AppState;
+use crate::store::tokens::Access;
+use crate::store::users::Role;
 use axum::extract::{Request, State};
-use axum::http::header::AUTHORIZATION;
+use axum::http::Method;
+use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64_lite::decode_basic_password;
+
+/// The cookie a login sets.
+pub const SESSION_COOKIE: &str = "argus_session";
 
 /// The token a request presents, in any accepted form.
 pub fn presented_token(req: &Request) -> Option<String> {
@@ -31,10 +38,64 @@ pub fn presented_token(req: &Request) -> Option<String> {
             }
         }
     }
+    if let Some(t) = session_cookie(req.headers()) {
+        return Some(t);
+    }
     let query = req.uri().query()?;
     form_urlencoded::parse(query.as_bytes())
         .find(|(k, _)| k == "p")
         .map(|(_, v)| v.into_owned())
+}
+
+/// The value of the session cookie, if the request has one.
+pub fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .flat_map(|h| h.split(';'))
+        .find_map(|c| {
+            let (k, v) = c.trim().split_once('=')?;
+            (k == SESSION_COOKIE && !v.is_empty()).then(|| v.to_string())
+        })
+}
+
+/// What a route asks of the credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Nothing (`/health`, login).
+    Nothing,
+    /// Any valid credential; what it may touch is limited by its namespaces (ingest, the
+    /// Prometheus API, events, analysis, the agent's paths). The handler may ask more.
+    Credential,
+    /// A credential for every namespace with at least this role.
+    Role(Role),
+}
+
+/// The one table of who may call what. Reads of the inventory need a viewer; changes to
+/// hosts and configurations an editor; users' administration, the audit log and the
+/// storage admin paths an admin. Ingest and the Prometheus API keep the token rules they
+/// had: any valid token, within its namespaces. Users and tokens are checked further by
+/// their handlers (anyone may change their own password and manage their own tokens).
+pub fn need(method: &Method, path: &str) -> Need {
+    let read = method == Method::GET || method == Method::HEAD;
+    let change = if read {
+        Need::Role(Role::Viewer)
+    } else {
+        Need::Role(Role::Editor)
+    };
+    match path {
+        "/health" | "/api/argus/login" => Need::Nothing,
+        "/api/argus/audit" => Need::Role(Role::Admin),
+        p if p.starts_with("/api/argus/admin/") => Need::Role(Role::Admin),
+        "/api/argus/hosts"
+        | "/api/argus/locations"
+        | "/api/argus/groups"
+        | "/api/argus/agent/configs" => change,
+        p if p.starts_with("/api/argus/hosts/") && !p.ends_with("/summary") => change,
+        "/api/argus/agent/config" if !read => Need::Role(Role::Editor),
+        _ => Need::Credential,
+    }
 }
 
 pub async fn require_token(
@@ -42,19 +103,28 @@ pub async fn require_token(
     mut req: Request,
     next: Next,
 ) -> Response {
-    if req.uri().path() == "/health" {
+    let need = need(req.method(), req.uri().path());
+    if need == Need::Nothing {
         return next.run(req).await;
     }
-    match presented_token(&req).and_then(|t| state.tokens.check(&t)) {
-        Some(access) => {
-            req.extensions_mut().insert(access);
-            next.run(req).await
-        }
-        None => {
-            state.telemetry.unauthorized();
-            ApiError::Unauthorized.into_response()
-        }
+    let access = match presented_token(&req) {
+        Some(t) => match state.tokens.check(&t).await {
+            Ok(a) => a,
+            Err(e) => return ApiError::from(e).into_response(),
+        },
+        None => None,
+    };
+    let Some(access) = access else {
+        state.telemetry.unauthorized();
+        return ApiError::Unauthorized.into_response();
+    };
+    if let Need::Role(role) = need
+        && let Err(d) = access.require(role)
+    {
+        return ApiError::from(d).into_response();
     }
+    req.extensions_mut().insert::<Access>(access);
+    next.run(req).await
 }
 
 /// Basic-auth decoding. Hand-written because it is twenty lines and the only base64 use in
@@ -104,5 +174,49 @@ mod base64_lite {
             );
             assert_eq!(super::decode_basic_password("!!"), None);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_route_group_needs_what_the_table_says() {
+        let get = |p: &str| need(&Method::GET, p);
+        let post = |p: &str| need(&Method::POST, p);
+        assert_eq!(get("/health"), Need::Nothing);
+        assert_eq!(post("/api/argus/login"), Need::Nothing);
+        assert_eq!(post("/api/v1/write"), Need::Credential);
+        assert_eq!(get("/api/v1/query"), Need::Credential);
+        assert_eq!(get("/api/argus/hosts"), Need::Role(Role::Viewer));
+        assert_eq!(post("/api/argus/hosts"), Need::Role(Role::Editor));
+        assert_eq!(
+            need(&Method::PATCH, "/api/argus/hosts/m1"),
+            Need::Role(Role::Editor)
+        );
+        assert_eq!(get("/api/argus/hosts/h1/summary"), Need::Credential);
+        assert_eq!(get("/api/argus/agent/config"), Need::Credential);
+        assert_eq!(
+            need(&Method::PUT, "/api/argus/agent/config"),
+            Need::Role(Role::Editor)
+        );
+        assert_eq!(get("/api/argus/audit"), Need::Role(Role::Admin));
+        assert_eq!(post("/api/argus/admin/flush"), Need::Role(Role::Admin));
+    }
+
+    #[test]
+    fn the_session_cookie_is_found_among_others() {
+        let mut h = axum::http::HeaderMap::new();
+        h.insert(
+            COOKIE,
+            axum::http::HeaderValue::from_static("theme=dark; argus_session=abc; x=1"),
+        );
+        assert_eq!(session_cookie(&h).as_deref(), Some("abc"));
+        h.insert(
+            COOKIE,
+            axum::http::HeaderValue::from_static("argus_session="),
+        );
+        assert_eq!(session_cookie(&h), None);
     }
 }

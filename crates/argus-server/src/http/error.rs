@@ -9,7 +9,9 @@ use crate::pipeline::PublishError;
 use crate::pipeline::publish::retry_secs;
 use crate::state::AppState;
 use crate::store::agent_configs::ConfigFault;
+use crate::store::hosts::HostFault;
 use crate::store::tokens::Denied;
+use crate::store::users::UserFault;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -48,6 +50,12 @@ pub enum ApiError {
     },
     #[error("no such path: {0}")]
     NotFound(String),
+    /// A named object that does not exist (a user, host, token): the message says which.
+    #[error("{0}")]
+    Missing(String),
+    /// The request clashes with what exists (a duplicate name).
+    #[error("{0}")]
+    Conflict(String),
     #[error("request body exceeds the limit of {limit} bytes")]
     TooLarge { limit: usize },
     #[error("{0}")]
@@ -67,7 +75,8 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::NotFound(_) | ApiError::Missing(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Storage(argus_core::StorageError::Limit(_)) => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -103,7 +112,8 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::Busy { .. } => "too many requests",
             ApiError::Unavailable { .. } => "unavailable",
-            ApiError::NotFound(_) => "not found",
+            ApiError::NotFound(_) | ApiError::Missing(_) => "not found",
+            ApiError::Conflict(_) => "conflict",
             ApiError::TooLarge { .. } => "request too large",
             ApiError::Storage(argus_core::StorageError::Limit(_)) => "unprocessable entity",
             ApiError::Storage(_) | ApiError::Internal(_) => "internal error",
@@ -167,8 +177,39 @@ impl From<Denied> for ApiError {
 impl From<ConfigFault> for ApiError {
     fn from(e: ConfigFault) -> ApiError {
         match e {
-            ConfigFault::Io(e) => ApiError::Internal(e.to_string()),
+            ConfigFault::Db(e) => e.into(),
+            e @ ConfigFault::Missing(_) => ApiError::Missing(e.to_string()),
             other => ApiError::BadRequest(other.to_string()),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> ApiError {
+        tracing::error!(error = %e, "database error");
+        ApiError::Internal(format!("database: {e}"))
+    }
+}
+
+impl From<UserFault> for ApiError {
+    fn from(e: UserFault) -> ApiError {
+        match e {
+            UserFault::Db(e) => e.into(),
+            e @ UserFault::Field { .. } => ApiError::BadRequest(e.to_string()),
+            e @ UserFault::Exists(_) => ApiError::Conflict(e.to_string()),
+            e @ (UserFault::NoUser(_) | UserFault::NoToken(_)) => ApiError::Missing(e.to_string()),
+            UserFault::Denied(m) => ApiError::Forbidden(m),
+        }
+    }
+}
+
+impl From<HostFault> for ApiError {
+    fn from(e: HostFault) -> ApiError {
+        match e {
+            HostFault::Db(e) => e.into(),
+            e @ HostFault::Field { .. } => ApiError::BadRequest(e.to_string()),
+            HostFault::Exists(m) => ApiError::Conflict(m),
+            e @ HostFault::NoHost(_) => ApiError::Missing(e.to_string()),
         }
     }
 }

@@ -85,11 +85,15 @@ async fn write_lines(
     let now = argus_core::now_ms();
     let len = bytes.len() as u64;
     // Checked here, whole; queued as text and walked again when applied.
-    let (rules, access, has_ns) = (state.rules.clone(), access.clone(), ns.is_some());
+    let (rules, has_ns) = (state.rules.clone(), ns.is_some());
+    // A credential limited to namespaces owns the one the write goes into: lines naming
+    // another in their `ns` tag are refused.
+    let owner_ns = ns.clone().filter(|_| access.namespaces.is_some());
+    let token = access.name.clone();
     let (bytes, counts) = tokio::task::spawn_blocking(move || {
         let text = std::str::from_utf8(&bytes).unwrap_or_default();
-        let owner = access.ns.as_deref().map(|own| Owner {
-            token: &access.name,
+        let owner = owner_ns.as_deref().map(|own| Owner {
+            token: &token,
             ns: own,
         });
         CheckedLines::new(&rules, text, precision, has_ns, now)
@@ -169,7 +173,7 @@ async fn publish_series(
 ) -> Result<StatusCode, ApiError> {
     state
         .pipeline
-        .publish_samples(access.ns.as_deref(), series)
+        .publish_samples(access.single_ns(), series)
         .await?;
     let samples: u64 = series.iter().map(|s| s.samples.len() as u64).sum();
     let n = series.len() as u64;

@@ -9,7 +9,8 @@
 //! | [`metadata`] | `/api/v1/labels`, `/api/v1/label/{name}/values`, metadata, rules, alerts, exemplars, buildinfo |
 //! | [`analysis`] | `/api/argus/analysis/*`, `/api/argus/hosts/{host}/summary` |
 //! | [`events`] | `/api/argus/events` |
-//! | [`hosts`] | `/api/argus/heartbeat`, `/api/argus/hosts`, `/api/argus/agent/config` |
+//! | [`hosts`] | `/api/argus/heartbeat`, `/api/argus/hosts[/{id}]`, `/api/argus/locations`, `/api/argus/groups`, `/api/argus/agent/*` |
+//! | [`users`] | `/api/argus/login`, `/logout`, `/me`, `/users[/{name}]`, `/tokens[/{id}]`, `/audit` |
 //! | [`admin`] | `/api/argus/admin/*` |
 //! | [`status`] | `/health`, `/metrics` |
 
@@ -25,13 +26,14 @@ pub mod metadata;
 pub mod prom;
 pub mod query;
 pub mod status;
+pub mod users;
 
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use error::ApiError;
 use std::future::Future;
 use tokio::net::TcpListener;
@@ -89,11 +91,35 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/argus/events", get(events::get).post(events::post))
         .route("/api/argus/heartbeat", post(hosts::heartbeat))
-        .route("/api/argus/hosts", get(hosts::list))
+        .route("/api/argus/hosts", get(hosts::list).post(hosts::create))
+        .route(
+            "/api/argus/hosts/{id}",
+            get(hosts::get).patch(hosts::update).delete(hosts::delete),
+        )
+        .route("/api/argus/locations", get(hosts::locations))
+        .route("/api/argus/groups", get(hosts::groups))
         .route(
             "/api/argus/agent/config",
-            get(hosts::get_config).put(hosts::put_config),
+            get(hosts::get_config)
+                .put(hosts::put_config)
+                .delete(hosts::delete_config),
         )
+        .route("/api/argus/agent/configs", get(hosts::list_configs))
+        .route("/api/argus/agent/me", get(hosts::me))
+        .route("/api/argus/login", post(users::login))
+        .route("/api/argus/logout", post(users::logout))
+        .route("/api/argus/me", get(users::me))
+        .route("/api/argus/users", get(users::list).post(users::create))
+        .route(
+            "/api/argus/users/{name}",
+            get(users::get).patch(users::update).delete(users::delete),
+        )
+        .route(
+            "/api/argus/tokens",
+            get(users::list_tokens).post(users::create_token),
+        )
+        .route("/api/argus/tokens/{id}", delete(users::revoke_token))
+        .route("/api/argus/audit", get(users::audit))
         .route("/api/argus/analysis/by-label", get(analysis::by_label))
         .route("/api/argus/analysis/top", get(analysis::top))
         .route("/api/argus/hosts/{host}/summary", get(analysis::summary))
@@ -123,6 +149,7 @@ pub fn status_router(state: AppState) -> Router {
         .route("/metrics", get(status::metrics))
         .route("/api/argus/events", get(events::get))
         .route("/api/argus/hosts", get(hosts::list))
+        .route("/api/argus/hosts/{id}", get(hosts::get))
         .fallback(|req: Request| async move {
             ApiError::NotFound(format!(
                 "{} (a --role handlers process answers /health, /metrics, GET /api/argus/events and /api/argus/hosts only)",

@@ -3,7 +3,7 @@
 
 use crate::query::params::{Params, parse_time};
 use crate::state::AppState;
-use crate::storage::scoped::for_namespace;
+use crate::storage::scoped::for_namespaces;
 use crate::store::tokens::Access;
 use argus_core::Storage;
 use axum::extract::{FromRequest, Request};
@@ -108,7 +108,7 @@ pub fn time_param(p: &Params, key: &str, default: i64) -> Result<i64, PromError>
 
 /// The store as `access` may see it: a namespace token sees its namespace only.
 pub fn scoped(state: &AppState, access: &Access) -> Result<Arc<dyn Storage>, PromError> {
-    for_namespace(&state.store, access.ns.as_deref())
+    for_namespaces(&state.store, access.namespaces.as_deref())
         .map_err(|e| PromError::bad_data(e.to_string()))
 }
 

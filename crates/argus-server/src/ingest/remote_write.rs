@@ -26,16 +26,29 @@ pub fn prepare(
     now: i64,
 ) -> Result<(), Refused> {
     for (i, s) in series.iter_mut().enumerate() {
-        if let Some(own) = &access.ns {
-            if let Some(other) = s.labels.get("ns")
-                && other != own.as_ref()
-            {
-                return Err(Refused::Forbidden(format!(
-                    "timeseries[{i}]: token {:?} belongs to namespace {own:?} and cannot write into {other:?}",
-                    access.name
-                )));
+        if access.namespaces.is_some() {
+            match s.labels.get("ns") {
+                Some(other) if !access.allows_ns(other) => {
+                    return Err(Refused::Forbidden(format!(
+                        "timeseries[{i}]: {}",
+                        access
+                            .write_ns(Some(other))
+                            .err()
+                            .map(|d| d.0)
+                            .unwrap_or_default()
+                    )));
+                }
+                Some(_) => {}
+                None => match access.single_ns() {
+                    Some(own) => s.labels.set("ns", own),
+                    None => {
+                        return Err(Refused::Forbidden(format!(
+                            "timeseries[{i}]: {}: give each series an ns label",
+                            access.write_ns(None).err().map(|d| d.0).unwrap_or_default()
+                        )));
+                    }
+                },
             }
-            s.labels.set("ns", own);
         }
         rules
             .check_series(s, now)

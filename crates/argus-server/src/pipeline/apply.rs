@@ -13,7 +13,7 @@ use super::metrics::TopicCounters;
 use crate::ingest::lines::Checked;
 use crate::ingest::{CheckedLines, Refused, Rules};
 use crate::store::events::EventStore;
-use crate::store::hosts::{HostRegistry, Seen};
+use crate::store::hosts::{HostRegistry, Seen, heartbeat_host};
 use argus_core::line_protocol::{Line, Precision, line_to_series};
 use argus_core::{Event, Storage, StorageError, TimeSeries};
 use argus_queue::Delivery;
@@ -106,8 +106,7 @@ pub async fn apply(
             Ok(Entry::Heartbeat {
                 received_ms, body, ..
             }) => match heartbeat_host(&body) {
-                Some(h) => seen.push(Seen {
-                    hostname: h.to_string(),
+                Some(_) => seen.push(Seen {
                     received_ms,
                     heartbeat: body.clone(),
                 }),
@@ -157,11 +156,6 @@ pub async fn apply(
         }
     }
     Ok(())
-}
-
-/// The host a heartbeat names (`facts.hostname`), if any.
-pub fn heartbeat_host(body: &serde_json::Value) -> Option<&str> {
-    body["facts"]["hostname"].as_str().filter(|h| !h.is_empty())
 }
 
 /// Appends every entry's series in one call; when storage refuses that, entry by entry, so

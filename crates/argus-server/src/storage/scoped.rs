@@ -55,6 +55,37 @@ pub fn for_namespace(
     }
 }
 
+/// `store` as a credential limited to `namespaces` (None: every namespace) sees it: one
+/// namespace as `ns="a"`, several as `ns=~"a|b"`.
+pub fn for_namespaces(
+    store: &Arc<dyn Storage>,
+    namespaces: Option<&[Arc<str>]>,
+) -> Result<Arc<dyn Storage>, StorageError> {
+    match namespaces {
+        None => Ok(store.clone()),
+        Some([one]) => for_namespace(store, Some(one)),
+        Some(many) => {
+            let re = many
+                .iter()
+                .map(|n| regex::escape(n))
+                .collect::<Vec<_>>()
+                .join("|");
+            // No namespace at all matches nothing (see `hosts`).
+            let re = if re.is_empty() {
+                r"\b\B".to_string()
+            } else {
+                re
+            };
+            let only = Matcher::new("ns", MatchOp::RegexMatch, &re)
+                .map_err(|e| StorageError::Rejected(e.to_string()))?;
+            Ok(Arc::new(Scoped {
+                inner: store.clone(),
+                only,
+            }))
+        }
+    }
+}
+
 impl Storage for Scoped {
     fn append(&self, series: Vec<TimeSeries>) -> Result<(), StorageError> {
         if series.iter().any(|s| !self.only.matches(&s.labels)) {

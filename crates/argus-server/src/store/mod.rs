@@ -1,7 +1,11 @@
-//! What the server keeps besides metrics: events, the host registry, the accepted tokens
-//! and the agent configurations it serves. (Metrics go to [`crate::storage`].)
+//! What the server keeps besides metrics: events, and in the database ([`db`]) the users,
+//! sessions, tokens, audit log, host inventory and agent configurations. (Metrics go to
+//! [`crate::storage`].)
 
 pub mod agent_configs;
+pub mod audit;
+pub mod db;
 pub mod events;
 pub mod hosts;
 pub mod tokens;
+pub mod users;

@@ -1,61 +1,158 @@
-//! The tokens the server accepts, and what each grants: its [`Access`].
+//! The credentials the server accepts, and what each grants: its [`Access`].
 //!
-//! Tokens are kept as SHA-256 hashes only ([`TokenStore`]): `server.token` (configured in
-//! plain text by its owner), `[[server.tokens]]` and `<data_dir>/tokens.toml`. Each token
-//! belongs to a namespace (the `ns` label) or to all of them; a request carries its
-//! [`Access`], which ingest uses to force `ns` and the read paths to filter by it.
+//! Three kinds, all kept as SHA-256 hashes only ([`TokenStore`]):
+//! - tokens from the configuration: `server.token` (every namespace, admin) and
+//!   `[[server.tokens]]` (each of one namespace or all of them);
+//! - users' sessions and API tokens, in the database ([`super::users`]);
+//! - in memory, the token of the agent inside `argus up`.
+//!
+//! A request carries its [`Access`]: ingest uses it to force `ns`, the read paths to filter
+//! by it, and the router to check the role a route needs.
 
+use super::users::{Role, Users};
 use crate::config::TokenConfig;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-/// A request its token does not allow, and why (answered 403).
+/// A request its credential does not allow, and why (answered 403).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct Denied(pub String);
 
-/// What a token may touch: one namespace, or all of them.
+/// What a credential may touch and do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Access {
-    /// The token's name (for logs).
+    /// The token's name, or `session:<user>` (for logs and messages).
     pub name: Arc<str>,
-    /// `None`: every namespace (and the admin endpoints).
-    pub ns: Option<Arc<str>>,
+    /// The user it acts for; empty for a token from the configuration.
+    pub user: Arc<str>,
+    pub role: Role,
+    /// The namespaces it is limited to; `None`: every namespace.
+    pub namespaces: Option<Arc<[Arc<str>]>>,
+    /// For a session: its token hash (logout ends it).
+    pub session: Option<Arc<str>>,
 }
 
 impl Access {
-    /// Full access (used where no token applies, such as in-process callers).
+    /// Full access (in-process callers, and `server.token`).
     pub fn admin() -> Access {
         Access {
             name: "admin".into(),
-            ns: None,
+            user: "".into(),
+            role: Role::Admin,
+            namespaces: None,
+            session: None,
         }
     }
 
-    /// The namespace a write goes into: the token's own; a request naming another one is
-    /// refused (403). Without a namespace token, the one the request names (if any).
+    /// The server itself (first-start set-up, imports), as an admin.
+    pub fn system() -> Access {
+        Access {
+            name: "argus".into(),
+            user: "argus".into(),
+            ..Access::admin()
+        }
+    }
+
+    /// A token limited to one namespace, or none (`ns` empty), from the configuration.
+    pub fn configured(name: &str, ns: &str) -> Access {
+        Access {
+            name: name.into(),
+            user: "".into(),
+            role: if ns.is_empty() {
+                Role::Admin
+            } else {
+                Role::Viewer
+            },
+            namespaces: (!ns.is_empty()).then(|| Arc::from([Arc::from(ns)])),
+            session: None,
+        }
+    }
+
+    /// Who, for the audit log: the user, or `token:<name>` for a configured token.
+    pub fn actor(&self) -> &str {
+        if self.user.is_empty() {
+            &self.name
+        } else {
+            &self.user
+        }
+    }
+
+    /// The one namespace it is limited to, if exactly one.
+    pub fn single_ns(&self) -> Option<&str> {
+        match self.namespaces.as_deref() {
+            Some([one]) => Some(one),
+            _ => None,
+        }
+    }
+
+    /// Whether it may touch namespace `ns`.
+    pub fn allows_ns(&self, ns: &str) -> bool {
+        self.namespaces
+            .as_deref()
+            .is_none_or(|own| own.iter().any(|o| o.as_ref() == ns))
+    }
+
+    fn ns_list(&self) -> String {
+        self.namespaces
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .map(|n| format!("{n:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The namespace a write goes into. A credential of one namespace forces it (a request
+    /// naming another is refused, 403); one of several needs the request to name one of
+    /// them; one for every namespace takes what the request names (if any).
     pub fn write_ns(&self, requested: Option<&str>) -> Result<Option<String>, Denied> {
-        match (&self.ns, requested) {
-            (Some(own), Some(r)) if !r.is_empty() && r != own.as_ref() => Err(Denied(format!(
-                "token {:?} belongs to namespace {own:?} and cannot write into {r:?}",
-                self.name
+        let requested = requested.filter(|r| !r.is_empty());
+        let Some(own) = self.namespaces.as_deref() else {
+            return Ok(requested.map(str::to_string));
+        };
+        match (own, requested) {
+            (_, Some(r)) if self.allows_ns(r) => Ok(Some(r.to_string())),
+            ([one], None) => Ok(Some(one.to_string())),
+            (_, Some(r)) => Err(Denied(format!(
+                "token {:?} belongs to namespace {} and cannot write into {r:?}",
+                self.name,
+                self.ns_list()
             ))),
-            (Some(own), _) => Ok(Some(own.to_string())),
-            (None, r) => Ok(r.filter(|r| !r.is_empty()).map(str::to_string)),
+            (_, None) => Err(Denied(format!(
+                "token {:?} belongs to namespaces {}: name one with the ns parameter",
+                self.name,
+                self.ns_list()
+            ))),
         }
     }
 
-    /// Refuses a namespace token on an endpoint for every namespace.
-    pub fn require_admin(&self) -> Result<(), Denied> {
-        match &self.ns {
-            None => Ok(()),
-            Some(ns) => Err(Denied(format!(
-                "token {:?} is limited to namespace {ns:?}; this endpoint needs a token for every namespace",
-                self.name
-            ))),
+    /// Refuses a credential below `role`, or limited to namespaces (the routes that need a
+    /// role manage things of every namespace).
+    pub fn require(&self, role: Role) -> Result<(), Denied> {
+        if self.namespaces.is_some() {
+            return Err(Denied(format!(
+                "token {:?} is limited to namespace {}; this endpoint needs a credential for every namespace",
+                self.name,
+                self.ns_list()
+            )));
         }
+        if self.role < role {
+            return Err(Denied(format!(
+                "{} has role {:?}; this needs {:?}",
+                self.name,
+                self.role.as_str(),
+                role.as_str()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Refuses a credential that is not an admin of every namespace.
+    pub fn require_admin(&self) -> Result<(), Denied> {
+        self.require(Role::Admin)
     }
 }
 
@@ -68,7 +165,8 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// `<data_dir>/tokens.toml`: `[[tokens]]` entries like `[[server.tokens]]`.
+/// `<data_dir>/tokens.toml` of earlier versions: `[[tokens]]` entries like
+/// `[[server.tokens]]`. Imported into the database once ([`import_token_file`]).
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenFile {
@@ -84,45 +182,42 @@ impl TokenFile {
             Err(e) => Err(format!("{}: {e}", path.display())),
         }
     }
-
-    /// Writes the file (mode 0600), replacing it atomically.
-    pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let text = toml::to_string(self).map_err(std::io::Error::other)?;
-        let tmp = path.with_extension("toml.tmp");
-        {
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            std::io::Write::write_all(&mut f, text.as_bytes())?;
-            f.sync_all()?;
-        }
-        std::fs::rename(&tmp, path)
-    }
-
-    /// Adds a new token and returns it (the only time it is seen in plain text).
-    pub fn add(&mut self, name: &str, ns: &str) -> std::io::Result<String> {
-        let token = generate_token()?;
-        self.tokens.push(TokenConfig {
-            name: name.to_string(),
-            ns: ns.to_string(),
-            sha256: hash_hex(&token),
-        });
-        Ok(token)
-    }
 }
 
-/// Every token the server accepts, by hash. `<data_dir>/tokens.toml` is read again when it
-/// changes (checked at most once a second, on a request with an unknown token).
+/// Imports the tokens of an earlier version's `tokens.toml` into the database (owned by
+/// `admin`; see [`Users::import_token`]) and renames the file `tokens.toml.migrated`.
+/// Returns how many it held.
+pub async fn import_token_file(users: &Users, path: &Path) -> Result<usize, String> {
+    let file = TokenFile::load(path)?;
+    if !path.exists() {
+        return Ok(0);
+    }
+    entries(&file.tokens)?;
+    for t in &file.tokens {
+        users
+            .import_token(&t.name, &t.ns, &t.sha256.trim().to_ascii_lowercase())
+            .await
+            .map_err(|e| format!("{}: token {:?}: {e}", path.display(), t.name))?;
+    }
+    let done = path.with_extension("toml.migrated");
+    std::fs::rename(path, &done).map_err(|e| format!("{}: {e}", path.display()))?;
+    tracing::info!(tokens = file.tokens.len(), from = %path.display(), "tokens imported into the database");
+    Ok(file.tokens.len())
+}
+
+/// Every credential the server accepts, by hash: the configured ones in memory, users'
+/// sessions and tokens from the database through a short cache.
 pub struct TokenStore {
     fixed: HashMap<String, Access>,
-    file: Option<PathBuf>,
-    loaded: RwLock<(Option<SystemTime>, HashMap<String, Access>)>,
-    last_check: Mutex<Option<Instant>>,
+    users: Arc<Users>,
+    /// Database answers kept [`CACHE_FOR`]: a busy agent does not cost a query per request.
+    /// A revocation or logout through this process clears it at once; through another
+    /// server sharing the database it takes effect within [`CACHE_FOR`].
+    cache: Mutex<HashMap<String, (Access, Instant)>>,
 }
+
+/// How long a credential read from the database is trusted without asking again.
+pub const CACHE_FOR: Duration = Duration::from_secs(5);
 
 fn entries(list: &[TokenConfig]) -> Result<HashMap<String, Access>, String> {
     let mut m = HashMap::new();
@@ -134,13 +229,7 @@ fn entries(list: &[TokenConfig]) -> Result<HashMap<String, Access>, String> {
                 t.name, t.sha256
             ));
         }
-        m.insert(
-            h,
-            Access {
-                name: t.name.as_str().into(),
-                ns: (!t.ns.is_empty()).then(|| t.ns.as_str().into()),
-            },
-        );
+        m.insert(h, Access::configured(&t.name, &t.ns));
     }
     Ok(m)
 }
@@ -150,32 +239,17 @@ impl TokenStore {
     pub fn new(
         admin: Option<&str>,
         configured: &[TokenConfig],
-        file: Option<PathBuf>,
+        users: Arc<Users>,
     ) -> Result<TokenStore, String> {
         let mut fixed = entries(configured)?;
         if let Some(a) = admin.filter(|a| !a.is_empty()) {
             fixed.insert(hash_hex(a), Access::admin());
         }
-        let store = TokenStore {
+        Ok(TokenStore {
             fixed,
-            file,
-            loaded: RwLock::new((None, HashMap::new())),
-            last_check: Mutex::new(None),
-        };
-        store.reload()?;
-        Ok(store)
-    }
-
-    /// A store accepting one plain token for everything (tests, embedders).
-    pub fn single(token: &str) -> TokenStore {
-        let mut fixed = HashMap::new();
-        fixed.insert(hash_hex(token), Access::admin());
-        TokenStore {
-            fixed,
-            file: None,
-            loaded: RwLock::new((None, HashMap::new())),
-            last_check: Mutex::new(None),
-        }
+            users,
+            cache: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Accepts one more plain token, in memory only (the agent inside `argus up`).
@@ -183,59 +257,49 @@ impl TokenStore {
         self.fixed.insert(hash_hex(token), access);
     }
 
-    fn reload(&self) -> Result<(), String> {
-        let Some(path) = &self.file else {
-            return Ok(());
-        };
-        let stamp = std::fs::metadata(path).and_then(|m| m.modified()).ok();
-        if let Ok(l) = self.loaded.read()
-            && l.0 == stamp
-            && stamp.is_some()
-        {
-            return Ok(());
-        }
-        let map = entries(&TokenFile::load(path)?.tokens)?;
-        if let Ok(mut l) = self.loaded.write() {
-            *l = (stamp, map);
-        }
-        Ok(())
+    pub fn users(&self) -> &Arc<Users> {
+        &self.users
     }
 
-    fn lookup(&self, hash: &str) -> Option<Access> {
-        if let Some(a) = self.fixed.get(hash) {
-            return Some(a.clone());
-        }
-        self.loaded.read().ok()?.1.get(hash).cloned()
-    }
-
-    /// The access a presented token grants, if it is known.
-    pub fn check(&self, presented: &str) -> Option<Access> {
+    /// The access a presented credential grants, if it is known.
+    pub async fn check(&self, presented: &str) -> Result<Option<Access>, sqlx::Error> {
         let hash = hash_hex(presented.trim());
-        if let Some(a) = self.lookup(&hash) {
-            return Some(a);
+        if let Some(a) = self.fixed.get(&hash) {
+            return Ok(Some(a.clone()));
         }
-        // Unknown: maybe added to the file since; look at most once a second.
-        let due = {
-            let mut last = self.last_check.lock().unwrap_or_else(|p| p.into_inner());
-            let due = last.is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
-            if due {
-                *last = Some(Instant::now());
+        {
+            let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((a, at)) = cache.get(&hash)
+                && at.elapsed() < CACHE_FOR
+            {
+                return Ok(Some(a.clone()));
             }
-            due
-        };
-        if due && let Err(e) = self.reload() {
-            tracing::error!(error = %e, "cannot read the token file; keeping the tokens loaded before");
         }
-        self.lookup(&hash)
+        let found = self.users.access(&hash).await?;
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        // Bounded: expired entries go when it grows.
+        if cache.len() >= 10_000 {
+            cache.retain(|_, (_, at)| at.elapsed() < CACHE_FOR);
+        }
+        match &found {
+            Some(a) => {
+                cache.insert(hash, (a.clone(), Instant::now()));
+            }
+            None => {
+                cache.remove(&hash);
+            }
+        }
+        Ok(found)
     }
 
-    /// How many tokens are known (configured and from the file).
-    pub fn len(&self) -> usize {
-        self.fixed.len() + self.loaded.read().map_or(0, |l| l.1.len())
+    /// Forgets every cached answer: after a logout, a revocation or a change of a user.
+    pub fn forget_all(&self) {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    /// How many tokens are configured.
+    pub fn configured_len(&self) -> usize {
+        self.fixed.len()
     }
 }
 
@@ -249,6 +313,7 @@ pub fn generate_token() -> std::io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::db::tests::sqlite;
 
     #[test]
     fn tokens_are_64_hex_chars_and_differ() {
@@ -259,70 +324,101 @@ mod tests {
         assert_ne!(a, b);
     }
 
-    #[test]
-    fn tokens_are_known_by_hash_with_their_namespace() {
+    #[tokio::test]
+    async fn configured_and_imported_tokens_are_known_by_hash_with_their_namespace() {
         // The SHA-256 test vector of "test".
         assert_eq!(
             hash_hex("test"),
             "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
         );
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let file = dir.path().join("tokens.toml");
+        let (db, dir) = sqlite().await;
+        let users = Arc::new(Users::new(Arc::new(db)));
+        users
+            .ensure_admin(Some("admin-password"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         let configured = [TokenConfig {
             name: "a".into(),
             ns: "team-a".into(),
             sha256: hash_hex("ta"),
         }];
-        let store = TokenStore::new(Some("root"), &configured, Some(file.clone()))
+        let store = TokenStore::new(Some("root"), &configured, users.clone())
             .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(store.check("root"), Some(Access::admin()));
-        assert_eq!(
-            store.check("ta").and_then(|a| a.ns).as_deref(),
-            Some("team-a")
-        );
-        assert_eq!(store.check("nope"), None);
-        // A token added to the file is accepted without a restart, stored only hashed.
-        let mut f = TokenFile::load(&file).unwrap_or_default();
-        let tb = f.add("b", "team-b").unwrap_or_default();
-        f.save(&file).unwrap_or_else(|e| panic!("{e}"));
-        let text = std::fs::read_to_string(&file).unwrap_or_default();
-        assert!(
-            !text.contains(&tb) && text.contains(&hash_hex(&tb)),
-            "{text}"
-        );
-        std::thread::sleep(Duration::from_millis(1100));
-        assert_eq!(
-            store.check(&tb).and_then(|a| a.ns).as_deref(),
-            Some("team-b")
-        );
+        let check = |t: &'static str| {
+            let store = &store;
+            async move { store.check(t).await.ok().flatten() }
+        };
+        assert_eq!(check("root").await, Some(Access::admin()));
+        let a = check("ta").await;
+        assert_eq!(a.as_ref().and_then(|a| a.single_ns()), Some("team-a"));
+        assert_eq!(a.map(|a| a.role), Some(Role::Viewer));
+        assert_eq!(check("nope").await, None);
+        // An earlier version's tokens.toml is imported once and renamed.
+        let file = dir.path().join("tokens.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "[[tokens]]\nname = \"old-admin\"\nsha256 = \"{}\"\n[[tokens]]\nname = \"b\"\nns = \"team-b\"\nsha256 = \"{}\"\n",
+                hash_hex("old"),
+                hash_hex("tb")
+            ),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(import_token_file(&users, &file).await, Ok(2));
+        assert!(!file.exists() && dir.path().join("tokens.toml.migrated").exists());
+        let old = store.check("old").await.ok().flatten();
+        assert_eq!(old.as_ref().map(|a| a.role), Some(Role::Admin));
+        assert_eq!(old.map(|a| a.user.to_string()).as_deref(), Some("admin"));
+        let b = store.check("tb").await.ok().flatten();
+        assert_eq!(b.as_ref().and_then(|a| a.single_ns()), Some("team-b"));
+        let listed = users.list_tokens(None).await.unwrap_or_default();
+        assert_eq!(listed.len(), 2);
         // Bad hashes are refused with the token's name.
         let bad = [TokenConfig {
             name: "x".into(),
             ns: String::new(),
             sha256: "zz".into(),
         }];
-        let err = TokenStore::new(None, &bad, None).err().unwrap_or_default();
+        let err = TokenStore::new(None, &bad, users.clone())
+            .err()
+            .unwrap_or_default();
         assert!(err.contains("\"x\"") && err.contains("64 hex"), "{err}");
     }
 
     #[test]
-    fn a_namespace_token_writes_only_into_its_namespace() {
-        let a = Access {
-            name: "a".into(),
-            ns: Some("team-a".into()),
-        };
+    fn a_namespace_token_writes_only_into_its_namespaces() {
+        let a = Access::configured("a", "team-a");
         assert_eq!(a.write_ns(None).ok().flatten().as_deref(), Some("team-a"));
         assert_eq!(
             a.write_ns(Some("team-a")).ok().flatten().as_deref(),
             Some("team-a")
         );
         assert!(a.write_ns(Some("team-b")).is_err());
-        assert!(a.require_admin().is_err());
+        assert!(a.require(Role::Viewer).is_err());
+        let two = Access {
+            namespaces: Some(Arc::from([Arc::from("x"), Arc::from("y")])),
+            ..a.clone()
+        };
+        assert_eq!(two.write_ns(Some("y")).ok().flatten().as_deref(), Some("y"));
+        let e = two.write_ns(None).err().map(|e| e.0).unwrap_or_default();
+        assert!(e.contains("name one"), "{e}");
+        assert!(two.write_ns(Some("z")).is_err());
         let admin = Access::admin();
         assert_eq!(
             admin.write_ns(Some("x")).ok().flatten().as_deref(),
             Some("x")
         );
         assert_eq!(admin.write_ns(None).ok().flatten(), None);
+        let viewer = Access {
+            role: Role::Viewer,
+            ..Access::admin()
+        };
+        assert!(viewer.require(Role::Viewer).is_ok());
+        let e = viewer
+            .require(Role::Editor)
+            .err()
+            .map(|e| e.0)
+            .unwrap_or_default();
+        assert!(e.contains("\"viewer\"") && e.contains("\"editor\""), "{e}");
     }
 }

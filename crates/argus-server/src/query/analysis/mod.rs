@@ -263,6 +263,9 @@ pub struct ByLabel {
     pub value: String,
     pub grid: Grid,
     pub downsample: Option<Downsample>,
+    /// Host names the inventory gives this label value (`location`, `group`), added to
+    /// those whose series carry it.
+    pub inventory_hosts: BTreeSet<String>,
 }
 
 impl ByLabel {
@@ -277,6 +280,7 @@ impl ByLabel {
             )),
             (None, None) => Err(AnalysisError::param("metric", "missing (or give expr)")),
             (None, Some(expr)) => Ok(ByLabel {
+                inventory_hosts: BTreeSet::new(),
                 query: expr.to_string(),
                 source: "expr",
                 label,
@@ -287,6 +291,7 @@ impl ByLabel {
             (Some(metric), None) => {
                 let ds = Downsample::parse(opt(p, "downsample"))?;
                 Ok(ByLabel {
+                    inventory_hosts: BTreeSet::new(),
                     query: metric_query(metric, ds, grid.step)?,
                     source: "metric",
                     label,
@@ -346,13 +351,14 @@ pub fn hosts_with(
 pub fn by_label(store: Arc<dyn Storage>, opts: &EngineOptions, req: &ByLabel) -> Result<Json> {
     let g = req.grid;
     let lookback_ms = opts.lookback_ms;
-    let hosts = hosts_with(
+    let mut hosts = hosts_with(
         store.as_ref(),
         &req.label,
         &req.value,
         g.start - lookback_ms.max(MIN_WINDOW_MS),
         g.end,
     )?;
+    hosts.extend(req.inventory_hosts.iter().cloned());
     let mut series = Vec::new();
     if !hosts.is_empty() {
         let filtered: Arc<dyn Storage> = Arc::new(

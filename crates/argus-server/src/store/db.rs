@@ -1,0 +1,426 @@
+//! The server's database: users, sessions, API tokens, the audit log, the host inventory
+//! and the agent configurations. SQLite in `<data_dir>/registry.db` by default (WAL mode),
+//! or PostgreSQL through `[database] url = "postgres://…"`, which several server processes
+//! (the NATS scale-out roles) share.
+//!
+//! One code path serves both through sqlx's `any` driver: queries use `$1` placeholders
+//! (SQLite accepts them too) and portable SQL (`ON CONFLICT … DO UPDATE`, `CASE` rather than
+//! `min`/`greatest`, `lower(x) LIKE`). Only the schema is written per backend, as
+//! migrations in code ([`MIGRATIONS`]); the version applied is kept in `argus_schema`.
+
+use sqlx::AssertSqlSafe;
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Row};
+use std::path::Path;
+use std::time::Duration;
+
+/// Which database the URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The open database.
+pub struct Database {
+    pool: AnyPool,
+    backend: Backend,
+    /// Where it is, without a password (for messages).
+    location: String,
+}
+
+/// A database that cannot be opened or brought to this version's schema.
+#[derive(Debug, thiserror::Error)]
+#[error("database {location}: {message}")]
+pub struct OpenError {
+    pub location: String,
+    pub message: String,
+}
+
+/// One schema step. Statements may contain `{int}` (an integer column: `INTEGER` in
+/// SQLite, `BIGINT` in PostgreSQL) and `{serial}` (an auto-incremented integer key).
+struct Migration {
+    version: i64,
+    /// Statements for both backends.
+    both: &'static [&'static str],
+    /// Statements for SQLite only, run before `both`.
+    sqlite: &'static [&'static str],
+    /// Statements for PostgreSQL only, run before `both`.
+    postgres: &'static [&'static str],
+}
+
+/// Every schema step, in order. Version 1 is the host registry of the release before
+/// users existed (hosts keyed by host name); version 2 keeps its rows.
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        both: &["CREATE TABLE IF NOT EXISTS hosts (
+            hostname TEXT PRIMARY KEY NOT NULL,
+            first_seen_ms {int} NOT NULL,
+            last_seen_ms {int} NOT NULL,
+            facts TEXT NOT NULL,
+            heartbeat TEXT NOT NULL
+        )"],
+        sqlite: &[],
+        postgres: &[],
+    },
+    Migration {
+        version: 2,
+        sqlite: &[],
+        postgres: &[],
+        both: &[
+            "CREATE TABLE users (
+                name TEXT PRIMARY KEY NOT NULL,
+                role TEXT NOT NULL,
+                password_hash TEXT NOT NULL,
+                display_name TEXT NOT NULL DEFAULT '',
+                email TEXT NOT NULL DEFAULT '',
+                created_ms {int} NOT NULL,
+                updated_ms {int} NOT NULL
+            )",
+            "CREATE TABLE sessions (
+                token_hash TEXT PRIMARY KEY NOT NULL,
+                user_name TEXT NOT NULL,
+                created_ms {int} NOT NULL,
+                expires_ms {int} NOT NULL
+            )",
+            "CREATE INDEX sessions_user ON sessions (user_name)",
+            "CREATE TABLE api_tokens (
+                id TEXT PRIMARY KEY NOT NULL,
+                token_hash TEXT NOT NULL UNIQUE,
+                name TEXT NOT NULL,
+                user_name TEXT NOT NULL,
+                role TEXT NOT NULL,
+                -- JSON array; empty: every namespace
+                namespaces TEXT NOT NULL,
+                created_ms {int} NOT NULL,
+                expires_ms {int},
+                last_used_ms {int}
+            )",
+            "CREATE INDEX api_tokens_user ON api_tokens (user_name)",
+            "CREATE TABLE audit (
+                id {serial},
+                ts_ms {int} NOT NULL,
+                actor TEXT NOT NULL,
+                action TEXT NOT NULL,
+                object_kind TEXT NOT NULL,
+                object_id TEXT NOT NULL,
+                -- JSON, null when the object did not exist before / does not after
+                before_json TEXT,
+                after_json TEXT
+            )",
+            "CREATE INDEX audit_ts ON audit (ts_ms)",
+            "CREATE INDEX audit_object ON audit (object_kind, object_id, ts_ms)",
+            "CREATE INDEX audit_actor ON audit (actor, ts_ms)",
+            "ALTER TABLE hosts RENAME TO hosts_v1",
+            "CREATE TABLE hosts (
+                id TEXT PRIMARY KEY NOT NULL,
+                -- the agent's machine id; null for a host added by hand that never reported
+                machine_id TEXT UNIQUE,
+                hostname TEXT NOT NULL,
+                ips TEXT NOT NULL DEFAULT '[]',
+                os TEXT NOT NULL DEFAULT '',
+                kernel TEXT NOT NULL DEFAULT '',
+                agent_version TEXT NOT NULL DEFAULT '',
+                first_seen_ms {int},
+                last_seen_ms {int},
+                interval_ms {int} NOT NULL DEFAULT 10000,
+                heartbeat TEXT NOT NULL DEFAULT '{}',
+                location TEXT NOT NULL DEFAULT '',
+                owner TEXT NOT NULL DEFAULT '',
+                description TEXT NOT NULL DEFAULT '',
+                -- JSON copies of host_groups / host_labels / host_namespaces, for reading
+                groups_json TEXT NOT NULL DEFAULT '[]',
+                labels_json TEXT NOT NULL DEFAULT '{}',
+                namespaces_json TEXT NOT NULL DEFAULT '[]',
+                config_version TEXT NOT NULL DEFAULT '',
+                config_error TEXT NOT NULL DEFAULT '',
+                added_by TEXT NOT NULL DEFAULT '',
+                created_ms {int} NOT NULL,
+                updated_ms {int} NOT NULL
+            )",
+            "CREATE INDEX hosts_hostname ON hosts (hostname)",
+            "CREATE INDEX hosts_location ON hosts (location)",
+            "CREATE INDEX hosts_last_seen ON hosts (last_seen_ms)",
+            "CREATE TABLE host_groups (
+                host_id TEXT NOT NULL,
+                name TEXT NOT NULL,
+                PRIMARY KEY (host_id, name)
+            )",
+            "CREATE INDEX host_groups_name ON host_groups (name)",
+            "CREATE TABLE host_labels (
+                host_id TEXT NOT NULL,
+                key TEXT NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (host_id, key)
+            )",
+            "CREATE INDEX host_labels_kv ON host_labels (key, value)",
+            "CREATE TABLE host_namespaces (
+                host_id TEXT NOT NULL,
+                ns TEXT NOT NULL,
+                PRIMARY KEY (host_id, ns)
+            )",
+            "CREATE TABLE agent_configs (
+                -- 'default', 'group' or 'host'
+                scope TEXT NOT NULL,
+                -- group name or host id; '' for the default
+                name TEXT NOT NULL,
+                text TEXT NOT NULL,
+                updated_ms {int} NOT NULL,
+                updated_by TEXT NOT NULL,
+                PRIMARY KEY (scope, name)
+            )",
+            // The earlier registry's hosts keep their name as id until their agent sends
+            // its machine id, which then adopts the row (store/hosts.rs).
+            "INSERT INTO hosts (id, hostname, first_seen_ms, last_seen_ms, heartbeat, created_ms, updated_ms)
+                SELECT hostname, hostname, first_seen_ms, last_seen_ms, heartbeat, first_seen_ms, last_seen_ms
+                FROM hosts_v1",
+            "DROP TABLE hosts_v1",
+        ],
+    },
+];
+
+fn expand(sql: &str, backend: Backend) -> String {
+    match backend {
+        Backend::Sqlite => sql
+            .replace("{int}", "INTEGER")
+            .replace("{serial}", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+        Backend::Postgres => sql
+            .replace("{int}", "BIGINT")
+            .replace("{serial}", "BIGSERIAL PRIMARY KEY"),
+    }
+}
+
+/// The URL without its password.
+fn redacted(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((cred, host)) => {
+                let user = cred.split(':').next().unwrap_or("");
+                format!("{scheme}://{user}@{host}")
+            }
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+impl Database {
+    /// Opens (creating) the SQLite database at `path`.
+    pub async fn open_sqlite(path: &Path) -> Result<Database, OpenError> {
+        // `mode=rwc`: create the file when missing.
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        Database::open(&url).await
+    }
+
+    /// Opens the database at `url` (`sqlite://path` or `postgres://…`) and brings its
+    /// schema to this version.
+    pub async fn open(url: &str) -> Result<Database, OpenError> {
+        let location = redacted(url);
+        let fail = |message: String| OpenError {
+            location: redacted(url),
+            message,
+        };
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(fail(
+                "the URL must start with sqlite:// or postgres://".into(),
+            ));
+        };
+        install_default_drivers();
+        let pool = AnyPoolOptions::new()
+            .max_connections(match backend {
+                // One writer at a time in SQLite; readers run beside it in WAL mode.
+                Backend::Sqlite => 4,
+                Backend::Postgres => 8,
+            })
+            .acquire_timeout(Duration::from_secs(30))
+            .connect(url)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        if backend == Backend::Sqlite {
+            // Persistent in the file: readers do not wait for the writer.
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await
+                .map_err(|e| fail(e.to_string()))?;
+        }
+        let db = Database {
+            pool,
+            backend,
+            location,
+        };
+        db.migrate().await.map_err(|e| fail(e.to_string()))?;
+        Ok(db)
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Where the database is, without a password.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// The schema version applied.
+    pub async fn schema_version(&self) -> Result<i64, sqlx::Error> {
+        let v: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM argus_schema")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(v.unwrap_or(0))
+    }
+
+    /// Applies the migrations this database lacks, in one transaction; several servers
+    /// starting at once on one PostgreSQL wait for each other on an advisory lock.
+    async fn migrate(&self) -> Result<(), String> {
+        let e = |e: sqlx::Error| e.to_string();
+        let mut tx = self.pool.begin().await.map_err(e)?;
+        if self.backend == Backend::Postgres {
+            // 0x6172677573 is "argus".
+            sqlx::query("SELECT pg_advisory_xact_lock(418397894003)")
+                .execute(&mut *tx)
+                .await
+                .map_err(e)?;
+        }
+        sqlx::query(AssertSqlSafe(expand(
+            "CREATE TABLE IF NOT EXISTS argus_schema (version {int} NOT NULL, applied_ms {int} NOT NULL)",
+            self.backend,
+        )))
+        .execute(&mut *tx)
+        .await
+        .map_err(e)?;
+        let mut version: i64 = sqlx::query("SELECT max(version) AS v FROM argus_schema")
+            .fetch_one(&mut *tx)
+            .await
+            .and_then(|r| r.try_get::<Option<i64>, _>("v"))
+            .map_err(e)?
+            .unwrap_or(0);
+        if version == 0 && self.backend == Backend::Sqlite {
+            // The earlier registry marked its schema in `PRAGMA user_version`.
+            let legacy: i64 = sqlx::query_scalar("PRAGMA user_version")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(e)?;
+            version = legacy.min(1);
+        }
+        let newest = MIGRATIONS.last().map_or(0, |m| m.version);
+        if version > newest {
+            return Err(format!(
+                "schema version {version} is newer than this argus knows ({newest}): upgrade argus"
+            ));
+        }
+        for m in MIGRATIONS.iter().filter(|m| m.version > version) {
+            let own = match self.backend {
+                Backend::Sqlite => m.sqlite,
+                Backend::Postgres => m.postgres,
+            };
+            for sql in own.iter().chain(m.both) {
+                sqlx::query(AssertSqlSafe(expand(sql, self.backend)))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|err| format!("migration {}: {err}", m.version))?;
+            }
+            sqlx::query("INSERT INTO argus_schema (version, applied_ms) VALUES ($1, $2)")
+                .bind(m.version)
+                .bind(argus_core::now_ms())
+                .execute(&mut *tx)
+                .await
+                .map_err(e)?;
+            tracing::info!(version = m.version, database = %self.location, "database schema migrated");
+        }
+        tx.commit().await.map_err(e)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// True when `e` is a unique-constraint violation (a duplicate key).
+pub fn is_duplicate(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A fresh SQLite database in a temporary directory (kept alive by the returned guard).
+    pub async fn sqlite() -> (Database, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let db = Database::open_sqlite(&dir.path().join("registry.db"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        (db, dir)
+    }
+
+    #[tokio::test]
+    async fn a_version_1_registry_is_migrated_keeping_its_hosts() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("registry.db");
+        {
+            // What the release before users wrote.
+            let url = format!("sqlite://{}?mode=rwc", path.display());
+            install_default_drivers();
+            let pool = AnyPool::connect(&url)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            for sql in [
+                "CREATE TABLE hosts (hostname TEXT PRIMARY KEY NOT NULL, first_seen_ms INTEGER NOT NULL,
+                 last_seen_ms INTEGER NOT NULL, facts TEXT NOT NULL, heartbeat TEXT NOT NULL)",
+                "INSERT INTO hosts VALUES ('web1', 5, 9, '{}', '{\"facts\":{\"hostname\":\"web1\"}}')",
+                "PRAGMA user_version = 1",
+            ] {
+                sqlx::query(AssertSqlSafe(sql))
+                    .execute(&pool)
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+            }
+            pool.close().await;
+        }
+        let db = Database::open_sqlite(&path)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(db.schema_version().await.ok(), Some(2));
+        let row = sqlx::query("SELECT id, hostname, first_seen_ms, last_seen_ms FROM hosts")
+            .fetch_one(db.pool())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(row.try_get::<String, _>("id").ok().as_deref(), Some("web1"));
+        assert_eq!(row.try_get::<i64, _>("first_seen_ms").ok(), Some(5));
+        assert_eq!(row.try_get::<i64, _>("last_seen_ms").ok(), Some(9));
+        db.close().await;
+        // Opening again applies nothing more.
+        let db = Database::open_sqlite(&path)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(db.schema_version().await.ok(), Some(2));
+        let wal: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(db.pool())
+            .await
+            .unwrap_or_default();
+        assert_eq!(wal, "wal");
+    }
+
+    #[tokio::test]
+    async fn a_bad_url_is_named() {
+        let e = Database::open("mysql://x@y/z").await.err();
+        let msg = e.map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            msg.contains("mysql://x@y/z") && msg.contains("postgres://"),
+            "{msg}"
+        );
+        assert_eq!(
+            redacted("postgres://u:secret@h:5/db"),
+            "postgres://u@h:5/db"
+        );
+    }
+}
