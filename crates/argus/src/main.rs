@@ -249,10 +249,7 @@ async fn cli_users(db: &DatabaseArgs) -> anyhow::Result<argus_server::store::use
     let url = if config.database.url.is_empty() {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
-        format!(
-            "sqlite://{}?mode=rwc",
-            config.data_dir.join("registry.db").display()
-        )
+        argus_server::store::db::sqlite_url(&config.data_dir.join("registry.db"))?
     } else {
         config.database.url.clone()
     };

@@ -21,10 +21,7 @@ async fn open_database(config: &Config) -> anyhow::Result<Opened> {
     use argus_server::store::tokens::{TokenStore, hash_hex, import_token_file};
     use argus_server::store::users::{NewToken, Users};
     let url = if config.database.url.is_empty() {
-        format!(
-            "sqlite://{}?mode=rwc",
-            config.data_dir.join("registry.db").display()
-        )
+        argus_server::store::db::sqlite_url(&config.data_dir.join("registry.db"))?
     } else {
         config.database.url.clone()
     };

@@ -205,11 +205,30 @@ fn redacted(url: &str) -> String {
     }
 }
 
+/// The URL of the SQLite database at `path`, creating the file readable by its owner only
+/// when missing: it holds password and token hashes. (SQLite gives its `-wal` and `-shm`
+/// files the same mode.)
+pub fn sqlite_url(path: &Path) -> std::io::Result<String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if !path.exists() {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)?;
+    }
+    // `mode=rwc`: create the file when missing.
+    Ok(format!("sqlite://{}?mode=rwc", path.display()))
+}
+
 impl Database {
     /// Opens (creating) the SQLite database at `path`.
     pub async fn open_sqlite(path: &Path) -> Result<Database, OpenError> {
-        // `mode=rwc`: create the file when missing.
-        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let url = sqlite_url(path).map_err(|e| OpenError {
+            location: path.display().to_string(),
+            message: e.to_string(),
+        })?;
         Database::open(&url).await
     }
 

@@ -14,6 +14,8 @@ pub struct Argus {
     child: Child,
     pub url: String,
     pub token: String,
+    /// The admin user's password, when the banner printed one (first start).
+    pub admin_password: Option<String>,
     /// The agent's local API, when the process runs one.
     pub agent_api: Option<String>,
     pub dir: tempfile::TempDir,
@@ -66,6 +68,7 @@ pub fn start_with(args: &[&str], config: &str, dir: tempfile::TempDir) -> Argus 
         .arg("--data-dir")
         .arg(dir.path().join("data"))
         .env_remove("ARGUS_TOKEN")
+        .env_remove("ARGUS_ADMIN_PASSWORD")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -75,6 +78,7 @@ pub fn start_with(args: &[&str], config: &str, dir: tempfile::TempDir) -> Argus 
     let mut url = String::new();
     let mut token = String::new();
     let mut agent_api = None;
+    let mut admin_password = None;
     for line in BufReader::new(stdout).lines() {
         let line = line.unwrap_or_default();
         if let Some(u) = line.trim().strip_prefix("Agent API:") {
@@ -82,6 +86,9 @@ pub fn start_with(args: &[&str], config: &str, dir: tempfile::TempDir) -> Argus 
         }
         if let Some(u) = line.trim().strip_prefix("URL:") {
             url = u.trim().trim_end_matches('/').to_string();
+        }
+        if let Some(p) = line.trim().strip_prefix("Login: admin / ") {
+            admin_password = p.split_whitespace().next().map(str::to_string);
         }
         if let Some(t) = line.trim().strip_prefix("Token:") {
             token = t.split_whitespace().next().unwrap_or("").to_string();
@@ -99,6 +106,7 @@ pub fn start_with(args: &[&str], config: &str, dir: tempfile::TempDir) -> Argus 
         child,
         url,
         token,
+        admin_password,
         agent_api,
         dir,
     }

@@ -1,7 +1,7 @@
 //! `argus up` end to end: the local agent collects this host and the API answers with
 //! values that match /proc.
 
-use crate::common::{start, value, wait_for};
+use crate::common::{client, send, start, value, wait_for};
 use std::time::Duration;
 
 fn this_host() -> String {
@@ -68,15 +68,40 @@ fn up_collects_this_host_and_answers_queries() {
     assert_eq!(mem.len(), 1, "{mem:?}");
     assert_eq!(value(&mem[0]), mem_total_bytes());
 
-    // Only the token's SHA-256 was written to the data dir, in a private file.
+    // Only the token's SHA-256 was written to the data dir, in a private database.
     use std::os::unix::fs::PermissionsExt;
-    let token_file = argus.data_dir().join("tokens.toml");
-    let kept = std::fs::read_to_string(&token_file).unwrap_or_default();
-    assert!(!kept.contains(&argus.token), "{kept}");
-    assert!(kept.contains("name = \"admin\""), "{kept}");
+    let db_file = argus.data_dir().join("registry.db");
+    // In WAL mode recent pages are in the -wal file until a checkpoint: read both.
+    let mut kept = std::fs::read(&db_file).unwrap_or_default();
+    kept.extend(std::fs::read(argus.data_dir().join("registry.db-wal")).unwrap_or_default());
+    assert!(kept.len() > 4096, "no database at {}", db_file.display());
+    assert!(
+        !kept.windows(64).any(|w| w == argus.token.as_bytes()),
+        "the token is stored in plain text"
+    );
     assert_eq!(argus.token.len(), 64);
-    let mode = std::fs::metadata(&token_file)
+    let mode = std::fs::metadata(&db_file)
         .map(|m| m.permissions().mode() & 0o777)
         .unwrap_or(0);
     assert_eq!(mode, 0o600);
+    // The banner's admin password logs in; the session reads like the token.
+    let password = argus
+        .admin_password
+        .clone()
+        .unwrap_or_else(|| panic!("no admin password in the banner"));
+    let (s, login) = send(
+        client()
+            .post(format!("{}/api/argus/login", argus.url))
+            .json(&serde_json::json!({"name": "admin", "password": password})),
+        "login",
+    );
+    assert_eq!(s, 200, "{login}");
+    let session = login["token"].as_str().unwrap_or("").to_string();
+    let (s, me) = send(
+        client()
+            .get(format!("{}/api/argus/me", argus.url))
+            .bearer_auth(&session),
+        "me",
+    );
+    assert_eq!((s, me["role"].as_str()), (200, Some("admin")), "{me}");
 }
