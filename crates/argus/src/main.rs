@@ -550,12 +550,14 @@ async fn pull_remote(
 ) {
     let (servers, token) = handle.targets();
     let host = handle.status().host;
+    let id = argus_agent::heartbeat::machine_id(&host);
     let etag = argus_agent::remote::saved_etag(agent_data_dir);
     match argus_agent::remote::pull(
         &handle.http_client(),
         &servers,
         &token,
         &host,
+        &id,
         etag.as_deref(),
     )
     .await
