@@ -1,15 +1,22 @@
 //! The heartbeat: every interval the agent tells the servers it is alive and what the host
-//! is (host name, addresses, OS, kernel, CPUs, memory, agent version, plugin states). It
-//! is not buffered: only the latest one matters.
+//! is (host name, machine id, addresses, OS, kernel, CPUs, memory, agent version, plugin
+//! states, the configuration it runs). It is not buffered: only the latest one matters.
+//!
+//! The **machine id** ([`machine_id`]) is the host's stable id: the server's host
+//! inventory keys hosts by it, so a renamed host keeps its groups and two hosts that share
+//! a name stay two.
 
 use crate::runtime::handle::AgentHandle;
 use serde::Serialize;
+use std::path::Path;
 use std::time::Duration;
 
 /// Facts about this host, read from the system.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct HostFacts {
     pub hostname: String,
+    /// See [`machine_id`].
+    pub machine_id: String,
     pub ips: Vec<String>,
     pub os: String,
     pub kernel: String,
@@ -81,6 +88,43 @@ fn addresses() -> Vec<String> {
     out
 }
 
+/// Where the machine id is read from, in order: systemd's, then the D-Bus copy that hosts
+/// without systemd (and some containers) have instead.
+const MACHINE_ID_FILES: [&str; 2] = ["/etc/machine-id", "/var/lib/dbus/machine-id"];
+
+/// The longest machine id taken, in bytes: systemd's are 32, and the server keeps the id
+/// as a key.
+const MACHINE_ID_MAX_BYTES: usize = 128;
+
+/// The host's stable id: the trimmed content of /etc/machine-id, else of
+/// /var/lib/dbus/machine-id, else `hostname`. A file that is missing, empty, holds
+/// systemd's first-boot placeholder `uninitialized`, or is not a plain token (1 to 128
+/// bytes of `[A-Za-z0-9._:-]`) is passed over: the id travels in URLs and is a key on the server,
+/// and a placeholder would make every such host one.
+pub fn machine_id(hostname: &str) -> String {
+    machine_id_from(&MACHINE_ID_FILES.map(Path::new), hostname)
+}
+
+/// [`machine_id`] over the given files: the first that holds a valid id wins.
+fn machine_id_from(files: &[&Path], hostname: &str) -> String {
+    files
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .map(|s| s.trim().to_string())
+        .find(|s| valid_machine_id(s) && s != "uninitialized")
+        .unwrap_or_else(|| hostname.to_string())
+}
+
+/// 1 to 128 bytes of `[A-Za-z0-9._:-]`: nothing a URL, a log line or a file name would
+/// need to escape.
+fn valid_machine_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MACHINE_ID_MAX_BYTES
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
+}
+
 pub fn host_facts(hostname: &str) -> HostFacts {
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_string())
@@ -96,6 +140,7 @@ pub fn host_facts(hostname: &str) -> HostFacts {
         * 1024;
     HostFacts {
         hostname: hostname.to_string(),
+        machine_id: machine_id(hostname),
         ips: addresses(),
         os: os_name(),
         kernel,
@@ -110,6 +155,11 @@ pub fn host_facts(hostname: &str) -> HostFacts {
 const FACTS_EVERY: Duration = Duration::from_secs(60);
 
 /// Sends a heartbeat to the first server that accepts it, every `every`, until `stop`.
+///
+/// Besides the facts, it carries `interval_secs` (`every`), so the server can tell a host
+/// that missed heartbeats from one configured to send them rarely, and `config`: the ETag
+/// of the remote configuration applied and the last configuration error, so the server
+/// can show which hosts run the configuration it serves and which refused it.
 pub async fn run(
     handle: AgentHandle,
     every: Duration,
@@ -139,10 +189,15 @@ pub async fn run(
             "facts": facts.as_ref().map(|(_, _, f)| f),
             "ts": argus_core::now_ms(),
             "uptime_secs": status.uptime_secs,
+            "interval_secs": every.as_secs(),
             "buffer_bytes": status.buffer.bytes,
             "plugins": handle.list().iter().map(|p| serde_json::json!({
                 "name": p.name, "state": p.state, "last_error": p.last_error,
             })).collect::<Vec<_>>(),
+            "config": {
+                "etag": status.remote_etag,
+                "error": status.config_error,
+            },
         });
         for s in &servers {
             let url = format!("{}/api/argus/heartbeat", s.trim_end_matches('/'));
@@ -164,9 +219,136 @@ pub async fn run(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::outputs::testserver::{self, Reply};
+
+    #[test]
+    fn machine_id_is_the_first_valid_file_else_the_hostname() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let file = |name: &str, text: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, text).unwrap_or_else(|e| panic!("{e}"));
+            p
+        };
+        let good = file("good", "3d1219c7c4c5404aaa1f6d2a48adfda4\n");
+        let other = file("other", "  host-7:a.b_c-d \n");
+        let empty = file("empty", "\n");
+        let placeholder = file("placeholder", "uninitialized\n");
+        let spaced = file("spaced", "abc def\n");
+        let slash = file("slash", "../etc\n");
+        let long = file("long", &"a".repeat(129));
+        let longest = file("longest", &"a".repeat(128));
+        let missing = dir.path().join("missing");
+        let id = |files: &[&Path]| machine_id_from(files, "web-1");
+
+        assert_eq!(id(&[&good, &other]), "3d1219c7c4c5404aaa1f6d2a48adfda4");
+        assert_eq!(id(&[&missing, &other]), "host-7:a.b_c-d");
+        for bad in [&empty, &placeholder, &spaced, &slash, &long] {
+            assert_eq!(id(&[bad, &good]), "3d1219c7c4c5404aaa1f6d2a48adfda4");
+            assert_eq!(id(&[bad]), "web-1", "{}", bad.display());
+        }
+        assert_eq!(id(&[&longest]), "a".repeat(128));
+        assert_eq!(id(&[&missing]), "web-1");
+        assert_eq!(id(&[]), "web-1");
+    }
+
+    #[test]
+    fn machine_id_reads_etc_machine_id() {
+        let id = machine_id("web-1");
+        assert_eq!(host_facts("web-1").machine_id, id);
+        // Where systemd wrote one (as on the machines this runs on), it is the id.
+        if let Ok(text) = std::fs::read_to_string("/etc/machine-id")
+            && valid_machine_id(text.trim())
+            && text.trim() != "uninitialized"
+        {
+            assert_eq!(id, text.trim());
+        }
+    }
+
+    /// The body a server receives: the facts with the machine id, the heartbeat period, and
+    /// what configuration the agent runs.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn heartbeat_carries_machine_id_interval_and_config_state() {
+        let server = testserver::start((0..4).map(|_| Reply::status(200)).collect());
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let config = crate::AgentConfig {
+            servers: vec![server.url.clone()],
+            token: "tok".into(),
+            hostname: "web-1".into(),
+            interval_secs: 3,
+            inputs: serde_json::from_value(serde_json::json!({
+                "cpu": {"enabled": false}, "mem": {"enabled": false}, "swap": {"enabled": false},
+                "disk": {"enabled": false}, "diskio": {"enabled": false}, "net": {"enabled": false},
+                "load": {"enabled": false}, "system": {"enabled": false}, "processes": {"enabled": false}
+            }))
+            .unwrap_or_else(|e| panic!("{e}")),
+            scripts: crate::scripts::ScriptsConfig {
+                enabled: false,
+                ..Default::default()
+            },
+            ..crate::AgentConfig::default()
+        };
+        let agent = crate::Agent::new(&config, dir.path()).unwrap_or_else(|e| panic!("{e:#}"));
+        let handle = agent.handle();
+        handle.set_remote_etag(Some("\"e-42\"".into()));
+        handle.config_error(Some(
+            "remote configuration: agent.bogus: unknown key".into(),
+        ));
+        let (tx, mut rx) = tokio::sync::watch::channel(false);
+        let run = tokio::spawn(agent.run(async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }));
+        let req = tokio::task::spawn_blocking(move || {
+            // The sender has nothing to send; skip anything but the heartbeat all the same.
+            loop {
+                let r = server.next();
+                if r.target == "/api/argus/heartbeat" {
+                    return r;
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        let _ = tx.send(true);
+        let _ = run.await;
+
+        assert_eq!(req.method, "POST");
+        assert_eq!(req.header("authorization"), Some("Bearer tok"));
+        let body: serde_json::Value =
+            serde_json::from_slice(&req.body).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(body["facts"]["hostname"], "web-1");
+        assert_eq!(body["facts"]["machine_id"], machine_id("web-1").as_str());
+        assert_eq!(body["interval_secs"], 3);
+        assert_eq!(
+            body["config"],
+            serde_json::json!({
+                "etag": "\"e-42\"",
+                "error": "remote configuration: agent.bogus: unknown key",
+            })
+        );
+        assert_eq!(body["plugins"], serde_json::json!([]));
+        let mut keys: Vec<&str> = body
+            .as_object()
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "buffer_bytes",
+                "config",
+                "facts",
+                "interval_secs",
+                "plugins",
+                "ts",
+                "uptime_secs"
+            ]
+        );
+    }
+
     #[test]
     fn facts_match_the_system() {
-        let f = super::host_facts("h");
+        let f = host_facts("h");
         let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
         let kb: u64 = meminfo
             .lines()

@@ -61,6 +61,7 @@ pub fn router(agent: AgentHandle, config: &argus_agent::AgentConfig) -> Router {
         .route("/plugins/disable", post(disable))
         .route("/post", post(push))
         .route("/me/status", get(status))
+        .route("/me/ns", get(me_ns))
         .route("/update", post(update))
         .route("/log/offset", get(log_offset))
         .fallback(|req: Request| async move {
@@ -186,6 +187,22 @@ async fn status(State(s): State<ApiState>) -> Response {
     axum::Json(s.agent.status()).into_response()
 }
 
+/// `GET /me/ns`: the namespaces and groups the server's host inventory gives this host,
+/// asked of the servers at each request (it is rare, and a cached answer would hide a
+/// change just made on the server). The server's answer passes unchanged; 404 when the
+/// host is not in the inventory, 502 when no server answered.
+async fn me_ns(State(s): State<ApiState>) -> Response {
+    use argus_agent::remote::Me;
+    let (servers, token) = s.agent.targets();
+    let host = s.agent.status().host;
+    let id = argus_agent::heartbeat::machine_id(&host);
+    match argus_agent::remote::whoami(&s.agent.http_client(), &servers, &token, &host, &id).await {
+        Ok(Me::Known(entry)) => axum::Json(entry).into_response(),
+        Ok(Me::Unknown(message)) => error(StatusCode::NOT_FOUND, message),
+        Err(e) => error(StatusCode::BAD_GATEWAY, e.to_string()),
+    }
+}
+
 #[derive(Deserialize)]
 struct OffsetQuery {
     fpath: String,
@@ -265,6 +282,120 @@ async fn log_offset(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A stand-in for the server's host inventory: it knows the host `web-1` (by the id it
+    /// was sent) and no other, and wants the agent's token.
+    async fn inventory(
+        Query(q): Query<HashMap<String, String>>,
+        headers: axum::http::HeaderMap,
+    ) -> Response {
+        let bearer = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok());
+        if bearer != Some("Bearer agent-token") {
+            return error(StatusCode::UNAUTHORIZED, "bad token");
+        }
+        let id = q.get("id").cloned().unwrap_or_default();
+        match q.get("host").map(String::as_str) {
+            Some("web-1") => axum::Json(json!({
+                "id": id, "hostname": "web-1", "namespaces": ["ops"], "groups": ["db", "web"],
+            }))
+            .into_response(),
+            _ => error(
+                StatusCode::NOT_FOUND,
+                format!("host {id} is not in the inventory"),
+            ),
+        }
+    }
+
+    async fn serve(app: Router) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let url = format!(
+            "http://{}",
+            listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+        );
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        url
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn me_ns_relays_the_inventory_found_not_found_and_unreachable() {
+        let server = serve(Router::new().route("/api/argus/agent/me", get(inventory))).await;
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut config = argus_agent::AgentConfig {
+            servers: vec![server.clone()],
+            token: "agent-token".into(),
+            hostname: "web-1".into(),
+            scripts: argus_agent::scripts::ScriptsConfig {
+                enabled: false,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let agent =
+            argus_agent::Agent::new(&config, dir.path()).unwrap_or_else(|e| panic!("{e:#}"));
+        let handle = agent.handle();
+        let api = serve(router(handle.clone(), &config)).await;
+        let get_ns = || async {
+            let r = reqwest::get(format!("{api}/me/ns"))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let status = r.status().as_u16();
+            let body: serde_json::Value = r.json().await.unwrap_or_else(|e| panic!("{e}"));
+            (status, body)
+        };
+
+        let (status, body) = get_ns().await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            body,
+            json!({
+                "id": argus_agent::heartbeat::machine_id("web-1"),
+                "hostname": "web-1",
+                "namespaces": ["ops"],
+                "groups": ["db", "web"],
+            })
+        );
+
+        config.hostname = "ghost".into();
+        handle
+            .reconfigure(&config)
+            .await
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        let (status, body) = get_ns().await;
+        assert_eq!(status, 404, "{body}");
+        assert_eq!(
+            body,
+            json!({ "error": format!(
+                "host {} is not in the inventory",
+                argus_agent::heartbeat::machine_id("ghost")
+            ) })
+        );
+
+        let down = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+            format!(
+                "http://{}",
+                l.local_addr().unwrap_or_else(|e| panic!("{e}"))
+            )
+        };
+        config.servers = vec![down.clone()];
+        handle
+            .reconfigure(&config)
+            .await
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        let (status, body) = get_ns().await;
+        assert_eq!(status, 502, "{body}");
+        let message = body["error"].as_str().unwrap_or_default();
+        assert!(
+            message.starts_with(&format!("no server answered: {down}: ")),
+            "{body}"
+        );
+    }
 
     #[test]
     fn paths_outside_allowed_dirs_are_refused_also_through_symlinks_and_dotdot() {

@@ -231,9 +231,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         .into()),
         Command::Agent(args) => {
-            let config = agent_config(&args)?;
+            let (config, remote_etag) = agent_config(&args)?;
             init_logging(&config.log_level);
-            agent_runtime()?.block_on(agent(config, args))
+            agent_runtime()?.block_on(agent(config, args, remote_etag))
         }
     }
 }
@@ -400,20 +400,33 @@ fn agent_layers(path: Option<&Path>, agent_data_dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// The agent's configuration: file(s), the saved remote layer, then the flags, which win.
-fn agent_config(args: &AgentArgs) -> Result<Config, ConfigError> {
+/// The ETag of the saved remote configuration if it is one of `files`: what the agent runs
+/// once they are applied.
+fn applied_remote_etag(files: &[PathBuf], agent_data_dir: &Path) -> Option<String> {
+    let (remote, _) = argus_agent::remote::saved_paths(agent_data_dir);
+    if files.contains(&remote) {
+        argus_agent::remote::saved_etag(agent_data_dir)
+    } else {
+        None
+    }
+}
+
+/// The agent's configuration: file(s), the saved remote layer, then the flags, which win;
+/// and the ETag of the remote layer if it is part of it.
+fn agent_config(args: &AgentArgs) -> Result<(Config, Option<String>), ConfigError> {
     let local = Config::load(args.config.as_deref())?;
     let data_dir = args.data_dir.clone().unwrap_or(local.data_dir.clone());
-    let mut config = match Config::load_files(&agent_layers(args.config.as_deref(), &data_dir)) {
-        Ok(c) => c,
+    let files = agent_layers(args.config.as_deref(), &data_dir);
+    let (mut config, remote_etag) = match Config::load_files(&files) {
+        Ok(c) => (c, applied_remote_etag(&files, &data_dir)),
         Err(e) => {
             // A bad remote copy must not keep the agent from starting.
             tracing::warn!(error = %e, "ignoring the saved remote configuration");
-            local
+            (local, None)
         }
     };
     apply_agent_flags(&mut config, args);
-    Ok(config)
+    Ok((config, remote_etag))
 }
 
 fn apply_agent_flags(config: &mut Config, args: &AgentArgs) {
@@ -557,11 +570,13 @@ async fn wait_stop(mut stop: tokio::sync::watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
-async fn agent(config: Config, args: AgentArgs) -> anyhow::Result<()> {
+/// Runs the agent; `remote_etag` is that of the saved remote configuration in `config`.
+async fn agent(config: Config, args: AgentArgs, remote_etag: Option<String>) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
     let agent = Agent::new(&config.agent, &config.data_dir)?;
     let handle = agent.handle();
+    handle.set_remote_etag(remote_etag);
     let (tx, rx) = tokio::sync::watch::channel(false);
     start_agent_api(&agent, &config.agent, rx.clone()).await?;
     let run = tokio::spawn(agent.run(wait_stop(rx)));
@@ -643,12 +658,17 @@ async fn watch_config(
                 "a configuration file changed"
             }
         };
-        match load(&layers()) {
+        let files = layers();
+        match load(&files) {
             Ok(c) => {
                 tracing::info!(reason, "reloading the configuration");
                 remote_every = c.remote_config_secs;
-                if let Err(e) = handle.reconfigure(&c).await {
-                    tracing::error!(error = %e, "new configuration refused; the running one stays");
+                match handle.reconfigure(&c).await {
+                    // Only now is a pulled configuration in force (or a cleared one gone).
+                    Ok(()) => handle.set_remote_etag(applied_remote_etag(&files, agent_data_dir)),
+                    Err(e) => {
+                        tracing::error!(error = %e, "new configuration refused; the running one stays")
+                    }
                 }
             }
             Err(e) => {
@@ -669,12 +689,14 @@ async fn pull_remote(
 ) {
     let (servers, token) = handle.targets();
     let host = handle.status().host;
+    let id = argus_agent::heartbeat::machine_id(&host);
     let etag = argus_agent::remote::saved_etag(agent_data_dir);
     match argus_agent::remote::pull(
         &handle.http_client(),
         &servers,
         &token,
         &host,
+        &id,
         etag.as_deref(),
     )
     .await

@@ -20,8 +20,9 @@ pub mod influx;
 pub mod remote_write;
 pub mod stdout;
 
+/// Also stands in for the Argus server in the tests of `remote`.
 #[cfg(test)]
-mod testserver;
+pub(crate) mod testserver;
 #[cfg(test)]
 mod victoria_tests;
 

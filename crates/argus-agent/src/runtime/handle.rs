@@ -28,6 +28,9 @@ pub struct Status {
     pub sender: SenderStats,
     /// Why the last configuration change was refused (the running one stays), if it was.
     pub config_error: Option<String>,
+    /// The ETag of the remote configuration in force, if one is: compared with what the
+    /// server serves, it tells whether this host applied the latest.
+    pub remote_etag: Option<String>,
 }
 
 /// A cloneable handle on a running agent.
@@ -249,6 +252,13 @@ impl AgentHandle {
         *lock(&self.shared.config_error) = e;
     }
 
+    /// Records the ETag of the remote configuration now in force (`None`: none is). The
+    /// caller that loads the configuration files knows whether the remote layer was among
+    /// them; the heartbeat reports it from here without reading a file.
+    pub fn set_remote_etag(&self, etag: Option<String>) {
+        *lock(&self.shared.remote_etag) = etag;
+    }
+
     pub fn status(&self) -> Status {
         Status {
             version: env!("CARGO_PKG_VERSION"),
@@ -263,6 +273,7 @@ impl AgentHandle {
             buffer: lock(&self.shared.buffer).stats(),
             sender: lock(&self.shared.sender_stats).clone(),
             config_error: lock(&self.shared.config_error).clone(),
+            remote_etag: lock(&self.shared.remote_etag).clone(),
         }
     }
 }

@@ -51,6 +51,8 @@ struct Shared {
     targets: std::sync::RwLock<(Vec<String>, String)>,
     /// The last configuration problem, shown in the status until a good one applies.
     config_error: Mutex<Option<String>>,
+    /// The ETag of the remote configuration in force, set by whoever applies it.
+    remote_etag: Mutex<Option<String>>,
     /// Asks for a remote configuration pull now (`POST /update`).
     update: tokio::sync::Notify,
     /// Processors and alarms, run on every round; replaced on reconfiguration.
@@ -106,6 +108,7 @@ impl Agent {
             labeling: std::sync::RwLock::new(round::labeling(config)),
             targets: std::sync::RwLock::new((config.servers.clone(), config.token.clone())),
             config_error: Mutex::new(None),
+            remote_etag: Mutex::new(None),
             update: tokio::sync::Notify::new(),
             stages: Mutex::new(stages),
             outputs: Arc::new(Mutex::new(outputs)),
