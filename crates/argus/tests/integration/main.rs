@@ -8,6 +8,7 @@ mod config;
 mod conformance;
 mod external;
 mod ingest;
+mod inventory;
 mod namespaces;
 mod pipeline;
 mod promapi;
