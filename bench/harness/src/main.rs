@@ -8,9 +8,12 @@
 //!   storage, through the embedded queue and through NATS (see `bench/pipeline.md`).
 //! - `argus-bench query`: dashboard PromQL range queries against Prometheus and
 //!   VictoriaMetrics on the same data (see `bench/query.md`).
+//! - `argus-bench inventory`: the host inventory at fleet scale on SQLite and on
+//!   PostgreSQL: heartbeats/s, list and filter latency (see `bench/README.md`).
 
 mod dataset;
 mod footprint;
+mod inventory;
 mod output;
 mod pipeline;
 mod probe;
@@ -51,11 +54,16 @@ enum Command {
     /// VictoriaMetrics holding the same data, answers checked against Prometheus's. Exit
     /// code 3 if Argus's answer to a query differs from Prometheus's, 1 if a query failed.
     Query(query::Options),
+    /// Host inventory: heartbeats/s acknowledged and stored, and p50/p99 latency of list
+    /// and filter requests, with SQLite and with PostgreSQL (a server it starts). Exit code
+    /// 3 if the inventory holds or answers other than what was sent, 1 if a part failed.
+    Inventory(inventory::Options),
 }
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Footprint(opts) => footprint::run(&opts),
+        Command::Inventory(opts) => inventory::run(&opts),
         Command::Pipeline(opts) => pipeline::run(&opts),
         Command::Query(opts) => query::run(&opts),
         Command::Tsdb(opts) => tsdb::run(&opts),

@@ -1,5 +1,6 @@
-//! Where every benchmark works and where it leaves its report: the same steps, the same
-//! messages, for `tsdb`, `footprint`, `pipeline` and `query`.
+//! Where every benchmark works and where it leaves its report, and what a report says of
+//! the binaries it ran: the same steps, the same messages, for `tsdb`, `footprint`,
+//! `pipeline`, `query` and `inventory`.
 
 use crate::probe::Utc;
 use anyhow::Context as _;
@@ -57,4 +58,35 @@ pub fn int(n: u64) -> String {
         out.push(ch);
     }
     out
+}
+
+/// The first line `cmd arg` prints (stdout, else stderr), "unknown" if none: the version
+/// of a binary under test, for a report.
+pub fn command_version(cmd: &Path, arg: &str) -> String {
+    std::process::Command::new(cmd)
+        .arg(arg)
+        .output()
+        .ok()
+        .map(|o| {
+            let s = String::from_utf8_lossy(&o.stdout).trim().to_string();
+            if s.is_empty() {
+                String::from_utf8_lossy(&o.stderr).trim().to_string()
+            } else {
+                s
+            }
+        })
+        .and_then(|s| s.lines().next().map(str::to_string))
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The short commit of the working tree the benchmark runs from, "unknown" outside git.
+pub fn git_commit() -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".into())
 }

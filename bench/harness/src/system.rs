@@ -53,16 +53,33 @@ pub struct Flush {
 impl Server {
     /// Starts `argus server` and reads its URL from the banner it prints once listening.
     pub fn start_argus(bin: &Path, parent: &Path) -> anyhow::Result<Self> {
+        Self::start_argus_with(bin, parent, None)
+    }
+
+    /// [`start_argus`](Self::start_argus) with a config file holding `config` (TOML), for
+    /// a benchmark that measures a setting (the `inventory` one: `[database] url`).
+    pub fn start_argus_with(
+        bin: &Path,
+        parent: &Path,
+        config: Option<&str>,
+    ) -> anyhow::Result<Self> {
         let root = tempfile::Builder::new()
             .prefix("argus-bench-argus-")
             .tempdir_in(parent)?;
         let data_dir = root.path().join("data");
         let log = root.path().join("argus.log");
         let token = format!("bench-{}-{}", std::process::id(), crate::probe::now_ms());
-        let mut child = Command::new(bin)
-            .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
+        let mut cmd = Command::new(bin);
+        cmd.args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(&data_dir)
-            .args(["--token", &token])
+            .args(["--token", &token]);
+        if let Some(text) = config {
+            let path = root.path().join("argus.toml");
+            std::fs::write(&path, text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            cmd.arg("--config").arg(path);
+        }
+        let mut child = cmd
             // A config from the caller's environment would make the runs incomparable.
             .env_remove("ARGUS_CONFIG")
             .env_remove("ARGUS_LISTEN")

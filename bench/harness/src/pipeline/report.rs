@@ -1,6 +1,7 @@
 //! The markdown report of `argus-bench pipeline`.
 
 use super::{Options, SetupResult, median, percentile};
+use crate::output::{command_version, git_commit};
 use crate::probe::{Machine, Utc};
 use std::fmt::Write;
 
@@ -19,27 +20,9 @@ fn thousands(x: f64) -> String {
     out
 }
 
-fn version(cmd: &std::path::Path, arg: &str) -> String {
-    std::process::Command::new(cmd)
-        .arg(arg)
-        .output()
-        .ok()
-        .map(|o| {
-            let s = String::from_utf8_lossy(&o.stdout).trim().to_string();
-            if s.is_empty() {
-                String::from_utf8_lossy(&o.stderr).trim().to_string()
-            } else {
-                s
-            }
-        })
-        .and_then(|s| s.lines().next().map(str::to_string))
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "unknown".into())
-}
-
 /// The Debian package's binary prints an empty `-version`: ask dpkg then.
 fn vm_version(bin: &std::path::Path) -> String {
-    let v = version(bin, "-version");
+    let v = command_version(bin, "-version");
     if v != "unknown" {
         return v;
     }
@@ -72,17 +55,11 @@ pub fn render(
     let _ = writeln!(
         o,
         "- Argus: `{}` ({}, commit {}); VictoriaMetrics: `{}` (Debian package, defaults, `-retentionPeriod=100y`); nats-server: `{}` (`-js`)",
-        version(&opts.servers.argus, "version"),
+        command_version(&opts.servers.argus, "version"),
         opts.servers.argus.display(),
-        std::process::Command::new("git")
-            .args(["rev-parse", "--short", "HEAD"])
-            .output()
-            .ok()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "unknown".into()),
+        git_commit(),
         vm_version(&opts.servers.vm),
-        version(&opts.nats, "--version"),
+        command_version(&opts.nats, "--version"),
     );
     let _ = writeln!(
         o,

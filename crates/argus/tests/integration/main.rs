@@ -6,6 +6,7 @@ mod analysis;
 mod common;
 mod config;
 mod conformance;
+mod database;
 mod external;
 mod ingest;
 mod inventory;
