@@ -108,7 +108,7 @@ fn every_route_group_answers_401_403_or_2xx_by_role() {
                 Method::POST,
                 "/api/argus/admin/flush",
                 None,
-                [403, 403, 204],
+                [403, 403, 200],
             ),
         ];
         for (method, path, body, want) in &cases {
@@ -123,7 +123,7 @@ fn every_route_group_answers_401_403_or_2xx_by_role() {
                 (&admin, "admin", want[2]),
             ] {
                 // A second create must not clash: give each role its own host.
-                let body = match (method, path) {
+                let body = match (method, *path) {
                     (&Method::POST, "/api/argus/hosts") => {
                         Some(json!({"hostname": format!("{role}-host")}))
                     }
@@ -422,7 +422,6 @@ fn sessions_tokens_users_and_the_audit_log() {
             [
                 ("revoke", "token"),
                 ("create", "token"),
-                ("login", "session"),
                 ("update", "user"),
                 ("login", "session")
             ]
