@@ -191,3 +191,122 @@ fn killing_an_ingest_server_mid_stream_loses_no_acknowledged_sample() {
     assert!(n >= total as f64, "{direct:?}");
     drop(agent);
 }
+
+/// With `[database] url` on one PostgreSQL, the ingest and handlers processes share users,
+/// sessions and the inventory: a user made through one server logs in on another, a
+/// heartbeat queued by one ingest server is applied by the handlers process and listed by
+/// every server, and the handlers process writes `argus_host_up` for all of them.
+#[test]
+fn ingest_and_handlers_processes_share_users_and_inventory_through_postgres() {
+    let nats = Nats::start();
+    let vm = VictoriaMetrics::start();
+    let pg = crate::external::Postgres::start();
+    pg.create_db("shared");
+    let config = format!(
+        "[server]\ntoken = \"{TOKEN}\"\n[database]\nurl = \"{}\"\n[inventory]\nevaluation_interval_secs = 1\n{}{}",
+        pg.url("shared"),
+        nats.queue_config(),
+        vm.storage_config()
+    );
+    let ingest1 = start_with(&["server", "--role", "ingest"], &config, tempdir());
+    let ingest2 = start_with(&["server", "--role", "ingest"], &config, tempdir());
+    let handlers = start_with(&["server", "--role", "handlers"], &config, tempdir());
+    // One admin user for all: created by the first start, printed once.
+    assert!(ingest1.admin_password.is_some());
+    assert_eq!(
+        (&ingest2.admin_password, &handlers.admin_password),
+        (&None, &None)
+    );
+    let post = |a: &Argus, path: &str, cred: &str, body: serde_json::Value| {
+        let r = client()
+            .post(format!("{}{path}", a.url))
+            .bearer_auth(cred)
+            .json(&body)
+            .send()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let s = r.status().as_u16();
+        (s, r.json::<serde_json::Value>().unwrap_or_default())
+    };
+    let (s, b) = post(
+        &ingest1,
+        "/api/argus/users",
+        TOKEN,
+        serde_json::json!({"name": "ops", "password": "ops-password", "role": "editor"}),
+    );
+    assert_eq!(s, 201, "{b}");
+    let (s, b) = post(
+        &ingest2,
+        "/api/argus/login",
+        "",
+        serde_json::json!({"name": "ops", "password": "ops-password"}),
+    );
+    assert_eq!(s, 200, "{b}");
+    let session = b["token"].as_str().unwrap_or("").to_string();
+    // A heartbeat through ingest 2, applied by the handlers process.
+    let (s, b) = post(
+        &ingest2,
+        "/api/argus/heartbeat",
+        &session,
+        serde_json::json!({"facts": {"hostname": "shared-host", "machine_id": "m-shared"}, "interval_secs": 10}),
+    );
+    assert_eq!(s, 204, "{b}");
+    let get = |a: &Argus, path: &str| -> serde_json::Value {
+        client()
+            .get(format!("{}{path}", a.url))
+            .bearer_auth(&session)
+            .send()
+            .and_then(|r| r.json())
+            .unwrap_or_default()
+    };
+    wait_for(
+        "the host in ingest 1's inventory",
+        Duration::from_secs(30),
+        || (get(&ingest1, "/api/argus/hosts")["total"] == 1).then_some(()),
+    );
+    let r = client()
+        .patch(format!("{}/api/argus/hosts/m-shared", ingest1.url))
+        .bearer_auth(&session)
+        .json(&serde_json::json!({"location": "dc-shared"}))
+        .send()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status().as_u16(), 200);
+    for a in [&ingest2, &handlers] {
+        let h = get(a, "/api/argus/hosts/m-shared");
+        assert_eq!(h["data"]["location"], "dc-shared", "{h}");
+    }
+    // The handlers process writes the inventory series into the shared store.
+    let up = wait_for(
+        "argus_host_up in VictoriaMetrics",
+        Duration::from_secs(30),
+        || {
+            let b = get(
+                &ingest1,
+                "/api/v1/query?query=argus_host_up%7Bhost%3D%22shared-host%22%7D",
+            );
+            b["data"]["result"]
+                .as_array()
+                .filter(|r| !r.is_empty())
+                .cloned()
+        },
+    );
+    assert_eq!(up[0]["value"][1], "1", "{up:?}");
+    // Logging out on ingest 1 ends the session on ingest 2 too (within its 5 s cache).
+    let r = client()
+        .post(format!("{}/api/argus/logout", ingest1.url))
+        .bearer_auth(&session)
+        .send()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status().as_u16(), 204);
+    wait_for(
+        "the session ended on ingest 2",
+        Duration::from_secs(15),
+        || {
+            let r = client()
+                .get(format!("{}/api/argus/me", ingest2.url))
+                .bearer_auth(&session)
+                .send()
+                .ok()?;
+            (r.status().as_u16() == 401).then_some(())
+        },
+    );
+}
