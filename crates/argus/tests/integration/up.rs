@@ -105,3 +105,129 @@ fn up_collects_this_host_and_answers_queries() {
     );
     assert_eq!((s, me["role"].as_str()), (200, Some("admin")), "{me}");
 }
+
+/// The local agent registers its host by its machine id, reads its groups and namespaces
+/// at `/me/ns` as the inventory has them, pulls the configuration of its group merged over
+/// the default, applies it, and reports the version applied on its host's record.
+#[test]
+fn the_agent_reads_its_groups_and_applies_and_reports_their_configuration() {
+    let argus = start(
+        "up",
+        "[agent]\ninterval_secs = 1\napi_listen = \"127.0.0.1:0\"\nremote_config_secs = 3600\n",
+    );
+    let api = argus
+        .agent_api
+        .clone()
+        .unwrap_or_else(|| panic!("no agent API"));
+    let machine_id = std::fs::read_to_string("/etc/machine-id")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty() && s != "uninitialized")
+        .unwrap_or_else(this_host);
+    let host = wait_for(
+        "this host in the inventory",
+        Duration::from_secs(30),
+        || {
+            let (_, b) = argus.get("/api/argus/hosts");
+            (b["total"] == 1).then(|| b["data"][0].clone())
+        },
+    );
+    assert_eq!(host["id"], machine_id.as_str(), "{host}");
+    assert_eq!(host["hostname"], this_host().as_str());
+    assert_eq!(host["status"], "up");
+    let id = machine_id.clone();
+    let me = || {
+        client()
+            .get(format!("{api}/me/ns"))
+            .send()
+            .and_then(|r| r.json::<serde_json::Value>())
+            .unwrap_or_default()
+    };
+    assert_eq!(me()["groups"], serde_json::json!([]), "{}", me());
+    let r = client()
+        .patch(format!("{}/api/argus/hosts/{id}", argus.url))
+        .bearer_auth(&argus.token)
+        .json(&serde_json::json!({"groups": ["web"], "namespaces": ["prod"]}))
+        .send()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status().as_u16(), 200);
+    let m = me();
+    assert_eq!(m["groups"], serde_json::json!(["web"]), "{m}");
+    assert_eq!(m["namespaces"], serde_json::json!(["prod"]), "{m}");
+    // The group's configuration over the default: a label on every sample.
+    for (q, text) in [
+        ("", "[agent.labels]\ntier = \"default\"\n"),
+        ("group=web", "[agent.labels]\nrole = \"web\"\n"),
+    ] {
+        let r = client()
+            .put(format!("{}/api/argus/agent/config?{q}", argus.url))
+            .bearer_auth(&argus.token)
+            .body(text)
+            .send()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.status().as_u16(), 204);
+    }
+    let served = client()
+        .get(format!(
+            "{}/api/argus/agent/config?host={}&id={id}",
+            argus.url,
+            this_host()
+        ))
+        .bearer_auth(&argus.token)
+        .send()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let etag = served
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    assert!(!etag.is_empty());
+    let r = client()
+        .post(format!("{api}/update"))
+        .send()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(r.status().is_success());
+    // Applied: its samples carry both labels, and its record shows the version.
+    wait_for(
+        "samples labelled by the group's configuration",
+        Duration::from_secs(30),
+        || {
+            let r = argus.query(&format!(
+                r#"mem_total{{host="{}",role="web",tier="default"}}"#,
+                this_host()
+            ));
+            (!r.is_empty()).then_some(())
+        },
+    );
+    let record = wait_for(
+        "the applied version on the host's record",
+        Duration::from_secs(30),
+        || {
+            let (_, b) = argus.get(&format!("/api/argus/hosts/{id}"));
+            (b["data"]["config_version"] == etag.as_str()).then_some(b)
+        },
+    );
+    assert_eq!(record["data"]["config_error"], "", "{record}");
+    // A layer the agent refuses: it keeps what runs, and its record says why.
+    let r = client()
+        .put(format!("{}/api/argus/agent/config?group=web", argus.url))
+        .bearer_auth(&argus.token)
+        .body("[agent]\nintervall = 3\n")
+        .send()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status().as_u16(), 204);
+    let _ = client().post(format!("{api}/update")).send();
+    let record = wait_for(
+        "the apply error on the host's record",
+        Duration::from_secs(30),
+        || {
+            let (_, b) = argus.get(&format!("/api/argus/hosts/{id}"));
+            b["data"]["config_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("intervall"))
+                .then_some(b)
+        },
+    );
+    assert_eq!(record["data"]["config_version"], etag.as_str(), "{record}");
+}
