@@ -199,6 +199,7 @@ impl From<UserFault> for ApiError {
             e @ UserFault::Exists(_) => ApiError::Conflict(e.to_string()),
             e @ (UserFault::NoUser(_) | UserFault::NoToken(_)) => ApiError::Missing(e.to_string()),
             UserFault::Denied(m) => ApiError::Forbidden(m),
+            UserFault::Crypto(m) => ApiError::Internal(m),
         }
     }
 }

@@ -148,7 +148,7 @@ impl AgentConfigs {
             .map_err(|e| ConfigFault::NotToml(e.to_string()))?;
         let before = self.get(scope).await?;
         let (s, n) = scope.parts();
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin().await?;
         sqlx::query(
             "INSERT INTO agent_configs (scope, name, text, updated_ms, updated_by) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (scope, name) DO UPDATE SET text = excluded.text,
@@ -184,7 +184,7 @@ impl AgentConfigs {
             .await?
             .ok_or_else(|| ConfigFault::Missing(scope.object_id()))?;
         let (s, n) = scope.parts();
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin().await?;
         sqlx::query("DELETE FROM agent_configs WHERE scope = $1 AND name = $2")
             .bind(s)
             .bind(n)

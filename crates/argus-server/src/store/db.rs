@@ -137,7 +137,10 @@ const MIGRATIONS: &[Migration] = &[
                 config_error TEXT NOT NULL DEFAULT '',
                 added_by TEXT NOT NULL DEFAULT '',
                 created_ms {int} NOT NULL,
-                updated_ms {int} NOT NULL
+                updated_ms {int} NOT NULL,
+                -- what ?q= searches, in one column: one LIKE per row instead of six
+                search TEXT GENERATED ALWAYS AS (lower(id || ' ' || hostname || ' ' || ips || ' '
+                    || location || ' ' || owner || ' ' || description)) STORED
             )",
             "CREATE INDEX hosts_hostname ON hosts (hostname)",
             "CREATE INDEX hosts_location ON hosts (location)",
@@ -280,6 +283,17 @@ impl Database {
         &self.pool
     }
 
+    /// Begins a transaction that will write. In SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a transaction that reads first and upgrades later fails with
+    /// "database is locked" when another writer holds it, without waiting, whereas an
+    /// immediate one waits up to the busy timeout (5 s) like any other writer.
+    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }
@@ -301,7 +315,7 @@ impl Database {
     /// starting at once on one PostgreSQL wait for each other on an advisory lock.
     async fn migrate(&self) -> Result<(), String> {
         let e = |e: sqlx::Error| e.to_string();
-        let mut tx = self.pool.begin().await.map_err(e)?;
+        let mut tx = self.begin().await.map_err(e)?;
         if self.backend == Backend::Postgres {
             // 0x6172677573 is "argus".
             sqlx::query("SELECT pg_advisory_xact_lock(418397894003)")

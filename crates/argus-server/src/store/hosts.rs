@@ -406,7 +406,7 @@ impl HostRegistry {
 
     /// Records heartbeats in one transaction; returns how many named no host (dropped).
     pub async fn record(&self, seen: &[Seen]) -> Result<usize, sqlx::Error> {
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin().await?;
         let mut unnamed = 0;
         for s in seen {
             match reported(&s.heartbeat) {
@@ -510,11 +510,7 @@ impl HostRegistry {
                 .replace('%', "\\%")
                 .replace('_', "\\_");
             let p = bind(&mut args, Arg::Text(format!("%{escaped}%")));
-            conds.push(format!(
-                "(lower(id) LIKE {p} ESCAPE '\\' OR lower(hostname) LIKE {p} ESCAPE '\\' \
-                 OR lower(ips) LIKE {p} ESCAPE '\\' OR lower(location) LIKE {p} ESCAPE '\\' \
-                 OR lower(owner) LIKE {p} ESCAPE '\\' OR lower(description) LIKE {p} ESCAPE '\\')"
-            ));
+            conds.push(format!("search LIKE {p} ESCAPE '\\'"));
         }
         let filter = if conds.is_empty() {
             String::new()
@@ -585,7 +581,7 @@ impl HostRegistry {
         }
         new.edit.check()?;
         let now = argus_core::now_ms();
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin().await?;
         let dup: Option<String> =
             sqlx::query_scalar("SELECT id FROM hosts WHERE hostname = $1 OR id = $2 LIMIT 1")
                 .bind(&new.hostname)
@@ -654,7 +650,7 @@ impl HostRegistry {
     pub async fn update(&self, actor: &str, id: &str, edit: HostEdit) -> Result<Host, HostFault> {
         edit.check()?;
         let now = argus_core::now_ms();
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin().await?;
         let before = self.get_in(&mut tx, id, now).await?;
         apply_edit(&mut tx, id, &edit, now).await?;
         let after = self.get_in(&mut tx, id, now).await?;
@@ -677,7 +673,7 @@ impl HostRegistry {
     /// Removes a host (it registers again with its next heartbeat).
     pub async fn delete(&self, actor: &str, id: &str) -> Result<(), HostFault> {
         let now = argus_core::now_ms();
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin().await?;
         let before = self.get_in(&mut tx, id, now).await?;
         for sql in [
             "DELETE FROM hosts WHERE id = $1",
@@ -941,8 +937,11 @@ async fn record_one(
            last_seen_ms = CASE WHEN last_seen_ms IS NULL OR $3 > last_seen_ms THEN $3 ELSE last_seen_ms END";
     let hb_text = hb.to_string();
     let by_machine = format!("UPDATE hosts SET {SET} WHERE machine_id = $1 RETURNING id");
+    // Two indexed lookups rather than one `OR`, which would scan every host.
     let adopt = format!(
-        "UPDATE hosts SET machine_id = $1, {SET} WHERE id = (SELECT id FROM hosts WHERE machine_id IS NULL AND (hostname = $2 OR id = $1) ORDER BY id LIMIT 1) RETURNING id"
+        "UPDATE hosts SET machine_id = $1, {SET} WHERE id = COALESCE(
+           (SELECT id FROM hosts WHERE hostname = $2 AND machine_id IS NULL ORDER BY id LIMIT 1),
+           (SELECT id FROM hosts WHERE id = $1 AND machine_id IS NULL)) RETURNING id"
     );
     for sql in [&by_machine, &adopt] {
         let hit: Option<String> = sqlx::query_scalar(AssertSqlSafe(sql.as_str()))

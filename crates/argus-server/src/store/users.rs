@@ -83,6 +83,9 @@ pub enum UserFault {
     Denied(String),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    /// Hashing a password or drawing a token failed (the system's randomness).
+    #[error("{0}")]
+    Crypto(String),
 }
 
 fn field(field: &'static str, reason: impl Into<String>) -> UserFault {
@@ -127,7 +130,7 @@ pub fn hash_password(password: &str) -> Result<String, UserFault> {
     argon2::Argon2::default()
         .hash_password(password.as_bytes())
         .map(|h| h.to_string())
-        .map_err(|e| UserFault::Db(sqlx::Error::Protocol(format!("argon2: {e}"))))
+        .map_err(|e| UserFault::Crypto(format!("argon2: {e}")))
 }
 
 /// Whether `password` matches the PHC string `hash`.
@@ -292,7 +295,7 @@ impl Users {
             }
             // 24 hex digits: 96 bits, easy to type once.
             None => (
-                generate_token().map_err(|e| field("password", e.to_string()))?[..24].to_string(),
+                generate_token().map_err(|e| UserFault::Crypto(e.to_string()))?[..24].to_string(),
                 true,
             ),
         };
@@ -324,7 +327,7 @@ impl Users {
             created_ms: now,
             updated_ms: now,
         };
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin().await?;
         let r = sqlx::query(
             "INSERT INTO users (name, role, password_hash, display_name, email, created_ms, updated_ms)
              VALUES ($1, $2, $3, $4, $5, $6, $6)",
@@ -392,7 +395,7 @@ impl Users {
             Some(p) => Some(blocking(move || hash_password(&p)).await?),
             None => None,
         };
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin().await?;
         let before = sqlx::query(AssertSqlSafe(format!(
             "SELECT {USER_COLUMNS} FROM users WHERE name = $1"
         )))
@@ -476,7 +479,7 @@ impl Users {
 
     /// Deletes a user with its sessions and tokens.
     pub async fn delete(&self, actor: &str, name: &str) -> Result<(), UserFault> {
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin().await?;
         let before = sqlx::query(AssertSqlSafe(format!(
             "SELECT {USER_COLUMNS} FROM users WHERE name = $1"
         )))
@@ -539,10 +542,10 @@ impl Users {
 
     /// Starts a session for `user`, valid `ttl_ms`; returns the token and its expiry.
     pub async fn login(&self, user: &User, ttl_ms: i64) -> Result<(String, i64), UserFault> {
-        let token = generate_token().map_err(|e| field("token", e.to_string()))?;
+        let token = generate_token().map_err(|e| UserFault::Crypto(e.to_string()))?;
         let now = argus_core::now_ms();
         let expires = now.saturating_add(ttl_ms);
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin().await?;
         // Expired sessions are swept here rather than by a timer.
         sqlx::query("DELETE FROM sessions WHERE expires_ms < $1")
             .bind(now)
@@ -575,7 +578,7 @@ impl Users {
 
     /// Ends the session with this token hash; whether there was one.
     pub async fn logout(&self, token_hash: &str) -> Result<bool, UserFault> {
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin().await?;
         let user: Option<String> =
             sqlx::query_scalar("SELECT user_name FROM sessions WHERE token_hash = $1")
                 .bind(token_hash)
@@ -678,7 +681,7 @@ impl Users {
         caller: &Access,
         new: NewToken,
     ) -> Result<(String, TokenInfo), UserFault> {
-        let token = generate_token().map_err(|e| field("token", e.to_string()))?;
+        let token = generate_token().map_err(|e| UserFault::Crypto(e.to_string()))?;
         let info = self
             .insert_token(caller, new, &hash_hex(&token), "create")
             .await?;
@@ -750,7 +753,7 @@ impl Users {
                 .map(|d| now.saturating_add(i64::from(d) * 86_400_000)),
             last_used_ms: None,
         };
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin().await?;
         let r = sqlx::query(
             "INSERT INTO api_tokens (id, token_hash, name, user_name, role, namespaces, created_ms, expires_ms)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -825,7 +828,7 @@ impl Users {
     /// Revokes a token: the caller's own, or anyone's for an admin. Returns its hash (to
     /// drop it from caches).
     pub async fn revoke_token(&self, caller: &Access, id: &str) -> Result<String, UserFault> {
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin().await?;
         let row = sqlx::query(AssertSqlSafe(format!(
             "SELECT {TOKEN_COLUMNS}, token_hash FROM api_tokens WHERE id = $1"
         )))
