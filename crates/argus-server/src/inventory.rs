@@ -109,13 +109,26 @@ pub async fn write_once(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::db::tests::sqlite;
+    use crate::store::db::Database;
+    use crate::store::db::tests::{postgres, sqlite};
     use crate::store::hosts::{HostEdit, NewHost, Seen};
     use argus_core::storage::mem::MemStore;
 
     #[tokio::test]
-    async fn up_and_info_series_carry_the_inventory() {
+    async fn up_and_info_series_carry_the_inventory_on_sqlite() {
         let (db, _dir) = sqlite().await;
+        series_suite(db).await;
+    }
+
+    #[tokio::test]
+    async fn up_and_info_series_carry_the_inventory_on_postgres() {
+        let (db, _pg) = postgres().await;
+        series_suite(db).await;
+    }
+
+    /// The `argus_host_up` and `argus_host_info` series of an inventory, run against each
+    /// backend.
+    async fn series_suite(db: Database) {
         let hosts = HostRegistry::new(Arc::new(db), 3);
         let now = argus_core::now_ms();
         hosts

@@ -15,14 +15,13 @@ mod api;
 mod fleet;
 mod latency;
 mod load;
-mod postgres;
 mod report;
 
 use crate::probe;
 use crate::system::Server;
 use anyhow::bail;
 use api::Api;
-use postgres::Postgres;
+use argus_testkit::postgres::{self, Postgres};
 use reqwest::blocking::Client;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -143,12 +142,18 @@ fn measure_into(
         Backend::Sqlite => None,
         Backend::Postgres => {
             let started = Instant::now();
-            let pg = Postgres::start(opts.postgres_bin.as_deref(), parent)?;
-            pg.create_db(DATABASE)?;
-            r.postgres = Some((pg.describe(DATABASE)?, started.elapsed().as_secs_f64()));
+            // Durable: the SQLite it is compared with commits durably too.
+            let pg = Postgres::start_with(&postgres::Options {
+                durable: true,
+                bin: opts.postgres_bin.clone(),
+                parent: Some(parent.to_path_buf()),
+            })
+            .map_err(anyhow::Error::msg)?;
+            pg.create_db(DATABASE).map_err(anyhow::Error::msg)?;
+            r.postgres = Some((describe(&pg)?, started.elapsed().as_secs_f64()));
             eprintln!(
                 "  PostgreSQL on port {} ready in {:.2} s",
-                pg.port,
+                pg.port(),
                 started.elapsed().as_secs_f64()
             );
             Some(pg)
@@ -167,9 +172,22 @@ fn measure_into(
         r.errors.push(format!("argus: {stopped}"));
     }
     if let Some(pg) = pg {
-        pg.stop()?;
+        pg.stop().map_err(anyhow::Error::msg)?;
     }
     Ok(())
+}
+
+/// The server's version and the settings that decide how fast it commits, as in force
+/// (`fsync=on, shared_buffers=128MB, …`): for the report.
+fn describe(pg: &Postgres) -> anyhow::Result<String> {
+    pg.psql(
+        DATABASE,
+        "select 'PostgreSQL ' || current_setting('server_version') || ': ' || \
+         string_agg(name || '=' || current_setting(name), ', ' order by name) \
+         from pg_settings where name in \
+         ('fsync', 'synchronous_commit', 'full_page_writes', 'shared_buffers', 'max_connections')",
+    )
+    .map_err(anyhow::Error::msg)
 }
 
 fn run_parts(

@@ -339,12 +339,26 @@ fn fnv1a(b: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::db::tests::sqlite;
+    use crate::store::db::tests::{postgres, sqlite};
     use crate::store::hosts::{HostEdit, HostRegistry, NewHost};
 
     #[tokio::test]
-    async fn layers_merge_default_then_groups_then_the_host() {
-        let (db, dir) = sqlite().await;
+    async fn layers_merge_default_then_groups_then_the_host_on_sqlite() {
+        let (db, _dir) = sqlite().await;
+        layers_suite(db).await;
+    }
+
+    #[tokio::test]
+    async fn layers_merge_default_then_groups_then_the_host_on_postgres() {
+        let (db, _pg) = postgres().await;
+        layers_suite(db).await;
+    }
+
+    /// The layers, their merge and the import of an earlier version's files, run against
+    /// each backend.
+    async fn layers_suite(db: Database) {
+        // Where the earlier version's files are, whichever the database.
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let db = Arc::new(db);
         let c = AgentConfigs::new(db.clone());
         let hosts = HostRegistry::new(db.clone(), 3);

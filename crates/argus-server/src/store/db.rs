@@ -385,6 +385,9 @@ pub fn is_duplicate(e: &sqlx::Error) -> bool {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use argus_testkit::postgres::Postgres;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::{Arc, Mutex, PoisonError, Weak};
 
     /// A fresh SQLite database in a temporary directory (kept alive by the returned guard).
     pub async fn sqlite() -> (Database, tempfile::TempDir) {
@@ -393,6 +396,79 @@ pub(crate) mod tests {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         (db, dir)
+    }
+
+    /// A fresh PostgreSQL database, migrated, on the server the tests running now share
+    /// (kept alive by the returned guard).
+    pub async fn postgres() -> (Database, Arc<Postgres>) {
+        let (pg, name) = fresh_postgres_db();
+        let db = Database::open(&pg.url(&name))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        (db, pg)
+    }
+
+    /// The server the tests running now share, and a new empty database on it of the
+    /// caller's own. Shared, because starting one costs about 2 s of the 2 cores (initdb),
+    /// and a database of one's own isolates the tests as well as a server would. Held only
+    /// through the tests' guards, not in a static: a static is never dropped, so its server
+    /// would outlive the tests. So when no test holds it, the next one starts another.
+    fn fresh_postgres_db() -> (Arc<Postgres>, String) {
+        static SHARED: Mutex<Weak<Postgres>> = Mutex::new(Weak::new());
+        static NEXT_DB: AtomicU32 = AtomicU32::new(0);
+        let pg = {
+            // A test that panicked while holding the lock left nothing half-made.
+            let mut shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+            match shared.upgrade() {
+                Some(pg) => pg,
+                None => {
+                    let pg = Arc::new(
+                        Postgres::start(false).unwrap_or_else(|e| panic!("PostgreSQL: {e}")),
+                    );
+                    *shared = Arc::downgrade(&pg);
+                    pg
+                }
+            }
+        };
+        let name = format!("test_{}", NEXT_DB.fetch_add(1, Ordering::Relaxed));
+        pg.create_db(&name)
+            .unwrap_or_else(|e| panic!("create database {name}: {e}"));
+        (pg, name)
+    }
+
+    /// Several servers starting at once on one PostgreSQL database (the scale-out roles)
+    /// migrate it once: the advisory lock makes the second wait for the first and then find
+    /// the schema applied, rather than both creating the same tables.
+    #[tokio::test]
+    async fn concurrent_opens_on_postgres_migrate_once() {
+        let (pg, name) = fresh_postgres_db();
+        let url = pg.url(&name);
+        let (a, b) = tokio::join!(Database::open(&url), Database::open(&url));
+        let (a, b) = (
+            a.unwrap_or_else(|e| panic!("first open: {e}")),
+            b.unwrap_or_else(|e| panic!("second open: {e}")),
+        );
+        assert_eq!(a.backend(), Backend::Postgres);
+        let applied = |db: &Database| {
+            let pool = db.pool().clone();
+            async move {
+                sqlx::query_scalar::<_, i64>("SELECT count(*) FROM argus_schema")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"))
+            }
+        };
+        for db in [&a, &b] {
+            assert_eq!(db.schema_version().await.ok(), Some(2));
+        }
+        assert_eq!(applied(&a).await, 2, "one row per migration, applied once");
+        a.close().await;
+        b.close().await;
+        // Opening again applies nothing more.
+        let c = Database::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.schema_version().await.ok(), Some(2));
+        assert_eq!(applied(&c).await, 2);
+        c.close().await;
     }
 
     #[tokio::test]

@@ -986,7 +986,7 @@ async fn record_one(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::store::db::tests::sqlite;
+    use crate::store::db::tests::{postgres, sqlite};
 
     fn hb(host: &str, machine: Option<&str>, cpus: u32) -> serde_json::Value {
         let mut facts = serde_json::json!({"hostname": host, "cpus": cpus, "os": "Debian 12",
@@ -1348,6 +1348,12 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn inventory_on_sqlite() {
         let (db, _dir) = sqlite().await;
+        inventory_suite(db).await;
+    }
+
+    #[tokio::test]
+    async fn inventory_on_postgres() {
+        let (db, _pg) = postgres().await;
         inventory_suite(db).await;
     }
 }

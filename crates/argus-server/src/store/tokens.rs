@@ -313,7 +313,8 @@ pub fn generate_token() -> std::io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::db::tests::sqlite;
+    use crate::store::db::Database;
+    use crate::store::db::tests::{postgres, sqlite};
 
     #[test]
     fn tokens_are_64_hex_chars_and_differ() {
@@ -325,13 +326,27 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn configured_and_imported_tokens_are_known_by_hash_with_their_namespace() {
+    async fn configured_and_imported_tokens_are_known_by_hash_with_their_namespace_on_sqlite() {
+        let (db, _dir) = sqlite().await;
+        tokens_suite(db).await;
+    }
+
+    #[tokio::test]
+    async fn configured_and_imported_tokens_are_known_by_hash_with_their_namespace_on_postgres() {
+        let (db, _pg) = postgres().await;
+        tokens_suite(db).await;
+    }
+
+    /// Configured tokens, and the import of an earlier version's tokens.toml, run against
+    /// each backend.
+    async fn tokens_suite(db: Database) {
         // The SHA-256 test vector of "test".
         assert_eq!(
             hash_hex("test"),
             "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
         );
-        let (db, dir) = sqlite().await;
+        // Where the earlier version's file is, whichever the database.
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let users = Arc::new(Users::new(Arc::new(db)));
         users
             .ensure_admin(Some("admin-password"))

@@ -870,7 +870,7 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::db::tests::sqlite;
+    use crate::store::db::tests::{postgres, sqlite};
 
     fn admin_access(name: &str) -> Access {
         Access {
@@ -899,8 +899,19 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn users_sessions_and_tokens_with_their_audit() {
+    async fn users_sessions_and_tokens_with_their_audit_on_sqlite() {
         let (db, _dir) = sqlite().await;
+        users_suite(db).await;
+    }
+
+    #[tokio::test]
+    async fn users_sessions_and_tokens_with_their_audit_on_postgres() {
+        let (db, _pg) = postgres().await;
+        users_suite(db).await;
+    }
+
+    /// Users, sessions and tokens with their audit, run against each backend.
+    async fn users_suite(db: Database) {
         let db = Arc::new(db);
         let users = Users::new(db.clone());
         let pw = users
