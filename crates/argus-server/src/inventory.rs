@@ -11,10 +11,18 @@
 //!
 //! Both are written every `[inventory] evaluation_interval_secs`, with the timestamp of
 //! the interval's start: several servers sharing one database write identical samples.
+//! A series that is no longer written (a host edited, so its info labels changed; a host
+//! deleted) gets Prometheus's stale marker, so that it ends at once instead of lingering
+//! for the lookback window, where the old and the new info series of one host would make
+//! `group_left` joins fail as many-to-many.
 
 use crate::store::hosts::{Host, HostRegistry};
 use argus_core::{Labels, Sample, Storage, TimeSeries};
+use std::collections::HashSet;
 use std::sync::Arc;
+
+/// Prometheus's stale marker: a NaN with this bit pattern ends a series.
+const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
 use std::time::Duration;
 
 /// The series of one evaluation at `ts`.
@@ -72,6 +80,8 @@ pub async fn run(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let every_ms = every.as_millis().max(1) as i64;
+    // What the last round wrote, to end what this round no longer writes.
+    let mut written: HashSet<Labels> = HashSet::new();
     loop {
         // Aligned to the interval so that every server writes the same timestamps.
         let now = argus_core::now_ms();
@@ -80,51 +90,59 @@ pub async fn run(
             _ = async { let _ = stop.wait_for(|s| *s).await; } => return,
             _ = tokio::time::sleep(Duration::from_millis((next - now) as u64)) => {}
         }
-        if let Err(e) = write_once(&hosts, &store, next).await {
-            tracing::warn!(error = %e, "cannot write the inventory series; next round retries");
+        match write_once(&hosts, &store, next, &written).await {
+            Ok(now_written) => written = now_written,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot write the inventory series; next round retries")
+            }
         }
     }
 }
 
-/// One evaluation at `ts`.
+/// One evaluation at `ts`: every host's series, and a stale marker for each series of
+/// `before` (the previous round's) not written now. Returns the label sets written.
 pub async fn write_once(
     hosts: &HostRegistry,
     store: &Arc<dyn Storage>,
     ts: i64,
-) -> Result<usize, String> {
+    before: &HashSet<Labels>,
+) -> Result<HashSet<Labels>, String> {
     let all = hosts.all().await.map_err(|e| format!("inventory: {e}"))?;
-    if all.is_empty() {
-        return Ok(0);
+    let mut series = series(&all, ts);
+    let written: HashSet<Labels> = series.iter().map(|s| s.labels.clone()).collect();
+    series.extend(
+        before
+            .iter()
+            .filter(|l| !written.contains(*l))
+            .map(|l| TimeSeries {
+                labels: l.clone(),
+                samples: vec![Sample {
+                    ts,
+                    value: f64::from_bits(STALE_NAN),
+                }],
+            }),
+    );
+    if series.is_empty() {
+        return Ok(written);
     }
-    let series = series(&all, ts);
-    let n = series.len();
     let store = store.clone();
     tokio::task::spawn_blocking(move || store.append(series))
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("storage: {e}"))?;
-    Ok(n)
+    Ok(written)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::db::Database;
+    use crate::store::db::tests::on_both_backends;
     use crate::store::db::tests::{postgres, sqlite};
     use crate::store::hosts::{HostEdit, NewHost, Seen};
     use argus_core::storage::mem::MemStore;
 
-    #[tokio::test]
-    async fn up_and_info_series_carry_the_inventory_on_sqlite() {
-        let (db, _dir) = sqlite().await;
-        series_suite(db).await;
-    }
-
-    #[tokio::test]
-    async fn up_and_info_series_carry_the_inventory_on_postgres() {
-        let (db, _pg) = postgres().await;
-        series_suite(db).await;
-    }
+    on_both_backends!(up_and_info_series_carry_the_inventory, super::series_suite);
 
     /// The `argus_host_up` and `argus_host_info` series of an inventory, run against each
     /// backend.
@@ -168,7 +186,10 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         let mem = Arc::new(MemStore::new());
         let store: Arc<dyn Storage> = mem.clone();
-        assert_eq!(write_once(&hosts, &store, 1000).await, Ok(4));
+        let written = write_once(&hosts, &store, 1000, &HashSet::new())
+            .await
+            .unwrap_or_default();
+        assert_eq!(written.len(), 4);
         let got = store
             .select(
                 &[argus_core::Matcher::equal("__name__", "argus_host_up")],
@@ -204,5 +225,41 @@ mod tests {
         assert_eq!(l.get("host_id"), Some("m1"));
         assert_eq!(l.get("os"), Some("Debian"));
         assert_eq!(l.get("owner"), None);
+        // An edit changes web1's info labels: its old info series gets a stale marker, so
+        // a join at 2000 sees one info series per host; the deleted host's series end too.
+        hosts
+            .update(
+                "alice",
+                "m1",
+                HostEdit {
+                    location: Some("dc2".into()),
+                    ..HostEdit::default()
+                },
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        hosts
+            .delete("alice", "old")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let after = write_once(&hosts, &store, 2000, &written)
+            .await
+            .unwrap_or_default();
+        assert_eq!(after.len(), 2);
+        let engine =
+            argus_promql::Engine::new(store.clone(), argus_promql::EngineOptions::default());
+        let v = engine
+            .instant(
+                "count by (host) (argus_host_info) or count by (host) (argus_host_up)",
+                2000,
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        let n = format!("{v:?}");
+        assert!(n.contains("web1") && !n.contains("\"old\""), "{n}");
+        let info = engine
+            .instant("argus_host_info", 2000)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let text = format!("{info:?}");
+        assert!(text.contains("dc2") && !text.contains("dc1"), "{text}");
     }
 }

@@ -258,6 +258,7 @@ async fn cli_users(db: &DatabaseArgs) -> anyhow::Result<argus_server::store::use
     if let Some(p) = users
         .ensure_admin(std::env::var("ARGUS_ADMIN_PASSWORD").ok().as_deref())
         .await?
+        .generated_password()
     {
         eprintln!("user admin created with password {p} (shown once: note it)");
     }

@@ -27,9 +27,10 @@ async fn open_database(config: &Config) -> anyhow::Result<Opened> {
     };
     let db = Arc::new(argus_server::store::db::Database::open(&url).await?);
     let users = Arc::new(Users::new(db.clone()));
-    let admin_password = users
+    let first = users
         .ensure_admin(std::env::var("ARGUS_ADMIN_PASSWORD").ok().as_deref())
         .await?;
+    let admin_password = first.generated_password().map(str::to_string);
     // Earlier versions: a plain token in <data_dir>/token, then hashes in tokens.toml.
     let legacy = config.data_dir.join("token");
     if let Ok(t) = std::fs::read_to_string(&legacy) {
@@ -72,6 +73,7 @@ async fn open_database(config: &Config) -> anyhow::Result<Opened> {
             .await?;
         shown = Some(token);
     }
+    let configured_token = !config.server.token.is_empty();
     let tokens = TokenStore::new(
         Some(&config.server.token),
         &config.server.tokens,
@@ -87,6 +89,7 @@ async fn open_database(config: &Config) -> anyhow::Result<Opened> {
         tokens,
         configs,
         token: shown,
+        configured_token,
         admin_password,
     })
 }
@@ -96,7 +99,10 @@ struct Opened {
     users: Arc<argus_server::store::users::Users>,
     tokens: argus_server::store::tokens::TokenStore,
     configs: Arc<argus_server::store::agent_configs::AgentConfigs>,
+    /// A token generated at this start, to print once.
     token: Option<String>,
+    /// Whether `server.token` is set (it is printed as the configuration has it).
+    configured_token: bool,
     admin_password: Option<String>,
 }
 
@@ -104,6 +110,8 @@ struct Started {
     url: String,
     /// The token to print, when known (configured, or generated at this start).
     token: Option<String>,
+    /// Whether that token is `server.token` (else generated now).
+    configured_token: bool,
     /// The admin user's password, when generated at this start.
     admin_password: Option<String>,
     /// Where users and the inventory are kept (for the banner).
@@ -154,8 +162,10 @@ async fn start_server(
         mut tokens,
         configs,
         token,
+        configured_token,
         admin_password,
     } = open_database(config).await?;
+    let token = token.or_else(|| configured_token.then(|| config.server.token.clone()));
     let agent_token = argus_server::store::tokens::generate_token()?;
     tokens.add_in_memory(
         &agent_token,
@@ -271,6 +281,7 @@ async fn start_server(
     Ok(Started {
         url: format!("http://{addr}"),
         token,
+        configured_token,
         admin_password,
         database: database.location().to_string(),
         agent_token,
@@ -303,17 +314,20 @@ fn print_banner(config: &Config, s: &Started, with_agent: bool) {
         }
     }
     match &s.token {
+        Some(t) if s.configured_token => {
+            let _ = writeln!(out, "  Token: {t} (server.token, from the configuration)");
+        }
         Some(t) => {
             let _ = writeln!(
                 out,
-                "  Token: {t} (admin API token; only its SHA-256 is kept, in {}: note it)",
+                "  Token: {t} (admin API token, shown once: only its SHA-256 is kept, in {})",
                 s.database
             );
         }
         None => {
             let _ = writeln!(
                 out,
-                "  Token: the one printed at first start (only its hash is kept); `argus token add --data-dir {}` or POST /api/argus/tokens makes another",
+                "  Token: the one printed at first start (only its hash is kept); another: POST /api/argus/tokens, or `argus token add --name NAME --data-dir {}`",
                 config.data_dir.display()
             );
         }

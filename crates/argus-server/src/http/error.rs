@@ -37,6 +37,9 @@ pub enum ApiError {
     },
     #[error("missing or invalid token")]
     Unauthorized,
+    /// A login with a wrong name or password (which of the two is not said).
+    #[error("wrong user name or password")]
+    BadLogin,
     #[error("{0}")]
     Forbidden(String),
     /// The ingest queue is full: come back later.
@@ -71,7 +74,7 @@ impl ApiError {
             | ApiError::Invalid { .. }
             | ApiError::BadRequest(_)
             | ApiError::Storage(argus_core::StorageError::Rejected(_)) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::BadLogin => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -108,7 +111,7 @@ impl ApiError {
             | ApiError::Invalid { .. }
             | ApiError::BadRequest(_)
             | ApiError::Storage(argus_core::StorageError::Rejected(_)) => "invalid",
-            ApiError::Unauthorized => "unauthorized",
+            ApiError::Unauthorized | ApiError::BadLogin => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::Busy { .. } => "too many requests",
             ApiError::Unavailable { .. } => "unavailable",
@@ -181,6 +184,14 @@ impl From<ConfigFault> for ApiError {
             e @ ConfigFault::Missing(_) => ApiError::Missing(e.to_string()),
             other => ApiError::BadRequest(other.to_string()),
         }
+    }
+}
+
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    /// A query string that does not fit the route's parameters: 400 with the JSON body
+    /// every other error has, naming the parameter (axum's own answer is plain text).
+    fn from(e: axum::extract::rejection::QueryRejection) -> ApiError {
+        ApiError::BadRequest(e.body_text())
     }
 }
 

@@ -14,6 +14,7 @@ use crate::store::agent_configs::scope_of;
 use crate::store::hosts::{Host, HostEdit, HostQuery, NewHost, heartbeat_host};
 use crate::store::tokens::Access;
 use argus_core::{MatchOp, Matcher};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -219,7 +220,7 @@ pub async fn create(
     bytes: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let new: NewHost = body(&bytes)?;
-    let h = state.hosts.create(access.actor(), new).await?;
+    let h = state.hosts.create(&access.actor(), new).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "status": "success", "data": host_json(&h) })),
@@ -234,7 +235,7 @@ pub async fn update(
     bytes: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let edit: HostEdit = body(&bytes)?;
-    let h = state.hosts.update(access.actor(), &id, edit).await?;
+    let h = state.hosts.update(&access.actor(), &id, edit).await?;
     Ok(Json(json!({ "status": "success", "data": host_json(&h) })))
 }
 
@@ -243,7 +244,7 @@ pub async fn delete(
     Extension(access): Extension<Access>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.hosts.delete(access.actor(), &id).await?;
+    state.hosts.delete(&access.actor(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -273,9 +274,10 @@ pub struct AgentParams {
 /// current, 404 when no layer applies.
 pub async fn get_config(
     State(state): State<AppState>,
-    Query(q): Query<AgentParams>,
+    q: Result<Query<AgentParams>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let Query(q) = q?;
     if !q.group.is_empty() {
         // One layer as stored, for people.
         let layer = state
@@ -322,13 +324,14 @@ pub async fn get_config(
 pub async fn put_config(
     State(state): State<AppState>,
     Extension(access): Extension<Access>,
-    Query(q): Query<AgentParams>,
+    q: Result<Query<AgentParams>, QueryRejection>,
     body: String,
 ) -> Result<StatusCode, ApiError> {
+    let Query(q) = q?;
     let scope = scope_of(&q.host, &q.group)?;
     state
         .agent_configs
-        .put(access.actor(), &scope, &body)
+        .put(&access.actor(), &scope, &body)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -337,10 +340,11 @@ pub async fn put_config(
 pub async fn delete_config(
     State(state): State<AppState>,
     Extension(access): Extension<Access>,
-    Query(q): Query<AgentParams>,
+    q: Result<Query<AgentParams>, QueryRejection>,
 ) -> Result<StatusCode, ApiError> {
+    let Query(q) = q?;
     let scope = scope_of(&q.host, &q.group)?;
-    state.agent_configs.delete(access.actor(), &scope).await?;
+    state.agent_configs.delete(&access.actor(), &scope).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -354,8 +358,9 @@ pub async fn list_configs(State(state): State<AppState>) -> Result<Json<Value>, 
 /// host.
 pub async fn me(
     State(state): State<AppState>,
-    Query(q): Query<AgentParams>,
+    q: Result<Query<AgentParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let Query(q) = q?;
     let m = state
         .hosts
         .membership(Some(&q.id), &q.host)

@@ -140,9 +140,9 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// What a `--role handlers` process (consumers only) answers over HTTP: `/health` and
-/// `/metrics` (the latter with a token, as on every server), and what its consumers
-/// stored: in scale-out, the process bound to the event types and `heartbeat` is where
-/// events and hosts are read (docs/scale-out.md).
+/// `/metrics` (the latter with a token, as on every server), and reads of what its
+/// consumers stored: events, and the inventory (shared with every server when the
+/// database is a shared PostgreSQL; else this process's own SQLite).
 pub fn status_router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(status::health))

@@ -9,6 +9,7 @@ use crate::state::AppState;
 use crate::store::audit::{self, Filter};
 use crate::store::tokens::{Access, hash_hex};
 use crate::store::users::{NewToken, NewUser, Role, UserPatch};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -39,7 +40,7 @@ pub async fn login(
     let Some(user) = state.users.authenticate(&l.name, &l.password).await? else {
         tracing::warn!(user = %l.name, "failed login");
         state.telemetry.unauthorized();
-        return Err(ApiError::Unauthorized);
+        return Err(ApiError::BadLogin);
     };
     let ttl_ms = (state.auth.session_hours.max(1) as i64).saturating_mul(3_600_000);
     let (token, expires_at) = state.users.login(&user, ttl_ms).await?;
@@ -125,7 +126,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     access.require(Role::Admin)?;
     let new: NewUser = body(&bytes)?;
-    let user = state.users.create(access.actor(), new).await?;
+    let user = state.users.create(&access.actor(), new).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "status": "success", "data": user })),
@@ -149,8 +150,9 @@ pub async fn get(
     Ok(Json(json!({ "status": "success", "data": user })))
 }
 
-/// `PATCH /api/argus/users/{name}`: an admin changes anything; a user their own password,
-/// display name and email (not their role).
+/// `PATCH /api/argus/users/{name}`: an admin changes anything; a user, logged in, their
+/// own password, display name and email (not their role). An API token cannot change its
+/// user (a leaked token must not give away the account), except an admin's unlimited one.
 pub async fn update(
     State(state): State<AppState>,
     Extension(access): Extension<Access>,
@@ -158,13 +160,21 @@ pub async fn update(
     bytes: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let patch: UserPatch = body(&bytes)?;
-    let own = access.user.as_ref() == name && !access.user.is_empty();
+    let own = access.user.as_ref() == name && access.session.is_some();
     if !own || patch.role.is_some() {
-        access.require(Role::Admin)?;
+        access.require(Role::Admin).map_err(|d| {
+            if access.user.as_ref() == name {
+                ApiError::Forbidden(format!(
+                    "{d}; to change your own password or details, log in (POST /api/argus/login) and use that session"
+                ))
+            } else {
+                d.into()
+            }
+        })?;
     }
     let user = state
         .users
-        .update(access.actor(), &name, patch, access.session.as_deref())
+        .update(&access.actor(), &name, patch, access.session.as_deref())
         .await?;
     state.tokens.forget_all();
     Ok(Json(json!({ "status": "success", "data": user })))
@@ -177,12 +187,13 @@ pub async fn delete(
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     access.require(Role::Admin)?;
-    state.users.delete(access.actor(), &name).await?;
+    state.users.delete(&access.actor(), &name).await?;
     state.tokens.forget_all();
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Refuses a credential that acts for no user (a token from the configuration).
+/// Refuses a credential that acts for no user (a token from the configuration), or that is
+/// limited to namespaces (which must not manage its user's other tokens).
 fn require_user(access: &Access) -> Result<(), ApiError> {
     if access.user.is_empty() {
         return Err(ApiError::Forbidden(format!(
@@ -190,6 +201,7 @@ fn require_user(access: &Access) -> Result<(), ApiError> {
             access.name
         )));
     }
+    access.require(Role::Viewer)?;
     Ok(())
 }
 
@@ -269,8 +281,9 @@ fn time_param(name: &str, v: &str) -> Result<i64, ApiError> {
 /// `kind:id` for one object.
 pub async fn audit(
     State(state): State<AppState>,
-    Query(q): Query<AuditParams>,
+    q: Result<Query<AuditParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let Query(q) = q?;
     let (kind, id) = match q.object.as_deref() {
         Some(o) => match o.split_once(':') {
             Some((k, i)) => (Some(k.to_string()), Some(i.to_string())),

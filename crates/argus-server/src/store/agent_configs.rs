@@ -94,13 +94,7 @@ pub fn scope_of(host: &str, group: &str) -> Result<Scope, ConfigFault> {
             value: h.into(),
             what: "host name or id",
         }),
-        ("", g)
-            if g.len() <= 128
-                && g.bytes()
-                    .all(|c| c.is_ascii_alphanumeric() || b"_.:/-".contains(&c)) =>
-        {
-            Ok(Scope::Group(g.into()))
-        }
+        ("", g) if super::db::is_word(g, 128, b"_.:/-") => Ok(Scope::Group(g.into())),
         ("", g) => Err(ConfigFault::BadName {
             param: "group",
             value: g.into(),
@@ -339,20 +333,14 @@ fn fnv1a(b: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::db::tests::on_both_backends;
     use crate::store::db::tests::{postgres, sqlite};
     use crate::store::hosts::{HostEdit, HostRegistry, NewHost};
 
-    #[tokio::test]
-    async fn layers_merge_default_then_groups_then_the_host_on_sqlite() {
-        let (db, _dir) = sqlite().await;
-        layers_suite(db).await;
-    }
-
-    #[tokio::test]
-    async fn layers_merge_default_then_groups_then_the_host_on_postgres() {
-        let (db, _pg) = postgres().await;
-        layers_suite(db).await;
-    }
+    on_both_backends!(
+        layers_merge_default_then_groups_then_the_host,
+        super::layers_suite
+    );
 
     /// The layers, their merge and the import of an earlier version's files, run against
     /// each backend.

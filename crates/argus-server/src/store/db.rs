@@ -194,8 +194,21 @@ fn expand(sql: &str, backend: Backend) -> String {
     }
 }
 
-/// The URL without its password.
+/// The file of a `sqlite:` URL.
+fn sqlite_path(url: &str) -> &str {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    rest.split('?').next().unwrap_or(rest)
+}
+
+/// Where the database is, for messages: a SQLite file's path, or the URL without its
+/// password.
 fn redacted(url: &str) -> String {
+    if url.starts_with("sqlite:") {
+        return sqlite_path(url).to_string();
+    }
     match url.split_once("://") {
         Some((scheme, rest)) => match rest.split_once('@') {
             Some((cred, host)) => {
@@ -252,6 +265,13 @@ impl Database {
                 "the URL must start with sqlite:// or postgres://".into(),
             ));
         };
+        // A file named without `mode=` is created when missing, owner-only, like the
+        // default one.
+        let url = if backend == Backend::Sqlite && !url.contains("mode=") {
+            sqlite_url(Path::new(sqlite_path(url))).map_err(|e| fail(e.to_string()))?
+        } else {
+            url.to_string()
+        };
         install_default_drivers();
         let pool = AnyPoolOptions::new()
             .max_connections(match backend {
@@ -260,7 +280,7 @@ impl Database {
                 Backend::Postgres => 8,
             })
             .acquire_timeout(Duration::from_secs(30))
-            .connect(url)
+            .connect(&url)
             .await
             .map_err(|e| fail(e.to_string()))?;
         if backend == Backend::Sqlite {
@@ -377,6 +397,27 @@ impl Database {
     }
 }
 
+/// Runs each statement of `statements` with `key` as its one parameter (`$1`), in `tx`:
+/// removing an object from every table that holds it.
+pub async fn run_each(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    statements: &[&'static str],
+    key: &str,
+) -> Result<(), sqlx::Error> {
+    for sql in statements {
+        sqlx::query(*sql).bind(key).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Whether `v` is 1 to `max` bytes of ASCII letters, digits and the bytes of `extra`:
+/// names, ids and namespaces are each this with their own `extra` and `max`.
+pub fn is_word(v: &str, max: usize, extra: &[u8]) -> bool {
+    (1..=max).contains(&v.len())
+        && v.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || extra.contains(&c))
+}
+
 /// True when `e` is a unique-constraint violation (a duplicate key).
 pub fn is_duplicate(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
@@ -397,6 +438,27 @@ pub(crate) mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         (db, dir)
     }
+
+    /// Two tests of one suite, `<name>_on_sqlite` and `<name>_on_postgres`: the suite is an
+    /// `async fn(Database)`.
+    macro_rules! on_both_backends {
+        ($name:ident, $suite:path) => {
+            mod $name {
+                #[tokio::test]
+                async fn on_sqlite() {
+                    let (db, _dir) = $crate::store::db::tests::sqlite().await;
+                    $suite(db).await;
+                }
+
+                #[tokio::test]
+                async fn on_postgres() {
+                    let (db, _pg) = $crate::store::db::tests::postgres().await;
+                    $suite(db).await;
+                }
+            }
+        };
+    }
+    pub(crate) use on_both_backends;
 
     /// A fresh PostgreSQL database, migrated, on the server the tests running now share
     /// (kept alive by the returned guard).
@@ -517,6 +579,19 @@ pub(crate) mod tests {
             .await
             .unwrap_or_default();
         assert_eq!(wal, "wal");
+    }
+
+    #[tokio::test]
+    async fn a_sqlite_url_without_mode_creates_its_file_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("my.db");
+        let db = Database::open(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(db.location(), path.display().to_string());
+        let mode = std::fs::metadata(&path).map(|m| m.permissions().mode() & 0o777);
+        assert_eq!(mode.ok(), Some(0o600));
     }
 
     #[tokio::test]

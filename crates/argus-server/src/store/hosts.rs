@@ -16,7 +16,7 @@
 //! by reception time and the earliest first-seen.
 
 use super::audit::{self, Change};
-use super::db::{Database, is_duplicate};
+use super::db::{Database, is_duplicate, is_word, run_each};
 use serde::{Deserialize, Serialize};
 use sqlx::AssertSqlSafe;
 use sqlx::{Any, Row, Transaction};
@@ -112,20 +112,12 @@ pub fn heartbeat_host(body: &serde_json::Value) -> Option<&str> {
 
 /// A host id: 1 to 128 of `[A-Za-z0-9._:-]` (machine ids are 32 hex digits).
 pub fn valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 128
-        && id
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || b"._:-".contains(&c))
+    is_word(id, 128, b"._:-")
 }
 
 /// A host name: 1 to 253 of `[A-Za-z0-9._-]`, not starting with a dot.
 pub fn valid_hostname(h: &str) -> bool {
-    !h.is_empty()
-        && h.len() <= 253
-        && h.bytes()
-            .all(|c| c.is_ascii_alphanumeric() || b"-._".contains(&c))
-        && !h.starts_with('.')
+    is_word(h, 253, b"-._") && !h.starts_with('.')
 }
 
 /// A change refused, answered as 4xx: the field and why, or what is missing.
@@ -175,12 +167,7 @@ pub struct HostEdit {
 }
 
 fn check_word(f: &'static str, v: &str, max: usize) -> Result<(), HostFault> {
-    if v.is_empty()
-        || v.len() > max
-        || !v
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || b"_.:/-".contains(&c))
-    {
+    if !is_word(v, max, b"_.:/-") {
         return Err(field(
             f,
             format!("{v:?} is not 1 to {max} of [A-Za-z0-9_.:/-]"),
@@ -219,12 +206,7 @@ impl HostEdit {
             }
         }
         for n in self.namespaces.iter().flatten() {
-            if n.is_empty()
-                || n.len() > 128
-                || !n
-                    .bytes()
-                    .all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(&c))
-            {
+            if !crate::ingest::valid_namespace(n) {
                 return Err(field(
                     "namespaces",
                     format!("{n:?} is not 1 to 128 of [A-Za-z0-9_.-]"),
@@ -582,17 +564,26 @@ impl HostRegistry {
         new.edit.check()?;
         let now = argus_core::now_ms();
         let mut tx = self.db.begin().await?;
-        let dup: Option<String> =
-            sqlx::query_scalar("SELECT id FROM hosts WHERE hostname = $1 OR id = $2 LIMIT 1")
+        let dup: Option<(String, String)> =
+            sqlx::query("SELECT id, hostname FROM hosts WHERE hostname = $1 OR id = $2 LIMIT 1")
                 .bind(&new.hostname)
                 .bind(&id)
                 .fetch_optional(&mut *tx)
-                .await?;
-        if let Some(other) = dup {
-            return Err(HostFault::Exists(format!(
-                "field \"hostname\": a host {:?} exists (id {other:?})",
-                new.hostname
-            )));
+                .await?
+                .map(|r| Ok::<_, sqlx::Error>((r.try_get("id")?, r.try_get("hostname")?)))
+                .transpose()?;
+        match dup {
+            Some((_, name)) if name == new.hostname => {
+                return Err(HostFault::Exists(format!(
+                    "field \"hostname\": a host {name:?} exists"
+                )));
+            }
+            Some((other, name)) => {
+                return Err(HostFault::Exists(format!(
+                    "field \"id\": host {name:?} has the id {other:?}"
+                )));
+            }
+            None => {}
         }
         let r = sqlx::query(
             "INSERT INTO hosts (id, hostname, ips, added_by, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, $5)",
@@ -675,18 +666,25 @@ impl HostRegistry {
         let now = argus_core::now_ms();
         let mut tx = self.db.begin().await?;
         let before = self.get_in(&mut tx, id, now).await?;
-        for sql in [
-            "DELETE FROM hosts WHERE id = $1",
-            "DELETE FROM host_groups WHERE host_id = $1",
-            "DELETE FROM host_labels WHERE host_id = $1",
-            "DELETE FROM host_namespaces WHERE host_id = $1",
-            "DELETE FROM agent_configs WHERE scope = 'host' AND name = $1",
-        ] {
-            sqlx::query(AssertSqlSafe(sql))
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
+        run_each(
+            &mut tx,
+            &[
+                "DELETE FROM hosts WHERE id = $1",
+                "DELETE FROM host_groups WHERE host_id = $1",
+                "DELETE FROM host_labels WHERE host_id = $1",
+                "DELETE FROM host_namespaces WHERE host_id = $1",
+                "DELETE FROM agent_configs WHERE scope = 'host' AND name = $1",
+            ],
+            id,
+        )
+        .await?;
+        // Its own configuration layer may be kept under its name (from before ids).
+        run_each(
+            &mut tx,
+            &["DELETE FROM agent_configs WHERE scope = 'host' AND name = $1"],
+            &before.hostname,
+        )
+        .await?;
         audit::record(
             &mut tx,
             Change {
@@ -872,44 +870,60 @@ async fn apply_edit(
     .execute(&mut **tx)
     .await?;
     if let Some(groups) = &groups {
-        sqlx::query("DELETE FROM host_groups WHERE host_id = $1")
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
-        for g in groups {
-            sqlx::query("INSERT INTO host_groups (host_id, name) VALUES ($1, $2)")
-                .bind(id)
-                .bind(g)
-                .execute(&mut **tx)
-                .await?;
-        }
+        replace_set(
+            tx,
+            "host_groups (host_id, name)",
+            id,
+            groups.iter().map(|g| [g.as_str(), ""]),
+        )
+        .await?;
     }
     if let Some(labels) = &edit.labels {
-        sqlx::query("DELETE FROM host_labels WHERE host_id = $1")
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
-        for (k, v) in labels {
-            sqlx::query("INSERT INTO host_labels (host_id, key, value) VALUES ($1, $2, $3)")
-                .bind(id)
-                .bind(k)
-                .bind(v)
-                .execute(&mut **tx)
-                .await?;
-        }
+        replace_set(
+            tx,
+            "host_labels (host_id, key, value)",
+            id,
+            labels.iter().map(|(k, v)| [k.as_str(), v.as_str()]),
+        )
+        .await?;
     }
     if let Some(namespaces) = &namespaces {
-        sqlx::query("DELETE FROM host_namespaces WHERE host_id = $1")
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
-        for n in namespaces {
-            sqlx::query("INSERT INTO host_namespaces (host_id, ns) VALUES ($1, $2)")
-                .bind(id)
-                .bind(n)
-                .execute(&mut **tx)
-                .await?;
-        }
+        replace_set(
+            tx,
+            "host_namespaces (host_id, ns)",
+            id,
+            namespaces.iter().map(|n| [n.as_str(), ""]),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Replaces the rows of host `id` in `table` (written `name (host_id, col…)`: one or two
+/// value columns) with `rows`; a second value is used only when the table has it.
+async fn replace_set<'a>(
+    tx: &mut Transaction<'_, Any>,
+    table: &'static str,
+    id: &str,
+    rows: impl Iterator<Item = [&'a str; 2]>,
+) -> Result<(), sqlx::Error> {
+    let name = table.split(' ').next().unwrap_or(table);
+    let two = table.matches(',').count() == 2;
+    sqlx::query(AssertSqlSafe(format!(
+        "DELETE FROM {name} WHERE host_id = $1"
+    )))
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    let insert = if two {
+        format!("INSERT INTO {table} VALUES ($1, $2, $3)")
+    } else {
+        format!("INSERT INTO {table} VALUES ($1, $2)")
+    };
+    for [a, b] in rows {
+        let q = sqlx::query(AssertSqlSafe(insert.as_str())).bind(id).bind(a);
+        let q = if two { q.bind(b) } else { q };
+        q.execute(&mut **tx).await?;
     }
     Ok(())
 }
@@ -986,6 +1000,7 @@ async fn record_one(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::store::db::tests::on_both_backends;
     use crate::store::db::tests::{postgres, sqlite};
 
     fn hb(host: &str, machine: Option<&str>, cpus: u32) -> serde_json::Value {
@@ -1345,15 +1360,5 @@ pub(crate) mod tests {
         assert!(none.is_empty());
     }
 
-    #[tokio::test]
-    async fn inventory_on_sqlite() {
-        let (db, _dir) = sqlite().await;
-        inventory_suite(db).await;
-    }
-
-    #[tokio::test]
-    async fn inventory_on_postgres() {
-        let (db, _pg) = postgres().await;
-        inventory_suite(db).await;
-    }
+    on_both_backends!(inventory, super::inventory_suite);
 }

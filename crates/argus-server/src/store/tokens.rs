@@ -71,12 +71,13 @@ impl Access {
         }
     }
 
-    /// Who, for the audit log: the user, or `token:<name>` for a configured token.
-    pub fn actor(&self) -> &str {
+    /// Who, for the audit log: the user, or `token:<name>` for a token of the
+    /// configuration (which belongs to no user).
+    pub fn actor(&self) -> std::borrow::Cow<'_, str> {
         if self.user.is_empty() {
-            &self.name
+            format!("token:{}", self.name).into()
         } else {
-            &self.user
+            self.user.as_ref().into()
         }
     }
 
@@ -122,7 +123,7 @@ impl Access {
                 self.ns_list()
             ))),
             (_, None) => Err(Denied(format!(
-                "token {:?} belongs to namespaces {}: name one with the ns parameter",
+                "token {:?} belongs to namespaces {}: name one in the request (db= on /write, bucket= on /api/v2/write, the ns label of each series on the other paths)",
                 self.name,
                 self.ns_list()
             ))),
@@ -314,6 +315,7 @@ pub fn generate_token() -> std::io::Result<String> {
 mod tests {
     use super::*;
     use crate::store::db::Database;
+    use crate::store::db::tests::on_both_backends;
     use crate::store::db::tests::{postgres, sqlite};
 
     #[test]
@@ -325,17 +327,10 @@ mod tests {
         assert_ne!(a, b);
     }
 
-    #[tokio::test]
-    async fn configured_and_imported_tokens_are_known_by_hash_with_their_namespace_on_sqlite() {
-        let (db, _dir) = sqlite().await;
-        tokens_suite(db).await;
-    }
-
-    #[tokio::test]
-    async fn configured_and_imported_tokens_are_known_by_hash_with_their_namespace_on_postgres() {
-        let (db, _pg) = postgres().await;
-        tokens_suite(db).await;
-    }
+    on_both_backends!(
+        configured_and_imported_tokens_are_known_by_hash_with_their_namespace,
+        super::tokens_suite
+    );
 
     /// Configured tokens, and the import of an earlier version's tokens.toml, run against
     /// each backend.
@@ -416,7 +411,7 @@ mod tests {
         };
         assert_eq!(two.write_ns(Some("y")).ok().flatten().as_deref(), Some("y"));
         let e = two.write_ns(None).err().map(|e| e.0).unwrap_or_default();
-        assert!(e.contains("name one"), "{e}");
+        assert!(e.contains("name one") && e.contains("db="), "{e}");
         assert!(two.write_ns(Some("z")).is_err());
         let admin = Access::admin();
         assert_eq!(

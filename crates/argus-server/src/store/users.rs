@@ -97,12 +97,7 @@ fn field(field: &'static str, reason: impl Into<String>) -> UserFault {
 
 /// A user name: 1 to 64 of `[A-Za-z0-9_.@-]`.
 pub fn check_name(name: &str) -> Result<(), UserFault> {
-    if name.is_empty()
-        || name.len() > 64
-        || !name
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || b"_.@-".contains(&c))
-    {
+    if !super::db::is_word(name, 64, b"_.@-") {
         return Err(field(
             "name",
             format!("{name:?} is not 1 to 64 of [A-Za-z0-9_.@-]"),
@@ -245,18 +240,33 @@ const TOKEN_COLUMNS: &str =
 
 /// A namespace: 1 to 128 of `[A-Za-z0-9_.-]` (as ingest checks it).
 fn check_namespace(ns: &str) -> Result<(), UserFault> {
-    if ns.is_empty()
-        || ns.len() > 128
-        || !ns
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(&c))
-    {
+    if !crate::ingest::valid_namespace(ns) {
         return Err(field(
             "namespaces",
             format!("{ns:?} is not 1 to 128 of [A-Za-z0-9_.-]"),
         ));
     }
     Ok(())
+}
+
+/// What [`Users::ensure_admin`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FirstStart {
+    /// Users existed: nothing was made.
+    Existed,
+    /// This call made `admin`; with the password it generated (to print once), unless one
+    /// was given.
+    Created { generated_password: Option<String> },
+}
+
+impl FirstStart {
+    /// The generated password, if this call made `admin` with one.
+    pub fn generated_password(&self) -> Option<&str> {
+        match self {
+            FirstStart::Created { generated_password } => generated_password.as_deref(),
+            FirstStart::Existed => None,
+        }
+    }
 }
 
 /// The credentials a request may present that live in the database.
@@ -273,15 +283,15 @@ impl Users {
         &self.db
     }
 
-    /// Creates `admin` when there is no user at all; returns the password to print when it
-    /// was generated (`given` is `ARGUS_ADMIN_PASSWORD`). Several servers sharing one
-    /// database may race here: the first insert wins, the others see a user and do nothing.
-    pub async fn ensure_admin(&self, given: Option<&str>) -> Result<Option<String>, UserFault> {
+    /// Creates `admin` when there is no user at all (`given` is `ARGUS_ADMIN_PASSWORD`).
+    /// Several servers sharing one database may race here: the first insert wins, the
+    /// others see a user and do nothing.
+    pub async fn ensure_admin(&self, given: Option<&str>) -> Result<FirstStart, UserFault> {
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
             .fetch_one(self.db.pool())
             .await?;
         if n > 0 {
-            return Ok(None);
+            return Ok(FirstStart::Existed);
         }
         let (password, generated) = match given.filter(|p| !p.is_empty()) {
             Some(p) => {
@@ -307,8 +317,10 @@ impl Users {
             email: String::new(),
         };
         match self.create("argus", new).await {
-            Ok(_) => Ok(generated.then_some(password)),
-            Err(UserFault::Exists(_)) => Ok(None),
+            Ok(_) => Ok(FirstStart::Created {
+                generated_password: generated.then_some(password),
+            }),
+            Err(UserFault::Exists(_)) => Ok(FirstStart::Existed),
             Err(e) => Err(e),
         }
     }
@@ -492,16 +504,16 @@ impl Users {
         if before.role == Role::Admin {
             self.keep_an_admin(&mut tx, name).await?;
         }
-        for sql in [
-            "DELETE FROM users WHERE name = $1",
-            "DELETE FROM sessions WHERE user_name = $1",
-            "DELETE FROM api_tokens WHERE user_name = $1",
-        ] {
-            sqlx::query(AssertSqlSafe(sql))
-                .bind(name)
-                .execute(&mut *tx)
-                .await?;
-        }
+        super::db::run_each(
+            &mut tx,
+            &[
+                "DELETE FROM users WHERE name = $1",
+                "DELETE FROM sessions WHERE user_name = $1",
+                "DELETE FROM api_tokens WHERE user_name = $1",
+            ],
+            name,
+        )
+        .await?;
         audit::record(
             &mut tx,
             Change {
@@ -702,24 +714,27 @@ impl Users {
             check_namespace(ns)?;
         }
         let owner_name = new.user.clone().unwrap_or_else(|| caller.user.to_string());
-        if owner_name != caller.user.as_ref() && caller.role < Role::Admin {
+        if owner_name != caller.user.as_ref() && caller.require(Role::Admin).is_err() {
             return Err(UserFault::Denied(
-                "only an admin makes tokens for other users".into(),
+                "only an admin credential for every namespace makes tokens for other users".into(),
             ));
         }
         let owner = self
             .get(&owner_name)
             .await?
             .ok_or_else(|| field("user", format!("no user {owner_name:?}")))?;
-        let role = new.role.unwrap_or(owner.role);
-        if role > owner.role {
+        // Never above the owner's role, nor above the credential that asks: a viewer token
+        // of an admin cannot make an admin token.
+        let ceiling = owner.role.min(caller.role);
+        let role = new.role.unwrap_or(ceiling);
+        if role > ceiling {
             return Err(field(
                 "role",
                 format!(
-                    "{:?} is above the role of user {:?} ({:?})",
+                    "{:?} is above what this credential may give ({:?}: the lower of user {:?}'s role and its own)",
                     role.as_str(),
+                    ceiling.as_str(),
                     owner.name,
-                    owner.role.as_str()
                 ),
             ));
         }
@@ -776,7 +791,7 @@ impl Users {
         audit::record(
             &mut tx,
             Change {
-                actor: caller.actor(),
+                actor: &caller.actor(),
                 action,
                 object_kind: "token",
                 object_id: &info.id,
@@ -837,7 +852,7 @@ impl Users {
         .await?
         .ok_or_else(|| UserFault::NoToken(id.to_string()))?;
         let info = token_of(&row)?;
-        if info.user != caller.user.as_ref() && caller.role < Role::Admin {
+        if info.user != caller.user.as_ref() && caller.require(Role::Admin).is_err() {
             // Someone else's token is as good as absent.
             return Err(UserFault::NoToken(id.to_string()));
         }
@@ -849,7 +864,7 @@ impl Users {
         audit::record(
             &mut tx,
             Change {
-                actor: caller.actor(),
+                actor: &caller.actor(),
                 action: "revoke",
                 object_kind: "token",
                 object_id: id,
@@ -870,6 +885,7 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::db::tests::on_both_backends;
     use crate::store::db::tests::{postgres, sqlite};
 
     fn admin_access(name: &str) -> Access {
@@ -898,30 +914,26 @@ mod tests {
         assert!(argon2::password_hash::phc::PasswordHash::new(DUMMY_HASH).is_ok());
     }
 
-    #[tokio::test]
-    async fn users_sessions_and_tokens_with_their_audit_on_sqlite() {
-        let (db, _dir) = sqlite().await;
-        users_suite(db).await;
-    }
-
-    #[tokio::test]
-    async fn users_sessions_and_tokens_with_their_audit_on_postgres() {
-        let (db, _pg) = postgres().await;
-        users_suite(db).await;
-    }
+    on_both_backends!(
+        users_sessions_and_tokens_with_their_audit,
+        super::users_suite
+    );
 
     /// Users, sessions and tokens with their audit, run against each backend.
     async fn users_suite(db: Database) {
         let db = Arc::new(db);
         let users = Users::new(db.clone());
-        let pw = users
+        let first = users
             .ensure_admin(None)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        let pw = pw.unwrap_or_default();
+        let pw = first.generated_password().unwrap_or_default().to_string();
         assert_eq!(pw.len(), 24);
         // A second start creates nothing.
-        assert!(users.ensure_admin(None).await.ok().flatten().is_none());
+        assert_eq!(
+            users.ensure_admin(None).await.ok(),
+            Some(FirstStart::Existed)
+        );
         let admin = users
             .authenticate("admin", &pw)
             .await

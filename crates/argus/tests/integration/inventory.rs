@@ -336,6 +336,81 @@ fn sessions_tokens_users_and_the_audit_log() {
         let token = t["data"]["token"].as_str().unwrap_or("").to_string();
         let id = t["data"]["id"].as_str().unwrap_or("").to_string();
         assert_eq!(token.len(), 64);
+        // A token limited to a namespace manages no tokens and changes no password.
+        let (s, b) = call(
+            &argus,
+            Method::POST,
+            "/api/argus/tokens",
+            Some(&token),
+            Some(&json!({"name": "more"})),
+        );
+        assert_eq!(s, 403, "{b}");
+        let (s, b) = call(
+            &argus,
+            Method::PATCH,
+            "/api/argus/users/bob",
+            Some(&token),
+            Some(&json!({"password": "stolen-password"})),
+        );
+        assert_eq!(s, 403, "{b}");
+        // Nor does an unlimited token of bob's: a password changes in a logged-in session.
+        let (_, t3) = call(
+            &argus,
+            Method::POST,
+            "/api/argus/tokens",
+            Some(&bob),
+            Some(&json!({"name": "ci", "role": "viewer"})),
+        );
+        let ci = t3["data"]["token"].as_str().unwrap_or("").to_string();
+        let (s, b) = call(
+            &argus,
+            Method::PATCH,
+            "/api/argus/users/bob",
+            Some(&ci),
+            Some(&json!({"password": "stolen-password"})),
+        );
+        assert_eq!(s, 403, "{b}");
+        assert!(error_of(&b).contains("log in"), "{b}");
+        // A viewer token cannot make a token above itself, even for an admin user.
+        let (_, t4) = call(
+            &argus,
+            Method::POST,
+            "/api/argus/tokens",
+            Some(&argus.token),
+            Some(&json!({"name": "ro", "role": "viewer"})),
+        );
+        let ro = t4["data"]["token"].as_str().unwrap_or("").to_string();
+        let (s, b) = call(
+            &argus,
+            Method::POST,
+            "/api/argus/tokens",
+            Some(&ro),
+            Some(&json!({"name": "up", "role": "admin"})),
+        );
+        assert_eq!(s, 400, "{b}");
+        assert!(error_of(&b).contains("\"role\""), "{b}");
+        let (s, b) = call(
+            &argus,
+            Method::POST,
+            "/api/argus/tokens",
+            Some(&ro),
+            Some(&json!({"name": "same"})),
+        );
+        assert_eq!(
+            (s, b["data"]["role"].as_str()),
+            (201, Some("viewer")),
+            "{b}"
+        );
+        for id in [&t3["data"]["id"], &t4["data"]["id"], &b["data"]["id"]] {
+            let (s, _) = call(
+                &argus,
+                Method::DELETE,
+                &format!("/api/argus/tokens/{}", id.as_str().unwrap_or("")),
+                Some(&argus.token),
+                None,
+            );
+            assert_eq!(s, 204);
+        }
         let (s, t2) = call(
             &argus,
             Method::POST,
@@ -347,6 +422,15 @@ fn sessions_tokens_users_and_the_audit_log() {
         assert!(error_of(&t2).contains("\"role\""), "{t2}");
         let (_, list) = call(&argus, Method::GET, "/api/argus/tokens", Some(&bob), None);
         assert_eq!(list["data"].as_array().map(Vec::len), Some(1), "{list}");
+        let (s, b) = call(
+            &argus,
+            Method::GET,
+            "/api/argus/audit?colour=red",
+            Some(&argus.token),
+            None,
+        );
+        assert_eq!(s, 400, "{b}");
+        assert!(error_of(&b).contains("colour"), "{b}");
         assert!(!list.to_string().contains(&token));
         // It writes into its namespace only, and reads only it.
         let write = |ns: &str| {
@@ -421,6 +505,7 @@ fn sessions_tokens_users_and_the_audit_log() {
             actions,
             [
                 ("revoke", "token"),
+                ("create", "token"),
                 ("create", "token"),
                 ("update", "user"),
                 ("login", "session")
