@@ -138,7 +138,6 @@ mod tests {
     use super::*;
     use crate::store::db::Database;
     use crate::store::db::tests::on_both_backends;
-    use crate::store::db::tests::{postgres, sqlite};
     use crate::store::hosts::{HostEdit, NewHost, Seen};
     use argus_core::storage::mem::MemStore;
 

@@ -334,7 +334,6 @@ fn fnv1a(b: &[u8]) -> u32 {
 mod tests {
     use super::*;
     use crate::store::db::tests::on_both_backends;
-    use crate::store::db::tests::{postgres, sqlite};
     use crate::store::hosts::{HostEdit, HostRegistry, NewHost};
 
     on_both_backends!(

@@ -1001,7 +1001,6 @@ async fn record_one(
 pub(crate) mod tests {
     use super::*;
     use crate::store::db::tests::on_both_backends;
-    use crate::store::db::tests::{postgres, sqlite};
 
     fn hb(host: &str, machine: Option<&str>, cpus: u32) -> serde_json::Value {
         let mut facts = serde_json::json!({"hostname": host, "cpus": cpus, "os": "Debian 12",

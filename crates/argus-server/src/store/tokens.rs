@@ -316,7 +316,6 @@ mod tests {
     use super::*;
     use crate::store::db::Database;
     use crate::store::db::tests::on_both_backends;
-    use crate::store::db::tests::{postgres, sqlite};
 
     #[test]
     fn tokens_are_64_hex_chars_and_differ() {

@@ -886,7 +886,6 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$
 mod tests {
     use super::*;
     use crate::store::db::tests::on_both_backends;
-    use crate::store::db::tests::{postgres, sqlite};
 
     fn admin_access(name: &str) -> Access {
         Access {
