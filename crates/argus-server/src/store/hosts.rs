@@ -206,7 +206,7 @@ impl HostEdit {
             }
         }
         for n in self.namespaces.iter().flatten() {
-            if !crate::ingest::valid_namespace(n) {
+            if !is_word(n, 128, b"_.-") {
                 return Err(field(
                     "namespaces",
                     format!("{n:?} is not 1 to 128 of [A-Za-z0-9_.-]"),

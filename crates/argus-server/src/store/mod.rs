@@ -2,6 +2,7 @@
 //! sessions, tokens, audit log, host inventory and agent configurations. (Metrics go to
 //! [`crate::storage`].)
 
+pub mod access;
 pub mod agent_configs;
 pub mod audit;
 pub mod db;

@@ -9,162 +9,13 @@
 //! A request carries its [`Access`]: ingest uses it to force `ns`, the read paths to filter
 //! by it, and the router to check the role a route needs.
 
-use super::users::{Role, Users};
+pub use super::access::{Access, Denied, generate_token, hash_hex};
+use super::users::Users;
 use crate::config::TokenConfig;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// A request its credential does not allow, and why (answered 403).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct Denied(pub String);
-
-/// What a credential may touch and do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Access {
-    /// The token's name, or `session:<user>` (for logs and messages).
-    pub name: Arc<str>,
-    /// The user it acts for; empty for a token from the configuration.
-    pub user: Arc<str>,
-    pub role: Role,
-    /// The namespaces it is limited to; `None`: every namespace.
-    pub namespaces: Option<Arc<[Arc<str>]>>,
-    /// For a session: its token hash (logout ends it).
-    pub session: Option<Arc<str>>,
-}
-
-impl Access {
-    /// Full access (in-process callers, and `server.token`).
-    pub fn admin() -> Access {
-        Access {
-            name: "admin".into(),
-            user: "".into(),
-            role: Role::Admin,
-            namespaces: None,
-            session: None,
-        }
-    }
-
-    /// The server itself (first-start set-up, imports), as an admin.
-    pub fn system() -> Access {
-        Access {
-            name: "argus".into(),
-            user: "argus".into(),
-            ..Access::admin()
-        }
-    }
-
-    /// A token limited to one namespace, or none (`ns` empty), from the configuration.
-    pub fn configured(name: &str, ns: &str) -> Access {
-        Access {
-            name: name.into(),
-            user: "".into(),
-            role: if ns.is_empty() {
-                Role::Admin
-            } else {
-                Role::Viewer
-            },
-            namespaces: (!ns.is_empty()).then(|| Arc::from([Arc::from(ns)])),
-            session: None,
-        }
-    }
-
-    /// Who, for the audit log: the user, or `token:<name>` for a token of the
-    /// configuration (which belongs to no user).
-    pub fn actor(&self) -> std::borrow::Cow<'_, str> {
-        if self.user.is_empty() {
-            format!("token:{}", self.name).into()
-        } else {
-            self.user.as_ref().into()
-        }
-    }
-
-    /// The one namespace it is limited to, if exactly one.
-    pub fn single_ns(&self) -> Option<&str> {
-        match self.namespaces.as_deref() {
-            Some([one]) => Some(one),
-            _ => None,
-        }
-    }
-
-    /// Whether it may touch namespace `ns`.
-    pub fn allows_ns(&self, ns: &str) -> bool {
-        self.namespaces
-            .as_deref()
-            .is_none_or(|own| own.iter().any(|o| o.as_ref() == ns))
-    }
-
-    fn ns_list(&self) -> String {
-        self.namespaces
-            .as_deref()
-            .unwrap_or_default()
-            .iter()
-            .map(|n| format!("{n:?}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    /// The namespace a write goes into. A credential of one namespace forces it (a request
-    /// naming another is refused, 403); one of several needs the request to name one of
-    /// them; one for every namespace takes what the request names (if any).
-    pub fn write_ns(&self, requested: Option<&str>) -> Result<Option<String>, Denied> {
-        let requested = requested.filter(|r| !r.is_empty());
-        let Some(own) = self.namespaces.as_deref() else {
-            return Ok(requested.map(str::to_string));
-        };
-        match (own, requested) {
-            (_, Some(r)) if self.allows_ns(r) => Ok(Some(r.to_string())),
-            ([one], None) => Ok(Some(one.to_string())),
-            (_, Some(r)) => Err(Denied(format!(
-                "token {:?} belongs to namespace {} and cannot write into {r:?}",
-                self.name,
-                self.ns_list()
-            ))),
-            (_, None) => Err(Denied(format!(
-                "token {:?} belongs to namespaces {}: name one in the request (db= on /write, bucket= on /api/v2/write, the ns label of each series on the other paths)",
-                self.name,
-                self.ns_list()
-            ))),
-        }
-    }
-
-    /// Refuses a credential below `role`, or limited to namespaces (the routes that need a
-    /// role manage things of every namespace).
-    pub fn require(&self, role: Role) -> Result<(), Denied> {
-        if self.namespaces.is_some() {
-            return Err(Denied(format!(
-                "token {:?} is limited to namespace {}; this endpoint needs a credential for every namespace",
-                self.name,
-                self.ns_list()
-            )));
-        }
-        if self.role < role {
-            return Err(Denied(format!(
-                "{} has role {:?}; this needs {:?}",
-                self.name,
-                self.role.as_str(),
-                role.as_str()
-            )));
-        }
-        Ok(())
-    }
-
-    /// Refuses a credential that is not an admin of every namespace.
-    pub fn require_admin(&self) -> Result<(), Denied> {
-        self.require(Role::Admin)
-    }
-}
-
-/// Hex SHA-256 of a token: what is stored.
-pub fn hash_hex(token: &str) -> String {
-    hex(ring::digest::digest(&ring::digest::SHA256, token.as_bytes()).as_ref())
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
 
 /// `<data_dir>/tokens.toml` of earlier versions: `[[tokens]]` entries like
 /// `[[server.tokens]]`. Imported into the database once ([`import_token_file`]).
@@ -304,16 +155,10 @@ impl TokenStore {
     }
 }
 
-/// Generates a fresh token: 32 random bytes, hex-encoded.
-pub fn generate_token() -> std::io::Result<String> {
-    let mut b = [0u8; 32];
-    getrandom::fill(&mut b).map_err(|e| std::io::Error::other(e.to_string()))?;
-    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::access::Role;
     use crate::store::db::Database;
     use crate::store::db::tests::on_both_backends;
 

@@ -8,52 +8,14 @@
 //!
 //! Every change goes through here with its audit entry (see [`super::audit`]).
 
+pub use super::access::Role;
+use super::access::{Access, generate_token, hash_hex};
 use super::audit::{self, Change};
 use super::db::{Database, is_duplicate};
-use super::tokens::{Access, generate_token, hash_hex};
 use serde::{Deserialize, Serialize};
 use sqlx::AssertSqlSafe;
 use sqlx::Row;
 use std::sync::Arc;
-
-/// What a user or token may do. Ordered: each role may do what the ones below it may.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Reads.
-    #[default]
-    Viewer,
-    /// Also changes hosts, configurations and rules.
-    Editor,
-    /// Also users and tokens.
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Editor => "editor",
-            Role::Admin => "admin",
-        }
-    }
-}
-
-impl std::str::FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Role, String> {
-        match s {
-            "viewer" => Ok(Role::Viewer),
-            "editor" => Ok(Role::Editor),
-            "admin" => Ok(Role::Admin),
-            _ => Err(format!(
-                "{s:?} is not a role: use \"viewer\", \"editor\" or \"admin\""
-            )),
-        }
-    }
-}
 
 /// A user as listed (never with the password hash).
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -240,7 +202,7 @@ const TOKEN_COLUMNS: &str =
 
 /// A namespace: 1 to 128 of `[A-Za-z0-9_.-]` (as ingest checks it).
 fn check_namespace(ns: &str) -> Result<(), UserFault> {
-    if !crate::ingest::valid_namespace(ns) {
+    if !super::db::is_word(ns, 128, b"_.-") {
         return Err(field(
             "namespaces",
             format!("{ns:?} is not 1 to 128 of [A-Za-z0-9_.-]"),
