@@ -1,7 +1,8 @@
 //! The host inventory and what agents ask of it:
 //!
 //! - `POST /api/argus/heartbeat` queues an agent's heartbeat (the inventory records it);
-//! - `GET/POST /api/argus/hosts`, `GET/PATCH/DELETE /api/argus/hosts/{id}`,
+//! - `GET/POST/PATCH /api/argus/hosts` (PATCH: many hosts at once),
+//!   `GET/PATCH/DELETE /api/argus/hosts/{id}`,
 //!   `GET /api/argus/locations`, `GET /api/argus/groups`;
 //! - `GET /api/argus/agent/config` (an agent's merged configuration),
 //!   `PUT/DELETE /api/argus/agent/config` (one layer), `GET /api/argus/agent/configs`;
@@ -11,7 +12,7 @@ use super::error::{ApiError, counted, joined};
 use super::users::body;
 use crate::state::AppState;
 use crate::store::agent_configs::scope_of;
-use crate::store::hosts::{Host, HostEdit, HostQuery, NewHost, heartbeat_host};
+use crate::store::hosts::{BulkEdit, Host, HostEdit, HostQuery, NewHost, heartbeat_host};
 use crate::store::tokens::Access;
 use argus_core::{MatchOp, Matcher};
 use axum::extract::rejection::QueryRejection;
@@ -237,6 +238,20 @@ pub async fn update(
     let edit: HostEdit = body(&bytes)?;
     let h = state.hosts.update(&access.actor(), &id, edit).await?;
     Ok(Json(json!({ "status": "success", "data": host_json(&h) })))
+}
+
+/// `PATCH /api/argus/hosts`: one change to many hosts (`ids`), all or none.
+pub async fn bulk_update(
+    State(state): State<AppState>,
+    Extension(access): Extension<Access>,
+    bytes: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let bulk: BulkEdit = body(&bytes)?;
+    let hosts = state.hosts.bulk_update(&access.actor(), bulk).await?;
+    Ok(Json(json!({
+        "status": "success",
+        "data": hosts.iter().map(host_json).collect::<Vec<_>>(),
+    })))
 }
 
 pub async fn delete(

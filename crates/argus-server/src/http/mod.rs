@@ -91,7 +91,12 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/argus/events", get(events::get).post(events::post))
         .route("/api/argus/heartbeat", post(hosts::heartbeat))
-        .route("/api/argus/hosts", get(hosts::list).post(hosts::create))
+        .route(
+            "/api/argus/hosts",
+            get(hosts::list)
+                .post(hosts::create)
+                .patch(hosts::bulk_update),
+        )
         .route(
             "/api/argus/hosts/{id}",
             get(hosts::get).patch(hosts::update).delete(hosts::delete),

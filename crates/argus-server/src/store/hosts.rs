@@ -166,6 +166,51 @@ pub struct HostEdit {
     pub namespaces: Option<Vec<String>>,
 }
 
+/// `PATCH /api/argus/hosts`: one change to many hosts. Groups and labels are added and
+/// removed (replacing them whole would wipe what differs between the hosts); the other
+/// fields of `set` replace.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkEdit {
+    pub ids: Vec<String>,
+    #[serde(default)]
+    pub add_groups: Vec<String>,
+    #[serde(default)]
+    pub remove_groups: Vec<String>,
+    /// Labels set (added or replaced by key).
+    pub labels: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub remove_labels: Vec<String>,
+    /// `location`, `owner`, `description`, `namespaces` (groups and labels: above).
+    #[serde(default)]
+    pub set: HostEdit,
+}
+
+impl BulkEdit {
+    /// The edit for host `h`.
+    fn edit_of(&self, h: &Host) -> HostEdit {
+        let groups_change = !self.add_groups.is_empty() || !self.remove_groups.is_empty();
+        let labels_change = self.labels.is_some() || !self.remove_labels.is_empty();
+        HostEdit {
+            groups: groups_change.then(|| {
+                h.groups
+                    .iter()
+                    .chain(&self.add_groups)
+                    .filter(|g| !self.remove_groups.contains(g))
+                    .cloned()
+                    .collect()
+            }),
+            labels: labels_change.then(|| {
+                let mut l = h.labels.clone();
+                l.extend(self.labels.clone().unwrap_or_default());
+                l.retain(|k, _| !self.remove_labels.contains(k));
+                l
+            }),
+            ..self.set.clone()
+        }
+    }
+}
+
 fn check_word(f: &'static str, v: &str, max: usize) -> Result<(), HostFault> {
     if !is_word(v, max, b"_.:/-") {
         return Err(field(
@@ -642,11 +687,27 @@ impl HostRegistry {
         edit.check()?;
         let now = argus_core::now_ms();
         let mut tx = self.db.begin().await?;
-        let before = self.get_in(&mut tx, id, now).await?;
-        apply_edit(&mut tx, id, &edit, now).await?;
-        let after = self.get_in(&mut tx, id, now).await?;
+        let after = self
+            .update_in(&mut tx, actor, id, |_| edit.clone(), now)
+            .await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    /// One host's edit, made by `edit_of` from the host as it is, with its audit entry.
+    async fn update_in(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        actor: &str,
+        id: &str,
+        edit_of: impl FnOnce(&Host) -> HostEdit,
+        now: i64,
+    ) -> Result<Host, HostFault> {
+        let before = self.get_in(tx, id, now).await?;
+        apply_edit(tx, id, &edit_of(&before), now).await?;
+        let after = self.get_in(tx, id, now).await?;
         audit::record(
-            &mut tx,
+            tx,
             Change {
                 actor,
                 action: "update",
@@ -657,8 +718,31 @@ impl HostRegistry {
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(after)
+    }
+
+    /// Edits many hosts at once, all or none: an unknown id or a bad field changes nothing.
+    pub async fn bulk_update(&self, actor: &str, bulk: BulkEdit) -> Result<Vec<Host>, HostFault> {
+        if bulk.ids.is_empty() || bulk.ids.len() > 10_000 {
+            return Err(field("ids", "give 1 to 10000 host ids"));
+        }
+        let probe = HostEdit {
+            groups: Some(bulk.add_groups.clone()),
+            labels: bulk.labels.clone(),
+            ..bulk.set.clone()
+        };
+        probe.check()?;
+        let now = argus_core::now_ms();
+        let mut tx = self.db.begin().await?;
+        let mut out = Vec::with_capacity(bulk.ids.len());
+        for id in &bulk.ids {
+            let h = self
+                .update_in(&mut tx, actor, id, |h| bulk.edit_of(h), now)
+                .await?;
+            out.push(h);
+        }
+        tx.commit().await?;
+        Ok(out)
     }
 
     /// Removes a host (it registers again with its next heartbeat).
@@ -1310,6 +1394,46 @@ pub(crate) mod tests {
             })
         );
 
+        // A bulk edit: all or none.
+        let bulk = |ids: &[&str]| BulkEdit {
+            ids: ids.iter().map(|i| i.to_string()).collect(),
+            add_groups: vec!["patched".into()],
+            remove_groups: vec!["edge".into()],
+            labels: Some([("tier".to_string(), "1".to_string())].into()),
+            remove_labels: vec!["team".into()],
+            set: HostEdit {
+                owner: Some("ops".into()),
+                ..HostEdit::default()
+            },
+        };
+        let e = reg.bulk_update("carol", bulk(&["m1", "nope"])).await.err();
+        assert!(
+            matches!(e, Some(HostFault::NoHost(ref id)) if id == "nope"),
+            "{e:?}"
+        );
+        assert_eq!(
+            reg.get("m1").await.ok().flatten().map(|h| h.owner),
+            Some("alice@example.com".to_string())
+        );
+        let done = reg
+            .bulk_update("carol", bulk(&["m1", "m2"]))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(done[0].groups, ["patched", "web"]);
+        assert_eq!(done[1].groups, ["db", "patched"]);
+        assert_eq!(
+            done[0].labels,
+            [("tier".to_string(), "1".to_string())].into()
+        );
+        assert_eq!(
+            (done[0].owner.as_str(), done[0].location.as_str()),
+            ("ops", "dc1")
+        );
+        assert_eq!(
+            ids(list(q(&|q| q.group = Some("patched".into()))).await),
+            ["m2", "m1"]
+        );
+
         // Delete; the audit log has who, what and before/after.
         reg.delete("bob", "m2")
             .await
@@ -1331,9 +1455,14 @@ pub(crate) mod tests {
             .iter()
             .map(|e| (e.actor.as_str(), e.action.as_str()))
             .collect();
-        assert_eq!(what, [("bob", "delete"), ("bob", "update")]);
-        assert_eq!(log[1].before["location"], "");
-        assert_eq!(log[1].after["location"], "dc1");
+        assert_eq!(
+            what,
+            [("bob", "delete"), ("carol", "update"), ("bob", "update")]
+        );
+        assert_eq!(log[2].before["location"], "");
+        assert_eq!(log[2].after["location"], "dc1");
+        assert_eq!(log[1].before["groups"], serde_json::json!(["db"]));
+        assert_eq!(log[1].after["groups"], serde_json::json!(["db", "patched"]));
         assert_eq!(log[0].after, serde_json::Value::Null);
         let by_alice = audit::list(
             &db,

@@ -646,6 +646,45 @@ fn the_inventory_registers_edits_filters_and_feeds_promql() {
             );
             assert_eq!(s, 200, "{b}");
         }
+        // Many at once: groups added and removed, all or none.
+        let (s, b) = call(
+            &argus,
+            Method::PATCH,
+            "/api/argus/hosts",
+            t,
+            Some(&json!({"ids": ["m-web1", "ghost"], "add_groups": ["canary"]})),
+        );
+        assert_eq!(s, 404, "{b}");
+        assert!(error_of(&b).contains("ghost"), "{b}");
+        let (s, b) = call(
+            &argus,
+            Method::PATCH,
+            "/api/argus/hosts",
+            t,
+            Some(
+                &json!({"ids": ["m-web1", "m-web2"], "add_groups": ["canary"], "remove_groups": ["edge"], "set": {"owner": "web-team"}}),
+            ),
+        );
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(b["data"][0]["groups"], json!(["canary", "web"]), "{b}");
+        assert_eq!(b["data"][1]["owner"], "web-team", "{b}");
+        let (s, b) = call(
+            &argus,
+            Method::PATCH,
+            "/api/argus/hosts",
+            t,
+            Some(&json!({"ids": ["m-web1"], "remove_groups": ["canary"], "add_groups": ["edge"]})),
+        );
+        assert_eq!(s, 200, "{b}");
+        let (s, b) = call(
+            &argus,
+            Method::PATCH,
+            "/api/argus/hosts",
+            t,
+            Some(&json!({"ids": [], "set": {"owner": "x"}})),
+        );
+        assert_eq!(s, 400, "{b}");
+        assert!(error_of(&b).contains("\"ids\""), "{b}");
         let names = |q: &str| {
             let (s, b) = call(
                 &argus,
@@ -695,6 +734,7 @@ fn the_inventory_registers_edits_filters_and_feeds_promql() {
         assert_eq!(
             groups,
             [
+                ("canary".to_string(), 1),
                 ("db".to_string(), 1),
                 ("edge".to_string(), 1),
                 ("web".to_string(), 2)
@@ -853,8 +893,16 @@ fn the_inventory_registers_edits_filters_and_feeds_promql() {
             t,
             None,
         );
-        assert_eq!(log["data"][0]["before"]["location"], "", "{log}");
-        assert_eq!(log["data"][0]["after"]["location"], "dc1", "{log}");
+        // Newest first: the first edit is the last entry; the bulk edits came after it.
+        let entries = log["data"].as_array().cloned().unwrap_or_default();
+        assert_eq!(entries.len(), 3, "{log}");
+        assert_eq!(entries[2]["before"]["location"], "", "{log}");
+        assert_eq!(entries[2]["after"]["location"], "dc1", "{log}");
+        assert_eq!(
+            entries[1]["after"]["groups"],
+            json!(["canary", "web"]),
+            "{log}"
+        );
         let (_, log) = call(
             &argus,
             Method::GET,
