@@ -35,5 +35,7 @@ if cargo tree -p argus --no-default-features -e normal --locked \
     echo "the agent-only build depends on the crates above; see docs/architecture.md" >&2
     exit 1
 fi
+echo "== the agent-only build's own tests"
+cargo test -p argus --no-default-features --bin argus --locked
 echo "== cargo test"
 cargo test --workspace --locked
