@@ -181,6 +181,18 @@ const MIGRATIONS: &[Migration] = &[
             "DROP TABLE hosts_v1",
         ],
     },
+    Migration {
+        version: 3,
+        sqlite: &[],
+        postgres: &[],
+        both: &["CREATE TABLE leases (
+            -- what is held, e.g. a rule group
+            name TEXT PRIMARY KEY NOT NULL,
+            -- the server holding it
+            holder TEXT NOT NULL,
+            expires_ms {int} NOT NULL
+        )"],
+    },
 ];
 
 fn expand(sql: &str, backend: Backend) -> String {
@@ -520,16 +532,22 @@ pub(crate) mod tests {
                     .unwrap_or_else(|e| panic!("{e}"))
             }
         };
+        let newest = MIGRATIONS.last().map(|m| m.version);
+        let count = MIGRATIONS.len() as i64;
         for db in [&a, &b] {
-            assert_eq!(db.schema_version().await.ok(), Some(2));
+            assert_eq!(db.schema_version().await.ok(), newest);
         }
-        assert_eq!(applied(&a).await, 2, "one row per migration, applied once");
+        assert_eq!(
+            applied(&a).await,
+            count,
+            "one row per migration, applied once"
+        );
         a.close().await;
         b.close().await;
         // Opening again applies nothing more.
         let c = Database::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(c.schema_version().await.ok(), Some(2));
-        assert_eq!(applied(&c).await, 2);
+        assert_eq!(c.schema_version().await.ok(), newest);
+        assert_eq!(applied(&c).await, count);
         c.close().await;
     }
 
@@ -560,7 +578,10 @@ pub(crate) mod tests {
         let db = Database::open_sqlite(&path)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(db.schema_version().await.ok(), Some(2));
+        assert_eq!(
+            db.schema_version().await.ok(),
+            MIGRATIONS.last().map(|m| m.version)
+        );
         let row = sqlx::query("SELECT id, hostname, first_seen_ms, last_seen_ms FROM hosts")
             .fetch_one(db.pool())
             .await
@@ -573,7 +594,10 @@ pub(crate) mod tests {
         let db = Database::open_sqlite(&path)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(db.schema_version().await.ok(), Some(2));
+        assert_eq!(
+            db.schema_version().await.ok(),
+            MIGRATIONS.last().map(|m| m.version)
+        );
         let wal: String = sqlx::query_scalar("PRAGMA journal_mode")
             .fetch_one(db.pool())
             .await

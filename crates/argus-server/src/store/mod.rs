@@ -1,5 +1,6 @@
 //! What the server keeps besides metrics: events, and in the database ([`db`]) the users,
-//! sessions, tokens, audit log, host inventory and agent configurations. (Metrics go to
+//! sessions, tokens, audit log, host inventory, agent configurations and the leases of
+//! work shared between servers. (Metrics go to
 //! [`crate::storage`].)
 
 pub mod access;
@@ -8,5 +9,6 @@ pub mod audit;
 pub mod db;
 pub mod events;
 pub mod hosts;
+pub mod leases;
 pub mod tokens;
 pub mod users;
