@@ -38,7 +38,8 @@ pub struct OpenError {
 }
 
 /// One schema step. Statements may contain `{int}` (an integer column: `INTEGER` in
-/// SQLite, `BIGINT` in PostgreSQL) and `{serial}` (an auto-incremented integer key).
+/// SQLite, `BIGINT` in PostgreSQL), `{float}` (`REAL`, `DOUBLE PRECISION`) and `{serial}`
+/// (an auto-incremented integer key).
 struct Migration {
     version: i64,
     /// Statements for both backends.
@@ -193,15 +194,43 @@ const MIGRATIONS: &[Migration] = &[
             expires_ms {int} NOT NULL
         )"],
     },
+    Migration {
+        version: 4,
+        sqlite: &[],
+        postgres: &[],
+        both: &[
+            "CREATE TABLE alert_history (
+                id {serial},
+                ts_ms {int} NOT NULL,
+                -- the alert's identity: FNV-1a of its sorted labels, as Alertmanager's
+                fingerprint TEXT NOT NULL,
+                rule TEXT NOT NULL,
+                group_name TEXT NOT NULL,
+                -- pending, firing or resolved
+                state TEXT NOT NULL,
+                -- the alert's host label, for the host's page; '' without one
+                host TEXT NOT NULL,
+                labels_json TEXT NOT NULL,
+                annotations_json TEXT NOT NULL,
+                value {float} NOT NULL
+            )",
+            "CREATE INDEX alert_history_ts ON alert_history (ts_ms)",
+            "CREATE INDEX alert_history_rule ON alert_history (rule, ts_ms)",
+            "CREATE INDEX alert_history_host ON alert_history (host, ts_ms)",
+            "CREATE INDEX alert_history_fp ON alert_history (fingerprint, ts_ms)",
+        ],
+    },
 ];
 
 fn expand(sql: &str, backend: Backend) -> String {
     match backend {
         Backend::Sqlite => sql
             .replace("{int}", "INTEGER")
+            .replace("{float}", "REAL")
             .replace("{serial}", "INTEGER PRIMARY KEY AUTOINCREMENT"),
         Backend::Postgres => sql
             .replace("{int}", "BIGINT")
+            .replace("{float}", "DOUBLE PRECISION")
             .replace("{serial}", "BIGSERIAL PRIMARY KEY"),
     }
 }

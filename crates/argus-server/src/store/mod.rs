@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod agent_configs;
+pub mod alert_history;
 pub mod audit;
 pub mod db;
 pub mod events;
