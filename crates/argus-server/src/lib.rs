@@ -21,6 +21,7 @@
 //! **handler** answers one HTTP route. **Storage** keeps metrics; a **store** keeps the
 //! rest. See `README.md` beside this crate.
 
+pub mod alerting;
 pub mod config;
 pub mod http;
 pub mod ingest;

@@ -1,5 +1,6 @@
 //! Real peers that Argus's tests and benchmarks start for themselves, rather than mock:
-//! for now a **PostgreSQL server** of their own ([`postgres::Postgres`]).
+//! a **PostgreSQL server** ([`postgres::Postgres`]) and an **Alertmanager**
+//! ([`alertmanager::Alertmanager`]) of their own.
 //!
 //! Not part of any shipped binary: `argus` and `argus-server` take it as a dev-dependency
 //! only, and the benchmark harness (`argus-bench`) as a dependency.
@@ -16,4 +17,6 @@
 //! # Ok::<(), String>(())
 //! ```
 
+pub mod alertmanager;
 pub mod postgres;
+mod process;

@@ -12,6 +12,7 @@
 //! need); the benchmark's is **durable** (PostgreSQL's defaults), since the SQLite it is
 //! compared with commits durably too.
 
+use crate::process::{free_port, log_tail, run_ok};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -288,39 +289,6 @@ fn as_server_user(as_root: bool, program: &Path) -> Command {
     ])
     .arg(program);
     cmd
-}
-
-/// A free port on 127.0.0.1: taken from the kernel and handed over (a small race, which a
-/// server that then fails to bind reports in its log).
-fn free_port() -> Result<u16, String> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("no free port on 127.0.0.1: {e}"))
-}
-
-/// Runs `cmd` to its end; an error naming it, with its stderr, unless it succeeded.
-fn run_ok(cmd: &mut Command) -> Result<std::process::Output, String> {
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{:?} {:?} failed ({}): {}",
-            cmd.get_program(),
-            cmd.get_args().collect::<Vec<_>>(),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok(out)
-}
-
-/// The last 20 lines of the log file at `path` (empty if unreadable).
-fn log_tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
 #[cfg(test)]
