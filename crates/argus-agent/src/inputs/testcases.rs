@@ -2,9 +2,13 @@
 //!
 //! A **case** is a folder `inputs/<name>/testdata/<case>/` holding fixture files laid out
 //! like the real ones (`proc/stat`, `proc/meminfo`, …), an optional `config.json` (the
-//! input's `Config`; missing keys keep their defaults) and `expected.out`: the points one
-//! gather must produce, in line protocol, timestamped [`NOW_MS`]. Run with `ARGUS_BLESS=1`
-//! to rewrite `expected.out` from the current output (then review the diff).
+//! input's `Config`; missing keys keep their defaults) and `expected.out`: the points the
+//! input must produce, in line protocol, timestamped [`NOW_MS`]. A case may also hold a
+//! **first reading**, `before/`, laid out like the case itself (`before/proc/stat`): its
+//! files replace the case's for a gather one interval ([`ROUND_MS`]) earlier, so that
+//! `expected.out` is what an input reports once it has read twice, with time elapsed
+//! between the readings. Run with `ARGUS_BLESS=1` to rewrite `expected.out` from the
+//! current output (then review the diff).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -16,6 +20,9 @@ use crate::input::Input;
 
 /// The `now_ms` every case gathers at.
 pub const NOW_MS: i64 = 1_700_000_000_000;
+
+/// How long before [`NOW_MS`] a case's first reading (`before/`) is gathered: one interval.
+pub const ROUND_MS: i64 = 10_000;
 
 /// Runs every case under `inputs/<input>/testdata/`. `make` builds the input for one case
 /// from its config and its folder (to point `procfs_root` and friends into the fixture).
@@ -55,38 +62,27 @@ where
 
     let bless = std::env::var_os("ARGUS_BLESS").is_some();
     let mut failures = Vec::new();
-    for case in &cases {
-        let mut vars = vec![("{case}", case.display().to_string())];
-        vars.extend(live.vars.iter().map(|(k, v)| (*k, v.clone())));
-        let fill = |text: &str| {
-            vars.iter()
-                .fold(text.to_string(), |text, (k, v)| text.replace(k, v))
-        };
-        let config_path = case.join("config.json");
-        let config: C = match std::fs::read_to_string(&config_path) {
-            Ok(text) => serde_json::from_str(&fill(&text))
-                .unwrap_or_else(|e| panic!("{}: {e}", config_path.display())),
-            Err(_) => C::default(),
-        };
-        let mut built = make(config, case).unwrap_or_else(|e| panic!("{}: {e:#}", case.display()));
-        let mut out = Vec::new();
-        built
-            .gather(NOW_MS, &mut out)
-            .unwrap_or_else(|e| panic!("{}: {e:#}", case.display()));
-        let got = render(&out);
-        let expected_path = case.join("expected.out");
-        let expected = fill(&std::fs::read_to_string(&expected_path).expect("expected.out"));
+    for path in &cases {
+        let case = Case::open(path, live);
+        let mut built = case.build(&make);
+        if case.has_first_reading() {
+            gather(&mut *built, NOW_MS - ROUND_MS, path);
+            case.second_reading();
+        }
+        let got = render(&gather(&mut *built, NOW_MS, path));
+        let expected = case.expected();
         if !same_points(&got, &expected) {
             if bless {
-                let blessed = vars
+                let blessed = case
+                    .vars
                     .iter()
                     .rev()
                     .fold(got, |text, (k, v)| text.replace(v.as_str(), k));
-                std::fs::write(&expected_path, blessed).expect("bless");
+                std::fs::write(path.join("expected.out"), blessed).expect("bless");
             } else {
                 failures.push(format!(
                     "case {}\n--- expected\n{}\n--- got\n{}",
-                    case.display(),
+                    path.display(),
                     expected.trim_end(),
                     got.trim_end()
                 ));
@@ -94,6 +90,132 @@ where
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// A case as one test reads it: its folder (or, when it has a first reading, a copy of
+/// it that starts as the first reading), and its placeholders.
+struct Case<'a> {
+    /// The case's own folder under `testdata/`.
+    source: PathBuf,
+    /// The copy inputs read from, while the case has a first reading.
+    copy: Option<tempfile::TempDir>,
+    vars: Vec<(&'a str, String)>,
+}
+
+impl<'a> Case<'a> {
+    fn open(source: &Path, live: &Live<'a>) -> Case<'a> {
+        let before = source.join("before");
+        let copy = before.is_dir().then(|| {
+            let copy = tempfile::tempdir().expect("tempdir");
+            let own = files_under(source).into_iter();
+            copy_files(
+                source,
+                copy.path(),
+                own.filter(|f| !f.starts_with("before")),
+            );
+            copy_files(&before, copy.path(), files_under(&before));
+            copy
+        });
+        let dir = copy.as_ref().map_or(source, |c| c.path());
+        let mut vars = vec![("{case}", dir.display().to_string())];
+        vars.extend(live.vars.iter().map(|(k, v)| (*k, v.clone())));
+        Case {
+            source: source.to_path_buf(),
+            copy,
+            vars,
+        }
+    }
+
+    /// The folder the input reads.
+    fn dir(&self) -> &Path {
+        self.copy.as_ref().map_or(&self.source, |c| c.path())
+    }
+
+    fn has_first_reading(&self) -> bool {
+        self.copy.is_some()
+    }
+
+    /// Turns the copy from the first reading into the case's own files: each file of
+    /// `before/` is rewritten with the case's (in place, as the kernel rewrites a proc
+    /// file) or removed when the case has none (a device that went away).
+    fn second_reading(&self) {
+        let Some(copy) = &self.copy else { return };
+        for relative in files_under(&self.source.join("before")) {
+            let (theirs, ours) = (self.source.join(&relative), copy.path().join(&relative));
+            if theirs.exists() {
+                std::fs::copy(&theirs, &ours).expect("copy the second reading");
+            } else {
+                std::fs::remove_file(&ours).expect("remove");
+            }
+        }
+    }
+
+    fn fill(&self, text: &str) -> String {
+        self.vars
+            .iter()
+            .fold(text.to_string(), |text, (k, v)| text.replace(k, v))
+    }
+
+    fn config<C: DeserializeOwned + Default>(&self) -> C {
+        let path = self.source.join("config.json");
+        match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&self.fill(&text))
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+            Err(_) => C::default(),
+        }
+    }
+
+    fn build<C, F>(&self, make: &F) -> Box<dyn Input>
+    where
+        C: DeserializeOwned + Default,
+        F: Fn(C, &Path) -> anyhow::Result<Box<dyn Input>>,
+    {
+        make(self.config(), self.dir())
+            .unwrap_or_else(|e| panic!("{}: {e:#}", self.source.display()))
+    }
+
+    fn expected(&self) -> String {
+        let path = self.source.join("expected.out");
+        self.fill(&std::fs::read_to_string(&path).expect("expected.out"))
+    }
+}
+
+/// One gather of `input` at `now_ms`, which must succeed.
+fn gather(input: &mut dyn Input, now_ms: i64, case: &Path) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    input
+        .gather(now_ms, &mut out)
+        .unwrap_or_else(|e| panic!("{}: {e:#}", case.display()));
+    out
+}
+
+/// Copies `files` (paths relative to `from`) to the same places under `to`.
+fn copy_files(from: &Path, to: &Path, files: impl IntoIterator<Item = PathBuf>) {
+    for relative in files {
+        let target = to.join(&relative);
+        std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
+        std::fs::copy(from.join(&relative), target).expect("copy");
+    }
+}
+
+/// The files under `dir`, as paths relative to it, in no particular order.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![PathBuf::new()];
+    while let Some(relative) = pending.pop() {
+        let entries = std::fs::read_dir(dir.join(&relative))
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.join(&relative).display()));
+        for entry in entries {
+            let entry = entry.expect("read_dir entry");
+            let path = relative.join(entry.file_name());
+            if entry.file_type().expect("file type").is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
 }
 
 /// Whether rendered points equal `expected` line by line, where a field written `name=*`
@@ -137,14 +259,23 @@ fn input_dir(input: &str) -> PathBuf {
 /// Attributes given before the name (a doc comment on the fixtures, a `cfg`) go on
 /// `fixture_cases`.
 macro_rules! table_input_tests {
-    ($(#[$meta:meta])* $kind:literal, |$config:ident, $case:ident| $make:expr) => {
+    (
+        $(#[$meta:meta])* $kind:literal,
+        |$config:ident, $case:ident| $make:expr
+    ) => {
+        /// The input for a case folder, built as the agent builds it.
+        fn fixture_input(
+            mut $config: Config,
+            $case: &std::path::Path,
+        ) -> anyhow::Result<Box<dyn $crate::input::Input>> {
+            $config.procfs_root = $case.join("proc");
+            Ok(Box::new($make?))
+        }
+
         $(#[$meta])*
         #[test]
         fn fixture_cases() {
-            $crate::inputs::testcases::run($kind, |mut $config: Config, $case: &std::path::Path| {
-                $config.procfs_root = $case.join("proc");
-                Ok(Box::new($make?))
-            });
+            $crate::inputs::testcases::run($kind, fixture_input);
         }
 
         #[test]
