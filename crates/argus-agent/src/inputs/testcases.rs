@@ -9,6 +9,10 @@
 //! `expected.out` is what an input reports once it has read twice, with time elapsed
 //! between the readings. Run with `ARGUS_BLESS=1` to rewrite `expected.out` from the
 //! current output (then review the diff).
+//!
+//! [`check_first_gathers`] is the registry-wide test of what an input reports before it
+//! has two readings (issue 14: a restarted agent reported `cpu_usage_idle` 0 on every core
+//! and paged someone).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -90,6 +94,85 @@ where
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// The registry-wide test of one input's first gathers, on its case `case` (see [`run`]):
+///
+/// - an input started on the case's first reading (`before/`, or the case's own files
+///   when it has none) reports none of the `two_reading` series (values computed from two
+///   readings: rates, shares of counter deltas) at its first gather, and its second
+///   gather, one interval later on the case's files, gives exactly `expected.out`, those
+///   series included;
+/// - an input started on the first reading whose first gather sees the case's files (time
+///   passed between its start and its first round, as when the scheduler's first tick
+///   comes moments after the start) reports `expected.out` without the `two_reading`
+///   series, and nothing else: every other value is there from the first gather, with the
+///   value the case's files give and not one that depends on an earlier reading.
+///
+/// `two_reading` names series as `<measurement>_<field>`; each must appear in
+/// `expected.out`, so that its value after two readings is checked too. `make` is the
+/// input's fixture builder, as for [`run_live`].
+pub fn check_first_gathers<C, F>(
+    input: &str,
+    case: &str,
+    live: &Live<'_>,
+    two_reading: &[&str],
+    make: F,
+) where
+    C: DeserializeOwned + Default,
+    F: Fn(C, &Path) -> anyhow::Result<Box<dyn Input>>,
+{
+    let path = input_dir(input).join("testdata").join(case);
+    let case = Case::open(&path, live);
+    let expected = case.expected();
+    let documented = series(&expected);
+    for name in two_reading {
+        assert!(
+            documented.iter().any(|s| s == name),
+            "{input}: {name} needs two readings but case {case} does not show it",
+            case = path.display()
+        );
+    }
+    let reported = |lines: &[Line<'_>], when: &str| {
+        let text = render(lines);
+        let early: Vec<String> = series(&text)
+            .into_iter()
+            .filter(|s| two_reading.contains(&s.as_str()))
+            .collect();
+        assert!(
+            early.is_empty(),
+            "{input}: {when} reports {early:?}, which need two readings:\n{text}"
+        );
+        text
+    };
+
+    // Both inputs start on the first reading; `twice` gathers it at once, `once` only
+    // gathers the second reading, an interval after its start.
+    let mut twice = case.build(&make);
+    let mut once = case.build(&make);
+    let first = gather(&mut *twice, NOW_MS - ROUND_MS, &path);
+    reported(&first, "the first gather");
+    case.second_reading();
+
+    let second = render(&gather(&mut *twice, NOW_MS, &path));
+    assert!(
+        same_points(&second, &expected),
+        "{input}: the second gather, one interval after the first\n--- expected\n{}\n--- got\n{}",
+        expected.trim_end(),
+        second.trim_end()
+    );
+    let complete = without_series(&expected, two_reading);
+    let late_first = gather(&mut *once, NOW_MS, &path);
+    let got = reported(
+        &late_first,
+        "the first gather, an interval after the start,",
+    );
+    assert!(
+        same_points(&got, &complete),
+        "{input}: the first gather, an interval after the start\n--- expected\n{}\n--- got\n{}",
+        complete.trim_end(),
+        got.trim_end()
+    );
 }
 
 /// A case as one test reads it: its folder (or, when it has a first reading, a copy of
@@ -218,6 +301,51 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// The series (`<measurement>_<field>`) of rendered points, in order, without repeats.
+fn series(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        let parts = split_unescaped(line, ' ');
+        let measurement = &split_unescaped(&parts[0], ',')[0];
+        for field in split_unescaped(&parts[1], ',') {
+            let name = format!("{measurement}_{}", split_unescaped(&field, '=')[0]);
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    names
+}
+
+/// Rendered points without the fields of the series `drop`, and without the points that
+/// then have no field left.
+fn without_series(text: &str, drop: &[&str]) -> String {
+    if drop.is_empty() {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        let parts = split_unescaped(line, ' ');
+        let measurement = &split_unescaped(&parts[0], ',')[0];
+        let kept: Vec<String> = split_unescaped(&parts[1], ',')
+            .into_iter()
+            .filter(|field| {
+                let name = format!("{measurement}_{}", split_unescaped(field, '=')[0]);
+                !drop.contains(&name.as_str())
+            })
+            .collect();
+        if kept.is_empty() {
+            continue;
+        }
+        let mut rest = parts[2..].to_vec();
+        rest.insert(0, kept.join(","));
+        rest.insert(0, parts[0].clone());
+        out.push_str(&rest.join(" "));
+        out.push('\n');
+    }
+    out
+}
+
 /// Whether rendered points equal `expected` line by line, where a field written `name=*`
 /// in `expected` matches any value of that field.
 fn same_points(got: &str, expected: &str) -> bool {
@@ -256,11 +384,14 @@ fn input_dir(input: &str) -> PathBuf {
 /// `procfs_root` at the case's `proc/` and the input that `$make` builds from `$config`
 /// and `$case` (a `Result`; it may point more paths into the case first); its
 /// `sample.toml` is its default config; its README shows the sample and every series.
-/// Attributes given before the name (a doc comment on the fixtures, a `cfg`) go on
-/// `fixture_cases`.
+/// `first_gathers($first_case, $two_reading)` is the input's part of the registry-wide
+/// first-gather test ([`check_first_gathers`] on that case, with the series that need two
+/// readings). Attributes given before the name (a doc comment on the fixtures, a `cfg`)
+/// go on `fixture_cases`.
 macro_rules! table_input_tests {
     (
         $(#[$meta:meta])* $kind:literal,
+        first_gathers($first_case:literal, $two_reading:expr),
         |$config:ident, $case:ident| $make:expr
     ) => {
         /// The input for a case folder, built as the agent builds it.
@@ -276,6 +407,17 @@ macro_rules! table_input_tests {
         #[test]
         fn fixture_cases() {
             $crate::inputs::testcases::run($kind, fixture_input);
+        }
+
+        /// This input's part of the registry-wide test of first gathers.
+        pub(crate) fn first_gathers() {
+            $crate::inputs::testcases::check_first_gathers(
+                $kind,
+                $first_case,
+                &$crate::inputs::testcases::Live::default(),
+                $two_reading,
+                fixture_input,
+            );
         }
 
         #[test]

@@ -224,4 +224,4 @@ fn parse_stat(
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

@@ -6,9 +6,24 @@ use super::*;
 use crate::inputs::InputsConfig;
 use crate::inputs::testcases;
 
+/// Every field of the input: each is a share of jiffies elapsed between two readings.
+const USAGE: &[&str] = &[
+    "cpu_usage_user",
+    "cpu_usage_system",
+    "cpu_usage_idle",
+    "cpu_usage_nice",
+    "cpu_usage_iowait",
+    "cpu_usage_irq",
+    "cpu_usage_softirq",
+    "cpu_usage_steal",
+    "cpu_usage_guest",
+    "cpu_usage_guest_nice",
+];
+
 testcases::table_input_tests!(
     /// Each case gathers `before/proc/stat`, then `proc/stat` one interval later.
     "cpu",
+    first_gathers("basic", USAGE),
     |config, case| Cpu::new(&config)
 );
 
