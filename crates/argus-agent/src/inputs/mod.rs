@@ -8,6 +8,13 @@
 //! files under a configurable procfs root (`procfs_root`, default `/proc`) so that the same
 //! code runs against fixtures in tests and against a host's `/proc` mounted into a container.
 //! Names follow Telegraf's plugins so that existing dashboards and habits carry over.
+//!
+//! A value computed from two readings (a share of counter deltas such as `cpu_usage_idle`,
+//! a process's `cpu_usage`) is reported from an input's second gather on, never from one
+//! reading or from two taken moments apart: the scheduler's first round comes right after
+//! the start, and a share over a jiffy or two says 0 % idle on an idle machine (issue 14).
+//! Counters (bytes since boot, `*_total`) are no such values and come from the first
+//! gather. The `first_gathers` tests made from the registry check this for every input.
 
 mod common;
 mod procfile;
@@ -65,6 +72,16 @@ macro_rules! registry {
             $($table::SAMPLE_CONFIG,)*
             $($instance::SAMPLE_CONFIG,)*
         ];
+
+        /// One test per input of the table, named after it: what the input reports before
+        /// it has two readings ([`testcases::check_first_gathers`]). Made from the table so
+        /// that no input is registered without one: each input's `tests` module provides
+        /// `first_gathers()`, or the crate's tests do not build.
+        #[cfg(test)]
+        mod first_gathers {
+            $(#[test] fn $table() { super::$table::tests::first_gathers(); })*
+            $(#[test] fn $instance() { super::$instance::tests::first_gathers(); })*
+        }
     };
 }
 

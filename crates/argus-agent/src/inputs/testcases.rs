@@ -2,9 +2,17 @@
 //!
 //! A **case** is a folder `inputs/<name>/testdata/<case>/` holding fixture files laid out
 //! like the real ones (`proc/stat`, `proc/meminfo`, …), an optional `config.json` (the
-//! input's `Config`; missing keys keep their defaults) and `expected.out`: the points one
-//! gather must produce, in line protocol, timestamped [`NOW_MS`]. Run with `ARGUS_BLESS=1`
-//! to rewrite `expected.out` from the current output (then review the diff).
+//! input's `Config`; missing keys keep their defaults) and `expected.out`: the points the
+//! input must produce, in line protocol, timestamped [`NOW_MS`]. A case may also hold a
+//! **first reading**, `before/`, laid out like the case itself (`before/proc/stat`): its
+//! files replace the case's for a gather one interval ([`ROUND_MS`]) earlier, so that
+//! `expected.out` is what an input reports once it has read twice, with time elapsed
+//! between the readings. Run with `ARGUS_BLESS=1` to rewrite `expected.out` from the
+//! current output (then review the diff).
+//!
+//! [`check_first_gathers`] is the registry-wide test of what an input reports before it
+//! has two readings (issue 14: a restarted agent reported `cpu_usage_idle` 0 on every core
+//! and paged someone).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -16,6 +24,9 @@ use crate::input::Input;
 
 /// The `now_ms` every case gathers at.
 pub const NOW_MS: i64 = 1_700_000_000_000;
+
+/// How long before [`NOW_MS`] a case's first reading (`before/`) is gathered: one interval.
+pub const ROUND_MS: i64 = 10_000;
 
 /// Runs every case under `inputs/<input>/testdata/`. `make` builds the input for one case
 /// from its config and its folder (to point `procfs_root` and friends into the fixture).
@@ -55,38 +66,27 @@ where
 
     let bless = std::env::var_os("ARGUS_BLESS").is_some();
     let mut failures = Vec::new();
-    for case in &cases {
-        let mut vars = vec![("{case}", case.display().to_string())];
-        vars.extend(live.vars.iter().map(|(k, v)| (*k, v.clone())));
-        let fill = |text: &str| {
-            vars.iter()
-                .fold(text.to_string(), |text, (k, v)| text.replace(k, v))
-        };
-        let config_path = case.join("config.json");
-        let config: C = match std::fs::read_to_string(&config_path) {
-            Ok(text) => serde_json::from_str(&fill(&text))
-                .unwrap_or_else(|e| panic!("{}: {e}", config_path.display())),
-            Err(_) => C::default(),
-        };
-        let mut built = make(config, case).unwrap_or_else(|e| panic!("{}: {e:#}", case.display()));
-        let mut out = Vec::new();
-        built
-            .gather(NOW_MS, &mut out)
-            .unwrap_or_else(|e| panic!("{}: {e:#}", case.display()));
-        let got = render(&out);
-        let expected_path = case.join("expected.out");
-        let expected = fill(&std::fs::read_to_string(&expected_path).expect("expected.out"));
+    for path in &cases {
+        let case = Case::open(path, live);
+        let mut built = case.build(&make);
+        if case.has_first_reading() {
+            gather(&mut *built, NOW_MS - ROUND_MS, path);
+            case.second_reading();
+        }
+        let got = render(&gather(&mut *built, NOW_MS, path));
+        let expected = case.expected();
         if !same_points(&got, &expected) {
             if bless {
-                let blessed = vars
+                let blessed = case
+                    .vars
                     .iter()
                     .rev()
                     .fold(got, |text, (k, v)| text.replace(v.as_str(), k));
-                std::fs::write(&expected_path, blessed).expect("bless");
+                std::fs::write(path.join("expected.out"), blessed).expect("bless");
             } else {
                 failures.push(format!(
                     "case {}\n--- expected\n{}\n--- got\n{}",
-                    case.display(),
+                    path.display(),
                     expected.trim_end(),
                     got.trim_end()
                 ));
@@ -94,6 +94,256 @@ where
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// The registry-wide test of one input's first gathers, on its case `case` (see [`run`]):
+///
+/// - an input started on the case's first reading (`before/`, or the case's own files
+///   when it has none) reports none of the `two_reading` series (values computed from two
+///   readings: rates, shares of counter deltas) at its first gather, and its second
+///   gather, one interval later on the case's files, gives exactly `expected.out`, those
+///   series included;
+/// - an input started on the first reading whose first gather sees the case's files (time
+///   passed between its start and its first round, as when the scheduler's first tick
+///   comes moments after the start) reports `expected.out` without the `two_reading`
+///   series, and nothing else: every other value is there from the first gather, with the
+///   value the case's files give and not one that depends on an earlier reading.
+///
+/// `two_reading` names series as `<measurement>_<field>`; each must appear in
+/// `expected.out`, so that its value after two readings is checked too. `make` is the
+/// input's fixture builder, as for [`run_live`].
+pub fn check_first_gathers<C, F>(
+    input: &str,
+    case: &str,
+    live: &Live<'_>,
+    two_reading: &[&str],
+    make: F,
+) where
+    C: DeserializeOwned + Default,
+    F: Fn(C, &Path) -> anyhow::Result<Box<dyn Input>>,
+{
+    let path = input_dir(input).join("testdata").join(case);
+    let case = Case::open(&path, live);
+    let expected = case.expected();
+    let documented = series(&expected);
+    for name in two_reading {
+        assert!(
+            documented.iter().any(|s| s == name),
+            "{input}: {name} needs two readings but case {case} does not show it",
+            case = path.display()
+        );
+    }
+    let reported = |lines: &[Line<'_>], when: &str| {
+        let text = render(lines);
+        let early: Vec<String> = series(&text)
+            .into_iter()
+            .filter(|s| two_reading.contains(&s.as_str()))
+            .collect();
+        assert!(
+            early.is_empty(),
+            "{input}: {when} reports {early:?}, which need two readings:\n{text}"
+        );
+        text
+    };
+
+    // Both inputs start on the first reading; `twice` gathers it at once, `once` only
+    // gathers the second reading, an interval after its start.
+    let mut twice = case.build(&make);
+    let mut once = case.build(&make);
+    let first = gather(&mut *twice, NOW_MS - ROUND_MS, &path);
+    reported(&first, "the first gather");
+    case.second_reading();
+
+    let second = render(&gather(&mut *twice, NOW_MS, &path));
+    assert!(
+        same_points(&second, &expected),
+        "{input}: the second gather, one interval after the first\n--- expected\n{}\n--- got\n{}",
+        expected.trim_end(),
+        second.trim_end()
+    );
+    let complete = without_series(&expected, two_reading);
+    let late_first = gather(&mut *once, NOW_MS, &path);
+    let got = reported(
+        &late_first,
+        "the first gather, an interval after the start,",
+    );
+    assert!(
+        same_points(&got, &complete),
+        "{input}: the first gather, an interval after the start\n--- expected\n{}\n--- got\n{}",
+        complete.trim_end(),
+        got.trim_end()
+    );
+}
+
+/// A case as one test reads it: its folder (or, when it has a first reading, a copy of
+/// it that starts as the first reading), and its placeholders.
+struct Case<'a> {
+    /// The case's own folder under `testdata/`.
+    source: PathBuf,
+    /// The copy inputs read from, while the case has a first reading.
+    copy: Option<tempfile::TempDir>,
+    vars: Vec<(&'a str, String)>,
+}
+
+impl<'a> Case<'a> {
+    fn open(source: &Path, live: &Live<'a>) -> Case<'a> {
+        let before = source.join("before");
+        let copy = before.is_dir().then(|| {
+            let copy = tempfile::tempdir().expect("tempdir");
+            let own = files_under(source).into_iter();
+            copy_files(
+                source,
+                copy.path(),
+                own.filter(|f| !f.starts_with("before")),
+            );
+            copy_files(&before, copy.path(), files_under(&before));
+            copy
+        });
+        let dir = copy.as_ref().map_or(source, |c| c.path());
+        let mut vars = vec![("{case}", dir.display().to_string())];
+        vars.extend(live.vars.iter().map(|(k, v)| (*k, v.clone())));
+        Case {
+            source: source.to_path_buf(),
+            copy,
+            vars,
+        }
+    }
+
+    /// The folder the input reads.
+    fn dir(&self) -> &Path {
+        self.copy.as_ref().map_or(&self.source, |c| c.path())
+    }
+
+    fn has_first_reading(&self) -> bool {
+        self.copy.is_some()
+    }
+
+    /// Turns the copy from the first reading into the case's own files: each file of
+    /// `before/` is rewritten with the case's (in place, as the kernel rewrites a proc
+    /// file) or removed when the case has none (a device that went away).
+    fn second_reading(&self) {
+        let Some(copy) = &self.copy else { return };
+        for relative in files_under(&self.source.join("before")) {
+            let (theirs, ours) = (self.source.join(&relative), copy.path().join(&relative));
+            if theirs.exists() {
+                std::fs::copy(&theirs, &ours).expect("copy the second reading");
+            } else {
+                std::fs::remove_file(&ours).expect("remove");
+            }
+        }
+    }
+
+    fn fill(&self, text: &str) -> String {
+        self.vars
+            .iter()
+            .fold(text.to_string(), |text, (k, v)| text.replace(k, v))
+    }
+
+    fn config<C: DeserializeOwned + Default>(&self) -> C {
+        let path = self.source.join("config.json");
+        match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&self.fill(&text))
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+            Err(_) => C::default(),
+        }
+    }
+
+    fn build<C, F>(&self, make: &F) -> Box<dyn Input>
+    where
+        C: DeserializeOwned + Default,
+        F: Fn(C, &Path) -> anyhow::Result<Box<dyn Input>>,
+    {
+        make(self.config(), self.dir())
+            .unwrap_or_else(|e| panic!("{}: {e:#}", self.source.display()))
+    }
+
+    fn expected(&self) -> String {
+        let path = self.source.join("expected.out");
+        self.fill(&std::fs::read_to_string(&path).expect("expected.out"))
+    }
+}
+
+/// One gather of `input` at `now_ms`, which must succeed.
+fn gather(input: &mut dyn Input, now_ms: i64, case: &Path) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    input
+        .gather(now_ms, &mut out)
+        .unwrap_or_else(|e| panic!("{}: {e:#}", case.display()));
+    out
+}
+
+/// Copies `files` (paths relative to `from`) to the same places under `to`.
+fn copy_files(from: &Path, to: &Path, files: impl IntoIterator<Item = PathBuf>) {
+    for relative in files {
+        let target = to.join(&relative);
+        std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
+        std::fs::copy(from.join(&relative), target).expect("copy");
+    }
+}
+
+/// The files under `dir`, as paths relative to it, in no particular order.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![PathBuf::new()];
+    while let Some(relative) = pending.pop() {
+        let entries = std::fs::read_dir(dir.join(&relative))
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.join(&relative).display()));
+        for entry in entries {
+            let entry = entry.expect("read_dir entry");
+            let path = relative.join(entry.file_name());
+            if entry.file_type().expect("file type").is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
+
+/// The series (`<measurement>_<field>`) of rendered points, in order, without repeats.
+fn series(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        let parts = split_unescaped(line, ' ');
+        let measurement = &split_unescaped(&parts[0], ',')[0];
+        for field in split_unescaped(&parts[1], ',') {
+            let name = format!("{measurement}_{}", split_unescaped(&field, '=')[0]);
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    names
+}
+
+/// Rendered points without the fields of the series `drop`, and without the points that
+/// then have no field left.
+fn without_series(text: &str, drop: &[&str]) -> String {
+    if drop.is_empty() {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        let parts = split_unescaped(line, ' ');
+        let measurement = &split_unescaped(&parts[0], ',')[0];
+        let kept: Vec<String> = split_unescaped(&parts[1], ',')
+            .into_iter()
+            .filter(|field| {
+                let name = format!("{measurement}_{}", split_unescaped(field, '=')[0]);
+                !drop.contains(&name.as_str())
+            })
+            .collect();
+        if kept.is_empty() {
+            continue;
+        }
+        let mut rest = parts[2..].to_vec();
+        rest.insert(0, kept.join(","));
+        rest.insert(0, parts[0].clone());
+        out.push_str(&rest.join(" "));
+        out.push('\n');
+    }
+    out
 }
 
 /// Whether rendered points equal `expected` line by line, where a field written `name=*`
@@ -134,17 +384,40 @@ fn input_dir(input: &str) -> PathBuf {
 /// `procfs_root` at the case's `proc/` and the input that `$make` builds from `$config`
 /// and `$case` (a `Result`; it may point more paths into the case first); its
 /// `sample.toml` is its default config; its README shows the sample and every series.
-/// Attributes given before the name (a doc comment on the fixtures, a `cfg`) go on
-/// `fixture_cases`.
+/// `first_gathers($first_case, $two_reading)` is the input's part of the registry-wide
+/// first-gather test ([`check_first_gathers`] on that case, with the series that need two
+/// readings). Attributes given before the name (a doc comment on the fixtures, a `cfg`)
+/// go on `fixture_cases`.
 macro_rules! table_input_tests {
-    ($(#[$meta:meta])* $kind:literal, |$config:ident, $case:ident| $make:expr) => {
+    (
+        $(#[$meta:meta])* $kind:literal,
+        first_gathers($first_case:literal, $two_reading:expr),
+        |$config:ident, $case:ident| $make:expr
+    ) => {
+        /// The input for a case folder, built as the agent builds it.
+        fn fixture_input(
+            mut $config: Config,
+            $case: &std::path::Path,
+        ) -> anyhow::Result<Box<dyn $crate::input::Input>> {
+            $config.procfs_root = $case.join("proc");
+            Ok(Box::new($make?))
+        }
+
         $(#[$meta])*
         #[test]
         fn fixture_cases() {
-            $crate::inputs::testcases::run($kind, |mut $config: Config, $case: &std::path::Path| {
-                $config.procfs_root = $case.join("proc");
-                Ok(Box::new($make?))
-            });
+            $crate::inputs::testcases::run($kind, fixture_input);
+        }
+
+        /// This input's part of the registry-wide test of first gathers.
+        pub(crate) fn first_gathers() {
+            $crate::inputs::testcases::check_first_gathers(
+                $kind,
+                $first_case,
+                &$crate::inputs::testcases::Live::default(),
+                $two_reading,
+                fixture_input,
+            );
         }
 
         #[test]

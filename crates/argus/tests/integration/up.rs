@@ -50,8 +50,8 @@ fn up_collects_this_host_and_answers_queries() {
         .lines()
         .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
         .count();
-    // A core with no jiffy elapsed since the previous read (the first read can come right
-    // after the baseline) has no point that round: wait for a round with every core.
+    // The first gather only takes the baseline, and a core with no jiffy elapsed since the
+    // previous read has no point that round: wait for a round with every core.
     let per_core = wait_for("a cpu_usage_idle per core", Duration::from_secs(30), || {
         let r = argus.query(&format!(
             r#"cpu_usage_idle{{host="{host}",cpu=~"cpu[0-9]+"}}"#

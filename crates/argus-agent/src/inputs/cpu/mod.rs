@@ -2,8 +2,9 @@
 //! previous gather, in percent.
 //!
 //! A **share** is one category's jiffies (from the `cpu` lines of `/proc/stat`) divided by
-//! all jiffies that elapsed on that core between two gathers. The input reads the file once
-//! when built so that the first gather already has a baseline. Guest time is also counted
+//! all jiffies that elapsed on that core between two gathers. The first gather only takes
+//! the baseline, so shares appear from the second gather on; a core (or the machine) on
+//! which no jiffy elapsed gets no share either. Guest time is also counted
 //! inside user and nice time by the kernel; like Telegraf, `usage_user` and `usage_nice`
 //! exclude it and the elapsed total leaves out the two guest columns, so the ten shares
 //! add up to 100.
@@ -65,7 +66,7 @@ pub struct Cpu {
 }
 
 impl Cpu {
-    /// Builds the input, reading `/proc/stat` once as the baseline.
+    /// Builds the input, reading `/proc/stat` once to check it.
     pub(crate) fn new(config: &Config) -> anyhow::Result<Self> {
         if !config.percpu && !config.totalcpu {
             anyhow::bail!(
@@ -81,8 +82,12 @@ impl Cpu {
             scratch: Vec::new(),
             names: Vec::new(),
         };
+        // A file that cannot be read or parsed fails the start. The reading is not kept
+        // as the baseline: the scheduler's first gather follows within milliseconds, and
+        // over so short a time one tick that lands on a core makes its share 100 % busy,
+        // 0 % idle, on an idle machine (issue 14). The first gather takes the baseline.
         cpu.read()?;
-        std::mem::swap(&mut cpu.cores, &mut cpu.scratch);
+        cpu.total = None;
         Ok(cpu)
     }
 
@@ -219,4 +224,4 @@ fn parse_stat(
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

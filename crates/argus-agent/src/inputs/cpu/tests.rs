@@ -6,16 +6,68 @@ use super::*;
 use crate::inputs::InputsConfig;
 use crate::inputs::testcases;
 
+/// Every field of the input: each is a share of jiffies elapsed between two readings.
+const USAGE: &[&str] = &[
+    "cpu_usage_user",
+    "cpu_usage_system",
+    "cpu_usage_idle",
+    "cpu_usage_nice",
+    "cpu_usage_iowait",
+    "cpu_usage_irq",
+    "cpu_usage_softirq",
+    "cpu_usage_steal",
+    "cpu_usage_guest",
+    "cpu_usage_guest_nice",
+];
+
 testcases::table_input_tests!(
-    /// Each case primes from `before/stat` and gathers from `proc/stat`.
+    /// Each case gathers `before/proc/stat`, then `proc/stat` one interval later.
     "cpu",
-    |config, case| {
-        config.procfs_root = case.join("before");
-        let mut cpu = Cpu::new(&config)?;
-        cpu.stat = ProcFile::new(&case.join("proc"), "stat");
-        anyhow::Ok(cpu)
-    }
+    first_gathers("basic", USAGE),
+    |config, case| Cpu::new(&config)
 );
+
+/// Issue 14: on an idle machine the first round after a start reported
+/// `cpu_usage_idle` 0 on every core, as the baseline was read moments before it and a
+/// single tick decided every share.
+#[test]
+fn regression_issue_14_no_shares_until_two_gathers_with_jiffies_between() {
+    let before = "cpu  200 0 100 1000 0 0 0 0 0 0\ncpu0 100 0 50 500 0 0 0 0 0 0\n\
+                  cpu1 100 0 50 500 0 0 0 0 0 0\n";
+    // One jiffy of system time on each core since the start, and no idle jiffy yet.
+    let tick = "cpu  200 0 102 1000 0 0 0 0 0 0\ncpu0 100 0 51 500 0 0 0 0 0 0\n\
+                cpu1 100 0 51 500 0 0 0 0 0 0\n";
+    // Then a second of idle time on each core.
+    let idle = "cpu  200 0 102 1200 0 0 0 0 0 0\ncpu0 100 0 51 600 0 0 0 0 0 0\n\
+                cpu1 100 0 51 600 0 0 0 0 0 0\n";
+    let root = testcases::proc_root(&[("stat", before)]);
+    let mut cpu = Cpu::new(&Config {
+        procfs_root: root.path().to_path_buf(),
+        ..Config::default()
+    })
+    .expect("new");
+    let mut gather = |stat: &str, now_ms: i64| {
+        std::fs::write(root.path().join("stat"), stat).expect("write");
+        let mut out = Vec::new();
+        cpu.gather(now_ms, &mut out).expect("gather");
+        out
+    };
+    assert!(gather(tick, 1).is_empty(), "the first gather is the baseline");
+    assert!(gather(tick, 2).is_empty(), "no jiffy elapsed");
+    let out = gather(idle, 10_002);
+    let idle_shares: Vec<(&str, Option<f64>)> = out
+        .iter()
+        .map(|l| (l.tags[0].1.as_ref(), testcases::field(l, "usage_idle")))
+        .collect();
+    assert_eq!(
+        idle_shares,
+        [
+            ("cpu0", Some(100.0)),
+            ("cpu1", Some(100.0)),
+            ("cpu-total", Some(100.0))
+        ]
+    );
+}
 
 #[test]
 fn shares_between_two_reads() {
@@ -112,9 +164,11 @@ fn real_proc_one_point_per_online_core_plus_total() {
     assert!(!cores.is_empty());
 
     let mut cpu = Cpu::new(&Config::default()).expect("new");
+    let mut out = Vec::new();
+    cpu.gather(41, &mut out).expect("gather");
+    assert!(out.is_empty(), "the first gather is the baseline");
     // At HZ=100 every core accounts at least a few jiffies (busy or idle) in this time.
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let mut out = Vec::new();
     cpu.gather(42, &mut out).expect("gather");
 
     let mut names: Vec<String> = out.iter().map(|l| l.tags[0].1.to_string()).collect();

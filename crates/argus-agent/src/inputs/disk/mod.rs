@@ -262,4 +262,4 @@ fn unescape(field: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

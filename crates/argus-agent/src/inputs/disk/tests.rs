@@ -9,6 +9,7 @@ testcases::table_input_tests!(
     /// Each case has `proc/mounts` and `statvfs.json`, the answer of `statvfs(2)` per mount
     /// point; a mount point missing from it fails as if permission were denied.
     "disk",
+    first_gathers("typical_host", &[]),
     |config, case| {
         let json = std::fs::read_to_string(case.join("statvfs.json"))?;
         let table: HashMap<PathBuf, FsUsage> = serde_json::from_str(&json)?;

@@ -130,4 +130,4 @@ fn parse_device<'a>(
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

@@ -380,4 +380,4 @@ fn exchange_tcp(
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

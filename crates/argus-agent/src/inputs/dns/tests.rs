@@ -139,9 +139,19 @@ fn fixture_cases() {
     let live = testcases::Live {
         vars: &[("{port}", serve().to_string())],
     };
-    testcases::run_live("dns", &live, |config: Config, _| {
-        Ok(Box::new(Dns::new(&config)?))
-    });
+    testcases::run_live("dns", &live, fixture_input);
+}
+
+/// This input's part of the registry-wide test of first gathers: nothing needs two.
+pub(crate) fn first_gathers() {
+    let live = testcases::Live {
+        vars: &[("{port}", serve().to_string())],
+    };
+    testcases::check_first_gathers("dns", "a_record", &live, &[], fixture_input);
+}
+
+fn fixture_input(config: Config, _: &std::path::Path) -> anyhow::Result<Box<dyn Input>> {
+    Ok(Box::new(Dns::new(&config)?))
 }
 
 #[test]

@@ -256,4 +256,4 @@ pub fn parse_url(text: &str) -> anyhow::Result<Url> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

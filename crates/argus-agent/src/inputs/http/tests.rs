@@ -407,6 +407,28 @@ fn no_server_no_name_and_no_http() {
     );
 }
 
+/// `https_every_field` probes a [`serve`] over TLS (`{port}`) with a body and a status to
+/// match, so that its point has every field.
+#[test]
+fn fixture_cases() {
+    let live = testcases::Live {
+        vars: &[("{port}", serve(true).0.port().to_string())],
+    };
+    testcases::run_live("http", &live, fixture_input);
+}
+
+/// This input's part of the registry-wide test of first gathers: nothing needs two.
+pub(crate) fn first_gathers() {
+    let live = testcases::Live {
+        vars: &[("{port}", serve(true).0.port().to_string())],
+    };
+    testcases::check_first_gathers("http", "https_every_field", &live, &[], fixture_input);
+}
+
+fn fixture_input(config: Config, _: &Path) -> anyhow::Result<Box<dyn Input>> {
+    Ok(Box::new(Http::new(&config)?))
+}
+
 fn https(addr: SocketAddr, host: &str) -> Config {
     Config {
         url: format!("https://{host}:{}/ok", addr.port()),

@@ -70,4 +70,4 @@ fn parse_loadavg(text: &str) -> Result<Vec<Field>, ParseError> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

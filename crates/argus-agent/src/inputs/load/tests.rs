@@ -4,7 +4,11 @@ use procfs::Current;
 use super::*;
 use crate::inputs::testcases;
 
-testcases::table_input_tests!("load", |config, case| Load::new(&config));
+testcases::table_input_tests!(
+    "load",
+    first_gathers("busy", &[]),
+    |config, case| Load::new(&config)
+);
 
 #[test]
 fn malformed_loadavg_is_an_error() {

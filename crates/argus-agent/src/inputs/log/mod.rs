@@ -14,7 +14,7 @@ mod config;
 mod state;
 mod tail;
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;

@@ -854,21 +854,30 @@ impl Input for Case {
 
 #[test]
 fn fixture_cases() {
-    testcases::run("log", |mut config: Config, case: &Path| {
-        let prefix = format!("{}/", case.display());
-        config.files = config
-            .files
-            .iter()
-            .map(|f| format!("{prefix}{f}"))
-            .collect();
-        let state = tempfile::tempdir()?;
-        let log = Log::new(&config, 0, state.path())?;
-        Ok(Box::new(Case {
-            log,
-            prefix,
-            _state: state,
-        }))
-    });
+    testcases::run("log", fixture_input);
+}
+
+/// This input's part of the registry-wide test of first gathers: nothing needs two (the
+/// counters are counters, and a restarted agent resumes them from its state file).
+pub(crate) fn first_gathers() {
+    let live = testcases::Live::default();
+    testcases::check_first_gathers("log", "named_instance_two_rules", &live, &[], fixture_input);
+}
+
+fn fixture_input(mut config: Config, case: &Path) -> anyhow::Result<Box<dyn Input>> {
+    let prefix = format!("{}/", case.display());
+    config.files = config
+        .files
+        .iter()
+        .map(|f| format!("{prefix}{f}"))
+        .collect();
+    let state = tempfile::tempdir()?;
+    let log = Log::new(&config, 0, state.path())?;
+    Ok(Box::new(Case {
+        log,
+        prefix,
+        _state: state,
+    }))
 }
 
 #[test]

@@ -171,4 +171,4 @@ pub(crate) fn parse_meminfo(
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

@@ -121,4 +121,4 @@ fn parse_interface(
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

@@ -1,7 +1,13 @@
 use super::*;
 use crate::inputs::testcases;
 
-testcases::table_input_tests!("net", |config, case| Net::new(&config));
+testcases::table_input_tests!(
+    /// `server` also has a first reading (`before/`, smaller counters): the counters are
+    /// reported as read, not as growth since it.
+    "net",
+    first_gathers("server", &[]),
+    |config, case| Net::new(&config)
+);
 
 #[test]
 fn a_truncated_line_names_the_missing_column() {

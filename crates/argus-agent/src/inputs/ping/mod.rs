@@ -246,4 +246,4 @@ fn rtt_stats(rtts: &[Duration]) -> Option<[f64; 4]> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

@@ -128,4 +128,4 @@ fn scan(table: &str, udp: bool, ports: &[u16], listening: &mut [bool]) -> Result
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

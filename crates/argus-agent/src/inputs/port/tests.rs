@@ -12,14 +12,23 @@ use crate::inputs::testcases;
 /// kernel without IPv6.
 #[test]
 fn fixture_cases() {
-    testcases::run("port", |mut config: Config, case: &Path| {
-        config.procfs_root = if case.join("proc").exists() {
-            case.join("proc")
-        } else {
-            case.join("../host/proc")
-        };
-        Ok(Box::new(Port::new(&config)?))
-    });
+    testcases::run("port", fixture_input);
+}
+
+/// The input for a case: on the case's own `proc/` if it has one, else on `host`.
+fn fixture_input(mut config: Config, case: &Path) -> anyhow::Result<Box<dyn Input>> {
+    config.procfs_root = if case.join("proc").exists() {
+        case.join("proc")
+    } else {
+        case.join("../host/proc")
+    };
+    Ok(Box::new(Port::new(&config)?))
+}
+
+/// This input's part of the registry-wide test of first gathers: nothing needs two.
+pub(crate) fn first_gathers() {
+    let live = testcases::Live::default();
+    testcases::check_first_gathers("port", "tcp", &live, &[], fixture_input);
 }
 
 #[test]

@@ -178,4 +178,4 @@ fn parse_stat(stat: &[u8]) -> Option<(u8, u64)> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

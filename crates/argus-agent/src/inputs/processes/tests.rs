@@ -6,6 +6,7 @@ testcases::table_input_tests!(
     /// directory without `stat` (exited after the listing), a truncated `stat` (torn down
     /// mid-read) and non-pid entries (`sys`, `uptime`, `12ab`), which are not counted.
     "processes",
+    first_gathers("busy_host", &[]),
     |config, case| Processes::new(&config)
 );
 

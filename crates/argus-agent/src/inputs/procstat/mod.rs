@@ -374,4 +374,4 @@ fn command_line(raw: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

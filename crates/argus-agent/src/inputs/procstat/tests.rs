@@ -17,16 +17,36 @@ fn on_fixture(mut config: Config) -> anyhow::Result<Procstat> {
     Ok(procstat)
 }
 
+/// The input for a case: on the case's own `proc/` if it has one, else on `host`.
+fn fixture_input(config: Config, case: &Path) -> anyhow::Result<Box<dyn Input>> {
+    let mut procstat = on_fixture(config)?;
+    if case.join("proc").is_dir() {
+        procstat.root = case.join("proc");
+    }
+    Ok(Box::new(procstat))
+}
+
 /// `host` has nginx (a root master, 100, and two www-data workers, 101 and 102; 101's
 /// `fd/` is unreadable, as another user's is without privilege), postgres (200, a UID
 /// the passwd file lacks), kube-controller-manager (300, a name longer than the kernel's
 /// 15 bytes), a kernel thread (2, no memory lines) and a PID directory without `stat`
-/// (500, exited after the listing). Each case selects differently.
+/// (500, exited after the listing). Each case selects differently. `cpu_usage` has its
+/// own nginx processes, read twice: 100 and 102 used 0.75 s and 2 s of CPU time in the
+/// 10 s between the readings, and PID 101 was another process at the first one.
 #[test]
 fn fixture_cases() {
-    testcases::run("procstat", |config: Config, _case: &Path| {
-        Ok(Box::new(on_fixture(config)?))
-    });
+    testcases::run("procstat", fixture_input);
+}
+
+/// This input's part of the registry-wide test of first gathers: `cpu_usage` needs two.
+pub(crate) fn first_gathers() {
+    testcases::check_first_gathers(
+        "procstat",
+        "cpu_usage",
+        &testcases::Live::default(),
+        &["procstat_cpu_usage"],
+        fixture_input,
+    );
 }
 
 fn gather(procstat: &mut Procstat, now_ms: i64) -> Vec<Line<'static>> {

@@ -257,4 +257,4 @@ pub fn split_name(name: &str) -> (&str, &str) {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

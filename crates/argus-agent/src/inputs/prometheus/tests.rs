@@ -66,18 +66,28 @@ impl Input for StablePort {
 /// `# EOF`.
 #[test]
 fn fixture_cases() {
-    testcases::run("prometheus", |mut config: Config, case: &Path| {
-        let body = std::fs::read(case.join("metrics.txt"))?;
-        let content_type = std::fs::read_to_string(case.join("content-type"))
-            .map(|t| t.trim().to_string())
-            .unwrap_or_else(|_| "text/plain; version=0.0.4; charset=utf-8".to_string());
-        let addr = serve("200 OK", content_type, body);
-        config.url = format!("http://{addr}/metrics");
-        Ok(Box::new(StablePort {
-            inner: Prometheus::new(&config)?,
-            port: addr.port().to_string(),
-        }))
-    });
+    testcases::run("prometheus", fixture_input);
+}
+
+/// This input's part of the registry-wide test of first gathers: nothing needs two (the
+/// scraped counters pass through as they are).
+pub(crate) fn first_gathers() {
+    let live = testcases::Live::default();
+    testcases::check_first_gathers("prometheus", "node", &live, &[], fixture_input);
+}
+
+/// The input scraping a server that serves the case's `metrics.txt`.
+fn fixture_input(mut config: Config, case: &Path) -> anyhow::Result<Box<dyn Input>> {
+    let body = std::fs::read(case.join("metrics.txt"))?;
+    let content_type = std::fs::read_to_string(case.join("content-type"))
+        .map(|t| t.trim().to_string())
+        .unwrap_or_else(|_| "text/plain; version=0.0.4; charset=utf-8".to_string());
+    let addr = serve("200 OK", content_type, body);
+    config.url = format!("http://{addr}/metrics");
+    Ok(Box::new(StablePort {
+        inner: Prometheus::new(&config)?,
+        port: addr.port().to_string(),
+    }))
 }
 
 fn scrape(addr: SocketAddr, config: Config) -> (Vec<Line<'static>>, anyhow::Result<()>) {

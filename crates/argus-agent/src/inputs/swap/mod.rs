@@ -103,4 +103,4 @@ fn parse_vmstat(text: &str) -> Result<(Option<u64>, Option<u64>), ParseError> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

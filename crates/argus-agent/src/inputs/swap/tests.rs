@@ -6,7 +6,10 @@ use crate::inputs::testcases;
 
 testcases::table_input_tests!(
     /// The fixtures count swap traffic in 4 KiB pages, whatever this machine's page size.
+    /// `with_swap` also has a first reading (`before/`, fewer pages swapped): `in` and
+    /// `out` are reported as read, not as growth since it.
     "swap",
+    first_gathers("with_swap", &[]),
     |config, case| {
         let mut swap = Swap::new(&config)?;
         swap.page_size = 4096;

@@ -162,4 +162,4 @@ fn count_users(utmp: &[u8]) -> Users {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

@@ -9,6 +9,7 @@ testcases::table_input_tests!(
     /// 32-byte name with no NUL, then a 100-byte partial record).
     #[cfg(target_endian = "little")]
     "system",
+    first_gathers("no_utmp", &[]),
     |config, case| {
         config.utmp_path = case.join("utmp");
         System::new(&config)

@@ -206,4 +206,4 @@ pub fn split_address(address: &str) -> anyhow::Result<(String, u16)> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

@@ -54,6 +54,24 @@ fn config(address: impl ToString) -> Config {
 /// with `-ERR`; `{closed}` is a port nobody listens on.
 #[test]
 fn fixture_cases() {
+    let vars = servers();
+    let live = testcases::Live { vars: &vars };
+    testcases::run_live("tcp", &live, fixture_input);
+}
+
+/// This input's part of the registry-wide test of first gathers: nothing needs two.
+pub(crate) fn first_gathers() {
+    let vars = servers();
+    let live = testcases::Live { vars: &vars };
+    testcases::check_first_gathers("tcp", "send_expect", &live, &[], fixture_input);
+}
+
+fn fixture_input(config: Config, _: &std::path::Path) -> anyhow::Result<Box<dyn Input>> {
+    Ok(Box::new(Tcp::new(&config)?))
+}
+
+/// The `{port}` of a [`server`] for the cases and a `{closed}` one.
+fn servers() -> Vec<(&'static str, String)> {
     let addr = server(|line| {
         Some(
             if line == "PING" {
@@ -67,15 +85,10 @@ fn fixture_cases() {
     let closed = TcpListener::bind("127.0.0.1:0").expect("bind");
     let closed_port = closed.local_addr().expect("addr").port();
     drop(closed);
-    let live = testcases::Live {
-        vars: &[
-            ("{port}", addr.port().to_string()),
-            ("{closed}", closed_port.to_string()),
-        ],
-    };
-    testcases::run_live("tcp", &live, |config: Config, _| {
-        Ok(Box::new(Tcp::new(&config)?))
-    });
+    vec![
+        ("{port}", addr.port().to_string()),
+        ("{closed}", closed_port.to_string()),
+    ]
 }
 
 #[test]
