@@ -406,3 +406,24 @@ fn load_file_joins_relative_templates() {
     let e = Config::load_file(dir.join("missing.yml")).err();
     assert!(e.is_some_and(|e| e.reason.starts_with("cannot read")));
 }
+
+#[test]
+fn accepts_what_amtool_0_25_accepts() {
+    // Each of these passed `amtool check-config` of Alertmanager 0.25.0.
+    let c = load(
+        "route:\n  receiver: a\n  routes:\n    - matchers: ['a=b, c=~\"x|y\"', 'd!=e', 'f!~g']\n      match: {code: 500}\n      receiver: a\nreceivers:\n  - name: a\n",
+    );
+    assert_eq!(
+        c.route.routes[0].all_matchers().to_string(),
+        r#"{a="b",c=~"x|y",code="500",d!="e",f!~"g"}"#
+    );
+    let c = load(
+        "route:\n  receiver: a\n  group_by: []\n  routes: [{receiver: a, group_by: []}]\nreceivers:\n  - name: a\n",
+    );
+    assert!(c.route.group_by.is_empty());
+    // AM does not range-check months.
+    let c = load(
+        "route:\n  receiver: a\ntime_intervals:\n  - name: t\n    time_intervals: [{days_of_month: ['-1'], months: [13]}]\nreceivers:\n  - name: a\n",
+    );
+    assert_eq!(c.time_intervals[0].time_intervals.len(), 1);
+}
