@@ -220,6 +220,18 @@ const MIGRATIONS: &[Migration] = &[
             "CREATE INDEX alert_history_fp ON alert_history (fingerprint, ts_ms)",
         ],
     },
+    Migration {
+        version: 5,
+        sqlite: &[],
+        postgres: &[],
+        both: &["CREATE TABLE kv (
+            -- e.g. notifier.silences
+            name TEXT PRIMARY KEY NOT NULL,
+            -- JSON
+            value TEXT NOT NULL,
+            updated_ms {int} NOT NULL
+        )"],
+    },
 ];
 
 fn expand(sql: &str, backend: Backend) -> String {

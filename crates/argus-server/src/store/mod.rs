@@ -10,6 +10,7 @@ pub mod audit;
 pub mod db;
 pub mod events;
 pub mod hosts;
+pub mod kv;
 pub mod leases;
 pub mod tokens;
 pub mod users;
