@@ -111,8 +111,19 @@ impl<'de> Deserialize<'de> for PromDuration {
     /// From a YAML scalar; the error goes back to the YAML reader, which adds the line
     /// and column of the value.
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        PromDuration::parse(&s).map_err(serde::de::Error::custom)
+        // Failing inside the visitor (not after it returned) lets the reader attach the
+        // position of the value itself.
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = PromDuration;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration such as 5m")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<PromDuration, E> {
+                PromDuration::parse(s).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(V)
     }
 }
 

@@ -1,5 +1,9 @@
 //! Alerting and recording rules for Argus, with Prometheus 2.42's semantics (in progress).
 
 pub mod duration;
+pub mod file;
 pub mod gofmt;
+pub mod group;
+pub mod rule;
 pub mod template;
+mod xxh64;
