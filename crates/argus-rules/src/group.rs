@@ -249,7 +249,7 @@ impl Group {
             ts_ns,
             ..EvalOutput::default()
         };
-        let query = |q: &str| -> Result<Vec<(BTreeMap<String, String>, f64)>, String> {
+        let query = |q: &str| -> Result<crate::template::QueryRows, String> {
             Ok(query_vector(engine, q, ts_ms)?
                 .into_iter()
                 .map(|(l, v)| {

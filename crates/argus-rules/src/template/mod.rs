@@ -35,7 +35,10 @@ use std::sync::Arc;
 
 /// A query the `query` template function runs: the result's label sets and values, or the
 /// error message.
-pub type QueryFn<'a> = dyn Fn(&str) -> Result<Vec<(BTreeMap<String, String>, f64)>, String> + 'a;
+pub type QueryFn<'a> = dyn Fn(&str) -> Result<QueryRows, String> + 'a;
+
+/// A query's result for templates: each series' labels and value.
+pub type QueryRows = Vec<(BTreeMap<String, String>, f64)>;
 
 /// What a template is executed with: the data (dot and `$`), the external URL
 /// (`externalURL`, `pathPrefix`) and optionally a query function.
