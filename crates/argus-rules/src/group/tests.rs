@@ -522,3 +522,20 @@ fn slots_follow_the_xxh64_offset() {
     assert_eq!((slot - off).rem_euclid(iv), 0);
     assert_eq!(f.group.first_eval_after(now), slot + iv);
 }
+
+#[test]
+fn at_a_15s_interval_firing_alerts_go_out_every_75s_and_end_4m_ahead() {
+    let yaml = "groups:\n  - name: g\n    interval: 15s\n    rules:\n      - alert: A\n        expr: load > 1\n";
+    let mut f = fixture(yaml, true);
+    let mut sent = Vec::new();
+    for i in 0..12 {
+        let t = i * 15;
+        f.put("a", t, Some(5.0));
+        let o = f.eval(t);
+        if let Some(a) = o.alerts.first() {
+            sent.push(t);
+            assert_eq!(a.ends_at_ns, Some((T0 + t + 240) * NS), "4 × max(15s, 1m)");
+        }
+    }
+    assert_eq!(sent, vec![0, 75, 150]);
+}

@@ -858,6 +858,8 @@ mod tests {
             12.345,
             1234567.0,
             0.25,
+            90.0,
+            172801.0,
         ]
         .iter()
         .map(|&v| humanize_duration(v))
@@ -881,7 +883,9 @@ mod tests {
                 "1.234s",
                 "12.35s",
                 "14d 6h 56m 7s",
-                "250ms"
+                "250ms",
+                "1m 30s",
+                "2d 0h 0m 1s"
             ]
         );
         for (v, want) in [
