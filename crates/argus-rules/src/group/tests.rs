@@ -539,3 +539,94 @@ fn at_a_15s_interval_firing_alerts_go_out_every_75s_and_end_4m_ahead() {
     }
     assert_eq!(sent, vec![0, 75, 150]);
 }
+
+/// The same data and rule evaluated here and by Prometheus 2.42's `promtool test rules`
+/// (when installed): the firing alerts must agree at every minute. The series has values,
+/// stale gaps and a return, the rule `for` and `keep_firing_for`.
+#[test]
+fn firing_minutes_agree_with_promtool() {
+    // One value per minute; None is a stale marker.
+    let values: [Option<f64>; 16] = [
+        Some(5.0),
+        Some(5.0),
+        Some(5.0),
+        Some(5.0),
+        None,
+        None,
+        Some(5.0),
+        Some(0.0),
+        Some(5.0),
+        Some(5.0),
+        Some(5.0),
+        Some(5.0),
+        Some(5.0),
+        None,
+        None,
+        None,
+    ];
+    let yaml = "groups:\n  - name: t\n    rules:\n      - alert: A\n        expr: load > 1\n        for: 2m\n        keep_firing_for: 1m\n        annotations:\n          v: '{{ $value }}'\n";
+    let mut f = fixture(yaml, true);
+    let mut firing: Vec<Vec<String>> = Vec::new();
+    for (m, v) in values.iter().enumerate() {
+        let t = m as i64 * 60;
+        f.put("a", t, *v);
+        f.eval(t);
+        firing.push(
+            f.rule(0)
+                .active_alerts()
+                .iter()
+                .filter(|a| a.state == AlertState::Firing)
+                .map(|a| a.annotations.get("v").cloned().unwrap_or_default())
+                .collect(),
+        );
+    }
+    let fired_at: Vec<usize> = (0..firing.len())
+        .filter(|&m| !firing[m].is_empty())
+        .collect();
+    assert_eq!(fired_at, vec![2, 3, 4, 10, 11, 12, 13]);
+
+    let promtool = std::path::Path::new("/usr/bin/promtool");
+    if !promtool.exists() {
+        eprintln!("promtool not installed (Debian package prometheus): comparison skipped");
+        return;
+    }
+    let Ok(dir) = tempfile::tempdir() else {
+        return;
+    };
+    let series: Vec<String> = values
+        .iter()
+        .map(|v| v.map_or("stale".to_string(), |v| v.to_string()))
+        .collect();
+    let mut test = format!(
+        "rule_files: [rules.yml]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n      - series: 'load{{host=\"a\"}}'\n        values: '{}'\n    alert_rule_test:\n",
+        series.join(" ")
+    );
+    for (m, alerts) in firing.iter().enumerate() {
+        test.push_str(&format!(
+            "      - eval_time: {m}m\n        alertname: A\n        exp_alerts:\n"
+        ));
+        for v in alerts {
+            test.push_str(&format!(
+                "          - exp_labels: {{host: a}}\n            exp_annotations: {{v: \"{v}\"}}\n"
+            ));
+        }
+        if alerts.is_empty() {
+            test.push_str("          []\n");
+        }
+    }
+    std::fs::write(dir.path().join("rules.yml"), yaml).ok();
+    std::fs::write(dir.path().join("test.yml"), test).ok();
+    let Ok(out) = std::process::Command::new(promtool)
+        .args(["test", "rules", "test.yml"])
+        .current_dir(dir.path())
+        .output()
+    else {
+        panic!("promtool did not run");
+    };
+    assert!(
+        out.status.success(),
+        "promtool disagrees:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
