@@ -1,0 +1,2 @@
+//! Delivery tests against real local peers: HTTP servers that record what each channel
+//! sends, an SMTP server, Alertmanager itself.
