@@ -95,15 +95,17 @@ impl fmt::Debug for Clock {
 pub enum Reason {
     /// No answer in time.
     Timeout,
-    /// The connection failed: refused, reset, DNS, TLS.
+    /// The connection failed: refused, reset, DNS.
     Network,
+    /// TLS failed: an untrusted certificate, a wrong name, no STARTTLS.
+    Tls,
     /// An HTTP status other than 2xx.
     Status,
     /// The service answered with an error code in its reply (DingTalk `errcode`, WeCom
     /// `errcode`, Feishu `code`, Telegram and Slack `ok: false`), or a reply it never
     /// sends on success.
     Rejected,
-    /// The SMTP server refused a command, or TLS with it failed.
+    /// The SMTP server refused a command.
     Smtp,
     /// The script exited with a status other than 0, or could not be started.
     Script,
@@ -112,12 +114,13 @@ pub enum Reason {
 }
 
 impl Reason {
-    /// The label value: `timeout`, `network`, `status`, `rejected`, `smtp`, `script`,
-    /// `invalid`.
+    /// The label value: `timeout`, `network`, `tls`, `status`, `rejected`, `smtp`,
+    /// `script`, `invalid`.
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::Timeout => "timeout",
             Reason::Network => "network",
+            Reason::Tls => "tls",
             Reason::Status => "status",
             Reason::Rejected => "rejected",
             Reason::Smtp => "smtp",

@@ -25,7 +25,7 @@ use lettre::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::http::error_chain;
+use super::http::{error_chain, is_tls_failure};
 use crate::{
     Kind,
     channel::ConfigError,
@@ -276,14 +276,18 @@ impl Email {
     }
 }
 
-/// How a failed SMTP session is judged: 4xx replies and lost connections may pass, 5xx
-/// replies and TLS failures (an untrusted certificate, no STARTTLS) will not.
+/// How a failed SMTP session is judged: 4xx replies and lost connections may pass; 5xx
+/// replies, a server without STARTTLS and TLS failures (an untrusted certificate) will
+/// not.
 fn smtp_error(e: &lettre::transport::smtp::Error) -> AttemptError {
     let msg = format!("smtp: {}", error_chain(e));
     let status = e.status().map(u16::from);
-    let err = if e.is_transient() {
+    let no_starttls = e.is_client() && e.to_string().contains("STARTTLS");
+    let err = if is_tls_failure(e) || e.is_tls() || no_starttls {
+        AttemptError::new(Reason::Tls, msg)
+    } else if e.is_transient() {
         AttemptError::new(Reason::Smtp, msg).retryable()
-    } else if e.is_permanent() || e.is_tls() || e.is_client() {
+    } else if e.is_permanent() || e.is_client() {
         AttemptError::new(Reason::Smtp, msg)
     } else if e.is_timeout() {
         AttemptError::new(Reason::Timeout, msg).retryable()

@@ -220,15 +220,37 @@ impl HttpClient {
 }
 
 /// A failed request: retried, since a refused connection, a reset or a DNS failure may
-/// pass, and Alertmanager retries them too. A bad certificate does not pass by itself,
-/// but telling it apart from a reset through reqwest's error chain is guesswork, so it is
-/// retried as well and the text says what went wrong.
+/// pass, and Alertmanager retries them too; but not a TLS failure (an untrusted or
+/// expired certificate, a wrong name), which stays until someone changes a setting.
 fn request_error(e: reqwest::Error) -> AttemptError {
     let e = e.without_url();
+    if is_tls_failure(&e) {
+        return AttemptError::new(Reason::Tls, error_chain(&e));
+    }
     if e.is_timeout() {
         return AttemptError::new(Reason::Timeout, error_chain(&e)).retryable();
     }
     AttemptError::new(Reason::Network, error_chain(&e)).retryable()
+}
+
+/// Whether rustls refused the connection (certificate, name, protocol), somewhere in
+/// the error's sources: reqwest and lettre both wrap it, lettre inside an `io::Error`.
+pub(crate) fn is_tls_failure(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = next {
+        if err.is::<rustls::Error>() {
+            return true;
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && io
+                .get_ref()
+                .is_some_and(|inner| inner.is::<rustls::Error>())
+        {
+            return true;
+        }
+        next = err.source();
+    }
+    false
 }
 
 /// An error and its sources on one line (`error sending request: connection refused`).

@@ -3,5 +3,6 @@
 
 mod common;
 mod config;
+mod email;
 mod http;
 mod script;

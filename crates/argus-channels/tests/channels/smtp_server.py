@@ -41,7 +41,9 @@ class Save:
             "headers": {k: str(v) for k, v in msg.items()},
             "text": parts.get("text/plain"),
             "html": parts.get("text/html"),
-            "tls": session.ssl is not None,
+            # STARTTLS sets session.ssl; TLS from the first byte shows on the transport.
+            "tls": session.ssl is not None
+            or server.transport.get_extra_info("ssl_object") is not None,
             "auth": auth,
             "helo": session.host_name,
         }
@@ -84,7 +86,9 @@ def main():
                 and auth_data.login.decode() == user
                 and auth_data.password.decode() == password
             )
-            return AuthResult(success=ok, auth_data=user if ok else None)
+            # handled=False: the server answers 535 itself (the default, True, would
+            # leave the client waiting for an answer that never comes).
+            return AuthResult(success=ok, handled=False, auth_data=user if ok else None)
 
         kwargs["authenticator"] = check
         kwargs["auth_required"] = True
