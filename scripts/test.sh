@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages the tests start for real. Add to this list, never install by hand.
-PACKAGES=(ca-certificates victoria-metrics nats-server prometheus python3 postgresql python3-aiosmtpd)
+PACKAGES=(ca-certificates victoria-metrics nats-server prometheus python3 postgresql python3-aiosmtpd prometheus-alertmanager)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

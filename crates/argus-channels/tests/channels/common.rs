@@ -271,6 +271,22 @@ impl Recorder {
     pub fn requests(&self) -> Vec<Recorded> {
         self.shared.requests.lock().expect("lock").clone()
     }
+
+    /// Waits until `n` requests have arrived (for senders outside the test's control,
+    /// such as Alertmanager), at most `within`.
+    pub async fn wait_for(&self, n: usize, within: Duration) -> Vec<Recorded> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let notified = self.shared.arrived.notified();
+            let got = self.requests();
+            if got.len() >= n {
+                return got;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!("{} requests within {within:?}, wanted {n}", got.len());
+            }
+        }
+    }
 }
 
 impl Drop for Recorder {

@@ -19,14 +19,14 @@ const PYTHON: &str = "/usr/bin/python3";
 const SERVER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/channels/smtp_server.py");
 
 /// A running SMTP server; killed when dropped.
-struct Smtp {
+pub struct Smtp {
     port: u16,
     dir: TempDir,
     child: Child,
 }
 
 impl Smtp {
-    async fn start(args: &[String]) -> Smtp {
+    pub async fn start(args: &[String]) -> Smtp {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = closed_port();
         let mut child = Command::new(PYTHON)
@@ -53,13 +53,13 @@ impl Smtp {
         Smtp { port, dir, child }
     }
 
-    fn smarthost(&self) -> String {
+    pub fn smarthost(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
     /// The messages received so far, waiting up to 10 s for at least `n`; line ends of
     /// the text parts as `\n`.
-    async fn messages(&self, n: usize) -> Vec<Value> {
+    pub async fn messages(&self, n: usize) -> Vec<Value> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
             let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
