@@ -36,6 +36,10 @@ pub mod message;
 mod notification;
 
 pub use channel::{Channel, ChannelConfig, ConfigError, Kind, ReceiverConfig};
+pub use channels::{
+    dingtalk::DingtalkConfig, email::EmailConfig, feishu::FeishuConfig, script::ScriptConfig,
+    slack::SlackConfig, telegram::TelegramConfig, webhook::WebhookConfig, wecom::WecomConfig,
+};
 pub use deliver::{Clock, Outcome, Reason, RetryPolicy, deliver, deliver_with, send_test};
 pub use message::Message;
 pub use notification::{

@@ -162,3 +162,30 @@ fn secrets_do_not_show_in_debug_or_serialized_configs() {
     );
     assert!(shown.contains("<secret>"));
 }
+
+#[test]
+fn readme_example_parses() {
+    let readme = include_str!("../../README.md");
+    let block = readme
+        .split("```json\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a json block in the README");
+    let r: ReceiverConfig = serde_json::from_str(block).expect("the README's receiver parses");
+    let kinds: Vec<Kind> = r
+        .channels()
+        .expect("valid")
+        .iter()
+        .map(Channel::kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            Kind::Webhook,
+            Kind::Email,
+            Kind::Dingtalk,
+            Kind::Feishu,
+            Kind::Script
+        ]
+    );
+}
