@@ -1,0 +1,356 @@
+//! Email (`email_configs`): one message per notification over SMTP, as Alertmanager's
+//! email integration sends it.
+//!
+//! Connection security follows Alertmanager: port 465 means TLS from the first byte
+//! ("SMTPS"); otherwise `require_tls` (default true) demands STARTTLS and fails when the
+//! server does not offer it; with `require_tls: false` the session stays in plain text,
+//! and then a password may only go to a server on this machine (Go's `PlainAuth` rule,
+//! which Alertmanager inherits). The message has a text part and an HTML part. A 4xx SMTP
+//! reply or a lost connection is retried; a 5xx reply (a refused recipient, bad
+//! credentials) and a TLS failure are not.
+
+use std::{collections::BTreeMap, net::IpAddr};
+
+use lettre::{
+    AsyncSmtpTransport, AsyncTransport, Message as Mail, Tokio1Executor,
+    message::{
+        Mailbox, Mailboxes, MultiPart, SinglePart,
+        header::{ContentType, HeaderName, HeaderValue},
+    },
+    transport::smtp::{
+        authentication::{Credentials, Mechanism},
+        client::{Certificate, Tls, TlsParameters},
+        extension::ClientId,
+    },
+};
+use serde::{Deserialize, Serialize};
+
+use super::http::{error_chain, is_tls_failure};
+use crate::{
+    Kind,
+    channel::ConfigError,
+    config::{Secret, TlsConfig, yes},
+    deliver::{Attempt, AttemptError, Delivered, Reason},
+    message::{Markup, default_text, default_title},
+};
+
+/// `email_configs` entry. `html`, `text` and the `Subject` header, when given, are used
+/// as they are; a `Message` from the caller overrides the subject (its title) and the
+/// HTML part (its text).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    /// Whether resolved alerts are sent (default false, as Alertmanager).
+    #[serde(default)]
+    pub send_resolved: bool,
+    /// Recipients: one address or a comma-separated list (`Ops <ops@example.com>, …`).
+    pub to: String,
+    /// The sender's address.
+    pub from: String,
+    /// The name this host gives in `EHLO` (default `localhost`).
+    #[serde(default = "localhost")]
+    pub hello: String,
+    /// The SMTP server, `host:port`.
+    pub smarthost: String,
+    /// User name for SMTP AUTH (PLAIN or LOGIN); none means no AUTH.
+    #[serde(default)]
+    pub auth_username: Option<String>,
+    /// Password for SMTP AUTH.
+    #[serde(default)]
+    pub auth_password: Secret,
+    /// A file holding the password, instead of `auth_password`.
+    #[serde(default)]
+    pub auth_password_file: Option<std::path::PathBuf>,
+    /// Extra headers, and `Subject` instead of the default subject.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// The HTML part, instead of the alert list.
+    #[serde(default)]
+    pub html: Option<String>,
+    /// The text part, instead of the alert list.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Demand STARTTLS (default true). Ignored with TLS on connect.
+    #[serde(default = "yes")]
+    pub require_tls: bool,
+    /// TLS from the first byte; default: when the port is 465, as Alertmanager decides.
+    /// (Argus's own key: Alertmanager has no way to ask for it on another port.)
+    #[serde(default)]
+    pub tls_on_connect: Option<bool>,
+    /// Trusted authorities, the name to check, or skipping the check.
+    #[serde(default)]
+    pub tls_config: TlsConfig,
+}
+
+fn localhost() -> String {
+    "localhost".to_owned()
+}
+
+#[derive(Clone)]
+pub(crate) struct Email {
+    cfg: EmailConfig,
+    from: Mailbox,
+    to: Mailboxes,
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+}
+
+impl std::fmt::Debug for Email {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Email")
+            .field("smarthost", &self.cfg.smarthost)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Splits `host:port` (`[::1]:25` for IPv6).
+fn split_host_port(s: &str) -> Option<(String, u16)> {
+    let (host, port) = s.rsplit_once(':')?;
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if host.is_empty() {
+        return None;
+    }
+    Some((host.to_owned(), port.parse().ok()?))
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+impl Email {
+    pub fn new(c: &EmailConfig) -> Result<Self, ConfigError> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let err = |field, reason: String| ConfigError {
+            kind: Kind::Email,
+            field,
+            reason,
+        };
+        let to: Mailboxes =
+            c.to.parse()
+                .map_err(|e| err("to", format!("{:?}: {e}", c.to)))?;
+        if to.iter().next().is_none() {
+            return Err(err("to", "required".into()));
+        }
+        let from: Mailbox = c
+            .from
+            .parse()
+            .map_err(|e| err("from", format!("{:?}: {e}", c.from)))?;
+        let (host, port) = split_host_port(&c.smarthost)
+            .ok_or_else(|| err("smarthost", format!("{:?} is not host:port", c.smarthost)))?;
+        for name in c.headers.keys() {
+            HeaderName::new_from_ascii(name.clone())
+                .map_err(|_| err("headers", format!("{name:?} is not a header name")))?;
+        }
+
+        let tls_on_connect = c.tls_on_connect.unwrap_or(port == 465);
+        let tls_params = || -> Result<TlsParameters, ConfigError> {
+            let name = c
+                .tls_config
+                .server_name
+                .clone()
+                .unwrap_or_else(|| host.clone());
+            let mut b = TlsParameters::builder(name);
+            if let Some(path) = &c.tls_config.ca_file {
+                let pem = std::fs::read(path)
+                    .map_err(|e| err("tls_config.ca_file", format!("{}: {e}", path.display())))?;
+                let cert = Certificate::from_pem(&pem)
+                    .map_err(|e| err("tls_config.ca_file", format!("{}: {e}", path.display())))?;
+                b = b.add_root_certificate(cert);
+            }
+            b = b.dangerous_accept_invalid_certs(c.tls_config.insecure_skip_verify);
+            b.build_rustls()
+                .map_err(|e| err("tls_config", error_chain(&e)))
+        };
+        let tls = if tls_on_connect {
+            Tls::Wrapper(tls_params()?)
+        } else if c.require_tls {
+            Tls::Required(tls_params()?)
+        } else {
+            Tls::None
+        };
+
+        let password = match &c.auth_password_file {
+            Some(path) => Secret::new(
+                std::fs::read_to_string(path)
+                    .map_err(|e| err("auth_password_file", format!("{}: {e}", path.display())))?
+                    .trim_end_matches(['\r', '\n'])
+                    .to_owned(),
+            ),
+            None => c.auth_password.clone(),
+        };
+        let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.clone())
+            .port(port)
+            .tls(tls)
+            .hello_name(ClientId::Domain(c.hello.clone()))
+            // Each attempt is bounded from outside; lettre's own default is a minute.
+            .timeout(None);
+        if let Some(user) = &c.auth_username {
+            if !tls_on_connect && !c.require_tls && !is_loopback(&host) {
+                return Err(err(
+                    "require_tls",
+                    format!(
+                        "false with auth_username set: the password would cross the network \
+                         to {host} unencrypted"
+                    ),
+                ));
+            }
+            b = b
+                .credentials(Credentials::new(user.clone(), password.expose().to_owned()))
+                .authentication(vec![Mechanism::Plain, Mechanism::Login]);
+        }
+        Ok(Email {
+            cfg: c.clone(),
+            from,
+            to,
+            transport: b.build(),
+        })
+    }
+
+    /// The message for an attempt.
+    fn mail(&self, a: &Attempt<'_>) -> Result<Mail, AttemptError> {
+        let n = a.notification;
+        let header = |name: &str| {
+            self.cfg
+                .headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+        };
+        let subject = a
+            .message
+            .title
+            .clone()
+            .or_else(|| header("Subject"))
+            .unwrap_or_else(|| default_title(n));
+        let html = a
+            .message
+            .text
+            .clone()
+            .or_else(|| self.cfg.html.clone())
+            .unwrap_or_else(|| default_text(n, Markup::EmailHtml));
+        let text = self
+            .cfg
+            .text
+            .clone()
+            .unwrap_or_else(|| default_text(n, Markup::Plain));
+        let mut b = Mail::builder()
+            .from(self.from.clone())
+            .mailbox(lettre::message::header::To::from(self.to.clone()))
+            .subject(subject)
+            .message_id(Some(message_id(&self.from, a)));
+        for (name, value) in &self.cfg.headers {
+            if ["subject", "to", "from"].contains(&name.to_ascii_lowercase().as_str()) {
+                continue;
+            }
+            if let Ok(hn) = HeaderName::new_from_ascii(name.clone()) {
+                b = b.raw_header(HeaderValue::new(hn, value.clone()));
+            }
+        }
+        b.multipart(
+            MultiPart::alternative()
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_PLAIN)
+                        .body(text),
+                )
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_HTML)
+                        .body(html),
+                ),
+        )
+        .map_err(|e| AttemptError::new(Reason::Invalid, format!("building the message: {e}")))
+    }
+
+    pub async fn attempt(&self, a: Attempt<'_>) -> Result<Delivered, AttemptError> {
+        let mail = self.mail(&a)?;
+        match tokio::time::timeout(a.timeout, self.transport.send(mail)).await {
+            Err(_) => Err(AttemptError::timeout(a.timeout)),
+            Ok(Ok(resp)) => Ok(Delivered {
+                status: Some(u16::from(resp.code())),
+            }),
+            Ok(Err(e)) => Err(smtp_error(&e)),
+        }
+    }
+}
+
+/// How a failed SMTP session is judged: 4xx replies and lost connections may pass; 5xx
+/// replies, a server without STARTTLS and TLS failures (an untrusted certificate) will
+/// not.
+fn smtp_error(e: &lettre::transport::smtp::Error) -> AttemptError {
+    let msg = format!("smtp: {}", error_chain(e));
+    let status = e.status().map(u16::from);
+    let no_starttls = e.is_client() && e.to_string().contains("STARTTLS");
+    let err = if is_tls_failure(e) || e.is_tls() || no_starttls {
+        AttemptError::new(Reason::Tls, msg)
+    } else if e.is_transient() {
+        AttemptError::new(Reason::Smtp, msg).retryable()
+    } else if e.is_permanent() || e.is_client() {
+        AttemptError::new(Reason::Smtp, msg)
+    } else if e.is_timeout() {
+        AttemptError::new(Reason::Timeout, msg).retryable()
+    } else {
+        AttemptError::new(Reason::Network, msg).retryable()
+    };
+    match status {
+        Some(s) => err.status(s),
+        None => err,
+    }
+}
+
+/// `<ms.random@sender-domain>`: unique without a host name lookup.
+fn message_id(from: &Mailbox, a: &Attempt<'_>) -> String {
+    let mut r = [0u8; 8];
+    let _ = getrandom::fill(&mut r);
+    format!(
+        "<{}.{:016x}@{}>",
+        a.now.as_millisecond(),
+        u64::from_le_bytes(r),
+        from.email.domain()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smarthost_splits_host_and_port() {
+        assert_eq!(
+            split_host_port("smtp.example.com:587"),
+            Some(("smtp.example.com".into(), 587))
+        );
+        assert_eq!(split_host_port("[::1]:25"), Some(("::1".into(), 25)));
+        assert_eq!(split_host_port("smtp.example.com"), None);
+        assert_eq!(split_host_port(":25"), None);
+    }
+
+    #[test]
+    fn a_password_never_goes_out_in_plain_text() {
+        let c = EmailConfig {
+            send_resolved: false,
+            to: "ops@example.com".into(),
+            from: "argus@example.com".into(),
+            hello: localhost(),
+            smarthost: "smtp.example.com:25".into(),
+            auth_username: Some("argus".into()),
+            auth_password: Secret::new("pw"),
+            auth_password_file: None,
+            headers: BTreeMap::new(),
+            html: None,
+            text: None,
+            require_tls: false,
+            tls_on_connect: None,
+            tls_config: TlsConfig::default(),
+        };
+        let e = Email::new(&c).expect_err("refused");
+        assert_eq!(e.field, "require_tls");
+        let local = EmailConfig {
+            smarthost: "127.0.0.1:25".into(),
+            ..c
+        };
+        assert!(Email::new(&local).is_ok());
+    }
+}

@@ -1,0 +1,349 @@
+//! The notifier as the server runs it: [`argus_notify::Engine`] (Alertmanager's routing,
+//! grouping, inhibition, silences, maintenance windows and notification log) behind a
+//! lock, on the wall clock, with its state kept in the database so that a restart
+//! neither forgets a silence nor sends a notification again.
+//!
+//! Sending is a [`Sender`]'s job (the channels); the loop here only asks the engine what
+//! is due, hands each delivery to the sender, and tells the engine how it went.
+
+use crate::store::kv::Kv;
+use argus_notify::nflog::Snapshot;
+use argus_notify::silence::{PostableSilence, SilenceError, SilenceRecord};
+use argus_notify::{
+    Config, Delivery, Engine, EngineOptions, MaintenanceWindow, Matcher, PostableAlert, PutResult,
+};
+use jiff::Timestamp;
+use serde::Serialize;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Where each delivery goes: the channels.
+pub trait Sender: Send + Sync + 'static {
+    /// Sends `delivery` through its integration; `Err` with why when it failed.
+    fn send<'a>(
+        &'a self,
+        delivery: &'a Delivery,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+}
+
+/// The configuration used without `[alerting] notifier_file`: every alert is grouped
+/// and kept, and nothing is sent.
+pub const QUIET_CONFIG: &str = "route:\n  receiver: none\nreceivers:\n  - name: none\n";
+
+/// One delivery's outcome, kept for the API (the last [`KEPT_OUTCOMES`]).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Outcome {
+    pub at_ms: i64,
+    pub receiver: String,
+    pub integration: String,
+    pub group_key: String,
+    pub alerts: usize,
+    pub ok: bool,
+    pub error: Option<String>,
+    pub duration_ms: u64,
+}
+
+pub const KEPT_OUTCOMES: usize = 1000;
+
+const SILENCES: &str = "notifier.silences";
+const MAINTENANCE: &str = "notifier.maintenance";
+const NFLOG: &str = "notifier.nflog";
+
+/// Why an API change to the notifier was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum NotifierFault {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Store(String),
+}
+
+pub struct Notifier {
+    engine: Mutex<Engine>,
+    kv: Kv,
+    sender: Arc<dyn Sender>,
+    outcomes: Mutex<VecDeque<Outcome>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Notifier {
+    /// The notifier for `config`, with the silences, maintenance windows and notification
+    /// log the database kept.
+    pub async fn open(
+        config: Config,
+        external_url: &str,
+        kv: Kv,
+        sender: Arc<dyn Sender>,
+    ) -> Result<Notifier, String> {
+        let now = Timestamp::now();
+        let mut engine = Engine::new(
+            config,
+            EngineOptions {
+                external_url: external_url.to_string(),
+            },
+            now,
+        );
+        let err = |e: crate::store::kv::KvError| e.to_string();
+        if let Some((records, _)) = kv.get::<Vec<SilenceRecord>>(SILENCES).await.map_err(err)? {
+            engine
+                .silences
+                .restore(records, now)
+                .map_err(|e| format!("stored silences: {e}"))?;
+        }
+        if let Some((windows, _)) = kv
+            .get::<Vec<MaintenanceWindow>>(MAINTENANCE)
+            .await
+            .map_err(err)?
+        {
+            for w in windows {
+                engine
+                    .maintenance
+                    .set(w)
+                    .map_err(|e| format!("stored maintenance window: {e}"))?;
+            }
+        }
+        if let Some((snapshot, _)) = kv.get::<Snapshot>(NFLOG).await.map_err(err)? {
+            engine.restore_nflog(snapshot, now);
+        }
+        Ok(Notifier {
+            engine: Mutex::new(engine),
+            kv,
+            sender,
+            outcomes: Mutex::new(VecDeque::new()),
+        })
+    }
+
+    /// Takes alerts in (from rules, or posted as to an Alertmanager).
+    pub fn put_alerts(&self, alerts: Vec<PostableAlert>) -> PutResult {
+        lock(&self.engine).put_alerts(alerts, Timestamp::now())
+    }
+
+    /// The alerts held, in the shape of Alertmanager's `GET /api/v2/alerts`.
+    pub fn alerts_v2(&self) -> serde_json::Value {
+        let now = Timestamp::now();
+        let engine = lock(&self.engine);
+        let fmt = argus_notify::gojson::rfc3339_millis;
+        let list: Vec<serde_json::Value> = engine
+            .alerts()
+            .filter(|a| !a.resolved_at(now))
+            .map(|a| {
+                let mute = engine.mute_status(a, now);
+                let receivers: Vec<serde_json::Value> = engine
+                    .dispatcher()
+                    .route()
+                    .match_alert(&a.labels)
+                    .iter()
+                    .map(|r| serde_json::json!({ "name": r.opts.receiver }))
+                    .collect();
+                serde_json::json!({
+                    "annotations": a.annotations,
+                    "endsAt": a.ends_at.map(fmt),
+                    "fingerprint": argus_notify::labels::fingerprint_hex(a.fingerprint()),
+                    "receivers": receivers,
+                    "startsAt": fmt(a.starts_at),
+                    "status": {
+                        "inhibitedBy": mute.inhibited_by,
+                        "silencedBy": mute.silenced_by,
+                        "maintenance": mute.maintenance,
+                        "state": if mute.is_muted() { "suppressed" } else { "active" },
+                    },
+                    "updatedAt": fmt(a.updated_at),
+                    "generatorURL": a.generator_url,
+                    "labels": a.labels,
+                })
+            })
+            .collect();
+        serde_json::Value::Array(list)
+    }
+
+    /// Silences matching every filter matcher, in Alertmanager's order.
+    pub fn silences(&self, filter: &[Matcher]) -> serde_json::Value {
+        let engine = lock(&self.engine);
+        serde_json::to_value(engine.silences.list(filter, Timestamp::now())).unwrap_or_default()
+    }
+
+    /// One silence, in API form.
+    pub fn silence(&self, id: &str) -> Option<serde_json::Value> {
+        let engine = lock(&self.engine);
+        engine
+            .silences
+            .get(id)
+            .map(|s| serde_json::to_value(s.to_api(Timestamp::now())).unwrap_or_default())
+    }
+
+    /// Creates or updates a silence; its id.
+    pub async fn set_silence(&self, post: PostableSilence) -> Result<String, NotifierFault> {
+        let id = {
+            let mut engine = lock(&self.engine);
+            engine
+                .silences
+                .set(post, Timestamp::now())
+                .map_err(silence_fault)?
+        };
+        self.save_silences().await?;
+        Ok(id)
+    }
+
+    /// Expires a silence now.
+    pub async fn expire_silence(&self, id: &str) -> Result<(), NotifierFault> {
+        {
+            let mut engine = lock(&self.engine);
+            engine
+                .silences
+                .expire(id, Timestamp::now())
+                .map_err(silence_fault)?;
+        }
+        self.save_silences().await
+    }
+
+    async fn save_silences(&self) -> Result<(), NotifierFault> {
+        let records = lock(&self.engine).silences.snapshot(Timestamp::now());
+        self.kv
+            .put(SILENCES, &records)
+            .await
+            .map_err(|e| NotifierFault::Store(e.to_string()))
+    }
+
+    /// Every maintenance window, with whether it is open now.
+    pub fn maintenance(&self) -> serde_json::Value {
+        let now = Timestamp::now();
+        let engine = lock(&self.engine);
+        let list: Vec<serde_json::Value> = engine
+            .maintenance
+            .list()
+            .map(|w| {
+                let mut v = serde_json::to_value(&w.window).unwrap_or_default();
+                v["open"] = w.is_open(now).into();
+                v
+            })
+            .collect();
+        serde_json::Value::Array(list)
+    }
+
+    /// Adds or replaces a maintenance window (a new id when it has none); its id.
+    pub async fn set_maintenance(
+        &self,
+        mut window: MaintenanceWindow,
+    ) -> Result<String, NotifierFault> {
+        if window.id.is_empty() {
+            window.id = argus_notify::silence::new_uuid();
+        }
+        let id = window.id.clone();
+        lock(&self.engine)
+            .maintenance
+            .set(window)
+            .map_err(|e| NotifierFault::Invalid(e.to_string()))?;
+        self.save_maintenance().await?;
+        Ok(id)
+    }
+
+    /// Removes a maintenance window.
+    pub async fn remove_maintenance(&self, id: &str) -> Result<(), NotifierFault> {
+        if !lock(&self.engine).maintenance.remove(id) {
+            return Err(NotifierFault::NotFound(format!(
+                "no maintenance window {id:?}"
+            )));
+        }
+        self.save_maintenance().await
+    }
+
+    async fn save_maintenance(&self) -> Result<(), NotifierFault> {
+        let windows: Vec<MaintenanceWindow> = lock(&self.engine)
+            .maintenance
+            .list()
+            .map(|w| w.window.clone())
+            .collect();
+        self.kv
+            .put(MAINTENANCE, &windows)
+            .await
+            .map_err(|e| NotifierFault::Store(e.to_string()))
+    }
+
+    /// The last deliveries, newest first.
+    pub fn outcomes(&self) -> Vec<Outcome> {
+        lock(&self.outcomes).iter().rev().cloned().collect()
+    }
+
+    /// Sends what is due, once: each delivery through the sender, then the engine is told
+    /// how it went and the notification log saved. Returns how many were attempted.
+    pub async fn tick(&self) -> usize {
+        let due = lock(&self.engine).tick(Timestamp::now());
+        if due.is_empty() {
+            return 0;
+        }
+        let sends = due.iter().map(|d| async move {
+            let started = std::time::Instant::now();
+            let r = self.sender.send(d).await;
+            (d, r, started.elapsed())
+        });
+        let results = futures_util::future::join_all(sends).await;
+        let n = results.len();
+        {
+            let mut engine = lock(&self.engine);
+            let mut outcomes = lock(&self.outcomes);
+            for (d, r, took) in &results {
+                engine.delivered(d, r.is_ok(), Timestamp::now());
+                if let Err(e) = r {
+                    tracing::warn!(receiver = %d.integration.receiver, integration = %d.integration.integration, error = %e, "notification failed");
+                }
+                outcomes.push_back(Outcome {
+                    at_ms: argus_core::now_ms(),
+                    receiver: d.integration.receiver.clone(),
+                    integration: d.integration.integration.clone(),
+                    group_key: d.group_key.clone(),
+                    alerts: d.notification.alerts.len(),
+                    ok: r.is_ok(),
+                    error: r.as_ref().err().cloned(),
+                    duration_ms: took.as_millis() as u64,
+                });
+                while outcomes.len() > KEPT_OUTCOMES {
+                    outcomes.pop_front();
+                }
+            }
+        }
+        let snapshot = lock(&self.engine).nflog_snapshot();
+        if let Err(e) = self.kv.put(NFLOG, &snapshot).await {
+            tracing::error!(error = %e, "cannot save the notification log");
+        }
+        n
+    }
+
+    /// Ticks until `stop`: at least once a second, sooner when the engine says so.
+    pub async fn run(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            self.tick().await;
+            let due = lock(&self.engine).next_due();
+            let wait = due
+                .duration_since(Timestamp::now())
+                .as_millis()
+                .clamp(10, 1000) as u64;
+            tokio::select! {
+                _ = async { let _ = stop.wait_for(|s| *s).await; } => return,
+                _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
+            }
+        }
+    }
+}
+
+fn silence_fault(e: SilenceError) -> NotifierFault {
+    match e {
+        SilenceError::NotFound(_) => NotifierFault::NotFound(e.to_string()),
+        other => NotifierFault::Invalid(other.to_string()),
+    }
+}
+
+/// The notifier's configuration: `path`'s Alertmanager file, or the quiet one.
+pub fn load_config(path: &str) -> Result<Config, String> {
+    if path.is_empty() {
+        return Config::load(QUIET_CONFIG, "built-in").map_err(|e| e.to_string());
+    }
+    Config::load_file(path).map_err(|e| e.to_string())
+}

@@ -1,0 +1,158 @@
+//! Alerting over HTTP, in the shapes its clients already speak:
+//!
+//! - Alertmanager's v2 API: `POST/GET /api/v2/alerts` (Prometheus can send its alerts
+//!   here), `GET/POST /api/v2/silences`, `GET/DELETE /api/v2/silence/{id}` (amtool and
+//!   Grafana work unchanged);
+//! - Argus's own: `/api/argus/maintenance[/{id}]` (maintenance windows) and
+//!   `GET /api/argus/notifications` (the last deliveries and how they went).
+//!
+//! (`/api/v1/rules` and `/api/v1/alerts`, Prometheus's, are in [`super::metadata`].)
+
+use super::error::ApiError;
+use super::users::body;
+use crate::alerting::notifier::NotifierFault;
+use crate::state::AppState;
+use crate::store::tokens::Access;
+use argus_notify::silence::PostableSilence;
+use argus_notify::{MaintenanceWindow, PostableAlert};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde_json::{Value, json};
+
+impl From<NotifierFault> for ApiError {
+    fn from(e: NotifierFault) -> ApiError {
+        match e {
+            NotifierFault::Invalid(m) => ApiError::BadRequest(m),
+            NotifierFault::NotFound(m) => ApiError::Missing(m),
+            NotifierFault::Store(m) => ApiError::Internal(m),
+        }
+    }
+}
+
+/// `POST /api/v2/alerts`: alerts as Prometheus sends them to an Alertmanager. Valid ones
+/// are taken even when others are not (as Alertmanager does); the invalid ones make a
+/// 400 naming each.
+pub async fn post_alerts(
+    State(state): State<AppState>,
+    bytes: axum::body::Bytes,
+) -> Result<StatusCode, ApiError> {
+    let alerts: Vec<PostableAlert> = body(&bytes)?;
+    let r = state.alerting.notifier.put_alerts(alerts);
+    if !r.errors.is_empty() {
+        let why: Vec<String> = r.errors.iter().map(|e| e.to_string()).collect();
+        return Err(ApiError::BadRequest(why.join("; ")));
+    }
+    Ok(StatusCode::OK)
+}
+
+/// `GET /api/v2/alerts`: the alerts the notifier holds, with what mutes each.
+pub async fn get_alerts(State(state): State<AppState>) -> Json<Value> {
+    Json(state.alerting.notifier.alerts_v2())
+}
+
+/// `GET /api/v2/silences[?filter=<matcher>…]`.
+pub async fn list_silences(
+    State(state): State<AppState>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<Json<Value>, ApiError> {
+    let mut filter = Vec::new();
+    for (k, v) in &params {
+        if k != "filter" {
+            return Err(ApiError::BadRequest(format!(
+                "parameter {k:?}: unknown; use filter"
+            )));
+        }
+        filter.push(argus_notify::matcher::parse_matcher(v).map_err(|e| {
+            ApiError::BadRequest(format!("parameter \"filter\": {v:?}: {e}"))
+        })?);
+    }
+    Ok(Json(state.alerting.notifier.silences(&filter)))
+}
+
+/// `POST /api/v2/silences`: creates a silence (or updates the one whose `id` it gives):
+/// `{"silenceID": "…"}`. The author is the caller when `createdBy` is empty.
+pub async fn post_silence(
+    State(state): State<AppState>,
+    Extension(access): Extension<Access>,
+    bytes: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let mut post: PostableSilence = body(&bytes)?;
+    if post.created_by.is_empty() {
+        post.created_by = access.actor().into_owned();
+    }
+    let id = state.alerting.notifier.set_silence(post).await?;
+    Ok(Json(json!({ "silenceID": id })))
+}
+
+pub async fn get_silence(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    state
+        .alerting
+        .notifier
+        .silence(&id)
+        .map(Json)
+        .ok_or_else(|| ApiError::Missing(format!("silence {id:?} not found")))
+}
+
+/// `DELETE /api/v2/silence/{id}`: expires it now.
+pub async fn expire_silence(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.alerting.notifier.expire_silence(&id).await?;
+    Ok(StatusCode::OK)
+}
+
+/// `GET /api/argus/maintenance`.
+pub async fn list_maintenance(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({ "status": "success", "data": state.alerting.notifier.maintenance() }))
+}
+
+/// `POST /api/argus/maintenance`: a new window (201 with its id).
+pub async fn create_maintenance(
+    State(state): State<AppState>,
+    Extension(access): Extension<Access>,
+    bytes: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let mut w: MaintenanceWindow = body(&bytes)?;
+    if w.created_by.is_empty() {
+        w.created_by = access.actor().into_owned();
+    }
+    let id = state.alerting.notifier.set_maintenance(w).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "status": "success", "data": { "id": id } })),
+    ))
+}
+
+/// `PUT /api/argus/maintenance/{id}`: replaces a window.
+pub async fn put_maintenance(
+    State(state): State<AppState>,
+    Extension(access): Extension<Access>,
+    Path(id): Path<String>,
+    bytes: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let mut w: MaintenanceWindow = body(&bytes)?;
+    w.id = id;
+    if w.created_by.is_empty() {
+        w.created_by = access.actor().into_owned();
+    }
+    let id = state.alerting.notifier.set_maintenance(w).await?;
+    Ok(Json(json!({ "status": "success", "data": { "id": id } })))
+}
+
+pub async fn delete_maintenance(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.alerting.notifier.remove_maintenance(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/argus/notifications`: the last deliveries, newest first.
+pub async fn notifications(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({ "status": "success", "data": state.alerting.notifier.outcomes() }))
+}
