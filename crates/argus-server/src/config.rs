@@ -260,3 +260,36 @@ impl Default for InventoryConfig {
         }
     }
 }
+
+/// `[alerting]`: rules, where alerts go, and Argus's own routing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertingConfig {
+    /// Prometheus rule files, as globs (relative ones from the working directory). Read at
+    /// start; a file that does not load stops the start with its file, line and reason.
+    pub rule_files: Vec<String>,
+    /// The interval of rule groups that set none, in seconds (Prometheus's
+    /// `evaluation_interval`).
+    pub evaluation_interval_secs: u64,
+    /// An Alertmanager 0.25 configuration file (route tree, receivers, inhibit rules, time
+    /// intervals) for Argus's own notifications. Empty: alerts are kept and listed, and
+    /// notify no one.
+    pub notifier_file: String,
+    /// External Alertmanagers that also get every alert (their v2 API), e.g.
+    /// `["http://alertmanager:9093"]`.
+    pub alertmanagers: Vec<String>,
+    /// The URL alerts and notifications link back to. Empty: the server's own URL.
+    pub external_url: String,
+}
+
+impl Default for AlertingConfig {
+    fn default() -> Self {
+        AlertingConfig {
+            rule_files: Vec::new(),
+            evaluation_interval_secs: 15,
+            notifier_file: String::new(),
+            alertmanagers: Vec::new(),
+            external_url: String::new(),
+        }
+    }
+}

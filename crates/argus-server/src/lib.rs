@@ -34,8 +34,8 @@ pub mod store;
 pub mod telemetry;
 
 pub use config::{
-    AuthConfig, DatabaseConfig, InventoryConfig, QueryConfig, ServerConfig, StorageConfig,
-    TokenConfig,
+    AlertingConfig, AuthConfig, DatabaseConfig, InventoryConfig, QueryConfig, ServerConfig,
+    StorageConfig, TokenConfig,
 };
 pub use http::{router, serve, status_router};
 pub use state::AppState;

@@ -44,6 +44,8 @@ pub struct AppState {
     pub rules: Arc<Rules>,
     /// `server.max_body_bytes`: the largest request body, after decompression.
     pub max_body_bytes: usize,
+    /// Rules, the notifier and the external Alertmanagers.
+    pub alerting: Arc<crate::alerting::Alerting>,
     /// PromQL limits and defaults (`[query]`).
     pub query: argus_promql::EngineOptions,
 }

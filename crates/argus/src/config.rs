@@ -5,8 +5,8 @@
 
 use argus_agent::AgentConfig;
 use sections::{
-    AuthConfig, DatabaseConfig, HandlersConfig, InventoryConfig, QueryConfig, QueueConfig,
-    ServerConfig, StorageConfig,
+    AlertingConfig, AuthConfig, DatabaseConfig, HandlersConfig, InventoryConfig, QueryConfig,
+    QueueConfig, ServerConfig, StorageConfig,
 };
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 mod sections {
     pub use argus_server::pipeline::{HandlersConfig, QueueConfig};
     pub use argus_server::{
-        AuthConfig, DatabaseConfig, InventoryConfig, QueryConfig, ServerConfig, StorageConfig,
+        AlertingConfig, AuthConfig, DatabaseConfig, InventoryConfig, QueryConfig, ServerConfig,
+        StorageConfig,
     };
 }
 
@@ -32,6 +33,7 @@ mod sections {
     pub type DatabaseConfig = toml::Table;
     pub type AuthConfig = toml::Table;
     pub type InventoryConfig = toml::Table;
+    pub type AlertingConfig = toml::Table;
 }
 use std::path::{Path, PathBuf};
 
@@ -71,6 +73,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// `[inventory]`: the host inventory.
     pub inventory: InventoryConfig,
+    /// `[alerting]`: rules and notifications.
+    pub alerting: AlertingConfig,
 }
 
 impl Default for Config {
@@ -87,6 +91,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             auth: AuthConfig::default(),
             inventory: InventoryConfig::default(),
+            alerting: AlertingConfig::default(),
         }
     }
 }

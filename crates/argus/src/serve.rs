@@ -124,6 +124,8 @@ struct Started {
     db: Arc<argus_server::store::db::Database>,
     /// The inventory series writer, when this process runs it.
     inventory: Option<tokio::task::JoinHandle<()>>,
+    /// Rule evaluation, routing and notifications.
+    alerting: tokio::task::JoinHandle<()>,
     /// The embedded engine; `None` with remote storage.
     tsdb: Option<Arc<argus_tsdb::Db>>,
     maintenance: Option<argus_tsdb::db::Maintenance>,
@@ -140,6 +142,7 @@ impl Started {
         if let Some(i) = self.inventory {
             i.await?;
         }
+        self.alerting.await?;
         self.db.close().await;
         drop(self.maintenance);
         if let Some(db) = self.tsdb {
@@ -223,7 +226,52 @@ async fn start_server(
         queue.clone(),
         &config.queue,
     ));
+    // Rules are evaluated where the handlers run (the store is written there); every
+    // process takes alerts posted as to an Alertmanager, and silences.
+    let query_opts = config.query.engine_options(config.server.lookback_secs);
+    let alerting_cfg = argus_server::AlertingConfig {
+        rule_files: if role.runs_handlers() {
+            config.alerting.rule_files.clone()
+        } else {
+            Vec::new()
+        },
+        ..config.alerting.clone()
+    };
+    let external_url = if config.alerting.external_url.is_empty() {
+        format!("http://{addr}")
+    } else {
+        config.alerting.external_url.clone()
+    };
+    let (manager, notifier_config) = argus_server::alerting::Alerting::load(
+        &alerting_cfg,
+        store.clone(),
+        query_opts.clone(),
+        &external_url,
+    )
+    .map_err(|e| crate::config::ConfigError {
+        file: "[alerting]".into(),
+        message: e.to_string(),
+    })?;
+    let notifier = argus_server::alerting::notifier::Notifier::open(
+        notifier_config,
+        &external_url,
+        argus_server::store::kv::Kv::new(database.clone()),
+        Arc::new(
+            argus_server::alerting::channels::ChannelSender::from_file(
+                &config.alerting.notifier_file,
+            )
+            .map_err(anyhow::Error::msg)?,
+        ),
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
+    let alerting = Arc::new(
+        argus_server::alerting::Alerting::new(manager, notifier, &config.alerting.alertmanagers)
+            .map_err(anyhow::Error::msg)?,
+    );
+    let alerting_task = alerting.start(stop.clone());
     let state = AppState {
+        alerting,
         store,
         tsdb: db.clone(),
         pipeline: pipeline.clone(),
@@ -237,7 +285,7 @@ async fn start_server(
         telemetry: argus_server::telemetry::Telemetry::new(),
         rules: Arc::new(argus_server::ingest::Rules::from_config(&config.server)),
         max_body_bytes: config.server.max_body_bytes,
-        query: config.query.engine_options(config.server.lookback_secs),
+        query: query_opts,
     };
     let consumers = role.runs_handlers().then(|| {
         let targets = Arc::new(argus_server::pipeline::apply::Targets {
@@ -289,6 +337,7 @@ async fn start_server(
         consumers,
         db: database,
         inventory,
+        alerting: alerting_task,
         tsdb: db,
         maintenance,
     })

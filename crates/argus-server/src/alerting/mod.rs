@@ -1,6 +1,171 @@
-//! Alerting as the server runs it. For now: sending alerts to external Alertmanagers
-//! ([`alertmanagers`]), so a team can keep its own (`[alerting] alertmanagers`).
-//! Rule evaluation (argus-rules) and Argus's own routing and notifications (argus-notify,
-//! argus-channels) are wired in here as they land.
+//! Alerting as the server runs it:
+//!
+//! ```text
+//! rule files ──► argus_rules::Manager ──► alerts ──┬──► Notifier (argus_notify: routes,
+//!   (every group on its slot, on the store)        │    groups, silences, maintenance)
+//!                                                  │      └──► channels
+//!                                                  └──► external Alertmanagers (v2 API)
+//! ```
+//!
+//! Prometheus can also send its alerts here, as to an Alertmanager (`POST /api/v2/alerts`):
+//! they join the notifier beside Argus's own.
 
 pub mod alertmanagers;
+pub mod channels;
+pub mod notifier;
+
+use crate::config::AlertingConfig;
+use alertmanagers::Alertmanagers;
+use argus_core::Storage;
+use argus_notify::PostableAlert;
+use argus_rules::group::EvalOptions;
+use argus_rules::manager::{Manager, SystemClock};
+use argus_rules::rule::NotifyAlert;
+use notifier::Notifier;
+use std::sync::{Arc, Mutex};
+
+/// The rules, the notifier and where else alerts go.
+pub struct Alerting {
+    pub rules: Arc<Mutex<Manager>>,
+    pub notifier: Arc<Notifier>,
+    alertmanagers: Option<Alertmanagers>,
+}
+
+/// Why alerting cannot start: every problem found, each naming its file and line.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.join("\n"))]
+pub struct AlertingError(pub Vec<String>);
+
+/// A rule alert as the notifier and Alertmanagers take it.
+fn postable(a: &NotifyAlert) -> PostableAlert {
+    let ts = |ns: i64| jiff::Timestamp::from_nanosecond(i128::from(ns)).ok();
+    PostableAlert {
+        labels: a
+            .labels
+            .iter()
+            .map(|l| (l.name.clone(), l.value.clone()))
+            .collect(),
+        annotations: a.annotations.clone(),
+        starts_at: a.starts_at_ns.and_then(ts),
+        ends_at: a.ends_at_ns.and_then(ts),
+        generator_url: a.generator_url.clone(),
+    }
+}
+
+fn for_alertmanager(a: &NotifyAlert) -> alertmanagers::Alert {
+    alertmanagers::Alert {
+        labels: a
+            .labels
+            .iter()
+            .map(|l| (l.name.clone(), l.value.clone()))
+            .collect(),
+        annotations: a.annotations.clone(),
+        starts_at_ms: a.starts_at_ns.map_or(0, |n| n / 1_000_000),
+        ends_at_ms: a.ends_at_ns.map(|n| n / 1_000_000),
+        generator_url: a.generator_url.clone(),
+    }
+}
+
+impl Alerting {
+    /// Loads the rule files and the notifier's configuration; any error stops here with
+    /// every problem listed, so a bad file never starts a server that alerts on nothing.
+    pub fn load(
+        config: &AlertingConfig,
+        store: Arc<dyn Storage>,
+        query: argus_promql::EngineOptions,
+        external_url: &str,
+    ) -> Result<(Manager, argus_notify::Config), AlertingError> {
+        let mut errors = Vec::new();
+        let groups =
+            match argus_rules::file::load_rule_files(&config.rule_files, std::path::Path::new("."))
+            {
+                Ok(g) => g,
+                Err(es) => {
+                    errors.extend(es.iter().map(|e| e.to_string()));
+                    Vec::new()
+                }
+            };
+        let notifier = notifier::load_config(&config.notifier_file).map_err(|e| vec![e]);
+        let opts = EvalOptions {
+            evaluation_interval: argus_rules::duration::PromDuration(
+                (config.evaluation_interval_secs.max(1) as i64) * 1000,
+            ),
+            external_url: external_url.to_string(),
+            ..EvalOptions::default()
+        };
+        let mut manager = Manager::new(store, query, opts);
+        if errors.is_empty()
+            && let Err(es) = manager.reload(groups, now_ns())
+        {
+            errors.extend(es);
+        }
+        match notifier {
+            Ok(n) if errors.is_empty() => Ok((manager, n)),
+            Ok(_) => Err(AlertingError(errors)),
+            Err(e) => {
+                errors.extend(e);
+                Err(AlertingError(errors))
+            }
+        }
+    }
+
+    pub fn new(
+        manager: Manager,
+        notifier: Notifier,
+        alertmanagers: &[String],
+    ) -> Result<Alerting, String> {
+        let alertmanagers = if alertmanagers.is_empty() {
+            None
+        } else {
+            Some(Alertmanagers::new(alertmanagers)?)
+        };
+        Ok(Alerting {
+            rules: Arc::new(Mutex::new(manager)),
+            notifier: Arc::new(notifier),
+            alertmanagers,
+        })
+    }
+
+    /// Alerts of one evaluation, to the notifier and the external Alertmanagers.
+    pub async fn route(&self, alerts: Vec<NotifyAlert>) {
+        let r = self
+            .notifier
+            .put_alerts(alerts.iter().map(postable).collect());
+        for e in r.errors {
+            tracing::warn!(error = %e, "an alert of the rules was refused by the notifier");
+        }
+        if let Some(ams) = &self.alertmanagers {
+            let list: Vec<alertmanagers::Alert> = alerts.iter().map(for_alertmanager).collect();
+            if let Err(e) = ams.send(&list).await {
+                tracing::warn!(error = %e, "alerts not sent to the Alertmanagers");
+            }
+        }
+    }
+
+    /// Runs the rule evaluation, the routing of its alerts and the notifier until `stop`.
+    pub fn start(
+        self: &Arc<Self>,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<NotifyAlert>>(64);
+        let rules = tokio::spawn(argus_rules::manager::run(
+            self.rules.clone(),
+            Arc::new(SystemClock),
+            tx,
+            stop.clone(),
+        ));
+        let notifier = tokio::spawn(self.notifier.clone().run(stop));
+        let me = self.clone();
+        tokio::spawn(async move {
+            while let Some(alerts) = rx.recv().await {
+                me.route(alerts).await;
+            }
+            let _ = rules.await;
+            let _ = notifier.await;
+        })
+    }
+}
+
+fn now_ns() -> i64 {
+    argus_core::now_ms().saturating_mul(1_000_000)
+}

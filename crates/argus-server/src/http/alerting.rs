@@ -63,9 +63,10 @@ pub async fn list_silences(
                 "parameter {k:?}: unknown; use filter"
             )));
         }
-        filter.push(argus_notify::matcher::parse_matcher(v).map_err(|e| {
-            ApiError::BadRequest(format!("parameter \"filter\": {v:?}: {e}"))
-        })?);
+        filter.push(
+            argus_notify::matcher::parse_matcher(v)
+                .map_err(|e| ApiError::BadRequest(format!("parameter \"filter\": {v:?}: {e}")))?,
+        );
     }
     Ok(Json(state.alerting.notifier.silences(&filter)))
 }

@@ -137,22 +137,29 @@ pub async fn query_exemplars(p: Params) -> Result<Response, PromError> {
     Ok(json_response(r#"{"status":"success","data":[]}"#.into()))
 }
 
-/// `/api/v1/rules`: the server has no recording or alerting rules of its own yet, so the
-/// answer is Prometheus's with none loaded (Grafana's alerting UI asks for it).
-pub async fn rules(p: Params) -> Result<Response, PromError> {
-    match p.get("type").map(str::to_lowercase).as_deref() {
-        None | Some("" | "alert" | "record") => Ok(json_response(
-            r#"{"status":"success","data":{"groups":[]}}"#.into(),
-        )),
-        Some(other) => Err(PromError::bad_data(format!(
-            "invalid parameter \"type\": not supported value {other:?}"
-        ))),
+/// `/api/v1/rules[?type=alert|record]`: the rule groups, their rules and alerts, as
+/// Prometheus answers it.
+pub async fn rules(State(state): State<AppState>, p: Params) -> Result<Response, PromError> {
+    let typ = p.get("type").map(str::to_lowercase);
+    let m = state
+        .alerting
+        .rules
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    match argus_rules::api::rules_json(&m, typ.as_deref().filter(|t| !t.is_empty())) {
+        Ok(body) => Ok(json_response(body)),
+        Err(e) => Err(PromError::bad_data(e.message)),
     }
 }
 
-/// `/api/v1/alerts`: no alerting rules, so no alerts (Prometheus's answer with none).
-pub async fn alerts() -> Response {
-    json_response(r#"{"status":"success","data":{"alerts":[]}}"#.into())
+/// `/api/v1/alerts`: the pending and firing alerts of the rules, as Prometheus answers it.
+pub async fn alerts(State(state): State<AppState>) -> Response {
+    let m = state
+        .alerting
+        .rules
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    json_response(argus_rules::api::alerts_json(&m))
 }
 
 /// `/api/v1/status/buildinfo`, in Prometheus's shape. `version` is the Prometheus API

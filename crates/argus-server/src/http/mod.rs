@@ -10,11 +10,13 @@
 //! | [`analysis`] | `/api/argus/analysis/*`, `/api/argus/hosts/{host}/summary` |
 //! | [`events`] | `/api/argus/events` |
 //! | [`hosts`] | `/api/argus/heartbeat`, `/api/argus/hosts[/{id}]`, `/api/argus/locations`, `/api/argus/groups`, `/api/argus/agent/*` |
+//! | [`alerting`] | `/api/v2/alerts`, `/api/v2/silences`, `/api/v2/silence/{id}` (Alertmanager's), `/api/argus/maintenance[/{id}]`, `/api/argus/notifications` |
 //! | [`users`] | `/api/argus/login`, `/logout`, `/me`, `/users[/{name}]`, `/tokens[/{id}]`, `/audit` |
 //! | [`admin`] | `/api/argus/admin/*` |
 //! | [`status`] | `/health`, `/metrics` |
 
 pub mod admin;
+pub mod alerting;
 pub mod analysis;
 pub mod auth;
 pub mod body;
@@ -125,6 +127,27 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/argus/tokens/{id}", delete(users::revoke_token))
         .route("/api/argus/audit", get(users::audit))
+        .route(
+            "/api/v2/alerts",
+            get(alerting::get_alerts).post(alerting::post_alerts),
+        )
+        .route(
+            "/api/v2/silences",
+            get(alerting::list_silences).post(alerting::post_silence),
+        )
+        .route(
+            "/api/v2/silence/{id}",
+            get(alerting::get_silence).delete(alerting::expire_silence),
+        )
+        .route(
+            "/api/argus/maintenance",
+            get(alerting::list_maintenance).post(alerting::create_maintenance),
+        )
+        .route(
+            "/api/argus/maintenance/{id}",
+            axum::routing::put(alerting::put_maintenance).delete(alerting::delete_maintenance),
+        )
+        .route("/api/argus/notifications", get(alerting::notifications))
         .route("/api/argus/analysis/by-label", get(analysis::by_label))
         .route("/api/argus/analysis/top", get(analysis::top))
         .route("/api/argus/hosts/{host}/summary", get(analysis::summary))

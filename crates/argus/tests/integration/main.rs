@@ -2,6 +2,7 @@
 //! start the real `argus` binary as a process on a free port with a temporary data dir.
 
 mod agent;
+mod alerting;
 mod analysis;
 mod common;
 mod config;

@@ -1,0 +1,178 @@
+//! The notifier's [`Sender`]: each delivery through its channel (argus-channels), built
+//! from the `receivers` of the notifier file. The notifier's engine decided what to
+//! send; this only finds the channel the delivery names (receiver, integration kind and
+//! its index) and hands the notification over.
+//!
+//! Alertmanager lets `global` give defaults (`smtp_smarthost`, `slack_api_url`, …): they
+//! are filled into each receiver's entries that lack them before the channels are built.
+//! A receiver whose channels cannot be built (a kind Argus cannot send, such as
+//! PagerDuty) is logged at start; its deliveries then fail with the reason.
+
+use super::notifier::Sender;
+use argus_channels::{Channel, ReceiverConfig};
+use argus_notify::Delivery;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+
+type Key = (String, String, u32);
+
+pub struct ChannelSender {
+    channels: HashMap<Key, Channel>,
+    /// Receivers that could not be built, and why.
+    broken: HashMap<String, String>,
+}
+
+/// `global` keys Alertmanager uses as defaults, by integration kind: (global key, key).
+const DEFAULTS: &[(&str, &str, &str)] = &[
+    ("email_configs", "smtp_from", "from"),
+    ("email_configs", "smtp_smarthost", "smarthost"),
+    ("email_configs", "smtp_hello", "hello"),
+    ("email_configs", "smtp_auth_username", "auth_username"),
+    ("email_configs", "smtp_auth_password", "auth_password"),
+    ("email_configs", "smtp_require_tls", "require_tls"),
+    ("slack_configs", "slack_api_url", "api_url"),
+    ("telegram_configs", "telegram_api_url", "api_url"),
+];
+
+impl ChannelSender {
+    /// No channels: the notifier without a file (it has no integrations either).
+    pub fn empty() -> ChannelSender {
+        ChannelSender {
+            channels: HashMap::new(),
+            broken: HashMap::new(),
+        }
+    }
+
+    /// The channels of the notifier file at `path` (empty: none).
+    pub fn from_file(path: &str) -> Result<ChannelSender, String> {
+        if path.is_empty() {
+            return Ok(ChannelSender::empty());
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+        ChannelSender::from_yaml(&text, path)
+    }
+
+    pub fn from_yaml(text: &str, file: &str) -> Result<ChannelSender, String> {
+        let doc: serde_json::Value =
+            serde_norway::from_str(text).map_err(|e| format!("{file}: {e}"))?;
+        let global = doc.get("global").cloned().unwrap_or_default();
+        let mut out = ChannelSender::empty();
+        for r in doc["receivers"].as_array().into_iter().flatten() {
+            let name = r["name"].as_str().unwrap_or("").to_string();
+            let mut r = r.clone();
+            for (list, gkey, key) in DEFAULTS {
+                let Some(default) = global.get(*gkey) else {
+                    continue;
+                };
+                for entry in r
+                    .get_mut(*list)
+                    .and_then(|l| l.as_array_mut())
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(obj) = entry.as_object_mut() {
+                        obj.entry(key.to_string())
+                            .or_insert_with(|| default.clone());
+                    }
+                }
+            }
+            let built = serde_json::from_value::<ReceiverConfig>(r)
+                .map_err(|e| e.to_string())
+                .and_then(|rc| rc.channels().map_err(|e| e.to_string()));
+            match built {
+                Ok(channels) => {
+                    let mut idx: HashMap<&'static str, u32> = HashMap::new();
+                    for c in channels {
+                        let kind = c.kind().name();
+                        let i = idx.entry(kind).or_insert(0);
+                        out.channels.insert((name.clone(), kind.to_string(), *i), c);
+                        *i += 1;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(receiver = %name, file, error = %e, "receiver cannot send; its notifications will fail");
+                    out.broken.insert(name, e);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Sender for ChannelSender {
+    fn send<'a>(
+        &'a self,
+        d: &'a Delivery,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            let key = (
+                d.integration.receiver.clone(),
+                d.integration.integration.clone(),
+                d.integration.idx,
+            );
+            let Some(channel) = self.channels.get(&key) else {
+                return Err(match self.broken.get(&d.integration.receiver) {
+                    Some(why) => format!("receiver {:?}: {why}", d.integration.receiver),
+                    None => format!(
+                        "receiver {:?} has no {} channel #{}",
+                        d.integration.receiver, d.integration.integration, d.integration.idx
+                    ),
+                });
+            };
+            // The two crates share the webhook v4 form: its exact body is the hand-over.
+            let n: argus_channels::Notification =
+                serde_json::from_str(&d.notification.webhook_body(0))
+                    .map_err(|e| format!("notification: {e}"))?;
+            let outcome = argus_channels::deliver(channel, &n).await;
+            if outcome.ok {
+                Ok(())
+            } else {
+                Err(outcome
+                    .error
+                    .unwrap_or_else(|| "delivery failed".to_string()))
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn global_defaults_fill_receivers_and_kinds_are_indexed() {
+        let yaml = r#"
+global:
+  smtp_smarthost: 127.0.0.1:2525
+  smtp_from: argus@example.com
+  smtp_require_tls: false
+route:
+  receiver: ops
+receivers:
+  - name: ops
+    email_configs:
+      - to: a@example.com
+      - to: b@example.com
+    webhook_configs:
+      - url: http://127.0.0.1:1/
+  - name: pager
+    pagerduty_configs:
+      - routing_key: x
+"#;
+        let s = ChannelSender::from_yaml(yaml, "am.yml").unwrap_or_else(|e| panic!("{e}"));
+        assert!(s.channels.contains_key(&("ops".into(), "email".into(), 1)));
+        assert!(
+            s.channels
+                .contains_key(&("ops".into(), "webhook".into(), 0))
+        );
+        assert_eq!(s.channels.len(), 3);
+        assert!(
+            s.broken
+                .get("pager")
+                .is_some_and(|e| e.contains("pagerduty")),
+            "{:?}",
+            s.broken
+        );
+    }
+}

@@ -1,0 +1,233 @@
+//! Alerting end to end: a Prometheus rule file evaluated by the server over data written
+//! to it, the alert in Prometheus's API and as `ALERTS`, routed by an Alertmanager
+//! configuration to a webhook that records what it gets, silenced through the
+//! Alertmanager v2 API, and sent to a real Alertmanager.
+
+use crate::common::{client, send, start, value, wait_for};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// An HTTP server on a free port that answers 200 to everything and keeps the bodies of
+/// the POSTs it gets (what a webhook receiver sees).
+struct Recorder {
+    url: String,
+    bodies: Arc<Mutex<Vec<String>>>,
+}
+
+impl Recorder {
+    fn start() -> Recorder {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        let url = format!(
+            "http://{}/hook",
+            l.local_addr().unwrap_or_else(|e| panic!("{e}"))
+        );
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let keep = bodies.clone();
+        std::thread::spawn(move || {
+            for conn in l.incoming().flatten() {
+                let mut r = BufReader::new(conn);
+                let mut len = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0u8; len];
+                let _ = r.read_exact(&mut body);
+                if let Ok(mut b) = keep.lock() {
+                    b.push(String::from_utf8_lossy(&body).into_owned());
+                }
+                let mut conn = r.into_inner();
+                let _ = conn.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+            }
+        });
+        Recorder { url, bodies }
+    }
+
+    fn bodies(&self) -> Vec<Value> {
+        self.bodies
+            .lock()
+            .map(|b| {
+                b.iter()
+                    .filter_map(|s| serde_json::from_str(s).ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+const RULES: &str = r#"groups:
+  - name: node
+    rules:
+      - alert: HighCPU
+        expr: cpu_usage_idle < 10
+        for: 0s
+        labels:
+          severity: page
+        annotations:
+          summary: "{{ $labels.host }} idle {{ $value }}"
+      - record: host:cpu_busy
+        expr: 100 - cpu_usage_idle
+"#;
+
+#[test]
+fn a_rule_fires_is_listed_notified_through_a_webhook_and_silenced() {
+    let hook = Recorder::start();
+    let am =
+        argus_testkit::alertmanager::Alertmanager::start(argus_testkit::alertmanager::QUIET_CONFIG)
+            .unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let rules = dir.path().join("node.yml");
+    std::fs::write(&rules, RULES).unwrap_or_else(|e| panic!("{e}"));
+    let notifier = dir.path().join("alertmanager.yml");
+    std::fs::write(
+        &notifier,
+        format!(
+            "route:\n  receiver: ops\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 1s\nreceivers:\n  - name: ops\n    webhook_configs:\n      - url: {}\n",
+            hook.url
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let argus = start(
+        "server",
+        &format!(
+            "[alerting]\nrule_files = [\"{}\"]\nevaluation_interval_secs = 1\nnotifier_file = \"{}\"\nalertmanagers = [\"{}\"]\n",
+            rules.display(),
+            notifier.display(),
+            am.url()
+        ),
+    );
+    // A busy host and an idle one, kept fresh.
+    let write = || {
+        let r = client()
+            .post(format!("{}/write?precision=ms", argus.url))
+            .bearer_auth(&argus.token)
+            .body(format!(
+                "cpu,host=web1 usage_idle=5 {now}\ncpu,host=web2 usage_idle=95 {now}\n",
+                now = argus_core::now_ms()
+            ))
+            .send()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.status().as_u16(), 204);
+    };
+    write();
+    // Prometheus's API: the rule, and the alert firing with its templated annotation.
+    let alerts = wait_for("HighCPU firing", Duration::from_secs(30), || {
+        write();
+        let (_, b) = argus.get("/api/v1/alerts");
+        let a = b["data"]["alerts"].as_array().cloned().unwrap_or_default();
+        (a.len() == 1 && a[0]["state"] == "firing").then_some(a)
+    });
+    assert_eq!(alerts[0]["labels"]["host"], "web1");
+    assert_eq!(alerts[0]["labels"]["severity"], "page");
+    assert_eq!(alerts[0]["annotations"]["summary"], "web1 idle 5");
+    let (_, rules_body) = argus.get("/api/v1/rules?type=alert");
+    let group = &rules_body["data"]["groups"][0];
+    assert_eq!(group["name"], "node", "{rules_body}");
+    assert_eq!(
+        group["rules"].as_array().map(Vec::len),
+        Some(1),
+        "{rules_body}"
+    );
+    assert_eq!(group["rules"][0]["health"], "ok");
+    let (s, bad) = argus.get("/api/v1/rules?type=nope");
+    assert_eq!(s, 400, "{bad}");
+    // The recording rule and ALERTS are stored series.
+    let busy = wait_for("host:cpu_busy", Duration::from_secs(30), || {
+        write();
+        let r = argus.query(r#"host:cpu_busy{host="web1"}"#);
+        (!r.is_empty()).then_some(r)
+    });
+    assert_eq!(value(&busy[0]), 95.0);
+    let series = wait_for("ALERTS", Duration::from_secs(30), || {
+        write();
+        let r = argus.query(r#"ALERTS{alertname="HighCPU",alertstate="firing"}"#);
+        (!r.is_empty()).then_some(r)
+    });
+    assert_eq!(series[0]["metric"]["host"], "web1");
+    // Routed by the notifier file to the webhook, in Alertmanager's webhook v4 form.
+    let body = wait_for("the webhook notification", Duration::from_secs(30), || {
+        hook.bodies().into_iter().find(|b| b["status"] == "firing")
+    });
+    assert_eq!(body["version"], "4");
+    assert_eq!(body["receiver"], "ops");
+    assert_eq!(body["groupLabels"], json!({"alertname": "HighCPU"}));
+    assert_eq!(body["alerts"][0]["labels"]["host"], "web1");
+    assert_eq!(body["alerts"][0]["annotations"]["summary"], "web1 idle 5");
+    // The real Alertmanager got it too.
+    wait_for("the alert in Alertmanager", Duration::from_secs(30), || {
+        let list: Value = client()
+            .get(format!("{}/api/v2/alerts", am.url()))
+            .send()
+            .and_then(|r| r.json())
+            .ok()?;
+        list.as_array()?
+            .iter()
+            .any(|a| a["labels"]["alertname"] == "HighCPU" && a["labels"]["host"] == "web1")
+            .then_some(())
+    });
+    // The delivery is listed.
+    let (_, n) = argus.get("/api/argus/notifications");
+    assert_eq!(n["data"][0]["receiver"], "ops", "{n}");
+    assert_eq!(n["data"][0]["ok"], true, "{n}");
+    // A silence through the Alertmanager v2 API mutes it.
+    let now = argus_core::now_ms() / 1000;
+    let (s, sil) = send(
+        client()
+            .post(format!("{}/api/v2/silences", argus.url))
+            .bearer_auth(&argus.token)
+            .json(&json!({
+                "matchers": [{"name": "host", "value": "web1", "isRegex": false, "isEqual": true}],
+                "startsAt": format!("{}", jiff_like(now)),
+                "endsAt": format!("{}", jiff_like(now + 3600)),
+                "createdBy": "",
+                "comment": "maintenance of web1"
+            })),
+        "silence",
+    );
+    assert_eq!(s, 200, "{sil}");
+    let id = sil["silenceID"].as_str().unwrap_or("").to_string();
+    let (_, list) = argus.get("/api/v2/silences");
+    assert_eq!(list[0]["id"], id.as_str(), "{list}");
+    assert_eq!(list[0]["status"]["state"], "active");
+    assert_eq!(list[0]["createdBy"], "admin", "{list}");
+    let (_, v2) = argus.get("/api/v2/alerts");
+    let web1 = v2
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["labels"]["host"] == "web1").cloned())
+        .unwrap_or_default();
+    assert_eq!(web1["status"]["state"], "suppressed", "{v2}");
+    assert_eq!(web1["status"]["silencedBy"], json!([id]));
+    let (s, bad) = send(
+        client()
+            .post(format!("{}/api/v2/silences", argus.url))
+            .bearer_auth(&argus.token)
+            .json(&json!({"matchers": [], "startsAt": jiff_like(now), "endsAt": jiff_like(now + 60), "createdBy": "x", "comment": ""})),
+        "bad silence",
+    );
+    assert_eq!(s, 400, "{bad}");
+    let (s, _) = send(
+        client()
+            .delete(format!("{}/api/v2/silence/{id}", argus.url))
+            .bearer_auth(&argus.token),
+        "expire",
+    );
+    assert_eq!(s, 200);
+    let (_, one) = argus.get(&format!("/api/v2/silence/{id}"));
+    assert_eq!(one["status"]["state"], "expired", "{one}");
+}
+
+/// RFC 3339 in UTC for Unix seconds (what the silences API takes).
+fn jiff_like(secs: i64) -> String {
+    let t = std::time::UNIX_EPOCH + Duration::from_secs(secs.max(0) as u64);
+    humantime::format_rfc3339_seconds(t).to_string()
+}
