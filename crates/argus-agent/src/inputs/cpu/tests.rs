@@ -52,7 +52,10 @@ fn regression_issue_14_no_shares_until_two_gathers_with_jiffies_between() {
         cpu.gather(now_ms, &mut out).expect("gather");
         out
     };
-    assert!(gather(tick, 1).is_empty(), "the first gather is the baseline");
+    assert!(
+        gather(tick, 1).is_empty(),
+        "the first gather is the baseline"
+    );
     assert!(gather(tick, 2).is_empty(), "no jiffy elapsed");
     let out = gather(idle, 10_002);
     let idle_shares: Vec<(&str, Option<f64>)> = out

@@ -4,11 +4,9 @@ use procfs::Current;
 use super::*;
 use crate::inputs::testcases;
 
-testcases::table_input_tests!(
-    "mem",
-    first_gathers("linux_6", &[]),
-    |config, case| Mem::new(&config)
-);
+testcases::table_input_tests!("mem", first_gathers("linux_6", &[]), |config, case| {
+    Mem::new(&config)
+});
 
 #[test]
 fn computed_field_indexes_point_at_their_keys() {
