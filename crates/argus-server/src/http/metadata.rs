@@ -148,7 +148,10 @@ pub async fn rules(State(state): State<AppState>, p: Params) -> Result<Response,
         .unwrap_or_else(|e| e.into_inner());
     match argus_rules::api::rules_json(&m, typ.as_deref().filter(|t| !t.is_empty())) {
         Ok(body) => Ok(json_response(body)),
-        Err(e) => Err(PromError::bad_data(e.message)),
+        Err(e) => Err(PromError::bad_data(format!(
+            "invalid parameter {:?}: {}",
+            e.param, e.message
+        ))),
     }
 }
 
