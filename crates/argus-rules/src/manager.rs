@@ -194,7 +194,7 @@ impl Clock for SystemClock {
 
 /// Runs the evaluation loop until `stop` turns true: sleeps until the next group is due,
 /// evaluates the due groups on a blocking thread (storage is synchronous) and sends each
-/// evaluation's alerts to `alerts`. Groups are evaluated one after another in this task.
+/// evaluation's alerts to `alerts` (an empty list when it has none to send). Groups are evaluated one after another in this task.
 pub async fn run(
     manager: Arc<Mutex<Manager>>,
     clock: Arc<dyn Clock>,
@@ -219,8 +219,10 @@ pub async fn run(
                 (Vec::new(), None)
             }
         };
+        // Every evaluation is reported, also one with no alert to send: the receiver
+        // sees state changes (a new pending alert sends nothing) after each of them.
         for o in outs {
-            if !o.alerts.is_empty() && alerts.send(o.alerts).await.is_err() {
+            if alerts.send(o.alerts).await.is_err() {
                 tracing::warn!("alert receiver is gone; alerts dropped");
             }
         }

@@ -266,8 +266,13 @@ async fn start_server(
     .await
     .map_err(anyhow::Error::msg)?;
     let alerting = Arc::new(
-        argus_server::alerting::Alerting::new(manager, notifier, &config.alerting.alertmanagers)
-            .map_err(anyhow::Error::msg)?,
+        argus_server::alerting::Alerting::new(
+            manager,
+            notifier,
+            &config.alerting.alertmanagers,
+            argus_server::store::alert_history::AlertHistory::new(database.clone()),
+        )
+        .map_err(anyhow::Error::msg)?,
     );
     let alerting_task = alerting.start(stop.clone());
     let state = AppState {

@@ -15,6 +15,7 @@ pub mod channels;
 pub mod notifier;
 
 use crate::config::AlertingConfig;
+use crate::store::alert_history::{AlertHistory, Transition};
 use alertmanagers::Alertmanagers;
 use argus_core::Storage;
 use argus_notify::PostableAlert;
@@ -22,6 +23,7 @@ use argus_rules::group::EvalOptions;
 use argus_rules::manager::{Manager, SystemClock};
 use argus_rules::rule::NotifyAlert;
 use notifier::Notifier;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// The rules, the notifier and where else alerts go.
@@ -29,6 +31,25 @@ pub struct Alerting {
     pub rules: Arc<Mutex<Manager>>,
     pub notifier: Arc<Notifier>,
     alertmanagers: Option<Alertmanagers>,
+    /// Where state changes are kept.
+    pub history: AlertHistory,
+    /// The state of every alert after the last evaluation, by fingerprint, to see what
+    /// changed after the next.
+    last: Mutex<HashMap<u64, Active>>,
+}
+
+/// An active alert of the rules, as the history and `/api/argus/alerts` see it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Active {
+    pub rule: String,
+    pub group: String,
+    pub file: String,
+    pub state: &'static str,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub annotations: std::collections::BTreeMap<String, String>,
+    pub value: f64,
+    pub active_at_ms: i64,
+    pub fired_at_ms: Option<i64>,
 }
 
 /// Why alerting cannot start: every problem found, each naming its file and line.
@@ -113,6 +134,7 @@ impl Alerting {
         manager: Manager,
         notifier: Notifier,
         alertmanagers: &[String],
+        history: AlertHistory,
     ) -> Result<Alerting, String> {
         let alertmanagers = if alertmanagers.is_empty() {
             None
@@ -123,7 +145,94 @@ impl Alerting {
             rules: Arc::new(Mutex::new(manager)),
             notifier: Arc::new(notifier),
             alertmanagers,
+            history,
+            last: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The pending and firing alerts of the rules now.
+    pub fn active(&self) -> Vec<Active> {
+        let m = self.rules.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = Vec::new();
+        for g in m.groups() {
+            for (rule, a) in g.alerts() {
+                let state = a.state.as_str();
+                if state == "inactive" {
+                    continue;
+                }
+                out.push(Active {
+                    rule: rule.to_string(),
+                    group: g.name().to_string(),
+                    file: g.file().to_string(),
+                    state,
+                    labels: a
+                        .labels
+                        .iter()
+                        .map(|l| (l.name.clone(), l.value.clone()))
+                        .collect(),
+                    annotations: a.annotations.clone(),
+                    value: a.value,
+                    active_at_ms: a.active_at_ns / 1_000_000,
+                    fired_at_ms: a.fired_at_ns.map(|n| n / 1_000_000),
+                });
+            }
+        }
+        out
+    }
+
+    /// Compares the alerts now with those after the last evaluation and records each
+    /// change: a new alert pending (or firing at once), pending to firing, and an alert
+    /// gone (`resolved` if it fired, `inactive` if it never did).
+    pub async fn record_transitions(&self) {
+        let now_ms = argus_core::now_ms();
+        let current: HashMap<u64, Active> = self
+            .active()
+            .into_iter()
+            .map(|a| (argus_notify::labels::fingerprint(&a.labels), a))
+            .collect();
+        let changes: Vec<Transition> = {
+            let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+            let mut changes = Vec::new();
+            let t = |fp: u64, a: &Active, state: &str, ts_ms: i64| Transition {
+                ts_ms,
+                fingerprint: argus_notify::labels::fingerprint_hex(fp),
+                rule: a.rule.clone(),
+                group: a.group.clone(),
+                state: state.to_string(),
+                labels: a.labels.clone(),
+                annotations: a.annotations.clone(),
+                value: a.value,
+            };
+            for (fp, a) in &current {
+                match last.get(fp).map(|p| p.state) {
+                    None if a.state == "firing" => {
+                        changes.push(t(*fp, a, "firing", a.fired_at_ms.unwrap_or(now_ms)))
+                    }
+                    None => changes.push(t(*fp, a, "pending", a.active_at_ms)),
+                    Some("pending") if a.state == "firing" => {
+                        changes.push(t(*fp, a, "firing", a.fired_at_ms.unwrap_or(now_ms)))
+                    }
+                    _ => {}
+                }
+            }
+            for (fp, a) in last.iter() {
+                if !current.contains_key(fp) {
+                    let state = if a.state == "firing" {
+                        "resolved"
+                    } else {
+                        "inactive"
+                    };
+                    changes.push(t(*fp, a, state, now_ms));
+                }
+            }
+            *last = current;
+            changes
+        };
+        if !changes.is_empty()
+            && let Err(e) = self.history.record(&changes).await
+        {
+            tracing::error!(error = %e, "cannot record alert history");
+        }
     }
 
     /// Alerts of one evaluation, to the notifier and the external Alertmanagers.
@@ -158,7 +267,10 @@ impl Alerting {
         let me = self.clone();
         tokio::spawn(async move {
             while let Some(alerts) = rx.recv().await {
-                me.route(alerts).await;
+                me.record_transitions().await;
+                if !alerts.is_empty() {
+                    me.route(alerts).await;
+                }
             }
             let _ = rules.await;
             let _ = notifier.await;

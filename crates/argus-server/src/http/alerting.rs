@@ -157,3 +157,88 @@ pub async fn delete_maintenance(
 pub async fn notifications(State(state): State<AppState>) -> Json<Value> {
     Json(json!({ "status": "success", "data": state.alerting.notifier.outcomes() }))
 }
+
+/// `GET /api/argus/alerts[?rule=&host=&state=]`: the pending and firing alerts of the
+/// rules, with their group, value and since when.
+pub async fn active(
+    State(state): State<AppState>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<Json<Value>, ApiError> {
+    let (mut rule, mut host, mut st) = (None, None, None);
+    for (k, v) in params {
+        match k.as_str() {
+            "rule" => rule = Some(v),
+            "host" => host = Some(v),
+            "state" => st = Some(v),
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "parameter {other:?}: unknown; use rule, host, state"
+                )));
+            }
+        }
+    }
+    let list: Vec<_> = state
+        .alerting
+        .active()
+        .into_iter()
+        .filter(|a| rule.as_deref().is_none_or(|r| a.rule == r))
+        .filter(|a| {
+            host.as_deref()
+                .is_none_or(|h| a.labels.get("host").map(String::as_str) == Some(h))
+        })
+        .filter(|a| st.as_deref().is_none_or(|s| a.state == s))
+        .collect();
+    Ok(Json(json!({ "status": "success", "data": list })))
+}
+
+/// `GET /api/argus/alerts/history?rule=&host=&label=k:v&state=&start=&end=&limit=`: state
+/// changes, newest first.
+pub async fn history(
+    State(state): State<AppState>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<Json<Value>, ApiError> {
+    let mut q = crate::store::alert_history::HistoryQuery {
+        limit: 100,
+        ..Default::default()
+    };
+    let time = |k: &str, v: &str| {
+        crate::query::params::parse_time(v).map_err(|e| {
+            ApiError::BadRequest(format!(
+                "parameter {k:?}: {v:?} is not a time (RFC 3339 or Unix seconds): {e}"
+            ))
+        })
+    };
+    for (k, v) in &params {
+        match k.as_str() {
+            "rule" => q.rule = Some(v.clone()),
+            "host" => q.host = Some(v.clone()),
+            "state" => q.state = Some(v.clone()),
+            "label" => {
+                let (lk, lv) = v.split_once(':').ok_or_else(|| {
+                    ApiError::BadRequest(format!("parameter \"label\": {v:?} is not key:value"))
+                })?;
+                q.labels.push((lk.to_string(), lv.to_string()));
+            }
+            "start" => q.from_ms = Some(time(k, v)?),
+            "end" => q.to_ms = Some(time(k, v)?),
+            "limit" => {
+                q.limit = v
+                    .parse()
+                    .ok()
+                    .filter(|l| (1..=100_000).contains(l))
+                    .ok_or_else(|| {
+                        ApiError::BadRequest(format!(
+                            "parameter \"limit\": {v:?} is not 1 to 100000"
+                        ))
+                    })?
+            }
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "parameter {other:?}: unknown; use rule, host, label, state, start, end, limit"
+                )));
+            }
+        }
+    }
+    let list = state.alerting.history.query(&q).await?;
+    Ok(Json(json!({ "status": "success", "data": list })))
+}

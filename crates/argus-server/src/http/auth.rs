@@ -96,7 +96,11 @@ pub fn need(method: &Method, path: &str) -> Need {
         "/api/argus/agent/config" if !read => Need::Role(Role::Editor),
         // Silences and maintenance windows: read by viewers, set by editors. Alerts posted
         // as to an Alertmanager keep the token rules of ingest.
-        "/api/v2/silences" | "/api/argus/maintenance" | "/api/argus/notifications" => change,
+        "/api/v2/silences"
+        | "/api/argus/maintenance"
+        | "/api/argus/notifications"
+        | "/api/argus/alerts"
+        | "/api/argus/alerts/history" => change,
         p if p.starts_with("/api/v2/silence/") || p.starts_with("/api/argus/maintenance/") => {
             change
         }

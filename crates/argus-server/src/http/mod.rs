@@ -148,6 +148,8 @@ pub fn router(state: AppState) -> Router {
             axum::routing::put(alerting::put_maintenance).delete(alerting::delete_maintenance),
         )
         .route("/api/argus/notifications", get(alerting::notifications))
+        .route("/api/argus/alerts", get(alerting::active))
+        .route("/api/argus/alerts/history", get(alerting::history))
         .route("/api/argus/analysis/by-label", get(analysis::by_label))
         .route("/api/argus/analysis/top", get(analysis::top))
         .route("/api/argus/hosts/{host}/summary", get(analysis::summary))

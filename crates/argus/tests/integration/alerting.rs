@@ -175,6 +175,27 @@ fn a_rule_fires_is_listed_notified_through_a_webhook_and_silenced() {
             .any(|a| a["labels"]["alertname"] == "HighCPU" && a["labels"]["host"] == "web1")
             .then_some(())
     });
+    // Argus's own view: the active alert with its group, and its history.
+    let (_, act) = argus.get("/api/argus/alerts?host=web1");
+    assert_eq!(act["data"][0]["rule"], "HighCPU", "{act}");
+    assert_eq!(act["data"][0]["group"], "node", "{act}");
+    assert_eq!(act["data"][0]["state"], "firing", "{act}");
+    let (_, none) = argus.get("/api/argus/alerts?host=web2");
+    assert_eq!(none["data"], json!([]), "{none}");
+    let (_, hist) = argus.get("/api/argus/alerts/history?rule=HighCPU&label=host:web1");
+    let states: Vec<&str> = hist["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["state"].as_str())
+        .collect();
+    assert_eq!(states, ["firing"], "{hist}");
+    assert_eq!(
+        hist["data"][0]["annotations"]["summary"], "web1 idle 5",
+        "{hist}"
+    );
+    let (s, bad) = argus.get("/api/argus/alerts/history?start=yesterday");
+    assert_eq!(s, 400, "{bad}");
     // The delivery is listed.
     let (_, n) = argus.get("/api/argus/notifications");
     assert_eq!(n["data"][0]["receiver"], "ops", "{n}");
@@ -224,6 +245,31 @@ fn a_rule_fires_is_listed_notified_through_a_webhook_and_silenced() {
     assert_eq!(s, 200);
     let (_, one) = argus.get(&format!("/api/v2/silence/{id}"));
     assert_eq!(one["status"]["state"], "expired", "{one}");
+    // web1 recovers: the alert resolves, the webhook hears it, the history keeps it.
+    let resolved = wait_for("the resolved notification", Duration::from_secs(30), || {
+        let r = client()
+            .post(format!("{}/write?precision=ms", argus.url))
+            .bearer_auth(&argus.token)
+            .body(format!(
+                "cpu,host=web1 usage_idle=80 {}\n",
+                argus_core::now_ms()
+            ))
+            .send()
+            .ok()?;
+        assert_eq!(r.status().as_u16(), 204);
+        hook.bodies()
+            .into_iter()
+            .find(|b| b["status"] == "resolved")
+    });
+    assert_eq!(resolved["alerts"][0]["labels"]["host"], "web1");
+    let (_, hist) = argus.get("/api/argus/alerts/history?rule=HighCPU");
+    let states: Vec<&str> = hist["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["state"].as_str())
+        .collect();
+    assert_eq!(states, ["resolved", "firing"], "{hist}");
 }
 
 /// RFC 3339 in UTC for Unix seconds (what the silences API takes).
