@@ -271,6 +271,7 @@ async fn start_server(
             notifier,
             &config.alerting.alertmanagers,
             argus_server::store::alert_history::AlertHistory::new(database.clone()),
+            alerting_cfg.rule_files.clone(),
         )
         .map_err(anyhow::Error::msg)?,
     );

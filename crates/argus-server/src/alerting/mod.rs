@@ -36,6 +36,21 @@ pub struct Alerting {
     /// The state of every alert after the last evaluation, by fingerprint, to see what
     /// changed after the next.
     last: Mutex<HashMap<u64, Active>>,
+    /// `[alerting] rule_files`, read again on reload.
+    rule_files: Vec<String>,
+    /// How the last reload went.
+    last_reload: Mutex<ReloadStatus>,
+}
+
+/// The outcome of a reload of the rule files.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ReloadStatus {
+    pub ok: bool,
+    pub at_ms: i64,
+    /// Each problem with its file, line and reason; the running rules stayed.
+    pub errors: Vec<String>,
+    /// Groups running after it.
+    pub groups: usize,
 }
 
 /// An active alert of the rules, as the history and `/api/argus/alerts` see it.
@@ -135,18 +150,121 @@ impl Alerting {
         notifier: Notifier,
         alertmanagers: &[String],
         history: AlertHistory,
+        rule_files: Vec<String>,
     ) -> Result<Alerting, String> {
         let alertmanagers = if alertmanagers.is_empty() {
             None
         } else {
             Some(Alertmanagers::new(alertmanagers)?)
         };
+        let groups = manager.groups().count();
         Ok(Alerting {
             rules: Arc::new(Mutex::new(manager)),
             notifier: Arc::new(notifier),
             alertmanagers,
             history,
             last: Mutex::new(HashMap::new()),
+            rule_files,
+            last_reload: Mutex::new(ReloadStatus {
+                ok: true,
+                at_ms: argus_core::now_ms(),
+                errors: Vec::new(),
+                groups,
+            }),
+        })
+    }
+
+    /// Reads the rule files again and replaces the running groups; when any file does not
+    /// load, the running rules stay and every problem is returned (file, line, reason).
+    pub fn reload(&self) -> ReloadStatus {
+        let loaded =
+            argus_rules::file::load_rule_files(&self.rule_files, std::path::Path::new("."))
+                .map_err(|es| es.iter().map(|e| e.to_string()).collect::<Vec<_>>());
+        let mut m = self.rules.lock().unwrap_or_else(|e| e.into_inner());
+        let result = loaded.and_then(|groups| m.reload(groups, now_ns()));
+        let status = ReloadStatus {
+            ok: result.is_ok(),
+            at_ms: argus_core::now_ms(),
+            errors: result.err().unwrap_or_default(),
+            groups: m.groups().count(),
+        };
+        drop(m);
+        if status.ok {
+            tracing::info!(groups = status.groups, "rule files reloaded");
+        } else {
+            for e in &status.errors {
+                tracing::error!(error = %e, "rule files not reloaded; the running rules stay");
+            }
+        }
+        *self.last_reload.lock().unwrap_or_else(|e| e.into_inner()) = status.clone();
+        status
+    }
+
+    /// How the last reload went.
+    pub fn last_reload(&self) -> ReloadStatus {
+        self.last_reload
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// What the rule files are now: each matching file's path, size and time of change.
+    fn rule_files_stamp(&self) -> Vec<(String, u64, Option<std::time::SystemTime>)> {
+        let mut out = Vec::new();
+        for pat in &self.rule_files {
+            for p in glob::glob(pat).into_iter().flatten().flatten() {
+                let meta = std::fs::metadata(&p).ok();
+                out.push((
+                    p.display().to_string(),
+                    meta.as_ref().map_or(0, |m| m.len()),
+                    meta.and_then(|m| m.modified().ok()),
+                ));
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Reloads the rule files on SIGHUP and when they change (checked every 2 s: a file
+    /// edited, added to a glob or removed), until `stop`.
+    pub fn watch(
+        self: &Arc<Self>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        let me = self.clone();
+        tokio::spawn(async move {
+            if me.rule_files.is_empty() {
+                return;
+            }
+            let mut hup =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+            let mut seen = me.rule_files_stamp();
+            loop {
+                let hangup = async {
+                    match hup.as_mut() {
+                        Some(h) => {
+                            h.recv().await;
+                        }
+                        None => std::future::pending::<()>().await,
+                    }
+                };
+                tokio::select! {
+                    _ = async { let _ = stop.wait_for(|s| *s).await; } => return,
+                    _ = hangup => {
+                        let m = me.clone();
+                        let _ = tokio::task::spawn_blocking(move || m.reload()).await;
+                        seen = me.rule_files_stamp();
+                    }
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {
+                        let now = me.rule_files_stamp();
+                        if now != seen {
+                            seen = now;
+                            let m = me.clone();
+                            let _ = tokio::task::spawn_blocking(move || m.reload()).await;
+                        }
+                    }
+                }
+            }
         })
     }
 
@@ -263,6 +381,7 @@ impl Alerting {
             tx,
             stop.clone(),
         ));
+        let watcher = self.watch(stop.clone());
         let notifier = tokio::spawn(self.notifier.clone().run(stop));
         let me = self.clone();
         tokio::spawn(async move {
@@ -274,6 +393,7 @@ impl Alerting {
             }
             let _ = rules.await;
             let _ = notifier.await;
+            let _ = watcher.await;
         })
     }
 }

@@ -242,3 +242,30 @@ pub async fn history(
     let list = state.alerting.history.query(&q).await?;
     Ok(Json(json!({ "status": "success", "data": list })))
 }
+
+/// `POST /api/argus/rules/reload`: reads the rule files again now (as SIGHUP and a
+/// change of the files do). 200 with the outcome; 400 with every problem (file, line,
+/// reason) when a file does not load, and the running rules stay.
+/// `GET` answers how the last reload went.
+pub async fn reload_rules(
+    State(state): State<AppState>,
+    method: axum::http::Method,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let status = if method == axum::http::Method::GET {
+        state.alerting.last_reload()
+    } else {
+        let a = state.alerting.clone();
+        tokio::task::spawn_blocking(move || a.reload())
+            .await
+            .map_err(super::error::joined)?
+    };
+    let code = if status.ok || method == axum::http::Method::GET {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    Ok((
+        code,
+        Json(json!({ "status": if status.ok { "success" } else { "error" }, "data": status })),
+    ))
+}

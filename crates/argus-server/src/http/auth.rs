@@ -100,7 +100,8 @@ pub fn need(method: &Method, path: &str) -> Need {
         | "/api/argus/maintenance"
         | "/api/argus/notifications"
         | "/api/argus/alerts"
-        | "/api/argus/alerts/history" => change,
+        | "/api/argus/alerts/history"
+        | "/api/argus/rules/reload" => change,
         p if p.starts_with("/api/v2/silence/") || p.starts_with("/api/argus/maintenance/") => {
             change
         }

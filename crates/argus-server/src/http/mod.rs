@@ -149,6 +149,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/argus/notifications", get(alerting::notifications))
         .route("/api/argus/alerts", get(alerting::active))
+        .route(
+            "/api/argus/rules/reload",
+            get(alerting::reload_rules).post(alerting::reload_rules),
+        )
         .route("/api/argus/alerts/history", get(alerting::history))
         .route("/api/argus/analysis/by-label", get(analysis::by_label))
         .route("/api/argus/analysis/top", get(analysis::top))

@@ -141,6 +141,62 @@ fn a_rule_fires_is_listed_notified_through_a_webhook_and_silenced() {
     assert_eq!(group["rules"][0]["health"], "ok");
     let (s, bad) = argus.get("/api/v1/rules?type=nope");
     assert_eq!(s, 400, "{bad}");
+    // A broken rule file is refused on reload, naming file and line; the rules stay.
+    let reload = || {
+        send(
+            client()
+                .post(format!("{}/api/argus/rules/reload", argus.url))
+                .bearer_auth(&argus.token),
+            "reload",
+        )
+    };
+    std::fs::write(
+        &rules,
+        RULES.replace("expr: cpu_usage_idle < 10", "expr: cpu_usage_idle <"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (s, r) = reload();
+    assert_eq!(s, 400, "{r}");
+    let errors = r["data"]["errors"].to_string();
+    assert!(
+        errors.contains("node.yml:5:") && errors.contains("expr"),
+        "{r}"
+    );
+    let (_, still) = argus.get("/api/v1/rules?type=alert");
+    assert_eq!(
+        still["data"]["groups"][0]["rules"][0]["name"], "HighCPU",
+        "{still}"
+    );
+    // A good file again: reloaded (here on request; SIGHUP and a change of the file do
+    // the same), and the alert keeps firing.
+    std::fs::write(&rules, RULES).unwrap_or_else(|e| panic!("{e}"));
+    let (s, r) = reload();
+    assert_eq!((s, r["data"]["groups"].as_i64()), (200, Some(1)), "{r}");
+    // A change of the file is picked up by itself: a second alerting rule appears.
+    let more = RULES.replace(
+        "      - record: host:cpu_busy",
+        "      - alert: AlwaysOn\n        expr: vector(1)\n      - record: host:cpu_busy",
+    );
+    std::fs::write(&rules, more).unwrap_or_else(|e| panic!("{e}"));
+    wait_for(
+        "the changed rule file reloaded",
+        Duration::from_secs(20),
+        || {
+            let (_, b) = argus.get("/api/v1/rules?type=alert");
+            (b["data"]["groups"][0]["rules"].as_array().map(Vec::len) == Some(2)).then_some(())
+        },
+    );
+    let (_, last) = argus.get("/api/argus/rules/reload");
+    assert_eq!(last["data"]["ok"], true, "{last}");
+    std::fs::write(&rules, RULES).unwrap_or_else(|e| panic!("{e}"));
+    wait_for(
+        "the rule file reloaded back",
+        Duration::from_secs(20),
+        || {
+            let (_, b) = argus.get("/api/v1/rules?type=alert");
+            (b["data"]["groups"][0]["rules"].as_array().map(Vec::len) == Some(1)).then_some(())
+        },
+    );
     // The recording rule and ALERTS are stored series.
     let busy = wait_for("host:cpu_busy", Duration::from_secs(30), || {
         write();
@@ -156,7 +212,9 @@ fn a_rule_fires_is_listed_notified_through_a_webhook_and_silenced() {
     assert_eq!(series[0]["metric"]["host"], "web1");
     // Routed by the notifier file to the webhook, in Alertmanager's webhook v4 form.
     let body = wait_for("the webhook notification", Duration::from_secs(30), || {
-        hook.bodies().into_iter().find(|b| b["status"] == "firing")
+        hook.bodies()
+            .into_iter()
+            .find(|b| b["status"] == "firing" && b["groupLabels"]["alertname"] == "HighCPU")
     });
     assert_eq!(body["version"], "4");
     assert_eq!(body["receiver"], "ops");
@@ -259,7 +317,7 @@ fn a_rule_fires_is_listed_notified_through_a_webhook_and_silenced() {
         assert_eq!(r.status().as_u16(), 204);
         hook.bodies()
             .into_iter()
-            .find(|b| b["status"] == "resolved")
+            .find(|b| b["status"] == "resolved" && b["groupLabels"]["alertname"] == "HighCPU")
     });
     assert_eq!(resolved["alerts"][0]["labels"]["host"], "web1");
     let (_, hist) = argus.get("/api/argus/alerts/history?rule=HighCPU");
