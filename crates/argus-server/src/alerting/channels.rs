@@ -101,6 +101,51 @@ impl ChannelSender {
 }
 
 impl Sender for ChannelSender {
+    fn test<'a>(
+        &'a self,
+        receiver: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Option<Vec<serde_json::Value>>> + Send + 'a>> {
+        Box::pin(async move {
+            if let Some(why) = self.broken.get(receiver) {
+                return Some(vec![serde_json::json!({ "ok": false, "error": why })]);
+            }
+            let mut mine: Vec<(&Key, &Channel)> = self
+                .channels
+                .iter()
+                .filter(|(k, _)| k.0 == receiver)
+                .collect();
+            if mine.is_empty() {
+                return None;
+            }
+            mine.sort_by(|a, b| a.0.cmp(b.0));
+            let mut out = Vec::new();
+            for (k, c) in mine {
+                let outcome = argus_channels::send_test(c).await;
+                let mut v = serde_json::to_value(&outcome).unwrap_or_default();
+                v["integration"] = k.1.clone().into();
+                v["index"] = k.2.into();
+                out.push(v);
+            }
+            Some(out)
+        })
+    }
+
+    fn receivers(&self) -> Vec<(String, Vec<String>)> {
+        let mut by: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for (r, kind, _) in self.channels.keys() {
+            by.entry(r.clone()).or_default().push(kind.clone());
+        }
+        for r in self.broken.keys() {
+            by.entry(r.clone()).or_default();
+        }
+        by.into_iter()
+            .map(|(r, mut k)| {
+                k.sort();
+                (r, k)
+            })
+            .collect()
+    }
+
     fn send<'a>(
         &'a self,
         d: &'a Delivery,

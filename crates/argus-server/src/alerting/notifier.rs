@@ -27,6 +27,16 @@ pub trait Sender: Send + Sync + 'static {
         &'a self,
         delivery: &'a Delivery,
     ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+
+    /// Sends a test notification through every channel of `receiver`: each channel's
+    /// outcome, or `None` when there is no such receiver.
+    fn test<'a>(
+        &'a self,
+        receiver: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Option<Vec<serde_json::Value>>> + Send + 'a>>;
+
+    /// The receivers and the kinds of their channels.
+    fn receivers(&self) -> Vec<(String, Vec<String>)>;
 }
 
 /// The configuration used without `[alerting] notifier_file`: every alert is grouped
@@ -68,6 +78,8 @@ pub struct Notifier {
     kv: Kv,
     sender: Arc<dyn Sender>,
     outcomes: Mutex<VecDeque<Outcome>>,
+    /// Deliveries by (receiver, integration, ok), for `/metrics`.
+    counts: Mutex<std::collections::BTreeMap<(String, String, bool), u64>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -118,6 +130,7 @@ impl Notifier {
             kv,
             sender,
             outcomes: Mutex::new(VecDeque::new()),
+            counts: Mutex::new(std::collections::BTreeMap::new()),
         })
     }
 
@@ -267,6 +280,47 @@ impl Notifier {
             .map_err(|e| NotifierFault::Store(e.to_string()))
     }
 
+    /// Sends a test notification through each channel of `receiver`.
+    pub async fn test_receiver(&self, receiver: &str) -> Option<Vec<serde_json::Value>> {
+        self.sender.test(receiver).await
+    }
+
+    /// The receivers and their channel kinds.
+    pub fn receivers(&self) -> Vec<(String, Vec<String>)> {
+        self.sender.receivers()
+    }
+
+    /// `argus_notifications_total` and `argus_alerts_held` in the text format.
+    pub fn render_metrics(&self, out: &mut String) {
+        use crate::telemetry::{family, sample};
+        family(
+            out,
+            "argus_notifications_total",
+            "counter",
+            "Notifications delivered (outcome ok) or failed after their retries, by receiver and integration",
+        );
+        for ((receiver, integration, ok), n) in lock(&self.counts).iter() {
+            let labels = format!(
+                "{{receiver=\"{}\",integration=\"{integration}\",outcome=\"{}\"}}",
+                receiver.replace('\\', "\\\\").replace('"', "\\\""),
+                if *ok { "ok" } else { "failed" }
+            );
+            sample(out, "argus_notifications_total", &labels, n);
+        }
+        let now = Timestamp::now();
+        let held = lock(&self.engine)
+            .alerts()
+            .filter(|a| !a.resolved_at(now))
+            .count();
+        family(
+            out,
+            "argus_alerts_held",
+            "gauge",
+            "Unresolved alerts the notifier holds",
+        );
+        sample(out, "argus_alerts_held", "", held);
+    }
+
     /// The last deliveries, newest first.
     pub fn outcomes(&self) -> Vec<Outcome> {
         lock(&self.outcomes).iter().rev().cloned().collect()
@@ -289,7 +343,15 @@ impl Notifier {
         {
             let mut engine = lock(&self.engine);
             let mut outcomes = lock(&self.outcomes);
+            let mut counts = lock(&self.counts);
             for (d, r, took) in &results {
+                *counts
+                    .entry((
+                        d.integration.receiver.clone(),
+                        d.integration.integration.clone(),
+                        r.is_ok(),
+                    ))
+                    .or_insert(0) += 1;
                 engine.delivered(d, r.is_ok(), Timestamp::now());
                 if let Err(e) = r {
                     tracing::warn!(receiver = %d.integration.receiver, integration = %d.integration.integration, error = %e, "notification failed");

@@ -269,3 +269,39 @@ pub async fn reload_rules(
         Json(json!({ "status": if status.ok { "success" } else { "error" }, "data": status })),
     ))
 }
+
+/// `GET /api/argus/receivers`: the receivers of the notifier file and their channels.
+pub async fn receivers(State(state): State<AppState>) -> Json<Value> {
+    let list: Vec<Value> = state
+        .alerting
+        .notifier
+        .receivers()
+        .into_iter()
+        .map(|(name, channels)| json!({ "name": name, "channels": channels }))
+        .collect();
+    Json(json!({ "status": "success", "data": list }))
+}
+
+/// `POST /api/argus/receivers/{name}/test`: a test notification through each channel of
+/// the receiver, and how each went (200 when all were delivered, 502 when one failed).
+pub async fn test_receiver(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let outcomes = state
+        .alerting
+        .notifier
+        .test_receiver(&name)
+        .await
+        .ok_or_else(|| ApiError::Missing(format!("no receiver {name:?} with channels")))?;
+    let ok = outcomes.iter().all(|o| o["ok"] == true);
+    let code = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_GATEWAY
+    };
+    Ok((
+        code,
+        Json(json!({ "status": if ok { "success" } else { "error" }, "data": outcomes })),
+    ))
+}

@@ -101,8 +101,12 @@ pub fn need(method: &Method, path: &str) -> Need {
         | "/api/argus/notifications"
         | "/api/argus/alerts"
         | "/api/argus/alerts/history"
-        | "/api/argus/rules/reload" => change,
-        p if p.starts_with("/api/v2/silence/") || p.starts_with("/api/argus/maintenance/") => {
+        | "/api/argus/rules/reload"
+        | "/api/argus/receivers" => change,
+        p if p.starts_with("/api/v2/silence/")
+            || p.starts_with("/api/argus/maintenance/")
+            || p.starts_with("/api/argus/receivers/") =>
+        {
             change
         }
         _ => Need::Credential,

@@ -149,6 +149,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/argus/notifications", get(alerting::notifications))
         .route("/api/argus/alerts", get(alerting::active))
+        .route("/api/argus/receivers", get(alerting::receivers))
+        .route(
+            "/api/argus/receivers/{name}/test",
+            post(alerting::test_receiver),
+        )
         .route(
             "/api/argus/rules/reload",
             get(alerting::reload_rules).post(alerting::reload_rules),

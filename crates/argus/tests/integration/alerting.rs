@@ -233,6 +233,35 @@ fn a_rule_fires_is_listed_notified_through_a_webhook_and_silenced() {
             .any(|a| a["labels"]["alertname"] == "HighCPU" && a["labels"]["host"] == "web1")
             .then_some(())
     });
+    // Receivers, "send test" and the delivery counts at /metrics.
+    let (_, recv) = argus.get("/api/argus/receivers");
+    assert_eq!(
+        recv["data"],
+        json!([{"name": "ops", "channels": ["webhook"]}]),
+        "{recv}"
+    );
+    let before = hook.bodies().len();
+    let (s, t) = send(
+        client()
+            .post(format!("{}/api/argus/receivers/ops/test", argus.url))
+            .bearer_auth(&argus.token),
+        "send test",
+    );
+    assert_eq!(s, 200, "{t}");
+    assert_eq!(t["data"][0]["ok"], true, "{t}");
+    assert_eq!(hook.bodies().len(), before + 1);
+    let (s, _) = send(
+        client()
+            .post(format!("{}/api/argus/receivers/nobody/test", argus.url))
+            .bearer_auth(&argus.token),
+        "send test to nobody",
+    );
+    assert_eq!(s, 404);
+    let delivered = crate::common::metric(
+        &argus,
+        r#"argus_notifications_total{receiver="ops",integration="webhook",outcome="ok"}"#,
+    );
+    assert!(delivered.is_some_and(|n| n >= 1.0), "{delivered:?}");
     // Argus's own view: the active alert with its group, and its history.
     let (_, act) = argus.get("/api/argus/alerts?host=web1");
     assert_eq!(act["data"][0]["rule"], "HighCPU", "{act}");
