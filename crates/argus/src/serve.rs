@@ -272,9 +272,17 @@ async fn start_server(
             &config.alerting.alertmanagers,
             argus_server::store::alert_history::AlertHistory::new(database.clone()),
             alerting_cfg.rule_files.clone(),
+            argus_server::store::api_rules::ApiRules::new(database.clone()),
         )
         .map_err(anyhow::Error::msg)?,
     );
+    // The rules made through the API join the files' (where rules are evaluated).
+    if role.runs_handlers() {
+        let status = alerting.reload().await;
+        if !status.ok {
+            anyhow::bail!("rules: {}", status.errors.join("; "));
+        }
+    }
     let alerting_task = alerting.start(stop.clone());
     let state = AppState {
         alerting,

@@ -11,6 +11,7 @@
 //! they join the notifier beside Argus's own.
 
 pub mod alertmanagers;
+pub mod api_rules;
 pub mod channels;
 pub mod notifier;
 
@@ -40,6 +41,8 @@ pub struct Alerting {
     rule_files: Vec<String>,
     /// How the last reload went.
     last_reload: Mutex<ReloadStatus>,
+    /// Rules made through the API.
+    pub api_rules: crate::store::api_rules::ApiRules,
 }
 
 /// The outcome of a reload of the rule files.
@@ -151,6 +154,7 @@ impl Alerting {
         alertmanagers: &[String],
         history: AlertHistory,
         rule_files: Vec<String>,
+        api_rules: crate::store::api_rules::ApiRules,
     ) -> Result<Alerting, String> {
         let alertmanagers = if alertmanagers.is_empty() {
             None
@@ -171,17 +175,45 @@ impl Alerting {
                 errors: Vec::new(),
                 groups,
             }),
+            api_rules,
         })
     }
 
-    /// Reads the rule files again and replaces the running groups; when any file does not
-    /// load, the running rules stay and every problem is returned (file, line, reason).
-    pub fn reload(&self) -> ReloadStatus {
-        let loaded =
-            argus_rules::file::load_rule_files(&self.rule_files, std::path::Path::new("."))
-                .map_err(|es| es.iter().map(|e| e.to_string()).collect::<Vec<_>>());
+    /// Reads the rule files and the enabled API rules again and replaces the running
+    /// groups; when any file does not load, the running rules stay and every problem is
+    /// returned (file, line, reason).
+    pub async fn reload(&self) -> ReloadStatus {
+        let mut errors = Vec::new();
+        let mut groups =
+            match argus_rules::file::load_rule_files(&self.rule_files, std::path::Path::new(".")) {
+                Ok(g) => g,
+                Err(es) => {
+                    errors.extend(es.iter().map(|e| e.to_string()));
+                    Vec::new()
+                }
+            };
+        match self.api_rules.list().await {
+            Ok(list) => {
+                for r in list.into_iter().filter(|r| r.enabled) {
+                    // Checked when stored; one that no longer compiles (a newer check) is
+                    // reported and left out rather than holding back the others.
+                    let compiled = serde_json::from_value::<api_rules::RuleInput>(r.spec)
+                        .map_err(|e| e.to_string())
+                        .and_then(|i| i.compile(&r.id).map_err(|e| e.to_string()));
+                    match compiled {
+                        Ok(g) => groups.push(g),
+                        Err(e) => tracing::error!(rule = %r.id, error = %e, "API rule left out"),
+                    }
+                }
+            }
+            Err(e) => errors.push(format!("API rules: {e}")),
+        }
         let mut m = self.rules.lock().unwrap_or_else(|e| e.into_inner());
-        let result = loaded.and_then(|groups| m.reload(groups, now_ns()));
+        let result = if errors.is_empty() {
+            m.reload(groups, now_ns()).map(|_| ())
+        } else {
+            Err(errors)
+        };
         let status = ReloadStatus {
             ok: result.is_ok(),
             at_ms: argus_core::now_ms(),
@@ -190,10 +222,10 @@ impl Alerting {
         };
         drop(m);
         if status.ok {
-            tracing::info!(groups = status.groups, "rule files reloaded");
+            tracing::info!(groups = status.groups, "rules reloaded");
         } else {
             for e in &status.errors {
-                tracing::error!(error = %e, "rule files not reloaded; the running rules stay");
+                tracing::error!(error = %e, "rules not reloaded; the running rules stay");
             }
         }
         *self.last_reload.lock().unwrap_or_else(|e| e.into_inner()) = status.clone();
@@ -233,9 +265,6 @@ impl Alerting {
     ) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
         tokio::spawn(async move {
-            if me.rule_files.is_empty() {
-                return;
-            }
             let mut hup =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
             let mut seen = me.rule_files_stamp();
@@ -251,16 +280,14 @@ impl Alerting {
                 tokio::select! {
                     _ = async { let _ = stop.wait_for(|s| *s).await; } => return,
                     _ = hangup => {
-                        let m = me.clone();
-                        let _ = tokio::task::spawn_blocking(move || m.reload()).await;
+                        me.reload().await;
                         seen = me.rule_files_stamp();
                     }
                     _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {
                         let now = me.rule_files_stamp();
                         if now != seen {
                             seen = now;
-                            let m = me.clone();
-                            let _ = tokio::task::spawn_blocking(move || m.reload()).await;
+                            me.reload().await;
                         }
                     }
                 }

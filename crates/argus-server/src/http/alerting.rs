@@ -254,10 +254,7 @@ pub async fn reload_rules(
     let status = if method == axum::http::Method::GET {
         state.alerting.last_reload()
     } else {
-        let a = state.alerting.clone();
-        tokio::task::spawn_blocking(move || a.reload())
-            .await
-            .map_err(super::error::joined)?
+        state.alerting.reload().await
     };
     let code = if status.ok || method == axum::http::Method::GET {
         StatusCode::OK

@@ -101,11 +101,12 @@ pub fn need(method: &Method, path: &str) -> Need {
         | "/api/argus/notifications"
         | "/api/argus/alerts"
         | "/api/argus/alerts/history"
-        | "/api/argus/rules/reload"
+        | "/api/argus/rules"
         | "/api/argus/receivers" => change,
         p if p.starts_with("/api/v2/silence/")
             || p.starts_with("/api/argus/maintenance/")
-            || p.starts_with("/api/argus/receivers/") =>
+            || p.starts_with("/api/argus/receivers/")
+            || p.starts_with("/api/argus/rules/") =>
         {
             change
         }

@@ -11,6 +11,7 @@
 //! | [`events`] | `/api/argus/events` |
 //! | [`hosts`] | `/api/argus/heartbeat`, `/api/argus/hosts[/{id}]`, `/api/argus/locations`, `/api/argus/groups`, `/api/argus/agent/*` |
 //! | [`alerting`] | `/api/v2/alerts`, `/api/v2/silences`, `/api/v2/silence/{id}` (Alertmanager's), `/api/argus/maintenance[/{id}]`, `/api/argus/notifications` |
+//! | [`rules`] | `/api/argus/rules[/{id}]`, `/api/argus/rules/preview` |
 //! | [`users`] | `/api/argus/login`, `/logout`, `/me`, `/users[/{name}]`, `/tokens[/{id}]`, `/audit` |
 //! | [`admin`] | `/api/argus/admin/*` |
 //! | [`status`] | `/health`, `/metrics` |
@@ -27,6 +28,7 @@ pub mod ingest;
 pub mod metadata;
 pub mod prom;
 pub mod query;
+pub mod rules;
 pub mod status;
 pub mod users;
 
@@ -153,6 +155,15 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/argus/receivers/{name}/test",
             post(alerting::test_receiver),
+        )
+        .route("/api/argus/rules", get(rules::list).post(rules::create))
+        .route("/api/argus/rules/preview", post(rules::preview))
+        .route(
+            "/api/argus/rules/{id}",
+            get(rules::get)
+                .put(rules::replace)
+                .patch(rules::enable)
+                .delete(rules::delete),
         )
         .route(
             "/api/argus/rules/reload",

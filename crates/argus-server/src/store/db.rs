@@ -232,6 +232,20 @@ const MIGRATIONS: &[Migration] = &[
             updated_ms {int} NOT NULL
         )"],
     },
+    Migration {
+        version: 6,
+        sqlite: &[],
+        postgres: &[],
+        both: &["CREATE TABLE api_rules (
+            id TEXT PRIMARY KEY NOT NULL,
+            -- the rule as the API takes it (JSON)
+            spec TEXT NOT NULL,
+            enabled {int} NOT NULL,
+            created_ms {int} NOT NULL,
+            updated_ms {int} NOT NULL,
+            updated_by TEXT NOT NULL
+        )"],
+    },
 ];
 
 fn expand(sql: &str, backend: Backend) -> String {

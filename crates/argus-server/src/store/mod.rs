@@ -6,6 +6,7 @@
 pub mod access;
 pub mod agent_configs;
 pub mod alert_history;
+pub mod api_rules;
 pub mod audit;
 pub mod db;
 pub mod events;

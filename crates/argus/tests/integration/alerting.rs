@@ -364,3 +364,139 @@ fn jiff_like(secs: i64) -> String {
     let t = std::time::UNIX_EPOCH + Duration::from_secs(secs.max(0) as u64);
     humantime::format_rfc3339_seconds(t).to_string()
 }
+
+#[test]
+fn rules_made_through_the_api_preview_fire_disable_and_go() {
+    let argus = start("server", "[alerting]\nevaluation_interval_secs = 1\n");
+    let write = || {
+        let r = client()
+            .post(format!("{}/write?precision=ms", argus.url))
+            .bearer_auth(&argus.token)
+            .body(format!(
+                "cpu,host=web1 usage_idle=5 {now}\ncpu,host=web2 usage_idle=95 {now}\n",
+                now = argus_core::now_ms()
+            ))
+            .send()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.status().as_u16(), 204);
+    };
+    write();
+    argus.drained();
+    let call = |method: reqwest::Method, path: &str, body: Option<Value>| {
+        let mut req = client()
+            .request(method.clone(), format!("{}{path}", argus.url))
+            .bearer_auth(&argus.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        send(req, &format!("{method} {path}"))
+    };
+    let threshold = json!({
+        "name": "HighCPU",
+        "threshold": {"metric": "cpu_usage_idle", "op": "<", "value": 10},
+        "labels": {"severity": "page"},
+        "annotations": {"summary": "{{ $labels.host }} idle {{ $value }}"}
+    });
+    // The threshold form, previewed: what it would select now.
+    let (s, p) = call(
+        reqwest::Method::POST,
+        "/api/argus/rules/preview",
+        Some(threshold.clone()),
+    );
+    assert_eq!(s, 200, "{p}");
+    assert_eq!(p["data"]["expr"], "cpu_usage_idle < 10");
+    assert_eq!(p["data"]["series"].as_array().map(Vec::len), Some(1), "{p}");
+    assert_eq!(p["data"]["series"][0]["labels"]["host"], "web1");
+    assert_eq!(p["data"]["series"][0]["value"], 5.0);
+    // Bad input names the field.
+    let (s, b) = call(
+        reqwest::Method::POST,
+        "/api/argus/rules",
+        Some(json!({"name": "X", "expr": "cpu <"})),
+    );
+    assert_eq!(s, 400, "{b}");
+    assert!(
+        b["error"].as_str().unwrap_or("").contains("\"expr\""),
+        "{b}"
+    );
+    let (s, b) = call(
+        reqwest::Method::POST,
+        "/api/argus/rules",
+        Some(json!({"name": "X", "expr": "up", "severity": "page"})),
+    );
+    assert_eq!(s, 400, "{b}");
+    assert!(
+        b["error"].as_str().unwrap_or("").contains("severity"),
+        "{b}"
+    );
+    // Created: it fires from its next slot, as a file rule would.
+    let (s, c) = call(reqwest::Method::POST, "/api/argus/rules", Some(threshold));
+    assert_eq!(s, 201, "{c}");
+    let id = c["data"]["id"].as_str().unwrap_or("").to_string();
+    let alerts = wait_for("the API rule firing", Duration::from_secs(30), || {
+        write();
+        let (_, b) = argus.get("/api/v1/alerts");
+        let a = b["data"]["alerts"].as_array().cloned().unwrap_or_default();
+        (a.len() == 1 && a[0]["state"] == "firing").then_some(a)
+    });
+    assert_eq!(alerts[0]["annotations"]["summary"], "web1 idle 5");
+    let (_, list) = argus.get("/api/argus/rules");
+    let mine = list["data"]
+        .as_array()
+        .and_then(|l| l.iter().find(|r| r["id"] == id.as_str()).cloned())
+        .unwrap_or_default();
+    assert_eq!(mine["source"], "api", "{list}");
+    assert_eq!(mine["status"]["health"], "ok", "{list}");
+    // A host silent for a minute: compiles to argus_host_up == 0 with for 1m.
+    let (s, h) = call(
+        reqwest::Method::POST,
+        "/api/argus/rules",
+        Some(json!({"name": "HostDown", "no_data": {"host": "*", "minutes": 1}})),
+    );
+    assert_eq!(s, 201, "{h}");
+    let hid = h["data"]["id"].as_str().unwrap_or("").to_string();
+    let (_, rules) = argus.get("/api/v1/rules?type=alert");
+    let text = rules.to_string();
+    assert!(
+        text.contains("argus_host_up == 0") && text.contains("\"duration\":60"),
+        "{rules}"
+    );
+    // Disabled: its group stops; enabled again: back.
+    let (s, d) = call(
+        reqwest::Method::PATCH,
+        &format!("/api/argus/rules/{id}"),
+        Some(json!({"enabled": false})),
+    );
+    assert_eq!(
+        (s, d["data"]["enabled"].as_bool()),
+        (200, Some(false)),
+        "{d}"
+    );
+    let (_, b) = argus.get("/api/v1/alerts");
+    assert_eq!(b["data"]["alerts"], json!([]), "{b}");
+    // Deleted: gone, and the audit has each change.
+    for i in [&id, &hid] {
+        let (s, _) = call(
+            reqwest::Method::DELETE,
+            &format!("/api/argus/rules/{i}"),
+            None,
+        );
+        assert_eq!(s, 204);
+    }
+    let (s, _) = call(
+        reqwest::Method::GET,
+        &format!("/api/argus/rules/{id}"),
+        None,
+    );
+    assert_eq!(s, 404);
+    let (_, b) = argus.get("/api/v1/rules");
+    assert_eq!(b["data"]["groups"], json!([]), "{b}");
+    let (_, log) = argus.get(&format!("/api/argus/audit?object=rule:{id}"));
+    let actions: Vec<&str> = log["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert_eq!(actions, ["delete", "update", "create"], "{log}");
+}
