@@ -500,3 +500,70 @@ fn rules_made_through_the_api_preview_fire_disable_and_go() {
         .collect();
     assert_eq!(actions, ["delete", "update", "create"], "{log}");
 }
+
+/// A restart neither forgets what was sent nor sends it again: the notification log is
+/// kept in the database, so the firing alert, seen again after the restart, is not
+/// notified a second time before its repeat interval.
+#[test]
+fn a_restart_does_not_notify_again() {
+    let hook = Recorder::start();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let rules = dir.path().join("node.yml");
+    std::fs::write(&rules, RULES).unwrap_or_else(|e| panic!("{e}"));
+    let notifier = dir.path().join("alertmanager.yml");
+    std::fs::write(
+        &notifier,
+        format!(
+            "route:\n  receiver: ops\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\nreceivers:\n  - name: ops\n    webhook_configs:\n      - url: {}\n",
+            hook.url
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let config = format!(
+        "[alerting]\nrule_files = [\"{}\"]\nevaluation_interval_secs = 1\nnotifier_file = \"{}\"\n",
+        rules.display(),
+        notifier.display()
+    );
+    let argus = start("server", &config);
+    let write = |a: &crate::common::Argus| {
+        let _ = client()
+            .post(format!("{}/write?precision=ms", a.url))
+            .bearer_auth(&a.token)
+            .body(format!(
+                "cpu,host=web1 usage_idle=5 {}\n",
+                argus_core::now_ms()
+            ))
+            .send();
+    };
+    let firing = |h: &Recorder| {
+        h.bodies()
+            .iter()
+            .filter(|b| b["status"] == "firing" && b["groupLabels"]["alertname"] == "HighCPU")
+            .count()
+    };
+    wait_for("the first notification", Duration::from_secs(30), || {
+        write(&argus);
+        (firing(&hook) == 1).then_some(())
+    });
+    let (_, dir2) = argus.terminate();
+    let argus = crate::common::start_in("server", &config, dir2);
+    // The alert fires again after the restart, and its group flushes (group_wait 1 s)...
+    wait_for(
+        "the alert firing after the restart",
+        Duration::from_secs(30),
+        || {
+            write(&argus);
+            let (_, b) = argus.get("/api/argus/alerts?state=firing");
+            (b["data"].as_array().map(Vec::len) == Some(1)).then_some(())
+        },
+    );
+    // ...and a few group intervals later, nothing more was sent.
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < until {
+        write(&argus);
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert_eq!(firing(&hook), 1, "{:?}", hook.bodies());
+    let (_, v2) = argus.get("/api/v2/alerts");
+    assert_eq!(v2.as_array().map(Vec::len), Some(1), "{v2}");
+}
