@@ -152,6 +152,13 @@ impl Started {
     }
 }
 
+/// This server's name as a holder of leases: its address and a random part, so that a
+/// restarted server on the same address is another holder.
+fn argus_notify_holder(addr: &std::net::SocketAddr) -> String {
+    let tail = argus_server::store::tokens::generate_token().unwrap_or_default();
+    format!("{addr}/{}", tail.get(..8).unwrap_or(""))
+}
+
 async fn start_server(
     config: &Config,
     stop: tokio::sync::watch::Receiver<bool>,
@@ -273,9 +280,24 @@ async fn start_server(
             argus_server::store::alert_history::AlertHistory::new(database.clone()),
             alerting_cfg.rule_files.clone(),
             argus_server::store::api_rules::ApiRules::new(database.clone()),
+            // Several servers share a PostgreSQL: one at a time evaluates and sends.
+            (database.backend() == argus_server::store::db::Backend::Postgres
+                && role.runs_handlers())
+            .then(|| {
+                (
+                    argus_server::store::leases::Leases::new(database.clone()),
+                    argus_notify_holder(&addr),
+                )
+            }),
         )
         .map_err(anyhow::Error::msg)?,
     );
+    if database.backend() == argus_server::store::db::Backend::Postgres {
+        alerting
+            .notifier
+            .active
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+    }
     // The rules made through the API join the files' (where rules are evaluated).
     if role.runs_handlers() {
         let status = alerting.reload().await;

@@ -43,7 +43,18 @@ pub struct Alerting {
     last_reload: Mutex<ReloadStatus>,
     /// Rules made through the API.
     pub api_rules: crate::store::api_rules::ApiRules,
+    /// With a shared database (several servers): the lease that makes one of them the
+    /// one that evaluates the rules and sends notifications.
+    lease: Option<(crate::store::leases::Leases, String)>,
+    /// Whether this server evaluates and sends (always, without a lease).
+    pub leader: std::sync::atomic::AtomicBool,
 }
+
+/// The lease's name, its lifetime and how often its holder renews it: a server that dies
+/// is replaced within `LEASE_TTL_MS` plus one renewal and one evaluation interval.
+pub const LEASE: &str = "alerting";
+pub const LEASE_TTL_MS: i64 = 15_000;
+pub const LEASE_RENEW: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The outcome of a reload of the rule files.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -155,6 +166,7 @@ impl Alerting {
         history: AlertHistory,
         rule_files: Vec<String>,
         api_rules: crate::store::api_rules::ApiRules,
+        lease: Option<(crate::store::leases::Leases, String)>,
     ) -> Result<Alerting, String> {
         let alertmanagers = if alertmanagers.is_empty() {
             None
@@ -176,7 +188,58 @@ impl Alerting {
                 groups,
             }),
             api_rules,
+            leader: std::sync::atomic::AtomicBool::new(lease.is_none()),
+            lease,
         })
+    }
+
+    fn is_leader(&self) -> bool {
+        self.leader.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Takes or renews the lease every [`LEASE_RENEW`] until `stop`; on gaining it, loads
+    /// the rules (their `for` clocks restored from `ALERTS_FOR_STATE`, as after a
+    /// restart) and the notifier's state; on losing it, stops evaluating and sending.
+    async fn hold_lease(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let Some((leases, holder)) = &self.lease else {
+            return;
+        };
+        loop {
+            let got = match leases
+                .acquire(LEASE, holder, argus_core::now_ms(), LEASE_TTL_MS)
+                .await
+            {
+                Ok(g) => g,
+                Err(e) => {
+                    tracing::warn!(error = %e, "alerting lease not renewed; standing by");
+                    false
+                }
+            };
+            if got != self.is_leader() {
+                self.leader.store(got, std::sync::atomic::Ordering::Relaxed);
+                self.notifier
+                    .active
+                    .store(got, std::sync::atomic::Ordering::Relaxed);
+                if got {
+                    tracing::info!(holder = %holder, "this server now evaluates rules and sends notifications");
+                    if let Err(e) = self.notifier.reload_state().await {
+                        tracing::error!(error = %e, "notifier state not reloaded");
+                    }
+                } else {
+                    tracing::warn!(holder = %holder, "alerting lease lost: standing by");
+                }
+                self.reload().await;
+            }
+            tokio::select! {
+                _ = async { let _ = stop.wait_for(|s| *s).await; } => {
+                    if self.is_leader() {
+                        let _ = leases.release(LEASE, holder).await;
+                    }
+                    return;
+                }
+                _ = tokio::time::sleep(LEASE_RENEW) => {}
+            }
+        }
     }
 
     /// Reads the rule files and the enabled API rules again and replaces the running
@@ -207,6 +270,10 @@ impl Alerting {
                 }
             }
             Err(e) => errors.push(format!("API rules: {e}")),
+        }
+        // A server standing by checks the rules but evaluates none.
+        if errors.is_empty() && !self.is_leader() {
+            groups.clear();
         }
         let mut m = self.rules.lock().unwrap_or_else(|e| e.into_inner());
         let result = if errors.is_empty() {
@@ -409,6 +476,7 @@ impl Alerting {
             stop.clone(),
         ));
         let watcher = self.watch(stop.clone());
+        let lease = tokio::spawn(self.clone().hold_lease(stop.clone()));
         let notifier = tokio::spawn(self.notifier.clone().run(stop));
         let me = self.clone();
         tokio::spawn(async move {
@@ -421,6 +489,7 @@ impl Alerting {
             let _ = rules.await;
             let _ = notifier.await;
             let _ = watcher.await;
+            let _ = lease.await;
         })
     }
 }

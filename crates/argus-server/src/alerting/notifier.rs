@@ -80,6 +80,8 @@ pub struct Notifier {
     outcomes: Mutex<VecDeque<Outcome>>,
     /// Deliveries by (receiver, integration, ok), for `/metrics`.
     counts: Mutex<std::collections::BTreeMap<(String, String, bool), u64>>,
+    /// Whether this server sends (in scale-out, only the holder of the alerting lease).
+    pub active: std::sync::atomic::AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -131,7 +133,47 @@ impl Notifier {
             sender,
             outcomes: Mutex::new(VecDeque::new()),
             counts: Mutex::new(std::collections::BTreeMap::new()),
+            active: std::sync::atomic::AtomicBool::new(true),
         })
+    }
+
+    /// Reads the silences, maintenance windows and notification log the database holds
+    /// again (a server taking over from another sees what that one did).
+    pub async fn reload_state(&self) -> Result<(), String> {
+        let now = Timestamp::now();
+        let err = |e: crate::store::kv::KvError| e.to_string();
+        let silences = self
+            .kv
+            .get::<Vec<SilenceRecord>>(SILENCES)
+            .await
+            .map_err(err)?;
+        let windows = self
+            .kv
+            .get::<Vec<MaintenanceWindow>>(MAINTENANCE)
+            .await
+            .map_err(err)?;
+        let nflog = self.kv.get::<Snapshot>(NFLOG).await.map_err(err)?;
+        let mut engine = lock(&self.engine);
+        if let Some((records, _)) = silences {
+            let mut fresh = argus_notify::Silences::new();
+            fresh
+                .restore(records, now)
+                .map_err(|e| format!("stored silences: {e}"))?;
+            engine.silences = fresh;
+        }
+        if let Some((windows, _)) = windows {
+            let mut fresh = argus_notify::Maintenance::new();
+            for w in windows {
+                fresh
+                    .set(w)
+                    .map_err(|e| format!("stored maintenance window: {e}"))?;
+            }
+            engine.maintenance = fresh;
+        }
+        if let Some((snapshot, _)) = nflog {
+            engine.restore_nflog(snapshot, now);
+        }
+        Ok(())
     }
 
     /// Takes alerts in (from rules, or posted as to an Alertmanager).
@@ -381,7 +423,9 @@ impl Notifier {
     /// Ticks until `stop`: at least once a second, sooner when the engine says so.
     pub async fn run(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
         loop {
-            self.tick().await;
+            if self.active.load(std::sync::atomic::Ordering::Relaxed) {
+                self.tick().await;
+            }
             let due = lock(&self.engine).next_due();
             let wait = due
                 .duration_since(Timestamp::now())

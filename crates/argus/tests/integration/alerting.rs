@@ -567,3 +567,61 @@ fn a_restart_does_not_notify_again() {
     let (_, v2) = argus.get("/api/v2/alerts");
     assert_eq!(v2.as_array().map(Vec::len), Some(1), "{v2}");
 }
+
+/// Two servers on one PostgreSQL: one evaluates the rules and sends, the other stands by;
+/// when the first dies, the second takes over within the lease's lifetime.
+#[test]
+fn on_a_shared_database_one_server_alerts_and_another_takes_over() {
+    let pg = crate::external::Postgres::start();
+    pg.create_db("alerting");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let rules = dir.path().join("node.yml");
+    std::fs::write(&rules, RULES).unwrap_or_else(|e| panic!("{e}"));
+    let config = format!(
+        // One token for both: only the first start on an empty database makes one.
+        "[server]\ntoken = \"shared-test-token\"\n[database]\nurl = \"{}\"\n[alerting]\nrule_files = [\"{}\"]\nevaluation_interval_secs = 1\n",
+        pg.url("alerting"),
+        rules.display()
+    );
+    let a = start("server", &config);
+    let b = start("server", &config);
+    let write = |s: &crate::common::Argus| {
+        let _ = client()
+            .post(format!("{}/write?precision=ms", s.url))
+            .bearer_auth(&s.token)
+            .body(format!(
+                "cpu,host=web1 usage_idle=5 {}\n",
+                argus_core::now_ms()
+            ))
+            .send();
+    };
+    let groups = |s: &crate::common::Argus| {
+        let (_, r) = s.get("/api/v1/rules");
+        r["data"]["groups"].as_array().map_or(0, Vec::len)
+    };
+    // Exactly one of them evaluates.
+    wait_for("one server evaluating", Duration::from_secs(30), || {
+        write(&a);
+        write(&b);
+        (groups(&a) + groups(&b) == 1).then_some(())
+    });
+    let (leader, standby) = if groups(&a) == 1 { (a, b) } else { (b, a) };
+    assert_eq!(groups(&standby), 0);
+    let (s, _) = standby.get("/api/v1/rules");
+    assert_eq!(s, 200, "the standby answers: it only evaluates nothing");
+    let _ = leader.kill9();
+    // The other takes over: within the lease's 15 s, one renewal (5 s) and a slot.
+    let started = std::time::Instant::now();
+    let alerts = wait_for("the standby taking over", Duration::from_secs(40), || {
+        write(&standby);
+        let (_, r) = standby.get("/api/v1/alerts");
+        let a = r["data"]["alerts"].as_array().cloned().unwrap_or_default();
+        (!a.is_empty()).then_some(a)
+    });
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(alerts[0]["labels"]["alertname"], "HighCPU");
+}
