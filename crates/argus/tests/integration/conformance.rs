@@ -221,15 +221,24 @@ fn line_protocol(data: &[Series]) -> Vec<String> {
 }
 
 /// A Prometheus process, killed when dropped (also when the test fails).
-struct Prometheus {
+pub(crate) struct Prometheus {
     _proc: Proc,
-    url: String,
+    pub(crate) url: String,
     _dir: tempfile::TempDir,
 }
 
 /// Prometheus over blocks made from `data` by promtool; with `None`, an empty one that
 /// accepts remote write.
 fn start_prometheus(data: Option<&[Series]>) -> Prometheus {
+    start_prometheus_with(data, "global:\n  evaluation_interval: 1m\n")
+}
+
+/// An empty Prometheus that accepts remote write, with `config` as its `prometheus.yml`.
+pub(crate) fn start_prometheus_configured(config: &str) -> Prometheus {
+    start_prometheus_with(None, config)
+}
+
+fn start_prometheus_with(data: Option<&[Series]>, config_text: &str) -> Prometheus {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let tsdb = dir.path().join("tsdb");
     if let Some(data) = data {
@@ -244,8 +253,7 @@ fn start_prometheus(data: Option<&[Series]>) -> Prometheus {
         );
     }
     let config = dir.path().join("prometheus.yml");
-    std::fs::write(&config, "global:\n  evaluation_interval: 1m\n")
-        .unwrap_or_else(|e| panic!("write: {e}"));
+    std::fs::write(&config, config_text).unwrap_or_else(|e| panic!("write: {e}"));
     let port = free_port();
     let proc = spawn(
         Command::new("/usr/bin/prometheus")
@@ -264,6 +272,32 @@ fn start_prometheus(data: Option<&[Series]>) -> Prometheus {
     };
     wait_healthy("prometheus /-/ready", &format!("{}/-/ready", p.url));
     p
+}
+
+/// Sends `series` as one remote-write 1.0 body to `{url}/api/v1/write` (`token` empty for
+/// Prometheus) and asserts it was taken.
+pub(crate) fn remote_write(
+    http: &reqwest::blocking::Client,
+    url: &str,
+    token: &str,
+    series: &[argus_core::TimeSeries],
+) {
+    let body = argus_core::remote_write::compress(&argus_core::remote_write::from_series(series));
+    let r = http
+        .post(format!("{url}/api/v1/write"))
+        .header("Content-Type", "application/x-protobuf")
+        .header("Content-Encoding", "snappy")
+        .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+        .bearer_auth(token)
+        .body(body)
+        .send()
+        .unwrap_or_else(|e| panic!("remote write to {url}: {e}"));
+    let status = r.status().as_u16();
+    assert!(
+        status == 204 || status == 200,
+        "remote write to {url}: {status} {}",
+        r.text().unwrap_or_default()
+    );
 }
 
 fn start_argus(data: &[Series]) -> Argus {
@@ -414,7 +448,7 @@ fn short(a: &Answer) -> String {
     s.chars().take(300).collect()
 }
 
-fn fetch(
+pub(crate) fn fetch(
     http: &reqwest::blocking::Client,
     url: &str,
     token: &str,
@@ -769,24 +803,8 @@ fn staleness_through_remote_write_matches_prometheus_2_42() {
             })
             .filter(|s| !s.samples.is_empty())
             .collect();
-        let body =
-            argus_core::remote_write::compress(&argus_core::remote_write::from_series(&slice));
         for (url, token) in [(&prom.url, ""), (&argus.url, argus.token.as_str())] {
-            let r = http
-                .post(format!("{url}/api/v1/write"))
-                .header("Content-Type", "application/x-protobuf")
-                .header("Content-Encoding", "snappy")
-                .header("X-Prometheus-Remote-Write-Version", "0.1.0")
-                .bearer_auth(token)
-                .body(body.clone())
-                .send()
-                .unwrap_or_else(|e| panic!("remote write to {url}: {e}"));
-            let status = r.status().as_u16();
-            assert!(
-                status == 204 || status == 200,
-                "remote write to {url}: {status} {}",
-                r.text().unwrap_or_default()
-            );
+            remote_write(&http, url, token, &slice);
         }
         from += 10 * min;
     }

@@ -3,6 +3,7 @@
 
 mod agent;
 mod alerting;
+mod alerting_vs_prometheus;
 mod analysis;
 mod common;
 mod config;
