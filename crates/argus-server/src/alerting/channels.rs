@@ -9,7 +9,7 @@
 //! PagerDuty) is logged at start; its deliveries then fail with the reason.
 
 use super::notifier::Sender;
-use argus_channels::{Channel, ReceiverConfig};
+use argus_channels::Channel;
 use argus_notify::Delivery;
 use std::collections::HashMap;
 use std::future::Future;
@@ -19,8 +19,8 @@ type Key = (String, String, u32);
 
 pub struct ChannelSender {
     channels: HashMap<Key, Channel>,
-    /// Receivers that could not be built, and why.
-    broken: HashMap<String, String>,
+    /// Integrations that could not be built, and why.
+    broken: HashMap<Key, String>,
 }
 
 /// `global` keys Alertmanager uses as defaults, by integration kind: (global key, key).
@@ -77,22 +77,36 @@ impl ChannelSender {
                     }
                 }
             }
-            let built = serde_json::from_value::<ReceiverConfig>(r)
-                .map_err(|e| e.to_string())
-                .and_then(|rc| rc.channels().map_err(|e| e.to_string()));
-            match built {
-                Ok(channels) => {
-                    let mut idx: HashMap<&'static str, u32> = HashMap::new();
-                    for c in channels {
-                        let kind = c.kind().name();
-                        let i = idx.entry(kind).or_insert(0);
-                        out.channels.insert((name.clone(), kind.to_string(), *i), c);
-                        *i += 1;
+            // Each integration on its own: one Argus cannot send (PagerDuty) or cannot
+            // read leaves the receiver's others working.
+            let Some(obj) = r.as_object() else {
+                continue;
+            };
+            for (key, list) in obj {
+                let Some(kind) = key.strip_suffix("_configs") else {
+                    continue;
+                };
+                for (i, entry) in list.as_array().into_iter().flatten().enumerate() {
+                    let mut tagged = entry.clone();
+                    if let Some(o) = tagged.as_object_mut() {
+                        o.insert("kind".into(), kind.into());
                     }
-                }
-                Err(e) => {
-                    tracing::warn!(receiver = %name, file, error = %e, "receiver cannot send; its notifications will fail");
-                    out.broken.insert(name, e);
+                    let built = serde_json::from_value::<argus_channels::ChannelConfig>(tagged)
+                        .map_err(|e| format!("{key}[{i}]: {e}"))
+                        .and_then(|c| {
+                            Channel::new(&name, c).map_err(|e| format!("{key}[{i}]: {e}"))
+                        });
+                    match built {
+                        Ok(c) => {
+                            out.channels
+                                .insert((name.clone(), kind.to_string(), i as u32), c);
+                        }
+                        Err(e) => {
+                            tracing::warn!(receiver = %name, file, error = %e, "integration cannot send; its notifications will fail");
+                            out.broken
+                                .insert((name.clone(), kind.to_string(), i as u32), e);
+                        }
+                    }
                 }
             }
         }
@@ -106,19 +120,26 @@ impl Sender for ChannelSender {
         receiver: &'a str,
     ) -> Pin<Box<dyn Future<Output = Option<Vec<serde_json::Value>>> + Send + 'a>> {
         Box::pin(async move {
-            if let Some(why) = self.broken.get(receiver) {
-                return Some(vec![serde_json::json!({ "ok": false, "error": why })]);
-            }
             let mut mine: Vec<(&Key, &Channel)> = self
                 .channels
                 .iter()
                 .filter(|(k, _)| k.0 == receiver)
                 .collect();
-            if mine.is_empty() {
+            let broken: Vec<(&Key, &String)> = self
+                .broken
+                .iter()
+                .filter(|(k, _)| k.0 == receiver)
+                .collect();
+            if mine.is_empty() && broken.is_empty() {
                 return None;
             }
             mine.sort_by(|a, b| a.0.cmp(b.0));
-            let mut out = Vec::new();
+            let mut out: Vec<serde_json::Value> = broken
+                .into_iter()
+                .map(|(k, why)| {
+                    serde_json::json!({ "ok": false, "error": why, "integration": k.1, "index": k.2 })
+                })
+                .collect();
             for (k, c) in mine {
                 let outcome = argus_channels::send_test(c).await;
                 let mut v = serde_json::to_value(&outcome).unwrap_or_default();
@@ -135,8 +156,8 @@ impl Sender for ChannelSender {
         for (r, kind, _) in self.channels.keys() {
             by.entry(r.clone()).or_default().push(kind.clone());
         }
-        for r in self.broken.keys() {
-            by.entry(r.clone()).or_default();
+        for (r, kind, _) in self.broken.keys() {
+            by.entry(r.clone()).or_default().push(kind.clone());
         }
         by.into_iter()
             .map(|(r, mut k)| {
@@ -157,7 +178,7 @@ impl Sender for ChannelSender {
                 d.integration.idx,
             );
             let Some(channel) = self.channels.get(&key) else {
-                return Err(match self.broken.get(&d.integration.receiver) {
+                return Err(match self.broken.get(&key) {
                     Some(why) => format!("receiver {:?}: {why}", d.integration.receiver),
                     None => format!(
                         "receiver {:?} has no {} channel #{}",
@@ -212,10 +233,9 @@ receivers:
                 .contains_key(&("ops".into(), "webhook".into(), 0))
         );
         assert_eq!(s.channels.len(), 3);
+        let key = ("pager".to_string(), "pagerduty".to_string(), 0);
         assert!(
-            s.broken
-                .get("pager")
-                .is_some_and(|e| e.contains("pagerduty")),
+            s.broken.get(&key).is_some_and(|e| e.contains("pagerduty")),
             "{:?}",
             s.broken
         );

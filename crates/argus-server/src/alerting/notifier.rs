@@ -368,63 +368,67 @@ impl Notifier {
         lock(&self.outcomes).iter().rev().cloned().collect()
     }
 
-    /// Sends what is due, once: each delivery through the sender, then the engine is told
-    /// how it went and the notification log saved. Returns how many were attempted.
-    pub async fn tick(&self) -> usize {
+    /// Hands what is due to the sender, each delivery in a task of its own, so a slow or
+    /// unreachable receiver (retrying for up to a minute) holds back no other; each tells
+    /// the engine how it went when it ends. Returns how many were started.
+    pub fn tick(self: &Arc<Self>) -> usize {
         let due = lock(&self.engine).tick(Timestamp::now());
-        if due.is_empty() {
-            return 0;
+        let n = due.len();
+        for d in due {
+            let me = self.clone();
+            tokio::spawn(async move {
+                let started = std::time::Instant::now();
+                let r = me.sender.send(&d).await;
+                me.finish(&d, r, started.elapsed()).await;
+            });
         }
-        let sends = due.iter().map(|d| async move {
-            let started = std::time::Instant::now();
-            let r = self.sender.send(d).await;
-            (d, r, started.elapsed())
-        });
-        let results = futures_util::future::join_all(sends).await;
-        let n = results.len();
+        n
+    }
+
+    /// Records one delivery's outcome: in the engine (its notification log), the kept
+    /// outcomes, the counts, and the database.
+    async fn finish(&self, d: &Delivery, r: Result<(), String>, took: Duration) {
         {
             let mut engine = lock(&self.engine);
+            engine.delivered(d, r.is_ok(), Timestamp::now());
+        }
+        if let Err(e) = &r {
+            tracing::warn!(receiver = %d.integration.receiver, integration = %d.integration.integration, error = %e, "notification failed");
+        }
+        *lock(&self.counts)
+            .entry((
+                d.integration.receiver.clone(),
+                d.integration.integration.clone(),
+                r.is_ok(),
+            ))
+            .or_insert(0) += 1;
+        {
             let mut outcomes = lock(&self.outcomes);
-            let mut counts = lock(&self.counts);
-            for (d, r, took) in &results {
-                *counts
-                    .entry((
-                        d.integration.receiver.clone(),
-                        d.integration.integration.clone(),
-                        r.is_ok(),
-                    ))
-                    .or_insert(0) += 1;
-                engine.delivered(d, r.is_ok(), Timestamp::now());
-                if let Err(e) = r {
-                    tracing::warn!(receiver = %d.integration.receiver, integration = %d.integration.integration, error = %e, "notification failed");
-                }
-                outcomes.push_back(Outcome {
-                    at_ms: argus_core::now_ms(),
-                    receiver: d.integration.receiver.clone(),
-                    integration: d.integration.integration.clone(),
-                    group_key: d.group_key.clone(),
-                    alerts: d.notification.alerts.len(),
-                    ok: r.is_ok(),
-                    error: r.as_ref().err().cloned(),
-                    duration_ms: took.as_millis() as u64,
-                });
-                while outcomes.len() > KEPT_OUTCOMES {
-                    outcomes.pop_front();
-                }
+            outcomes.push_back(Outcome {
+                at_ms: argus_core::now_ms(),
+                receiver: d.integration.receiver.clone(),
+                integration: d.integration.integration.clone(),
+                group_key: d.group_key.clone(),
+                alerts: d.notification.alerts.len(),
+                ok: r.is_ok(),
+                error: r.err(),
+                duration_ms: took.as_millis() as u64,
+            });
+            while outcomes.len() > KEPT_OUTCOMES {
+                outcomes.pop_front();
             }
         }
         let snapshot = lock(&self.engine).nflog_snapshot();
         if let Err(e) = self.kv.put(NFLOG, &snapshot).await {
             tracing::error!(error = %e, "cannot save the notification log");
         }
-        n
     }
 
     /// Ticks until `stop`: at least once a second, sooner when the engine says so.
     pub async fn run(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
         loop {
             if self.active.load(std::sync::atomic::Ordering::Relaxed) {
-                self.tick().await;
+                self.tick();
             }
             let due = lock(&self.engine).next_due();
             let wait = due

@@ -94,8 +94,10 @@ pub fn need(method: &Method, path: &str) -> Need {
         | "/api/argus/agent/configs" => change,
         p if p.starts_with("/api/argus/hosts/") && !p.ends_with("/summary") => change,
         "/api/argus/agent/config" if !read => Need::Role(Role::Editor),
-        // Silences and maintenance windows: read by viewers, set by editors. Alerts posted
-        // as to an Alertmanager keep the token rules of ingest.
+        // Alerts are of every namespace: a credential for every namespace reads or posts
+        // them (a namespace's token would otherwise see every team's alerts).
+        "/api/v1/rules" | "/api/v1/alerts" | "/api/v2/alerts" => Need::Role(Role::Viewer),
+        // Silences and maintenance windows: read by viewers, set by editors.
         "/api/v2/silences"
         | "/api/argus/maintenance"
         | "/api/argus/notifications"
