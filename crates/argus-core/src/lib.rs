@@ -12,6 +12,7 @@
 //! writes: LEB128 [`varint`]s and Go's float text ([`gofloat`]).
 
 pub mod gofloat;
+pub mod gojson;
 pub mod line_protocol;
 pub mod matcher;
 pub mod model;

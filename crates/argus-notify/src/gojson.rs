@@ -14,26 +14,7 @@ use jiff::{Timestamp, tz::TimeZone};
 pub const GO_ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
 /// Appends `s` as a JSON string the way Go's `json.Marshal` does (HTML-safe).
-pub fn write_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
+pub use argus_core::gojson::write_string;
 
 /// Appends a string-to-string map as a JSON object with keys sorted, as Go marshals
 /// `map[string]string`.

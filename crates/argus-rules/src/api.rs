@@ -15,7 +15,6 @@ use crate::manager::Manager;
 use crate::rule::{Alert, Rule};
 use argus_core::Labels;
 use std::collections::BTreeMap;
-use std::fmt::Write;
 
 /// A bad request parameter, as Prometheus reports it (`bad_data`, HTTP 400).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,26 +25,7 @@ pub struct ParamError {
 }
 
 /// A JSON string as Go's `encoding/json` escapes it.
-fn jstr(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
+use argus_core::gojson::write_string as jstr;
 
 fn jlabels(out: &mut String, l: &Labels) {
     out.push('{');
