@@ -32,15 +32,17 @@ pub mod channels;
 pub mod config;
 mod deliver;
 pub mod gojson;
+mod kind;
 pub mod message;
 mod notification;
 
-pub use channel::{Channel, ChannelConfig, ConfigError, Kind, ReceiverConfig};
+pub use channel::{Channel, ChannelConfig, ReceiverConfig};
 pub use channels::{
     dingtalk::DingtalkConfig, email::EmailConfig, feishu::FeishuConfig, script::ScriptConfig,
     slack::SlackConfig, telegram::TelegramConfig, webhook::WebhookConfig, wecom::WecomConfig,
 };
 pub use deliver::{Clock, Outcome, Reason, RetryPolicy, deliver, deliver_with, send_test};
+pub use kind::{ConfigError, Kind};
 pub use message::Message;
 pub use notification::{
     Alert, Kv, Notification, Status, TEST_ALERTNAME, fingerprint, quote_meta, test_notification,

@@ -15,10 +15,10 @@ use serde_json::json;
 
 use super::http::{ALERTMANAGER_USER_AGENT, HttpClient, has_query, parse_url};
 use crate::{
-    Kind,
-    channel::ConfigError,
     config::{HttpConfig, Secret, yes},
     deliver::{Attempt, AttemptError, Delivered, Reason},
+    kind::ConfigError,
+    kind::Kind,
     message::{Markup, default_text, default_title},
 };
 

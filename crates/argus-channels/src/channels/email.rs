@@ -27,10 +27,10 @@ use serde::{Deserialize, Serialize};
 
 use super::http::{error_chain, is_tls_failure};
 use crate::{
-    Kind,
-    channel::ConfigError,
     config::{Secret, TlsConfig, yes},
     deliver::{Attempt, AttemptError, Delivered, Reason},
+    kind::ConfigError,
+    kind::Kind,
     message::{Markup, default_text, default_title},
 };
 

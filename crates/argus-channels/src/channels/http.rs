@@ -14,10 +14,10 @@ use reqwest::{
 };
 
 use crate::{
-    Kind,
-    channel::ConfigError,
     config::{HttpConfig, Secret},
     deliver::{AttemptError, Reason},
+    kind::ConfigError,
+    kind::Kind,
 };
 
 /// What Alertmanager 0.25 sends as `User-Agent`; receivers written for it may check it.

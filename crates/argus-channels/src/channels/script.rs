@@ -22,10 +22,10 @@ use tokio::{
 };
 
 use crate::{
-    Kind,
-    channel::ConfigError,
     config::{duration, yes},
     deliver::{Attempt, AttemptError, Delivered, Reason},
+    kind::ConfigError,
+    kind::Kind,
 };
 
 /// The exit status that asks for another attempt (sysexits.h `EX_TEMPFAIL`).

@@ -13,10 +13,10 @@ use serde_json::json;
 
 use super::http::{ALERTMANAGER_USER_AGENT, HttpClient, parse_url};
 use crate::{
-    Kind,
-    channel::ConfigError,
     config::{HttpConfig, Secret, yes},
     deliver::{Attempt, AttemptError, Delivered, Reason},
+    kind::ConfigError,
+    kind::Kind,
     message::{
         Markup, default_text, default_title, html_escape, repair_cut_entity, truncate_chars,
     },

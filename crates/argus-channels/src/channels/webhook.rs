@@ -7,10 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use super::http::{ALERTMANAGER_USER_AGENT, HttpClient, parse_url};
 use crate::{
-    Kind,
-    channel::ConfigError,
     config::{HttpConfig, yes},
     deliver::{Attempt, AttemptError, Delivered},
+    kind::ConfigError,
+    kind::Kind,
 };
 
 /// `webhook_configs` entry.
