@@ -43,6 +43,30 @@ pub trait Sender: Send + Sync + 'static {
 /// and kept, and nothing is sent.
 pub const QUIET_CONFIG: &str = "route:\n  receiver: none\nreceivers:\n  - name: none\n";
 
+/// `GET /api/v2/alerts`'s parameters, as Alertmanager reads them: `filter` matchers
+/// (all must match), whether silenced, inhibited and active alerts are included (all
+/// three by default), and a `receiver` regex.
+#[derive(Debug, Clone)]
+pub struct AlertFilter {
+    pub matchers: Vec<Matcher>,
+    pub silenced: bool,
+    pub inhibited: bool,
+    pub active: bool,
+    pub receiver: Option<regex::Regex>,
+}
+
+impl Default for AlertFilter {
+    fn default() -> Self {
+        AlertFilter {
+            matchers: Vec::new(),
+            silenced: true,
+            inhibited: true,
+            active: true,
+            receiver: None,
+        }
+    }
+}
+
 /// One delivery's outcome, kept for the API (the last [`KEPT_OUTCOMES`]).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Outcome {
@@ -181,14 +205,33 @@ impl Notifier {
         lock(&self.engine).put_alerts(alerts, Timestamp::now())
     }
 
-    /// The alerts held, in the shape of Alertmanager's `GET /api/v2/alerts`.
-    pub fn alerts_v2(&self) -> serde_json::Value {
+    /// The alerts held, in the shape of Alertmanager's `GET /api/v2/alerts`, filtered
+    /// as its parameters say.
+    pub fn alerts_v2(&self, f: &AlertFilter) -> serde_json::Value {
         let now = Timestamp::now();
         let engine = lock(&self.engine);
         let fmt = argus_notify::gojson::rfc3339_millis;
         let list: Vec<serde_json::Value> = engine
             .alerts()
             .filter(|a| !a.resolved_at(now))
+            .filter(|a| f.matchers.iter().all(|m| m.matches_labels(&a.labels)))
+            .filter(|a| {
+                let mute = engine.mute_status(a, now);
+                let silenced = !mute.silenced_by.is_empty();
+                let inhibited = !mute.inhibited_by.is_empty();
+                let active = !mute.is_muted();
+                (f.silenced || !silenced) && (f.inhibited || !inhibited) && (f.active || !active)
+            })
+            .filter(|a| {
+                f.receiver.as_ref().is_none_or(|re| {
+                    engine
+                        .dispatcher()
+                        .route()
+                        .match_alert(&a.labels)
+                        .iter()
+                        .any(|r| re.is_match(&r.opts.receiver))
+                })
+            })
             .map(|a| {
                 let mute = engine.mute_status(a, now);
                 let receivers: Vec<serde_json::Value> = engine
@@ -265,6 +308,21 @@ impl Notifier {
             .put(SILENCES, &records)
             .await
             .map_err(|e| NotifierFault::Store(e.to_string()))
+    }
+
+    /// The notifier file as loaded (Alertmanager's `config.original` in `/api/v2/status`).
+    pub fn config_text(&self) -> String {
+        lock(&self.engine).config().original.clone()
+    }
+
+    /// One maintenance window, with whether it is open now.
+    pub fn maintenance_window(&self, id: &str) -> Option<serde_json::Value> {
+        let engine = lock(&self.engine);
+        engine.maintenance.get(id).map(|w| {
+            let mut v = serde_json::to_value(&w.window).unwrap_or_default();
+            v["open"] = w.is_open(Timestamp::now()).into();
+            v
+        })
     }
 
     /// Every maintenance window, with whether it is open now.

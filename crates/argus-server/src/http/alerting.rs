@@ -46,9 +46,95 @@ pub async fn post_alerts(
     Ok(StatusCode::OK)
 }
 
-/// `GET /api/v2/alerts`: the alerts the notifier holds, with what mutes each.
-pub async fn get_alerts(State(state): State<AppState>) -> Json<Value> {
-    Json(state.alerting.notifier.alerts_v2())
+/// `GET /api/v2/alerts[?filter=<matcher>&silenced=&inhibited=&active=&receiver=<regex>]`:
+/// the alerts the notifier holds, with what mutes each, filtered as Alertmanager does.
+pub async fn get_alerts(
+    State(state): State<AppState>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<Json<Value>, ApiError> {
+    let mut f = crate::alerting::notifier::AlertFilter::default();
+    let flag = |k: &str, v: &str| {
+        v.parse::<bool>().map_err(|_| {
+            ApiError::BadRequest(format!("parameter {k:?}: {v:?} is not true or false"))
+        })
+    };
+    for (k, v) in &params {
+        match k.as_str() {
+            "filter" => {
+                f.matchers
+                    .push(argus_notify::matcher::parse_matcher(v).map_err(|e| {
+                        ApiError::BadRequest(format!("parameter \"filter\": {v:?}: {e}"))
+                    })?)
+            }
+            "silenced" => f.silenced = flag(k, v)?,
+            "inhibited" => f.inhibited = flag(k, v)?,
+            "active" => f.active = flag(k, v)?,
+            "unprocessed" => {}
+            "receiver" => {
+                f.receiver =
+                    Some(regex::Regex::new(&format!("^(?:{v})$")).map_err(|e| {
+                        ApiError::BadRequest(format!("parameter \"receiver\": {e}"))
+                    })?)
+            }
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "parameter {other:?}: unknown; use filter, silenced, inhibited, active, receiver"
+                )));
+            }
+        }
+    }
+    Ok(Json(state.alerting.notifier.alerts_v2(&f)))
+}
+
+/// `GET /api/v2/status`: Alertmanager's status, as far as Argus has one (the loaded
+/// notifier file, no cluster), so `amtool config show` works.
+pub async fn status(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({
+        "cluster": { "name": "", "peers": [], "status": "disabled" },
+        "config": { "original": state.alerting.notifier.config_text() },
+        "uptime": argus_notify::gojson::rfc3339_millis(jiff::Timestamp::now()),
+        "versionInfo": {
+            "branch": "argus",
+            "buildDate": "",
+            "buildUser": "argus",
+            "goVersion": "",
+            "revision": format!("argus-{}", env!("CARGO_PKG_VERSION")),
+            "version": "0.25.0",
+        }
+    }))
+}
+
+/// Records an alerting change in the audit log (its own transaction: the change itself is
+/// in the notifier's document).
+async fn audited(
+    state: &AppState,
+    access: &Access,
+    action: &str,
+    kind: &str,
+    id: &str,
+    after: Option<Value>,
+) {
+    let db = state.users.db();
+    let r = async {
+        let mut tx = db.begin().await?;
+        crate::store::audit::record(
+            &mut tx,
+            crate::store::audit::Change {
+                actor: &access.actor(),
+                action,
+                object_kind: kind,
+                object_id: id,
+                before: None,
+                after,
+            },
+        )
+        .await?;
+        tx.commit().await
+    }
+    .await;
+    if let Err(e) = r {
+        tracing::error!(error = %e, "cannot write the audit log");
+    }
 }
 
 /// `GET /api/v2/silences[?filter=<matcher>…]`.
@@ -82,7 +168,9 @@ pub async fn post_silence(
     if post.created_by.is_empty() {
         post.created_by = access.actor().into_owned();
     }
+    let after = serde_json::to_value(&post).ok();
     let id = state.alerting.notifier.set_silence(post).await?;
+    audited(&state, &access, "create", "silence", &id, after).await;
     Ok(Json(json!({ "silenceID": id })))
 }
 
@@ -101,9 +189,11 @@ pub async fn get_silence(
 /// `DELETE /api/v2/silence/{id}`: expires it now.
 pub async fn expire_silence(
     State(state): State<AppState>,
+    Extension(access): Extension<Access>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     state.alerting.notifier.expire_silence(&id).await?;
+    audited(&state, &access, "expire", "silence", &id, None).await;
     Ok(StatusCode::OK)
 }
 
@@ -122,7 +212,15 @@ pub async fn create_maintenance(
     if w.created_by.is_empty() {
         w.created_by = access.actor().into_owned();
     }
+    if !w.id.is_empty() && state.alerting.notifier.maintenance_window(&w.id).is_some() {
+        return Err(ApiError::Conflict(format!(
+            "field \"id\": a maintenance window {:?} exists (PUT /api/argus/maintenance/{{id}} replaces it)",
+            w.id
+        )));
+    }
+    let after = serde_json::to_value(&w).ok();
     let id = state.alerting.notifier.set_maintenance(w).await?;
+    audited(&state, &access, "create", "maintenance", &id, after).await;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "status": "success", "data": { "id": id } })),
@@ -136,20 +234,40 @@ pub async fn put_maintenance(
     Path(id): Path<String>,
     bytes: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    if state.alerting.notifier.maintenance_window(&id).is_none() {
+        return Err(ApiError::Missing(format!("no maintenance window {id:?}")));
+    }
     let mut w: MaintenanceWindow = body(&bytes)?;
     w.id = id;
     if w.created_by.is_empty() {
         w.created_by = access.actor().into_owned();
     }
+    let after = serde_json::to_value(&w).ok();
     let id = state.alerting.notifier.set_maintenance(w).await?;
+    audited(&state, &access, "update", "maintenance", &id, after).await;
     Ok(Json(json!({ "status": "success", "data": { "id": id } })))
+}
+
+/// `GET /api/argus/maintenance/{id}`.
+pub async fn get_maintenance(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let w = state
+        .alerting
+        .notifier
+        .maintenance_window(&id)
+        .ok_or_else(|| ApiError::Missing(format!("no maintenance window {id:?}")))?;
+    Ok(Json(json!({ "status": "success", "data": w })))
 }
 
 pub async fn delete_maintenance(
     State(state): State<AppState>,
+    Extension(access): Extension<Access>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     state.alerting.notifier.remove_maintenance(&id).await?;
+    audited(&state, &access, "delete", "maintenance", &id, None).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

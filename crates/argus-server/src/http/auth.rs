@@ -96,7 +96,9 @@ pub fn need(method: &Method, path: &str) -> Need {
         "/api/argus/agent/config" if !read => Need::Role(Role::Editor),
         // Alerts are of every namespace: a credential for every namespace reads or posts
         // them (a namespace's token would otherwise see every team's alerts).
-        "/api/v1/rules" | "/api/v1/alerts" | "/api/v2/alerts" => Need::Role(Role::Viewer),
+        "/api/v1/rules" | "/api/v1/alerts" | "/api/v2/alerts" | "/api/v2/status" => {
+            Need::Role(Role::Viewer)
+        }
         // Silences and maintenance windows: read by viewers, set by editors.
         "/api/v2/silences"
         | "/api/argus/maintenance"

@@ -147,9 +147,12 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/api/argus/maintenance/{id}",
-            axum::routing::put(alerting::put_maintenance).delete(alerting::delete_maintenance),
+            get(alerting::get_maintenance)
+                .put(alerting::put_maintenance)
+                .delete(alerting::delete_maintenance),
         )
         .route("/api/argus/notifications", get(alerting::notifications))
+        .route("/api/v2/status", get(alerting::status))
         .route("/api/argus/alerts", get(alerting::active))
         .route("/api/argus/receivers", get(alerting::receivers))
         .route(

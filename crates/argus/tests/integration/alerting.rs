@@ -625,3 +625,129 @@ fn on_a_shared_database_one_server_alerts_and_another_takes_over() {
     );
     assert_eq!(alerts[0]["labels"]["alertname"], "HighCPU");
 }
+
+/// The Alertmanager-shaped API beyond sending: filters on the alerts, the status amtool
+/// reads, maintenance windows by id, and the audit of silences and windows.
+#[test]
+fn alertmanager_api_filters_status_maintenance_and_audit() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let notifier = dir.path().join("alertmanager.yml");
+    std::fs::write(
+        &notifier,
+        "route:\n  receiver: ops\n  routes:\n    - receiver: db-team\n      matchers: ['team=\"db\"']\nreceivers:\n  - name: ops\n  - name: db-team\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let argus = start(
+        "server",
+        &format!("[alerting]\nnotifier_file = \"{}\"\n", notifier.display()),
+    );
+    let call = |method: reqwest::Method, path: &str, body: Option<Value>| {
+        let mut req = client()
+            .request(method.clone(), format!("{}{path}", argus.url))
+            .bearer_auth(&argus.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        send(req, &format!("{method} {path}"))
+    };
+    let (s, b) = call(
+        reqwest::Method::POST,
+        "/api/v2/alerts",
+        Some(json!([
+            {"labels": {"alertname": "DiskFull", "host": "db1", "team": "db"}},
+            {"labels": {"alertname": "HighLoad", "host": "web1"}}
+        ])),
+    );
+    assert_eq!(s, 200, "{b}");
+    let names = |q: &str| -> Vec<String> {
+        let (s, b) = argus.get(&format!("/api/v2/alerts{q}"));
+        assert_eq!(s, 200, "{q}: {b}");
+        let mut v: Vec<String> = b
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a["labels"]["alertname"].as_str().map(str::to_string))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(""), ["DiskFull", "HighLoad"]);
+    assert_eq!(names("?filter=host%3D%22db1%22"), ["DiskFull"]);
+    assert_eq!(names("?receiver=db-team"), ["DiskFull"]);
+    assert_eq!(names("?receiver=ops"), ["HighLoad"]);
+    let (s, _) = argus.get("/api/v2/alerts?filter=%7Bbad");
+    assert_eq!(s, 400);
+    // A silence mutes HighLoad: `silenced=false` leaves it out; audited.
+    let now = argus_core::now_ms() / 1000;
+    let (s, sil) = call(
+        reqwest::Method::POST,
+        "/api/v2/silences",
+        Some(json!({
+            "matchers": [{"name": "alertname", "value": "HighLoad", "isRegex": false, "isEqual": true}],
+            "startsAt": jiff_like(now), "endsAt": jiff_like(now + 600),
+            "createdBy": "", "comment": "known"
+        })),
+    );
+    assert_eq!(s, 200, "{sil}");
+    assert_eq!(names("?silenced=false"), ["DiskFull"]);
+    assert_eq!(names("?active=false"), ["HighLoad"]);
+    // Status, as amtool reads it.
+    let (s, st) = argus.get("/api/v2/status");
+    assert_eq!(s, 200, "{st}");
+    assert!(
+        st["config"]["original"]
+            .as_str()
+            .unwrap_or("")
+            .contains("db-team"),
+        "{st}"
+    );
+    assert_eq!(st["cluster"]["status"], "disabled");
+    // Maintenance windows by id.
+    let window = json!({
+        "id": "sunday-db", "name": "db patching", "hosts": ["db1"],
+        "schedule": {"type": "weekly", "weekdays": ["sunday"], "start": "02:00", "end": "04:00", "timeZone": "Asia/Shanghai"}
+    });
+    let (s, c) = call(
+        reqwest::Method::POST,
+        "/api/argus/maintenance",
+        Some(window.clone()),
+    );
+    assert_eq!(s, 201, "{c}");
+    let (s, c) = call(
+        reqwest::Method::POST,
+        "/api/argus/maintenance",
+        Some(window),
+    );
+    assert_eq!(s, 409, "{c}");
+    let (s, w) = argus.get("/api/argus/maintenance/sunday-db");
+    assert_eq!(
+        (s, w["data"]["name"].as_str()),
+        (200, Some("db patching")),
+        "{w}"
+    );
+    let (s, _) = call(
+        reqwest::Method::PUT,
+        "/api/argus/maintenance/nope",
+        Some(
+            json!({"schedule": {"type": "once", "startsAt": "2030-01-01T00:00:00Z", "endsAt": "2030-01-01T01:00:00Z"}}),
+        ),
+    );
+    assert_eq!(s, 404);
+    let (s, _) = call(
+        reqwest::Method::DELETE,
+        "/api/argus/maintenance/sunday-db",
+        None,
+    );
+    assert_eq!(s, 204);
+    let (_, log) = argus.get("/api/argus/audit?object=maintenance");
+    let actions: Vec<&str> = log["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert_eq!(actions, ["delete", "create"], "{log}");
+    let (_, log) = argus.get("/api/argus/audit?object=silence");
+    assert_eq!(log["data"][0]["action"], "create", "{log}");
+    assert_eq!(log["data"][0]["object_id"], sil["silenceID"], "{log}");
+}
