@@ -3,7 +3,7 @@
 //! configuration to a webhook that records what it gets, silenced through the
 //! Alertmanager v2 API, and sent to a real Alertmanager.
 
-use crate::common::{client, send, start, value, wait_for};
+use crate::common::{client, send, start, value, wait_for, write_idle};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -107,18 +107,7 @@ fn a_rule_fires_is_listed_notified_through_a_webhook_and_silenced() {
         ),
     );
     // A busy host and an idle one, kept fresh.
-    let write = || {
-        let r = client()
-            .post(format!("{}/write?precision=ms", argus.url))
-            .bearer_auth(&argus.token)
-            .body(format!(
-                "cpu,host=web1 usage_idle=5 {now}\ncpu,host=web2 usage_idle=95 {now}\n",
-                now = argus_core::now_ms()
-            ))
-            .send()
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(r.status().as_u16(), 204);
-    };
+    let write = || write_idle(&argus, &[("web1", 5.0), ("web2", 95.0)]);
     write();
     // Prometheus's API: the rule, and the alert firing with its templated annotation.
     let alerts = wait_for("HighCPU firing", Duration::from_secs(30), || {
@@ -368,28 +357,12 @@ fn jiff_like(secs: i64) -> String {
 #[test]
 fn rules_made_through_the_api_preview_fire_disable_and_go() {
     let argus = start("server", "[alerting]\nevaluation_interval_secs = 1\n");
-    let write = || {
-        let r = client()
-            .post(format!("{}/write?precision=ms", argus.url))
-            .bearer_auth(&argus.token)
-            .body(format!(
-                "cpu,host=web1 usage_idle=5 {now}\ncpu,host=web2 usage_idle=95 {now}\n",
-                now = argus_core::now_ms()
-            ))
-            .send()
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(r.status().as_u16(), 204);
-    };
+    // A busy host and an idle one, kept fresh.
+    let write = || write_idle(&argus, &[("web1", 5.0), ("web2", 95.0)]);
     write();
     argus.drained();
     let call = |method: reqwest::Method, path: &str, body: Option<Value>| {
-        let mut req = client()
-            .request(method.clone(), format!("{}{path}", argus.url))
-            .bearer_auth(&argus.token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        send(req, &format!("{method} {path}"))
+        crate::common::call(&argus, method, path, Some(&argus.token), body.as_ref())
     };
     let threshold = json!({
         "name": "HighCPU",
@@ -525,16 +498,7 @@ fn a_restart_does_not_notify_again() {
         notifier.display()
     );
     let argus = start("server", &config);
-    let write = |a: &crate::common::Argus| {
-        let _ = client()
-            .post(format!("{}/write?precision=ms", a.url))
-            .bearer_auth(&a.token)
-            .body(format!(
-                "cpu,host=web1 usage_idle=5 {}\n",
-                argus_core::now_ms()
-            ))
-            .send();
-    };
+    let write = |a: &crate::common::Argus| write_idle(a, &[("web1", 5.0)]);
     let firing = |h: &Recorder| {
         h.bodies()
             .iter()
@@ -585,16 +549,7 @@ fn on_a_shared_database_one_server_alerts_and_another_takes_over() {
     );
     let a = start("server", &config);
     let b = start("server", &config);
-    let write = |s: &crate::common::Argus| {
-        let _ = client()
-            .post(format!("{}/write?precision=ms", s.url))
-            .bearer_auth(&s.token)
-            .body(format!(
-                "cpu,host=web1 usage_idle=5 {}\n",
-                argus_core::now_ms()
-            ))
-            .send();
-    };
+    let write = |s: &crate::common::Argus| write_idle(s, &[("web1", 5.0)]);
     let groups = |s: &crate::common::Argus| {
         let (_, r) = s.get("/api/v1/rules");
         r["data"]["groups"].as_array().map_or(0, Vec::len)
@@ -642,13 +597,7 @@ fn alertmanager_api_filters_status_maintenance_and_audit() {
         &format!("[alerting]\nnotifier_file = \"{}\"\n", notifier.display()),
     );
     let call = |method: reqwest::Method, path: &str, body: Option<Value>| {
-        let mut req = client()
-            .request(method.clone(), format!("{}{path}", argus.url))
-            .bearer_auth(&argus.token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        send(req, &format!("{method} {path}"))
+        crate::common::call(&argus, method, path, Some(&argus.token), body.as_ref())
     };
     let (s, b) = call(
         reqwest::Method::POST,

@@ -120,6 +120,40 @@ pub fn send(req: RequestBuilder, what: &str) -> (u16, Value) {
     (status, resp.json().unwrap_or(Value::Null))
 }
 
+/// Writes `cpu_usage_idle` of each `(host, idle)` now, through `/write`.
+pub fn write_idle(argus: &Argus, hosts: &[(&str, f64)]) {
+    let now = argus_core::now_ms();
+    let body: String = hosts
+        .iter()
+        .map(|(h, v)| format!("cpu,host={h} usage_idle={v} {now}\n"))
+        .collect();
+    let r = client()
+        .post(format!("{}/write?precision=ms", argus.url))
+        .bearer_auth(&argus.token)
+        .body(body)
+        .send()
+        .unwrap_or_else(|e| panic!("write: {e}"));
+    assert_eq!(r.status().as_u16(), 204);
+}
+
+/// A request with an optional bearer credential.
+pub fn call(
+    argus: &Argus,
+    method: reqwest::Method,
+    path: &str,
+    cred: Option<&str>,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let mut req = client().request(method.clone(), format!("{}{path}", argus.url));
+    if let Some(c) = cred {
+        req = req.bearer_auth(c);
+    }
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    send(req, &format!("{method} {path}"))
+}
+
 /// The `error` message of an API answer, "" if it has none.
 pub fn error_of(body: &Value) -> &str {
     body["error"].as_str().unwrap_or("")

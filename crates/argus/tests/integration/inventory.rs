@@ -1,7 +1,7 @@
 //! Users, roles, tokens, the audit log and the host inventory over HTTP, each run against
 //! SQLite (the default) and a real PostgreSQL started by the test.
 
-use crate::common::{Argus, client, error_of, send, start, value, wait_for};
+use crate::common::{Argus, call, client, error_of, start, value, wait_for};
 use crate::external::Postgres;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -17,24 +17,6 @@ fn backends(test: &str) -> Vec<(&'static str, String, Option<Postgres>)> {
         ("sqlite", String::new(), None),
         ("postgres", config, Some(pg)),
     ]
-}
-
-/// A request with an optional bearer credential.
-fn call(
-    argus: &Argus,
-    method: Method,
-    path: &str,
-    cred: Option<&str>,
-    body: Option<&Value>,
-) -> (u16, Value) {
-    let mut req = client().request(method.clone(), format!("{}{path}", argus.url));
-    if let Some(c) = cred {
-        req = req.bearer_auth(c);
-    }
-    if let Some(b) = body {
-        req = req.json(b);
-    }
-    send(req, &format!("{method} {path}"))
 }
 
 /// Makes a user with `role` and logs them in: their session token.
