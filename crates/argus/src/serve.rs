@@ -298,11 +298,16 @@ async fn start_server(
             .active
             .store(false, std::sync::atomic::Ordering::Relaxed);
     }
-    // The rules made through the API join the files' (where rules are evaluated).
+    // The rule files and the API's rules, where rules are evaluated: a file that does not
+    // load stops the start, naming file, line and reason.
     if role.runs_handlers() {
         let status = alerting.reload().await;
         if !status.ok {
-            anyhow::bail!("rules: {}", status.errors.join("; "));
+            return Err(crate::config::ConfigError {
+                file: "[alerting] rule_files".into(),
+                message: status.errors.join("\n"),
+            }
+            .into());
         }
     }
     let alerting_task = alerting.start(stop.clone());

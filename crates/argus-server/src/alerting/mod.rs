@@ -117,25 +117,17 @@ fn for_alertmanager(a: &NotifyAlert) -> alertmanagers::Alert {
 }
 
 impl Alerting {
-    /// Loads the rule files and the notifier's configuration; any error stops here with
-    /// every problem listed, so a bad file never starts a server that alerts on nothing.
+    /// Reads the notifier's configuration (an error lists every problem with its file and
+    /// line) and makes the rule manager, empty: the rule files and the API's rules are
+    /// loaded by the first [`Alerting::reload`], where the server evaluates rules.
     pub fn load(
         config: &AlertingConfig,
         store: Arc<dyn Storage>,
         query: argus_promql::EngineOptions,
         external_url: &str,
     ) -> Result<(Manager, argus_notify::Config), AlertingError> {
-        let mut errors = Vec::new();
-        let groups =
-            match argus_rules::file::load_rule_files(&config.rule_files, std::path::Path::new("."))
-            {
-                Ok(g) => g,
-                Err(es) => {
-                    errors.extend(es.iter().map(|e| e.to_string()));
-                    Vec::new()
-                }
-            };
-        let notifier = notifier::load_config(&config.notifier_file).map_err(|e| vec![e]);
+        let notifier =
+            notifier::load_config(&config.notifier_file).map_err(|e| AlertingError(vec![e]))?;
         let opts = EvalOptions {
             evaluation_interval: argus_rules::duration::PromDuration(
                 (config.evaluation_interval_secs.max(1) as i64) * 1000,
@@ -143,20 +135,7 @@ impl Alerting {
             external_url: external_url.to_string(),
             ..EvalOptions::default()
         };
-        let mut manager = Manager::new(store, query, opts);
-        if errors.is_empty()
-            && let Err(es) = manager.reload(groups, now_ns())
-        {
-            errors.extend(es);
-        }
-        match notifier {
-            Ok(n) if errors.is_empty() => Ok((manager, n)),
-            Ok(_) => Err(AlertingError(errors)),
-            Err(e) => {
-                errors.extend(e);
-                Err(AlertingError(errors))
-            }
-        }
+        Ok((Manager::new(store, query, opts), notifier))
     }
 
     pub fn new(

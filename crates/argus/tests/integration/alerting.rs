@@ -700,3 +700,31 @@ fn alertmanager_api_filters_status_maintenance_and_audit() {
     assert_eq!(log["data"][0]["action"], "create", "{log}");
     assert_eq!(log["data"][0]["object_id"], sil["silenceID"], "{log}");
 }
+
+/// A rule file that does not load stops the start with exit code 2, naming file and line.
+#[test]
+fn a_bad_rule_file_stops_the_start_naming_it() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let rules = dir.path().join("node.yml");
+    std::fs::write(
+        &rules,
+        RULES.replace("expr: cpu_usage_idle < 10", "expr: cpu_usage_idle <"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let cfg = dir.path().join("argus.toml");
+    std::fs::write(
+        &cfg,
+        format!("[alerting]\nrule_files = [\"{}\"]\n", rules.display()),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let out = std::process::Command::new(crate::common::BIN)
+        .args(["server", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&cfg)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("node.yml:5:") && err.contains("expr"), "{err}");
+}
