@@ -370,10 +370,20 @@ impl Silences {
             .values()
             .map(|(s, _)| s)
             .filter(|s| {
+                // As Alertmanager's `CheckSilenceMatchesFilterLabels`: the silence's
+                // matchers as a label set (name to value or pattern), which each filter
+                // matcher must match; one for an empty value also passes when the name
+                // is absent (=, =~) or present (!=, !~).
+                let pairs: BTreeMap<&str, &str> = s
+                    .matchers
+                    .iter()
+                    .map(|m| (m.name.as_str(), m.value.as_str()))
+                    .collect();
                 filter.iter().all(|f| {
-                    s.matchers
-                        .iter()
-                        .any(|m| m.name == f.name && m.ty == f.ty && m.value == f.value)
+                    let v = pairs.get(f.name.as_str());
+                    let negative = matches!(f.ty, MatchType::NotEqual | MatchType::NotRegexp);
+                    (f.value.is_empty() && v.is_some() == negative)
+                        || f.matches(v.copied().unwrap_or(""))
                 })
             })
             .collect();
@@ -649,10 +659,22 @@ mod tests {
         let mut s = store();
         let now = ts(T0);
         let _ = s.set(basic(T0, "2024-01-01T02:00:00Z"), now);
-        let f = parse_matcher("env!=dev").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(s.list(std::slice::from_ref(&f), now).len(), 1);
-        let f2 = parse_matcher("env=dev").unwrap_or_else(|e| panic!("{e}"));
-        assert!(s.list(&[f2], now).is_empty());
+        // Alertmanager's filter: the silence's matchers read as labels
+        // {alertname="Disk.*", env="dev"}, whatever their type.
+        let found = |f: &str| {
+            let f = parse_matcher(f).unwrap_or_else(|e| panic!("{e}"));
+            s.list(std::slice::from_ref(&f), now).len()
+        };
+        assert_eq!(found("env=dev"), 1);
+        assert_eq!(found("env!=dev"), 0);
+        assert_eq!(found("env=~d.*"), 1);
+        assert_eq!(found("alertname=~Disk.*"), 1);
+        assert_eq!(found("alertname=\"Disk.*\""), 1);
+        assert_eq!(found("alertname=DiskFull"), 0);
+        assert_eq!(found("team=\"\""), 1);
+        assert_eq!(found("team!=\"\""), 0);
+        assert_eq!(found("env!=\"\""), 1);
+        assert_eq!(found("host=web1"), 0);
         let snap = serde_json::to_string(&s.snapshot(now)).unwrap_or_default();
         let records: Vec<SilenceRecord> = serde_json::from_str(&snap).unwrap_or_default();
         let mut restored = store();

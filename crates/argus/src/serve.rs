@@ -289,15 +289,10 @@ async fn start_server(
                     argus_notify_holder(&addr),
                 )
             }),
+            role.runs_handlers(),
         )
         .map_err(anyhow::Error::msg)?,
     );
-    if database.backend() == argus_server::store::db::Backend::Postgres {
-        alerting
-            .notifier
-            .active
-            .store(false, std::sync::atomic::Ordering::Relaxed);
-    }
     // The rule files and the API's rules, where rules are evaluated: a file that does not
     // load stops the start, naming file, line and reason.
     if role.runs_handlers() {
@@ -310,7 +305,7 @@ async fn start_server(
             .into());
         }
     }
-    let alerting_task = alerting.start(stop.clone());
+    let alerting_task = alerting.start(queue.clone(), stop.clone());
     let state = AppState {
         alerting,
         store,

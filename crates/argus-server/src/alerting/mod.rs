@@ -102,6 +102,27 @@ fn postable(a: &NotifyAlert) -> PostableAlert {
     }
 }
 
+/// Splits posted alerts into those the notifier takes and why the others are refused,
+/// as it will judge them; a missing `startsAt` becomes `now`, the time they were posted,
+/// so that the wait in the queue does not move it.
+pub fn check_posted(
+    alerts: Vec<PostableAlert>,
+    now: jiff::Timestamp,
+) -> (Vec<PostableAlert>, Vec<argus_notify::alert::AlertError>) {
+    let mut valid = Vec::with_capacity(alerts.len());
+    let mut errors = Vec::new();
+    for (i, mut a) in alerts.into_iter().enumerate() {
+        if a.starts_at.is_none() && a.ends_at.is_none() {
+            a.starts_at = Some(now);
+        }
+        match a.clone().into_alert(i, now, jiff::SignedDuration::from_mins(5)) {
+            Ok(_) => valid.push(a),
+            Err(e) => errors.push(e),
+        }
+    }
+    (valid, errors)
+}
+
 fn for_alertmanager(a: &NotifyAlert) -> alertmanagers::Alert {
     alertmanagers::Alert {
         labels: a
@@ -146,6 +167,7 @@ impl Alerting {
         rule_files: Vec<String>,
         api_rules: crate::store::api_rules::ApiRules,
         lease: Option<(crate::store::leases::Leases, String)>,
+        evaluates: bool,
     ) -> Result<Alerting, String> {
         let alertmanagers = if alertmanagers.is_empty() {
             None
@@ -153,6 +175,12 @@ impl Alerting {
             Some(Alertmanagers::new(alertmanagers)?)
         };
         let groups = manager.groups().count();
+        // Without a lease, a server that evaluates (runs the handlers) leads alone; with
+        // one, it leads once it holds it. An ingest-only server never evaluates or sends.
+        let leader = evaluates && lease.is_none();
+        notifier
+            .active
+            .store(leader, std::sync::atomic::Ordering::Relaxed);
         Ok(Alerting {
             rules: Arc::new(Mutex::new(manager)),
             notifier: Arc::new(notifier),
@@ -167,7 +195,7 @@ impl Alerting {
                 groups,
             }),
             api_rules,
-            leader: std::sync::atomic::AtomicBool::new(lease.is_none()),
+            leader: std::sync::atomic::AtomicBool::new(leader),
             lease,
         })
     }
@@ -303,8 +331,9 @@ impl Alerting {
         out
     }
 
-    /// Reloads the rule files on SIGHUP and when they change (checked every 2 s: a file
-    /// edited, added to a glob or removed), until `stop`.
+    /// Reloads the rules on SIGHUP and when they change, until `stop`: checked every 2 s,
+    /// a rule file edited, added to a glob or removed, or an API rule changed (also
+    /// through another server sharing the database).
     pub fn watch(
         self: &Arc<Self>,
         mut stop: tokio::sync::watch::Receiver<bool>,
@@ -314,6 +343,7 @@ impl Alerting {
             let mut hup =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
             let mut seen = me.rule_files_stamp();
+            let mut seen_api = me.api_rules.stamp().await.ok();
             loop {
                 let hangup = async {
                     match hup.as_mut() {
@@ -331,8 +361,10 @@ impl Alerting {
                     }
                     _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {
                         let now = me.rule_files_stamp();
-                        if now != seen {
+                        let api = me.api_rules.stamp().await.ok();
+                        if now != seen || (api.is_some() && api != seen_api) {
                             seen = now;
+                            seen_api = api;
                             me.reload().await;
                         }
                     }
@@ -442,9 +474,77 @@ impl Alerting {
         }
     }
 
-    /// Runs the rule evaluation, the routing of its alerts and the notifier until `stop`.
+    /// While this server sends notifications, takes the alerts queued for the notifier
+    /// (posted to any server, or raised by event rules) into it, acking each batch once
+    /// taken; a server standing by holds no consumer, so the one that sends gets all.
+    async fn take_queued(
+        self: Arc<Self>,
+        queue: Arc<dyn argus_queue::Queue>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        use crate::pipeline::{ALERTS, NOTIFIER_GROUP};
+        let mut consumer: Option<Box<dyn argus_queue::Consumer>> = None;
+        let idle = std::time::Duration::from_secs(1);
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            if !self.notifier.active.load(std::sync::atomic::Ordering::Relaxed) {
+                consumer = None;
+                tokio::select! {
+                    _ = stop.changed() => {}
+                    _ = tokio::time::sleep(idle) => {}
+                }
+                continue;
+            }
+            let c = match &consumer {
+                Some(c) => c,
+                None => match queue.consumer(ALERTS, NOTIFIER_GROUP).await {
+                    Ok(c) => consumer.insert(c),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read the notifier's queue; retrying");
+                        tokio::select! {
+                            _ = stop.changed() => {}
+                            _ = tokio::time::sleep(idle) => {}
+                        }
+                        continue;
+                    }
+                },
+            };
+            let batch = tokio::select! {
+                _ = stop.changed() => continue,
+                r = c.next(64, idle) => r,
+            };
+            let batch = match batch {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the notifier's queue; retrying");
+                    consumer = None;
+                    continue;
+                }
+            };
+            for d in &batch {
+                match serde_json::from_slice::<Vec<PostableAlert>>(&d.payload) {
+                    Ok(alerts) => {
+                        for e in self.notifier.put_alerts(alerts).errors {
+                            tracing::warn!(error = %e, "a queued alert was refused by the notifier");
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %e, entry = d.id, "unreadable queued alerts dropped"),
+                }
+            }
+            if let Err(e) = c.ack(&batch).await {
+                tracing::warn!(error = %e, "queued alerts not acked; they will come again");
+                consumer = None;
+            }
+        }
+    }
+
+    /// Runs the rule evaluation, the routing of its alerts, the notifier and the intake of
+    /// queued alerts until `stop`.
     pub fn start(
         self: &Arc<Self>,
+        queue: Arc<dyn argus_queue::Queue>,
         stop: tokio::sync::watch::Receiver<bool>,
     ) -> tokio::task::JoinHandle<()> {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<NotifyAlert>>(64);
@@ -456,7 +556,8 @@ impl Alerting {
         ));
         let watcher = self.watch(stop.clone());
         let lease = tokio::spawn(self.clone().hold_lease(stop.clone()));
-        let notifier = tokio::spawn(self.notifier.clone().run(stop));
+        let notifier = tokio::spawn(self.notifier.clone().run(stop.clone()));
+        let queued = tokio::spawn(self.clone().take_queued(queue, stop));
         let me = self.clone();
         tokio::spawn(async move {
             while let Some(alerts) = rx.recv().await {
@@ -467,6 +568,7 @@ impl Alerting {
             }
             let _ = rules.await;
             let _ = notifier.await;
+            let _ = queued.await;
             let _ = watcher.await;
             let _ = lease.await;
         })

@@ -82,6 +82,11 @@ pub struct Outcome {
 
 pub const KEPT_OUTCOMES: usize = 1000;
 
+/// How often a server looks for silences and maintenance windows another server sharing
+/// its database changed: the most a change made through one server takes to apply on the
+/// one that sends.
+pub const SYNC_EVERY: Duration = Duration::from_secs(2);
+
 const SILENCES: &str = "notifier.silences";
 const MAINTENANCE: &str = "notifier.maintenance";
 const NFLOG: &str = "notifier.nflog";
@@ -93,6 +98,8 @@ pub enum NotifierFault {
     Invalid(String),
     #[error("{0}")]
     NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error("{0}")]
     Store(String),
 }
@@ -106,6 +113,8 @@ pub struct Notifier {
     counts: Mutex<std::collections::BTreeMap<(String, String, bool), u64>>,
     /// Whether this server sends (in scale-out, only the holder of the alerting lease).
     pub active: std::sync::atomic::AtomicBool,
+    /// The version of each shared document (silences, maintenance) held here.
+    seen: Mutex<std::collections::HashMap<&'static str, i64>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -121,44 +130,24 @@ impl Notifier {
         kv: Kv,
         sender: Arc<dyn Sender>,
     ) -> Result<Notifier, String> {
-        let now = Timestamp::now();
-        let mut engine = Engine::new(
+        let engine = Engine::new(
             config,
             EngineOptions {
                 external_url: external_url.to_string(),
             },
-            now,
+            Timestamp::now(),
         );
-        let err = |e: crate::store::kv::KvError| e.to_string();
-        if let Some((records, _)) = kv.get::<Vec<SilenceRecord>>(SILENCES).await.map_err(err)? {
-            engine
-                .silences
-                .restore(records, now)
-                .map_err(|e| format!("stored silences: {e}"))?;
-        }
-        if let Some((windows, _)) = kv
-            .get::<Vec<MaintenanceWindow>>(MAINTENANCE)
-            .await
-            .map_err(err)?
-        {
-            for w in windows {
-                engine
-                    .maintenance
-                    .set(w)
-                    .map_err(|e| format!("stored maintenance window: {e}"))?;
-            }
-        }
-        if let Some((snapshot, _)) = kv.get::<Snapshot>(NFLOG).await.map_err(err)? {
-            engine.restore_nflog(snapshot, now);
-        }
-        Ok(Notifier {
+        let notifier = Notifier {
             engine: Mutex::new(engine),
             kv,
             sender,
             outcomes: Mutex::new(VecDeque::new()),
             counts: Mutex::new(std::collections::BTreeMap::new()),
             active: std::sync::atomic::AtomicBool::new(true),
-        })
+            seen: Mutex::new(std::collections::HashMap::new()),
+        };
+        notifier.reload_state().await?;
+        Ok(notifier)
     }
 
     /// Reads the silences, maintenance windows and notification log the database holds
@@ -166,37 +155,36 @@ impl Notifier {
     pub async fn reload_state(&self) -> Result<(), String> {
         let now = Timestamp::now();
         let err = |e: crate::store::kv::KvError| e.to_string();
-        let silences = self
-            .kv
-            .get::<Vec<SilenceRecord>>(SILENCES)
-            .await
-            .map_err(err)?;
-        let windows = self
+        let mut seen = std::collections::HashMap::new();
+        for name in [SILENCES, MAINTENANCE] {
+            seen.insert(name, self.kv.version(name).await.map_err(err)?);
+        }
+        let silences = match self.kv.get::<Vec<SilenceRecord>>(SILENCES).await.map_err(err)? {
+            Some((records, _)) => Some(restored_silences(records, now)?),
+            None => None,
+        };
+        let windows = match self
             .kv
             .get::<Vec<MaintenanceWindow>>(MAINTENANCE)
             .await
-            .map_err(err)?;
+            .map_err(err)?
+        {
+            Some((windows, _)) => Some(restored_maintenance(windows)?),
+            None => None,
+        };
         let nflog = self.kv.get::<Snapshot>(NFLOG).await.map_err(err)?;
         let mut engine = lock(&self.engine);
-        if let Some((records, _)) = silences {
-            let mut fresh = argus_notify::Silences::new();
-            fresh
-                .restore(records, now)
-                .map_err(|e| format!("stored silences: {e}"))?;
-            engine.silences = fresh;
+        if let Some(s) = silences {
+            engine.silences = s;
         }
-        if let Some((windows, _)) = windows {
-            let mut fresh = argus_notify::Maintenance::new();
-            for w in windows {
-                fresh
-                    .set(w)
-                    .map_err(|e| format!("stored maintenance window: {e}"))?;
-            }
-            engine.maintenance = fresh;
+        if let Some(m) = windows {
+            engine.maintenance = m;
         }
         if let Some((snapshot, _)) = nflog {
             engine.restore_nflog(snapshot, now);
         }
+        drop(engine);
+        *lock(&self.seen) = seen;
         Ok(())
     }
 
@@ -277,37 +265,37 @@ impl Notifier {
             .map(|s| serde_json::to_value(s.to_api(Timestamp::now())).unwrap_or_default())
     }
 
-    /// Creates or updates a silence; its id.
+    /// Creates or updates a silence; its id. The change is made to the silences the
+    /// database holds (another server may have changed them), then taken in here.
     pub async fn set_silence(&self, post: PostableSilence) -> Result<String, NotifierFault> {
-        let id = {
-            let mut engine = lock(&self.engine);
-            engine
-                .silences
-                .set(post, Timestamp::now())
-                .map_err(silence_fault)?
-        };
-        self.save_silences().await?;
-        Ok(id)
+        self.change_silences(|s, now| s.set(post.clone(), now)).await
     }
 
     /// Expires a silence now.
     pub async fn expire_silence(&self, id: &str) -> Result<(), NotifierFault> {
-        {
-            let mut engine = lock(&self.engine);
-            engine
-                .silences
-                .expire(id, Timestamp::now())
-                .map_err(silence_fault)?;
-        }
-        self.save_silences().await
+        self.change_silences(|s, now| s.expire(id, now)).await
     }
 
-    async fn save_silences(&self) -> Result<(), NotifierFault> {
-        let records = lock(&self.engine).silences.snapshot(Timestamp::now());
-        self.kv
-            .put(SILENCES, &records)
+    async fn change_silences<R>(
+        &self,
+        change: impl Fn(&mut argus_notify::Silences, Timestamp) -> Result<R, SilenceError>,
+    ) -> Result<R, NotifierFault> {
+        let now = Timestamp::now();
+        let (r, version) = self
+            .kv
+            .update::<Vec<SilenceRecord>, _, NotifierFault>(SILENCES, |stored| {
+                let mut s = restored_silences(stored.unwrap_or_default(), now)
+                    .map_err(NotifierFault::Store)?;
+                let r = change(&mut s, now).map_err(silence_fault)?;
+                let snapshot = s.snapshot(now);
+                Ok((snapshot, (r, s)))
+            })
             .await
-            .map_err(|e| NotifierFault::Store(e.to_string()))
+            .map_err(|e| NotifierFault::Store(e.to_string()))??;
+        let (r, silences) = r;
+        lock(&self.engine).silences = silences;
+        lock(&self.seen).insert(SILENCES, version);
+        Ok(r)
     }
 
     /// The notifier file as loaded (Alertmanager's `config.original` in `/api/v2/status`).
@@ -341,43 +329,108 @@ impl Notifier {
         serde_json::Value::Array(list)
     }
 
-    /// Adds or replaces a maintenance window (a new id when it has none); its id.
+    /// Adds a maintenance window (a new id when it has none), or with `replace` replaces
+    /// the one with its id; its id. A new window whose id exists is a conflict, a
+    /// replaced one that does not exist is not found. Made to the windows the database
+    /// holds, then taken in here.
     pub async fn set_maintenance(
         &self,
         mut window: MaintenanceWindow,
+        replace: bool,
     ) -> Result<String, NotifierFault> {
         if window.id.is_empty() {
             window.id = argus_notify::silence::new_uuid();
         }
         let id = window.id.clone();
-        lock(&self.engine)
-            .maintenance
-            .set(window)
-            .map_err(|e| NotifierFault::Invalid(e.to_string()))?;
-        self.save_maintenance().await?;
+        self.change_maintenance(|m| {
+            match (replace, m.get(&id).is_some()) {
+                (false, true) => {
+                    return Err(NotifierFault::Conflict(format!(
+                        "field \"id\": a maintenance window {id:?} exists (PUT /api/argus/maintenance/{{id}} replaces it)"
+                    )));
+                }
+                (true, false) => return Err(not_found(&id)),
+                _ => {}
+            }
+            m.set(window.clone())
+                .map_err(|e| NotifierFault::Invalid(e.to_string()))
+        })
+        .await?;
         Ok(id)
     }
 
     /// Removes a maintenance window.
     pub async fn remove_maintenance(&self, id: &str) -> Result<(), NotifierFault> {
-        if !lock(&self.engine).maintenance.remove(id) {
-            return Err(NotifierFault::NotFound(format!(
-                "no maintenance window {id:?}"
-            )));
-        }
-        self.save_maintenance().await
+        self.change_maintenance(|m| {
+            if m.remove(id) {
+                Ok(())
+            } else {
+                Err(not_found(id))
+            }
+        })
+        .await
     }
 
-    async fn save_maintenance(&self) -> Result<(), NotifierFault> {
-        let windows: Vec<MaintenanceWindow> = lock(&self.engine)
-            .maintenance
-            .list()
-            .map(|w| w.window.clone())
-            .collect();
-        self.kv
-            .put(MAINTENANCE, &windows)
+    async fn change_maintenance(
+        &self,
+        change: impl Fn(&mut argus_notify::Maintenance) -> Result<(), NotifierFault>,
+    ) -> Result<(), NotifierFault> {
+        let ((), version) = self
+            .kv
+            .update::<Vec<MaintenanceWindow>, _, NotifierFault>(MAINTENANCE, |stored| {
+                let mut m = restored_maintenance(stored.unwrap_or_default())
+                    .map_err(NotifierFault::Store)?;
+                change(&mut m)?;
+                let windows: Vec<MaintenanceWindow> = m.list().map(|w| w.window.clone()).collect();
+                Ok((windows, ()))
+            })
             .await
-            .map_err(|e| NotifierFault::Store(e.to_string()))
+            .map_err(|e| NotifierFault::Store(e.to_string()))??;
+        // The windows as written, compiled again (cheap: a few).
+        let stored = self
+            .kv
+            .get::<Vec<MaintenanceWindow>>(MAINTENANCE)
+            .await
+            .map_err(|e| NotifierFault::Store(e.to_string()))?;
+        if let Some((windows, _)) = stored {
+            let m = restored_maintenance(windows).map_err(NotifierFault::Store)?;
+            lock(&self.engine).maintenance = m;
+        }
+        lock(&self.seen).insert(MAINTENANCE, version);
+        Ok(())
+    }
+
+    /// Takes in the silences and maintenance windows another server sharing the
+    /// database changed since this one last saw them. Returns whether anything changed.
+    pub async fn sync(&self) -> Result<bool, String> {
+        let now = Timestamp::now();
+        let err = |e: crate::store::kv::KvError| e.to_string();
+        let mut changed = false;
+        for name in [SILENCES, MAINTENANCE] {
+            let version = self.kv.version(name).await.map_err(err)?;
+            if lock(&self.seen).get(name).copied().unwrap_or(0) == version {
+                continue;
+            }
+            if name == SILENCES {
+                if let Some((records, _)) =
+                    self.kv.get::<Vec<SilenceRecord>>(name).await.map_err(err)?
+                {
+                    lock(&self.engine).silences = restored_silences(records, now)?;
+                }
+            } else if let Some((windows, _)) = self
+                .kv
+                .get::<Vec<MaintenanceWindow>>(name)
+                .await
+                .map_err(err)?
+            {
+                lock(&self.engine).maintenance = restored_maintenance(windows)?;
+            }
+            // A write between the read of the version and of the document is read
+            // again next time: harmless.
+            lock(&self.seen).insert(name, version);
+            changed = true;
+        }
+        Ok(changed)
     }
 
     /// Sends a test notification through each channel of `receiver`.
@@ -390,7 +443,8 @@ impl Notifier {
         self.sender.receivers()
     }
 
-    /// `argus_notifications_total` and `argus_alerts_held` in the text format.
+    /// `argus_notifications_total`, `argus_alerts_held` and `argus_silences` in the text
+    /// format.
     pub fn render_metrics(&self, out: &mut String) {
         use crate::telemetry::{family, sample};
         family(
@@ -408,17 +462,45 @@ impl Notifier {
             sample(out, "argus_notifications_total", &labels, n);
         }
         let now = Timestamp::now();
-        let held = lock(&self.engine)
-            .alerts()
-            .filter(|a| !a.resolved_at(now))
-            .count();
+        let engine = lock(&self.engine);
+        let (mut active, mut suppressed) = (0usize, 0usize);
+        for a in engine.alerts().filter(|a| !a.resolved_at(now)) {
+            if engine.mute_status(a, now).is_muted() {
+                suppressed += 1;
+            } else {
+                active += 1;
+            }
+        }
         family(
             out,
             "argus_alerts_held",
             "gauge",
-            "Unresolved alerts the notifier holds",
+            "Unresolved alerts the notifier holds, by state: active, or suppressed (silenced, inhibited or in maintenance)",
         );
-        sample(out, "argus_alerts_held", "", held);
+        sample(out, "argus_alerts_held", "{state=\"active\"}", active);
+        sample(out, "argus_alerts_held", "{state=\"suppressed\"}", suppressed);
+        let mut by_state: std::collections::BTreeMap<String, usize> = ["active", "expired", "pending"]
+            .into_iter()
+            .map(|s| (s.to_string(), 0))
+            .collect();
+        for s in engine.silences.list(&[], now) {
+            let state = match s.status.state {
+                argus_notify::silence::SilenceState::Active => "active",
+                argus_notify::silence::SilenceState::Pending => "pending",
+                argus_notify::silence::SilenceState::Expired => "expired",
+            };
+            *by_state.entry(state.to_string()).or_insert(0) += 1;
+        }
+        drop(engine);
+        family(
+            out,
+            "argus_silences",
+            "gauge",
+            "Silences the notifier holds, by state",
+        );
+        for (state, n) in by_state {
+            sample(out, "argus_silences", &format!("{{state=\"{state}\"}}"), n);
+        }
     }
 
     /// The last deliveries, newest first.
@@ -482,9 +564,17 @@ impl Notifier {
         }
     }
 
-    /// Ticks until `stop`: at least once a second, sooner when the engine says so.
+    /// Ticks until `stop`: at least once a second, sooner when the engine says so; and
+    /// every [`SYNC_EVERY`] takes in what other servers changed in the database.
     pub async fn run(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let mut synced = std::time::Instant::now();
         loop {
+            if synced.elapsed() >= SYNC_EVERY {
+                synced = std::time::Instant::now();
+                if let Err(e) = self.sync().await {
+                    tracing::warn!(error = %e, "silences and maintenance windows not read again");
+                }
+            }
             if self.active.load(std::sync::atomic::Ordering::Relaxed) {
                 self.tick();
             }
@@ -499,6 +589,31 @@ impl Notifier {
             }
         }
     }
+}
+
+fn not_found(id: &str) -> NotifierFault {
+    NotifierFault::NotFound(format!("no maintenance window {id:?}"))
+}
+
+fn restored_silences(
+    records: Vec<SilenceRecord>,
+    now: Timestamp,
+) -> Result<argus_notify::Silences, String> {
+    let mut s = argus_notify::Silences::new();
+    s.restore(records, now)
+        .map_err(|e| format!("stored silences: {e}"))?;
+    Ok(s)
+}
+
+fn restored_maintenance(
+    windows: Vec<MaintenanceWindow>,
+) -> Result<argus_notify::Maintenance, String> {
+    let mut m = argus_notify::Maintenance::new();
+    for w in windows {
+        m.set(w)
+            .map_err(|e| format!("stored maintenance window: {e}"))?;
+    }
+    Ok(m)
 }
 
 fn silence_fault(e: SilenceError) -> NotifierFault {

@@ -25,6 +25,7 @@ impl From<NotifierFault> for ApiError {
         match e {
             NotifierFault::Invalid(m) => ApiError::BadRequest(m),
             NotifierFault::NotFound(m) => ApiError::Missing(m),
+            NotifierFault::Conflict(m) => ApiError::Conflict(m),
             NotifierFault::Store(m) => ApiError::Internal(m),
         }
     }
@@ -32,15 +33,17 @@ impl From<NotifierFault> for ApiError {
 
 /// `POST /api/v2/alerts`: alerts as Prometheus sends them to an Alertmanager. Valid ones
 /// are taken even when others are not (as Alertmanager does); the invalid ones make a
-/// 400 naming each.
+/// 400 naming each. Taken means queued for the server that sends notifications (this
+/// one or another sharing the queue): the answer comes once the queue holds them.
 pub async fn post_alerts(
     State(state): State<AppState>,
     bytes: axum::body::Bytes,
 ) -> Result<StatusCode, ApiError> {
     let alerts: Vec<PostableAlert> = body(&bytes)?;
-    let r = state.alerting.notifier.put_alerts(alerts);
-    if !r.errors.is_empty() {
-        let why: Vec<String> = r.errors.iter().map(|e| e.to_string()).collect();
+    let (valid, errors) = crate::alerting::check_posted(alerts, jiff::Timestamp::now());
+    state.pipeline.publish_alerts(&valid).await?;
+    if !errors.is_empty() {
+        let why: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
         return Err(ApiError::BadRequest(why.join("; ")));
     }
     Ok(StatusCode::OK)
@@ -212,14 +215,8 @@ pub async fn create_maintenance(
     if w.created_by.is_empty() {
         w.created_by = access.actor().into_owned();
     }
-    if !w.id.is_empty() && state.alerting.notifier.maintenance_window(&w.id).is_some() {
-        return Err(ApiError::Conflict(format!(
-            "field \"id\": a maintenance window {:?} exists (PUT /api/argus/maintenance/{{id}} replaces it)",
-            w.id
-        )));
-    }
     let after = serde_json::to_value(&w).ok();
-    let id = state.alerting.notifier.set_maintenance(w).await?;
+    let id = state.alerting.notifier.set_maintenance(w, false).await?;
     audited(&state, &access, "create", "maintenance", &id, after).await;
     Ok((
         StatusCode::CREATED,
@@ -234,16 +231,13 @@ pub async fn put_maintenance(
     Path(id): Path<String>,
     bytes: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    if state.alerting.notifier.maintenance_window(&id).is_none() {
-        return Err(ApiError::Missing(format!("no maintenance window {id:?}")));
-    }
     let mut w: MaintenanceWindow = body(&bytes)?;
     w.id = id;
     if w.created_by.is_empty() {
         w.created_by = access.actor().into_owned();
     }
     let after = serde_json::to_value(&w).ok();
-    let id = state.alerting.notifier.set_maintenance(w).await?;
+    let id = state.alerting.notifier.set_maintenance(w, true).await?;
     audited(&state, &access, "update", "maintenance", &id, after).await;
     Ok(Json(json!({ "status": "success", "data": { "id": id } })))
 }

@@ -88,6 +88,16 @@ pub fn by_type(
                 message: format!("type {:?} is not 1 to 64 of [a-z0-9_-]", e.kind),
             });
         }
+        if e.kind == crate::pipeline::ALERTS {
+            return Err(Refused::Invalid {
+                at: format!("event[{i}].type"),
+                reason: "invalid_event_type",
+                message: format!(
+                    "type {:?} is reserved for the notifier's alerts",
+                    e.kind
+                ),
+            });
+        }
         by_type.entry(e.kind.clone()).or_default().push(e);
     }
     Ok(by_type)
@@ -126,6 +136,14 @@ mod tests {
         assert_eq!(
             by_type(events).map(|m| m.len()).map_err(|e| e.to_string()),
             Err("event[1].type: type \"Not OK\" is not 1 to 64 of [a-z0-9_-]".into())
+        );
+        let events = parse_events("{\"type\":\"argus-alerts\"}", 0).unwrap_or_default();
+        assert_eq!(
+            by_type(events).map(|m| m.len()).map_err(|e| e.to_string()),
+            Err(
+                "event[0].type: type \"argus-alerts\" is reserved for the notifier's alerts"
+                    .into()
+            )
         );
     }
 }

@@ -143,16 +143,18 @@ impl HandlersConfig {
     /// Problems a config file can have that serde does not see, naming the key.
     pub fn check(&self) -> Result<(), String> {
         for t in &self.types {
-            if !argus_queue::valid_name(t) {
+            if !argus_queue::valid_name(t) || t == super::ALERTS {
                 return Err(format!(
-                    "key handlers.types: {t:?} is not a type name (1 to 64 of [a-z0-9_-])"
+                    "key handlers.types: {t:?} is not a type name (1 to 64 of [a-z0-9_-], not {:?})",
+                    super::ALERTS
                 ));
             }
         }
         for (t, e) in &self.exec {
-            if !argus_queue::valid_name(t) {
+            if !argus_queue::valid_name(t) || t == super::ALERTS {
                 return Err(format!(
-                    "key handlers.exec.{t}: {t:?} is not a type name (1 to 64 of [a-z0-9_-])"
+                    "key handlers.exec.{t}: {t:?} is not a type name (1 to 64 of [a-z0-9_-], not {:?})",
+                    super::ALERTS
                 ));
             }
             if e.command.is_empty() || e.command[0].is_empty() {

@@ -10,7 +10,7 @@
 
 use super::apply::{Targets, apply};
 use super::metrics::{Metrics, TopicCounters};
-use super::topics::{GROUP, HEARTBEAT, SAMPLES};
+use super::topics::{ALERTS, GROUP, HEARTBEAT, SAMPLES};
 use argus_queue::{Delivery, Queue};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -35,7 +35,8 @@ pub async fn run(
     let mut running = BTreeSet::new();
     let task_stop = stop.clone();
     let mut start = |topic: String, tasks: &mut JoinSet<()>| {
-        if running.insert(topic.clone()) {
+        // The notifier's topic is consumed by the notifier (`alerting`), not here.
+        if topic != ALERTS && running.insert(topic.clone()) {
             // Each worker has its own handle on the type's consumer group: the group shares
             // the entries among them, and a worker that fails gives back only its batch.
             // A type with an exec target has one worker: its program sees one batch at a time.

@@ -31,7 +31,7 @@ use std::sync::Arc;
 pub use config::{ExecConfig, HandlersConfig, QueueConfig, QueueKind};
 pub use metrics::{Metrics, TopicCounters};
 pub use publish::{Pipeline, PublishError};
-pub use topics::{GROUP, HEARTBEAT, SAMPLES};
+pub use topics::{ALERTS, GROUP, HEARTBEAT, NOTIFIER_GROUP, SAMPLES};
 
 /// What `argus server` runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -5,7 +5,7 @@
 use super::codec::{self, Entry};
 use super::config::QueueConfig;
 use super::metrics::Metrics;
-use super::topics::{HEARTBEAT, SAMPLES};
+use super::topics::{ALERTS, HEARTBEAT, SAMPLES};
 use argus_core::line_protocol::Precision;
 use argus_core::{Event, TimeSeries};
 use argus_queue::{Queue, QueueError};
@@ -93,6 +93,22 @@ impl Pipeline {
             body,
         };
         self.publish_bytes(HEARTBEAT, codec::encode(&entry)).await
+    }
+
+    /// Publishes alerts for the notifier (they are checked already): one entry, the
+    /// alerts as Alertmanager's v2 API posts them (a JSON array).
+    pub async fn publish_alerts(
+        &self,
+        alerts: &[argus_notify::PostableAlert],
+    ) -> Result<(), PublishError> {
+        if alerts.is_empty() {
+            return Ok(());
+        }
+        let bytes = serde_json::to_vec(alerts).map_err(|e| PublishError::Unavailable {
+            retry_after: self.unavailable_retry_after,
+            message: e.to_string(),
+        })?;
+        self.publish_bytes(ALERTS, bytes).await
     }
 
     /// Publishes events, each type to its own topic. Not atomic across types: when a

@@ -9,3 +9,11 @@ pub const GROUP: &str = "handlers";
 pub const SAMPLES: &str = "samples";
 /// The topic of heartbeats.
 pub const HEARTBEAT: &str = "heartbeat";
+
+/// The topic of alerts bound for the notifier: posted as to an Alertmanager
+/// (`POST /api/v2/alerts`) to any server, or raised by event rules where events are
+/// applied. Only the server that sends notifications consumes it, as group
+/// [`NOTIFIER_GROUP`]; it is no event type (events may not use the name).
+pub const ALERTS: &str = "argus-alerts";
+/// The consumer group of [`ALERTS`].
+pub const NOTIFIER_GROUP: &str = "notifier";

@@ -50,6 +50,22 @@ impl ApiRules {
         rows.iter().map(rule_of).collect()
     }
 
+    /// What changes with every change of the rules (count, newest change, sum of change
+    /// times): polled by servers sharing the database to see another's changes.
+    pub async fn stamp(&self) -> Result<(i64, i64, i64), sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT count(*) AS n, coalesce(max(updated_ms), 0) AS newest,
+                    CAST(coalesce(sum(updated_ms), 0) AS BIGINT) AS total FROM api_rules",
+        )
+        .fetch_one(self.db.pool())
+        .await?;
+        Ok((
+            row.try_get("n")?,
+            row.try_get("newest")?,
+            row.try_get("total")?,
+        ))
+    }
+
     pub async fn get(&self, id: &str) -> Result<Option<StoredRule>, sqlx::Error> {
         let r = sqlx::query(
             "SELECT id, spec, enabled, created_ms, updated_ms, updated_by FROM api_rules WHERE id = $1",
@@ -144,10 +160,14 @@ mod tests {
 
     async fn api_rules_suite(db: Database) {
         let r = ApiRules::new(Arc::new(db));
+        assert_eq!(r.stamp().await.ok(), Some((0, 0, 0)));
         let spec = serde_json::json!({"name": "HighCPU", "expr": "cpu < 10"});
         r.put("alice", "r1", &spec, true)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
+        let first = r.stamp().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(first.0, 1);
+        assert!(first.1 > 0 && first.2 == first.1, "{first:?}");
         let off = r
             .put("bob", "r1", &spec, false)
             .await
@@ -165,5 +185,6 @@ mod tests {
         assert_eq!(r.delete("bob", "r1").await.ok(), Some(true));
         assert_eq!(r.delete("bob", "r1").await.ok(), Some(false));
         assert!(r.list().await.unwrap_or_default().is_empty());
+        assert_eq!(r.stamp().await.ok(), Some((0, 0, 0)));
     }
 }

@@ -246,6 +246,14 @@ const MIGRATIONS: &[Migration] = &[
             updated_by TEXT NOT NULL
         )"],
     },
+    Migration {
+        version: 7,
+        sqlite: &[],
+        postgres: &[],
+        // Servers sharing the database change a document by compare-and-set on its
+        // version, and see each other's changes by polling it.
+        both: &["ALTER TABLE kv ADD COLUMN version {int} NOT NULL DEFAULT 0"],
+    },
 ];
 
 fn expand(sql: &str, backend: Backend) -> String {

@@ -581,6 +581,104 @@ fn on_a_shared_database_one_server_alerts_and_another_takes_over() {
     assert_eq!(alerts[0]["labels"]["alertname"], "HighCPU");
 }
 
+/// Scale-out with NATS and one PostgreSQL: alerts posted to an ingest-only server, a
+/// silence made there and a rule made through its API all reach the handlers process,
+/// the one that evaluates and sends; the ingest server itself evaluates nothing.
+#[test]
+fn in_scale_out_what_an_ingest_server_takes_reaches_the_sender() {
+    let hook = Recorder::start();
+    let nats = crate::external::Nats::start();
+    let vm = crate::external::VictoriaMetrics::start();
+    let pg = crate::external::Postgres::start();
+    pg.create_db("alerts");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let notifier = dir.path().join("alertmanager.yml");
+    std::fs::write(
+        &notifier,
+        format!(
+            "route:\n  receiver: ops\n  group_by: [alertname]\n  group_wait: 0s\n  group_interval: 1s\nreceivers:\n  - name: ops\n    webhook_configs:\n      - url: {}\n",
+            hook.url
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let token = "scale-out-alerts-token";
+    let config = format!(
+        "[server]\ntoken = \"{token}\"\n[database]\nurl = \"{}\"\n[alerting]\nevaluation_interval_secs = 1\nnotifier_file = \"{}\"\n{}{}",
+        pg.url("alerts"),
+        notifier.display(),
+        nats.queue_config(),
+        vm.storage_config()
+    );
+    let tmp = || tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let ingest = crate::common::start_with(&["server", "--role", "ingest"], &config, tmp());
+    let handlers = crate::common::start_with(&["server", "--role", "handlers"], &config, tmp());
+    let names = |hook: &Recorder| -> Vec<String> {
+        hook.bodies()
+            .iter()
+            .flat_map(|b| b["alerts"].as_array().cloned().unwrap_or_default())
+            .filter(|a| a["status"] == "firing")
+            .filter_map(|a| a["labels"]["alertname"].as_str().map(str::to_string))
+            .collect()
+    };
+    // A silence through the ingest server, then two alerts posted to it: the silenced
+    // one stays quiet, the other is sent by the handlers process.
+    let (s, b) = crate::common::call(
+        &ingest,
+        reqwest::Method::POST,
+        "/api/v2/silences",
+        Some(token),
+        Some(&json!({
+            "matchers": [{"name": "alertname", "value": "Quiet", "isRegex": false}],
+            "startsAt": "2020-01-01T00:00:00Z",
+            "endsAt": "2999-01-01T00:00:00Z",
+            "createdBy": "ops",
+            "comment": "in maintenance"
+        })),
+    );
+    assert_eq!(s, 200, "{b}");
+    let silence = b["silenceID"].as_str().unwrap_or("").to_string();
+    // The handlers process takes the silence in within its 2 s poll (it serves only
+    // /health and /metrics).
+    wait_for("the silence on the handlers process", Duration::from_secs(20), || {
+        (crate::common::metric(&handlers, "argus_silences{state=\"active\"}") == Some(1.0))
+            .then_some(())
+    });
+    let (s, b) = crate::common::call(
+        &ingest,
+        reqwest::Method::POST,
+        "/api/v2/alerts",
+        Some(token),
+        Some(&json!([
+            {"labels": {"alertname": "Posted", "host": "web1"}},
+            {"labels": {"alertname": "Quiet", "host": "web1"}}
+        ])),
+    );
+    assert_eq!(s, 200, "{b}");
+    wait_for("the posted alert at the webhook", Duration::from_secs(30), || {
+        names(&hook).contains(&"Posted".to_string()).then_some(())
+    });
+    wait_for("the silenced alert held", Duration::from_secs(10), || {
+        (crate::common::metric(&handlers, "argus_alerts_held{state=\"suppressed\"}") == Some(1.0))
+            .then_some(())
+    });
+    // A rule made through the ingest server's API: evaluated by the handlers process.
+    let (s, b) = crate::common::call(
+        &ingest,
+        reqwest::Method::POST,
+        "/api/argus/rules",
+        Some(token),
+        Some(&json!({"name": "MadeOnIngest", "expr": "vector(1)", "interval": "1s"})),
+    );
+    assert_eq!(s, 201, "{b}");
+    wait_for("the API rule's alert at the webhook", Duration::from_secs(30), || {
+        names(&hook).contains(&"MadeOnIngest".to_string()).then_some(())
+    });
+    assert!(!names(&hook).contains(&"Quiet".to_string()), "{:?}", hook.bodies());
+    // The ingest server evaluates nothing: the webhook's alert came from the handlers.
+    let (_, r) = ingest.get("/api/v1/rules");
+    assert_eq!(r["data"]["groups"].as_array().map(Vec::len), Some(0), "{r}");
+}
+
 /// The Alertmanager-shaped API beyond sending: filters on the alerts, the status amtool
 /// reads, maintenance windows by id, and the audit of silences and windows.
 #[test]
