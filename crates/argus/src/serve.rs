@@ -273,15 +273,15 @@ async fn start_server(
     .await
     .map_err(anyhow::Error::msg)?;
     let alerting = Arc::new(
-        argus_server::alerting::Alerting::new(
+        argus_server::alerting::Alerting::new(argus_server::alerting::Parts {
             manager,
             notifier,
-            &config.alerting.alertmanagers,
-            argus_server::store::alert_history::AlertHistory::new(database.clone()),
-            alerting_cfg.rule_files.clone(),
-            argus_server::store::api_rules::ApiRules::new(database.clone()),
+            alertmanagers: config.alerting.alertmanagers.clone(),
+            history: argus_server::store::alert_history::AlertHistory::new(database.clone()),
+            rule_files: alerting_cfg.rule_files.clone(),
+            api_rules: argus_server::store::api_rules::ApiRules::new(database.clone()),
             // Several servers share a PostgreSQL: one at a time evaluates and sends.
-            (database.backend() == argus_server::store::db::Backend::Postgres
+            lease: (database.backend() == argus_server::store::db::Backend::Postgres
                 && role.runs_handlers())
             .then(|| {
                 (
@@ -289,8 +289,9 @@ async fn start_server(
                     argus_notify_holder(&addr),
                 )
             }),
-            role.runs_handlers(),
-        )
+            evaluates: role.runs_handlers(),
+            external_url: external_url.clone(),
+        })
         .map_err(anyhow::Error::msg)?,
     );
     // The rule files and the API's rules, where rules are evaluated: a file that does not
@@ -331,6 +332,8 @@ async fn start_server(
             events,
             hosts: hosts.clone(),
             exec: config.handlers.exec.clone(),
+            event_rules: state.alerting.event_rules.clone(),
+            pipeline: pipeline.clone(),
             batch_entries: config.handlers.batch_entries,
             workers: config.handlers.workers_per_type,
         });

@@ -1,13 +1,15 @@
 //! Rules made through the API (`/api/argus/rules`): what the API takes, and how it becomes
 //! a Prometheus rule group that the same engine evaluates as the rule files.
 //!
-//! A rule is one of three forms:
+//! A rule is one of four forms:
 //! - `expr`: PromQL, as in a rule file;
 //! - `threshold`: a metric, label filters, an operator and a value, compiled to
 //!   `metric{k="v"} > value`;
 //! - `no_data`: a selector whose series have gone silent for `minutes` (they had samples
 //!   in the last hour and none in those minutes), or a host of the inventory that is down
-//!   for `minutes` (`argus_host_up == 0`, with `for`).
+//!   for `minutes` (`argus_host_up == 0`, with `for`);
+//! - `event`: events of a type whose fields match (see [`super::event_rules`]); these
+//!   are matched as events arrive rather than evaluated as a group.
 //!
 //! Each API rule is a group of its own (`api/<id>`), so it has its own interval and
 //! evaluation slot and can be enabled or disabled alone. Compiling goes through the rule
@@ -42,6 +44,8 @@ pub struct RuleInput {
     pub threshold: Option<Threshold>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_data: Option<NoData>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<EventMatch>,
     /// Prometheus duration (`5m`); alerts only.
     #[serde(default, rename = "for", skip_serializing_if = "Option::is_none")]
     pub for_: Option<String>,
@@ -84,6 +88,21 @@ pub struct NoData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
     pub minutes: u32,
+}
+
+/// The event form: the event type, matchers on its fields, the fields that become
+/// labels, and how long after its last event the alert ends.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventMatch {
+    #[serde(rename = "type")]
+    pub event_type: String,
+    #[serde(rename = "match", default, skip_serializing_if = "Vec::is_empty")]
+    pub matchers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels_from: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolve_after: Option<String>,
 }
 
 /// A rule the API refuses: the field and why.
@@ -130,12 +149,16 @@ impl RuleInput {
             self.expr.is_some(),
             self.threshold.is_some(),
             self.no_data.is_some(),
+            self.event.is_some(),
         ];
         if forms.iter().filter(|f| **f).count() != 1 {
             return Err(bad(
                 "expr",
-                "give exactly one of expr, threshold and no_data",
+                "give exactly one of expr, threshold, no_data and event",
             ));
+        }
+        if self.event.is_some() {
+            return Err(bad("event", "an event rule has no PromQL expression"));
         }
         if let Some(e) = &self.expr {
             return Ok(e.clone());
@@ -192,6 +215,22 @@ impl RuleInput {
             (None, Some(h)) if h == "*" => Ok("argus_host_up == 0".into()),
             (None, Some(h)) => Ok(format!("argus_host_up{{host={}}} == 0", quoted(h))),
             _ => Err(bad("no_data", "give exactly one of selector and host")),
+        }
+    }
+
+    /// Checks the rule as it will run: an event rule compiled, any other as its group.
+    pub fn check(&self, id: &str) -> Result<(), RuleInputError> {
+        match &self.event {
+            Some(m) => {
+                if self.kind == Kind::Record {
+                    return Err(bad(
+                        "kind",
+                        "an event rule raises alerts; it records nothing",
+                    ));
+                }
+                super::event_rules::EventRule::compile(id, self, m).map(|_| ())
+            }
+            None => self.compile(id).map(|_| ()),
         }
     }
 

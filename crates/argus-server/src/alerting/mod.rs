@@ -13,6 +13,7 @@
 pub mod alertmanagers;
 pub mod api_rules;
 pub mod channels;
+pub mod event_rules;
 pub mod notifier;
 
 use crate::config::AlertingConfig;
@@ -48,6 +49,28 @@ pub struct Alerting {
     lease: Option<(crate::store::leases::Leases, String)>,
     /// Whether this server evaluates and sends (always, without a lease).
     pub leader: std::sync::atomic::AtomicBool,
+    /// Whether this server runs the handlers: it matches events against the event
+    /// rules, and evaluates the other rules when it leads.
+    evaluates: bool,
+    /// The event rules, matched where events are applied.
+    pub event_rules: Arc<event_rules::EventRules>,
+}
+
+/// What [`Alerting::new`] is made of.
+pub struct Parts {
+    pub manager: Manager,
+    pub notifier: Notifier,
+    /// `[alerting] alertmanagers`.
+    pub alertmanagers: Vec<String>,
+    pub history: AlertHistory,
+    /// `[alerting] rule_files` (none where rules are not evaluated).
+    pub rule_files: Vec<String>,
+    pub api_rules: crate::store::api_rules::ApiRules,
+    /// With a shared database: the lease and this server's name as its holder.
+    pub lease: Option<(crate::store::leases::Leases, String)>,
+    /// Whether this server runs the handlers (and so may evaluate).
+    pub evaluates: bool,
+    pub external_url: String,
 }
 
 /// The lease's name, its lifetime and how often its holder renews it: a server that dies
@@ -115,7 +138,10 @@ pub fn check_posted(
         if a.starts_at.is_none() && a.ends_at.is_none() {
             a.starts_at = Some(now);
         }
-        match a.clone().into_alert(i, now, jiff::SignedDuration::from_mins(5)) {
+        match a
+            .clone()
+            .into_alert(i, now, jiff::SignedDuration::from_mins(5))
+        {
             Ok(_) => valid.push(a),
             Err(e) => errors.push(e),
         }
@@ -159,20 +185,22 @@ impl Alerting {
         Ok((Manager::new(store, query, opts), notifier))
     }
 
-    pub fn new(
-        manager: Manager,
-        notifier: Notifier,
-        alertmanagers: &[String],
-        history: AlertHistory,
-        rule_files: Vec<String>,
-        api_rules: crate::store::api_rules::ApiRules,
-        lease: Option<(crate::store::leases::Leases, String)>,
-        evaluates: bool,
-    ) -> Result<Alerting, String> {
+    pub fn new(parts: Parts) -> Result<Alerting, String> {
+        let Parts {
+            manager,
+            notifier,
+            alertmanagers,
+            history,
+            rule_files,
+            api_rules,
+            lease,
+            evaluates,
+            external_url,
+        } = parts;
         let alertmanagers = if alertmanagers.is_empty() {
             None
         } else {
-            Some(Alertmanagers::new(alertmanagers)?)
+            Some(Alertmanagers::new(&alertmanagers)?)
         };
         let groups = manager.groups().count();
         // Without a lease, a server that evaluates (runs the handlers) leads alone; with
@@ -196,8 +224,15 @@ impl Alerting {
             }),
             api_rules,
             leader: std::sync::atomic::AtomicBool::new(leader),
+            evaluates,
+            event_rules: Arc::new(event_rules::EventRules::new(&external_url)),
             lease,
         })
+    }
+
+    /// The URL alerts link back to.
+    pub fn external_url(&self) -> String {
+        self.event_rules.external_url().to_string()
     }
 
     fn is_leader(&self) -> bool {
@@ -262,21 +297,35 @@ impl Alerting {
                     Vec::new()
                 }
             };
+        let mut events = Vec::new();
         match self.api_rules.list().await {
             Ok(list) => {
                 for r in list.into_iter().filter(|r| r.enabled) {
                     // Checked when stored; one that no longer compiles (a newer check) is
                     // reported and left out rather than holding back the others.
-                    let compiled = serde_json::from_value::<api_rules::RuleInput>(r.spec)
-                        .map_err(|e| e.to_string())
-                        .and_then(|i| i.compile(&r.id).map_err(|e| e.to_string()));
-                    match compiled {
-                        Ok(g) => groups.push(g),
-                        Err(e) => tracing::error!(rule = %r.id, error = %e, "API rule left out"),
+                    let input = match serde_json::from_value::<api_rules::RuleInput>(r.spec) {
+                        Ok(i) => i,
+                        Err(e) => {
+                            tracing::error!(rule = %r.id, error = %e, "API rule left out");
+                            continue;
+                        }
+                    };
+                    let compiled = match &input.event {
+                        Some(m) => event_rules::EventRule::compile(&r.id, &input, m)
+                            .map(|e| events.push(e)),
+                        None => input.compile(&r.id).map(|g| groups.push(g)),
+                    };
+                    if let Err(e) = compiled {
+                        tracing::error!(rule = %r.id, error = %e, "API rule left out");
                     }
                 }
             }
             Err(e) => errors.push(format!("API rules: {e}")),
+        }
+        // Every handlers process matches events (each takes its share of them).
+        if errors.is_empty() {
+            self.event_rules
+                .replace(if self.evaluates { events } else { Vec::new() });
         }
         // A server standing by checks the rules but evaluates none.
         if errors.is_empty() && !self.is_leader() {
@@ -489,7 +538,11 @@ impl Alerting {
             if *stop.borrow() {
                 return;
             }
-            if !self.notifier.active.load(std::sync::atomic::Ordering::Relaxed) {
+            if !self
+                .notifier
+                .active
+                .load(std::sync::atomic::Ordering::Relaxed)
+            {
                 consumer = None;
                 tokio::select! {
                     _ = stop.changed() => {}
@@ -530,7 +583,9 @@ impl Alerting {
                             tracing::warn!(error = %e, "a queued alert was refused by the notifier");
                         }
                     }
-                    Err(e) => tracing::error!(error = %e, entry = d.id, "unreadable queued alerts dropped"),
+                    Err(e) => {
+                        tracing::error!(error = %e, entry = d.id, "unreadable queued alerts dropped")
+                    }
                 }
             }
             if let Err(e) = c.ack(&batch).await {

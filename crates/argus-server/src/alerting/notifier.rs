@@ -159,7 +159,12 @@ impl Notifier {
         for name in [SILENCES, MAINTENANCE] {
             seen.insert(name, self.kv.version(name).await.map_err(err)?);
         }
-        let silences = match self.kv.get::<Vec<SilenceRecord>>(SILENCES).await.map_err(err)? {
+        let silences = match self
+            .kv
+            .get::<Vec<SilenceRecord>>(SILENCES)
+            .await
+            .map_err(err)?
+        {
             Some((records, _)) => Some(restored_silences(records, now)?),
             None => None,
         };
@@ -268,7 +273,8 @@ impl Notifier {
     /// Creates or updates a silence; its id. The change is made to the silences the
     /// database holds (another server may have changed them), then taken in here.
     pub async fn set_silence(&self, post: PostableSilence) -> Result<String, NotifierFault> {
-        self.change_silences(|s, now| s.set(post.clone(), now)).await
+        self.change_silences(|s, now| s.set(post.clone(), now))
+            .await
     }
 
     /// Expires a silence now.
@@ -478,11 +484,17 @@ impl Notifier {
             "Unresolved alerts the notifier holds, by state: active, or suppressed (silenced, inhibited or in maintenance)",
         );
         sample(out, "argus_alerts_held", "{state=\"active\"}", active);
-        sample(out, "argus_alerts_held", "{state=\"suppressed\"}", suppressed);
-        let mut by_state: std::collections::BTreeMap<String, usize> = ["active", "expired", "pending"]
-            .into_iter()
-            .map(|s| (s.to_string(), 0))
-            .collect();
+        sample(
+            out,
+            "argus_alerts_held",
+            "{state=\"suppressed\"}",
+            suppressed,
+        );
+        let mut by_state: std::collections::BTreeMap<String, usize> =
+            ["active", "expired", "pending"]
+                .into_iter()
+                .map(|s| (s.to_string(), 0))
+                .collect();
         for s in engine.silences.list(&[], now) {
             let state = match s.status.state {
                 argus_notify::silence::SilenceState::Active => "active",

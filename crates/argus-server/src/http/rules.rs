@@ -72,7 +72,7 @@ async fn store_rule(
     id: &str,
     input: RuleInput,
 ) -> Result<Value, ApiError> {
-    input.compile(id).map_err(invalid)?;
+    input.check(id).map_err(invalid)?;
     let spec = serde_json::to_value(&input).unwrap_or_default();
     let stored = state
         .alerting
@@ -184,6 +184,9 @@ pub async fn preview(
     if input.name.is_empty() {
         input.name = "Preview".into();
     }
+    if let Some(m) = &input.event {
+        return preview_event(&state, &input, m).await;
+    }
     input.compile("preview").map_err(invalid)?;
     let expr = input.expr().map_err(invalid)?;
     let store = state.store.clone();
@@ -212,5 +215,52 @@ pub async fn preview(
     Ok(Json(json!({
         "status": "success",
         "data": { "expr": expr, "series": series }
+    })))
+}
+
+/// How far back the preview of an event rule looks for events it would have matched.
+const EVENT_PREVIEW_MS: i64 = 3_600_000;
+
+/// The preview of an event rule: the stored events of its type from the last hour that
+/// it matches (the newest 100), each with the alert it would raise.
+async fn preview_event(
+    state: &AppState,
+    input: &RuleInput,
+    m: &crate::alerting::api_rules::EventMatch,
+) -> Result<Json<Value>, ApiError> {
+    let rule =
+        crate::alerting::event_rules::EventRule::compile("preview", input, m).map_err(invalid)?;
+    if input.kind == crate::alerting::api_rules::Kind::Record {
+        return Err(invalid(crate::alerting::api_rules::RuleInputError {
+            field: "kind".into(),
+            reason: "an event rule raises alerts; it records nothing".into(),
+        }));
+    }
+    let events = state.events.clone();
+    let q = crate::store::events::EventQuery {
+        r#type: Some(m.event_type.clone()),
+        ..Default::default()
+    };
+    let now = argus_core::now_ms();
+    let found = tokio::task::spawn_blocking(move || {
+        events.find(&q, now - EVENT_PREVIEW_MS, now, usize::MAX)
+    })
+    .await
+    .map_err(super::error::joined)?
+    .map_err(|e| ApiError::Internal(format!("event store: {e}")))?;
+    let matched: Vec<&argus_core::Event> = found.iter().filter(|e| rule.matches(e)).collect();
+    let external = state.alerting.external_url();
+    let alerts: Vec<Value> = matched
+        .iter()
+        .rev()
+        .take(100)
+        .map(|e| {
+            let a = rule.alert(e, &external);
+            json!({ "event": e, "labels": a.labels, "annotations": a.annotations })
+        })
+        .collect();
+    Ok(Json(json!({
+        "status": "success",
+        "data": { "events_scanned": found.len(), "matched": matched.len(), "alerts": alerts }
     })))
 }

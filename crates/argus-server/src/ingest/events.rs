@@ -92,10 +92,7 @@ pub fn by_type(
             return Err(Refused::Invalid {
                 at: format!("event[{i}].type"),
                 reason: "invalid_event_type",
-                message: format!(
-                    "type {:?} is reserved for the notifier's alerts",
-                    e.kind
-                ),
+                message: format!("type {:?} is reserved for the notifier's alerts", e.kind),
             });
         }
         by_type.entry(e.kind.clone()).or_default().push(e);
@@ -141,8 +138,7 @@ mod tests {
         assert_eq!(
             by_type(events).map(|m| m.len()).map_err(|e| e.to_string()),
             Err(
-                "event[0].type: type \"argus-alerts\" is reserved for the notifier's alerts"
-                    .into()
+                "event[0].type: type \"argus-alerts\" is reserved for the notifier's alerts".into()
             )
         );
     }

@@ -71,6 +71,10 @@ pub struct Targets {
     pub events: Arc<EventStore>,
     pub hosts: Arc<HostRegistry>,
     pub exec: BTreeMap<String, ExecConfig>,
+    /// The event rules events are matched against; the alerts they raise are queued for
+    /// the notifier through `pipeline`.
+    pub event_rules: Arc<crate::alerting::event_rules::EventRules>,
+    pub pipeline: Arc<super::Pipeline>,
     /// Most entries taken from the queue at a time.
     pub batch_entries: usize,
     /// Workers per type sharing its consumer (a type with an exec target has one).
@@ -144,6 +148,15 @@ pub async fn apply(
             .map_err(|e| format!("host registry: {e}"))?;
     }
     if !events.is_empty() {
+        // Queued before the events are stored: a retry of the batch raises them again,
+        // which the notifier merges into the same alerts.
+        let raised = t.event_rules.alerts(&events);
+        if !raised.is_empty() {
+            t.pipeline
+                .publish_alerts(&raised)
+                .await
+                .map_err(|e| format!("alerts of event rules: {e}"))?;
+        }
         match t.exec.get(topic) {
             Some(x) => super::exec::run(x, topic, &events).await?,
             None => {

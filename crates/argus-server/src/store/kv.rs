@@ -208,7 +208,10 @@ mod tests {
         let refused = kv
             .update::<Vec<u32>, (), String>("list", |_| Err("no".into()))
             .await;
-        assert!(matches!(refused, Ok(Err(ref e)) if e == "no"), "{refused:?}");
+        assert!(
+            matches!(refused, Ok(Err(ref e)) if e == "no"),
+            "{refused:?}"
+        );
         assert_eq!(kv.version("list").await.ok(), Some(20));
     }
 }

@@ -636,13 +636,20 @@ fn in_scale_out_what_an_ingest_server_takes_reaches_the_sender() {
         })),
     );
     assert_eq!(s, 200, "{b}");
-    let silence = b["silenceID"].as_str().unwrap_or("").to_string();
+    assert!(
+        b["silenceID"].as_str().is_some_and(|id| id.len() == 36),
+        "{b}"
+    );
     // The handlers process takes the silence in within its 2 s poll (it serves only
     // /health and /metrics).
-    wait_for("the silence on the handlers process", Duration::from_secs(20), || {
-        (crate::common::metric(&handlers, "argus_silences{state=\"active\"}") == Some(1.0))
-            .then_some(())
-    });
+    wait_for(
+        "the silence on the handlers process",
+        Duration::from_secs(20),
+        || {
+            (crate::common::metric(&handlers, "argus_silences{state=\"active\"}") == Some(1.0))
+                .then_some(())
+        },
+    );
     let (s, b) = crate::common::call(
         &ingest,
         reqwest::Method::POST,
@@ -654,9 +661,11 @@ fn in_scale_out_what_an_ingest_server_takes_reaches_the_sender() {
         ])),
     );
     assert_eq!(s, 200, "{b}");
-    wait_for("the posted alert at the webhook", Duration::from_secs(30), || {
-        names(&hook).contains(&"Posted".to_string()).then_some(())
-    });
+    wait_for(
+        "the posted alert at the webhook",
+        Duration::from_secs(30),
+        || names(&hook).contains(&"Posted".to_string()).then_some(()),
+    );
     wait_for("the silenced alert held", Duration::from_secs(10), || {
         (crate::common::metric(&handlers, "argus_alerts_held{state=\"suppressed\"}") == Some(1.0))
             .then_some(())
@@ -670,13 +679,133 @@ fn in_scale_out_what_an_ingest_server_takes_reaches_the_sender() {
         Some(&json!({"name": "MadeOnIngest", "expr": "vector(1)", "interval": "1s"})),
     );
     assert_eq!(s, 201, "{b}");
-    wait_for("the API rule's alert at the webhook", Duration::from_secs(30), || {
-        names(&hook).contains(&"MadeOnIngest".to_string()).then_some(())
-    });
-    assert!(!names(&hook).contains(&"Quiet".to_string()), "{:?}", hook.bodies());
+    wait_for(
+        "the API rule's alert at the webhook",
+        Duration::from_secs(30),
+        || {
+            names(&hook)
+                .contains(&"MadeOnIngest".to_string())
+                .then_some(())
+        },
+    );
+    assert!(
+        !names(&hook).contains(&"Quiet".to_string()),
+        "{:?}",
+        hook.bodies()
+    );
     // The ingest server evaluates nothing: the webhook's alert came from the handlers.
     let (_, r) = ingest.get("/api/v1/rules");
     assert_eq!(r["data"]["groups"].as_array().map(Vec::len), Some(0), "{r}");
+}
+
+/// An event rule made through the API: a matching agent alarm raises an alert that the
+/// webhook gets with its templated annotation, a non-matching one raises nothing, the
+/// preview lists what it would have matched, and the alert resolves `resolve_after`
+/// the event.
+#[test]
+fn an_event_rule_alerts_on_matching_events_and_resolves() {
+    let hook = Recorder::start();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let notifier = dir.path().join("alertmanager.yml");
+    std::fs::write(
+        &notifier,
+        format!(
+            "route:\n  receiver: ops\n  group_by: [alertname, host]\n  group_wait: 0s\n  group_interval: 1s\nreceivers:\n  - name: ops\n    webhook_configs:\n      - url: {}\n",
+            hook.url
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let argus = start(
+        "server",
+        &format!("[alerting]\nnotifier_file = \"{}\"\n", notifier.display()),
+    );
+    let rule = json!({
+        "name": "DiskFull",
+        "event": {
+            "type": "alarm",
+            "match": ["code=disk_full", "level=~crit|warn"],
+            "labels_from": ["mount"],
+            "resolve_after": "3s"
+        },
+        "labels": {"severity": "page"},
+        "annotations": {"summary": "{{ $labels.host }} {{ $labels.mount }}: {{ $event.message }}"}
+    });
+    // A bad one is refused naming the field.
+    let mut wrong = rule.clone();
+    wrong["event"]["match"] = json!(["code"]);
+    let (s, b) = crate::common::call(
+        &argus,
+        reqwest::Method::POST,
+        "/api/argus/rules",
+        Some(&argus.token),
+        Some(&wrong),
+    );
+    assert_eq!(s, 400, "{b}");
+    assert!(
+        crate::common::error_of(&b).contains("event.match[0]"),
+        "{b}"
+    );
+    let (s, b) = crate::common::call(
+        &argus,
+        reqwest::Method::POST,
+        "/api/argus/rules",
+        Some(&argus.token),
+        Some(&rule),
+    );
+    assert_eq!(s, 201, "{b}");
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let events = format!(
+        "{}\n{}\n{}\n",
+        json!({"type": "alarm", "host": "db1", "ts": now_ms, "code": "disk_full", "level": "crit", "mount": "/data", "message": "磁盘已满"}),
+        json!({"type": "alarm", "host": "db2", "ts": now_ms, "code": "disk_full", "level": "info", "mount": "/data", "message": "info only"}),
+        json!({"type": "log", "host": "db3", "ts": now_ms, "code": "disk_full", "level": "crit", "mount": "/", "message": "another type"}),
+    );
+    let (s, b) = argus.post("/api/argus/events", events);
+    assert_eq!(s, 204, "{b}");
+    let firing = wait_for(
+        "the event alert at the webhook",
+        Duration::from_secs(30),
+        || hook.bodies().into_iter().find(|b| b["status"] == "firing"),
+    );
+    let alert = &firing["alerts"][0];
+    assert_eq!(
+        firing["alerts"].as_array().map(Vec::len),
+        Some(1),
+        "{firing}"
+    );
+    assert_eq!(alert["labels"]["alertname"], "DiskFull");
+    assert_eq!(alert["labels"]["host"], "db1");
+    assert_eq!(alert["labels"]["mount"], "/data");
+    assert_eq!(alert["labels"]["event_type"], "alarm");
+    assert_eq!(alert["labels"]["severity"], "page");
+    assert_eq!(alert["annotations"]["summary"], "db1 /data: 磁盘已满");
+    // The preview finds the stored events the rule matches: db1's only.
+    let (s, b) = crate::common::call(
+        &argus,
+        reqwest::Method::POST,
+        "/api/argus/rules/preview",
+        Some(&argus.token),
+        Some(&rule),
+    );
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["data"]["matched"], 1, "{b}");
+    assert_eq!(b["data"]["alerts"][0]["labels"]["host"], "db1", "{b}");
+    // No new event: resolved 3 s after it.
+    let resolved = wait_for("the resolved notification", Duration::from_secs(30), || {
+        hook.bodies()
+            .into_iter()
+            .find(|b| b["status"] == "resolved")
+    });
+    assert_eq!(resolved["alerts"][0]["labels"]["host"], "db1", "{resolved}");
+    assert!(
+        hook.bodies()
+            .iter()
+            .all(|b| b["alerts"][0]["labels"]["host"] == "db1"),
+        "{:?}",
+        hook.bodies()
+    );
 }
 
 /// The Alertmanager-shaped API beyond sending: filters on the alerts, the status amtool
