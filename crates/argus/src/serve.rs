@@ -261,6 +261,7 @@ async fn start_server(
     })?;
     let notifier = argus_server::alerting::notifier::Notifier::open(
         notifier_config,
+        &config.alerting.notifier_file,
         &external_url,
         argus_server::store::kv::Kv::new(database.clone()),
         Arc::new(

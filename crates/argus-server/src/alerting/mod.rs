@@ -363,10 +363,17 @@ impl Alerting {
             .clone()
     }
 
-    /// What the rule files are now: each matching file's path, size and time of change.
+    /// What the rule files and the notifier file are now: each one's path, size and
+    /// time of change.
     fn rule_files_stamp(&self) -> Vec<(String, u64, Option<std::time::SystemTime>)> {
         let mut out = Vec::new();
-        for pat in &self.rule_files {
+        let notifier = self.notifier.file();
+        let patterns = self
+            .rule_files
+            .iter()
+            .map(String::as_str)
+            .chain((!notifier.is_empty()).then_some(notifier));
+        for pat in patterns {
             for p in glob::glob(pat).into_iter().flatten().flatten() {
                 let meta = std::fs::metadata(&p).ok();
                 out.push((
@@ -380,9 +387,21 @@ impl Alerting {
         out
     }
 
-    /// Reloads the rules on SIGHUP and when they change, until `stop`: checked every 2 s,
-    /// a rule file edited, added to a glob or removed, or an API rule changed (also
-    /// through another server sharing the database).
+    /// Reloads the rules and the notifier file on SIGHUP and when they change, until
+    /// `stop`: checked every 2 s, a rule file edited, added to a glob or removed, the
+    /// notifier file edited, or an API rule changed (also through another server sharing
+    /// the database). A notifier configuration set through the API stays in force over
+    /// the file.
+    async fn reload_all(&self) {
+        self.reload().await;
+        if self.notifier.config_source().source != "api"
+            && let Err(e) = self.notifier.reload_file()
+        {
+            tracing::error!(error = %e, "notifier file not reloaded; the running configuration stays");
+        }
+    }
+
+    /// Runs [`Alerting::reload_all`] on SIGHUP and when a file or API rule changes.
     pub fn watch(
         self: &Arc<Self>,
         mut stop: tokio::sync::watch::Receiver<bool>,
@@ -405,14 +424,17 @@ impl Alerting {
                 tokio::select! {
                     _ = async { let _ = stop.wait_for(|s| *s).await; } => return,
                     _ = hangup => {
-                        me.reload().await;
+                        me.reload_all().await;
                         seen = me.rule_files_stamp();
                     }
                     _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {
                         let now = me.rule_files_stamp();
                         let api = me.api_rules.stamp().await.ok();
-                        if now != seen || (api.is_some() && api != seen_api) {
+                        if now != seen {
                             seen = now;
+                            seen_api = api;
+                            me.reload_all().await;
+                        } else if api.is_some() && api != seen_api {
                             seen_api = api;
                             me.reload().await;
                         }

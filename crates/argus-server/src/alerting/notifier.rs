@@ -88,6 +88,49 @@ pub const KEPT_OUTCOMES: usize = 1000;
 pub const SYNC_EVERY: Duration = Duration::from_secs(2);
 
 const SILENCES: &str = "notifier.silences";
+/// The configuration set through the API ([`ConfigDoc`]).
+const CONFIG: &str = "notifier.config";
+/// The name errors give a configuration set through the API.
+const API_CONFIG_NAME: &str = "notifier configuration";
+
+/// The configuration set through the API, as kept; `text: None` after it was removed
+/// (the file is in force again).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct ConfigDoc {
+    text: Option<String>,
+    updated_by: String,
+}
+
+/// Where the notifier's configuration in force came from: `api` (set through
+/// `PUT /api/argus/notifier/config`), `file` (`[alerting] notifier_file`) or `built-in`
+/// (no file: nothing is sent).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConfigSource {
+    pub source: String,
+    pub file: String,
+    /// When it was set through the API, and by whom (0 and "" otherwise).
+    pub updated_ms: i64,
+    pub updated_by: String,
+}
+
+impl ConfigSource {
+    fn of_file(file: &str) -> ConfigSource {
+        ConfigSource {
+            source: if file.is_empty() { "built-in" } else { "file" }.into(),
+            file: file.to_string(),
+            updated_ms: 0,
+            updated_by: String::new(),
+        }
+    }
+}
+
+/// A configuration and its channels from an Alertmanager configuration's text; an
+/// error names the line and the reason.
+fn build(text: &str, name: &str) -> Result<(Config, Arc<dyn Sender>), String> {
+    let config = Config::load(text, name).map_err(|e| e.to_string())?;
+    let sender = super::channels::ChannelSender::from_yaml(text, name)?;
+    Ok((config, Arc::new(sender)))
+}
 const MAINTENANCE: &str = "notifier.maintenance";
 const NFLOG: &str = "notifier.nflog";
 
@@ -107,13 +150,19 @@ pub enum NotifierFault {
 pub struct Notifier {
     engine: Mutex<Engine>,
     kv: Kv,
-    sender: Arc<dyn Sender>,
+    sender: std::sync::RwLock<Arc<dyn Sender>>,
+    /// Where the configuration in force came from.
+    source: Mutex<ConfigSource>,
+    /// `[alerting] notifier_file` ("" for none): what the configuration returns to when
+    /// the one set through the API is removed.
+    file: String,
     outcomes: Mutex<VecDeque<Outcome>>,
     /// Deliveries by (receiver, integration, ok), for `/metrics`.
     counts: Mutex<std::collections::BTreeMap<(String, String, bool), u64>>,
     /// Whether this server sends (in scale-out, only the holder of the alerting lease).
     pub active: std::sync::atomic::AtomicBool,
-    /// The version of each shared document (silences, maintenance) held here.
+    /// The version of each shared document (silences, maintenance, configuration) held
+    /// here.
     seen: Mutex<std::collections::HashMap<&'static str, i64>>,
 }
 
@@ -126,6 +175,7 @@ impl Notifier {
     /// log the database kept.
     pub async fn open(
         config: Config,
+        file: &str,
         external_url: &str,
         kv: Kv,
         sender: Arc<dyn Sender>,
@@ -140,7 +190,9 @@ impl Notifier {
         let notifier = Notifier {
             engine: Mutex::new(engine),
             kv,
-            sender,
+            sender: std::sync::RwLock::new(sender),
+            source: Mutex::new(ConfigSource::of_file(file)),
+            file: file.to_string(),
             outcomes: Mutex::new(VecDeque::new()),
             counts: Mutex::new(std::collections::BTreeMap::new()),
             active: std::sync::atomic::AtomicBool::new(true),
@@ -159,6 +211,7 @@ impl Notifier {
         for name in [SILENCES, MAINTENANCE] {
             seen.insert(name, self.kv.version(name).await.map_err(err)?);
         }
+        self.sync_config().await?;
         let silences = match self
             .kv
             .get::<Vec<SilenceRecord>>(SILENCES)
@@ -304,9 +357,15 @@ impl Notifier {
         Ok(r)
     }
 
-    /// The notifier file as loaded (Alertmanager's `config.original` in `/api/v2/status`).
+    /// The configuration in force as its text was given (file or API).
     pub fn config_text(&self) -> String {
         lock(&self.engine).config().original.clone()
+    }
+
+    /// The configuration in force with its secrets shown as `<secret>`, as
+    /// Alertmanager's `/api/v2/status` shows them (viewers read it).
+    pub fn config_text_masked(&self) -> String {
+        masked(&self.config_text())
     }
 
     /// One maintenance window, with whether it is open now.
@@ -406,12 +465,13 @@ impl Notifier {
         Ok(())
     }
 
-    /// Takes in the silences and maintenance windows another server sharing the
-    /// database changed since this one last saw them. Returns whether anything changed.
+    /// Takes in the silences, maintenance windows and configuration another server
+    /// sharing the database changed since this one last saw them. Returns whether
+    /// anything changed.
     pub async fn sync(&self) -> Result<bool, String> {
         let now = Timestamp::now();
         let err = |e: crate::store::kv::KvError| e.to_string();
-        let mut changed = false;
+        let mut changed = self.sync_config().await?;
         for name in [SILENCES, MAINTENANCE] {
             let version = self.kv.version(name).await.map_err(err)?;
             if lock(&self.seen).get(name).copied().unwrap_or(0) == version {
@@ -439,14 +499,159 @@ impl Notifier {
         Ok(changed)
     }
 
+    fn sender(&self) -> Arc<dyn Sender> {
+        self.sender
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Puts `config` in force with its channels, as Alertmanager's reload does (alerts,
+    /// silences and the notification log stay).
+    fn apply(&self, config: Config, sender: Arc<dyn Sender>, source: ConfigSource) {
+        lock(&self.engine).apply_config(config, Timestamp::now());
+        *self.sender.write().unwrap_or_else(|e| e.into_inner()) = sender;
+        tracing::info!(source = %source.source, "notifier configuration in force");
+        *lock(&self.source) = source;
+    }
+
+    /// Where the configuration in force came from.
+    pub fn config_source(&self) -> ConfigSource {
+        lock(&self.source).clone()
+    }
+
+    /// `[alerting] notifier_file`.
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// Puts the configuration document in force if it changed since last seen: the
+    /// text set through the API, or the file again when that was removed. Whether it
+    /// changed.
+    async fn sync_config(&self) -> Result<bool, String> {
+        let err = |e: crate::store::kv::KvError| e.to_string();
+        let version = self.kv.version(CONFIG).await.map_err(err)?;
+        if lock(&self.seen).get(CONFIG).copied().unwrap_or(0) == version {
+            return Ok(false);
+        }
+        let doc = self.kv.get::<ConfigDoc>(CONFIG).await.map_err(err)?;
+        match doc {
+            Some((
+                ConfigDoc {
+                    text: Some(text),
+                    updated_by,
+                },
+                at,
+            )) => {
+                let (config, sender) = build(&text, API_CONFIG_NAME)?;
+                self.apply(
+                    config,
+                    sender,
+                    ConfigSource {
+                        source: "api".into(),
+                        file: self.file.clone(),
+                        updated_ms: at,
+                        updated_by,
+                    },
+                );
+            }
+            Some((_, _)) => self.reload_file()?,
+            None => {}
+        }
+        lock(&self.seen).insert(CONFIG, version);
+        Ok(true)
+    }
+
+    /// Reads `[alerting] notifier_file` again and puts it in force. An error names the
+    /// file, line and reason; the running configuration stays.
+    pub fn reload_file(&self) -> Result<(), String> {
+        let config = load_config(&self.file)?;
+        let sender: Arc<dyn Sender> =
+            Arc::new(super::channels::ChannelSender::from_file(&self.file)?);
+        self.apply(config, sender, ConfigSource::of_file(&self.file));
+        Ok(())
+    }
+
+    /// Sets the configuration through the API (an Alertmanager configuration, as text):
+    /// checked first, then kept in the database (so it survives a restart and reaches
+    /// the other servers) and put in force. A configuration that does not load is
+    /// refused naming its line and reason; nothing changes.
+    pub async fn set_config(&self, text: &str, by: &str) -> Result<(), NotifierFault> {
+        let (config, sender) = build(text, API_CONFIG_NAME).map_err(NotifierFault::Invalid)?;
+        let doc = ConfigDoc {
+            text: Some(text.to_string()),
+            updated_by: by.to_string(),
+        };
+        self.kv
+            .put(CONFIG, &doc)
+            .await
+            .map_err(|e| NotifierFault::Store(e.to_string()))?;
+        let version = self
+            .kv
+            .version(CONFIG)
+            .await
+            .map_err(|e| NotifierFault::Store(e.to_string()))?;
+        self.apply(
+            config,
+            sender,
+            ConfigSource {
+                source: "api".into(),
+                file: self.file.clone(),
+                updated_ms: argus_core::now_ms(),
+                updated_by: by.to_string(),
+            },
+        );
+        lock(&self.seen).insert(CONFIG, version);
+        Ok(())
+    }
+
+    /// Removes the configuration set through the API: `[alerting] notifier_file` (or
+    /// the built-in one) is in force again. Not found when none is set.
+    pub async fn remove_config(&self, by: &str) -> Result<(), NotifierFault> {
+        let set = self
+            .kv
+            .get::<ConfigDoc>(CONFIG)
+            .await
+            .map_err(|e| NotifierFault::Store(e.to_string()))?
+            .is_some_and(|(d, _)| d.text.is_some());
+        if !set {
+            return Err(NotifierFault::NotFound(
+                "no notifier configuration was set through the API".into(),
+            ));
+        }
+        // The file is checked before anything changes.
+        let config = load_config(&self.file).map_err(NotifierFault::Invalid)?;
+        let sender: Arc<dyn Sender> = Arc::new(
+            super::channels::ChannelSender::from_file(&self.file)
+                .map_err(NotifierFault::Invalid)?,
+        );
+        let doc = ConfigDoc {
+            text: None,
+            updated_by: by.to_string(),
+        };
+        self.kv
+            .put(CONFIG, &doc)
+            .await
+            .map_err(|e| NotifierFault::Store(e.to_string()))?;
+        let version = self
+            .kv
+            .version(CONFIG)
+            .await
+            .map_err(|e| NotifierFault::Store(e.to_string()))?;
+        self.apply(config, sender, ConfigSource::of_file(&self.file));
+        lock(&self.seen).insert(CONFIG, version);
+        Ok(())
+    }
+
     /// Sends a test notification through each channel of `receiver`.
     pub async fn test_receiver(&self, receiver: &str) -> Option<Vec<serde_json::Value>> {
-        self.sender.test(receiver).await
+        let sender = self.sender();
+        sender.test(receiver).await
     }
 
     /// The receivers and their channel kinds.
     pub fn receivers(&self) -> Vec<(String, Vec<String>)> {
-        self.sender.receivers()
+        self.sender().receivers()
     }
 
     /// `argus_notifications_total`, `argus_alerts_held` and `argus_silences` in the text
@@ -526,11 +731,13 @@ impl Notifier {
     pub fn tick(self: &Arc<Self>) -> usize {
         let due = lock(&self.engine).tick(Timestamp::now());
         let n = due.len();
+        let sender = self.sender();
         for d in due {
             let me = self.clone();
+            let sender = sender.clone();
             tokio::spawn(async move {
                 let started = std::time::Instant::now();
-                let r = me.sender.send(&d).await;
+                let r = sender.send(&d).await;
                 me.finish(&d, r, started.elapsed()).await;
             });
         }
@@ -641,4 +848,119 @@ pub fn load_config(path: &str) -> Result<Config, String> {
         return Config::load(QUIET_CONFIG, "built-in").map_err(|e| e.to_string());
     }
     Config::load_file(path).map_err(|e| e.to_string())
+}
+
+/// Whether a configuration key holds a secret: passwords, tokens, keys and secrets, and
+/// the URLs that carry one (Slack's webhook, DingTalk's and WeCom's `access_token`/`key`).
+fn secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    [
+        "password",
+        "secret",
+        "token",
+        "api_key",
+        "routing_key",
+        "service_key",
+        "credentials",
+    ]
+    .iter()
+    .any(|s| k.ends_with(s))
+        || k == "slack_api_url"
+}
+
+fn secret_url(v: &str) -> bool {
+    let l = v.to_ascii_lowercase();
+    l.contains("access_token=")
+        || l.contains("key=")
+        || l.contains("token=")
+        || l.contains("hooks.slack.com")
+        || l.contains("open.feishu.cn/open-apis/bot")
+        || l.contains("open.larksuite.com/open-apis/bot")
+        || l.contains('@')
+            && l.contains("://")
+            && l.split("://")
+                .nth(1)
+                .is_some_and(|r| r.split('/').next().is_some_and(|h| h.contains('@')))
+}
+
+/// An Alertmanager configuration's text with every secret replaced by `<secret>`; a
+/// text that is not YAML becomes "" (nothing of it is shown).
+pub fn masked(text: &str) -> String {
+    fn walk(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m.iter_mut() {
+                    let hide = match v {
+                        serde_json::Value::String(s) => {
+                            !s.is_empty()
+                                && (secret_key(k)
+                                    || ((k.ends_with("url") || k == "api_url") && secret_url(s)))
+                        }
+                        _ => false,
+                    };
+                    if hide {
+                        *v = serde_json::Value::String("<secret>".into());
+                    } else {
+                        walk(v);
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let Ok(mut doc) = serde_norway::from_str::<serde_json::Value>(text) else {
+        return String::new();
+    };
+    walk(&mut doc);
+    serde_norway::to_string(&doc).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_masked_and_the_rest_stays() {
+        let text = r#"
+global:
+  smtp_auth_password: hunter2
+  slack_api_url: https://hooks.slack.com/services/T0/B0/xyz
+  smtp_smarthost: mail:25
+route:
+  receiver: ops
+receivers:
+  - name: ops
+    webhook_configs:
+      - url: http://127.0.0.1:5001/hook
+      - url: https://user:pw@example.com/hook
+    dingtalk_configs:
+      - url: https://oapi.dingtalk.com/robot/send?access_token=abc
+        secret: SEC123
+    telegram_configs:
+      - bot_token: "123:abc"
+        chat_id: 42
+"#;
+        let m = masked(text);
+        for hidden in [
+            "hunter2",
+            "xyz",
+            "access_token=abc",
+            "SEC123",
+            "123:abc",
+            "pw@",
+        ] {
+            assert!(!m.contains(hidden), "{hidden} in {m}");
+        }
+        for kept in [
+            "mail:25",
+            "http://127.0.0.1:5001/hook",
+            "chat_id: 42",
+            "receiver: ops",
+        ] {
+            assert!(m.contains(kept), "{kept} not in {m}");
+        }
+        assert_eq!(m.matches("<secret>").count(), 6, "{m}");
+        assert_eq!(masked("{not yaml"), "");
+    }
 }

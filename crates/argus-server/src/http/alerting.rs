@@ -94,7 +94,7 @@ pub async fn get_alerts(
 pub async fn status(State(state): State<AppState>) -> Json<Value> {
     Json(json!({
         "cluster": { "name": "", "peers": [], "status": "disabled" },
-        "config": { "original": state.alerting.notifier.config_text() },
+        "config": { "original": state.alerting.notifier.config_text_masked() },
         "uptime": argus_notify::gojson::rfc3339_millis(jiff::Timestamp::now()),
         "versionInfo": {
             "branch": "argus",
@@ -377,6 +377,65 @@ pub async fn reload_rules(
         code,
         Json(json!({ "status": if status.ok { "success" } else { "error" }, "data": status })),
     ))
+}
+
+/// `GET /api/argus/notifier/config` (admin): the notifier's configuration in force, with
+/// its secrets, and where it came from (`api`, `file` or `built-in`).
+pub async fn get_notifier_config(State(state): State<AppState>) -> Json<Value> {
+    let n = &state.alerting.notifier;
+    let mut source = serde_json::to_value(n.config_source()).unwrap_or_default();
+    source["text"] = n.config_text().into();
+    Json(json!({ "status": "success", "data": source }))
+}
+
+/// `PUT /api/argus/notifier/config` (admin): an Alertmanager configuration as the body
+/// (YAML), checked, kept and put in force on every server, in place of the file. One
+/// that does not load is a 400 naming its line and reason, and nothing changes.
+pub async fn put_notifier_config(
+    State(state): State<AppState>,
+    Extension(access): Extension<Access>,
+    bytes: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|e| ApiError::BadRequest(format!("body: not UTF-8: {e}")))?;
+    let before = state.alerting.notifier.config_text_masked();
+    state
+        .alerting
+        .notifier
+        .set_config(text, &access.actor())
+        .await?;
+    audited(
+        &state,
+        &access,
+        "update",
+        "notifier_config",
+        "notifier",
+        Some(json!({ "before": before, "after": crate::alerting::notifier::masked(text) })),
+    )
+    .await;
+    Ok(get_notifier_config(State(state)).await)
+}
+
+/// `DELETE /api/argus/notifier/config` (admin): back to `[alerting] notifier_file`.
+pub async fn delete_notifier_config(
+    State(state): State<AppState>,
+    Extension(access): Extension<Access>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .alerting
+        .notifier
+        .remove_config(&access.actor())
+        .await?;
+    audited(
+        &state,
+        &access,
+        "delete",
+        "notifier_config",
+        "notifier",
+        None,
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /api/argus/receivers`: the receivers of the notifier file and their channels.

@@ -86,7 +86,9 @@ pub fn need(method: &Method, path: &str) -> Need {
     };
     match path {
         "/health" | "/api/argus/login" => Need::Nothing,
-        "/api/argus/audit" => Need::Role(Role::Admin),
+        // The notifier's configuration holds its secrets (viewers read it masked in
+        // /api/v2/status).
+        "/api/argus/audit" | "/api/argus/notifier/config" => Need::Role(Role::Admin),
         p if p.starts_with("/api/argus/admin/") => Need::Role(Role::Admin),
         "/api/argus/hosts"
         | "/api/argus/locations"

@@ -156,6 +156,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/argus/alerts", get(alerting::active))
         .route("/api/argus/receivers", get(alerting::receivers))
         .route(
+            "/api/argus/notifier/config",
+            get(alerting::get_notifier_config)
+                .put(alerting::put_notifier_config)
+                .delete(alerting::delete_notifier_config),
+        )
+        .route(
             "/api/argus/receivers/{name}/test",
             post(alerting::test_receiver),
         )

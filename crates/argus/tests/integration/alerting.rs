@@ -808,6 +808,132 @@ fn an_event_rule_alerts_on_matching_events_and_resolves() {
     );
 }
 
+/// The notifier's configuration set through the API: checked (a bad one is refused
+/// naming its line, and the running one stays), in force at once over the file, kept
+/// across a restart, shown masked to `/api/v2/status` readers, and removed to bring the
+/// file back.
+#[test]
+fn the_notifier_configuration_is_managed_through_the_api() {
+    let from_file = Recorder::start();
+    let from_api = Recorder::start();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let notifier = dir.path().join("alertmanager.yml");
+    let am = |receiver: &str, url: &str| {
+        format!(
+            "route:\n  receiver: {receiver}\n  group_by: [alertname]\n  group_wait: 0s\n  group_interval: 1s\nreceivers:\n  - name: {receiver}\n    webhook_configs:\n      - url: {url}\n        http_config:\n          authorization:\n            credentials: hook-secret-{receiver}\n"
+        )
+    };
+    std::fs::write(&notifier, am("from-file", &from_file.url)).unwrap_or_else(|e| panic!("{e}"));
+    let config = format!("[alerting]\nnotifier_file = \"{}\"\n", notifier.display());
+    let argus = start("server", &config);
+    let call = |a: &crate::common::Argus, m: reqwest::Method, path: &str, body: Option<String>| {
+        let mut req = client()
+            .request(m, format!("{}{path}", a.url))
+            .bearer_auth(&a.token);
+        if let Some(b) = body {
+            req = req.body(b);
+        }
+        send(req, path)
+    };
+    let post_alert = |a: &crate::common::Argus, name: &str| {
+        let (s, b) = crate::common::call(
+            a,
+            reqwest::Method::POST,
+            "/api/v2/alerts",
+            Some(&a.token),
+            Some(&json!([{"labels": {"alertname": name}}])),
+        );
+        assert_eq!(s, 200, "{b}");
+    };
+    let got = |hook: &Recorder, name: &str| {
+        hook.bodies()
+            .iter()
+            .any(|b| b["alerts"][0]["labels"]["alertname"] == name)
+    };
+    let (s, b) = call(
+        &argus,
+        reqwest::Method::GET,
+        "/api/argus/notifier/config",
+        None,
+    );
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["data"]["source"], "file", "{b}");
+    assert!(
+        b["data"]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("hook-secret-from-file")),
+        "{b}"
+    );
+    // A bad configuration: refused with its line; the file's stays.
+    let (s, b) = call(
+        &argus,
+        reqwest::Method::PUT,
+        "/api/argus/notifier/config",
+        Some("route:\n  receiver: nobody\nreceivers:\n  - name: ops\n".into()),
+    );
+    assert_eq!(s, 400, "{b}");
+    assert!(crate::common::error_of(&b).contains("nobody"), "{b}");
+    let (s, b) = call(
+        &argus,
+        reqwest::Method::PUT,
+        "/api/argus/notifier/config",
+        Some(am("from-api", &from_api.url)),
+    );
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["data"]["source"], "api", "{b}");
+    post_alert(&argus, "First");
+    wait_for(
+        "the alert through the API's receiver",
+        Duration::from_secs(20),
+        || got(&from_api, "First").then_some(()),
+    );
+    assert!(!got(&from_file, "First"));
+    // Status shows it masked; the receivers are the API's.
+    let (_, status) = argus.get("/api/v2/status");
+    let original = status["config"]["original"].as_str().unwrap_or("");
+    assert!(
+        original.contains("from-api") && original.contains("<secret>"),
+        "{status}"
+    );
+    assert!(!original.contains("hook-secret"), "{status}");
+    let (_, r) = argus.get("/api/argus/receivers");
+    assert_eq!(r["data"][0]["name"], "from-api", "{r}");
+    // Kept across a restart.
+    let (_, data) = argus.terminate();
+    let argus = crate::common::start_in("server", &config, data);
+    let (_, b) = call(
+        &argus,
+        reqwest::Method::GET,
+        "/api/argus/notifier/config",
+        None,
+    );
+    assert_eq!(b["data"]["source"], "api", "{b}");
+    // Removed: the file is in force again.
+    let (s, b) = call(
+        &argus,
+        reqwest::Method::DELETE,
+        "/api/argus/notifier/config",
+        None,
+    );
+    assert_eq!(s, 204, "{b}");
+    let (s, _) = call(
+        &argus,
+        reqwest::Method::DELETE,
+        "/api/argus/notifier/config",
+        None,
+    );
+    assert_eq!(s, 404);
+    post_alert(&argus, "Second");
+    wait_for(
+        "the alert through the file's receiver",
+        Duration::from_secs(20),
+        || got(&from_file, "Second").then_some(()),
+    );
+    assert!(!got(&from_api, "Second"));
+    let (_, audit) = argus.get("/api/argus/audit?object=notifier_config");
+    assert_eq!(audit["data"].as_array().map(Vec::len), Some(2), "{audit}");
+}
+
 /// The Alertmanager-shaped API beyond sending: filters on the alerts, the status amtool
 /// reads, maintenance windows by id, and the audit of silences and windows.
 #[test]
