@@ -77,6 +77,7 @@ pub async fn run(
     hosts: Arc<HostRegistry>,
     store: Arc<dyn Storage>,
     every: Duration,
+    leads: impl Fn() -> bool + Send,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let every_ms = every.as_millis().max(1) as i64;
@@ -89,6 +90,12 @@ pub async fn run(
         tokio::select! {
             _ = async { let _ = stop.wait_for(|s| *s).await; } => return,
             _ = tokio::time::sleep(Duration::from_millis((next - now) as u64)) => {}
+        }
+        // Servers sharing a database: the one holding the alerting lease writes (the
+        // others' rounds would only write the same samples again).
+        if !leads() {
+            written.clear();
+            continue;
         }
         match write_once(&hosts, &store, next, &written).await {
             Ok(now_written) => written = now_written,

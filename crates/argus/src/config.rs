@@ -96,6 +96,44 @@ impl Default for Config {
     }
 }
 
+#[cfg(feature = "server")]
+impl Config {
+    /// Reads the rule files and the notifier file `[alerting]` names, as the server
+    /// would at start: what was found, or every problem (file, line, reason).
+    pub fn check_alerting_files(&self) -> Result<Vec<String>, ConfigError> {
+        let a = &self.alerting;
+        let mut out = Vec::new();
+        if !a.rule_files.is_empty() {
+            let groups =
+                argus_rules::file::load_rule_files(&a.rule_files, std::path::Path::new("."))
+                    .map_err(|es| ConfigError {
+                        file: "[alerting] rule_files".into(),
+                        message: es
+                            .iter()
+                            .map(|e| e.to_string())
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                    })?;
+            let rules: usize = groups.iter().map(|g| g.rules.len()).sum();
+            out.push(format!(
+                "[alerting] rule_files: {} groups, {rules} rules: ok",
+                groups.len()
+            ));
+        }
+        if !a.notifier_file.is_empty() {
+            let err = |message: String| ConfigError {
+                file: "[alerting] notifier_file".into(),
+                message,
+            };
+            argus_server::alerting::notifier::load_config(&a.notifier_file).map_err(err)?;
+            argus_server::alerting::channels::ChannelSender::from_file(&a.notifier_file)
+                .map_err(err)?;
+            out.push(format!("[alerting] notifier_file {}: ok", a.notifier_file));
+        }
+        Ok(out)
+    }
+}
+
 /// A configuration problem; the message names the file and the key.
 #[derive(Debug, thiserror::Error)]
 #[error("config error in {file}: {message}")]

@@ -195,7 +195,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             }
             ConfigCommand::Check { config } => {
-                Config::load(Some(&config))?;
+                let loaded = Config::load(Some(&config))?;
+                // The files the configuration names are read as the server reads them.
+                #[cfg(feature = "server")]
+                for line in loaded.check_alerting_files()? {
+                    println!("{line}");
+                }
+                #[cfg(not(feature = "server"))]
+                let _ = loaded;
                 println!("{}: ok", config.display());
                 Ok(())
             }

@@ -349,10 +349,12 @@ async fn start_server(
     // The processes that apply heartbeats also write the inventory series.
     let inventory =
         (role.runs_handlers() && config.inventory.evaluation_interval_secs > 0).then(|| {
+            let alerting = state.alerting.clone();
             tokio::spawn(argus_server::inventory::run(
                 hosts.clone(),
                 state.store.clone(),
                 std::time::Duration::from_secs(config.inventory.evaluation_interval_secs),
+                move || alerting.is_leader(),
                 stop.clone(),
             ))
         });

@@ -235,7 +235,8 @@ impl Alerting {
         self.event_rules.external_url().to_string()
     }
 
-    fn is_leader(&self) -> bool {
+    /// Whether this server evaluates and sends now.
+    pub fn is_leader(&self) -> bool {
         self.leader.load(std::sync::atomic::Ordering::Relaxed)
     }
 

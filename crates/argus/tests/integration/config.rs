@@ -62,3 +62,56 @@ fn version_prints_the_crate_version() {
     assert_eq!(code, 0);
     assert_eq!(out.trim(), format!("argus {}", env!("CARGO_PKG_VERSION")));
 }
+
+/// `argus config check` reads the rule files and the notifier file the configuration
+/// names, as the server would: a bad one exits 2 naming the file, line and reason.
+#[test]
+fn config_check_reads_the_rule_and_notifier_files() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let rules = dir.path().join("node.yml");
+    let notifier = dir.path().join("alertmanager.yml");
+    let config = dir.path().join("argus.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[alerting]\nrule_files = [\"{}\"]\nnotifier_file = \"{}\"\n",
+            rules.display(),
+            notifier.display()
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let good_rules = "groups:\n  - name: node\n    rules:\n      - alert: Down\n        expr: up == 0\n      - record: x:y\n        expr: sum(up)\n";
+    let good_notifier = "route:\n  receiver: ops\nreceivers:\n  - name: ops\n    webhook_configs:\n      - url: http://127.0.0.1:5001/\n";
+    std::fs::write(&rules, good_rules).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&notifier, good_notifier).unwrap_or_else(|e| panic!("{e}"));
+    let path = config.display().to_string();
+    let (code, out, err) = run(&["config", "check", "--config", &path]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("1 groups, 2 rules: ok"), "{out}");
+    assert!(
+        out.contains("notifier_file") && out.contains(&format!("{path}: ok")),
+        "{out}"
+    );
+    // A rule whose PromQL does not parse: the file and line.
+    std::fs::write(&rules, good_rules.replace("up == 0", "up =="))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (code, _, err) = run(&["config", "check", "--config", &path]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&rules.display().to_string()) && err.contains(":5:"),
+        "{err}"
+    );
+    // A route to a receiver that does not exist.
+    std::fs::write(&rules, good_rules).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        &notifier,
+        good_notifier.replace("receiver: ops", "receiver: nobody"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (code, _, err) = run(&["config", "check", "--config", &path]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("notifier_file") && err.contains("nobody"),
+        "{err}"
+    );
+}
