@@ -445,6 +445,78 @@ impl Alerting {
         })
     }
 
+    /// The rule groups' figures in the text format, named as Prometheus names its own
+    /// (`prometheus_rule_group_*`): each group's last duration, last evaluation time,
+    /// interval and rule count, and the rules whose last evaluation failed.
+    pub fn render_metrics(&self, out: &mut String) {
+        use crate::telemetry::{family, sample};
+        let m = self.rules.lock().unwrap_or_else(|e| e.into_inner());
+        let esc = |s: &str| {
+            s.replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n")
+        };
+        let groups: Vec<(String, &argus_rules::group::Group)> = m
+            .groups()
+            .map(|g| {
+                (
+                    format!("{{rule_group=\"{};{}\"}}", esc(g.file()), esc(g.name())),
+                    g,
+                )
+            })
+            .collect();
+        let each = |out: &mut String,
+                    name: &str,
+                    kind: &str,
+                    help: &str,
+                    v: &dyn Fn(&argus_rules::group::Group) -> f64| {
+            family(out, name, kind, help);
+            for (labels, g) in &groups {
+                sample(out, name, labels, v(g));
+            }
+        };
+        each(
+            out,
+            "argus_rule_group_last_duration_seconds",
+            "gauge",
+            "How long the group's last evaluation took",
+            &|g| g.evaluation_time.as_secs_f64(),
+        );
+        each(
+            out,
+            "argus_rule_group_last_evaluation_timestamp_seconds",
+            "gauge",
+            "When the group's last evaluation started (0: not yet)",
+            &|g| g.last_evaluation_ns.map_or(0.0, |n| n as f64 / 1e9),
+        );
+        each(
+            out,
+            "argus_rule_group_interval_seconds",
+            "gauge",
+            "The group's evaluation interval",
+            &|g| g.interval_ns as f64 / 1e9,
+        );
+        each(
+            out,
+            "argus_rule_group_rules",
+            "gauge",
+            "The group's rules",
+            &|g| g.rules.len() as f64,
+        );
+        each(
+            out,
+            "argus_rule_group_failing_rules",
+            "gauge",
+            "The group's rules whose last evaluation failed",
+            &|g| {
+                g.rules
+                    .iter()
+                    .filter(|r| r.status().health == argus_rules::rule::Health::Err)
+                    .count() as f64
+            },
+        );
+    }
+
     /// The pending and firing alerts of the rules now.
     pub fn active(&self) -> Vec<Active> {
         let m = self.rules.lock().unwrap_or_else(|e| e.into_inner());

@@ -21,6 +21,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     }
     state.pipeline.render_metrics(&mut body).await;
     state.alerting.notifier.render_metrics(&mut body);
+    state.alerting.render_metrics(&mut body);
     (
         [(
             axum::http::header::CONTENT_TYPE,
