@@ -280,6 +280,9 @@ pub struct AlertingConfig {
     pub alertmanagers: Vec<String>,
     /// The URL alerts and notifications link back to. Empty: the server's own URL.
     pub external_url: String,
+    /// Labels added to every alert of the rules (unless the alert has the label), and
+    /// `$externalLabels` in their templates: Prometheus's `global.external_labels`.
+    pub external_labels: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for AlertingConfig {
@@ -290,6 +293,7 @@ impl Default for AlertingConfig {
             notifier_file: String::new(),
             alertmanagers: Vec::new(),
             external_url: String::new(),
+            external_labels: std::collections::BTreeMap::new(),
         }
     }
 }

@@ -180,8 +180,21 @@ impl Alerting {
                 (config.evaluation_interval_secs.max(1) as i64) * 1000,
             ),
             external_url: external_url.to_string(),
+            external_labels: argus_core::Labels::from_pairs(
+                config
+                    .external_labels
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            ),
             ..EvalOptions::default()
         };
+        for k in config.external_labels.keys() {
+            if !argus_notify::labels::is_valid_label_name(k) {
+                return Err(AlertingError(vec![format!(
+                    "key alerting.external_labels.{k}: {k:?} is not a label name"
+                )]));
+            }
+        }
         Ok((Manager::new(store, query, opts), notifier))
     }
 
@@ -602,8 +615,22 @@ impl Alerting {
         }
     }
 
-    /// Alerts of one evaluation, to the notifier and the external Alertmanagers.
-    pub async fn route(&self, alerts: Vec<NotifyAlert>) {
+    /// Alerts of one evaluation, to the notifier and the external Alertmanagers, with
+    /// the external labels they lack (as Prometheus adds them when it sends).
+    pub async fn route(&self, mut alerts: Vec<NotifyAlert>) {
+        let external = {
+            let m = self.rules.lock().unwrap_or_else(|e| e.into_inner());
+            m.options().external_labels.clone()
+        };
+        if !external.is_empty() {
+            for a in &mut alerts {
+                for l in external.iter() {
+                    if a.labels.get(&l.name).is_none() {
+                        a.labels.set(&l.name, &l.value);
+                    }
+                }
+            }
+        }
         let r = self
             .notifier
             .put_alerts(alerts.iter().map(postable).collect());

@@ -100,7 +100,7 @@ fn a_rule_fires_is_listed_notified_through_a_webhook_and_silenced() {
     let argus = start(
         "server",
         &format!(
-            "[alerting]\nrule_files = [\"{}\"]\nevaluation_interval_secs = 1\nnotifier_file = \"{}\"\nalertmanagers = [\"{}\"]\n",
+            "[alerting]\nrule_files = [\"{}\"]\nevaluation_interval_secs = 1\nnotifier_file = \"{}\"\nalertmanagers = [\"{}\"]\nexternal_labels = {{ cluster = \"east\" }}\n",
             rules.display(),
             notifier.display(),
             am.url()
@@ -118,6 +118,8 @@ fn a_rule_fires_is_listed_notified_through_a_webhook_and_silenced() {
     });
     assert_eq!(alerts[0]["labels"]["host"], "web1");
     assert_eq!(alerts[0]["labels"]["severity"], "page");
+    // External labels go with the alerts that leave the rules, not into their API.
+    assert!(alerts[0]["labels"].get("cluster").is_none(), "{alerts:?}");
     assert_eq!(alerts[0]["annotations"]["summary"], "web1 idle 5");
     let (_, rules_body) = argus.get("/api/v1/rules?type=alert");
     let group = &rules_body["data"]["groups"][0];
@@ -219,6 +221,7 @@ fn a_rule_fires_is_listed_notified_through_a_webhook_and_silenced() {
     assert_eq!(body["receiver"], "ops");
     assert_eq!(body["groupLabels"], json!({"alertname": "HighCPU"}));
     assert_eq!(body["alerts"][0]["labels"]["host"], "web1");
+    assert_eq!(body["alerts"][0]["labels"]["cluster"], "east");
     assert_eq!(body["alerts"][0]["annotations"]["summary"], "web1 idle 5");
     // The real Alertmanager got it too.
     wait_for("the alert in Alertmanager", Duration::from_secs(30), || {
@@ -229,7 +232,11 @@ fn a_rule_fires_is_listed_notified_through_a_webhook_and_silenced() {
             .ok()?;
         list.as_array()?
             .iter()
-            .any(|a| a["labels"]["alertname"] == "HighCPU" && a["labels"]["host"] == "web1")
+            .any(|a| {
+                a["labels"]["alertname"] == "HighCPU"
+                    && a["labels"]["host"] == "web1"
+                    && a["labels"]["cluster"] == "east"
+            })
             .then_some(())
     });
     // Receivers, "send test" and the delivery counts at /metrics.
