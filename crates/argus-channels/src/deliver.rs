@@ -10,15 +10,12 @@
 
 use std::{fmt, sync::Arc, time::Duration};
 
+use argus_notify::{IntegrationKind, Notification, test_notification};
 use jiff::Timestamp;
 use serde::{Serialize, Serializer};
 use tokio::time::Instant;
 
-use crate::{
-    Channel, Kind,
-    message::Message,
-    notification::{Notification, test_notification},
-};
+use crate::Channel;
 
 /// How long a delivery may take and how attempts are spaced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,7 +131,7 @@ impl Reason {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Outcome {
     /// The channel's kind (`webhook`, `email`, …).
-    pub kind: Kind,
+    pub kind: IntegrationKind,
     /// Delivered.
     pub ok: bool,
     /// Attempts made, at least 1.
@@ -211,26 +208,14 @@ pub(crate) struct Delivered {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Attempt<'a> {
     pub notification: &'a Notification,
-    pub message: &'a Message,
     /// The channel clock's time, for signatures.
     pub now: Timestamp,
     /// How long this attempt may take.
     pub timeout: Duration,
 }
 
-/// Sends `notification` through `channel` with the channel's default message text,
-/// retrying as its `RetryPolicy` says.
+/// Sends `notification` through `channel`, retrying as its `RetryPolicy` says.
 pub async fn deliver(channel: &Channel, notification: &Notification) -> Outcome {
-    deliver_with(channel, notification, &Message::default()).await
-}
-
-/// Sends `notification` through `channel`, with `message` (a per-receiver template the
-/// caller rendered) in place of the default title and text where it gives them.
-pub async fn deliver_with(
-    channel: &Channel,
-    notification: &Notification,
-    message: &Message,
-) -> Outcome {
     let policy = channel.policy();
     let started = Instant::now();
     let deadline = started + policy.timeout;
@@ -242,7 +227,6 @@ pub async fn deliver_with(
         let timeout = channel.attempt_timeout().min(remaining);
         let attempt = Attempt {
             notification,
-            message,
             now: channel.clock().now(),
             timeout,
         };
@@ -328,7 +312,7 @@ mod tests {
     #[test]
     fn outcome_serializes_for_the_api() {
         let o = Outcome {
-            kind: Kind::Webhook,
+            kind: IntegrationKind::Webhook,
             ok: false,
             attempts: 2,
             status: Some(500),

@@ -4,30 +4,23 @@
 //! Each channel builds a default from the notification: the title is Alertmanager's
 //! default subject (`[FIRING:2] HighCPU (db1 page)`), the text lists each alert's name,
 //! labels, annotations, start (and end) time and source link, in the markup the service
-//! renders (plain, Markdown, Slack's mrkdwn, Telegram's HTML, an HTML email). Per-receiver
-//! templates are rendered elsewhere (`argus-notify`); their result comes in as a
-//! `Message` whose `title` and `text` replace the defaults as they are.
+//! renders (plain, Markdown, Slack's mrkdwn, Telegram's HTML, an HTML email). A field the
+//! configuration gives (a `title`, a `message`) replaces the default as it is written.
 
 use std::fmt::Write as _;
 
+use argus_notify::{Notification, NotificationAlert as Alert};
 use jiff::{Timestamp, tz::TimeZone};
-use serde::{Deserialize, Serialize};
 
-use crate::notification::{Alert, Notification, Status};
-
-/// Text the caller has already rendered (a per-receiver template) to send instead of
-/// the channel's default. Each is used verbatim in the channel's markup: Markdown for
-/// DingTalk, WeCom markdown and Feishu cards, HTML for Telegram and email `html`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Message {
-    /// Replaces the title (email subject, Slack attachment title, DingTalk markdown
-    /// title, Feishu card header).
-    #[serde(default)]
-    pub title: Option<String>,
-    /// Replaces the body text.
-    #[serde(default)]
-    pub text: Option<String>,
+/// The text a configured field holds, unless it is the field's default (a call of one of
+/// Alertmanager's default templates, `{{ template "slack.default.title" . }}`), for which
+/// the channel builds its own default. Templates are not rendered yet: any other text is
+/// sent as written.
+pub(crate) fn given(field: &str) -> Option<String> {
+    let is_default = field.starts_with("{{ template \"")
+        && field.ends_with("\" . }}")
+        && field.contains(".default.");
+    (!is_default && !field.is_empty()).then(|| field.to_owned())
 }
 
 /// Alertmanager's default title (its `__subject` template):
@@ -35,9 +28,10 @@ pub struct Message {
 /// `[RESOLVED] …`; values ordered by label name. Alertmanager leaves a trailing space when
 /// there is no parenthesis; this trims it.
 pub fn default_title(n: &Notification) -> String {
-    let mut s = match n.status {
-        Status::Firing => format!("[FIRING:{}]", n.firing().count()),
-        Status::Resolved => "[RESOLVED]".to_owned(),
+    let mut s = if n.is_firing() {
+        format!("[FIRING:{}]", n.firing().count())
+    } else {
+        "[RESOLVED]".to_owned()
     };
     s.push(' ');
     s.push_str(
@@ -190,12 +184,6 @@ pub fn default_text(n: &Notification, markup: Markup) -> String {
             write_alert(&mut out, alert, markup);
         }
     }
-    if n.truncated_alerts > 0 {
-        let more = format!("… and {} more alerts not shown.", n.truncated_alerts);
-        out.push('\n');
-        out.push_str(&markup.escape(&more));
-        out.push_str(markup.newline());
-    }
     if !n.external_url.is_empty() {
         out.push('\n');
         out.push_str(&markup.link(&n.external_url, "Argus"));
@@ -241,8 +229,11 @@ fn write_alert(out: &mut String, alert: &Alert, markup: Markup) {
     for (k, v) in annotations {
         lines.push(format!("{}: {}", markup.escape(k), markup.escape(v)));
     }
-    let mut times = format!("Started {}", human_time(alert.starts_at));
-    if let (Status::Resolved, Some(end)) = (alert.status, alert.ends_at) {
+    let mut times = match alert.starts_at {
+        Some(start) => format!("Started {}", human_time(start)),
+        None => "Started (unknown)".to_owned(),
+    };
+    if let ("resolved", Some(end)) = (alert.status.as_str(), alert.ends_at) {
         let _ = write!(times, ", ended {}", human_time(end));
     }
     lines.push(markup.escape(&times));
@@ -309,7 +300,7 @@ pub fn repair_cut_entity(s: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notification::{Kv, test_notification};
+    use argus_notify::{labels::LabelSet as Kv, test_notification};
 
     fn kv(pairs: &[(&str, &str)]) -> Kv {
         pairs
@@ -341,9 +332,9 @@ mod tests {
         assert_eq!(default_title(&n), "[FIRING:2] HighCPU (page)");
         n.common_labels = n.group_labels.clone();
         assert_eq!(default_title(&n), "[FIRING:2] HighCPU");
-        n.status = Status::Resolved;
+        n.status = "resolved".into();
         for a in &mut n.alerts {
-            a.status = Status::Resolved;
+            a.status = "resolved".into();
         }
         assert_eq!(default_title(&n), "[RESOLVED] HighCPU");
     }

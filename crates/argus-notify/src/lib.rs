@@ -5,8 +5,10 @@
 //! model, read from its source and checked against the real binary:
 //!
 //! - [`config`]: `alertmanager.yml` as Alertmanager reads it, with errors naming file,
-//!   line, field path and reason; receivers keep their integration configs (webhook,
-//!   email, Slack, Telegram, WeChat, and Argus's DingTalk, WeCom robot, Feishu, script).
+//!   line, field path and reason; the one receiver model of Argus: each integration's
+//!   typed configuration (webhook, email, Slack, Telegram, WeChat, and Argus's DingTalk,
+//!   WeCom robot, Feishu, script; `http_config`, `Secret`), `global` defaults applied at
+//!   load. `argus-channels` sends through these.
 //! - [`route`]: the routing tree, matched depth-first with `continue`, options inherited.
 //! - [`dispatch`]: aggregation groups and their `group_wait` / `group_interval` timers.
 //! - [`inhibit`], [`silence`], [`timeinterval`], [`maintenance`]: what mutes a flush.
@@ -20,7 +22,7 @@
 //! intervals, deduplication and the payload are hand-written here; the dependencies
 //! are only serde (JSON and YAML), regex, jiff (time zones) and thiserror. Nothing reads
 //! the wall clock or sleeps: every call takes `now`, so the server owns time and tests
-//! step it. Sending (HTTP, SMTP, scripts) and templates belong to the caller.
+//! step it. Sending (HTTP, SMTP, scripts) is `argus-channels`'s.
 //!
 //! ```
 //! use argus_notify::{Config, Engine, EngineOptions, PostableAlert};
@@ -66,13 +68,15 @@ pub mod timeinterval;
 
 pub use alert::{Alert, AlertError, PostableAlert};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{Config, ConfigError, IntegrationConfig, IntegrationKind};
+pub use config::{Config, ConfigError, IntegrationConfig, IntegrationKind, Receiver, Secret};
 pub use dispatch::{Dispatcher, Flush};
 pub use engine::{Delivery, Engine, EngineOptions, MuteStatus, PutResult};
 pub use labels::LabelSet;
 pub use maintenance::{Maintenance, MaintenanceWindow, Schedule};
 pub use matcher::{MatchType, Matcher, Matchers, parse_matchers};
 pub use nflog::{IntegrationRef, NotificationLog};
-pub use notification::{Notification, NotificationAlert};
+pub use notification::{
+    Notification, NotificationAlert, TEST_ALERTNAME, quote_meta, test_notification,
+};
 pub use route::Route;
 pub use silence::{GettableSilence, PostableSilence, Silence, SilenceState, Silences};

@@ -5,7 +5,7 @@
 
 use std::{path::PathBuf, process::Stdio, time::Duration};
 
-use argus_channels::{Message, Reason, deliver, deliver_with, send_test};
+use argus_channels::{Reason, deliver, send_test};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::process::{Child, Command};
@@ -182,19 +182,16 @@ async fn email_with_starttls_and_auth_trusting_the_servers_certificate() {
         "ops",
         json!({"kind": "email", "to": "ops@example.com", "from": "argus@example.com",
                "smarthost": smtp.smarthost(), "auth_username": "argus", "auth_password": "pa55",
-               "tls_config": {"ca_file": cert.cert()}}),
+               "tls_config": {"ca_file": cert.cert()},
+               "headers": {"Subject": "Configured subject"}, "html": "<p>configured</p>"}),
     );
-    let message = Message {
-        title: Some("Rendered subject".into()),
-        text: Some("<p>rendered</p>".into()),
-    };
-    let out = deliver_with(&ch, &high_cpu(), &message).await;
+    let out = deliver(&ch, &high_cpu()).await;
     assert!(out.ok, "{out:?}");
     let m = &smtp.messages(1).await[0];
     assert_eq!(m["tls"], true);
     assert_eq!(m["auth"], "argus");
-    assert_eq!(m["headers"]["Subject"], "Rendered subject");
-    assert_eq!(m["html"].as_str().map(str::trim), Some("<p>rendered</p>"));
+    assert_eq!(m["headers"]["Subject"], "Configured subject");
+    assert_eq!(m["html"].as_str().map(str::trim), Some("<p>configured</p>"));
 
     // The same server, a wrong password: 535, refused for good.
     let bad = channel(

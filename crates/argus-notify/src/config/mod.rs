@@ -7,6 +7,7 @@
 //! interval a route names defined, unique receiver and interval names, valid `group_by`.
 //! Every error is a [`ConfigError`] naming the file, line, field path and reason.
 
+pub mod http;
 mod locate;
 pub mod receivers;
 
@@ -19,6 +20,7 @@ use std::{
 use jiff::SignedDuration;
 use serde::{Deserialize, Deserializer};
 
+pub use http::{Authorization, BasicAuth, HttpConfig, TlsConfig};
 pub use locate::{Path, Seg, locate};
 pub use receivers::{
     DingtalkConfig, EmailConfig, FeishuConfig, IntegrationConfig, IntegrationKind, RawIntegration,
@@ -75,8 +77,8 @@ pub struct GlobalConfig {
     /// (5m).
     #[serde(deserialize_with = "de_duration")]
     pub resolve_timeout: SignedDuration,
-    /// The default `http_config` of HTTP integrations, kept as given.
-    pub http_config: Option<serde_json::Value>,
+    /// The default `http_config` of HTTP integrations.
+    pub http_config: Option<HttpConfig>,
     /// Default sender address.
     #[serde(deserialize_with = "scalar::string")]
     pub smtp_from: String,
@@ -778,7 +780,7 @@ fn apply_integration_defaults(
     ic: &mut IntegrationConfig,
     p: &Path,
 ) -> Result<(), ConfigError> {
-    let http = |h: &mut Option<serde_json::Value>| {
+    let http = |h: &mut Option<HttpConfig>| {
         if h.is_none() {
             h.clone_from(&g.http_config);
         }
@@ -787,6 +789,20 @@ fn apply_integration_defaults(
         if s.is_none() {
             *s = Some(default.to_owned());
         }
+    };
+    let fill_secret = |s: &mut Option<Secret>, default: &str| {
+        if s.is_none() {
+            *s = Some(Secret::new(default));
+        }
+    };
+    // A robot's whole webhook URL may stand for its endpoint and token together.
+    let url_has = |u: &Option<Secret>, param: &str| {
+        u.as_ref().is_some_and(|u| {
+            u.expose().split_once('?').is_some_and(|(_, q)| {
+                q.split('&')
+                    .any(|kv| kv.starts_with(param) && kv.len() > param.len())
+            })
+        })
     };
     match ic {
         IntegrationConfig::Webhook(c) => {
@@ -911,9 +927,18 @@ fn apply_integration_defaults(
         }
         IntegrationConfig::Dingtalk(c) => {
             http(&mut c.http_config);
-            fill(&mut c.api_url, &g.dingtalk_api_url);
-            if c.access_token.is_empty() {
-                return Err(ck.err(p, "missing access_token on dingtalk_config"));
+            fill_secret(&mut c.api_url, &g.dingtalk_api_url);
+            if c.access_token.is_empty() && !url_has(&c.api_url, "access_token=") {
+                return Err(ck.err(
+                    p,
+                    "missing access_token on dingtalk_config (or the whole robot URL as api_url)",
+                ));
+            }
+            if c.secret.as_ref().is_some_and(Secret::is_empty) {
+                return Err(ck.err(
+                    &p.key("secret"),
+                    "empty secret on dingtalk_config; leave it out for a robot without signing",
+                ));
             }
             if c.message_type != "markdown" && c.message_type != "text" {
                 return Err(ck.err(
@@ -927,9 +952,12 @@ fn apply_integration_defaults(
         }
         IntegrationConfig::Wecom(c) => {
             http(&mut c.http_config);
-            fill(&mut c.api_url, &g.wecom_api_url);
-            if c.key.is_empty() {
-                return Err(ck.err(p, "missing key on wecom_config"));
+            fill_secret(&mut c.api_url, &g.wecom_api_url);
+            if c.key.is_empty() && !url_has(&c.api_url, "key=") {
+                return Err(ck.err(
+                    p,
+                    "missing key on wecom_config (or the whole robot URL as api_url)",
+                ));
             }
             if c.message_type != "markdown" && c.message_type != "text" {
                 return Err(ck.err(
@@ -943,9 +971,19 @@ fn apply_integration_defaults(
         }
         IntegrationConfig::Feishu(c) => {
             http(&mut c.http_config);
-            fill(&mut c.api_url, &g.feishu_api_url);
-            if c.token.is_empty() {
-                return Err(ck.err(p, "missing token on feishu_config"));
+            // Without a token, `api_url` must be a whole hook URL, not the global base.
+            if c.token.is_empty() && c.api_url.is_none() {
+                return Err(ck.err(
+                    p,
+                    "missing token on feishu_config (or the whole hook URL as api_url)",
+                ));
+            }
+            fill_secret(&mut c.api_url, &g.feishu_api_url);
+            if c.secret.as_ref().is_some_and(Secret::is_empty) {
+                return Err(ck.err(
+                    &p.key("secret"),
+                    "empty secret on feishu_config; leave it out for a bot without signing",
+                ));
             }
             if !["interactive", "post", "text"].contains(&c.message_type.as_str()) {
                 return Err(ck.err(
