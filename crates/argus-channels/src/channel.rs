@@ -5,9 +5,9 @@
 //! URL, a bad address or an unreadable CA file is a `ConfigError` naming the kind and the
 //! field.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
-use argus_notify::{IntegrationConfig, IntegrationKind};
+use argus_notify::{IntegrationConfig, IntegrationKind, Templates};
 
 pub use crate::kind::ConfigError;
 use crate::{
@@ -38,6 +38,7 @@ enum Target {
 pub struct Channel {
     receiver: String,
     config: IntegrationConfig,
+    templates: Arc<Templates>,
     target: Target,
     policy: RetryPolicy,
     clock: Clock,
@@ -45,10 +46,15 @@ pub struct Channel {
 
 impl Channel {
     /// Checks `config` (one integration of the loaded configuration, `global` defaults
-    /// applied) and prepares the channel for the receiver named `receiver`, with the
+    /// applied) and prepares the channel for the receiver named `receiver`, rendering its
+    /// fields with `templates` (the configuration's `notification_templates`), with the
     /// default `RetryPolicy` and the system clock. A kind Argus cannot send (PagerDuty,
     /// WeChat, …) is an error naming it.
-    pub fn new(receiver: &str, config: &IntegrationConfig) -> Result<Channel, ConfigError> {
+    pub fn new(
+        receiver: &str,
+        config: &IntegrationConfig,
+        templates: Arc<Templates>,
+    ) -> Result<Channel, ConfigError> {
         let target = match config {
             IntegrationConfig::Webhook(c) => Target::Webhook(Webhook::new(c)?),
             IntegrationConfig::Email(c) => Target::Email(Box::new(Email::new(c)?)),
@@ -75,6 +81,7 @@ impl Channel {
         Ok(Channel {
             receiver: receiver.to_owned(),
             config: config.clone(),
+            templates,
             target,
             policy: RetryPolicy::default(),
             clock: Clock::system(),
@@ -107,6 +114,11 @@ impl Channel {
     /// The configuration it was made from.
     pub fn config(&self) -> &IntegrationConfig {
         &self.config
+    }
+
+    /// The templates its fields are rendered with.
+    pub fn templates(&self) -> &Templates {
+        &self.templates
     }
 
     /// The retry policy.

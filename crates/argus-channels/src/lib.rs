@@ -24,7 +24,7 @@
 //! )?;
 //! let ops = &config.receivers[0];
 //! for (_idx, integration) in ops.iter() {
-//!     let channel = Channel::new(&ops.name, integration)?;
+//!     let channel = Channel::new(&ops.name, integration, config.notification_templates.clone())?;
 //!     let outcome = send_test(&channel).await;
 //!     assert!(outcome.ok, "{:?}", outcome.error);
 //!     let outcome = deliver(&channel, &notification).await;

@@ -14,13 +14,18 @@
 //! - [`inhibit`], [`silence`], [`timeinterval`], [`maintenance`]: what mutes a flush.
 //! - [`nflog`]: the notification log that deduplicates, repeats after
 //!   `repeat_interval`, and persists across restarts.
-//! - [`notification`]: [`Notification`], the data every channel receives
-//!   (Alertmanager's template `Data`), and the webhook v4 body.
+//! - [`notification`]: [`Notification`], the data every channel receives, and the
+//!   webhook v4 body.
+//! - [`template`]: notification templates as Alertmanager has them: Argus's default
+//!   templates, the `templates:` files, every receiver's templated fields parsed at load,
+//!   and the template data (`.Receiver`, `.Alerts`, `.CommonLabels`, …) of a
+//!   notification.
 //! - [`engine`]: [`Engine`], all of the above behind one explicit clock.
 //!
 //! No crate does this job in Rust, so routing, grouping, inhibition, silences, time
 //! intervals, deduplication and the payload are hand-written here; the dependencies
-//! are only serde (JSON and YAML), regex, jiff (time zones) and thiserror. Nothing reads
+//! are only serde (JSON and YAML), regex, jiff (time zones), glob, thiserror and
+//! argus-template (Go's templates). Nothing reads
 //! the wall clock or sleeps: every call takes `now`, so the server owns time and tests
 //! step it. Sending (HTTP, SMTP, scripts) is `argus-channels`'s.
 //!
@@ -64,6 +69,7 @@ pub mod notification;
 pub mod route;
 mod scalar;
 pub mod silence;
+pub mod template;
 pub mod timeinterval;
 
 pub use alert::{Alert, AlertError, PostableAlert};
@@ -80,3 +86,4 @@ pub use notification::{
 };
 pub use route::Route;
 pub use silence::{GettableSilence, PostableSilence, Silence, SilenceState, Silences};
+pub use template::Templates;

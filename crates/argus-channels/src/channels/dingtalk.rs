@@ -17,7 +17,6 @@ use super::http::{ALERTMANAGER_USER_AGENT, HttpClient, has_query, parse_url};
 use crate::{
     deliver::{Attempt, AttemptError, Delivered, Reason},
     kind::ConfigError,
-    message::{Markup, default_text, default_title, given},
 };
 
 /// The robot endpoint.
@@ -94,10 +93,11 @@ impl Dingtalk {
         url
     }
 
-    /// The JSON posted.
-    pub fn payload(&self, a: &Attempt<'_>) -> serde_json::Value {
-        let n = a.notification;
-        let title = given(&self.cfg.title).unwrap_or_else(|| default_title(n));
+    /// The JSON posted: `title` and `message` rendered; the mobile numbers to mention
+    /// are added to the text, since DingTalk highlights only those the text names.
+    pub fn payload(&self, a: &Attempt<'_>) -> Result<serde_json::Value, AttemptError> {
+        let title = a.text(&self.cfg.title)?;
+        let mut text = a.text(&self.cfg.message)?;
         let mentions: String = self
             .cfg
             .at_mobiles
@@ -109,26 +109,19 @@ impl Dingtalk {
             "atUserIds": self.cfg.at_user_ids,
             "isAtAll": self.cfg.at_all,
         });
-        let given = given(&self.cfg.message);
         if self.cfg.message_type == "text" {
-            let mut content =
-                given.unwrap_or_else(|| format!("{title}\n\n{}", default_text(n, Markup::Plain)));
-            content.push_str(&mentions);
-            return json!({"msgtype": "text", "text": {"content": content}, "at": at});
+            text.push_str(&mentions);
+            return Ok(json!({"msgtype": "text", "text": {"content": text}, "at": at}));
         }
-        // The title only shows in the chat list; the message repeats it.
-        let mut text = given
-            .unwrap_or_else(|| format!("#### {title}\n\n{}", default_text(n, Markup::Markdown)));
-        // A mobile number is highlighted only where the text names it.
         if !mentions.is_empty() {
             text.push_str("\n\n");
             text.push_str(mentions.trim_start());
         }
-        json!({"msgtype": "markdown", "markdown": {"title": title, "text": text}, "at": at})
+        Ok(json!({"msgtype": "markdown", "markdown": {"title": title, "text": text}, "at": at}))
     }
 
     pub async fn attempt(&self, a: Attempt<'_>) -> Result<Delivered, AttemptError> {
-        let body = serde_json::to_vec(&self.payload(&a))
+        let body = serde_json::to_vec(&self.payload(&a)?)
             .map_err(|e| AttemptError::new(Reason::Invalid, e.to_string()))?;
         let reply = self
             .client

@@ -29,7 +29,6 @@ use super::http::{error_chain, is_tls_failure, secret_or_file};
 use crate::{
     deliver::{Attempt, AttemptError, Delivered, Reason},
     kind::ConfigError,
-    message::{Markup, default_text, default_title, given},
 };
 
 #[derive(Clone)]
@@ -178,46 +177,49 @@ impl Email {
 
     /// The message for an attempt.
     fn mail(&self, a: &Attempt<'_>) -> Result<Mail, AttemptError> {
-        let n = a.notification;
-        let header = |name: &str| {
-            self.cfg
-                .headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.clone())
-        };
-        let subject = header("Subject")
-            .and_then(|s| given(&s))
-            .unwrap_or_else(|| default_title(n));
-        let html = given(&self.cfg.html).unwrap_or_else(|| default_text(n, Markup::EmailHtml));
-        let text = given(&self.cfg.text).unwrap_or_else(|| default_text(n, Markup::Plain));
+        // Every header is a template; `Subject` defaults to `email.default.subject`.
+        let mut subject = String::new();
+        let mut headers = Vec::new();
+        for (name, value) in &self.cfg.headers {
+            let value = a.text(value)?;
+            match name.to_ascii_lowercase().as_str() {
+                "subject" => subject = value,
+                // The envelope's own, from `to` and `from`.
+                "to" | "from" => {}
+                _ => headers.push((name, value)),
+            }
+        }
         let mut b = Mail::builder()
             .from(self.from.clone())
             .mailbox(lettre::message::header::To::from(self.to.clone()))
             .subject(subject)
             .message_id(Some(message_id(&self.from, a)));
-        for (name, value) in &self.cfg.headers {
-            if ["subject", "to", "from"].contains(&name.to_ascii_lowercase().as_str()) {
-                continue;
-            }
+        for (name, value) in headers {
             if let Ok(hn) = HeaderName::new_from_ascii(name.clone()) {
-                b = b.raw_header(HeaderValue::new(hn, value.clone()));
+                b = b.raw_header(HeaderValue::new(hn, value));
             }
         }
-        b.multipart(
-            MultiPart::alternative()
-                .singlepart(
-                    SinglePart::builder()
-                        .header(ContentType::TEXT_PLAIN)
-                        .body(text),
-                )
-                .singlepart(
-                    SinglePart::builder()
-                        .header(ContentType::TEXT_HTML)
-                        .body(html),
-                ),
-        )
-        .map_err(|e| AttemptError::new(Reason::Invalid, format!("building the message: {e}")))
+        // As Alertmanager: a part for each of `text` and `html` that is set (by default
+        // only `html`, rendered with its values escaped).
+        let text = match self.cfg.text.as_str() {
+            "" => None,
+            t => Some(a.text(t)?),
+        };
+        let html = match self.cfg.html.as_str() {
+            "" => None,
+            t => Some(a.html(t)?),
+        };
+        let part = |kind: ContentType, body: String| SinglePart::builder().header(kind).body(body);
+        let built = match (text, html) {
+            (Some(text), Some(html)) => b.multipart(
+                MultiPart::alternative()
+                    .singlepart(part(ContentType::TEXT_PLAIN, text))
+                    .singlepart(part(ContentType::TEXT_HTML, html)),
+            ),
+            (None, Some(html)) => b.singlepart(part(ContentType::TEXT_HTML, html)),
+            (text, None) => b.singlepart(part(ContentType::TEXT_PLAIN, text.unwrap_or_default())),
+        };
+        built.map_err(|e| AttemptError::new(Reason::Invalid, format!("building the message: {e}")))
     }
 
     pub async fn attempt(&self, a: Attempt<'_>) -> Result<Delivered, AttemptError> {

@@ -17,7 +17,7 @@ use super::http::{ALERTMANAGER_USER_AGENT, HttpClient, parse_url};
 use crate::{
     deliver::{Attempt, AttemptError, Delivered, Reason},
     kind::ConfigError,
-    message::{Markup, default_text, default_title, given, truncate_bytes},
+    message::truncate_bytes,
 };
 
 /// The hook base; the token is the next path segment.
@@ -78,15 +78,14 @@ impl Feishu {
         })
     }
 
-    /// The JSON posted, signed with the attempt's time when the bot has a secret.
-    pub fn payload(&self, a: &Attempt<'_>) -> serde_json::Value {
+    /// The JSON posted (`title` and `message` rendered), signed with the attempt's time
+    /// when the bot has a secret.
+    pub fn payload(&self, a: &Attempt<'_>) -> Result<serde_json::Value, AttemptError> {
         let n = a.notification;
-        let title = given(&self.cfg.title).unwrap_or_else(|| default_title(n));
-        let given = given(&self.cfg.message);
+        let title = a.text(&self.cfg.title)?;
+        let (text, _) = truncate_bytes(&a.text(&self.cfg.message)?, MAX_TEXT_BYTES);
         let mut body = match self.cfg.message_type.as_str() {
             "post" => {
-                let text = given.unwrap_or_else(|| default_text(n, Markup::Plain));
-                let (text, _) = truncate_bytes(&text, MAX_TEXT_BYTES);
                 let lines: Vec<serde_json::Value> = text
                     .lines()
                     .map(|l| json!([{"tag": "text", "text": l}]))
@@ -95,15 +94,8 @@ impl Feishu {
                     "title": title, "content": lines,
                 }}}})
             }
-            "text" => {
-                let text = given
-                    .unwrap_or_else(|| format!("{title}\n\n{}", default_text(n, Markup::Plain)));
-                let (text, _) = truncate_bytes(&text, MAX_TEXT_BYTES);
-                json!({"msg_type": "text", "content": {"text": text}})
-            }
+            "text" => json!({"msg_type": "text", "content": {"text": text}}),
             _ => {
-                let text = given.unwrap_or_else(|| default_text(n, Markup::LarkMd));
-                let (text, _) = truncate_bytes(&text, MAX_TEXT_BYTES);
                 let colour = if n.is_firing() { "red" } else { "green" };
                 json!({"msg_type": "interactive", "card": {
                     "config": {"wide_screen_mode": true},
@@ -117,11 +109,11 @@ impl Feishu {
             obj.insert("timestamp".into(), json!(ts.to_string()));
             obj.insert("sign".into(), json!(sign(secret.expose(), ts)));
         }
-        body
+        Ok(body)
     }
 
     pub async fn attempt(&self, a: Attempt<'_>) -> Result<Delivered, AttemptError> {
-        let body = serde_json::to_vec(&self.payload(&a))
+        let body = serde_json::to_vec(&self.payload(&a)?)
             .map_err(|e| AttemptError::new(Reason::Invalid, e.to_string()))?;
         let reply = self
             .client

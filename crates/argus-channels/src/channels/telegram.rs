@@ -15,9 +15,7 @@ use super::http::{ALERTMANAGER_USER_AGENT, HttpClient, parse_url};
 use crate::{
     deliver::{Attempt, AttemptError, Delivered, Reason},
     kind::ConfigError,
-    message::{
-        Markup, default_text, default_title, given, html_escape, repair_cut_entity, truncate_chars,
-    },
+    message::{repair_cut_entity, truncate_chars},
 };
 
 /// The Bot API.
@@ -70,36 +68,27 @@ impl Telegram {
         })
     }
 
-    /// The message text: given, or the default in the parse mode's markup, cut to 4096
-    /// characters.
-    pub fn text(&self, a: &Attempt<'_>) -> String {
-        let n = a.notification;
-        let text = given(&self.cfg.message).unwrap_or_else(|| {
-            let title = default_title(n);
-            match self.cfg.parse_mode.as_str() {
-                "HTML" => format!(
-                    "<b>{}</b>\n\n{}",
-                    html_escape(&title),
-                    default_text(n, Markup::TelegramHtml)
-                ),
-                "MarkdownV2" => {
-                    markdown_v2_escape(&format!("{title}\n\n{}", default_text(n, Markup::Plain)))
-                }
-                _ => format!("{title}\n\n{}", default_text(n, Markup::Plain)),
-            }
-        });
+    /// The message text: `message` rendered (the plain default escaped for MarkdownV2,
+    /// where it would otherwise be read as markup), cut to 4096 characters.
+    pub fn text(&self, a: &Attempt<'_>) -> Result<String, AttemptError> {
+        let mut text = a.text(&self.cfg.message)?;
+        if self.cfg.parse_mode == "MarkdownV2"
+            && self.cfg.message == argus_notify::template::call("telegram.default.text")
+        {
+            text = markdown_v2_escape(&text);
+        }
         let (mut text, cut) = truncate_chars(text.trim_end(), MAX_MESSAGE_CHARS);
         if cut && self.cfg.parse_mode == "HTML" {
             repair_cut_entity(&mut text);
         }
-        text
+        Ok(text)
     }
 
     /// The JSON posted.
-    pub fn payload(&self, a: &Attempt<'_>) -> serde_json::Value {
+    pub fn payload(&self, a: &Attempt<'_>) -> Result<serde_json::Value, AttemptError> {
         let mut body = json!({
             "chat_id": self.cfg.chat_id,
-            "text": self.text(a),
+            "text": self.text(a)?,
             "disable_notification": self.cfg.disable_notifications,
         });
         if !self.cfg.parse_mode.is_empty()
@@ -107,11 +96,11 @@ impl Telegram {
         {
             obj.insert("parse_mode".into(), json!(self.cfg.parse_mode));
         }
-        body
+        Ok(body)
     }
 
     pub async fn attempt(&self, a: Attempt<'_>) -> Result<Delivered, AttemptError> {
-        let body = serde_json::to_vec(&self.payload(&a))
+        let body = serde_json::to_vec(&self.payload(&a)?)
             .map_err(|e| AttemptError::new(Reason::Invalid, e.to_string()))?;
         let reply = self
             .client

@@ -17,7 +17,7 @@ use super::{
 use crate::{
     deliver::{Attempt, AttemptError, Delivered, Reason},
     kind::ConfigError,
-    message::{Markup, default_text, default_title, given, truncate_bytes},
+    message::truncate_bytes,
 };
 
 /// The robot endpoint.
@@ -66,29 +66,23 @@ impl Wecom {
         })
     }
 
-    /// The JSON posted.
-    pub fn payload(&self, a: &Attempt<'_>) -> serde_json::Value {
-        let n = a.notification;
-        let title = default_title(n);
-        let given = given(&self.cfg.message);
+    /// The JSON posted: `message` rendered and cut to WeCom's limit.
+    pub fn payload(&self, a: &Attempt<'_>) -> Result<serde_json::Value, AttemptError> {
+        let content = a.text(&self.cfg.message)?;
         if self.cfg.message_type == "text" {
-            let content =
-                given.unwrap_or_else(|| format!("{title}\n\n{}", default_text(n, Markup::Plain)));
             let (content, _) = truncate_bytes(&content, MAX_TEXT_BYTES);
-            return json!({"msgtype": "text", "text": {
+            return Ok(json!({"msgtype": "text", "text": {
                 "content": content,
                 "mentioned_list": self.cfg.mentioned_list,
                 "mentioned_mobile_list": self.cfg.mentioned_mobile_list,
-            }});
+            }}));
         }
-        let content = given
-            .unwrap_or_else(|| format!("**{title}**\n\n{}", default_text(n, Markup::Markdown)));
         let (content, _) = truncate_bytes(&content, MAX_MARKDOWN_BYTES);
-        json!({"msgtype": "markdown", "markdown": {"content": content}})
+        Ok(json!({"msgtype": "markdown", "markdown": {"content": content}}))
     }
 
     pub async fn attempt(&self, a: Attempt<'_>) -> Result<Delivered, AttemptError> {
-        let body = serde_json::to_vec(&self.payload(&a))
+        let body = serde_json::to_vec(&self.payload(&a)?)
             .map_err(|e| AttemptError::new(Reason::Invalid, e.to_string()))?;
         let reply = self
             .client

@@ -10,7 +10,7 @@ use std::{
 };
 
 use argus_channels::{Channel, Clock, ConfigError, RetryPolicy};
-use argus_notify::{Alert, Config, IntegrationConfig, LabelSet as Kv, Notification};
+use argus_notify::{Alert, Config, IntegrationConfig, LabelSet as Kv, Notification, Templates};
 use axum::{
     Router,
     body::{Bytes, to_bytes},
@@ -52,6 +52,15 @@ pub fn load_integration(
     config: serde_json::Value,
     globals: serde_json::Value,
 ) -> Result<IntegrationConfig, argus_notify::ConfigError> {
+    load_with_templates(receiver, config, globals).map(|(ic, _)| ic)
+}
+
+/// [`load_integration`] with the configuration's templates.
+pub fn load_with_templates(
+    receiver: &str,
+    config: serde_json::Value,
+    globals: serde_json::Value,
+) -> Result<(IntegrationConfig, Arc<Templates>), argus_notify::ConfigError> {
     let mut entry = config;
     let kind = entry
         .as_object_mut()
@@ -64,18 +73,19 @@ pub fn load_integration(
         "receivers": [{"name": receiver, format!("{kind}_configs"): [entry]}],
     });
     let cfg = Config::load(&file.to_string(), "am.yml")?;
-    Ok(cfg.receivers[0]
+    let ic = cfg.receivers[0]
         .iter()
         .map(|(_, c)| c.clone())
         .next()
-        .expect("one integration"))
+        .expect("one integration");
+    Ok((ic, cfg.notification_templates))
 }
 
 /// A channel from one integration, or why the file or the channel is refused.
 pub fn try_channel(receiver: &str, config: serde_json::Value) -> Result<Channel, String> {
-    let ic =
-        load_integration(receiver, config, serde_json::json!({})).map_err(|e| e.to_string())?;
-    Channel::new(receiver, &ic).map_err(|e: ConfigError| e.to_string())
+    let (ic, templates) =
+        load_with_templates(receiver, config, serde_json::json!({})).map_err(|e| e.to_string())?;
+    Channel::new(receiver, &ic, templates).map_err(|e: ConfigError| e.to_string())
 }
 
 /// A channel from JSON config, with the test clock and the fast policy.

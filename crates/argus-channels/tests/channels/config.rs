@@ -20,8 +20,10 @@ fn channels(yaml: &str) -> Vec<Result<Channel, String>> {
     cfg.receivers
         .iter()
         .flat_map(|r| {
-            r.iter()
-                .map(|(_, ic)| Channel::new(&r.name, ic).map_err(|e| e.to_string()))
+            r.iter().map(|(_, ic)| {
+                Channel::new(&r.name, ic, cfg.notification_templates.clone())
+                    .map_err(|e| e.to_string())
+            })
         })
         .collect()
 }
@@ -191,7 +193,7 @@ fn global_defaults_reach_the_channels() {
             Some(false)
         )
     );
-    assert!(Channel::new("ops", &email).is_ok());
+    assert!(Channel::new("ops", &email, Default::default()).is_ok());
     let slack = load_integration("ops", json!({"kind": "slack"}), globals.clone())
         .unwrap_or_else(|e| panic!("{e}"));
     let argus_notify::IntegrationConfig::Slack(s) = &slack else {

@@ -133,7 +133,8 @@ async fn email_arrives_with_subject_from_to_and_the_alerts() {
         json!({"kind": "email", "to": "ops@example.com, Ann <ann@example.com>",
                "from": "Argus <argus@example.com>", "smarthost": smtp.smarthost(),
                "hello": "argus.example.com", "require_tls": false,
-               "headers": {"X-Team": "ops"}}),
+               "headers": {"X-Team": "{{ .CommonLabels.severity }}-ops"},
+               "text": "{{ template \"__text_alert_list\" . }}"}),
     );
     let out = deliver(&ch, &high_cpu()).await;
     assert!(out.ok, "{out:?}");
@@ -148,7 +149,7 @@ async fn email_arrives_with_subject_from_to_and_the_alerts() {
     assert_eq!(h["From"], "Argus <argus@example.com>");
     assert_eq!(h["To"], "ops@example.com, Ann <ann@example.com>");
     assert_eq!(h["Subject"], "[FIRING:2] HighCPU (page)");
-    assert_eq!(h["X-Team"], "ops");
+    assert_eq!(h["X-Team"], "page-ops");
     assert!(
         h["Message-ID"]
             .as_str()
@@ -280,11 +281,12 @@ async fn email_with_tls_on_connect() {
     assert!(out.ok, "{out:?}");
     let m = &smtp.messages(1).await[0];
     assert_eq!(m["tls"], true);
+    // Without `text`, only the HTML part, as Alertmanager sends.
+    assert_eq!(m["text"], serde_json::Value::Null);
+    let html = m["html"].as_str().unwrap_or_default();
     assert!(
-        m["text"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("summary: CPU <busy> & hot on db2")
+        html.contains("summary: CPU &lt;busy&gt; &amp; hot on db2"),
+        "{html}"
     );
 }
 

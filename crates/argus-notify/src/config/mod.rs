@@ -14,7 +14,8 @@ pub mod receivers;
 use std::{
     collections::{BTreeMap, BTreeSet},
     fmt,
-    path::{Path as FsPath, PathBuf},
+    path::Path as FsPath,
+    sync::Arc,
 };
 
 use jiff::SignedDuration;
@@ -32,6 +33,7 @@ use crate::{
     labels::is_valid_label_name,
     matcher::{MatchType, Matcher, Matchers, parse_matchers},
     scalar,
+    template::{Templates, call},
     timeinterval::TimeInterval,
 };
 
@@ -332,9 +334,11 @@ pub struct Config {
     pub inhibit_rules: Vec<InhibitRuleConfig>,
     /// Receivers, global defaults applied to their integrations.
     pub receivers: Vec<Receiver>,
-    /// Template file globs, relative ones joined to the configuration's directory by
-    /// [`Config::load_file`].
+    /// Template file globs, relative ones joined to the configuration file's directory.
     pub templates: Vec<String>,
+    /// The template set (Argus's defaults, then the `templates:` files) and every
+    /// templated field of the receivers, parsed: what the channels render with.
+    pub notification_templates: Arc<Templates>,
     /// The deprecated top-level `mute_time_intervals`.
     pub mute_time_intervals: Vec<NamedTimeInterval>,
     /// `time_intervals`.
@@ -511,7 +515,8 @@ fn serde_error(file: &str, e: &serde_norway::Error) -> ConfigError {
 }
 
 impl Config {
-    /// Parses and checks a configuration; `file` names it in errors.
+    /// Parses and checks a configuration; `file` names it in errors, and relative
+    /// `templates:` globs are taken from its directory.
     pub fn load(yaml: &str, file: &str) -> Result<Config, ConfigError> {
         let raw: Option<RawConfig> =
             serde_norway::from_str(yaml).map_err(|e| serde_error(file, &e))?;
@@ -526,6 +531,7 @@ impl Config {
             inhibit_rules: raw.inhibit_rules.unwrap_or_default(),
             receivers: raw.receivers.unwrap_or_default(),
             templates: raw.templates,
+            notification_templates: Arc::default(),
             mute_time_intervals: raw.mute_time_intervals.unwrap_or_default(),
             time_intervals: raw.time_intervals.unwrap_or_default(),
             original: yaml.to_owned(),
@@ -544,10 +550,62 @@ impl Config {
         cfg.check_global(&ck)?;
         cfg.apply_receiver_defaults(&ck)?;
         cfg.check_names(&ck)?;
+        cfg.load_templates(&ck)?;
         Ok(cfg)
     }
 
-    /// Reads, parses and checks a file; relative template globs are joined to the
+    /// Reads the `templates:` files (relative globs from the configuration file's
+    /// directory, as Alertmanager's `LoadFile` takes them) and parses every templated
+    /// field of the receivers, so a template that does not parse or calls an undefined
+    /// template is an error now, naming the field.
+    fn load_templates(&mut self, ck: &Checker<'_>) -> Result<(), ConfigError> {
+        let dir = FsPath::new(ck.file).parent().unwrap_or(FsPath::new(""));
+        for t in &mut self.templates {
+            if !t.is_empty() && !FsPath::new(t.as_str()).is_absolute() {
+                *t = dir.join(t.as_str()).display().to_string();
+            }
+        }
+        let mut templates = Templates::load(&self.templates).map_err(|e| ConfigError {
+            file: e.file,
+            line: None,
+            column: None,
+            path: String::new(),
+            reason: e.reason,
+        })?;
+        for (ri, rcv) in self.receivers.iter().enumerate() {
+            let rp = Path::root().key("receivers").index(ri);
+            for (kind, list) in &rcv.integrations {
+                for (i, ic) in list.iter().enumerate() {
+                    let ip = rp.key(&kind.config_key()).index(i);
+                    for (field, text) in ic.templated_fields() {
+                        let name = format!("{}.{}[{i}].{field}", rcv.name, kind.config_key());
+                        templates.prepare(&name, text).map_err(|e| {
+                            let mut p = ip.clone();
+                            for part in field.split('.') {
+                                p = match part.split_once('[') {
+                                    Some((k, n)) => {
+                                        p.key(k).index(n.trim_end_matches(']').parse().unwrap_or(0))
+                                    }
+                                    None => p.key(part),
+                                };
+                            }
+                            // A field left to its default has no line of its own.
+                            let mut err = ck.err(&p, e);
+                            if err.line.is_none() {
+                                let at = ck.err(&ip, "");
+                                (err.line, err.column) = (at.line, at.column);
+                            }
+                            err
+                        })?;
+                    }
+                }
+            }
+        }
+        self.notification_templates = Arc::new(templates);
+        Ok(())
+    }
+
+    /// Reads, parses and checks a file; relative template globs are taken from the
     /// file's directory, as Alertmanager's `LoadFile` does.
     pub fn load_file(path: impl AsRef<FsPath>) -> Result<Config, ConfigError> {
         let path = path.as_ref();
@@ -559,14 +617,7 @@ impl Config {
             path: String::new(),
             reason: format!("cannot read: {e}"),
         })?;
-        let mut cfg = Config::load(&text, &file)?;
-        let dir = path.parent().map(FsPath::to_path_buf).unwrap_or_default();
-        for t in &mut cfg.templates {
-            if !t.is_empty() && !FsPath::new(t.as_str()).is_absolute() {
-                *t = PathBuf::from(&dir).join(t.as_str()).display().to_string();
-            }
-        }
-        Ok(cfg)
+        Config::load(&text, &file)
     }
 
     /// The receiver of that name.
@@ -825,6 +876,10 @@ fn apply_integration_defaults(
                     ));
                 }
             }
+            // Alertmanager's default subject, a template like the rest.
+            headers
+                .entry("Subject".to_owned())
+                .or_insert_with(|| call("email.default.subject"));
             c.headers = headers;
             if c.smarthost.is_empty() {
                 if g.smtp_smarthost.is_empty() {
@@ -878,6 +933,9 @@ fn apply_integration_defaults(
         }
         IntegrationConfig::Telegram(c) => {
             http(&mut c.http_config);
+            if c.parse_mode != "HTML" && c.message == call("telegram.default.message") {
+                c.message = call("telegram.default.text");
+            }
             if c.bot_token.is_empty() {
                 return Err(ck.err(p, "missing bot_token on telegram_config"));
             }
@@ -928,6 +986,9 @@ fn apply_integration_defaults(
         IntegrationConfig::Dingtalk(c) => {
             http(&mut c.http_config);
             fill_secret(&mut c.api_url, &g.dingtalk_api_url);
+            if c.message_type == "text" && c.message == call("dingtalk.default.message") {
+                c.message = call("dingtalk.default.text");
+            }
             if c.access_token.is_empty() && !url_has(&c.api_url, "access_token=") {
                 return Err(ck.err(
                     p,
@@ -953,6 +1014,9 @@ fn apply_integration_defaults(
         IntegrationConfig::Wecom(c) => {
             http(&mut c.http_config);
             fill_secret(&mut c.api_url, &g.wecom_api_url);
+            if c.message_type == "text" && c.message == call("wecom.default.message") {
+                c.message = call("wecom.default.text");
+            }
             if c.key.is_empty() && !url_has(&c.api_url, "key=") {
                 return Err(ck.err(
                     p,
@@ -979,6 +1043,13 @@ fn apply_integration_defaults(
                 ));
             }
             fill_secret(&mut c.api_url, &g.feishu_api_url);
+            if c.message == call("feishu.default.message") {
+                match c.message_type.as_str() {
+                    "post" => c.message = call("feishu.default.post"),
+                    "text" => c.message = call("feishu.default.text"),
+                    _ => {}
+                }
+            }
             if c.secret.as_ref().is_some_and(Secret::is_empty) {
                 return Err(ck.err(
                     &p.key("secret"),

@@ -111,7 +111,7 @@ fn t() -> bool {
 }
 
 fn tpl(name: &str) -> String {
-    format!("{{{{ template \"{name}\" . }}}}")
+    crate::template::call(name)
 }
 
 /// The kinds of integration, with the names the notification log and the metrics use.
@@ -811,6 +811,90 @@ impl IntegrationConfig {
             IntegrationConfig::Script(c) => c.send_resolved,
             IntegrationConfig::Raw(_, r) => r.send_resolved,
         }
+    }
+}
+
+impl IntegrationConfig {
+    /// The fields that are Go templates, with their key (`title`, `headers.Subject`,
+    /// `fields[0].value`) and text: rendered over the template data when it sends.
+    pub fn templated_fields(&self) -> Vec<(String, &str)> {
+        let mut out: Vec<(String, &str)> = Vec::new();
+        match self {
+            IntegrationConfig::Email(c) => {
+                for (h, v) in &c.headers {
+                    out.push((format!("headers.{h}"), v.as_str()));
+                }
+                out.push(("html".into(), c.html.as_str()));
+                out.push(("text".into(), c.text.as_str()));
+            }
+            IntegrationConfig::Slack(c) => {
+                for (k, v) in [
+                    ("channel", &c.channel),
+                    ("username", &c.username),
+                    ("color", &c.color),
+                    ("title", &c.title),
+                    ("title_link", &c.title_link),
+                    ("pretext", &c.pretext),
+                    ("text", &c.text),
+                    ("footer", &c.footer),
+                    ("fallback", &c.fallback),
+                    ("callback_id", &c.callback_id),
+                    ("icon_emoji", &c.icon_emoji),
+                    ("icon_url", &c.icon_url),
+                    ("image_url", &c.image_url),
+                    ("thumb_url", &c.thumb_url),
+                ] {
+                    out.push((k.to_owned(), v.as_str()));
+                }
+                for (i, f) in c.fields.iter().enumerate() {
+                    out.push((format!("fields[{i}].title"), f.title.as_str()));
+                    out.push((format!("fields[{i}].value"), f.value.as_str()));
+                }
+                for (i, a) in c.actions.iter().enumerate() {
+                    for (k, v) in [
+                        ("type", &a.kind),
+                        ("text", &a.text),
+                        ("url", &a.url),
+                        ("style", &a.style),
+                        ("name", &a.name),
+                        ("value", &a.value),
+                    ] {
+                        out.push((format!("actions[{i}].{k}"), v.as_str()));
+                    }
+                    if let Some(cf) = &a.confirm {
+                        for (k, v) in [
+                            ("text", &cf.text),
+                            ("title", &cf.title),
+                            ("ok_text", &cf.ok_text),
+                            ("dismiss_text", &cf.dismiss_text),
+                        ] {
+                            out.push((format!("actions[{i}].confirm.{k}"), v.as_str()));
+                        }
+                    }
+                }
+            }
+            IntegrationConfig::Telegram(c) => out.push(("message".to_owned(), c.message.as_str())),
+            IntegrationConfig::Wechat(c) => {
+                out.push(("message".to_owned(), c.message.as_str()));
+                out.push(("to_user".to_owned(), c.to_user.as_str()));
+                out.push(("to_party".to_owned(), c.to_party.as_str()));
+                out.push(("to_tag".to_owned(), c.to_tag.as_str()));
+                out.push(("agent_id".to_owned(), c.agent_id.as_str()));
+            }
+            IntegrationConfig::Dingtalk(c) => {
+                out.push(("title".to_owned(), c.title.as_str()));
+                out.push(("message".to_owned(), c.message.as_str()));
+            }
+            IntegrationConfig::Wecom(c) => out.push(("message".to_owned(), c.message.as_str())),
+            IntegrationConfig::Feishu(c) => {
+                out.push(("title".to_owned(), c.title.as_str()));
+                out.push(("message".to_owned(), c.message.as_str()));
+            }
+            IntegrationConfig::Webhook(_)
+            | IntegrationConfig::Script(_)
+            | IntegrationConfig::Raw(..) => {}
+        }
+        out
     }
 }
 

@@ -36,10 +36,14 @@ impl ChannelSender {
     pub fn new(config: &argus_notify::Config) -> ChannelSender {
         let mut out = ChannelSender::empty();
         for receiver in &config.receivers {
-            for (idx, config) in receiver.iter() {
-                let kind = config.kind();
+            for (idx, integration) in receiver.iter() {
+                let kind = integration.kind();
                 let key = (receiver.name.clone(), kind.name().to_string(), idx as u32);
-                let built = Channel::new(&receiver.name, config);
+                let built = Channel::new(
+                    &receiver.name,
+                    integration,
+                    config.notification_templates.clone(),
+                );
                 match built {
                     Ok(c) => {
                         out.channels.insert(key, c);
