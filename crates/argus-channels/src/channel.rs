@@ -5,162 +5,21 @@
 //! URL, a bad address or an unreadable CA file is a `ConfigError` naming the kind and the
 //! field.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
-use serde::{Deserialize, Serialize};
+use argus_notify::{IntegrationConfig, IntegrationKind, Templates};
 
-pub use crate::kind::{ConfigError, Kind};
+pub use crate::kind::ConfigError;
 use crate::{
     channels::{
-        dingtalk::{Dingtalk, DingtalkConfig},
-        email::{Email, EmailConfig},
-        feishu::{Feishu, FeishuConfig},
-        script::{Script, ScriptConfig},
-        slack::{Slack, SlackConfig},
-        telegram::{Telegram, TelegramConfig},
-        webhook::{Webhook, WebhookConfig},
-        wecom::{Wecom, WecomConfig},
+        dingtalk::Dingtalk, email::Email, feishu::Feishu, script::Script, slack::Slack,
+        telegram::Telegram, webhook::Webhook, wecom::Wecom,
     },
     deliver::{Attempt, AttemptError, Clock, Delivered, RetryPolicy},
 };
 
-/// One channel's configuration, tagged by `kind` when written on its own (the "send
-/// test" API takes `{"kind": "webhook", "url": …}`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum ChannelConfig {
-    /// `webhook_configs` entry.
-    Webhook(WebhookConfig),
-    /// `email_configs` entry.
-    Email(EmailConfig),
-    /// `slack_configs` entry.
-    Slack(SlackConfig),
-    /// `dingtalk_configs` entry.
-    Dingtalk(DingtalkConfig),
-    /// `wecom_configs` entry.
-    Wecom(WecomConfig),
-    /// `feishu_configs` entry.
-    Feishu(FeishuConfig),
-    /// `telegram_configs` entry.
-    Telegram(TelegramConfig),
-    /// `script_configs` entry.
-    Script(ScriptConfig),
-}
-
-impl ChannelConfig {
-    /// The kind.
-    pub fn kind(&self) -> Kind {
-        match self {
-            ChannelConfig::Webhook(_) => Kind::Webhook,
-            ChannelConfig::Email(_) => Kind::Email,
-            ChannelConfig::Slack(_) => Kind::Slack,
-            ChannelConfig::Dingtalk(_) => Kind::Dingtalk,
-            ChannelConfig::Wecom(_) => Kind::Wecom,
-            ChannelConfig::Feishu(_) => Kind::Feishu,
-            ChannelConfig::Telegram(_) => Kind::Telegram,
-            ChannelConfig::Script(_) => Kind::Script,
-        }
-    }
-
-    /// Whether resolved alerts go out through it. Delivery sends what it is given; the
-    /// caller drops resolved alerts (and all-resolved notifications) when this is false,
-    /// as Alertmanager's notification pipeline does before its deduplication.
-    pub fn send_resolved(&self) -> bool {
-        match self {
-            ChannelConfig::Webhook(c) => c.send_resolved,
-            ChannelConfig::Email(c) => c.send_resolved,
-            ChannelConfig::Slack(c) => c.send_resolved,
-            ChannelConfig::Dingtalk(c) => c.send_resolved,
-            ChannelConfig::Wecom(c) => c.send_resolved,
-            ChannelConfig::Feishu(c) => c.send_resolved,
-            ChannelConfig::Telegram(c) => c.send_resolved,
-            ChannelConfig::Script(c) => c.send_resolved,
-        }
-    }
-}
-
-/// A receiver as Alertmanager writes one: a name and lists of channels by kind.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReceiverConfig {
-    /// The name routes refer to.
-    pub name: String,
-    /// Webhooks.
-    #[serde(default)]
-    pub webhook_configs: Vec<WebhookConfig>,
-    /// Email.
-    #[serde(default)]
-    pub email_configs: Vec<EmailConfig>,
-    /// Slack.
-    #[serde(default)]
-    pub slack_configs: Vec<SlackConfig>,
-    /// DingTalk robots.
-    #[serde(default)]
-    pub dingtalk_configs: Vec<DingtalkConfig>,
-    /// WeCom robots.
-    #[serde(default)]
-    pub wecom_configs: Vec<WecomConfig>,
-    /// Feishu/Lark bots.
-    #[serde(default)]
-    pub feishu_configs: Vec<FeishuConfig>,
-    /// Telegram bots.
-    #[serde(default)]
-    pub telegram_configs: Vec<TelegramConfig>,
-    /// Scripts.
-    #[serde(default)]
-    pub script_configs: Vec<ScriptConfig>,
-}
-
-impl ReceiverConfig {
-    /// Every channel of the receiver, in the order of the kinds above and, within a kind,
-    /// as configured.
-    pub fn configs(&self) -> Vec<ChannelConfig> {
-        let mut v = Vec::new();
-        v.extend(
-            self.webhook_configs
-                .iter()
-                .cloned()
-                .map(ChannelConfig::Webhook),
-        );
-        v.extend(self.email_configs.iter().cloned().map(ChannelConfig::Email));
-        v.extend(self.slack_configs.iter().cloned().map(ChannelConfig::Slack));
-        v.extend(
-            self.dingtalk_configs
-                .iter()
-                .cloned()
-                .map(ChannelConfig::Dingtalk),
-        );
-        v.extend(self.wecom_configs.iter().cloned().map(ChannelConfig::Wecom));
-        v.extend(
-            self.feishu_configs
-                .iter()
-                .cloned()
-                .map(ChannelConfig::Feishu),
-        );
-        v.extend(
-            self.telegram_configs
-                .iter()
-                .cloned()
-                .map(ChannelConfig::Telegram),
-        );
-        v.extend(
-            self.script_configs
-                .iter()
-                .cloned()
-                .map(ChannelConfig::Script),
-        );
-        v
-    }
-
-    /// Every channel, checked; the first error stops.
-    pub fn channels(&self) -> Result<Vec<Channel>, ConfigError> {
-        self.configs()
-            .into_iter()
-            .map(|c| Channel::new(&self.name, c))
-            .collect()
-    }
-}
-
+// One per channel, built once per load: the size of the larger kinds costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 enum Target {
     Webhook(Webhook),
@@ -178,29 +37,51 @@ enum Target {
 #[derive(Debug, Clone)]
 pub struct Channel {
     receiver: String,
-    config: ChannelConfig,
+    config: IntegrationConfig,
+    templates: Arc<Templates>,
     target: Target,
     policy: RetryPolicy,
     clock: Clock,
 }
 
 impl Channel {
-    /// Checks `config` and prepares the channel for the receiver named `receiver`, with
-    /// the default `RetryPolicy` and the system clock.
-    pub fn new(receiver: &str, config: ChannelConfig) -> Result<Channel, ConfigError> {
-        let target = match &config {
-            ChannelConfig::Webhook(c) => Target::Webhook(Webhook::new(c)?),
-            ChannelConfig::Email(c) => Target::Email(Box::new(Email::new(c)?)),
-            ChannelConfig::Slack(c) => Target::Slack(Slack::new(c)?),
-            ChannelConfig::Dingtalk(c) => Target::Dingtalk(Dingtalk::new(c)?),
-            ChannelConfig::Wecom(c) => Target::Wecom(Wecom::new(c)?),
-            ChannelConfig::Feishu(c) => Target::Feishu(Feishu::new(c)?),
-            ChannelConfig::Telegram(c) => Target::Telegram(Telegram::new(c)?),
-            ChannelConfig::Script(c) => Target::Script(Script::new(c)?),
+    /// Checks `config` (one integration of the loaded configuration, `global` defaults
+    /// applied) and prepares the channel for the receiver named `receiver`, rendering its
+    /// fields with `templates` (the configuration's `notification_templates`), with the
+    /// default `RetryPolicy` and the system clock. A kind Argus cannot send (PagerDuty,
+    /// WeChat, …) is an error naming it.
+    pub fn new(
+        receiver: &str,
+        config: &IntegrationConfig,
+        templates: Arc<Templates>,
+    ) -> Result<Channel, ConfigError> {
+        let target = match config {
+            IntegrationConfig::Webhook(c) => Target::Webhook(Webhook::new(c)?),
+            IntegrationConfig::Email(c) => Target::Email(Box::new(Email::new(c)?)),
+            IntegrationConfig::Slack(c) => Target::Slack(Slack::new(c)?),
+            IntegrationConfig::Dingtalk(c) => Target::Dingtalk(Dingtalk::new(c)?),
+            IntegrationConfig::Wecom(c) => Target::Wecom(Wecom::new(c)?),
+            IntegrationConfig::Feishu(c) => Target::Feishu(Feishu::new(c)?),
+            IntegrationConfig::Telegram(c) => Target::Telegram(Telegram::new(c)?),
+            IntegrationConfig::Script(c) => Target::Script(Script::new(c)?),
+            other => {
+                let kind = other.kind();
+                let hint = if kind == IntegrationKind::Wechat {
+                    " (for a WeCom group robot, use wecom_configs)"
+                } else {
+                    ""
+                };
+                return Err(ConfigError {
+                    kind,
+                    field: "",
+                    reason: format!("Argus cannot send {}{hint}", kind.config_key()),
+                });
+            }
         };
         Ok(Channel {
             receiver: receiver.to_owned(),
-            config,
+            config: config.clone(),
+            templates,
             target,
             policy: RetryPolicy::default(),
             clock: Clock::system(),
@@ -226,13 +107,18 @@ impl Channel {
     }
 
     /// The kind.
-    pub fn kind(&self) -> Kind {
+    pub fn kind(&self) -> IntegrationKind {
         self.config.kind()
     }
 
     /// The configuration it was made from.
-    pub fn config(&self) -> &ChannelConfig {
+    pub fn config(&self) -> &IntegrationConfig {
         &self.config
+    }
+
+    /// The templates its fields are rendered with.
+    pub fn templates(&self) -> &Templates {
+        &self.templates
     }
 
     /// The retry policy.
@@ -245,7 +131,9 @@ impl Channel {
         &self.clock
     }
 
-    /// Whether resolved alerts go out through it (see `ChannelConfig::send_resolved`).
+    /// Whether resolved alerts go out through it. Delivery sends what it is given; the
+    /// caller drops resolved alerts (and all-resolved notifications) when this is false,
+    /// as Alertmanager's notification pipeline does before its deduplication.
     pub fn send_resolved(&self) -> bool {
         self.config.send_resolved()
     }

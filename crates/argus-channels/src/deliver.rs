@@ -10,15 +10,13 @@
 
 use std::{fmt, sync::Arc, time::Duration};
 
+use argus_notify::{IntegrationKind, Notification, Templates, test_notification};
+use argus_template::Value;
 use jiff::Timestamp;
 use serde::{Serialize, Serializer};
 use tokio::time::Instant;
 
-use crate::{
-    Channel, Kind,
-    message::Message,
-    notification::{Notification, test_notification},
-};
+use crate::Channel;
 
 /// How long a delivery may take and how attempts are spaced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,11 +109,13 @@ pub enum Reason {
     Script,
     /// The message could not be built (a bad address, a header the service rejects).
     Invalid,
+    /// A template of the receiver failed when rendered (`template: …` says where).
+    Template,
 }
 
 impl Reason {
     /// The label value: `timeout`, `network`, `tls`, `status`, `rejected`, `smtp`,
-    /// `script`, `invalid`.
+    /// `script`, `invalid`, `template`.
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::Timeout => "timeout",
@@ -126,6 +126,7 @@ impl Reason {
             Reason::Smtp => "smtp",
             Reason::Script => "script",
             Reason::Invalid => "invalid",
+            Reason::Template => "template",
         }
     }
 }
@@ -134,7 +135,7 @@ impl Reason {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Outcome {
     /// The channel's kind (`webhook`, `email`, …).
-    pub kind: Kind,
+    pub kind: IntegrationKind,
     /// Delivered.
     pub ok: bool,
     /// Attempts made, at least 1.
@@ -211,26 +212,37 @@ pub(crate) struct Delivered {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Attempt<'a> {
     pub notification: &'a Notification,
-    pub message: &'a Message,
+    /// The notification as template data.
+    pub data: &'a Value,
+    /// The configuration's templates.
+    pub templates: &'a Templates,
     /// The channel clock's time, for signatures.
     pub now: Timestamp,
     /// How long this attempt may take.
     pub timeout: Duration,
 }
 
-/// Sends `notification` through `channel` with the channel's default message text,
-/// retrying as its `RetryPolicy` says.
-pub async fn deliver(channel: &Channel, notification: &Notification) -> Outcome {
-    deliver_with(channel, notification, &Message::default()).await
+impl Attempt<'_> {
+    /// A templated field rendered as text over the notification; a failure fails the
+    /// attempt for good (the same template would fail again).
+    pub fn text(&self, template: &str) -> Result<String, AttemptError> {
+        self.templates
+            .render(template, self.data)
+            .map_err(|e| AttemptError::new(Reason::Template, e))
+    }
+
+    /// A templated field rendered as HTML (values escaped): an email's `html`.
+    pub fn html(&self, template: &str) -> Result<String, AttemptError> {
+        self.templates
+            .render_html(template, self.data)
+            .map_err(|e| AttemptError::new(Reason::Template, e))
+    }
 }
 
-/// Sends `notification` through `channel`, with `message` (a per-receiver template the
-/// caller rendered) in place of the default title and text where it gives them.
-pub async fn deliver_with(
-    channel: &Channel,
-    notification: &Notification,
-    message: &Message,
-) -> Outcome {
+/// Sends `notification` through `channel`, retrying as its `RetryPolicy` says; the
+/// channel's templated fields are rendered over it with the configuration's templates.
+pub async fn deliver(channel: &Channel, notification: &Notification) -> Outcome {
+    let data = notification.template_data();
     let policy = channel.policy();
     let started = Instant::now();
     let deadline = started + policy.timeout;
@@ -242,7 +254,8 @@ pub async fn deliver_with(
         let timeout = channel.attempt_timeout().min(remaining);
         let attempt = Attempt {
             notification,
-            message,
+            data: &data,
+            templates: channel.templates(),
             now: channel.clock().now(),
             timeout,
         };
@@ -328,7 +341,7 @@ mod tests {
     #[test]
     fn outcome_serializes_for_the_api() {
         let o = Outcome {
-            kind: Kind::Webhook,
+            kind: IntegrationKind::Webhook,
             ok: false,
             attempts: 2,
             status: Some(500),

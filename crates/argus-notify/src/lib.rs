@@ -5,22 +5,29 @@
 //! model, read from its source and checked against the real binary:
 //!
 //! - [`config`]: `alertmanager.yml` as Alertmanager reads it, with errors naming file,
-//!   line, field path and reason; receivers keep their integration configs (webhook,
-//!   email, Slack, Telegram, WeChat, and Argus's DingTalk, WeCom robot, Feishu, script).
+//!   line, field path and reason; the one receiver model of Argus: each integration's
+//!   typed configuration (webhook, email, Slack, Telegram, WeChat, and Argus's DingTalk,
+//!   WeCom robot, Feishu, script; `http_config`, `Secret`), `global` defaults applied at
+//!   load. `argus-channels` sends through these.
 //! - [`route`]: the routing tree, matched depth-first with `continue`, options inherited.
 //! - [`dispatch`]: aggregation groups and their `group_wait` / `group_interval` timers.
 //! - [`inhibit`], [`silence`], [`timeinterval`], [`maintenance`]: what mutes a flush.
 //! - [`nflog`]: the notification log that deduplicates, repeats after
 //!   `repeat_interval`, and persists across restarts.
-//! - [`notification`]: [`Notification`], the data every channel receives
-//!   (Alertmanager's template `Data`), and the webhook v4 body.
+//! - [`notification`]: [`Notification`], the data every channel receives, and the
+//!   webhook v4 body.
+//! - [`template`]: notification templates as Alertmanager has them: Argus's default
+//!   templates, the `templates:` files, every receiver's templated fields parsed at load,
+//!   and the template data (`.Receiver`, `.Alerts`, `.CommonLabels`, …) of a
+//!   notification.
 //! - [`engine`]: [`Engine`], all of the above behind one explicit clock.
 //!
 //! No crate does this job in Rust, so routing, grouping, inhibition, silences, time
 //! intervals, deduplication and the payload are hand-written here; the dependencies
-//! are only serde (JSON and YAML), regex, jiff (time zones) and thiserror. Nothing reads
+//! are only serde (JSON and YAML), regex, jiff (time zones), glob, thiserror and
+//! argus-template (Go's templates). Nothing reads
 //! the wall clock or sleeps: every call takes `now`, so the server owns time and tests
-//! step it. Sending (HTTP, SMTP, scripts) and templates belong to the caller.
+//! step it. Sending (HTTP, SMTP, scripts) is `argus-channels`'s.
 //!
 //! ```
 //! use argus_notify::{Config, Engine, EngineOptions, PostableAlert};
@@ -62,17 +69,21 @@ pub mod notification;
 pub mod route;
 mod scalar;
 pub mod silence;
+pub mod template;
 pub mod timeinterval;
 
 pub use alert::{Alert, AlertError, PostableAlert};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{Config, ConfigError, IntegrationConfig, IntegrationKind};
+pub use config::{Config, ConfigError, IntegrationConfig, IntegrationKind, Receiver, Secret};
 pub use dispatch::{Dispatcher, Flush};
 pub use engine::{Delivery, Engine, EngineOptions, MuteStatus, PutResult};
 pub use labels::LabelSet;
 pub use maintenance::{Maintenance, MaintenanceWindow, Schedule};
 pub use matcher::{MatchType, Matcher, Matchers, parse_matchers};
 pub use nflog::{IntegrationRef, NotificationLog};
-pub use notification::{Notification, NotificationAlert};
+pub use notification::{
+    Notification, NotificationAlert, TEST_ALERTNAME, quote_meta, test_notification,
+};
 pub use route::Route;
 pub use silence::{GettableSilence, PostableSilence, Silence, SilenceState, Silences};
+pub use template::Templates;

@@ -160,6 +160,11 @@ impl Notification {
         self.alerts.iter().filter(|a| a.status == "resolved")
     }
 
+    /// Whether any alert fires (`status` is `firing`).
+    pub fn is_firing(&self) -> bool {
+        self.status == "firing"
+    }
+
     /// This notification cut to its first `max_alerts` alerts (0 = no limit), with
     /// status and common labels recomputed from those, as the webhook truncates before
     /// building its data; returns the number cut.
@@ -226,6 +231,51 @@ impl Notification {
     }
 }
 
+/// The alert name of the test notification.
+pub const TEST_ALERTNAME: &str = "ArgusTestNotification";
+
+/// The fixed notification a "send test" delivers: one firing alert named
+/// `ArgusTestNotification` with a summary and a description, so a person reading it
+/// sees at once that it is a test and which receiver it came through.
+pub fn test_notification(receiver: &str, external_url: &str, now: Timestamp) -> Notification {
+    let labels: LabelSet = [
+        ("alertname", TEST_ALERTNAME),
+        ("severity", "none"),
+        ("instance", "argus"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let annotations: LabelSet = [
+        ("summary", "Test notification from Argus".to_owned()),
+        (
+            "description",
+            format!("Sent on request to check the receiver {receiver:?}; no alert is firing."),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let alert = Alert {
+        labels,
+        annotations,
+        starts_at: now,
+        ends_at: None,
+        generator_url: external_url.to_owned(),
+        updated_at: now,
+        timeout: false,
+    };
+    let group_labels: LabelSet = [("alertname".to_owned(), TEST_ALERTNAME.to_owned())].into();
+    Notification::new(
+        receiver,
+        &format!("{{}}:{{alertname={TEST_ALERTNAME:?}}}"),
+        &group_labels,
+        &[alert],
+        external_url,
+        now,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,6 +299,30 @@ mod tests {
             updated_at: ts("2024-01-01T00:00:00Z"),
             timeout: false,
         }
+    }
+
+    #[test]
+    fn the_test_notification_is_one_firing_alert_named_for_the_test() {
+        let now = ts("2026-12-07T10:00:00Z");
+        let n = test_notification("team.ops", "http://argus:9090", now);
+        assert_eq!(n.receiver, r"team\.ops");
+        assert_eq!(n.status, "firing");
+        assert_eq!(n.group_key, r#"{}:{alertname="ArgusTestNotification"}"#);
+        assert_eq!(n.alerts.len(), 1);
+        let a = &n.alerts[0];
+        assert_eq!(
+            a.labels.get("alertname").map(String::as_str),
+            Some(TEST_ALERTNAME)
+        );
+        assert_eq!((a.starts_at, a.ends_at), (Some(now), None));
+        assert_eq!(
+            a.annotations.get("description").map(String::as_str),
+            Some("Sent on request to check the receiver \"team.ops\"; no alert is firing.")
+        );
+        // Round trip through the webhook body.
+        let back: Notification =
+            serde_json::from_str(&n.webhook_body(0)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, n);
     }
 
     #[test]

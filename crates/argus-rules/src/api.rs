@@ -9,11 +9,11 @@
 //! Order: groups by file then name, rules in file order. Prometheus lists alerts in Go
 //! map order (random); here they are sorted by labels, group by group.
 
-use crate::gofmt::{fmt_e, json_float, rfc3339_nano};
 use crate::group::Group;
 use crate::manager::Manager;
 use crate::rule::{Alert, Rule};
 use argus_core::Labels;
+use argus_template::gofmt::{fmt_e, json_float, rfc3339_nano};
 use std::collections::BTreeMap;
 
 /// A bad request parameter, as Prometheus reports it (`bad_data`, HTTP 400).

@@ -14,8 +14,8 @@
 //! probe that fails on purpose at the field in question, and takes the position from that
 //! error. Errors are rare, so the second read costs nothing that matters.
 
-use crate::duration::PromDuration;
-use crate::template::Template;
+use argus_template::Template;
+use argus_template::duration::PromDuration;
 use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::collections::{BTreeMap, BTreeSet};

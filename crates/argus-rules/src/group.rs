@@ -11,11 +11,11 @@
 //! [`Group::eval`] is pure apart from the storage it reads and writes: it takes the slot
 //! time and the wall-clock time as arguments, so every behaviour is tested without timers.
 
-use crate::duration::PromDuration;
 use crate::file::GroupSpec;
 use crate::rule::{Alert, EvalEnv, Health, NotifyAlert, Rule};
 use argus_core::{Labels, Matcher, Sample, Storage, TimeSeries};
 use argus_promql::{Engine, Value as PromValue};
+use argus_template::duration::PromDuration;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -249,7 +249,7 @@ impl Group {
             ts_ns,
             ..EvalOutput::default()
         };
-        let query = |q: &str| -> Result<crate::template::QueryRows, String> {
+        let query = |q: &str| -> Result<argus_template::QueryRows, String> {
             Ok(query_vector(engine, q, ts_ms)?
                 .into_iter()
                 .map(|(l, v)| {

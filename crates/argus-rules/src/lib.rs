@@ -11,8 +11,8 @@
 //!   `keep_firing_for`, `labels`, `annotations`, `interval`, `limit`), read with every
 //!   error named by file, line, column, field and reason; [`file::load_rule_files`] takes
 //!   glob patterns.
-//! - [`template`]: the Go `text/template` subset rule files (and later notification
-//!   templates) use, with Prometheus's functions.
+//! - Templates in labels and annotations are executed by `argus-template`, Go's
+//!   `text/template` written by hand, with Prometheus's functions.
 //! - [`group`]: one group's schedule and evaluation against any
 //!   [`argus_core::Storage`] through [`argus_promql::Engine`]; [`rule`]: the alert state
 //!   machine (inactive → pending → firing → resolved, `for`, `keep_firing_for`).
@@ -37,11 +37,11 @@
 //! ```
 
 pub mod api;
-pub mod duration;
 pub mod file;
-pub mod gofmt;
 pub mod group;
 pub mod manager;
 pub mod rule;
-pub mod template;
 mod xxh64;
+
+#[cfg(test)]
+mod template_tests;

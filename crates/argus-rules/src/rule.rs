@@ -8,10 +8,10 @@
 //! nanoseconds since the epoch, because Prometheus keeps the evaluation slot time at that
 //! precision and prints `activeAt` with it.
 
-use crate::duration::PromDuration;
 use crate::file::{RuleKind, RuleSpec, compile_template};
-use crate::template::{Context, QueryFn, Template, Value};
 use argus_core::Labels;
+use argus_template::duration::PromDuration;
+use argus_template::{Context, QueryFn, Template, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
@@ -506,7 +506,7 @@ impl AlertingRule {
         let delta = resend_delay_ns.max(interval_ns);
         let url = format!(
             "{external_url}/graph?g0.expr={}&g0.tab=1",
-            crate::gofmt::query_escape(&self.query)
+            argus_template::gofmt::query_escape(&self.query)
         );
         let mut out = Vec::new();
         let mut alerts: Vec<&mut Alert> = self.active.values_mut().collect();

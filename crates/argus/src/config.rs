@@ -126,8 +126,6 @@ impl Config {
                 message,
             };
             argus_server::alerting::notifier::load_config(&a.notifier_file).map_err(err)?;
-            argus_server::alerting::channels::ChannelSender::from_file(&a.notifier_file)
-                .map_err(err)?;
             out.push(format!("[alerting] notifier_file {}: ok", a.notifier_file));
         }
         Ok(out)

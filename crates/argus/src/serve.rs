@@ -259,17 +259,14 @@ async fn start_server(
         file: "[alerting]".into(),
         message: e.to_string(),
     })?;
+    // The channels come from the same loaded configuration the engine routes by.
+    let sender = argus_server::alerting::channels::ChannelSender::new(&notifier_config);
     let notifier = argus_server::alerting::notifier::Notifier::open(
         notifier_config,
         &config.alerting.notifier_file,
         &external_url,
         argus_server::store::kv::Kv::new(database.clone()),
-        Arc::new(
-            argus_server::alerting::channels::ChannelSender::from_file(
-                &config.alerting.notifier_file,
-            )
-            .map_err(anyhow::Error::msg)?,
-        ),
+        Arc::new(sender),
     )
     .await
     .map_err(anyhow::Error::msg)?;

@@ -7,19 +7,16 @@
 //! list, text with the title as a heading) or a `text` one, with `at` for mentions.
 //! DingTalk answers HTTP 200 to failures too, with `errcode` ≠ 0.
 
+use argus_notify::{IntegrationKind as Kind, Secret, config::DingtalkConfig};
 use base64::Engine as _;
 use jiff::Timestamp;
 use reqwest::Url;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::http::{ALERTMANAGER_USER_AGENT, HttpClient, has_query, parse_url};
 use crate::{
-    config::{HttpConfig, Secret, yes},
     deliver::{Attempt, AttemptError, Delivered, Reason},
     kind::ConfigError,
-    kind::Kind,
-    message::{Markup, default_text, default_title},
 };
 
 /// The robot endpoint.
@@ -29,62 +26,6 @@ pub const DEFAULT_API_URL: &str = "https://oapi.dingtalk.com/robot/send";
 /// robot sends at most 20 messages a minute) and the API-wide limits 90002, 90005, 90006
 /// and 90018. From DingTalk's published error lists; not checked against the service.
 const RATE_LIMITED: [i64; 5] = [130101, 90002, 90005, 90006, 90018];
-
-/// `dingtalk_configs` entry. `title` and `message`, when given, are used as they are;
-/// a `Message` from the caller overrides them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DingtalkConfig {
-    /// Whether resolved alerts are sent (default true).
-    #[serde(default = "yes")]
-    pub send_resolved: bool,
-    /// The robot endpoint, default `https://oapi.dingtalk.com/robot/send`; may be the
-    /// whole webhook URL as DingTalk shows it, `access_token` included.
-    #[serde(default = "default_api_url")]
-    pub api_url: Secret,
-    /// The robot's `access_token`, unless `api_url` holds it.
-    #[serde(default)]
-    pub access_token: Secret,
-    /// The signing secret (`SEC…`) of a robot with "additional signature" security.
-    #[serde(default)]
-    pub secret: Option<Secret>,
-    /// `markdown` (default) or `text`.
-    #[serde(default)]
-    pub message_type: DingtalkMessageType,
-    /// The markdown title, instead of the default subject.
-    #[serde(default)]
-    pub title: Option<String>,
-    /// The message text, instead of the alert list.
-    #[serde(default)]
-    pub message: Option<String>,
-    /// Mobile numbers to @-mention.
-    #[serde(default)]
-    pub at_mobiles: Vec<String>,
-    /// DingTalk user ids to @-mention.
-    #[serde(default)]
-    pub at_user_ids: Vec<String>,
-    /// @-mention everyone in the group.
-    #[serde(default)]
-    pub at_all: bool,
-    /// TLS and proxy.
-    #[serde(default)]
-    pub http_config: HttpConfig,
-}
-
-fn default_api_url() -> Secret {
-    Secret::new(DEFAULT_API_URL)
-}
-
-/// A DingTalk message type.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DingtalkMessageType {
-    /// Markdown with a title.
-    #[default]
-    Markdown,
-    /// Plain text.
-    Text,
-}
 
 /// DingTalk's signature for `timestamp_ms` (already URL-encoded, as the query wants it).
 pub fn sign(secret: &str, timestamp_ms: i64) -> String {
@@ -103,7 +44,8 @@ pub(crate) struct Dingtalk {
 
 impl Dingtalk {
     pub fn new(c: &DingtalkConfig) -> Result<Self, ConfigError> {
-        let mut url = parse_url(Kind::Dingtalk, "api_url", c.api_url.expose())?;
+        let api_url = c.api_url.as_ref().map_or(DEFAULT_API_URL, Secret::expose);
+        let mut url = parse_url(Kind::Dingtalk, "api_url", api_url)?;
         if !c.access_token.is_empty() {
             url.query_pairs_mut()
                 .append_pair("access_token", c.access_token.expose());
@@ -121,9 +63,16 @@ impl Dingtalk {
                 reason: "empty; leave it out for a robot without signing".into(),
             });
         }
+        if c.message_type != "markdown" && c.message_type != "text" {
+            return Err(ConfigError {
+                kind: Kind::Dingtalk,
+                field: "message_type",
+                reason: format!("{:?} is not markdown or text", c.message_type),
+            });
+        }
         Ok(Dingtalk {
             url,
-            client: HttpClient::new(Kind::Dingtalk, &c.http_config)?,
+            client: HttpClient::new(Kind::Dingtalk, c.http_config.as_ref())?,
             cfg: c.clone(),
         })
     }
@@ -144,15 +93,11 @@ impl Dingtalk {
         url
     }
 
-    /// The JSON posted.
-    pub fn payload(&self, a: &Attempt<'_>) -> serde_json::Value {
-        let n = a.notification;
-        let title = a
-            .message
-            .title
-            .clone()
-            .or_else(|| self.cfg.title.clone())
-            .unwrap_or_else(|| default_title(n));
+    /// The JSON posted: `title` and `message` rendered; the mobile numbers to mention
+    /// are added to the text, since DingTalk highlights only those the text names.
+    pub fn payload(&self, a: &Attempt<'_>) -> Result<serde_json::Value, AttemptError> {
+        let title = a.text(&self.cfg.title)?;
+        let mut text = a.text(&self.cfg.message)?;
         let mentions: String = self
             .cfg
             .at_mobiles
@@ -164,31 +109,19 @@ impl Dingtalk {
             "atUserIds": self.cfg.at_user_ids,
             "isAtAll": self.cfg.at_all,
         });
-        let given = a.message.text.clone().or_else(|| self.cfg.message.clone());
-        match self.cfg.message_type {
-            DingtalkMessageType::Markdown => {
-                // The title only shows in the chat list; the message repeats it.
-                let mut text = given.unwrap_or_else(|| {
-                    format!("#### {title}\n\n{}", default_text(n, Markup::Markdown))
-                });
-                // A mobile number is highlighted only where the text names it.
-                if !mentions.is_empty() {
-                    text.push_str("\n\n");
-                    text.push_str(mentions.trim_start());
-                }
-                json!({"msgtype": "markdown", "markdown": {"title": title, "text": text}, "at": at})
-            }
-            DingtalkMessageType::Text => {
-                let mut content = given
-                    .unwrap_or_else(|| format!("{title}\n\n{}", default_text(n, Markup::Plain)));
-                content.push_str(&mentions);
-                json!({"msgtype": "text", "text": {"content": content}, "at": at})
-            }
+        if self.cfg.message_type == "text" {
+            text.push_str(&mentions);
+            return Ok(json!({"msgtype": "text", "text": {"content": text}, "at": at}));
         }
+        if !mentions.is_empty() {
+            text.push_str("\n\n");
+            text.push_str(mentions.trim_start());
+        }
+        Ok(json!({"msgtype": "markdown", "markdown": {"title": title, "text": text}, "at": at}))
     }
 
     pub async fn attempt(&self, a: Attempt<'_>) -> Result<Delivered, AttemptError> {
-        let body = serde_json::to_vec(&self.payload(&a))
+        let body = serde_json::to_vec(&self.payload(&a)?)
             .map_err(|e| AttemptError::new(Reason::Invalid, e.to_string()))?;
         let reply = self
             .client

@@ -9,8 +9,9 @@
 //! reply or a lost connection is retried; a 5xx reply (a refused recipient, bad
 //! credentials) and a TLS failure are not.
 
-use std::{collections::BTreeMap, net::IpAddr};
+use std::net::IpAddr;
 
+use argus_notify::{IntegrationKind as Kind, config::EmailConfig};
 use lettre::{
     AsyncSmtpTransport, AsyncTransport, Message as Mail, Tokio1Executor,
     message::{
@@ -23,68 +24,12 @@ use lettre::{
         extension::ClientId,
     },
 };
-use serde::{Deserialize, Serialize};
 
-use super::http::{error_chain, is_tls_failure};
+use super::http::{error_chain, is_tls_failure, secret_or_file};
 use crate::{
-    config::{Secret, TlsConfig, yes},
     deliver::{Attempt, AttemptError, Delivered, Reason},
     kind::ConfigError,
-    kind::Kind,
-    message::{Markup, default_text, default_title},
 };
-
-/// `email_configs` entry. `html`, `text` and the `Subject` header, when given, are used
-/// as they are; a `Message` from the caller overrides the subject (its title) and the
-/// HTML part (its text).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EmailConfig {
-    /// Whether resolved alerts are sent (default false, as Alertmanager).
-    #[serde(default)]
-    pub send_resolved: bool,
-    /// Recipients: one address or a comma-separated list (`Ops <ops@example.com>, …`).
-    pub to: String,
-    /// The sender's address.
-    pub from: String,
-    /// The name this host gives in `EHLO` (default `localhost`).
-    #[serde(default = "localhost")]
-    pub hello: String,
-    /// The SMTP server, `host:port`.
-    pub smarthost: String,
-    /// User name for SMTP AUTH (PLAIN or LOGIN); none means no AUTH.
-    #[serde(default)]
-    pub auth_username: Option<String>,
-    /// Password for SMTP AUTH.
-    #[serde(default)]
-    pub auth_password: Secret,
-    /// A file holding the password, instead of `auth_password`.
-    #[serde(default)]
-    pub auth_password_file: Option<std::path::PathBuf>,
-    /// Extra headers, and `Subject` instead of the default subject.
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    /// The HTML part, instead of the alert list.
-    #[serde(default)]
-    pub html: Option<String>,
-    /// The text part, instead of the alert list.
-    #[serde(default)]
-    pub text: Option<String>,
-    /// Demand STARTTLS (default true). Ignored with TLS on connect.
-    #[serde(default = "yes")]
-    pub require_tls: bool,
-    /// TLS from the first byte; default: when the port is 465, as Alertmanager decides.
-    /// (Argus's own key: Alertmanager has no way to ask for it on another port.)
-    #[serde(default)]
-    pub tls_on_connect: Option<bool>,
-    /// Trusted authorities, the name to check, or skipping the check.
-    #[serde(default)]
-    pub tls_config: TlsConfig,
-}
-
-fn localhost() -> String {
-    "localhost".to_owned()
-}
 
 #[derive(Clone)]
 pub(crate) struct Email {
@@ -145,18 +90,25 @@ impl Email {
         }
 
         let tls_on_connect = c.tls_on_connect.unwrap_or(port == 465);
+        if !c.tls_config.cert_file.is_empty() || !c.tls_config.key_file.is_empty() {
+            return Err(err(
+                "tls_config.cert_file",
+                "client certificates are not supported by Argus yet".into(),
+            ));
+        }
         let tls_params = || -> Result<TlsParameters, ConfigError> {
-            let name = c
-                .tls_config
-                .server_name
-                .clone()
-                .unwrap_or_else(|| host.clone());
+            let name = if c.tls_config.server_name.is_empty() {
+                host.clone()
+            } else {
+                c.tls_config.server_name.clone()
+            };
             let mut b = TlsParameters::builder(name);
-            if let Some(path) = &c.tls_config.ca_file {
+            let path = &c.tls_config.ca_file;
+            if !path.is_empty() {
                 let pem = std::fs::read(path)
-                    .map_err(|e| err("tls_config.ca_file", format!("{}: {e}", path.display())))?;
+                    .map_err(|e| err("tls_config.ca_file", format!("{path}: {e}")))?;
                 let cert = Certificate::from_pem(&pem)
-                    .map_err(|e| err("tls_config.ca_file", format!("{}: {e}", path.display())))?;
+                    .map_err(|e| err("tls_config.ca_file", format!("{path}: {e}")))?;
                 b = b.add_root_certificate(cert);
             }
             b = b.dangerous_accept_invalid_certs(c.tls_config.insecure_skip_verify);
@@ -165,29 +117,44 @@ impl Email {
         };
         let tls = if tls_on_connect {
             Tls::Wrapper(tls_params()?)
-        } else if c.require_tls {
+        } else if c.require_tls.unwrap_or(true) {
             Tls::Required(tls_params()?)
         } else {
             Tls::None
         };
 
-        let password = match &c.auth_password_file {
-            Some(path) => Secret::new(
-                std::fs::read_to_string(path)
-                    .map_err(|e| err("auth_password_file", format!("{}: {e}", path.display())))?
-                    .trim_end_matches(['\r', '\n'])
-                    .to_owned(),
-            ),
-            None => c.auth_password.clone(),
-        };
+        let password = secret_or_file(
+            &c.auth_password,
+            &c.auth_password_file,
+            Kind::Email,
+            "auth_password_file",
+        )?;
+        if !c.auth_username.is_empty() {
+            // Alertmanager picks CRAM-MD5 when the server offers it and `auth_secret` is
+            // set, else PLAIN or LOGIN with the password; Argus has the last two only.
+            if password.is_empty() && !c.auth_secret.is_empty() {
+                return Err(err(
+                    "auth_secret",
+                    "CRAM-MD5 is not supported by Argus; give auth_password for PLAIN or LOGIN"
+                        .into(),
+                ));
+            }
+            if !c.auth_identity.is_empty() && c.auth_identity != c.auth_username {
+                return Err(err(
+                    "auth_identity",
+                    "an identity other than auth_username is not supported by Argus".into(),
+                ));
+            }
+        }
         let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.clone())
             .port(port)
             .tls(tls)
             .hello_name(ClientId::Domain(c.hello.clone()))
             // Each attempt is bounded from outside; lettre's own default is a minute.
             .timeout(None);
-        if let Some(user) = &c.auth_username {
-            if !tls_on_connect && !c.require_tls && !is_loopback(&host) {
+        if !c.auth_username.is_empty() {
+            let user = &c.auth_username;
+            if !tls_on_connect && !c.require_tls.unwrap_or(true) && !is_loopback(&host) {
                 return Err(err(
                     "require_tls",
                     format!(
@@ -210,58 +177,49 @@ impl Email {
 
     /// The message for an attempt.
     fn mail(&self, a: &Attempt<'_>) -> Result<Mail, AttemptError> {
-        let n = a.notification;
-        let header = |name: &str| {
-            self.cfg
-                .headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.clone())
-        };
-        let subject = a
-            .message
-            .title
-            .clone()
-            .or_else(|| header("Subject"))
-            .unwrap_or_else(|| default_title(n));
-        let html = a
-            .message
-            .text
-            .clone()
-            .or_else(|| self.cfg.html.clone())
-            .unwrap_or_else(|| default_text(n, Markup::EmailHtml));
-        let text = self
-            .cfg
-            .text
-            .clone()
-            .unwrap_or_else(|| default_text(n, Markup::Plain));
+        // Every header is a template; `Subject` defaults to `email.default.subject`.
+        let mut subject = String::new();
+        let mut headers = Vec::new();
+        for (name, value) in &self.cfg.headers {
+            let value = a.text(value)?;
+            match name.to_ascii_lowercase().as_str() {
+                "subject" => subject = value,
+                // The envelope's own, from `to` and `from`.
+                "to" | "from" => {}
+                _ => headers.push((name, value)),
+            }
+        }
         let mut b = Mail::builder()
             .from(self.from.clone())
             .mailbox(lettre::message::header::To::from(self.to.clone()))
             .subject(subject)
             .message_id(Some(message_id(&self.from, a)));
-        for (name, value) in &self.cfg.headers {
-            if ["subject", "to", "from"].contains(&name.to_ascii_lowercase().as_str()) {
-                continue;
-            }
+        for (name, value) in headers {
             if let Ok(hn) = HeaderName::new_from_ascii(name.clone()) {
-                b = b.raw_header(HeaderValue::new(hn, value.clone()));
+                b = b.raw_header(HeaderValue::new(hn, value));
             }
         }
-        b.multipart(
-            MultiPart::alternative()
-                .singlepart(
-                    SinglePart::builder()
-                        .header(ContentType::TEXT_PLAIN)
-                        .body(text),
-                )
-                .singlepart(
-                    SinglePart::builder()
-                        .header(ContentType::TEXT_HTML)
-                        .body(html),
-                ),
-        )
-        .map_err(|e| AttemptError::new(Reason::Invalid, format!("building the message: {e}")))
+        // As Alertmanager: a part for each of `text` and `html` that is set (by default
+        // only `html`, rendered with its values escaped).
+        let text = match self.cfg.text.as_str() {
+            "" => None,
+            t => Some(a.text(t)?),
+        };
+        let html = match self.cfg.html.as_str() {
+            "" => None,
+            t => Some(a.html(t)?),
+        };
+        let part = |kind: ContentType, body: String| SinglePart::builder().header(kind).body(body);
+        let built = match (text, html) {
+            (Some(text), Some(html)) => b.multipart(
+                MultiPart::alternative()
+                    .singlepart(part(ContentType::TEXT_PLAIN, text))
+                    .singlepart(part(ContentType::TEXT_HTML, html)),
+            ),
+            (None, Some(html)) => b.singlepart(part(ContentType::TEXT_HTML, html)),
+            (text, None) => b.singlepart(part(ContentType::TEXT_PLAIN, text.unwrap_or_default())),
+        };
+        built.map_err(|e| AttemptError::new(Reason::Invalid, format!("building the message: {e}")))
     }
 
     pub async fn attempt(&self, a: Attempt<'_>) -> Result<Delivered, AttemptError> {
@@ -329,21 +287,17 @@ mod tests {
 
     #[test]
     fn a_password_never_goes_out_in_plain_text() {
-        let c = EmailConfig {
-            send_resolved: false,
-            to: "ops@example.com".into(),
-            from: "argus@example.com".into(),
-            hello: localhost(),
-            smarthost: "smtp.example.com:25".into(),
-            auth_username: Some("argus".into()),
-            auth_password: Secret::new("pw"),
-            auth_password_file: None,
-            headers: BTreeMap::new(),
-            html: None,
-            text: None,
-            require_tls: false,
-            tls_on_connect: None,
-            tls_config: TlsConfig::default(),
+        let yaml = "route: {receiver: r}\nreceivers: [{name: r, email_configs: [{to: ops@example.com, \
+                    from: argus@example.com, smarthost: 'smtp.example.com:25', auth_username: argus, \
+                    auth_password: pw, require_tls: false}]}]";
+        let cfg = argus_notify::Config::load(yaml, "am.yml").expect("loads");
+        let argus_notify::IntegrationConfig::Email(c) = cfg.receivers[0]
+            .iter()
+            .map(|(_, c)| c.clone())
+            .next()
+            .expect("one")
+        else {
+            panic!("not email")
         };
         let e = Email::new(&c).expect_err("refused");
         assert_eq!(e.field, "require_tls");

@@ -8,19 +8,16 @@
 //! lines) or `text`. Feishu answers `{"code": 0, …}`; failures carry another code, with
 //! HTTP 200 or 400.
 
+use argus_notify::{IntegrationKind as Kind, Secret, config::FeishuConfig};
 use base64::Engine as _;
 use reqwest::Url;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::http::{ALERTMANAGER_USER_AGENT, HttpClient, parse_url};
 use crate::{
-    config::{HttpConfig, Secret, yes},
     deliver::{Attempt, AttemptError, Delivered, Reason},
     kind::ConfigError,
-    kind::Kind,
-    message::{Markup, default_text, default_title, truncate_bytes},
-    notification::Status,
+    message::truncate_bytes,
 };
 
 /// The hook base; the token is the next path segment.
@@ -34,55 +31,6 @@ pub const MAX_TEXT_BYTES: usize = 18 * 1024;
 /// (requests per app). From Feishu's published error lists; not checked against the
 /// service.
 const RATE_LIMITED: [i64; 2] = [11232, 99_991_400];
-
-/// `feishu_configs` entry. `title` and `message`, when given, are used as they are; a
-/// `Message` from the caller overrides them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FeishuConfig {
-    /// Whether resolved alerts are sent (default true).
-    #[serde(default = "yes")]
-    pub send_resolved: bool,
-    /// The hook base (default Feishu's; `https://open.larksuite.com/open-apis/bot/v2/hook/`
-    /// for Lark), or the whole hook URL when `token` is left out.
-    #[serde(default = "default_api_url")]
-    pub api_url: Secret,
-    /// The hook's token, the last path segment, unless `api_url` is the whole hook URL.
-    #[serde(default)]
-    pub token: Secret,
-    /// The signing secret of a bot with signature verification.
-    #[serde(default)]
-    pub secret: Option<Secret>,
-    /// `interactive` (default, a card), `post` or `text`.
-    #[serde(default)]
-    pub message_type: FeishuMessageType,
-    /// The title, instead of the default subject.
-    #[serde(default)]
-    pub title: Option<String>,
-    /// The text, instead of the alert list (`lark_md` in a card, plain otherwise).
-    #[serde(default)]
-    pub message: Option<String>,
-    /// TLS and proxy.
-    #[serde(default)]
-    pub http_config: HttpConfig,
-}
-
-fn default_api_url() -> Secret {
-    Secret::new(DEFAULT_API_URL)
-}
-
-/// A Feishu message type.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FeishuMessageType {
-    /// A card: coloured header with the title, `lark_md` body.
-    #[default]
-    Interactive,
-    /// Rich text: a title and lines.
-    Post,
-    /// Plain text.
-    Text,
-}
 
 /// Feishu's signature for `timestamp_s`.
 pub fn sign(secret: &str, timestamp_s: i64) -> String {
@@ -103,7 +51,7 @@ pub(crate) struct Feishu {
 
 impl Feishu {
     pub fn new(c: &FeishuConfig) -> Result<Self, ConfigError> {
-        let base = c.api_url.expose();
+        let base = c.api_url.as_ref().map_or(DEFAULT_API_URL, Secret::expose);
         let url = if c.token.is_empty() {
             if base == DEFAULT_API_URL {
                 return Err(ConfigError {
@@ -116,47 +64,28 @@ impl Feishu {
         } else {
             format!("{}/{}", base.trim_end_matches('/'), c.token.expose())
         };
-        if c.secret.as_ref().is_some_and(Secret::is_empty) {
+        if !["interactive", "post", "text"].contains(&c.message_type.as_str()) {
             return Err(ConfigError {
                 kind: Kind::Feishu,
-                field: "secret",
-                reason: "empty; leave it out for a bot without signing".into(),
+                field: "message_type",
+                reason: format!("{:?} is not interactive, post or text", c.message_type),
             });
         }
         Ok(Feishu {
             url: parse_url(Kind::Feishu, "api_url", &url)?,
-            client: HttpClient::new(Kind::Feishu, &c.http_config)?,
+            client: HttpClient::new(Kind::Feishu, c.http_config.as_ref())?,
             cfg: c.clone(),
         })
     }
 
-    /// The JSON posted, signed with the attempt's time when the bot has a secret.
-    pub fn payload(&self, a: &Attempt<'_>) -> serde_json::Value {
+    /// The JSON posted (`title` and `message` rendered), signed with the attempt's time
+    /// when the bot has a secret.
+    pub fn payload(&self, a: &Attempt<'_>) -> Result<serde_json::Value, AttemptError> {
         let n = a.notification;
-        let title = a
-            .message
-            .title
-            .clone()
-            .or_else(|| self.cfg.title.clone())
-            .unwrap_or_else(|| default_title(n));
-        let given = a.message.text.clone().or_else(|| self.cfg.message.clone());
-        let mut body = match self.cfg.message_type {
-            FeishuMessageType::Interactive => {
-                let text = given.unwrap_or_else(|| default_text(n, Markup::LarkMd));
-                let (text, _) = truncate_bytes(&text, MAX_TEXT_BYTES);
-                let colour = match n.status {
-                    Status::Firing => "red",
-                    Status::Resolved => "green",
-                };
-                json!({"msg_type": "interactive", "card": {
-                    "config": {"wide_screen_mode": true},
-                    "header": {"title": {"tag": "plain_text", "content": title}, "template": colour},
-                    "elements": [{"tag": "div", "text": {"tag": "lark_md", "content": text}}],
-                }})
-            }
-            FeishuMessageType::Post => {
-                let text = given.unwrap_or_else(|| default_text(n, Markup::Plain));
-                let (text, _) = truncate_bytes(&text, MAX_TEXT_BYTES);
+        let title = a.text(&self.cfg.title)?;
+        let (text, _) = truncate_bytes(&a.text(&self.cfg.message)?, MAX_TEXT_BYTES);
+        let mut body = match self.cfg.message_type.as_str() {
+            "post" => {
                 let lines: Vec<serde_json::Value> = text
                     .lines()
                     .map(|l| json!([{"tag": "text", "text": l}]))
@@ -165,11 +94,14 @@ impl Feishu {
                     "title": title, "content": lines,
                 }}}})
             }
-            FeishuMessageType::Text => {
-                let text = given
-                    .unwrap_or_else(|| format!("{title}\n\n{}", default_text(n, Markup::Plain)));
-                let (text, _) = truncate_bytes(&text, MAX_TEXT_BYTES);
-                json!({"msg_type": "text", "content": {"text": text}})
+            "text" => json!({"msg_type": "text", "content": {"text": text}}),
+            _ => {
+                let colour = if n.is_firing() { "red" } else { "green" };
+                json!({"msg_type": "interactive", "card": {
+                    "config": {"wide_screen_mode": true},
+                    "header": {"title": {"tag": "plain_text", "content": title}, "template": colour},
+                    "elements": [{"tag": "div", "text": {"tag": "lark_md", "content": text}}],
+                }})
             }
         };
         if let (Some(secret), Some(obj)) = (&self.cfg.secret, body.as_object_mut()) {
@@ -177,11 +109,11 @@ impl Feishu {
             obj.insert("timestamp".into(), json!(ts.to_string()));
             obj.insert("sign".into(), json!(sign(secret.expose(), ts)));
         }
-        body
+        Ok(body)
     }
 
     pub async fn attempt(&self, a: Attempt<'_>) -> Result<Delivered, AttemptError> {
-        let body = serde_json::to_vec(&self.payload(&a))
+        let body = serde_json::to_vec(&self.payload(&a)?)
             .map_err(|e| AttemptError::new(Reason::Invalid, e.to_string()))?;
         let reply = self
             .client

@@ -13,11 +13,11 @@ use reqwest::{
     header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER, USER_AGENT},
 };
 
+use argus_notify::{IntegrationKind as Kind, Secret, config::HttpConfig};
+
 use crate::{
-    config::{HttpConfig, Secret},
     deliver::{AttemptError, Reason},
     kind::ConfigError,
-    kind::Kind,
 };
 
 /// What Alertmanager 0.25 sends as `User-Agent`; receivers written for it may check it.
@@ -71,19 +71,39 @@ impl Reply {
 }
 
 impl HttpClient {
-    pub fn new(kind: Kind, cfg: &HttpConfig) -> Result<Self, ConfigError> {
+    /// A client for `cfg` (the integration's `http_config`, or the global one it took;
+    /// `None`: Prometheus's defaults).
+    pub fn new(kind: Kind, cfg: Option<&HttpConfig>) -> Result<Self, ConfigError> {
         // reqwest is built without a default TLS provider; ring is what the workspace
         // uses. Installing fails only when the binary installed one first, which is fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        let default = HttpConfig::default();
+        let cfg = cfg.unwrap_or(&default);
         let err = |field: &'static str, reason: String| ConfigError {
             kind,
             field,
             reason,
         };
+        let unsupported = [
+            (cfg.oauth2.is_some(), "http_config.oauth2"),
+            (!cfg.no_proxy.is_empty(), "http_config.no_proxy"),
+            (
+                cfg.proxy_from_environment,
+                "http_config.proxy_from_environment",
+            ),
+            (
+                cfg.proxy_connect_header.is_some(),
+                "http_config.proxy_connect_header",
+            ),
+        ];
+        if let Some((_, field)) = unsupported.iter().find(|(set, _)| *set) {
+            return Err(err(field, "not supported by Argus yet".into()));
+        }
+        let bearer_file = !cfg.bearer_token_file.is_empty();
         let set = [
             cfg.basic_auth.is_some(),
             cfg.authorization.is_some(),
-            cfg.bearer_token.is_some(),
+            cfg.bearer_token.is_some() || bearer_file,
         ];
         if set.iter().filter(|s| **s).count() > 1 {
             return Err(err(
@@ -92,7 +112,13 @@ impl HttpClient {
             ));
         }
         let credentials = if let Some(b) = &cfg.basic_auth {
-            Some(basic(&b.username, &b.password))
+            let password = secret_or_file(
+                &b.password,
+                &b.password_file,
+                kind,
+                "http_config.basic_auth.password_file",
+            )?;
+            Some(basic(&b.username, &password))
         } else if let Some(a) = &cfg.authorization {
             if a.kind.eq_ignore_ascii_case("basic") {
                 return Err(err(
@@ -100,11 +126,23 @@ impl HttpClient {
                     "use basic_auth for Basic authorization".into(),
                 ));
             }
-            Some(format!("{} {}", a.kind, a.credentials.expose()))
+            let credentials = secret_or_file(
+                &a.credentials,
+                &a.credentials_file,
+                kind,
+                "http_config.authorization.credentials_file",
+            )?;
+            Some(format!("{} {}", a.kind, credentials.expose()))
+        } else if cfg.bearer_token.is_some() || bearer_file {
+            let token = secret_or_file(
+                &cfg.bearer_token.clone().unwrap_or_default(),
+                &cfg.bearer_token_file,
+                kind,
+                "http_config.bearer_token_file",
+            )?;
+            Some(format!("Bearer {}", token.expose()))
         } else {
-            cfg.bearer_token
-                .as_ref()
-                .map(|t| format!("Bearer {}", t.expose()))
+            None
         };
         let authorization = match credentials {
             Some(c) => {
@@ -121,36 +159,47 @@ impl HttpClient {
         };
 
         let mut b = Client::builder();
-        b = match &cfg.proxy_url {
-            Some(p) => b.proxy(
-                reqwest::Proxy::all(p)
+        b = if cfg.proxy_url.is_empty() {
+            b.no_proxy()
+        } else {
+            b.proxy(
+                reqwest::Proxy::all(&cfg.proxy_url)
                     .map_err(|e| err("http_config.proxy_url", e.without_url().to_string()))?,
-            ),
-            None => b.no_proxy(),
+            )
         };
         if !cfg.follow_redirects {
             b = b.redirect(reqwest::redirect::Policy::none());
         }
         if let Some(tls) = &cfg.tls_config {
-            if tls.server_name.is_some() {
+            if !tls.server_name.is_empty() {
                 return Err(err(
                     "http_config.tls_config.server_name",
                     "not supported for HTTP channels; the URL's host is the name checked".into(),
                 ));
             }
-            if let Some(path) = &tls.ca_file {
-                let pem = std::fs::read(path).map_err(|e| {
-                    err(
-                        "http_config.tls_config.ca_file",
-                        format!("{}: {e}", path.display()),
-                    )
-                })?;
-                let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                    err(
-                        "http_config.tls_config.ca_file",
-                        format!("{}: {e}", path.display()),
-                    )
-                })?;
+            if !tls.cert_file.is_empty() || !tls.key_file.is_empty() {
+                return Err(err(
+                    "http_config.tls_config.cert_file",
+                    "client certificates are not supported by Argus yet".into(),
+                ));
+            }
+            match tls.min_version.as_str() {
+                // rustls never offers less than TLS 1.2.
+                "" | "TLS10" | "TLS11" | "TLS12" => {}
+                "TLS13" => b = b.tls_version_min(reqwest::tls::Version::TLS_1_3),
+                other => {
+                    return Err(err(
+                        "http_config.tls_config.min_version",
+                        format!("unknown TLS version {other:?} (TLS10, TLS11, TLS12, TLS13)"),
+                    ));
+                }
+            }
+            if !tls.ca_file.is_empty() {
+                let path = &tls.ca_file;
+                let pem = std::fs::read(path)
+                    .map_err(|e| err("http_config.tls_config.ca_file", format!("{path}: {e}")))?;
+                let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                    .map_err(|e| err("http_config.tls_config.ca_file", format!("{path}: {e}")))?;
                 b = b.tls_certs_merge(certs);
             }
             if tls.insecure_skip_verify {
@@ -266,6 +315,25 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
         src = inner.source();
     }
     s
+}
+
+/// A secret given inline or, when `file` is set, read from that file (its final newline
+/// dropped), as Prometheus's `*_file` keys are read.
+pub(crate) fn secret_or_file(
+    inline: &Secret,
+    file: &str,
+    kind: Kind,
+    field: &'static str,
+) -> Result<Secret, ConfigError> {
+    if file.is_empty() {
+        return Ok(inline.clone());
+    }
+    let text = std::fs::read_to_string(file).map_err(|e| ConfigError {
+        kind,
+        field,
+        reason: format!("{file}: {e}"),
+    })?;
+    Ok(Secret::new(text.trim_end_matches(['\r', '\n'])))
 }
 
 fn basic(user: &str, password: &Secret) -> String {

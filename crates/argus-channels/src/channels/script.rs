@@ -9,23 +9,20 @@
 //! process group, so a `sleep` it started does not live on.
 
 use std::{
-    collections::BTreeMap,
     process::Stdio,
     sync::{Arc, Mutex},
     time::Duration,
 };
 
-use serde::{Deserialize, Serialize};
+use argus_notify::{IntegrationKind as Kind, config::ScriptConfig};
 use tokio::{
     io::{AsyncReadExt as _, AsyncWriteExt as _},
     process::Command,
 };
 
 use crate::{
-    config::{duration, yes},
     deliver::{Attempt, AttemptError, Delivered, Reason},
     kind::ConfigError,
-    kind::Kind,
 };
 
 /// The exit status that asks for another attempt (sysexits.h `EX_TEMPFAIL`).
@@ -34,36 +31,10 @@ pub const EXIT_TEMPFAIL: i32 = 75;
 /// How much of the script's standard error is kept for the outcome's error text.
 const STDERR_TAIL_BYTES: usize = 1024;
 
-/// `script_configs` entry.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScriptConfig {
-    /// Whether resolved alerts are sent (default true).
-    #[serde(default = "yes")]
-    pub send_resolved: bool,
-    /// The program: a path, or a name looked up in `PATH`.
-    pub command: String,
-    /// Its arguments.
-    #[serde(default)]
-    pub args: Vec<String>,
-    /// Extra environment variables (the server's own environment is passed on too).
-    #[serde(default)]
-    pub env: BTreeMap<String, String>,
-    /// How long one run may take before it is killed (default 30s).
-    #[serde(default = "default_timeout", with = "duration")]
-    pub timeout: Duration,
-    /// At most this many alerts in the payload (0 = all), as a webhook's.
-    #[serde(default)]
-    pub max_alerts: u64,
-}
-
-fn default_timeout() -> Duration {
-    Duration::from_secs(30)
-}
-
 #[derive(Debug, Clone)]
 pub(crate) struct Script {
     cfg: ScriptConfig,
+    timeout: Duration,
 }
 
 impl Script {
@@ -75,23 +46,31 @@ impl Script {
                 reason: "required".into(),
             });
         }
-        if c.timeout.is_zero() {
-            return Err(ConfigError {
+        let timeout = Duration::try_from(c.timeout)
+            .ok()
+            .filter(|t| !t.is_zero())
+            .ok_or_else(|| ConfigError {
                 kind: Kind::Script,
                 field: "timeout",
                 reason: "must be more than 0".into(),
-            });
-        }
-        Ok(Script { cfg: c.clone() })
+            })?;
+        Ok(Script {
+            cfg: c.clone(),
+            timeout,
+        })
     }
 
     pub fn timeout(&self) -> Duration {
-        self.cfg.timeout
+        self.timeout
     }
 
     pub async fn attempt(&self, receiver: &str, a: Attempt<'_>) -> Result<Delivered, AttemptError> {
-        let n = a.notification.truncated(self.cfg.max_alerts);
-        let payload = n.webhook_body();
+        let payload = a
+            .notification
+            .webhook_body(self.cfg.max_alerts)
+            .into_bytes();
+        // The status of what the script is given, as the body's.
+        let (n, _) = a.notification.truncated(self.cfg.max_alerts);
         let mut cmd = Command::new(&self.cfg.command);
         cmd.args(&self.cfg.args)
             .envs(&self.cfg.env)

@@ -1,63 +1,25 @@
-//! Slack (`slack_configs`): an incoming webhook, posted one attachment the way
-//! Alertmanager's Slack integration builds it (title, title link, text, a red or green
-//! bar, mrkdwn).
+//! Slack (`slack_configs`): an incoming webhook (or `chat.postMessage`), posted one
+//! attachment the way Alertmanager's Slack integration builds it: every text field a
+//! template (title, title link, pretext, text, fallback, footer, colour, fields,
+//! actions, channel, username, icons), the title cut to 1024 characters.
 //!
 //! An incoming webhook answers `200 ok` or a 4xx with a reason in text
 //! (`invalid_payload`, `no_text`); `chat.postMessage` answers 200 with `{"ok": false,
 //! "error": …}`, which fails too (retried when the error is `ratelimited`).
 
+use argus_notify::{IntegrationKind as Kind, config::SlackConfig};
 use reqwest::Url;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::http::{ALERTMANAGER_USER_AGENT, HttpClient, parse_url};
+use super::http::{ALERTMANAGER_USER_AGENT, HttpClient, parse_url, secret_or_file};
 use crate::{
-    config::{HttpConfig, Secret},
     deliver::{Attempt, AttemptError, Delivered, Reason},
     kind::ConfigError,
-    kind::Kind,
-    message::{Markup, default_text, default_title, truncate_chars},
-    notification::Status,
+    message::truncate_chars,
 };
 
 /// Slack cuts longer attachment titles; Alertmanager cuts at the same length.
 const MAX_TITLE_CHARS: usize = 1024;
-
-/// `slack_configs` entry. `title` and `text`, when given, are used as they are (this
-/// crate renders no templates); a `Message` from the caller overrides them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SlackConfig {
-    /// Whether resolved alerts are sent (default false, as Alertmanager).
-    #[serde(default)]
-    pub send_resolved: bool,
-    /// The incoming webhook URL (it holds the token).
-    pub api_url: Secret,
-    /// The channel (`#ops`) or user (`@ann`) to post to, when not the webhook's own.
-    #[serde(default)]
-    pub channel: Option<String>,
-    /// The name shown as the sender.
-    #[serde(default)]
-    pub username: Option<String>,
-    /// An emoji as the sender's picture (`:rotating_light:`).
-    #[serde(default)]
-    pub icon_emoji: Option<String>,
-    /// An image URL as the sender's picture.
-    #[serde(default)]
-    pub icon_url: Option<String>,
-    /// The attachment's title, instead of the default subject.
-    #[serde(default)]
-    pub title: Option<String>,
-    /// Where the title links to; default the notification's `externalURL`.
-    #[serde(default)]
-    pub title_link: Option<String>,
-    /// The attachment's text, instead of the alert list.
-    #[serde(default)]
-    pub text: Option<String>,
-    /// Authentication, TLS and proxy.
-    #[serde(default)]
-    pub http_config: HttpConfig,
-}
 
 #[derive(Debug, Clone)]
 pub(crate) struct Slack {
@@ -68,64 +30,100 @@ pub(crate) struct Slack {
 
 impl Slack {
     pub fn new(c: &SlackConfig) -> Result<Self, ConfigError> {
+        let api_url = secret_or_file(
+            &c.api_url.clone().unwrap_or_default(),
+            &c.api_url_file,
+            Kind::Slack,
+            "api_url_file",
+        )?;
         Ok(Slack {
-            url: parse_url(Kind::Slack, "api_url", c.api_url.expose())?,
-            client: HttpClient::new(Kind::Slack, &c.http_config)?,
+            url: parse_url(Kind::Slack, "api_url", api_url.expose().trim())?,
+            client: HttpClient::new(Kind::Slack, c.http_config.as_ref())?,
             cfg: c.clone(),
         })
     }
 
-    /// The JSON posted for a notification.
-    pub fn payload(&self, a: &Attempt<'_>) -> serde_json::Value {
-        let n = a.notification;
-        let title = a
-            .message
-            .title
-            .clone()
-            .or_else(|| self.cfg.title.clone())
-            .unwrap_or_else(|| default_title(n));
-        let (title, _) = truncate_chars(&title, MAX_TITLE_CHARS);
-        let text = a
-            .message
-            .text
-            .clone()
-            .or_else(|| self.cfg.text.clone())
-            .unwrap_or_else(|| default_text(n, Markup::Slack));
-        let title_link = self
-            .cfg
-            .title_link
-            .clone()
-            .unwrap_or_else(|| n.external_url.clone());
-        let color = match n.status {
-            Status::Firing => "danger",
-            Status::Resolved => "good",
-        };
-        let mut attachment = serde_json::Map::new();
-        attachment.insert("title".into(), json!(title));
-        if !title_link.is_empty() {
-            attachment.insert("title_link".into(), json!(title_link));
-        }
-        attachment.insert("text".into(), json!(text));
-        attachment.insert("fallback".into(), json!(title));
-        attachment.insert("color".into(), json!(color));
-        attachment.insert("mrkdwn_in".into(), json!(["fallback", "pretext", "text"]));
-        let mut body = serde_json::Map::new();
-        for (key, value) in [
-            ("channel", &self.cfg.channel),
-            ("username", &self.cfg.username),
-            ("icon_emoji", &self.cfg.icon_emoji),
-            ("icon_url", &self.cfg.icon_url),
-        ] {
-            if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
-                body.insert(key.into(), json!(v));
+    /// The JSON posted for a notification: Alertmanager's request, its empty optional
+    /// fields left out as its `omitempty` does.
+    pub fn payload(&self, a: &Attempt<'_>) -> Result<serde_json::Value, AttemptError> {
+        let c = &self.cfg;
+        let mut att = serde_json::Map::new();
+        let put = |m: &mut serde_json::Map<String, serde_json::Value>,
+                   key: &str,
+                   value: String,
+                   always: bool| {
+            if always || !value.is_empty() {
+                m.insert(key.into(), json!(value));
             }
+        };
+        let (title, _) = truncate_chars(&a.text(&c.title)?, MAX_TITLE_CHARS);
+        put(&mut att, "title", title, false);
+        put(&mut att, "title_link", a.text(&c.title_link)?, false);
+        put(&mut att, "pretext", a.text(&c.pretext)?, false);
+        put(&mut att, "text", a.text(&c.text)?, true);
+        put(&mut att, "fallback", a.text(&c.fallback)?, true);
+        put(&mut att, "callback_id", a.text(&c.callback_id)?, true);
+        if !c.fields.is_empty() {
+            let mut fields = Vec::with_capacity(c.fields.len());
+            for f in &c.fields {
+                fields.push(json!({
+                    "title": a.text(&f.title)?,
+                    "value": a.text(&f.value)?,
+                    "short": f.short.unwrap_or(c.short_fields),
+                }));
+            }
+            att.insert("fields".into(), json!(fields));
         }
-        body.insert("attachments".into(), json!([attachment]));
-        serde_json::Value::Object(body)
+        if !c.actions.is_empty() {
+            let mut actions = Vec::with_capacity(c.actions.len());
+            for act in &c.actions {
+                let mut m = serde_json::Map::new();
+                put(&mut m, "type", a.text(&act.kind)?, true);
+                put(&mut m, "text", a.text(&act.text)?, true);
+                put(&mut m, "url", a.text(&act.url)?, true);
+                put(&mut m, "style", a.text(&act.style)?, true);
+                put(&mut m, "name", a.text(&act.name)?, false);
+                put(&mut m, "value", a.text(&act.value)?, false);
+                if let Some(cf) = &act.confirm {
+                    let mut cm = serde_json::Map::new();
+                    put(&mut cm, "text", a.text(&cf.text)?, true);
+                    put(&mut cm, "title", a.text(&cf.title)?, false);
+                    put(&mut cm, "ok_text", a.text(&cf.ok_text)?, false);
+                    put(&mut cm, "dismiss_text", a.text(&cf.dismiss_text)?, false);
+                    m.insert("confirm".into(), serde_json::Value::Object(cm));
+                }
+                actions.push(serde_json::Value::Object(m));
+            }
+            att.insert("actions".into(), json!(actions));
+        }
+        put(&mut att, "image_url", a.text(&c.image_url)?, false);
+        put(&mut att, "thumb_url", a.text(&c.thumb_url)?, false);
+        put(&mut att, "footer", a.text(&c.footer)?, true);
+        put(&mut att, "color", a.text(&c.color)?, false);
+        let mrkdwn_in = if c.mrkdwn_in.is_empty() {
+            vec!["fallback".to_owned(), "pretext".into(), "text".into()]
+        } else {
+            c.mrkdwn_in.clone()
+        };
+        att.insert("mrkdwn_in".into(), json!(mrkdwn_in));
+
+        let mut body = serde_json::Map::new();
+        put(&mut body, "channel", a.text(&c.channel)?, false);
+        put(&mut body, "username", a.text(&c.username)?, false);
+        put(&mut body, "icon_emoji", a.text(&c.icon_emoji)?, false);
+        put(&mut body, "icon_url", a.text(&c.icon_url)?, false);
+        if c.link_names {
+            body.insert("link_names".into(), json!(true));
+        }
+        body.insert(
+            "attachments".into(),
+            json!([serde_json::Value::Object(att)]),
+        );
+        Ok(serde_json::Value::Object(body))
     }
 
     pub async fn attempt(&self, a: Attempt<'_>) -> Result<Delivered, AttemptError> {
-        let body = serde_json::to_vec(&self.payload(&a))
+        let body = serde_json::to_vec(&self.payload(&a)?)
             .map_err(|e| AttemptError::new(Reason::Invalid, e.to_string()))?;
         let reply = self
             .client

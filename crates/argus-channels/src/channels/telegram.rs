@@ -7,19 +7,15 @@
 
 use std::time::Duration;
 
+use argus_notify::{IntegrationKind as Kind, config::TelegramConfig};
 use reqwest::Url;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::http::{ALERTMANAGER_USER_AGENT, HttpClient, parse_url};
 use crate::{
-    config::{HttpConfig, Secret, yes},
     deliver::{Attempt, AttemptError, Delivered, Reason},
     kind::ConfigError,
-    kind::Kind,
-    message::{
-        Markup, default_text, default_title, html_escape, repair_cut_entity, truncate_chars,
-    },
+    message::{repair_cut_entity, truncate_chars},
 };
 
 /// The Bot API.
@@ -28,44 +24,6 @@ pub const DEFAULT_API_URL: &str = "https://api.telegram.org";
 /// A message's limit in characters, after entities are parsed; counting before keeps
 /// within it.
 pub const MAX_MESSAGE_CHARS: usize = 4096;
-
-/// `telegram_configs` entry. `message`, when given, is used as it is; a `Message` from
-/// the caller overrides it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TelegramConfig {
-    /// Whether resolved alerts are sent (default true).
-    #[serde(default = "yes")]
-    pub send_resolved: bool,
-    /// The Bot API's base URL (default `https://api.telegram.org`; a local server in
-    /// tests, or a self-hosted Bot API server).
-    #[serde(default = "default_api_url")]
-    pub api_url: String,
-    /// The bot's token from BotFather.
-    pub bot_token: Secret,
-    /// The chat to post to.
-    pub chat_id: i64,
-    /// The message, instead of the default title and alert list.
-    #[serde(default)]
-    pub message: Option<String>,
-    /// Send without a notification sound.
-    #[serde(default)]
-    pub disable_notifications: bool,
-    /// `HTML` (default), `MarkdownV2`, `Markdown`, or empty for plain text.
-    #[serde(default = "html")]
-    pub parse_mode: String,
-    /// TLS and proxy.
-    #[serde(default)]
-    pub http_config: HttpConfig,
-}
-
-fn default_api_url() -> String {
-    DEFAULT_API_URL.to_owned()
-}
-
-fn html() -> String {
-    "HTML".to_owned()
-}
 
 #[derive(Debug, Clone)]
 pub(crate) struct Telegram {
@@ -93,7 +51,11 @@ impl Telegram {
                 "one of HTML, MarkdownV2, Markdown, or empty for plain text",
             ));
         }
-        let base = parse_url(Kind::Telegram, "api_url", &c.api_url)?;
+        let base = parse_url(
+            Kind::Telegram,
+            "api_url",
+            c.api_url.as_deref().unwrap_or(DEFAULT_API_URL),
+        )?;
         let url = format!(
             "{}/bot{}/sendMessage",
             base.as_str().trim_end_matches('/'),
@@ -101,42 +63,32 @@ impl Telegram {
         );
         Ok(Telegram {
             url: parse_url(Kind::Telegram, "bot_token", &url)?,
-            client: HttpClient::new(Kind::Telegram, &c.http_config)?,
+            client: HttpClient::new(Kind::Telegram, c.http_config.as_ref())?,
             cfg: c.clone(),
         })
     }
 
-    /// The message text: given, or the default in the parse mode's markup, cut to 4096
-    /// characters.
-    pub fn text(&self, a: &Attempt<'_>) -> String {
-        let n = a.notification;
-        let given = a.message.text.clone().or_else(|| self.cfg.message.clone());
-        let text = given.unwrap_or_else(|| {
-            let title = a.message.title.clone().unwrap_or_else(|| default_title(n));
-            match self.cfg.parse_mode.as_str() {
-                "HTML" => format!(
-                    "<b>{}</b>\n\n{}",
-                    html_escape(&title),
-                    default_text(n, Markup::TelegramHtml)
-                ),
-                "MarkdownV2" => {
-                    markdown_v2_escape(&format!("{title}\n\n{}", default_text(n, Markup::Plain)))
-                }
-                _ => format!("{title}\n\n{}", default_text(n, Markup::Plain)),
-            }
-        });
+    /// The message text: `message` rendered (the plain default escaped for MarkdownV2,
+    /// where it would otherwise be read as markup), cut to 4096 characters.
+    pub fn text(&self, a: &Attempt<'_>) -> Result<String, AttemptError> {
+        let mut text = a.text(&self.cfg.message)?;
+        if self.cfg.parse_mode == "MarkdownV2"
+            && self.cfg.message == argus_notify::template::call("telegram.default.text")
+        {
+            text = markdown_v2_escape(&text);
+        }
         let (mut text, cut) = truncate_chars(text.trim_end(), MAX_MESSAGE_CHARS);
         if cut && self.cfg.parse_mode == "HTML" {
             repair_cut_entity(&mut text);
         }
-        text
+        Ok(text)
     }
 
     /// The JSON posted.
-    pub fn payload(&self, a: &Attempt<'_>) -> serde_json::Value {
+    pub fn payload(&self, a: &Attempt<'_>) -> Result<serde_json::Value, AttemptError> {
         let mut body = json!({
             "chat_id": self.cfg.chat_id,
-            "text": self.text(a),
+            "text": self.text(a)?,
             "disable_notification": self.cfg.disable_notifications,
         });
         if !self.cfg.parse_mode.is_empty()
@@ -144,11 +96,11 @@ impl Telegram {
         {
             obj.insert("parse_mode".into(), json!(self.cfg.parse_mode));
         }
-        body
+        Ok(body)
     }
 
     pub async fn attempt(&self, a: Attempt<'_>) -> Result<Delivered, AttemptError> {
-        let body = serde_json::to_vec(&self.payload(&a))
+        let body = serde_json::to_vec(&self.payload(&a)?)
             .map_err(|e| AttemptError::new(Reason::Invalid, e.to_string()))?;
         let reply = self
             .client

@@ -9,9 +9,8 @@ use std::{
     time::Duration,
 };
 
-use argus_channels::{
-    Alert, Channel, ChannelConfig, Clock, Kv, Notification, RetryPolicy, Status, fingerprint,
-};
+use argus_channels::{Channel, Clock, ConfigError, RetryPolicy};
+use argus_notify::{Alert, Config, IntegrationConfig, LabelSet as Kv, Notification, Templates};
 use axum::{
     Router,
     body::{Bytes, to_bytes},
@@ -44,10 +43,54 @@ pub fn fast() -> RetryPolicy {
     }
 }
 
+/// The integration an `alertmanager.yml` makes of one `<kind>_configs` entry, written
+/// as JSON with its kind: `{"kind": "webhook", "url": …}` is the receiver
+/// `{name: <receiver>, webhook_configs: [{url: …}]}` (JSON is YAML). `globals` is the
+/// file's `global` section.
+pub fn load_integration(
+    receiver: &str,
+    config: serde_json::Value,
+    globals: serde_json::Value,
+) -> Result<IntegrationConfig, argus_notify::ConfigError> {
+    load_with_templates(receiver, config, globals).map(|(ic, _)| ic)
+}
+
+/// [`load_integration`] with the configuration's templates.
+pub fn load_with_templates(
+    receiver: &str,
+    config: serde_json::Value,
+    globals: serde_json::Value,
+) -> Result<(IntegrationConfig, Arc<Templates>), argus_notify::ConfigError> {
+    let mut entry = config;
+    let kind = entry
+        .as_object_mut()
+        .and_then(|o| o.remove("kind"))
+        .and_then(|k| k.as_str().map(str::to_owned))
+        .expect("a kind");
+    let file = serde_json::json!({
+        "global": globals,
+        "route": {"receiver": receiver},
+        "receivers": [{"name": receiver, format!("{kind}_configs"): [entry]}],
+    });
+    let cfg = Config::load(&file.to_string(), "am.yml")?;
+    let ic = cfg.receivers[0]
+        .iter()
+        .map(|(_, c)| c.clone())
+        .next()
+        .expect("one integration");
+    Ok((ic, cfg.notification_templates))
+}
+
+/// A channel from one integration, or why the file or the channel is refused.
+pub fn try_channel(receiver: &str, config: serde_json::Value) -> Result<Channel, String> {
+    let (ic, templates) =
+        load_with_templates(receiver, config, serde_json::json!({})).map_err(|e| e.to_string())?;
+    Channel::new(receiver, &ic, templates).map_err(|e: ConfigError| e.to_string())
+}
+
 /// A channel from JSON config, with the test clock and the fast policy.
 pub fn channel(receiver: &str, config: serde_json::Value) -> Channel {
-    let config: ChannelConfig = serde_json::from_value(config).expect("a valid config");
-    Channel::new(receiver, config)
+    try_channel(receiver, config)
         .expect("a valid channel")
         .with_clock(clock())
         .with_policy(fast())
@@ -60,64 +103,39 @@ pub fn kv(pairs: &[(&str, &str)]) -> Kv {
         .collect()
 }
 
+/// An alert that started at 09:55:00.25; a resolved one ended at 09:59, before `NOW`.
 pub fn alert(labels: &[(&str, &str)], annotations: &[(&str, &str)], resolved: bool) -> Alert {
-    let labels = kv(labels);
     Alert {
-        status: if resolved {
-            Status::Resolved
-        } else {
-            Status::Firing
-        },
-        fingerprint: fingerprint(&labels),
-        labels,
+        labels: kv(labels),
         annotations: kv(annotations),
         starts_at: ts("2026-12-07T09:55:00.25Z"),
         ends_at: resolved.then(|| ts("2026-12-07T09:59:00Z")),
         generator_url: "http://prometheus:9090/graph?g0.expr=up+%3D%3D+0&g0.tab=1".into(),
+        updated_at: ts("2026-12-07T09:55:00.25Z"),
+        timeout: false,
     }
 }
 
-/// A notification of `alerts` grouped by `alertname`, common labels and annotations
-/// worked out as Alertmanager does.
+/// A notification of `alerts` at `NOW` grouped by `alertname`, as Alertmanager's
+/// template data builds it (status, common labels and annotations, fingerprints).
 pub fn notification(receiver: &str, alerts: Vec<Alert>) -> Notification {
-    let common = |get: fn(&Alert) -> &Kv| -> Kv {
-        let mut it = alerts.iter();
-        let Some(first) = it.next() else {
-            return Kv::new();
-        };
-        let mut c = get(first).clone();
-        for a in it {
-            c.retain(|k, v| get(a).get(k) == Some(v));
-        }
-        c
-    };
-    let common_labels = common(|a| &a.labels);
-    let common_annotations = common(|a| &a.annotations);
-    let group_labels: Kv = common_labels
-        .iter()
-        .filter(|(k, _)| k.as_str() == "alertname")
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let status = if alerts.iter().any(|a| a.status == Status::Firing) {
-        Status::Firing
-    } else {
-        Status::Resolved
-    };
-    Notification {
-        receiver: receiver.into(),
-        status,
-        group_key: format!(
-            "{{}}:{{alertname={:?}}}",
-            group_labels.get("alertname").cloned().unwrap_or_default()
-        ),
-        alerts,
-        group_labels,
-        common_labels,
-        common_annotations,
-        external_url: "http://argus.example:9090".into(),
-        version: "4".into(),
-        truncated_alerts: 0,
-    }
+    let group_labels: Kv = alerts
+        .first()
+        .and_then(|a| a.labels.get("alertname"))
+        .map(|v| kv(&[("alertname", v)]))
+        .unwrap_or_default();
+    let group_key = format!(
+        "{{}}:{{alertname={:?}}}",
+        group_labels.get("alertname").cloned().unwrap_or_default()
+    );
+    Notification::new(
+        receiver,
+        &group_key,
+        &group_labels,
+        &alerts,
+        "http://argus.example:9090",
+        ts(NOW),
+    )
 }
 
 /// Two firing `HighCPU` alerts on db1 and db2 whose summary holds `&`, `<` and `>`.

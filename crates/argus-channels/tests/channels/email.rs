@@ -5,7 +5,7 @@
 
 use std::{path::PathBuf, process::Stdio, time::Duration};
 
-use argus_channels::{Message, Reason, deliver, deliver_with, send_test};
+use argus_channels::{Reason, deliver, send_test};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::process::{Child, Command};
@@ -133,7 +133,8 @@ async fn email_arrives_with_subject_from_to_and_the_alerts() {
         json!({"kind": "email", "to": "ops@example.com, Ann <ann@example.com>",
                "from": "Argus <argus@example.com>", "smarthost": smtp.smarthost(),
                "hello": "argus.example.com", "require_tls": false,
-               "headers": {"X-Team": "ops"}}),
+               "headers": {"X-Team": "{{ .CommonLabels.severity }}-ops"},
+               "text": "{{ template \"__text_alert_list\" . }}"}),
     );
     let out = deliver(&ch, &high_cpu()).await;
     assert!(out.ok, "{out:?}");
@@ -148,7 +149,7 @@ async fn email_arrives_with_subject_from_to_and_the_alerts() {
     assert_eq!(h["From"], "Argus <argus@example.com>");
     assert_eq!(h["To"], "ops@example.com, Ann <ann@example.com>");
     assert_eq!(h["Subject"], "[FIRING:2] HighCPU (page)");
-    assert_eq!(h["X-Team"], "ops");
+    assert_eq!(h["X-Team"], "page-ops");
     assert!(
         h["Message-ID"]
             .as_str()
@@ -182,19 +183,16 @@ async fn email_with_starttls_and_auth_trusting_the_servers_certificate() {
         "ops",
         json!({"kind": "email", "to": "ops@example.com", "from": "argus@example.com",
                "smarthost": smtp.smarthost(), "auth_username": "argus", "auth_password": "pa55",
-               "tls_config": {"ca_file": cert.cert()}}),
+               "tls_config": {"ca_file": cert.cert()},
+               "headers": {"Subject": "Configured subject"}, "html": "<p>configured</p>"}),
     );
-    let message = Message {
-        title: Some("Rendered subject".into()),
-        text: Some("<p>rendered</p>".into()),
-    };
-    let out = deliver_with(&ch, &high_cpu(), &message).await;
+    let out = deliver(&ch, &high_cpu()).await;
     assert!(out.ok, "{out:?}");
     let m = &smtp.messages(1).await[0];
     assert_eq!(m["tls"], true);
     assert_eq!(m["auth"], "argus");
-    assert_eq!(m["headers"]["Subject"], "Rendered subject");
-    assert_eq!(m["html"].as_str().map(str::trim), Some("<p>rendered</p>"));
+    assert_eq!(m["headers"]["Subject"], "Configured subject");
+    assert_eq!(m["html"].as_str().map(str::trim), Some("<p>configured</p>"));
 
     // The same server, a wrong password: 535, refused for good.
     let bad = channel(
@@ -283,11 +281,12 @@ async fn email_with_tls_on_connect() {
     assert!(out.ok, "{out:?}");
     let m = &smtp.messages(1).await[0];
     assert_eq!(m["tls"], true);
+    // Without `text`, only the HTML part, as Alertmanager sends.
+    assert_eq!(m["text"], serde_json::Value::Null);
+    let html = m["html"].as_str().unwrap_or_default();
     assert!(
-        m["text"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("summary: CPU <busy> & hot on db2")
+        html.contains("summary: CPU &lt;busy&gt; &amp; hot on db2"),
+        "{html}"
     );
 }
 

@@ -3,9 +3,8 @@
 
 use std::time::Duration;
 
-use argus_channels::{
-    Kind, Message, Reason, RetryPolicy, TEST_ALERTNAME, deliver, deliver_with, send_test,
-};
+use argus_channels::{Reason, RetryPolicy, deliver, send_test};
+use argus_notify::{IntegrationKind as Kind, TEST_ALERTNAME};
 use serde_json::json;
 
 use crate::common::{
@@ -39,7 +38,7 @@ async fn webhook_posts_the_v4_payload_as_alertmanager_does() {
     assert_eq!(req.header("content-type"), "application/json");
     // base64("argus:s3cret")
     assert_eq!(req.header("authorization"), "Basic YXJndXM6czNjcmV0");
-    assert_eq!(req.body.as_ref(), n.webhook_body().as_slice());
+    assert_eq!(req.body.as_ref(), n.webhook_body(0).as_bytes());
     let body = std::str::from_utf8(&req.body).expect("utf-8");
     assert!(body.ends_with("}\n"));
     assert!(
@@ -231,18 +230,23 @@ async fn slack_posts_an_attachment_like_alertmanager() {
     assert_eq!(a["color"], "danger");
     assert_eq!(a["mrkdwn_in"], json!(["fallback", "pretext", "text"]));
     let text = a["text"].as_str().unwrap_or_default();
-    assert!(text.starts_with("*Firing (2)*\n*HighCPU* host=db1, severity=page\nsummary: CPU &lt;busy&gt; &amp; hot on db1\n"), "{text}");
+    // As Alertmanager's Slack text, values are not escaped.
+    assert!(text.starts_with("*Firing (2)*\n*HighCPU* host=db1, severity=page\nsummary: CPU <busy> & hot on db1\nrunbook: https://wiki/cpu\n"), "{text}");
     assert!(
-        text.contains("<http://prometheus:9090/graph?g0.expr=up+%3D%3D+0&amp;g0.tab=1|Source>"),
+        text.contains("<http://prometheus:9090/graph?g0.expr=up+%3D%3D+0&g0.tab=1|Source>"),
         "{text}"
+    );
+    assert_eq!(
+        (a["footer"].as_str(), a["callback_id"].as_str()),
+        (Some(""), Some(""))
     );
 
     let mut resolved = high_cpu();
     for a in &mut resolved.alerts {
-        a.status = argus_channels::Status::Resolved;
+        a.status = "resolved".into();
         a.ends_at = Some(ts("2026-12-07T09:59:00Z"));
     }
-    resolved.status = argus_channels::Status::Resolved;
+    resolved.status = "resolved".into();
     assert!(deliver(&ch, &resolved).await.ok);
     let a = &r.requests()[1].json()["attachments"][0];
     assert_eq!(a["color"], "good");
@@ -277,27 +281,17 @@ async fn slack_api_errors_fail_and_ratelimited_is_retried() {
 }
 
 #[tokio::test]
-async fn a_rendered_message_replaces_the_default_text() {
+async fn a_configured_title_replaces_the_default() {
     let r = Recorder::start("ok").await;
     let ch = channel(
         "ops",
         json!({"kind": "slack", "api_url": r.url("/hook"), "title": "configured title"}),
     );
     assert!(deliver(&ch, &high_cpu()).await.ok);
-    let msg = Message {
-        title: Some("rendered title".into()),
-        text: Some("rendered *text*".into()),
-    };
-    assert!(deliver_with(&ch, &high_cpu(), &msg).await.ok);
     let reqs = r.requests();
     assert_eq!(
         reqs[0].json()["attachments"][0]["title"],
         "configured title"
-    );
-    let a = &reqs[1].json()["attachments"][0];
-    assert_eq!(
-        (a["title"].as_str(), a["text"].as_str()),
-        (Some("rendered title"), Some("rendered *text*"))
     );
 }
 
@@ -337,7 +331,7 @@ async fn dingtalk_signs_the_request_and_sends_markdown() {
     assert_eq!(v["msgtype"], "markdown");
     assert_eq!(v["markdown"]["title"], "[FIRING:2] HighCPU (page)");
     let text = v["markdown"]["text"].as_str().unwrap_or_default();
-    assert!(text.starts_with("#### [FIRING:2] HighCPU (page)\n\n### Firing (2)\n\n- **HighCPU** host=db1, severity=page  \nsummary: CPU <busy> & hot on db1"), "{text}");
+    assert!(text.starts_with("#### [FIRING:2] HighCPU (page)\n\n### Firing (2)\n\n- **HighCPU** host=db1, severity=page  \n  summary: CPU <busy> & hot on db1  \n"), "{text}");
     assert!(text.ends_with("\n\n@13800000000"), "{text}");
     assert_eq!(v["at"]["atMobiles"], json!(["13800000000"]));
     assert_eq!(v["at"]["isAtAll"], false);
@@ -613,4 +607,85 @@ async fn telegram_errors_and_its_rate_limit() {
     let out = deliver(&down, &high_cpu()).await;
     assert!(!out.ok);
     assert!(!out.error.unwrap_or_default().contains("SECRETTOKEN"));
+}
+
+/// The whole path of a custom message: a `templates:` file next to the configuration,
+/// a receiver whose fields call it, the rendered text in the request the robot gets.
+#[tokio::test]
+async fn a_receivers_templates_are_rendered_into_what_it_sends() {
+    let r = Recorder::start(r#"{"errcode":0,"errmsg":"ok"}"#).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("templates")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("templates/ops.tmpl"),
+        r#"{{ define "__subject" }}【{{ .Status | toUpper }}】{{ .CommonLabels.alertname }}{{ end }}
+{{ define "ops.message" -}}
+告警 {{ len .Alerts.Firing }} 条：
+{{ range .Alerts }}- {{ .Labels.host }}：{{ .Annotations.summary }}（{{ .StartsAt.Format "15:04" }}）
+{{ end }}{{ join "," .CommonLabels.Names }}
+{{- end }}"#,
+    )
+    .expect("write template");
+    let yaml = format!(
+        r#"
+templates: ['templates/*.tmpl']
+route: {{receiver: ops}}
+receivers:
+  - name: ops
+    wecom_configs:
+      - api_url: {url}
+        key: k
+        message: '{{{{ template "ops.message" . }}}}'
+    dingtalk_configs:
+      - api_url: {url}
+        access_token: t
+        message: '{{{{ .Alerts.Nope }}}}'
+"#,
+        url = r.url("/send")
+    );
+    std::fs::write(dir.path().join("am.yml"), yaml).expect("write config");
+    let cfg = argus_notify::Config::load_file(dir.path().join("am.yml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ops = &cfg.receivers[0];
+    let channels: Vec<argus_channels::Channel> = ops
+        .iter()
+        .map(|(_, ic)| {
+            argus_channels::Channel::new(&ops.name, ic, cfg.notification_templates.clone())
+                .expect("a channel")
+                .with_clock(crate::common::clock())
+                .with_policy(crate::common::fast())
+        })
+        .collect();
+
+    let out = deliver(&channels[1], &high_cpu()).await;
+    assert!(out.ok, "{out:?}");
+    let v = r.requests()[0].json();
+    assert_eq!(v["msgtype"], "markdown");
+    assert_eq!(
+        v["markdown"]["content"],
+        "告警 2 条：\n- db1：CPU <busy> & hot on db1（09:55）\n- db2：CPU <busy> & hot on db2（09:55）\nalertname,severity"
+    );
+
+    // DingTalk's default title calls the file's __subject; its message fails to render:
+    // the delivery fails at once with Go's reason, and nothing is sent.
+    let out = deliver(&channels[0], &high_cpu()).await;
+    assert_eq!(
+        (out.ok, out.attempts, out.reason),
+        (false, 1, Some(Reason::Template))
+    );
+    assert_eq!(
+        out.error.as_deref(),
+        Some(
+            "template: ops.dingtalk_configs[0].message:1:10: executing \"ops.dingtalk_configs[0].message\" at <.Alerts.Nope>: can't evaluate field Nope in type template.Alerts"
+        )
+    );
+    assert_eq!(r.requests().len(), 1);
+    let title = cfg
+        .notification_templates
+        .render(
+            &argus_notify::template::call("dingtalk.default.title"),
+            &high_cpu().template_data(),
+        )
+        .unwrap_or_else(|e| e);
+    assert_eq!(title, "【FIRING】HighCPU");
 }

@@ -23,7 +23,10 @@ async fn a_script_reads_the_payload_and_its_environment() {
     let out = deliver(&ch, &n).await;
     assert!(out.ok, "{out:?}");
     assert_eq!((out.attempts, out.status), (1, Some(0)));
-    assert_eq!(std::fs::read(&out_file).expect("payload"), n.webhook_body());
+    assert_eq!(
+        std::fs::read(&out_file).expect("payload"),
+        n.webhook_body(0).as_bytes()
+    );
     assert_eq!(
         std::fs::read_to_string(&env_file).expect("env"),
         "team.ops|firing|{}:{alertname=\"HighCPU\"}|x\n"

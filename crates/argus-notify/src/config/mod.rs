@@ -7,18 +7,21 @@
 //! interval a route names defined, unique receiver and interval names, valid `group_by`.
 //! Every error is a [`ConfigError`] naming the file, line, field path and reason.
 
+pub mod http;
 mod locate;
 pub mod receivers;
 
 use std::{
     collections::{BTreeMap, BTreeSet},
     fmt,
-    path::{Path as FsPath, PathBuf},
+    path::Path as FsPath,
+    sync::Arc,
 };
 
 use jiff::SignedDuration;
 use serde::{Deserialize, Deserializer};
 
+pub use http::{Authorization, BasicAuth, HttpConfig, TlsConfig};
 pub use locate::{Path, Seg, locate};
 pub use receivers::{
     DingtalkConfig, EmailConfig, FeishuConfig, IntegrationConfig, IntegrationKind, RawIntegration,
@@ -30,6 +33,7 @@ use crate::{
     labels::is_valid_label_name,
     matcher::{MatchType, Matcher, Matchers, parse_matchers},
     scalar,
+    template::{Templates, call},
     timeinterval::TimeInterval,
 };
 
@@ -75,8 +79,8 @@ pub struct GlobalConfig {
     /// (5m).
     #[serde(deserialize_with = "de_duration")]
     pub resolve_timeout: SignedDuration,
-    /// The default `http_config` of HTTP integrations, kept as given.
-    pub http_config: Option<serde_json::Value>,
+    /// The default `http_config` of HTTP integrations.
+    pub http_config: Option<HttpConfig>,
     /// Default sender address.
     #[serde(deserialize_with = "scalar::string")]
     pub smtp_from: String,
@@ -330,9 +334,11 @@ pub struct Config {
     pub inhibit_rules: Vec<InhibitRuleConfig>,
     /// Receivers, global defaults applied to their integrations.
     pub receivers: Vec<Receiver>,
-    /// Template file globs, relative ones joined to the configuration's directory by
-    /// [`Config::load_file`].
+    /// Template file globs, relative ones joined to the configuration file's directory.
     pub templates: Vec<String>,
+    /// The template set (Argus's defaults, then the `templates:` files) and every
+    /// templated field of the receivers, parsed: what the channels render with.
+    pub notification_templates: Arc<Templates>,
     /// The deprecated top-level `mute_time_intervals`.
     pub mute_time_intervals: Vec<NamedTimeInterval>,
     /// `time_intervals`.
@@ -509,7 +515,8 @@ fn serde_error(file: &str, e: &serde_norway::Error) -> ConfigError {
 }
 
 impl Config {
-    /// Parses and checks a configuration; `file` names it in errors.
+    /// Parses and checks a configuration; `file` names it in errors, and relative
+    /// `templates:` globs are taken from its directory.
     pub fn load(yaml: &str, file: &str) -> Result<Config, ConfigError> {
         let raw: Option<RawConfig> =
             serde_norway::from_str(yaml).map_err(|e| serde_error(file, &e))?;
@@ -524,6 +531,7 @@ impl Config {
             inhibit_rules: raw.inhibit_rules.unwrap_or_default(),
             receivers: raw.receivers.unwrap_or_default(),
             templates: raw.templates,
+            notification_templates: Arc::default(),
             mute_time_intervals: raw.mute_time_intervals.unwrap_or_default(),
             time_intervals: raw.time_intervals.unwrap_or_default(),
             original: yaml.to_owned(),
@@ -542,10 +550,62 @@ impl Config {
         cfg.check_global(&ck)?;
         cfg.apply_receiver_defaults(&ck)?;
         cfg.check_names(&ck)?;
+        cfg.load_templates(&ck)?;
         Ok(cfg)
     }
 
-    /// Reads, parses and checks a file; relative template globs are joined to the
+    /// Reads the `templates:` files (relative globs from the configuration file's
+    /// directory, as Alertmanager's `LoadFile` takes them) and parses every templated
+    /// field of the receivers, so a template that does not parse or calls an undefined
+    /// template is an error now, naming the field.
+    fn load_templates(&mut self, ck: &Checker<'_>) -> Result<(), ConfigError> {
+        let dir = FsPath::new(ck.file).parent().unwrap_or(FsPath::new(""));
+        for t in &mut self.templates {
+            if !t.is_empty() && !FsPath::new(t.as_str()).is_absolute() {
+                *t = dir.join(t.as_str()).display().to_string();
+            }
+        }
+        let mut templates = Templates::load(&self.templates).map_err(|e| ConfigError {
+            file: e.file,
+            line: None,
+            column: None,
+            path: String::new(),
+            reason: e.reason,
+        })?;
+        for (ri, rcv) in self.receivers.iter().enumerate() {
+            let rp = Path::root().key("receivers").index(ri);
+            for (kind, list) in &rcv.integrations {
+                for (i, ic) in list.iter().enumerate() {
+                    let ip = rp.key(&kind.config_key()).index(i);
+                    for (field, text) in ic.templated_fields() {
+                        let name = format!("{}.{}[{i}].{field}", rcv.name, kind.config_key());
+                        templates.prepare(&name, text).map_err(|e| {
+                            let mut p = ip.clone();
+                            for part in field.split('.') {
+                                p = match part.split_once('[') {
+                                    Some((k, n)) => {
+                                        p.key(k).index(n.trim_end_matches(']').parse().unwrap_or(0))
+                                    }
+                                    None => p.key(part),
+                                };
+                            }
+                            // A field left to its default has no line of its own.
+                            let mut err = ck.err(&p, e);
+                            if err.line.is_none() {
+                                let at = ck.err(&ip, "");
+                                (err.line, err.column) = (at.line, at.column);
+                            }
+                            err
+                        })?;
+                    }
+                }
+            }
+        }
+        self.notification_templates = Arc::new(templates);
+        Ok(())
+    }
+
+    /// Reads, parses and checks a file; relative template globs are taken from the
     /// file's directory, as Alertmanager's `LoadFile` does.
     pub fn load_file(path: impl AsRef<FsPath>) -> Result<Config, ConfigError> {
         let path = path.as_ref();
@@ -557,14 +617,7 @@ impl Config {
             path: String::new(),
             reason: format!("cannot read: {e}"),
         })?;
-        let mut cfg = Config::load(&text, &file)?;
-        let dir = path.parent().map(FsPath::to_path_buf).unwrap_or_default();
-        for t in &mut cfg.templates {
-            if !t.is_empty() && !FsPath::new(t.as_str()).is_absolute() {
-                *t = PathBuf::from(&dir).join(t.as_str()).display().to_string();
-            }
-        }
-        Ok(cfg)
+        Config::load(&text, &file)
     }
 
     /// The receiver of that name.
@@ -778,7 +831,7 @@ fn apply_integration_defaults(
     ic: &mut IntegrationConfig,
     p: &Path,
 ) -> Result<(), ConfigError> {
-    let http = |h: &mut Option<serde_json::Value>| {
+    let http = |h: &mut Option<HttpConfig>| {
         if h.is_none() {
             h.clone_from(&g.http_config);
         }
@@ -787,6 +840,20 @@ fn apply_integration_defaults(
         if s.is_none() {
             *s = Some(default.to_owned());
         }
+    };
+    let fill_secret = |s: &mut Option<Secret>, default: &str| {
+        if s.is_none() {
+            *s = Some(Secret::new(default));
+        }
+    };
+    // A robot's whole webhook URL may stand for its endpoint and token together.
+    let url_has = |u: &Option<Secret>, param: &str| {
+        u.as_ref().is_some_and(|u| {
+            u.expose().split_once('?').is_some_and(|(_, q)| {
+                q.split('&')
+                    .any(|kv| kv.starts_with(param) && kv.len() > param.len())
+            })
+        })
     };
     match ic {
         IntegrationConfig::Webhook(c) => {
@@ -809,6 +876,10 @@ fn apply_integration_defaults(
                     ));
                 }
             }
+            // Alertmanager's default subject, a template like the rest.
+            headers
+                .entry("Subject".to_owned())
+                .or_insert_with(|| call("email.default.subject"));
             c.headers = headers;
             if c.smarthost.is_empty() {
                 if g.smtp_smarthost.is_empty() {
@@ -862,6 +933,9 @@ fn apply_integration_defaults(
         }
         IntegrationConfig::Telegram(c) => {
             http(&mut c.http_config);
+            if c.parse_mode != "HTML" && c.message == call("telegram.default.message") {
+                c.message = call("telegram.default.text");
+            }
             if c.bot_token.is_empty() {
                 return Err(ck.err(p, "missing bot_token on telegram_config"));
             }
@@ -911,9 +985,21 @@ fn apply_integration_defaults(
         }
         IntegrationConfig::Dingtalk(c) => {
             http(&mut c.http_config);
-            fill(&mut c.api_url, &g.dingtalk_api_url);
-            if c.access_token.is_empty() {
-                return Err(ck.err(p, "missing access_token on dingtalk_config"));
+            fill_secret(&mut c.api_url, &g.dingtalk_api_url);
+            if c.message_type == "text" && c.message == call("dingtalk.default.message") {
+                c.message = call("dingtalk.default.text");
+            }
+            if c.access_token.is_empty() && !url_has(&c.api_url, "access_token=") {
+                return Err(ck.err(
+                    p,
+                    "missing access_token on dingtalk_config (or the whole robot URL as api_url)",
+                ));
+            }
+            if c.secret.as_ref().is_some_and(Secret::is_empty) {
+                return Err(ck.err(
+                    &p.key("secret"),
+                    "empty secret on dingtalk_config; leave it out for a robot without signing",
+                ));
             }
             if c.message_type != "markdown" && c.message_type != "text" {
                 return Err(ck.err(
@@ -927,9 +1013,15 @@ fn apply_integration_defaults(
         }
         IntegrationConfig::Wecom(c) => {
             http(&mut c.http_config);
-            fill(&mut c.api_url, &g.wecom_api_url);
-            if c.key.is_empty() {
-                return Err(ck.err(p, "missing key on wecom_config"));
+            fill_secret(&mut c.api_url, &g.wecom_api_url);
+            if c.message_type == "text" && c.message == call("wecom.default.message") {
+                c.message = call("wecom.default.text");
+            }
+            if c.key.is_empty() && !url_has(&c.api_url, "key=") {
+                return Err(ck.err(
+                    p,
+                    "missing key on wecom_config (or the whole robot URL as api_url)",
+                ));
             }
             if c.message_type != "markdown" && c.message_type != "text" {
                 return Err(ck.err(
@@ -943,9 +1035,26 @@ fn apply_integration_defaults(
         }
         IntegrationConfig::Feishu(c) => {
             http(&mut c.http_config);
-            fill(&mut c.api_url, &g.feishu_api_url);
-            if c.token.is_empty() {
-                return Err(ck.err(p, "missing token on feishu_config"));
+            // Without a token, `api_url` must be a whole hook URL, not the global base.
+            if c.token.is_empty() && c.api_url.is_none() {
+                return Err(ck.err(
+                    p,
+                    "missing token on feishu_config (or the whole hook URL as api_url)",
+                ));
+            }
+            fill_secret(&mut c.api_url, &g.feishu_api_url);
+            if c.message == call("feishu.default.message") {
+                match c.message_type.as_str() {
+                    "post" => c.message = call("feishu.default.post"),
+                    "text" => c.message = call("feishu.default.text"),
+                    _ => {}
+                }
+            }
+            if c.secret.as_ref().is_some_and(Secret::is_empty) {
+                return Err(ck.err(
+                    &p.key("secret"),
+                    "empty secret on feishu_config; leave it out for a bot without signing",
+                ));
             }
             if !["interactive", "post", "text"].contains(&c.message_type.as_str()) {
                 return Err(ck.err(

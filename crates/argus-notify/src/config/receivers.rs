@@ -12,10 +12,11 @@ use std::{collections::BTreeMap, fmt};
 
 use jiff::SignedDuration;
 use serde::{
-    Deserialize, Deserializer,
+    Deserialize, Deserializer, Serialize, Serializer,
     de::{self, MapAccess, Visitor},
 };
 
+use super::http::{HttpConfig, TlsConfig};
 use crate::scalar;
 
 /// A value that must not be revealed when printed (passwords, tokens, signing secrets).
@@ -50,6 +51,19 @@ impl fmt::Debug for Secret {
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         scalar::string(d).map(Secret)
+    }
+}
+
+impl Serialize for Secret {
+    /// `<secret>`, as Alertmanager prints a configured secret; empty when unset.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(if self.0.is_empty() { "" } else { "<secret>" })
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Secret(s.to_owned())
     }
 }
 
@@ -97,7 +111,7 @@ fn t() -> bool {
 }
 
 fn tpl(name: &str) -> String {
-    format!("{{{{ template \"{name}\" . }}}}")
+    crate::template::call(name)
 }
 
 /// The kinds of integration, with the names the notification log and the metrics use.
@@ -196,9 +210,38 @@ impl IntegrationKind {
         )
     }
 
+    /// Whether Argus can send through this kind; the others load, and their deliveries
+    /// fail with the reason.
+    pub fn can_send(self) -> bool {
+        matches!(
+            self,
+            IntegrationKind::Webhook
+                | IntegrationKind::Email
+                | IntegrationKind::Slack
+                | IntegrationKind::Telegram
+                | IntegrationKind::Dingtalk
+                | IntegrationKind::Wecom
+                | IntegrationKind::Feishu
+                | IntegrationKind::Script
+        )
+    }
+
     fn from_key(key: &str) -> Option<Self> {
         let name = key.strip_suffix("_configs")?;
         Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+impl fmt::Display for IntegrationKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for IntegrationKind {
+    /// The name (`webhook`), as the API and the metrics show it.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
     }
 }
 
@@ -209,9 +252,9 @@ pub struct WebhookConfig {
     /// Whether resolved alerts are sent (default true).
     #[serde(default = "t")]
     pub send_resolved: bool,
-    /// Prometheus `http_config`, kept as given (global `http_config` when absent).
+    /// Prometheus `http_config` (global `http_config` when absent).
     #[serde(default)]
-    pub http_config: Option<serde_json::Value>,
+    pub http_config: Option<HttpConfig>,
     /// Where to POST.
     #[serde(default, deserialize_with = "de_url")]
     pub url: Option<String>,
@@ -264,12 +307,16 @@ pub struct EmailConfig {
     /// Text body template.
     #[serde(default)]
     pub text: String,
-    /// STARTTLS required (global `smtp_require_tls`, true).
+    /// STARTTLS required (global `smtp_require_tls`, true). Ignored with TLS on connect.
     #[serde(default)]
     pub require_tls: Option<bool>,
-    /// TLS settings, kept as given.
+    /// TLS from the first byte; unset: when the port is 465, as Alertmanager decides.
+    /// (Argus's own key: Alertmanager has no way to ask for it on another port.)
     #[serde(default)]
-    pub tls_config: Option<serde_json::Value>,
+    pub tls_on_connect: Option<bool>,
+    /// Trusted authorities, the name to check, or skipping the check.
+    #[serde(default)]
+    pub tls_config: TlsConfig,
 }
 
 fn email_html() -> String {
@@ -343,9 +390,9 @@ pub struct SlackConfig {
     /// Default false.
     #[serde(default)]
     pub send_resolved: bool,
-    /// `http_config`, as given.
+    /// Prometheus `http_config` (global `http_config` when absent).
     #[serde(default)]
-    pub http_config: Option<serde_json::Value>,
+    pub http_config: Option<HttpConfig>,
     /// Incoming webhook URL (global `slack_api_url`).
     #[serde(default, deserialize_with = "de_secret_url")]
     pub api_url: Option<Secret>,
@@ -452,9 +499,9 @@ pub struct TelegramConfig {
     /// Default true.
     #[serde(default = "t")]
     pub send_resolved: bool,
-    /// `http_config`, as given.
+    /// Prometheus `http_config` (global `http_config` when absent).
     #[serde(default)]
-    pub http_config: Option<serde_json::Value>,
+    pub http_config: Option<HttpConfig>,
     /// API base (global `telegram_api_url`, `https://api.telegram.org`).
     #[serde(default, deserialize_with = "de_url")]
     pub api_url: Option<String>,
@@ -490,9 +537,9 @@ pub struct WechatConfig {
     /// Default false.
     #[serde(default)]
     pub send_resolved: bool,
-    /// `http_config`, as given.
+    /// Prometheus `http_config` (global `http_config` when absent).
     #[serde(default)]
-    pub http_config: Option<serde_json::Value>,
+    pub http_config: Option<HttpConfig>,
     /// Application secret.
     #[serde(default)]
     pub api_secret: Secret,
@@ -545,14 +592,15 @@ pub struct DingtalkConfig {
     /// Default true.
     #[serde(default = "t")]
     pub send_resolved: bool,
-    /// `http_config`, as given.
+    /// Prometheus `http_config` (global `http_config` when absent).
     #[serde(default)]
-    pub http_config: Option<serde_json::Value>,
+    pub http_config: Option<HttpConfig>,
     /// Robot endpoint (global `dingtalk_api_url`,
-    /// `https://oapi.dingtalk.com/robot/send`).
-    #[serde(default, deserialize_with = "de_url")]
-    pub api_url: Option<String>,
-    /// The robot's `access_token` (required).
+    /// `https://oapi.dingtalk.com/robot/send`); may be the whole webhook URL as DingTalk
+    /// shows it, `access_token` included.
+    #[serde(default, deserialize_with = "de_secret_url")]
+    pub api_url: Option<Secret>,
+    /// The robot's `access_token`, unless `api_url` holds it.
     #[serde(default)]
     pub access_token: Secret,
     /// The signing secret (`SEC…`); when set, requests carry `timestamp` and `sign`.
@@ -595,14 +643,15 @@ pub struct WecomConfig {
     /// Default true.
     #[serde(default = "t")]
     pub send_resolved: bool,
-    /// `http_config`, as given.
+    /// Prometheus `http_config` (global `http_config` when absent).
     #[serde(default)]
-    pub http_config: Option<serde_json::Value>,
+    pub http_config: Option<HttpConfig>,
     /// Robot endpoint (global `wecom_api_url`,
-    /// `https://qyapi.weixin.qq.com/cgi-bin/webhook/send`).
-    #[serde(default, deserialize_with = "de_url")]
-    pub api_url: Option<String>,
-    /// The robot's `key` (required).
+    /// `https://qyapi.weixin.qq.com/cgi-bin/webhook/send`); may be the whole webhook
+    /// URL, `key` included.
+    #[serde(default, deserialize_with = "de_secret_url")]
+    pub api_url: Option<Secret>,
+    /// The robot's `key`, unless `api_url` holds it.
     #[serde(default)]
     pub key: Secret,
     /// `markdown` (default) or `text`.
@@ -630,14 +679,15 @@ pub struct FeishuConfig {
     /// Default true.
     #[serde(default = "t")]
     pub send_resolved: bool,
-    /// `http_config`, as given.
+    /// Prometheus `http_config` (global `http_config` when absent).
     #[serde(default)]
-    pub http_config: Option<serde_json::Value>,
+    pub http_config: Option<HttpConfig>,
     /// Hook base (global `feishu_api_url`,
-    /// `https://open.feishu.cn/open-apis/bot/v2/hook/`; Lark: `open.larksuite.com`).
-    #[serde(default, deserialize_with = "de_url")]
-    pub api_url: Option<String>,
-    /// The hook's token, the last path segment (required).
+    /// `https://open.feishu.cn/open-apis/bot/v2/hook/`; Lark: `open.larksuite.com`), or
+    /// the whole hook URL when `token` is left out.
+    #[serde(default, deserialize_with = "de_secret_url")]
+    pub api_url: Option<Secret>,
+    /// The hook's token, the last path segment, unless `api_url` is the whole hook URL.
     #[serde(default)]
     pub token: Secret,
     /// The signing secret; when set, requests carry `timestamp` and `sign`.
@@ -703,6 +753,9 @@ pub struct RawIntegration {
 }
 
 /// One integration's configuration.
+// Built once per load and moved rarely; boxing the larger kinds would only add noise to
+// every match on them.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum IntegrationConfig {
     /// Webhook.
@@ -758,6 +811,90 @@ impl IntegrationConfig {
             IntegrationConfig::Script(c) => c.send_resolved,
             IntegrationConfig::Raw(_, r) => r.send_resolved,
         }
+    }
+}
+
+impl IntegrationConfig {
+    /// The fields that are Go templates, with their key (`title`, `headers.Subject`,
+    /// `fields[0].value`) and text: rendered over the template data when it sends.
+    pub fn templated_fields(&self) -> Vec<(String, &str)> {
+        let mut out: Vec<(String, &str)> = Vec::new();
+        match self {
+            IntegrationConfig::Email(c) => {
+                for (h, v) in &c.headers {
+                    out.push((format!("headers.{h}"), v.as_str()));
+                }
+                out.push(("html".into(), c.html.as_str()));
+                out.push(("text".into(), c.text.as_str()));
+            }
+            IntegrationConfig::Slack(c) => {
+                for (k, v) in [
+                    ("channel", &c.channel),
+                    ("username", &c.username),
+                    ("color", &c.color),
+                    ("title", &c.title),
+                    ("title_link", &c.title_link),
+                    ("pretext", &c.pretext),
+                    ("text", &c.text),
+                    ("footer", &c.footer),
+                    ("fallback", &c.fallback),
+                    ("callback_id", &c.callback_id),
+                    ("icon_emoji", &c.icon_emoji),
+                    ("icon_url", &c.icon_url),
+                    ("image_url", &c.image_url),
+                    ("thumb_url", &c.thumb_url),
+                ] {
+                    out.push((k.to_owned(), v.as_str()));
+                }
+                for (i, f) in c.fields.iter().enumerate() {
+                    out.push((format!("fields[{i}].title"), f.title.as_str()));
+                    out.push((format!("fields[{i}].value"), f.value.as_str()));
+                }
+                for (i, a) in c.actions.iter().enumerate() {
+                    for (k, v) in [
+                        ("type", &a.kind),
+                        ("text", &a.text),
+                        ("url", &a.url),
+                        ("style", &a.style),
+                        ("name", &a.name),
+                        ("value", &a.value),
+                    ] {
+                        out.push((format!("actions[{i}].{k}"), v.as_str()));
+                    }
+                    if let Some(cf) = &a.confirm {
+                        for (k, v) in [
+                            ("text", &cf.text),
+                            ("title", &cf.title),
+                            ("ok_text", &cf.ok_text),
+                            ("dismiss_text", &cf.dismiss_text),
+                        ] {
+                            out.push((format!("actions[{i}].confirm.{k}"), v.as_str()));
+                        }
+                    }
+                }
+            }
+            IntegrationConfig::Telegram(c) => out.push(("message".to_owned(), c.message.as_str())),
+            IntegrationConfig::Wechat(c) => {
+                out.push(("message".to_owned(), c.message.as_str()));
+                out.push(("to_user".to_owned(), c.to_user.as_str()));
+                out.push(("to_party".to_owned(), c.to_party.as_str()));
+                out.push(("to_tag".to_owned(), c.to_tag.as_str()));
+                out.push(("agent_id".to_owned(), c.agent_id.as_str()));
+            }
+            IntegrationConfig::Dingtalk(c) => {
+                out.push(("title".to_owned(), c.title.as_str()));
+                out.push(("message".to_owned(), c.message.as_str()));
+            }
+            IntegrationConfig::Wecom(c) => out.push(("message".to_owned(), c.message.as_str())),
+            IntegrationConfig::Feishu(c) => {
+                out.push(("title".to_owned(), c.title.as_str()));
+                out.push(("message".to_owned(), c.message.as_str()));
+            }
+            IntegrationConfig::Webhook(_)
+            | IntegrationConfig::Script(_)
+            | IntegrationConfig::Raw(..) => {}
+        }
+        out
     }
 }
 

@@ -224,7 +224,7 @@ fn integrations_get_global_defaults_and_kind_defaults() {
     assert_eq!(d.at_mobiles, vec!["13800000000"]);
     assert_eq!(d.secret.as_ref().map(Secret::expose), Some("SECabc"));
     assert_eq!(
-        d.api_url.as_deref(),
+        d.api_url.as_ref().map(Secret::expose),
         Some("https://oapi.dingtalk.com/robot/send")
     );
     assert!(d.send_resolved);
@@ -320,6 +320,11 @@ fn unknown_integration_kind_and_fields_are_named() {
         "route:\n  receiver: a\nreceivers:\n  - name: a\n    webhook_configs:\n      - url: http://x\n        urll: y\n",
     );
     assert!(e.reason.contains("unknown field `urll`"), "{e}");
+    assert_eq!(
+        (e.path.as_str(), e.line),
+        ("receivers[0].webhook_configs[0]", Some(7)),
+        "{e}"
+    );
 }
 
 #[test]
@@ -379,7 +384,23 @@ fn integration_requirements() {
     let e = load_err(&with("    wechat_configs:\n      - message: x\n"));
     assert_eq!(e.reason, "no global Wechat ApiSecret set");
     let e = load_err(&with("    dingtalk_configs:\n      - secret: x\n"));
-    assert_eq!(e.reason, "missing access_token on dingtalk_config");
+    assert_eq!(
+        e.reason,
+        "missing access_token on dingtalk_config (or the whole robot URL as api_url)"
+    );
+    // The robot's whole webhook URL holds the token.
+    let c = load(&with(
+        "    dingtalk_configs:\n      - api_url: https://oapi.dingtalk.com/robot/send?access_token=T\n",
+    ));
+    let IntegrationConfig::Dingtalk(d) = &c.receivers[0].of(IntegrationKind::Dingtalk)[0] else {
+        panic!("not dingtalk")
+    };
+    assert!(d.access_token.is_empty());
+    let e = load_err(&with("    feishu_configs:\n      - secret: x\n"));
+    assert_eq!(
+        e.reason,
+        "missing token on feishu_config (or the whole hook URL as api_url)"
+    );
     let e = load_err(&with("    script_configs:\n      - args: [x]\n"));
     assert_eq!(e.reason, "missing command on script_config");
 }

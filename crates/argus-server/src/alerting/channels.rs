@@ -1,12 +1,12 @@
 //! The notifier's [`Sender`]: each delivery through its channel (argus-channels), built
-//! from the `receivers` of the notifier file. The notifier's engine decided what to
-//! send; this only finds the channel the delivery names (receiver, integration kind and
-//! its index) and hands the notification over.
+//! from the receivers of the loaded notifier configuration ([`argus_notify::Config`],
+//! `global` defaults already applied). The notifier's engine decided what to send; this
+//! only finds the channel the delivery names (receiver, integration kind and its index)
+//! and hands the notification over.
 //!
-//! Alertmanager lets `global` give defaults (`smtp_smarthost`, `slack_api_url`, …): they
-//! are filled into each receiver's entries that lack them before the channels are built.
-//! A receiver whose channels cannot be built (a kind Argus cannot send, such as
-//! PagerDuty) is logged at start; its deliveries then fail with the reason.
+//! An integration whose channel cannot be built (a kind Argus cannot send, such as
+//! PagerDuty, or a CA file that cannot be read) is logged when the sender is built; its
+//! deliveries then fail with the reason, and the receiver's other integrations work.
 
 use super::notifier::Sender;
 use argus_channels::Channel;
@@ -23,18 +23,6 @@ pub struct ChannelSender {
     broken: HashMap<Key, String>,
 }
 
-/// `global` keys Alertmanager uses as defaults, by integration kind: (global key, key).
-const DEFAULTS: &[(&str, &str, &str)] = &[
-    ("email_configs", "smtp_from", "from"),
-    ("email_configs", "smtp_smarthost", "smarthost"),
-    ("email_configs", "smtp_hello", "hello"),
-    ("email_configs", "smtp_auth_username", "auth_username"),
-    ("email_configs", "smtp_auth_password", "auth_password"),
-    ("email_configs", "smtp_require_tls", "require_tls"),
-    ("slack_configs", "slack_api_url", "api_url"),
-    ("telegram_configs", "telegram_api_url", "api_url"),
-];
-
 impl ChannelSender {
     /// No channels: the notifier without a file (it has no integrations either).
     pub fn empty() -> ChannelSender {
@@ -44,73 +32,38 @@ impl ChannelSender {
         }
     }
 
-    /// The channels of the notifier file at `path` (empty: none).
-    pub fn from_file(path: &str) -> Result<ChannelSender, String> {
-        if path.is_empty() {
-            return Ok(ChannelSender::empty());
+    /// The channels of every receiver of `config`.
+    pub fn new(config: &argus_notify::Config) -> ChannelSender {
+        let mut out = ChannelSender::empty();
+        for receiver in &config.receivers {
+            for (idx, integration) in receiver.iter() {
+                let kind = integration.kind();
+                let key = (receiver.name.clone(), kind.name().to_string(), idx as u32);
+                let built = Channel::new(
+                    &receiver.name,
+                    integration,
+                    config.notification_templates.clone(),
+                );
+                match built {
+                    Ok(c) => {
+                        out.channels.insert(key, c);
+                    }
+                    Err(e) => {
+                        let why = format!("{}[{idx}]: {e}", kind.config_key());
+                        tracing::warn!(receiver = %receiver.name, error = %why, "integration cannot send; its notifications will fail");
+                        out.broken.insert(key, why);
+                    }
+                }
+            }
         }
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-        ChannelSender::from_yaml(&text, path)
+        out
     }
 
+    /// The channels of the notifier configuration `text` (an `alertmanager.yml`), which
+    /// `file` names in errors and whose directory relative template paths start from.
     pub fn from_yaml(text: &str, file: &str) -> Result<ChannelSender, String> {
-        let doc: serde_json::Value =
-            serde_norway::from_str(text).map_err(|e| format!("{file}: {e}"))?;
-        let global = doc.get("global").cloned().unwrap_or_default();
-        let mut out = ChannelSender::empty();
-        for r in doc["receivers"].as_array().into_iter().flatten() {
-            let name = r["name"].as_str().unwrap_or("").to_string();
-            let mut r = r.clone();
-            for (list, gkey, key) in DEFAULTS {
-                let Some(default) = global.get(*gkey) else {
-                    continue;
-                };
-                for entry in r
-                    .get_mut(*list)
-                    .and_then(|l| l.as_array_mut())
-                    .into_iter()
-                    .flatten()
-                {
-                    if let Some(obj) = entry.as_object_mut() {
-                        obj.entry(key.to_string())
-                            .or_insert_with(|| default.clone());
-                    }
-                }
-            }
-            // Each integration on its own: one Argus cannot send (PagerDuty) or cannot
-            // read leaves the receiver's others working.
-            let Some(obj) = r.as_object() else {
-                continue;
-            };
-            for (key, list) in obj {
-                let Some(kind) = key.strip_suffix("_configs") else {
-                    continue;
-                };
-                for (i, entry) in list.as_array().into_iter().flatten().enumerate() {
-                    let mut tagged = entry.clone();
-                    if let Some(o) = tagged.as_object_mut() {
-                        o.insert("kind".into(), kind.into());
-                    }
-                    let built = serde_json::from_value::<argus_channels::ChannelConfig>(tagged)
-                        .map_err(|e| format!("{key}[{i}]: {e}"))
-                        .and_then(|c| {
-                            Channel::new(&name, c).map_err(|e| format!("{key}[{i}]: {e}"))
-                        });
-                    match built {
-                        Ok(c) => {
-                            out.channels
-                                .insert((name.clone(), kind.to_string(), i as u32), c);
-                        }
-                        Err(e) => {
-                            tracing::warn!(receiver = %name, file, error = %e, "integration cannot send; its notifications will fail");
-                            out.broken
-                                .insert((name.clone(), kind.to_string(), i as u32), e);
-                        }
-                    }
-                }
-            }
-        }
-        Ok(out)
+        let config = argus_notify::Config::load(text, file).map_err(|e| e.to_string())?;
+        Ok(ChannelSender::new(&config))
     }
 }
 
@@ -186,11 +139,7 @@ impl Sender for ChannelSender {
                     ),
                 });
             };
-            // The two crates share the webhook v4 form: its exact body is the hand-over.
-            let n: argus_channels::Notification =
-                serde_json::from_str(&d.notification.webhook_body(0))
-                    .map_err(|e| format!("notification: {e}"))?;
-            let outcome = argus_channels::deliver(channel, &n).await;
+            let outcome = argus_channels::deliver(channel, &d.notification).await;
             if outcome.ok {
                 Ok(())
             } else {

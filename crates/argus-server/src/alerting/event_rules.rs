@@ -19,7 +19,7 @@
 use super::api_rules::{EventMatch, RuleInput, RuleInputError};
 use argus_core::Event;
 use argus_notify::{MatchType, Matcher, PostableAlert};
-use argus_rules::template::{Context, Template, Value};
+use argus_template::{Context, Template, Value};
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
@@ -190,7 +190,7 @@ impl EventRule {
         let resolve_after_ms = match &m.resolve_after {
             None => DEFAULT_RESOLVE_AFTER_MS,
             Some(d) => {
-                let d = argus_rules::duration::PromDuration::parse(d)
+                let d = argus_template::duration::PromDuration::parse(d)
                     .map_err(|e| bad("event.resolve_after", e.to_string()))?;
                 if d.0 <= 0 {
                     return Err(bad("event.resolve_after", "must be more than 0"));

@@ -176,7 +176,7 @@ impl Alerting {
         let notifier =
             notifier::load_config(&config.notifier_file).map_err(|e| AlertingError(vec![e]))?;
         let opts = EvalOptions {
-            evaluation_interval: argus_rules::duration::PromDuration(
+            evaluation_interval: argus_template::duration::PromDuration(
                 (config.evaluation_interval_secs.max(1) as i64) * 1000,
             ),
             external_url: external_url.to_string(),

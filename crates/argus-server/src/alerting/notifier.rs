@@ -128,7 +128,7 @@ impl ConfigSource {
 /// error names the line and the reason.
 fn build(text: &str, name: &str) -> Result<(Config, Arc<dyn Sender>), String> {
     let config = Config::load(text, name).map_err(|e| e.to_string())?;
-    let sender = super::channels::ChannelSender::from_yaml(text, name)?;
+    let sender = super::channels::ChannelSender::new(&config);
     Ok((config, Arc::new(sender)))
 }
 const MAINTENANCE: &str = "notifier.maintenance";
@@ -566,8 +566,7 @@ impl Notifier {
     /// file, line and reason; the running configuration stays.
     pub fn reload_file(&self) -> Result<(), String> {
         let config = load_config(&self.file)?;
-        let sender: Arc<dyn Sender> =
-            Arc::new(super::channels::ChannelSender::from_file(&self.file)?);
+        let sender: Arc<dyn Sender> = Arc::new(super::channels::ChannelSender::new(&config));
         self.apply(config, sender, ConfigSource::of_file(&self.file));
         Ok(())
     }
@@ -621,10 +620,7 @@ impl Notifier {
         }
         // The file is checked before anything changes.
         let config = load_config(&self.file).map_err(NotifierFault::Invalid)?;
-        let sender: Arc<dyn Sender> = Arc::new(
-            super::channels::ChannelSender::from_file(&self.file)
-                .map_err(NotifierFault::Invalid)?,
-        );
+        let sender: Arc<dyn Sender> = Arc::new(super::channels::ChannelSender::new(&config));
         let doc = ConfigDoc {
             text: None,
             updated_by: by.to_string(),

@@ -6,18 +6,30 @@
 //! template and names where it happened as Go does:
 //! `template: NAME:LINE:COL: executing "NAME" at <NODE>: MESSAGE`.
 
-use super::Context;
 use super::funcs::{self, Param};
 use super::parse::{Arg, Command, Node, Pipe, Tree};
 use super::value::Value;
+use super::{Context, Set, methods};
 
 /// Go's limit on nested `template` calls, which stops runaway recursion.
 const MAX_DEPTH: usize = 10_000;
 
 pub(crate) struct State<'a> {
+    /// The name of the text being executed (the template's, or the file a definition of
+    /// the set came from), as errors print it: `template: NAME:LINE:COL`.
     pub name: &'a str,
+    /// That text, for an error's line and column.
     pub text: &'a str,
+    /// The template executing (`executing "NAME"`): the root's name, or a definition's.
+    pub exec_name: &'a str,
+    /// The template's own name and text, for its own definitions.
+    pub root_name: &'a str,
+    pub root_text: &'a str,
     pub tree: &'a Tree,
+    /// Definitions shared with other templates (Alertmanager's template files).
+    pub set: Option<&'a Set>,
+    /// html/template's escaping of every action's output (an email's HTML body).
+    pub html: bool,
     pub ctx: &'a Context<'a>,
     pub vars: Vec<(String, Value)>,
     pub out: String,
@@ -26,35 +38,45 @@ pub(crate) struct State<'a> {
 
 type R<T> = Result<T, String>;
 
-impl State<'_> {
+/// The line (from 1) and column (byte offset in the line, from 0) of byte `pos` of
+/// `text`, as Go's `ErrorContext` gives them.
+pub(crate) fn line_col(text: &str, pos: usize) -> (usize, usize) {
+    let mut pos = pos.min(text.len());
+    while !text.is_char_boundary(pos) {
+        pos -= 1;
+    }
+    let before = &text[..pos];
+    let line = 1 + before.matches('\n').count();
+    let col = match before.rfind('\n') {
+        Some(i) => pos - (i + 1),
+        None => pos,
+    };
+    (line, col)
+}
+
+impl<'a> State<'a> {
     /// `template: NAME:LINE:COL: executing "NAME" at <CTX>: msg`.
     fn error_at(&self, pos: usize, context: &str, msg: impl std::fmt::Display) -> String {
-        let pos = pos.min(self.text.len());
-        let before = &self.text[..pos];
-        let line = 1 + before.matches('\n').count();
-        let col = match before.rfind('\n') {
-            Some(i) => pos - (i + 1),
-            None => pos,
-        };
+        let (line, col) = line_col(self.text, pos);
         format!(
             "template: {}:{}:{}: executing {} at <{}>: {}",
             self.name,
             line,
             col,
-            crate::gofmt::quote(self.name),
+            crate::gofmt::quote(self.exec_name),
             context,
             msg
         )
     }
 
-    pub fn walk_list(&mut self, dot: &Value, list: &[Node]) -> R<()> {
+    pub fn walk_list(&mut self, dot: &Value, list: &'a [Node]) -> R<()> {
         for n in list {
             self.walk(dot, n)?;
         }
         Ok(())
     }
 
-    fn walk(&mut self, dot: &Value, node: &Node) -> R<()> {
+    fn walk(&mut self, dot: &Value, node: &'a Node) -> R<()> {
         match node {
             Node::Text(t) => {
                 self.out.push_str(t);
@@ -104,16 +126,18 @@ impl State<'_> {
                 // The declared variables are set per element, not to the whole value.
                 self.vars.truncate(mark);
                 let items: Vec<(Value, Value)> = match &v {
-                    Value::List(l) => l
-                        .iter()
+                    Value::List(_) | Value::Alerts(_) | Value::Pairs(_) => v
+                        .as_list()
+                        .unwrap_or_default()
+                        .into_iter()
                         .enumerate()
-                        .map(|(i, e)| (Value::Int(i as i64), e.clone()))
+                        .map(|(i, e)| (Value::Int(i as i64), e))
                         .collect(),
                     Value::Map(m) => m
                         .iter()
                         .map(|(k, e)| (Value::String(k.clone()), e.clone()))
                         .collect(),
-                    Value::StrMap(m) => m
+                    Value::StrMap(m) | Value::Kv(m) => m
                         .iter()
                         .map(|(k, e)| (Value::String(k.clone()), Value::String(e.clone())))
                         .collect(),
@@ -150,11 +174,22 @@ impl State<'_> {
                 Ok(())
             }
             Node::Template { pos, name, pipe } => {
-                let Some(body) = self.tree.defs.get(name) else {
+                let found = match self.tree.defs.get(name) {
+                    Some(body) => Some((self.root_name, self.root_text, body.as_slice())),
+                    None => self
+                        .set
+                        .and_then(|s| s.defs.get(name))
+                        .map(|d| (&*d.file, &*d.text, d.body.as_slice())),
+                };
+                let Some((file, text, body)) = found else {
+                    let node = match pipe {
+                        Some(p) => format!("{{{{template {} {p}}}}}", crate::gofmt::quote(name)),
+                        None => format!("{{{{template {}}}}}", crate::gofmt::quote(name)),
+                    };
                     return Err(self.error_at(
                         *pos,
-                        &format!("{{{{template {}}}}}", crate::gofmt::quote(name)),
-                        format_args!("no such template {}", crate::gofmt::quote(name)),
+                        &node,
+                        format_args!("template {} not defined", crate::gofmt::quote(name)),
                     ));
                 };
                 if self.depth >= MAX_DEPTH {
@@ -169,9 +204,12 @@ impl State<'_> {
                     None => Value::Nil,
                 };
                 let saved = std::mem::replace(&mut self.vars, vec![("$".to_string(), v.clone())]);
+                let outer = (self.name, self.text, self.exec_name);
+                (self.name, self.text, self.exec_name) = (file, text, name.as_str());
                 self.depth += 1;
                 let r = self.walk_list(&v, body);
                 self.depth -= 1;
+                (self.name, self.text, self.exec_name) = outer;
                 self.vars = saved;
                 r
             }
@@ -180,9 +218,14 @@ impl State<'_> {
 
     /// Go's `printValue`: an invalid (nil) value prints `<no value>`.
     fn print(&mut self, v: &Value) {
-        match v {
-            Value::Nil => self.out.push_str("<no value>"),
-            v => self.out.push_str(&v.go_string()),
+        let text = match v {
+            Value::Nil => "<no value>".to_string(),
+            v => v.go_string(),
+        };
+        if self.html && !matches!(v, Value::Html(_)) {
+            self.out.push_str(&funcs::html_template_escape(&text));
+        } else {
+            self.out.push_str(&text);
         }
     }
 
@@ -219,12 +262,18 @@ impl State<'_> {
     fn eval_command(&mut self, dot: &Value, cmd: &Command, final_: Option<Value>) -> R<Value> {
         let first = &cmd.args[0];
         match first {
-            Arg::Field { pos, idents } => {
-                self.field_chain(dot.clone(), *pos, &first.to_string(), idents, cmd, final_)
-            }
+            Arg::Field { pos, idents } => self.field_chain(
+                dot,
+                dot.clone(),
+                *pos,
+                &first.to_string(),
+                idents,
+                cmd,
+                final_,
+            ),
             Arg::Chain { pos, node, fields } => {
                 let recv = self.eval_arg(dot, node)?;
-                self.field_chain(recv, *pos, &first.to_string(), fields, cmd, final_)
+                self.field_chain(dot, recv, *pos, &first.to_string(), fields, cmd, final_)
             }
             Arg::Variable { pos, idents } => {
                 let v = self.var(&idents[0]);
@@ -232,7 +281,7 @@ impl State<'_> {
                     self.not_a_function(cmd, &final_)?;
                     return Ok(v);
                 }
-                self.field_chain(v, *pos, &first.to_string(), &idents[1..], cmd, final_)
+                self.field_chain(dot, v, *pos, &first.to_string(), &idents[1..], cmd, final_)
             }
             Arg::Ident { pos, name } => self.eval_function(dot, *pos, name, cmd, final_),
             Arg::Pipe { pipe, .. } => {
@@ -261,8 +310,10 @@ impl State<'_> {
 
     /// `recv.A.B.C`: every field but the last read plainly; the last one gets the
     /// command's arguments, which only a method could take.
+    #[allow(clippy::too_many_arguments)]
     fn field_chain(
         &mut self,
+        dot: &Value,
         mut recv: Value,
         pos: usize,
         context: &str,
@@ -273,6 +324,31 @@ impl State<'_> {
         let has_args = cmd.args.len() > 1 || final_.is_some();
         for (i, f) in idents.iter().enumerate() {
             let last = i + 1 == idents.len();
+            if last
+                && has_args
+                && let Some(want) = methods::arity(&recv, f)
+            {
+                let mut args = Vec::with_capacity(cmd.args.len());
+                for a in &cmd.args[1..] {
+                    args.push(self.eval_arg(dot, a)?);
+                }
+                if let Some(v) = final_ {
+                    args.push(v);
+                }
+                if args.len() != want {
+                    return Err(self.error_at(
+                        pos,
+                        context,
+                        format_args!(
+                            "wrong number of args for {f}: want {want} got {}",
+                            args.len()
+                        ),
+                    ));
+                }
+                return methods::call(&recv, f, &args).map_err(|e| {
+                    self.error_at(pos, context, format_args!("error calling {f}: {e}"))
+                });
+            }
             recv = self.field(recv, f, pos, context, last && has_args)?;
         }
         Ok(recv)
@@ -293,6 +369,18 @@ impl State<'_> {
                 format_args!("{name} is not a method but has arguments"),
             )
         };
+        if let Some(want) = methods::arity(&recv, name) {
+            if want > 0 {
+                return Err(self.error_at(
+                    pos,
+                    context,
+                    format_args!("wrong number of args for {name}: want {want} got 0"),
+                ));
+            }
+            return methods::call(&recv, name, &[]).map_err(|e| {
+                self.error_at(pos, context, format_args!("error calling {name}: {e}"))
+            });
+        }
         match recv {
             // Go: a field of a missing value is missing too (missingkey=zero).
             Value::Nil => Ok(Value::Nil),
@@ -311,7 +399,7 @@ impl State<'_> {
                 }
                 Ok(m.get(name).cloned().unwrap_or(Value::Nil))
             }
-            Value::StrMap(m) => {
+            Value::StrMap(m) | Value::Kv(m) => {
                 if has_args {
                     return Err(not_method());
                 }
@@ -476,7 +564,7 @@ impl State<'_> {
             }
             argv.push(f);
         }
-        funcs::call(name, argv, self.ctx).map_err(|e| {
+        funcs::call(name, argv, self.ctx, self.set.is_some()).map_err(|e| {
             self.error_at(
                 cmd.pos,
                 &cmd.to_string(),

@@ -71,9 +71,29 @@ const NAMES: &[&str] = &[
     "parseDuration",
 ];
 
-/// Whether `name` is a function templates may call.
+/// Go's built-in functions: the first names of [`NAMES`].
+const BUILTINS: usize = 16;
+
+/// Alertmanager 0.25's functions (`template.DefaultFuncs`), besides Go's built-ins.
+const ALERTMANAGER: &[&str] = &[
+    "toUpper",
+    "toLower",
+    "title",
+    "join",
+    "match",
+    "safeHtml",
+    "reReplaceAll",
+    "stringSlice",
+];
+
+/// Whether `name` is a function Prometheus's rule templates may call.
 pub(crate) fn exists(name: &str) -> bool {
     NAMES.contains(&name)
+}
+
+/// Whether `name` is a function Alertmanager's notification templates may call.
+pub(crate) fn exists_alertmanager(name: &str) -> bool {
+    NAMES[..BUILTINS].contains(&name) || ALERTMANAGER.contains(&name)
 }
 
 pub(crate) fn signature(name: &str) -> Signature {
@@ -87,6 +107,8 @@ pub(crate) fn signature(name: &str) -> Signature {
         | "stripPort" | "stripDomain" | "parseDuration" => (&[Str], None),
         "reReplaceAll" => (&[Str, Str, Str], None),
         "match" => (&[Str, Str], None),
+        "join" => (&[Str, Any], None),
+        "stringSlice" => (&[], Some(Str)),
         "label" | "sortByLabel" => (&[Str, Any], None),
         "pathPrefix" | "externalURL" => (&[], None),
         _ => (&[Any], None),
@@ -103,7 +125,14 @@ fn s(v: &Value) -> &str {
 
 /// Calls `name`; the error is the function's own message (the executor adds
 /// `error calling NAME: `).
-pub(crate) fn call(name: &str, a: Vec<Value>, ctx: &Context<'_>) -> Result<Value, String> {
+/// `alertmanager`: the template runs with Alertmanager's functions, whose `title` is
+/// `cases.Title` (the rest of each word lower-cased) where Prometheus's is `strings.Title`.
+pub(crate) fn call(
+    name: &str,
+    a: Vec<Value>,
+    ctx: &Context<'_>,
+    alertmanager: bool,
+) -> Result<Value, String> {
     let arg = |i: usize| a.get(i).cloned().unwrap_or(Value::Nil);
     Ok(match name {
         "not" => Value::Bool(!arg(0).truth()),
@@ -114,10 +143,11 @@ pub(crate) fn call(name: &str, a: Vec<Value>, ctx: &Context<'_>) -> Result<Value
         "gt" => Value::Bool(!(lt(&arg(0), &arg(1))? || eq(&a)?)),
         "ge" => Value::Bool(!lt(&arg(0), &arg(1))?),
         "len" => Value::Int(match &arg(0) {
-            Value::String(s) => s.len(),
-            Value::List(l) => l.len(),
+            Value::String(s) | Value::Html(s) => s.len(),
+            Value::List(l) | Value::Alerts(l) => l.len(),
+            Value::Pairs(p) => p.len(),
             Value::Map(m) => m.len(),
-            Value::StrMap(m) => m.len(),
+            Value::StrMap(m) | Value::Kv(m) => m.len(),
             other => return Err(format!("len of type {}", other.type_name())),
         } as i64),
         "index" => index(&a)?,
@@ -192,7 +222,32 @@ pub(crate) fn call(name: &str, a: Vec<Value>, ctx: &Context<'_>) -> Result<Value
                 regex::Regex::new(s(&arg(0))).map_err(|e| format!("error parsing regexp: {e}"))?;
             Value::Bool(re.is_match(s(&arg(1))))
         }
-        "safeHtml" => arg(0),
+        "safeHtml" => Value::Html(s(&arg(0)).to_string()),
+        "join" => match arg(1) {
+            Value::List(l) => {
+                let mut parts = Vec::with_capacity(l.len());
+                for v in l {
+                    match v {
+                        Value::String(v) => parts.push(v),
+                        other => {
+                            return Err(format!(
+                                "wrong type for value; expected string; got {}",
+                                other.type_name()
+                            ));
+                        }
+                    }
+                }
+                Value::String(parts.join(s(&arg(0))))
+            }
+            other => {
+                return Err(format!(
+                    "wrong type for value; expected []string; got {}",
+                    other.type_name()
+                ));
+            }
+        },
+        "stringSlice" => Value::List(a.clone()),
+        "title" if alertmanager => Value::String(cases_title(s(&arg(0)))),
         "title" => Value::String(title(s(&arg(0)))),
         "toUpper" => Value::String(map_chars(s(&arg(0)), true)),
         "toLower" => Value::String(map_chars(s(&arg(0)), false)),
@@ -271,7 +326,7 @@ fn kind(v: &Value) -> Option<Kind> {
         Value::Bool(_) => Some(Kind::Bool),
         Value::Int(_) => Some(Kind::Int),
         Value::Float(_) => Some(Kind::Float),
-        Value::String(_) => Some(Kind::Str),
+        Value::String(_) | Value::Html(_) => Some(Kind::Str),
         _ => None,
     }
 }
@@ -308,7 +363,7 @@ fn eq(a: &[Value]) -> Result<bool, String> {
             (Value::Bool(x), Value::Bool(y)) => x == y,
             (Value::Int(x), Value::Int(y)) => x == y,
             (Value::Float(x), Value::Float(y)) => x == y,
-            (Value::String(x), Value::String(y)) => x == y,
+            (Value::String(x) | Value::Html(x), Value::String(y) | Value::Html(y)) => x == y,
             _ => false,
         };
         if equal {
@@ -340,6 +395,9 @@ fn index(a: &[Value]) -> Result<Value, String> {
         return Err("index of untyped nil".into());
     }
     for ix in &a[1..] {
+        if let Some(l) = item.as_list().filter(|_| !matches!(item, Value::List(_))) {
+            item = Value::List(l);
+        }
         item = match (&item, ix) {
             (Value::List(l), Value::Int(i)) => {
                 match usize::try_from(*i).ok().and_then(|i| l.get(i)) {
@@ -354,7 +412,7 @@ fn index(a: &[Value]) -> Result<Value, String> {
                 }
             }
             (Value::Map(m), Value::String(k)) => m.get(k).cloned().unwrap_or(Value::Nil),
-            (Value::StrMap(m), Value::String(k)) => {
+            (Value::StrMap(m) | Value::Kv(m), Value::String(k)) => {
                 Value::String(m.get(k).cloned().unwrap_or_default())
             }
             (Value::List(_) | Value::String(_), other) => {
@@ -363,7 +421,7 @@ fn index(a: &[Value]) -> Result<Value, String> {
                     other.type_name()
                 ));
             }
-            (Value::Map(_) | Value::StrMap(_), other) => {
+            (Value::Map(_) | Value::StrMap(_) | Value::Kv(_), other) => {
                 return Err(format!(
                     "value has type {}; should be string",
                     other.type_name()
@@ -379,11 +437,30 @@ fn index(a: &[Value]) -> Result<Value, String> {
 fn sprint(a: &[Value]) -> String {
     let mut out = String::new();
     for (i, v) in a.iter().enumerate() {
-        let is_str = matches!(v, Value::String(_));
-        if i > 0 && !is_str && !matches!(a[i - 1], Value::String(_)) {
+        let is_str = matches!(v, Value::String(_) | Value::Html(_));
+        if i > 0 && !is_str && !matches!(a[i - 1], Value::String(_) | Value::Html(_)) {
             out.push(' ');
         }
         out.push_str(&v.go_string());
+    }
+    out
+}
+
+/// html/template's escaping of text in an HTML element (`htmlEscaper`): also `+`,
+/// which Go writes as `&#43;`.
+pub(crate) fn html_template_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("&#34;"),
+            '\'' => out.push_str("&#39;"),
+            '&' => out.push_str("&amp;"),
+            '+' => out.push_str("&#43;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\0' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
     }
     out
 }
@@ -736,6 +813,28 @@ fn humanize_timestamp(v: f64) -> Result<String, String> {
 
 /// Go's `strings.Title`: the first letter of every word in title case; words are
 /// separated by anything but letters, digits, `_` and non-space non-ASCII characters.
+/// golang.org/x/text's `cases.Title` (Alertmanager's `title`): each word's first letter
+/// upper-cased and the rest lower-cased; an apostrophe inside a word does not start
+/// another (`o'neil` → `O'neil`).
+fn cases_title(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut in_word = false;
+    for c in s.chars() {
+        if c.is_alphanumeric() || (in_word && c == '\'') {
+            if in_word {
+                out.extend(c.to_lowercase());
+            } else {
+                out.extend(c.to_uppercase());
+            }
+            in_word = true;
+        } else {
+            out.push(c);
+            in_word = false;
+        }
+    }
+    out
+}
+
 fn title(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut prev_sep = true;

@@ -3,11 +3,14 @@
 //! Go templates see typed Go values, and their output depends on the type: a missing key
 //! of a `map[string]string` prints as an empty string, of a `map[string]interface{}` as
 //! `<no value>`, and a missing struct field is an error. `gt $value 80` fails because a
-//! float64 is compared with an int. [`Value`] keeps exactly those distinctions, and no
-//! more.
+//! float64 is compared with an int. [`Value`] keeps exactly those distinctions, and the
+//! few named Go types of Alertmanager's template data whose **methods** templates call
+//! (`.CommonLabels.SortedPairs`, `.Alerts.Firing`, `.StartsAt.Format`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+use crate::time::GoTime;
 
 /// A value in a template's data or computed by it.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +31,20 @@ pub enum Value {
     StrMap(BTreeMap<String, String>),
     /// A Go struct: a missing field is an error naming `name`.
     Struct(Arc<Struct>),
+    /// Alertmanager's `template.KV` (labels, annotations): a `map[string]string` with the
+    /// methods `SortedPairs`, `Names`, `Values` and `Remove`.
+    Kv(BTreeMap<String, String>),
+    /// Alertmanager's `template.Pairs` (`KV.SortedPairs`): name and value pairs with the
+    /// methods `Names` and `Values`; each element is a `Pair` struct (`.Name`, `.Value`).
+    Pairs(Vec<(String, String)>),
+    /// Alertmanager's `template.Alerts`: a list of alerts with the methods `Firing` and
+    /// `Resolved`.
+    Alerts(Vec<Value>),
+    /// Go's `time.Time`, in UTC.
+    Time(GoTime),
+    /// `html/template.HTML` (what `safeHtml` returns): text an HTML template does not
+    /// escape.
+    Html(String),
 }
 
 /// A struct's type name (as Go error messages print it) and its fields in order.
@@ -91,6 +108,11 @@ impl Value {
             Value::Map(_) => "map[string]interface {}".into(),
             Value::StrMap(_) => "map[string]string".into(),
             Value::Struct(s) => s.name.clone(),
+            Value::Kv(_) => "template.KV".into(),
+            Value::Pairs(_) => "template.Pairs".into(),
+            Value::Alerts(_) => "template.Alerts".into(),
+            Value::Time(_) => "time.Time".into(),
+            Value::Html(_) => "template.HTML".into(),
         }
     }
 
@@ -105,8 +127,11 @@ impl Value {
             Value::String(s) => !s.is_empty(),
             Value::List(l) => !l.is_empty(),
             Value::Map(m) => !m.is_empty(),
-            Value::StrMap(m) => !m.is_empty(),
-            Value::Struct(_) => true,
+            Value::StrMap(m) | Value::Kv(m) => !m.is_empty(),
+            Value::Struct(_) | Value::Time(_) => true,
+            Value::Pairs(p) => !p.is_empty(),
+            Value::Alerts(l) => !l.is_empty(),
+            Value::Html(s) => !s.is_empty(),
         }
     }
 
@@ -146,7 +171,7 @@ impl Value {
                 }
                 out.push(']');
             }
-            Value::StrMap(m) => {
+            Value::StrMap(m) | Value::Kv(m) => {
                 out.push_str("map[");
                 for (i, (k, v)) in m.iter().enumerate() {
                     if i > 0 {
@@ -168,6 +193,43 @@ impl Value {
                 }
                 out.push('}');
             }
+            Value::Alerts(l) => Value::List(l.clone()).write_go(out),
+            Value::Pairs(p) => {
+                out.push('[');
+                for (i, (k, v)) in p.iter().enumerate() {
+                    if i > 0 {
+                        out.push(' ');
+                    }
+                    out.push('{');
+                    out.push_str(k);
+                    out.push(' ');
+                    out.push_str(v);
+                    out.push('}');
+                }
+                out.push(']');
+            }
+            Value::Time(t) => out.push_str(&t.string()),
+            Value::Html(s) => out.push_str(s),
+        }
+    }
+}
+
+/// A `Pair` of `template.Pairs`, as `range` and `index` give it.
+pub(crate) fn pair(name: &str, value: &str) -> Value {
+    Value::structure(
+        "template.Pair",
+        vec![("Name", name.into()), ("Value", value.into())],
+    )
+}
+
+impl Value {
+    /// The elements a `range`, `index` or `len` sees in a list-like value: a list, the
+    /// alerts of `template.Alerts`, the `Pair`s of `template.Pairs`.
+    pub(crate) fn as_list(&self) -> Option<Vec<Value>> {
+        match self {
+            Value::List(l) | Value::Alerts(l) => Some(l.clone()),
+            Value::Pairs(p) => Some(p.iter().map(|(k, v)| pair(k, v)).collect()),
+            _ => None,
         }
     }
 }

@@ -316,6 +316,11 @@ impl Parser<'_> {
             _ => return Err(self.unexpected(&it, context)),
         };
         self.expect(Kind::RightDelim, context)?;
+        self.define(name, context)
+    }
+
+    /// The body of a `define` or `block` up to its `{{end}}`, kept as the template `name`.
+    fn define(&mut self, name: String, context: &str) -> PResult<()> {
         let saved = std::mem::replace(&mut self.vars, vec!["$".to_string()]);
         let (list, end) = self.item_list()?;
         self.vars = saved;
@@ -418,7 +423,25 @@ impl Parser<'_> {
                     pipe,
                 }));
             }
-            Kind::Block | Kind::Define => {
+            Kind::Block => {
+                // `{{block "name" pipeline}}…{{end}}`: a definition, executed in place.
+                let context = "block clause";
+                let tok = self.next_non_space();
+                let name = match tok.kind {
+                    Kind::String | Kind::RawString => {
+                        unquote(&tok.val).ok_or_else(|| self.errorf("invalid syntax"))?
+                    }
+                    _ => return Err(self.unexpected(&tok, context)),
+                };
+                let pipe = self.pipeline(context)?;
+                self.define(name.clone(), context)?;
+                return Ok(Ok(Node::Template {
+                    pos: tok.pos,
+                    name,
+                    pipe: Some(pipe),
+                }));
+            }
+            Kind::Define => {
                 return Err(self.errorf(format_args!("unexpected {it} in command")));
             }
             _ => {}
@@ -591,16 +614,18 @@ impl Parser<'_> {
         if self.peek().kind != Kind::Field {
             return Ok(Some(term));
         }
+        // Go places a chain (`.A.B`, `$x.B`, `(p).B`) at its first chained field.
+        let pos = self.peek().pos;
         let mut fields = Vec::new();
         while self.peek().kind == Kind::Field {
             fields.push(self.next().val[1..].to_string());
         }
         Ok(Some(match term {
-            Arg::Field { pos, mut idents } => {
+            Arg::Field { mut idents, .. } => {
                 idents.extend(fields);
                 Arg::Field { pos, idents }
             }
-            Arg::Variable { pos, mut idents } => {
+            Arg::Variable { mut idents, .. } => {
                 idents.extend(fields);
                 Arg::Variable { pos, idents }
             }
@@ -615,7 +640,7 @@ impl Parser<'_> {
                 )));
             }
             other => Arg::Chain {
-                pos: other.pos(),
+                pos,
                 node: Box::new(other),
                 fields,
             },
@@ -690,7 +715,31 @@ impl Parser<'_> {
     }
 }
 
-fn is_blank(n: &Node) -> bool {
+/// Every `{{template "name"}}` in `nodes`, nested ones included: its position and name.
+pub(crate) fn template_calls<'a>(nodes: &'a [Node], out: &mut Vec<(usize, &'a str)>) {
+    for n in nodes {
+        match n {
+            Node::Text(_) | Node::Action { .. } => {}
+            Node::Template { pos, name, .. } => out.push((*pos, name)),
+            Node::If {
+                list, else_list, ..
+            }
+            | Node::Range {
+                list, else_list, ..
+            }
+            | Node::With {
+                list, else_list, ..
+            } => {
+                template_calls(list, out);
+                if let Some(e) = else_list {
+                    template_calls(e, out);
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn is_blank(n: &Node) -> bool {
     matches!(n, Node::Text(t) if t.trim().is_empty())
 }
 
