@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::receivers::Secret;
+use super::secret::Secret;
 use crate::scalar;
 
 fn yes() -> bool {

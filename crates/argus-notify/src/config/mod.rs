@@ -10,6 +10,7 @@
 pub mod http;
 mod locate;
 pub mod receivers;
+mod secret;
 
 use std::{
     collections::{BTreeMap, BTreeSet},

@@ -218,22 +218,6 @@ impl RuleInput {
         }
     }
 
-    /// Checks the rule as it will run: an event rule compiled, any other as its group.
-    pub fn check(&self, id: &str) -> Result<(), RuleInputError> {
-        match &self.event {
-            Some(m) => {
-                if self.kind == Kind::Record {
-                    return Err(bad(
-                        "kind",
-                        "an event rule raises alerts; it records nothing",
-                    ));
-                }
-                super::event_rules::EventRule::compile(id, self, m).map(|_| ())
-            }
-            None => self.compile(id).map(|_| ()),
-        }
-    }
-
     /// The rule as a one-group rule file, checked by the rule file reader.
     pub fn compile(&self, id: &str) -> Result<GroupSpec, RuleInputError> {
         if self.name.is_empty() {

@@ -8,7 +8,7 @@
 //! PagerDuty, or a CA file that cannot be read) is logged when the sender is built; its
 //! deliveries then fail with the reason, and the receiver's other integrations work.
 
-use super::notifier::Sender;
+use super::sender::Sender;
 use argus_channels::Channel;
 use argus_notify::Delivery;
 use std::collections::HashMap;

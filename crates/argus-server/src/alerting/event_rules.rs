@@ -269,6 +269,23 @@ impl EventRule {
     }
 }
 
+/// Checks an API rule as it will run: an event rule compiled here, any other as the
+/// group it becomes.
+pub fn check(id: &str, input: &RuleInput) -> Result<(), RuleInputError> {
+    match &input.event {
+        Some(m) => {
+            if input.kind == super::api_rules::Kind::Record {
+                return Err(bad(
+                    "kind",
+                    "an event rule raises alerts; it records nothing",
+                ));
+            }
+            EventRule::compile(id, input, m).map(|_| ())
+        }
+        None => input.compile(id).map(|_| ()),
+    }
+}
+
 /// The event rules in force, shared by the alerting layer (which reloads them) and the
 /// consumers (which match events against them).
 #[derive(Default)]

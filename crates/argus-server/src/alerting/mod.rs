@@ -15,6 +15,7 @@ pub mod api_rules;
 pub mod channels;
 pub mod event_rules;
 pub mod notifier;
+pub mod sender;
 
 use crate::config::AlertingConfig;
 use crate::store::alert_history::{AlertHistory, Transition};

@@ -6,6 +6,7 @@
 //! Sending is a [`Sender`]'s job (the channels); the loop here only asks the engine what
 //! is due, hands each delivery to the sender, and tells the engine how it went.
 
+pub use super::sender::Sender;
 use crate::store::kv::Kv;
 use argus_notify::nflog::Snapshot;
 use argus_notify::silence::{PostableSilence, SilenceError, SilenceRecord};
@@ -15,29 +16,8 @@ use argus_notify::{
 use jiff::Timestamp;
 use serde::Serialize;
 use std::collections::VecDeque;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// Where each delivery goes: the channels.
-pub trait Sender: Send + Sync + 'static {
-    /// Sends `delivery` through its integration; `Err` with why when it failed.
-    fn send<'a>(
-        &'a self,
-        delivery: &'a Delivery,
-    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
-
-    /// Sends a test notification through every channel of `receiver`: each channel's
-    /// outcome, or `None` when there is no such receiver.
-    fn test<'a>(
-        &'a self,
-        receiver: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Option<Vec<serde_json::Value>>> + Send + 'a>>;
-
-    /// The receivers and the kinds of their channels.
-    fn receivers(&self) -> Vec<(String, Vec<String>)>;
-}
 
 /// The configuration used without `[alerting] notifier_file`: every alert is grouped
 /// and kept, and nothing is sent.

@@ -72,7 +72,7 @@ async fn store_rule(
     id: &str,
     input: RuleInput,
 ) -> Result<Value, ApiError> {
-    input.check(id).map_err(invalid)?;
+    crate::alerting::event_rules::check(id, &input).map_err(invalid)?;
     let spec = serde_json::to_value(&input).unwrap_or_default();
     let stored = state
         .alerting
