@@ -209,9 +209,17 @@ pub fn status_router(state: AppState) -> Router {
         .route("/api/argus/events", get(events::get))
         .route("/api/argus/hosts", get(hosts::list))
         .route("/api/argus/hosts/{id}", get(hosts::get))
+        // The alerting state this process holds when it holds the alerting lease: the
+        // rules', the notifier's, the deliveries.
+        .route("/api/v1/rules", get(metadata::rules))
+        .route("/api/v1/alerts", get(metadata::alerts))
+        .route("/api/v2/alerts", get(alerting::get_alerts))
+        .route("/api/v2/status", get(alerting::status))
+        .route("/api/argus/alerts", get(alerting::active))
+        .route("/api/argus/notifications", get(alerting::notifications))
         .fallback(|req: Request| async move {
             ApiError::NotFound(format!(
-                "{} (a --role handlers process answers /health, /metrics, GET /api/argus/events and /api/argus/hosts only)",
+                "{} (a --role handlers process answers /health, /metrics, and GET of /api/argus/events, /api/argus/hosts, /api/v1/rules, /api/v1/alerts, /api/v2/alerts, /api/v2/status, /api/argus/alerts and /api/argus/notifications only)",
                 req.uri().path()
             ))
         })

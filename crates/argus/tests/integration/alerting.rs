@@ -718,9 +718,15 @@ fn in_scale_out_what_an_ingest_server_takes_reaches_the_sender() {
         "{:?}",
         hook.bodies()
     );
-    // The ingest server evaluates nothing: the webhook's alert came from the handlers.
+    // The ingest server evaluates nothing: the handlers process, holding the lease, does
+    // and shows it.
     let (_, r) = ingest.get("/api/v1/rules");
     assert_eq!(r["data"]["groups"].as_array().map(Vec::len), Some(0), "{r}");
+    let (s, r) = handlers.get("/api/v1/rules");
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["data"]["groups"].as_array().map(Vec::len), Some(1), "{r}");
+    let (_, held) = handlers.get("/api/v2/alerts?filter=alertname%3D%22Quiet%22");
+    assert_eq!(held[0]["status"]["state"], "suppressed", "{held}");
 }
 
 /// An event rule made through the API: a matching agent alarm raises an alert that the
