@@ -67,7 +67,10 @@ pub fn content_type(path: &str) -> Option<&'static str> {
 }
 
 fn serve(path: &str, headers: &HeaderMap) -> Response {
-    let (Some(file), Some(ctype)) = (Assets::get(path), content_type(path)) else {
+    // Release builds hold only the embedded files, but a debug build reads the source
+    // tree: never let a path climb out of ui/.
+    let climbs = path.starts_with('/') || path.split(['/', '\\']).any(|p| p == "..");
+    let (false, Some(file), Some(ctype)) = (climbs, Assets::get(path), content_type(path)) else {
         return ApiError::NotFound(format!("/ui/{path}")).into_response();
     };
     let etag = format!("\"{}\"", hex(&file.metadata.sha256_hash()[..16]));
@@ -232,6 +235,36 @@ mod tests {
             }
         }
         assert!(used > 50, "only {used} uses of t() found");
+    }
+
+    #[test]
+    fn an_unchanged_asset_is_not_sent_again() {
+        let first = serve("js/main.js", &HeaderMap::new());
+        assert_eq!(first.status(), StatusCode::OK);
+        assert_eq!(first.headers()[CACHE_CONTROL], "no-cache");
+        let etag = first.headers()[ETAG].clone();
+        let mut h = HeaderMap::new();
+        h.insert(IF_NONE_MATCH, etag.clone());
+        let again = serve("js/main.js", &h);
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(again.headers()[ETAG], etag);
+        let other = serve("app.css", &HeaderMap::new());
+        assert_ne!(other.headers()[ETAG], etag);
+        assert_eq!(other.headers()[CONTENT_TYPE], "text/css; charset=utf-8");
+    }
+
+    #[test]
+    fn a_path_out_of_the_assets_is_not_found() {
+        let h = HeaderMap::new();
+        assert_eq!(serve("index.html", &h).status(), StatusCode::OK);
+        for p in [
+            "../ui/index.html",
+            "js/../../ui/index.html",
+            "/index.html",
+            "nope.js",
+        ] {
+            assert_eq!(serve(p, &h).status(), StatusCode::NOT_FOUND, "{p}");
+        }
     }
 
     #[test]

@@ -11,6 +11,10 @@ import { cssVar } from './theme.js';
 const PALETTE = ['#3b82f6', '#e8590c', '#2f9e44', '#d6336c', '#7950f2', '#0c8599', '#c2255c', '#f08c00', '#5c940d', '#1864ab',
   '#ae3ec9', '#e67700', '#087f5b', '#a61e4d', '#4263eb'];
 
+// Axis steps for sizes: 1, 2, 5, 10, 20, 50, 100, 200, 500 of each binary unit, so the
+// ticks read 512 MiB, 1 GiB, 2 GiB rather than 9.31 GiB.
+const BYTE_INCRS = [0, 1, 2, 3, 4, 5].flatMap((k) => [1, 2, 5, 10, 20, 50, 100, 200, 500].map((m) => m * 1024 ** k));
+
 /** A series' name as PromQL writes it: `name{k="v", …}`. */
 export function fullName(m) {
   const inner = Object.keys(m).filter((k) => k !== '__name__').sort().map((k) => `${k}="${m[k]}"`).join(', ');
@@ -29,9 +33,14 @@ export function seriesNames(metrics) {
   });
 }
 
-/** uPlot's aligned data from Prometheus matrix series: [xs, ys…], nulls where a series has no point. */
-export function align(result) {
+/**
+ * uPlot's aligned data from Prometheus matrix series: [xs, ys…], nulls where a series has
+ * no point. `start` and `end` (seconds) become the first and last x, so the chart spans
+ * the range asked for even when the data covers part of it.
+ */
+export function align(result, start, end) {
   const set = new Set();
+  if (result.length && start != null) { set.add(start); set.add(end); }
   for (const s of result) for (const [ts] of s.values) set.add(ts);
   const xs = Float64Array.from(set).sort();
   const index = new Map();
@@ -85,7 +94,7 @@ export function drawChart(el, { data, names, unit = 'short', height = 220, onZoo
     scales: { x: { time: true }, y: unit === 'percent' && !stacked ? { range: (u, min, max) => [0, Math.max(100, max)] } : {} },
     axes: [
       { ...axis, values: xValues, space: 70 },
-      { ...axis, size: 70, values: (u, splits) => splits.map((v) => fmtUnit(unit, v)) },
+      { ...axis, size: 70, values: (u, splits) => splits.map((v) => fmtUnit(unit, v)), incrs: unit.startsWith('bytes') ? BYTE_INCRS : undefined },
     ],
     series: [
       { label: t('chart.time'), value: (u, ts) => (ts == null ? '—' : fmt.dateTime(ts * 1000)) },

@@ -109,6 +109,20 @@ window.addEventListener('hashchange', () => {
   render().then(() => { if (document.activeElement === document.body) main.focus({ preventScroll: true }); });
 });
 
+// Tabs (Explore's views, Alerts' and Settings' sections): arrows, Home and End move
+// between them, as the ARIA tabs pattern has it.
+document.addEventListener('keydown', (e) => {
+  const tab = e.target.closest && e.target.closest('[role=tab]');
+  if (!tab || !['ArrowLeft', 'ArrowRight', 'Home', 'End'].includes(e.key)) return;
+  const tabs = [...tab.parentElement.querySelectorAll('[role=tab]')];
+  const i = tabs.indexOf(tab);
+  const j = e.key === 'Home' ? 0 : e.key === 'End' ? tabs.length - 1
+    : (i + (e.key === 'ArrowRight' ? 1 : -1) + tabs.length) % tabs.length;
+  e.preventDefault();
+  tabs[j].focus();
+  tabs[j].click();
+});
+
 applyTheme();
 document.documentElement.lang = getLang();
 loadMe().then(render, (e) => mount(main, h('p', { class: 'error', role: 'alert' }, String(e.message || e))));

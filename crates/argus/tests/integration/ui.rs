@@ -305,11 +305,30 @@ fn the_web_ui_in_a_real_browser() {
     let host_id = wait_for_host(&argus, &host);
 
     // The page and its assets need no credential; the APIs still do.
-    let page = crate::common::client()
-        .get(format!("{}/", argus.url))
-        .send()
-        .unwrap_or_else(|e| panic!("GET /: {e}"));
+    let raw = reqwest::blocking::Client::builder()
+        .no_gzip()
+        .build()
+        .unwrap_or_else(|e| panic!("client: {e}"));
+    let get = |path: &str| {
+        raw.get(format!("{}{path}", argus.url))
+            .header("Accept-Encoding", "gzip")
+            .send()
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    };
+    let page = get("/");
     assert_eq!(page.status().as_u16(), 200);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap_or("");
+    assert!(csp.contains("default-src 'self'"), "{csp}");
+    let script = get("/ui/js/main.js");
+    assert_eq!(script.status().as_u16(), 200);
+    assert_eq!(script.headers()["content-encoding"], "gzip");
+    assert_eq!(
+        script.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    assert_eq!(get("/ui/no-such.js").status().as_u16(), 404);
     let (s, _) = call(&argus, Method::GET, "/api/argus/hosts", None, None);
     assert_eq!(s, 401);
 

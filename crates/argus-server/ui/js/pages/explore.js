@@ -208,7 +208,7 @@ export async function render(main, params) {
         const names = seriesNames(res.map((s) => s.metric));
         mount(out, h('div', { class: 'chart', id: 'explore-chart' }));
         plot = drawChart(out.firstChild, {
-          data: align(res), names, height: 340,
+          data: align(res, start, end), names, height: 340,
           onZoom: (a, b) => { state.range = { from: a, to: b }; drawRange(); go(); },
         });
         status.textContent = t('explore.result_series', { n: res.length, ms: Math.round(performance.now() - t0) });

@@ -66,6 +66,8 @@ export async function render(main, params, id) {
 
   mount(main,
     h('h1', null, name, ' ', h('span', { class: 'badge status-' + host.status, id: 'host-status' }, t('status.' + host.status))),
+    rangeBox,
+    chartGrid,
     h('div', { class: 'grid' },
       card(t('host.facts'), facts([
         [t('host.id'), h('code', null, host.id)],
@@ -93,8 +95,6 @@ export async function render(main, params, id) {
         ? table([t('host.plugin'), t('host.plugin_state'), t('host.plugin_error')], plugins.map((p) => h('tr', null,
           h('td', null, p.name), h('td', { class: p.last_error ? 'status-down' : '' }, p.state), h('td', { class: 'error' }, p.last_error || ''))), { id: 'host-plugins' })
         : h('p', { class: 'muted' }, t('host.no_plugins')))),
-    rangeBox,
-    chartGrid,
     h('div', { class: 'grid' },
       card(t('host.alerts'), alerts),
       card(t('host.alert_history'), history)),
@@ -138,7 +138,7 @@ export async function render(main, params, id) {
         res.forEach((s, k) => { series.push(s); names.push(label(s.metric) || fallback[k]); });
       });
       const u = drawChart(boxes.get(c.id), {
-        data: align(series), names, unit: c.unit,
+        data: align(series, start, end), names, unit: c.unit,
         onZoom: (a, b) => setRange({ from: a, to: b }),
       });
       if (u) plots.push(u);
