@@ -299,4 +299,11 @@ export default {
   'settings.config_text': "TOML",
   'settings.config_updated': "Changed {time} by {by} (ETag {etag})",
   'settings.no_configs': "No layer is stored: agents run their own configuration files.",
+  'settings.tab_account': "My account",
+  'settings.account_of': "{name} ({role})",
+  'settings.email': "Email",
+  'settings.new_password': "New password",
+  'settings.password_keep': "at least 8 characters; empty: keep the current one",
+  'settings.repeat_password': "New password again",
+  'settings.passwords_differ': "The two passwords differ.",
 };

@@ -298,4 +298,11 @@ export default {
   'settings.config_text': "TOML",
   'settings.config_updated': "{time} 由 {by} 修改（ETag {etag}）",
   'settings.no_configs': "没有保存配置层：代理使用各自的配置文件。",
+  'settings.tab_account': "我的账户",
+  'settings.account_of': "{name}（{role}）",
+  'settings.email': "电子邮件",
+  'settings.new_password': "新密码",
+  'settings.password_keep': "至少 8 个字符；留空则保持不变",
+  'settings.repeat_password': "再次输入新密码",
+  'settings.passwords_differ': "两次输入的密码不一致。",
 };

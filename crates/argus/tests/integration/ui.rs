@@ -9,6 +9,7 @@
 //! series of 2 000 points (< 200 ms), and saves a screenshot of every page into
 //! `<target>/tmp/ui-screenshots/` (printed; not part of the repository).
 
+use crate::alerting::Recorder;
 use crate::common::{Argus, call, start, wait_for};
 use crate::external::{Proc, free_port, spawn, wait_healthy};
 use reqwest::Method;
@@ -303,6 +304,19 @@ fn the_web_ui_in_a_real_browser() {
     assert_eq!(s, 201, "{body}");
     let host = this_host();
     let host_id = wait_for_host(&argus, &host);
+    // A receiver for "send test": a webhook that records what it gets.
+    let hook = Recorder::start();
+    let notifier = format!(
+        "route:\n  receiver: ops\nreceivers:\n  - name: ops\n    webhook_configs:\n      - url: {}\n",
+        hook.url
+    );
+    let put = crate::common::client()
+        .put(format!("{}/api/argus/notifier/config", argus.url))
+        .bearer_auth(&argus.token)
+        .body(notifier)
+        .send()
+        .unwrap_or_else(|e| panic!("PUT notifier config: {e}"));
+    assert_eq!(put.status().as_u16(), 200);
 
     // The page and its assets need no credential; the APIs still do.
     let raw = reqwest::blocking::Client::builder()
@@ -543,6 +557,19 @@ fn the_web_ui_in_a_real_browser() {
     b.route("#/settings?tab=configs");
     b.el("#config-new");
     b.screenshot("10-settings");
+    b.route("#/settings?tab=receivers");
+    b.click("#receivers-table tr[data-receiver='ops'] button.send-test");
+    b.wait_text("#receiver-result", "the test notification delivered", |t| {
+        t.contains("delivered")
+    });
+    assert!(
+        hook.bodies()
+            .iter()
+            .any(|b| b["alerts"][0]["labels"]["alertname"] == "ArgusTestNotification"),
+        "{:?}",
+        hook.bodies()
+    );
+    b.screenshot("10-settings-receivers");
 
     // Chinese: the navigation and the page's labels are translated, and stay so.
     b.route("#/hosts");
@@ -605,6 +632,7 @@ fn the_web_ui_in_a_real_browser() {
         "#config-new",
         "button.silence",
         "button.danger",
+        "button.send-test",
     ];
     let check_no_edit = |page: &str| {
         for css in edits {
@@ -619,9 +647,12 @@ fn the_web_ui_in_a_real_browser() {
         b.el("#alerts-panel > *");
         check_no_edit(&format!("alerts {tab}"));
     }
-    b.route("#/settings?tab=configs");
-    b.el("#tab-configs[aria-selected='true']");
-    check_no_edit("settings");
+    for tab in ["receivers", "configs"] {
+        b.route(&format!("#/settings?tab={tab}"));
+        b.el(&format!("#tab-{tab}[aria-selected='true']"));
+        b.el("[role=tabpanel] > *");
+        check_no_edit(&format!("settings {tab}"));
+    }
     assert!(!b.exists("#tab-users"), "a viewer sees the users tab");
     let refused = b.js_async(&format!(
         "const done = arguments[arguments.length - 1];
@@ -631,6 +662,20 @@ fn the_web_ui_in_a_real_browser() {
     ));
     assert_eq!(refused, json!(403));
     b.screenshot("13-viewer-settings");
+    // Their own account is theirs to change.
+    b.click("#tab-account");
+    b.fill("#account-display", "Vera V.");
+    b.click("#account-save");
+    wait_for("the display name saved", WAIT, || {
+        let (s, u) = call(
+            &argus,
+            Method::GET,
+            "/api/argus/users/vera",
+            Some(&argus.token),
+            None,
+        );
+        (s == 200 && u["data"]["display_name"] == "Vera V.").then_some(())
+    });
     assert_eq!(b.js("return window.argusCspViolations;"), json!(0));
     let started = Instant::now();
     drop(b);

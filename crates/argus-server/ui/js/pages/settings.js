@@ -7,11 +7,12 @@ import { t, fmt } from '../i18n.js';
 import { api, canEdit, isAdmin, me } from '../api.js';
 import { replaceParams, route } from '../router.js';
 
-const TABS = [['receivers', 'settings.tab_receivers'], ['users', 'settings.tab_users'], ['tokens', 'settings.tab_tokens'], ['configs', 'settings.tab_configs']];
+const TABS = [['receivers', 'settings.tab_receivers'], ['users', 'settings.tab_users'], ['tokens', 'settings.tab_tokens'],
+  ['configs', 'settings.tab_configs'], ['account', 'settings.tab_account']];
 const ROLES = ['viewer', 'editor', 'admin'];
 
 export async function render(main, params) {
-  const tabs = TABS.filter(([k]) => k !== 'users' || isAdmin());
+  const tabs = TABS.filter(([k]) => (k !== 'users' || isAdmin()) && (k !== 'account' || (me.user && me.session)));
   let tab = tabs.some(([k]) => k === params.get('tab')) ? params.get('tab') : 'receivers';
   const panel = h('div', { role: 'tabpanel' });
   const buttons = tabs.map(([k, key]) => h('button', { type: 'button', role: 'tab', id: 'tab-' + k, onclick: () => show(k) }, t(key)));
@@ -23,7 +24,7 @@ export async function render(main, params) {
     const p = route().params;
     p.set('tab', k);
     replaceParams(p);
-    await ({ receivers, users, tokens, configs }[k])(panel);
+    await ({ receivers, users, tokens, configs, account }[k])(panel);
   }
   await show(tab);
 }
@@ -32,9 +33,9 @@ async function receivers(el) {
   const list = (await api('/api/argus/receivers')).data || [];
   const out = h('div', { 'aria-live': 'polite', id: 'receiver-result' });
   mount(el, list.length ? table([t('common.name'), t('settings.channels'), canEdit() ? h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, t('common.actions'))) : null],
-    list.map((r) => h('tr', null, h('td', null, r.name),
-      h('td', null, (r.integrations || r.channels || r.kinds || []).map((c) => (typeof c === 'string' ? c : c.kind || c.name)).join(', ')),
-      canEdit() ? h('td', null, h('button', { type: 'button', class: 'ghost small', onclick: async (e) => {
+    list.map((r) => h('tr', { dataset: { receiver: r.name } }, h('td', null, r.name),
+      h('td', null, (r.channels || []).join(', ')),
+      canEdit() ? h('td', null, h('button', { type: 'button', class: 'ghost small send-test', onclick: async (e) => {
         e.target.disabled = true;
         mount(out, h('p', { class: 'muted' }, t('settings.sending')));
         try {
@@ -155,4 +156,32 @@ async function configs(el) {
           configs(el);
         } }, t('common.delete'))) : null))
       : h('p', { class: 'muted' }, t('settings.no_configs')));
+}
+
+/** One's own display name, email and password (in a session: an API token may not). */
+async function account(el) {
+  const u = me.user;
+  const display = h('input', { id: 'account-display', value: u.display_name || '' });
+  const email = h('input', { id: 'account-email', type: 'email', value: u.email || '' });
+  const pw = h('input', { id: 'account-password', type: 'password', minlength: 8, autocomplete: 'new-password' });
+  const pw2 = h('input', { id: 'account-password2', type: 'password', minlength: 8, autocomplete: 'new-password' });
+  const msg = h('p', { role: 'alert' });
+  mount(el, h('form', { class: 'card', onsubmit: async (e) => {
+    e.preventDefault();
+    msg.className = 'error';
+    if (pw.value !== pw2.value) { msg.textContent = t('settings.passwords_differ'); return; }
+    const body = { display_name: display.value, email: email.value.trim() };
+    if (pw.value) body.password = pw.value;
+    try {
+      const r = await api('/api/argus/users/' + encodeURIComponent(u.name), { method: 'PATCH', body });
+      Object.assign(u, r.data);
+      pw.value = ''; pw2.value = '';
+      msg.className = 'ok';
+      msg.textContent = t('common.saved');
+    } catch (err) { msg.textContent = err.message; }
+  } },
+  h('h2', null, t('settings.account_of', { name: u.name, role: t('role.' + u.role) })),
+  field(t('settings.display_name'), display), field(t('settings.email'), email),
+  field(t('settings.new_password'), pw, t('settings.password_keep')), field(t('settings.repeat_password'), pw2),
+  msg, h('button', { type: 'submit', id: 'account-save' }, t('common.save'))));
 }
