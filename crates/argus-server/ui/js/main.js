@@ -79,7 +79,8 @@ export async function render() {
   }
   const [re, load, active] = found || [null, null, null];
   renderHeader(active);
-  document.title = 'Argus';
+  const nav = NAV.find(([id]) => id === active);
+  document.title = nav ? `${t(nav[2])} · Argus` : 'Argus';
   if (!found) {
     mount(main, h('h1', null, t('page.not_found')), h('p', null, h('a', { href: '#/' }, t('nav.overview'))));
     return;

@@ -469,6 +469,51 @@ fn the_web_ui_in_a_real_browser() {
     b.el("#explore-chart canvas");
     b.screenshot("05-explore-chart");
 
+    // A chart answers the mouse: hovering shows the values in the legend, dragging zooms
+    // into a range, which becomes the view's custom range (in the URL).
+    b.fill("#explore-expr", "vector(42)");
+    b.click("#explore-run");
+    b.wait_text("#explore-status", "the chart of vector(42)", |t| {
+        t.starts_with('1')
+    });
+    let over = b.el("#explore-chart .u-over");
+    let width = b
+        .js("return document.querySelector('#explore-chart .u-over').clientWidth;")
+        .as_i64()
+        .unwrap_or(0);
+    assert!(width > 100, "plot width {width}");
+    b.rt.block_on(
+        b.d()
+            .action_chain()
+            .move_to_element_with_offset(&over, -width / 4, 0)
+            .perform(),
+    )
+    .unwrap_or_else(|e| panic!("hover: {e}"));
+    b.wait_text(
+        "#explore-chart .u-legend tr.u-series:nth-child(2) .u-value",
+        "the hovered value in the legend",
+        |t| t == "42",
+    );
+    b.rt.block_on(
+        b.d()
+            .action_chain()
+            .click_and_hold()
+            .move_by_offset(width / 4, 0)
+            .release()
+            .perform(),
+    )
+    .unwrap_or_else(|e| panic!("drag: {e}"));
+    wait_for("the zoomed range in the URL", WAIT, || {
+        b.js("return location.hash;")
+            .as_str()
+            .is_some_and(|h| h.contains("from=") && h.contains("to=") && !h.contains("range="))
+            .then_some(())
+    });
+    assert_eq!(
+        b.js("return document.querySelector('#range-preset').value;"),
+        json!("custom")
+    );
+
     // Hosts: edit this host's location in place.
     b.route("#/hosts");
     let row = format!("#hosts-table tr[data-id='{host_id}']");

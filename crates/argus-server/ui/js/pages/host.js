@@ -109,8 +109,11 @@ export async function render(main, params, id) {
     replaceParams(p);
     drawCharts();
   }
-  mount(rangeBox, h('div', { class: 'toolbar' }, picker(range, setRange),
-    h('button', { type: 'button', class: 'ghost', id: 'host-refresh', onclick: () => drawCharts() }, t('common.refresh'))));
+  function drawPicker() {
+    mount(rangeBox, h('div', { class: 'toolbar' }, picker(range, setRange),
+      h('button', { type: 'button', class: 'ghost', id: 'host-refresh', onclick: () => drawCharts() }, t('common.refresh'))));
+  }
+  drawPicker();
 
   const boxes = new Map();
   async function drawCharts() {
@@ -139,7 +142,7 @@ export async function render(main, params, id) {
       });
       const u = drawChart(boxes.get(c.id), {
         data: align(series, start, end), names, unit: c.unit,
-        onZoom: (a, b) => setRange({ from: a, to: b }),
+        onZoom: (a, b) => { setRange({ from: a, to: b }); drawPicker(); },
       });
       if (u) plots.push(u);
     });
