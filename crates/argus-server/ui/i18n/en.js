@@ -306,4 +306,5 @@ export default {
   'settings.password_keep': "at least 8 characters; empty: keep the current one",
   'settings.repeat_password': "New password again",
   'settings.passwords_differ': "The two passwords differ.",
+  'host.series_only': "Known from its series only: no Argus agent reports for this host, and the inventory has no record of it.",
 };

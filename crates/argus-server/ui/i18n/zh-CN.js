@@ -305,4 +305,5 @@ export default {
   'settings.password_keep': "至少 8 个字符；留空则保持不变",
   'settings.repeat_password': "再次输入新密码",
   'settings.passwords_differ': "两次输入的密码不一致。",
+  'host.series_only': "仅从序列得知：没有 Argus 代理为这台主机上报，清单中也没有它的记录。",
 };

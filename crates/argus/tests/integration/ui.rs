@@ -439,6 +439,39 @@ fn the_web_ui_in_a_real_browser() {
         json!("light")
     );
 
+    // A host known only from its series (Telegraf, say): listed as unmanaged, with its
+    // charts.
+    let now = argus_core::now_ms();
+    let lines: String = (0..30)
+        .map(|i| {
+            format!(
+                "cpu,host=series-only,cpu=cpu-total usage_user={},usage_system=5 {}\n",
+                20 + i % 7,
+                now - (30 - i) * 2000
+            )
+        })
+        .collect();
+    let w = crate::common::client()
+        .post(format!("{}/write?precision=ms", argus.url))
+        .bearer_auth(&argus.token)
+        .body(lines)
+        .send()
+        .unwrap_or_else(|e| panic!("write: {e}"));
+    assert_eq!(w.status().as_u16(), 204);
+    b.route("#/hosts?unmanaged=true");
+    let link = "#hosts-table a[href='#/host/series-only?series=1']";
+    wait_for("the series-only host listed as unmanaged", WAIT, || {
+        b.js("location.reload(); return true;");
+        b.el("#hosts-table");
+        b.exists(link).then_some(())
+    });
+    b.click(link);
+    b.el("#host-series-only");
+    b.choose("#range-preset", "5m");
+    wait_for("its CPU drawn", WAIT, || {
+        (b.colored_pixels("#chart-cpu canvas") > 50).then_some(())
+    });
+
     // Explore: completion of a metric name, then the query as a table.
     b.route("#/explore");
     b.fill("#explore-expr", "cpu_usage_idl");

@@ -46,7 +46,11 @@ function chips(list) {
 }
 
 export async function render(main, params, id) {
-  const host = (await api('/api/argus/hosts/' + encodeURIComponent(id))).data;
+  // A host known only from its series (no agent, not in the inventory) has no record:
+  // its page shows what its series hold.
+  const host = params.get('series') === '1'
+    ? { id: '', hostname: id, status: 'unknown', registered: false, heartbeat: {}, groups: [], labels: {} }
+    : (await api('/api/argus/hosts/' + encodeURIComponent(id))).data;
   const name = host.hostname;
   const sel = `host=${quote(name)}`;
   let range = fromParams(params, '1h');
@@ -66,6 +70,7 @@ export async function render(main, params, id) {
 
   mount(main,
     h('h1', null, name, ' ', h('span', { class: 'badge status-' + host.status, id: 'host-status' }, t('status.' + host.status))),
+    host.registered ? null : h('p', { class: 'muted', id: 'host-series-only' }, t('host.series_only')),
     rangeBox,
     chartGrid,
     h('div', { class: 'grid' },
@@ -156,7 +161,9 @@ export async function render(main, params, id) {
       api('/api/argus/alerts/history', { query: { host: name, limit: 20 } }).then((r) => r.data || []).catch(() => []),
       api('/api/argus/events', { query: { host: name, start: Math.floor(now / 1000) - 86400, limit: 1000 } }).then((r) => r.data || []).catch(() => []),
       prom.labelValues('__name__', `{${sel}}`).catch(() => []),
-      api('/api/argus/agent/config', { query: { host: name, id: host.id }, text: true }).catch((e) => (e.status === 404 ? null : Promise.reject(e))),
+      host.registered
+        ? api('/api/argus/agent/config', { query: { host: name, id: host.id }, text: true }).catch((e) => (e.status === 404 ? null : Promise.reject(e)))
+        : null,
     ]);
     mount(alerts, act.length
       ? table([t('alerts.name'), t('alerts.state'), t('alerts.value'), t('alerts.since')], act.map((a) => h('tr', null,

@@ -102,7 +102,7 @@ export async function render(main, params) {
 
   function row(x) {
     const tr = h('tr', { dataset: { id: x.id } });
-    const link = x.id ? h('a', { href: '#/host/' + encodeURIComponent(x.id) }, x.hostname) : x.hostname;
+    const link = h('a', { href: x.id ? '#/host/' + encodeURIComponent(x.id) : `#/host/${encodeURIComponent(x.hostname)}?series=1` }, x.hostname);
     const cells = () => [
       h('td', { class: 'status-' + x.status }, t('status.' + x.status)),
       h('td', null, link),

@@ -117,7 +117,7 @@ export async function render(main) {
     const un = unm.data || [];
     mount(unmanaged, un.length
       ? h('ul', null, un.map((x) => h('li', null,
-        x.id ? h('a', { href: '#/host/' + encodeURIComponent(x.id) }, x.hostname) : x.hostname,
+        h('a', { href: x.id ? '#/host/' + encodeURIComponent(x.id) : `#/host/${encodeURIComponent(x.hostname)}?series=1` }, x.hostname),
         ' ', h('span', { class: 'muted' }, x.registered ? t('overview.no_location') : t('overview.not_registered')))))
       : h('p', { class: 'ok' }, t('overview.none_unmanaged')));
     mount(byLoc, countsTable(locs.data || [], 'location'));
