@@ -46,7 +46,8 @@ impl Drop for Browser {
 }
 
 impl Browser {
-    fn open(driver_url: &str, base: &str) -> Browser {
+    /// A session whose browser prefers the language `lang` (`en-US`, `zh-CN`).
+    fn open(driver_url: &str, base: &str, lang: &str) -> Browser {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -59,12 +60,14 @@ impl Browser {
             "--disable-gpu".to_string(),
             "--disable-dev-shm-usage".to_string(),
             "--window-size=1400,1000".to_string(),
-            "--lang=en-US".to_string(),
+            format!("--lang={lang}"),
             format!("--user-data-dir={}", profile.path().display()),
         ];
         for a in &args {
             caps.add_arg(a).unwrap_or_else(|e| panic!("{a}: {e}"));
         }
+        caps.add_experimental_option("prefs", json!({"intl.accept_languages": lang}))
+            .unwrap_or_else(|e| panic!("prefs: {e}"));
         caps.set_binary(CHROMIUM)
             .unwrap_or_else(|e| panic!("binary: {e}"));
         let driver = rt
@@ -347,7 +350,7 @@ fn the_web_ui_in_a_real_browser() {
     assert_eq!(s, 401);
 
     let (_driver_proc, driver_url) = chromedriver();
-    let b = Browser::open(&driver_url, &argus.url);
+    let b = Browser::open(&driver_url, &argus.url, "en-US");
     eprintln!("ui: screenshots in {}", b.shots.display());
 
     // Not logged in: the login page.
@@ -758,4 +761,14 @@ fn the_web_ui_in_a_real_browser() {
     let started = Instant::now();
     drop(b);
     eprintln!("ui: browser closed in {:?}", started.elapsed());
+
+    // A browser that prefers Chinese gets the UI in Chinese from the first page.
+    let zh = Browser::open(&driver_url, &argus.url, "zh-CN");
+    zh.goto("/");
+    zh.wait_text("#login-submit", "the Chinese login page", |t| t == "登录");
+    assert_eq!(
+        zh.js("return document.documentElement.lang;"),
+        json!("zh-CN")
+    );
+    zh.screenshot("14-login-zh");
 }

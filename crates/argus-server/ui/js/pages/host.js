@@ -128,7 +128,7 @@ export async function render(main, params, id) {
     const list = charts(sel, w);
     if (!boxes.size) {
       mount(chartGrid, list.map((c) => {
-        const box = h('div', { class: 'chart', id: 'chart-' + c.id, role: 'img', 'aria-label': t(c.title) });
+        const box = h('div', { class: 'chart', id: 'chart-' + c.id, role: 'figure', 'aria-label': t(c.title) });
         boxes.set(c.id, box);
         return card(t(c.title), box);
       }));
