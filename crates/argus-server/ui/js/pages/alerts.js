@@ -7,7 +7,7 @@ import { h, mount, field, select, table } from '../dom.js';
 import { t, fmt } from '../i18n.js';
 import { api, canEdit, prom } from '../api.js';
 import { replaceParams, route } from '../router.js';
-import { parseLabels, formatLabels } from './hosts.js';
+import { parseLabels, formatLabels } from '../labels.js';
 
 const TABS = [['active', 'alerts.tab_active'], ['history', 'alerts.tab_history'], ['rules', 'alerts.tab_rules'],
   ['silences', 'alerts.tab_silences'], ['maintenance', 'alerts.tab_maintenance']];

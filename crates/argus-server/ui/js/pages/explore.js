@@ -15,7 +15,7 @@ const FUNCTIONS = ['abs', 'absent', 'avg', 'avg_over_time', 'bottomk', 'ceil', '
   'label_replace', 'last_over_time', 'max', 'max_over_time', 'min', 'min_over_time', 'predict_linear', 'quantile',
   'quantile_over_time', 'rate', 'resets', 'round', 'scalar', 'sort', 'sort_desc', 'stddev', 'sum', 'sum_over_time',
   'time', 'timestamp', 'topk', 'vector'];
-const REFRESH = [['', 'explore.refresh_off'], ['5', '5s'], ['10', '10s'], ['30', '30s'], ['60', '1m'], ['300', '5m']];
+const REFRESH_SECS = [5, 10, 30, 60, 300];
 
 // Completion sources, fetched once per page visit.
 const cache = { metrics: null, labels: null, values: new Map() };
@@ -78,7 +78,7 @@ export async function render(main, params) {
   editor.value = state.expr;
   const list = h('ul', { class: 'completions', id: 'explore-completions', role: 'listbox', hidden: true, 'aria-label': t('explore.completions') });
   const step = h('input', { id: 'explore-step', value: state.step, size: 6, placeholder: t('explore.step_auto') });
-  const refresh = select({ id: 'explore-refresh' }, REFRESH.map(([v, k]) => [v, k.includes('.') ? t(k) : k]), state.refresh);
+  const refresh = select({ id: 'explore-refresh' }, [['', t('explore.refresh_off')], ...REFRESH_SECS.map((n) => [String(n), fmt.duration(n)])], state.refresh);
   const run = h('button', { type: 'submit', id: 'explore-run' }, t('explore.run'));
   const status = h('p', { class: 'muted', 'aria-live': 'polite', id: 'explore-status' });
   const out = h('div', { id: 'explore-out' });

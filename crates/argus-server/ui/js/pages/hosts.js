@@ -7,6 +7,7 @@ import { h, mount, select, field } from '../dom.js';
 import { t, fmt } from '../i18n.js';
 import { api, canEdit } from '../api.js';
 import { replaceParams } from '../router.js';
+import { parseLabels, formatLabels } from '../labels.js';
 
 const LIMIT = 100;
 const COLUMNS = [
@@ -20,20 +21,6 @@ const COLUMNS = [
   ['agent', 'hosts.agent_version', null],
   ['last_seen', 'hosts.last_seen', 'last_seen'],
 ];
-
-/** "k=v, k2=v2" → {k: v, k2: v2}; throws naming the bad part. */
-export function parseLabels(text) {
-  const out = {};
-  for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const i = part.indexOf('=');
-    if (i <= 0) throw new Error(t('hosts.bad_label', { part }));
-    out[part.slice(0, i).trim()] = part.slice(i + 1).trim();
-  }
-  return out;
-}
-export function formatLabels(labels) {
-  return Object.entries(labels || {}).map(([k, v]) => `${k}=${v}`).join(', ');
-}
 
 export async function render(main, params) {
   const [locs, groups] = await Promise.all([
