@@ -7,8 +7,9 @@
 //!
 //! Every answer carries its content's SHA-256 as a strong `ETag` with
 //! `Cache-Control: no-cache`: a browser revalidates each load and gets `304` while the
-//! binary is the same, and never runs a stale script after an upgrade. Compression is
-//! the router's (gzip for the clients that ask).
+//! binary is the same, and never runs a stale script after an upgrade. These routes
+//! gzip what they send to clients that accept it (the API's routes have no compression
+//! layer; this one is theirs alone).
 
 use axum::Router;
 use axum::extract::Path;
