@@ -307,4 +307,6 @@ export default {
   'settings.repeat_password': "New password again",
   'settings.passwords_differ': "The two passwords differ.",
   'host.series_only': "Known from its series only: no Argus agent reports for this host, and the inventory has no record of it.",
+  'hosts.adopt': "Add to inventory",
+  'hosts.adopt_host': "Add {host} to the inventory",
 };

@@ -306,4 +306,6 @@ export default {
   'settings.repeat_password': "再次输入新密码",
   'settings.passwords_differ': "两次输入的密码不一致。",
   'host.series_only': "仅从序列得知：没有 Argus 代理为这台主机上报，清单中也没有它的记录。",
+  'hosts.adopt': "加入清单",
+  'hosts.adopt_host': "将 {host} 加入清单",
 };

@@ -474,6 +474,27 @@ fn the_web_ui_in_a_real_browser() {
     wait_for("its CPU drawn", WAIT, || {
         (b.colored_pixels("#chart-cpu canvas") > 50).then_some(())
     });
+    b.screenshot("03-host-series-only");
+    // An editor adds it to the inventory from the list, and places it.
+    b.route("#/hosts?unmanaged=true");
+    let unregistered = "#hosts-table tr[data-id='']";
+    b.wait_text(unregistered, "the series-only host's row", |t| {
+        t.contains("series-only")
+    });
+    b.click(&format!("{unregistered} button.adopt"));
+    b.fill("#hosts-table input.edit-location", "dc-series");
+    b.click("#hosts-table button.save");
+    wait_for("the adopted host placed", WAIT, || {
+        let (s, body) = call(
+            &argus,
+            Method::GET,
+            "/api/argus/hosts?q=series-only",
+            Some(&argus.token),
+            None,
+        );
+        let h = &body["data"][0];
+        (s == 200 && h["registered"] == true && h["location"] == "dc-series").then_some(())
+    });
 
     // Explore: completion of a metric name, then the query as a table.
     b.route("#/explore");
@@ -714,6 +735,7 @@ fn the_web_ui_in_a_real_browser() {
         "button.silence",
         "button.danger",
         "button.send-test",
+        "button.adopt",
     ];
     let check_no_edit = |page: &str| {
         for css in edits {

@@ -89,10 +89,9 @@ export async function render(main, params) {
 
   function row(x) {
     const tr = h('tr', { dataset: { id: x.id } });
-    const link = h('a', { href: x.id ? '#/host/' + encodeURIComponent(x.id) : `#/host/${encodeURIComponent(x.hostname)}?series=1` }, x.hostname);
     const cells = () => [
       h('td', { class: 'status-' + x.status }, t('status.' + x.status)),
-      h('td', null, link),
+      h('td', null, h('a', { href: x.id ? '#/host/' + encodeURIComponent(x.id) : `#/host/${encodeURIComponent(x.hostname)}?series=1` }, x.hostname)),
       h('td', null, x.location || ''),
       h('td', null, h('span', { class: 'chips' }, (x.groups || []).map((g) => h('span', { class: 'chip' }, g)))),
       h('td', null, h('span', { class: 'chips' }, Object.entries(x.labels || {}).map(([k, v]) => h('span', { class: 'chip' }, `${k}=${v}`)))),
@@ -102,10 +101,23 @@ export async function render(main, params) {
       h('td', { title: fmt.dateTime(x.last_seen_ms) }, x.last_seen_ms ? fmt.ago(x.last_seen_ms) : t('hosts.never')),
     ];
     const show = () => {
-      mount(tr, cells(), edit && x.registered
+      mount(tr, cells(), !edit ? null : x.registered
         ? h('td', { class: 'actions' }, h('button', { type: 'button', class: 'ghost small edit', onclick: editRow, 'aria-label': t('hosts.edit_host', { host: x.hostname }) }, t('common.edit')))
-        : edit ? h('td') : null);
+        // A host known only from its series joins the inventory, to be placed and edited.
+        : h('td', { class: 'actions' }, h('button', { type: 'button', class: 'ghost small adopt', onclick: adopt, 'aria-label': t('hosts.adopt_host', { host: x.hostname }) }, t('hosts.adopt'))));
     };
+    async function adopt() {
+      msg.textContent = '';
+      try {
+        const r = await api('/api/argus/hosts', { method: 'POST', body: { hostname: x.hostname } });
+        Object.assign(x, r.data);
+        tr.dataset.id = x.id;
+        show();
+        editRow();
+      } catch (e) {
+        msg.textContent = t('hosts.save_failed', { host: x.hostname, error: e.message });
+      }
+    }
     function editRow() {
       const l = h('input', { value: x.location || '', list: 'dl-locations', 'aria-label': t('hosts.location'), class: 'edit-location' });
       const g = h('input', { value: (x.groups || []).join(', '), list: 'dl-groups', 'aria-label': t('hosts.groups_hint'), class: 'edit-groups' });
