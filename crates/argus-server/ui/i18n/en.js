@@ -309,4 +309,12 @@ export default {
   'host.series_only': "Known from its series only: no Argus agent reports for this host, and the inventory has no record of it.",
   'hosts.adopt': "Add to inventory",
   'hosts.adopt_host': "Add {host} to the inventory",
+  'alerts.mw_kind': "Repeats",
+  'alerts.mw_once': "Once, from now",
+  'alerts.mw_every_week': "Every week",
+  'alerts.mw_days': "Days",
+  'alerts.mw_from': "From",
+  'alerts.mw_to': "Until",
+  'alerts.mw_zone': "Time zone",
+  'alerts.mw_zone_hint': "an IANA name, e.g. Asia/Shanghai",
 };

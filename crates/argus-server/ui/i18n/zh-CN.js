@@ -308,4 +308,12 @@ export default {
   'host.series_only': "仅从序列得知：没有 Argus 代理为这台主机上报，清单中也没有它的记录。",
   'hosts.adopt': "加入清单",
   'hosts.adopt_host': "将 {host} 加入清单",
+  'alerts.mw_kind': "重复",
+  'alerts.mw_once': "一次，从现在开始",
+  'alerts.mw_every_week': "每周",
+  'alerts.mw_days': "日期",
+  'alerts.mw_from': "开始",
+  'alerts.mw_to': "结束",
+  'alerts.mw_zone': "时区",
+  'alerts.mw_zone_hint': "IANA 名称，例如 Asia/Shanghai",
 };

@@ -655,6 +655,39 @@ fn the_web_ui_in_a_real_browser() {
     b.click("#tab-silences");
     b.el("#silences-table");
     b.screenshot("09-silences");
+    // A weekly maintenance window from the form.
+    b.click("#tab-maintenance");
+    b.click("#mw-new");
+    b.fill("#mw-name", "ui patching");
+    b.fill("#mw-groups", "canary");
+    b.choose("#mw-kind", "weekly");
+    b.click("#mw-day-sunday");
+    b.fill("#mw-zone", "Asia/Shanghai");
+    b.click("#mw-save");
+    b.wait_text(
+        "#windows-table tr[data-window='ui patching']",
+        "the new window listed",
+        |t| t.contains("canary") && t.contains("Sunday"),
+    );
+    let (_, windows) = call(
+        &argus,
+        Method::GET,
+        "/api/argus/maintenance",
+        Some(&argus.token),
+        None,
+    );
+    let w = windows["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|w| w["name"] == "ui patching")
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(w["groups"], json!(["canary"]), "{windows}");
+    assert_eq!(w["schedule"]["type"], "weekly", "{w}");
+    assert_eq!(w["schedule"]["weekdays"], json!(["sunday"]), "{w}");
+    assert_eq!(w["schedule"]["timeZone"], "Asia/Shanghai", "{w}");
+    b.screenshot("09-maintenance");
 
     b.route("#/settings?tab=configs");
     b.el("#config-new");

@@ -12,6 +12,14 @@ import { parseLabels, formatLabels } from '../labels.js';
 const TABS = [['active', 'alerts.tab_active'], ['history', 'alerts.tab_history'], ['rules', 'alerts.tab_rules'],
   ['silences', 'alerts.tab_silences'], ['maintenance', 'alerts.tab_maintenance']];
 
+const WEEKDAYS = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'];
+/** A weekday's name in the chosen language (2024-01-01 was a Monday). */
+function weekday(d) {
+  const i = WEEKDAYS.indexOf(d);
+  if (i < 0) return d;
+  return new Intl.DateTimeFormat(document.documentElement.lang, { weekday: 'long', timeZone: 'UTC' }).format(new Date(Date.UTC(2024, 0, 1 + i)));
+}
+
 function chips(obj, skip = []) {
   return h('span', { class: 'chips' }, Object.entries(obj || {}).filter(([k]) => !skip.includes(k))
     .map(([k, v]) => h('span', { class: 'chip' }, `${k}=${v}`)));
@@ -175,19 +183,19 @@ export async function render(main, params) {
       ...(w.locations || []).map((x) => t('alerts.mw_location', { x })), ...(w.matchers || []).map(showMatcher)].join(', ');
     const when = (s) => (s.type === 'once'
       ? `${fmt.dateTime(Date.parse(s.startsAt))} – ${fmt.dateTime(Date.parse(s.endsAt))}`
-      : t('alerts.mw_weekly', { days: (s.weekdays || []).join(', '), start: s.start, end: s.end, tz: s.timeZone || 'UTC' }));
+      : t('alerts.mw_weekly', { days: (s.weekdays || []).map(weekday).join(', '), start: s.start, end: s.end, tz: s.timeZone || 'UTC' }));
     mount(el,
       edit ? h('p', null, h('button', { type: 'button', id: 'mw-new', onclick: () => mount(formBox, maintenanceForm(() => maintenance(el))) }, t('alerts.new_window'))) : null,
       formBox,
       list.length ? table([t('common.name'), t('alerts.mw_scope'), t('alerts.mw_when'), t('alerts.mw_open'),
         edit ? h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, t('common.actions'))) : null],
-      list.map((w) => h('tr', null, h('td', null, w.name || w.id), h('td', null, scope(w)), h('td', null, when(w.schedule || {})),
+      list.map((w) => h('tr', { dataset: { window: w.name || w.id } }, h('td', null, w.name || w.id), h('td', null, scope(w)), h('td', null, when(w.schedule || {})),
         h('td', { class: w.open ? 'state-pending' : '' }, w.open ? t('common.yes') : t('common.no')),
         edit ? h('td', { class: 'actions' }, h('button', { type: 'button', class: 'danger small', onclick: async () => {
           if (!confirm(t('common.confirm_delete', { what: w.name || w.id }))) return;
           await api('/api/argus/maintenance/' + encodeURIComponent(w.id), { method: 'DELETE' });
           maintenance(el);
-        } }, t('common.delete'))) : null))) : h('p', { class: 'muted' }, t('alerts.no_windows')));
+        } }, t('common.delete'))) : null)), { id: 'windows-table' }) : h('p', { class: 'muted' }, t('alerts.no_windows')));
   }
 
   await show(tab);
@@ -302,30 +310,48 @@ function ruleForm(r, done) {
   return form;
 }
 
-/** A one-off maintenance window for hosts, groups or locations. */
+
+/** A maintenance window for hosts, groups or locations: once (from now, for some hours)
+ * or every week on chosen days, between two times of day in a time zone. */
 function maintenanceForm(done) {
   const name = h('input', { id: 'mw-name', required: true });
   const hosts = h('input', { id: 'mw-hosts', placeholder: 'web-1, web-2' });
   const groups = h('input', { id: 'mw-groups' });
   const locations = h('input', { id: 'mw-locations' });
+  const kind = select({ id: 'mw-kind' }, [['once', t('alerts.mw_once')], ['weekly', t('alerts.mw_every_week')]], 'once');
   const hours = h('input', { id: 'mw-hours', type: 'number', min: '0.1', step: 'any', value: '1', size: 5 });
+  const days = WEEKDAYS.map((d) => h('input', { type: 'checkbox', value: d, id: 'mw-day-' + d }));
+  const dayBoxes = h('fieldset', { class: 'chips' }, h('legend', null, t('alerts.mw_days')),
+    days.map((c) => h('label', { for: c.id }, c, ' ', weekday(c.value))));
+  const from = h('input', { id: 'mw-start', type: 'time', value: '02:00' });
+  const to = h('input', { id: 'mw-end', type: 'time', value: '04:00' });
+  const zone = h('input', { id: 'mw-zone', value: Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC', size: 18 });
+  const once = h('div', { class: 'row' }, field(t('alerts.duration_hours'), hours));
+  const weekly = h('div', null, dayBoxes, h('div', { class: 'row' },
+    field(t('alerts.mw_from'), from), field(t('alerts.mw_to'), to), field(t('alerts.mw_zone'), zone, t('alerts.mw_zone_hint'))));
+  const showKind = () => { once.hidden = kind.value !== 'once'; weekly.hidden = kind.value !== 'weekly'; };
+  kind.addEventListener('change', showKind);
+  showKind();
   const msg = h('p', { class: 'error', role: 'alert' });
-  const list = (i) => i.value.split(',').map((s) => s.trim()).filter(Boolean);
-  const form = h('form', { class: 'card', onsubmit: async (e) => {
+  const list = (i) => i.value.split(',').map((x) => x.trim()).filter(Boolean);
+  const form = h('form', { class: 'card', id: 'mw-form', onsubmit: async (e) => {
     e.preventDefault();
+    const now = Date.now();
+    const schedule = kind.value === 'once'
+      ? { type: 'once', startsAt: new Date(now).toISOString(), endsAt: new Date(now + Number(hours.value) * 3600e3).toISOString() }
+      : { type: 'weekly', weekdays: days.filter((c) => c.checked).map((c) => c.value), start: from.value, end: to.value, timeZone: zone.value.trim() || 'UTC' };
     try {
-      const now = Date.now();
       await api('/api/argus/maintenance', { method: 'POST', body: {
-        name: name.value.trim(), hosts: list(hosts), groups: list(groups), locations: list(locations),
-        schedule: { type: 'once', startsAt: new Date(now).toISOString(), endsAt: new Date(now + Number(hours.value) * 3600e3).toISOString() },
+        name: name.value.trim(), hosts: list(hosts), groups: list(groups), locations: list(locations), schedule,
       } });
       done();
     } catch (err) { msg.textContent = err.message; }
   } },
   h('h2', null, t('alerts.new_window')),
   h('div', { class: 'row' }, field(t('common.name'), name), field(t('alerts.mw_hosts'), hosts), field(t('alerts.mw_groups'), groups),
-    field(t('alerts.mw_locations'), locations), field(t('alerts.duration_hours'), hours)),
-  msg, h('button', { type: 'submit' }, t('common.create')), ' ',
+    field(t('alerts.mw_locations'), locations), field(t('alerts.mw_kind'), kind)),
+  once, weekly,
+  msg, h('button', { type: 'submit', id: 'mw-save' }, t('common.create')), ' ',
   h('button', { type: 'button', class: 'ghost', onclick: () => form.remove() }, t('common.cancel')));
   return form;
 }
