@@ -317,4 +317,5 @@ export default {
   'alerts.mw_to': "Until",
   'alerts.mw_zone': "Time zone",
   'alerts.mw_zone_hint': "an IANA name, e.g. Asia/Shanghai",
+  'explore.step_used': "step {step}",
 };

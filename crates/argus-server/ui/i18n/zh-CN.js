@@ -316,4 +316,5 @@ export default {
   'alerts.mw_to': "结束",
   'alerts.mw_zone': "时区",
   'alerts.mw_zone_hint': "IANA 名称，例如 Asia/Shanghai",
+  'explore.step_used': "步长 {step}",
 };

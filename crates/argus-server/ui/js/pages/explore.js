@@ -211,7 +211,8 @@ export async function render(main, params) {
           data: align(res, start, end), names, height: 340,
           onZoom: (a, b) => { state.range = { from: a, to: b }; drawRange(); go(); },
         });
-        status.textContent = t('explore.result_series', { n: res.length, ms: Math.round(performance.now() - t0) });
+        status.textContent = t('explore.result_series', { n: res.length, ms: Math.round(performance.now() - t0) })
+          + ' · ' + t('explore.step_used', { step: Number.isFinite(Number(stepSecs)) ? fmt.duration(Number(stepSecs)) : stepSecs });
       } else {
         const data = await prom.query(state.expr, state.range.range ? undefined : end);
         if (mine !== seq) return;
