@@ -14,7 +14,7 @@ let onUnauthorized = () => {};
 export function whenUnauthorized(f) { onUnauthorized = f; }
 
 /** Calls `path`; answers the parsed JSON (or text with `text: true`). */
-export async function api(path, { method = 'GET', body, query, text = false, raw = false, signal } = {}) {
+export async function api(path, { method = 'GET', body, query, text = false, raw = false, signal, quiet401 = false } = {}) {
   let url = path;
   if (query) {
     const q = new URLSearchParams();
@@ -36,7 +36,7 @@ export async function api(path, { method = 'GET', body, query, text = false, raw
     }
   }
   const resp = await fetch(url, init);
-  if (resp.status === 401 && path !== '/api/argus/login') {
+  if (resp.status === 401 && path !== '/api/argus/login' && !quiet401) {
     onUnauthorized();
     throw new ApiError(401, 'unauthorized');
   }
@@ -76,7 +76,7 @@ export const prom = {
 export let me = null;
 export async function loadMe() {
   try {
-    me = await api('/api/argus/me');
+    me = await api('/api/argus/me', { quiet401: true });
   } catch (e) {
     me = null;
     if (e.status !== 401) throw e;

@@ -4,7 +4,7 @@
 
 import { h, mount, select } from './dom.js';
 import { t, LANGS, getLang, setLang, getTz, setTz } from './i18n.js';
-import { api, loadMe, me, whenUnauthorized } from './api.js';
+import { api, loadMe, me, setMe, whenUnauthorized } from './api.js';
 import { applyTheme, toggleTheme, theme } from './theme.js';
 import { route } from './router.js';
 import './perf.js';
@@ -85,7 +85,13 @@ export async function render() {
     mount(main, h('h1', null, t('page.not_found')), h('p', null, h('a', { href: '#/' }, t('nav.overview'))));
     return;
   }
-  const mod = await load();
+  let mod;
+  try {
+    mod = await load();
+  } catch (e) {
+    mount(main, h('p', { class: 'error', role: 'alert' }, String(e.message || e)));
+    return;
+  }
   if (seq !== renderSeq) return;
   main.replaceChildren();
   const m = path.match(re);
@@ -98,10 +104,12 @@ export async function render() {
 }
 
 whenUnauthorized(() => {
+  // The session ended (expired, revoked, logged out elsewhere): log in again, then come
+  // back here.
+  setMe(null);
   const { path } = route();
   if (path !== '/login') {
-    const here = location.hash.replace(/^#/, '') || '/';
-    loadMe().finally(() => { location.hash = '#/login?next=' + encodeURIComponent(here); });
+    location.hash = '#/login?next=' + encodeURIComponent(location.hash.replace(/^#/, '') || '/');
   }
 });
 

@@ -753,9 +753,32 @@ fn the_web_ui_in_a_real_browser() {
     assert!(median < CHART_BUDGET_MS, "chart drawing took {median} ms");
 
     // A viewer: everything readable, no edit control, and the API refuses a write anyway.
-    b.click("#logout");
+    // The session ends under the page (expired, revoked, logged out elsewhere): the next
+    // call returns to the login page, and logging in comes back to where it was.
+    b.route("#/hosts?status=up");
+    b.el("#hosts-table");
+    b.js_async(
+        "const done = arguments[arguments.length - 1];
+         fetch('/api/argus/logout', {method: 'POST', credentials: 'same-origin'}).then((r) => done(r.status));",
+    );
+    b.click("#hosts-table th button.sort");
     b.el("#login-name");
-    b.login("vera", "viewer-pass-1");
+    let back = b.js("return location.hash;");
+    assert!(
+        back.as_str()
+            .is_some_and(|h| h.starts_with("#/login?next=%2Fhosts")),
+        "{back}"
+    );
+    b.fill("#login-name", "vera");
+    b.fill("#login-password", "viewer-pass-1");
+    b.click("#login-submit");
+    b.el("#hosts-table");
+    assert!(
+        b.js("return location.hash;")
+            .as_str()
+            .is_some_and(|h| h.starts_with("#/hosts")),
+        "back on the hosts page"
+    );
     b.wait_text("#role", "the viewer's role", |t| t == "viewer");
     b.route("#/hosts");
     b.wait_text(&row, "this host for the viewer", |t| t.contains(&host));
@@ -813,6 +836,14 @@ fn the_web_ui_in_a_real_browser() {
         (s == 200 && u["data"]["display_name"] == "Vera V.").then_some(())
     });
     assert_eq!(b.js("return window.argusCspViolations;"), json!(0));
+    // Logging out ends the session: the API refuses the cookie, and the login page shows.
+    b.click("#logout");
+    b.el("#login-name");
+    let after = b.js_async(
+        "const done = arguments[arguments.length - 1];
+         fetch('/api/argus/me', {credentials: 'same-origin'}).then((r) => done(r.status));",
+    );
+    assert_eq!(after, json!(401));
     let started = Instant::now();
     drop(b);
     eprintln!("ui: browser closed in {:?}", started.elapsed());
