@@ -1,6 +1,7 @@
 //! Authentication and roles at the edge: every path except `/health`,
-//! `POST /api/argus/login` and the web UI's assets (`/`, `/ui/*`) needs a credential, which the request carries on as its
-//! [`Access`]; paths that change or manage things also need a role ([`need`]).
+//! `POST /api/argus/login` and the web UI's files (`GET /`, `GET /ui/*`) needs a
+//! credential, which the request carries on as its [`Access`]; paths that change or
+//! manage things also need a role ([`need`]).
 //!
 //! Clients send the credential in the form they already know: `Authorization: Bearer <t>`
 //! (Prometheus, Grafana, the agent), `Authorization: Token <t>` (Influx v2 clients), HTTP
