@@ -32,6 +32,10 @@ const main = document.getElementById('main');
 let cleanup = null;
 let renderSeq = 0;
 
+// Made once: the header is rebuilt at each page change, and a new <img> would ask for
+// the logo again each time.
+const brand = h('a', { class: 'brand', href: '#/' }, h('img', { src: '/ui/favicon.svg', alt: '', width: 22, height: 22 }), 'Argus');
+
 function renderHeader(active) {
   const loggedIn = !!me;
   const langSel = select({ id: 'lang', 'aria-label': t('header.language'), onchange: (e) => { setLang(e.target.value); render(); } },
@@ -40,7 +44,7 @@ function renderHeader(active) {
     [['local', t('header.tz_local')], ['UTC', 'UTC']], getTz());
   mount(header,
     h('a', { class: 'skip', href: '#main', onclick: (e) => { e.preventDefault(); main.focus(); } }, t('header.skip')),
-    h('a', { class: 'brand', href: '#/' }, h('img', { src: '/ui/favicon.svg', alt: '', width: 22, height: 22 }), 'Argus'),
+    brand,
     loggedIn ? h('nav', { 'aria-label': t('header.nav') }, h('ul', null,
       NAV.map(([id, href, key]) => h('li', null,
         h('a', { href, 'aria-current': id === active ? 'page' : null }, t(key)))))) : h('span', { class: 'grow' }),
