@@ -591,6 +591,41 @@ fn the_web_ui_in_a_real_browser() {
     assert_eq!(got["data"]["location"], "dc-ui");
     assert_eq!(got["data"]["groups"], json!(["canary", "web"]));
     b.screenshot("06-hosts");
+    // Filters, search and sorting, kept in the URL.
+    b.route("#/hosts?location=dc-ui&group=canary");
+    b.wait_text(&row, "this host in its location and group", |t| {
+        t.contains(&host)
+    });
+    assert_eq!(
+        b.js("return document.querySelector('#hosts-location').value;"),
+        json!("dc-ui")
+    );
+    b.choose("#hosts-status", "down");
+    b.wait_text("#hosts-count", "no host down there", |t| t.starts_with('0'));
+    b.choose("#hosts-status", "up");
+    b.wait_text(&row, "this host up there", |t| t.contains(&host));
+    b.fill("#hosts-label", "team:none");
+    b.click("#hosts-q");
+    b.wait_text("#hosts-count", "no host with that label", |t| {
+        t.starts_with('0')
+    });
+    b.fill("#hosts-label", "");
+    b.fill("#hosts-q", "no-such-host");
+    b.wait_text("#hosts-count", "no host found by that text", |t| {
+        t.starts_with('0')
+    });
+    b.fill("#hosts-q", &host);
+    b.wait_text(&row, "this host found by its name", |t| t.contains(&host));
+    // The host name column sorts ascending by default: a click turns it.
+    b.click("#hosts-table th:nth-child(2) button.sort");
+    b.el("#hosts-table th:nth-child(2)[aria-sort='descending']");
+    let hash = b.js("return location.hash;");
+    assert!(
+        hash.as_str().is_some_and(|h| h.contains("location=dc-ui")
+            && h.contains("status=up")
+            && h.contains("sort=-hostname")),
+        "{hash}"
+    );
 
     // Alerts: a threshold rule from the form fires, and is silenced from its row.
     b.route("#/alerts?tab=rules");
