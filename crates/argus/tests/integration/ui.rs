@@ -570,6 +570,24 @@ fn the_web_ui_in_a_real_browser() {
         b.js("return document.querySelector('#range-preset').value;"),
         json!("custom")
     );
+    // A step of 5 s and a refresh every 5 s: the query runs again by itself.
+    b.fill("#explore-step", "5");
+    b.choose("#explore-refresh", "5");
+    b.wait_text("#explore-status", "the step used", |t| t.ends_with("5s"));
+    let ranges = "return performance.getEntriesByType('resource')
+        .filter((e) => e.name.includes('/api/v1/query_range')).length;";
+    // (Emptied first: the browser keeps a bounded number of these entries.)
+    b.js("performance.clearResourceTimings(); return true;");
+    wait_for("an automatic refresh", WAIT, || {
+        (b.js(ranges).as_i64().unwrap_or(0) > 0).then_some(())
+    });
+    let hash = b.js("return location.hash;");
+    assert!(
+        hash.as_str()
+            .is_some_and(|h| h.contains("step=5") && h.contains("refresh=5")),
+        "{hash}"
+    );
+    b.choose("#explore-refresh", "");
 
     // Hosts: edit this host's location in place.
     b.route("#/hosts");
