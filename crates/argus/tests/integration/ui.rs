@@ -213,9 +213,12 @@ fn chromedriver() -> (Proc, String) {
         "the browser test needs Debian's chromium and chromium-driver (scripts/test.sh installs them)"
     );
     let port = free_port();
+    // The browser runs in Shanghai's time zone (UTC+8, no daylight saving), so that the
+    // test can tell the browser's time from UTC.
     let proc = spawn(
         Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
+            .env("TZ", "Asia/Shanghai")
             .stderr(Stdio::null()),
     );
     let url = format!("http://127.0.0.1:{port}");
@@ -412,6 +415,27 @@ fn the_web_ui_in_a_real_browser() {
         t.contains("mem_total") && t.contains("system_load1")
     });
     b.screenshot("03-host");
+    // Times show in the browser's zone (UTC+8 here), or in UTC when chosen.
+    assert_eq!(b.js("return new Date().getTimezoneOffset();"), json!(-480));
+    // The hour of the host's last heartbeat as the page shows it (the page is drawn
+    // again when the zone changes: read until it is).
+    let hour = |b: &Browser| -> Option<i64> {
+        let t = b.js(
+            "const e = document.querySelector('#host-last-seen'); return e ? e.innerText : '';",
+        );
+        t.as_str()?.split(", ").nth(1)?.get(..2)?.parse().ok()
+    };
+    let local = hour(&b).unwrap_or_else(|| panic!("no hour in #host-last-seen"));
+    b.choose("#tz", "UTC");
+    let utc = wait_for("the times in UTC", WAIT, || {
+        hour(&b).filter(|h| (local - h + 24) % 24 == 8)
+    });
+    assert_eq!((local - utc + 24) % 24, 8, "local {local}, UTC {utc}");
+    b.choose("#tz", "local");
+    wait_for("the times in the browser's zone again", WAIT, || {
+        hour(&b).filter(|h| *h == local || *h == (local + 1) % 24)
+    });
+    b.el("#chart-cpu canvas");
     // The legend toggles a series from the keyboard too.
     let legend = "#chart-cpu .u-legend tr.u-series[role='button']";
     b.el(legend);

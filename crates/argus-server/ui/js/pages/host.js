@@ -80,7 +80,7 @@ export async function render(main, params, id) {
         [t('hosts.os'), host.os],
         [t('host.kernel'), host.kernel],
         [t('hosts.agent_version'), h('span', { id: 'host-agent-version' }, host.agent_version || '—')],
-        [t('hosts.last_seen'), host.last_seen_ms ? `${fmt.dateTime(host.last_seen_ms)} (${fmt.ago(host.last_seen_ms)})` : t('hosts.never')],
+        [t('hosts.last_seen'), h('span', { id: 'host-last-seen' }, host.last_seen_ms ? `${fmt.dateTime(host.last_seen_ms)} (${fmt.ago(host.last_seen_ms)})` : t('hosts.never'))],
         [t('host.first_seen'), fmt.dateTime(host.first_seen_ms)],
         [t('host.uptime'), hb.uptime_secs != null ? fmt.duration(hb.uptime_secs) : null],
         [t('hosts.location'), host.location],
