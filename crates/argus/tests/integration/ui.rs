@@ -371,6 +371,20 @@ fn the_web_ui_in_a_real_browser() {
     b.wait_text(&tile, "this host on the overview", |t| t.contains(&host));
     b.wait_text("#stat-up", "hosts up", |t| t.trim() != "0");
     b.screenshot("02-overview");
+    // From the keyboard: on a fresh page the first Tab offers to skip to the content, and
+    // Enter goes there.
+    b.goto("/?keyboard#/");
+    b.el(&tile);
+    let body = b.el("body");
+    b.rt.block_on(body.send_keys(Key::Tab))
+        .unwrap_or_else(|e| panic!("Tab: {e}"));
+    assert_eq!(
+        b.js("return document.activeElement.className;"),
+        json!("skip")
+    );
+    b.rt.block_on(b.el("a.skip").send_keys(Key::Enter))
+        .unwrap_or_else(|e| panic!("Enter: {e}"));
+    assert_eq!(b.js("return document.activeElement.id;"), json!("main"));
 
     // A fresh load of the overview, logged in: first paint and first data on screen. (A
     // new query string: a change of the hash alone would not load the page again.)
@@ -526,6 +540,14 @@ fn the_web_ui_in_a_real_browser() {
     b.wait_text("#explore-completions", "a completion", |t| {
         t.contains("cpu_usage_idle")
     });
+    // Tab takes the highlighted completion.
+    let editor = b.el("#explore-expr");
+    b.rt.block_on(editor.send_keys(Key::Tab))
+        .unwrap_or_else(|e| panic!("Tab: {e}"));
+    assert_eq!(
+        b.js("return document.querySelector('#explore-expr').value;"),
+        json!("cpu_usage_idle")
+    );
     b.fill(
         "#explore-expr",
         &format!("cpu_usage_idle{{host=\"{host}\",cpu=\"cpu-total\"}}"),
