@@ -683,6 +683,11 @@ fn the_web_ui_in_a_real_browser() {
     // The host name column sorts ascending by default: a click turns it.
     b.click("#hosts-table th:nth-child(2) button.sort");
     b.el("#hosts-table th:nth-child(2)[aria-sort='descending']");
+    assert_eq!(
+        b.js("return document.activeElement.dataset.sort;"),
+        json!("hostname"),
+        "the focus stays on the header"
+    );
     let hash = b.js("return location.hash;");
     assert!(
         hash.as_str().is_some_and(|h| h.contains("location=dc-ui")

@@ -79,10 +79,12 @@ export async function render(main, params) {
       if (!sortKey) return h('th', { scope: 'col' }, t(label));
       const sorted = key === sortKey;
       return h('th', { scope: 'col', 'aria-sort': sorted ? (desc ? 'descending' : 'ascending') : 'none' },
-        h('button', { type: 'button', class: 'sort', onclick: () => {
+        h('button', { type: 'button', class: 'sort', dataset: { sort: sortKey }, onclick: () => {
           state.sort = sorted && !desc ? '-' + sortKey : sortKey;
           state.page = 1;
           load();
+          // The header was drawn again: keep the keyboard where it was.
+          headRow.querySelector(`button[data-sort="${sortKey}"]`)?.focus();
         } }, t(label)));
     }), edit ? h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, t('common.actions'))) : null);
   }
