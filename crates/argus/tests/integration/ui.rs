@@ -101,17 +101,25 @@ impl Browser {
         self.js(&format!("location.hash = {}; return true;", json!(hash)));
     }
 
-    /// The first element matching `css`, waiting for it to be there and visible.
+    /// The first element matching `css`, waiting for it to be there and visible. A page
+    /// may draw itself again meanwhile (its data came), leaving a found element stale:
+    /// then it looks again, until [`WAIT`] has passed.
     fn el(&self, css: &str) -> WebElement {
-        self.rt
-            .block_on(
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let found = self.rt.block_on(
                 self.d()
                     .query(By::Css(css))
-                    .wait(WAIT, Duration::from_millis(100))
+                    .wait(Duration::from_secs(2), Duration::from_millis(100))
                     .and_displayed()
                     .first(),
-            )
-            .unwrap_or_else(|e| panic!("no element {css}: {e}"))
+            );
+            match found {
+                Ok(e) => return e,
+                Err(e) if Instant::now() >= deadline => panic!("no element {css}: {e}"),
+                Err(_) => {}
+            }
+        }
     }
 
     /// Whether an element matching `css` exists now (no wait).
@@ -124,11 +132,20 @@ impl Browser {
         .unwrap_or(false)
     }
 
+    /// Clicks the element `css`; looks for it again if the page drew itself again between
+    /// finding and clicking it.
     fn click(&self, css: &str) {
-        let e = self.el(css);
-        self.rt
-            .block_on(e.click())
-            .unwrap_or_else(|err| panic!("click {css}: {err}"));
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let e = self.el(css);
+            match self.rt.block_on(e.click()) {
+                Ok(()) => return,
+                Err(err) if Instant::now() >= deadline || !err.to_string().contains("stale") => {
+                    panic!("click {css}: {err}")
+                }
+                Err(_) => {}
+            }
+        }
     }
 
     /// Replaces the text of the input `css`.
@@ -793,9 +810,65 @@ fn the_web_ui_in_a_real_browser() {
     assert_eq!(w["schedule"]["timeZone"], "Asia/Shanghai", "{w}");
     b.screenshot("09-maintenance");
 
+    // Settings: an agent configuration layer, an API token (shown once), a user.
     b.route("#/settings?tab=configs");
-    b.el("#config-new");
+    b.click("#config-new");
+    b.choose("#config-scope", "group");
+    b.fill("#config-name", "ui-test");
+    b.fill("#config-text", "[agent]\ninterval_secs = 7\n");
+    b.click("#config-save");
+    b.wait_text("[role=tabpanel]", "the new layer listed", |t| {
+        t.contains("ui-test") && t.contains("interval_secs = 7")
+    });
+    let (_, layers) = call(
+        &argus,
+        Method::GET,
+        "/api/argus/agent/configs",
+        Some(&argus.token),
+        None,
+    );
+    assert!(
+        layers["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|l| l["scope"] == "group"
+                && l["name"] == "ui-test"
+                && l["text"] == "[agent]\ninterval_secs = 7\n"),
+        "{layers}"
+    );
     b.screenshot("10-settings");
+    b.click("#tab-tokens");
+    b.fill("#token-name", "ui-ci");
+    b.click("#token-create");
+    let token = b.wait_text("#token-value", "the new token", |t| t.trim().len() == 64);
+    let (s, who) = call(
+        &argus,
+        Method::GET,
+        "/api/argus/me",
+        Some(token.trim()),
+        None,
+    );
+    assert_eq!(s, 200, "{who}");
+    assert_eq!(who["name"], "ui-ci", "{who}");
+    b.screenshot("10-settings-tokens");
+    b.click("#tab-users");
+    b.fill("#user-name", "eddie");
+    b.fill("#user-password", "editor-pass-1");
+    b.choose("#user-role", "editor");
+    b.click("#user-create");
+    b.el("#users-table tr[data-user='eddie']");
+    b.choose("#users-table tr[data-user='eddie'] select", "viewer");
+    wait_for("eddie made a viewer", WAIT, || {
+        let (s, u) = call(
+            &argus,
+            Method::GET,
+            "/api/argus/users/eddie",
+            Some(&argus.token),
+            None,
+        );
+        (s == 200 && u["data"]["role"] == "viewer").then_some(())
+    });
     b.route("#/settings?tab=receivers");
     b.click("#receivers-table tr[data-receiver='ops'] button.send-test");
     b.wait_text("#receiver-result", "the test notification delivered", |t| {

@@ -49,19 +49,20 @@ async function receivers(el) {
     : h('p', { class: 'muted' }, t('settings.no_receivers')), out);
 }
 
-async function users(el) {
+/** `error`: why the last change was refused, shown after the list is drawn again. */
+async function users(el, error) {
   const list = (await api('/api/argus/users')).data || [];
-  const msg = h('p', { class: 'error', role: 'alert' });
+  const msg = h('p', { class: 'error', role: 'alert' }, error || '');
   const name = h('input', { id: 'user-name', required: true, autocomplete: 'off' });
   const display = h('input', { id: 'user-display' });
   const pw = h('input', { id: 'user-password', type: 'password', required: true, minlength: 8, autocomplete: 'new-password' });
   const role = select({ id: 'user-role' }, ROLES.map((r) => [r, t('role.' + r)]), 'viewer');
   mount(el,
     table([t('settings.user'), t('settings.display_name'), t('settings.role'), t('settings.created'), h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, t('common.actions')))],
-      list.map((u) => h('tr', null, h('td', null, u.name), h('td', null, u.display_name),
+      list.map((u) => h('tr', { dataset: { user: u.name } }, h('td', null, u.name), h('td', null, u.display_name),
         h('td', null, select({ 'aria-label': t('settings.role_of', { name: u.name }), onchange: async (e) => {
           try { await api('/api/argus/users/' + encodeURIComponent(u.name), { method: 'PATCH', body: { role: e.target.value } }); msg.textContent = ''; }
-          catch (err) { msg.textContent = err.message; users(el); }
+          catch (err) { users(el, err.message); }
         } }, ROLES.map((r) => [r, t('role.' + r)]), u.role)),
         h('td', null, fmt.dateTime(u.created_ms)),
         h('td', null, u.name === (me.user && me.user.name) ? null : h('button', { type: 'button', class: 'danger small', onclick: async () => {
@@ -78,12 +79,14 @@ async function users(el) {
       } catch (err) { msg.textContent = err.message; }
     } }, h('h2', null, t('settings.new_user')),
     h('div', { class: 'row' }, field(t('settings.user'), name), field(t('settings.display_name'), display), field(t('login.password'), pw, t('settings.password_hint')),
-      field(t('settings.role'), role), h('button', { type: 'submit' }, t('common.create')))));
+      field(t('settings.role'), role), h('button', { type: 'submit', id: 'user-create' }, t('common.create')))));
 }
 
-async function tokens(el) {
+/** `made`: a token just created, shown this once above the form. */
+async function tokens(el, made) {
   const list = (await api('/api/argus/tokens')).data || [];
-  const msg = h('div', { role: 'alert' });
+  const msg = h('div', { role: 'alert' },
+    made ? [h('p', { class: 'ok' }, t('settings.token_made')), h('pre', { id: 'token-value' }, made)] : null);
   const name = h('input', { id: 'token-name', required: true });
   const allowed = ROLES.slice(0, ROLES.indexOf(me.role) + 1);
   const role = select({ id: 'token-role' }, allowed.map((r) => [r, t('role.' + r)]), 'viewer');
@@ -108,12 +111,11 @@ async function tokens(el) {
         const body = { name: name.value.trim(), role: role.value };
         if (days.value) body.expires_days = Number(days.value);
         const r = (await api('/api/argus/tokens', { method: 'POST', body })).data;
-        await tokens(el);
-        mount(msg, h('p', { class: 'ok' }, t('settings.token_made')), h('pre', { id: 'token-value' }, r.token));
+        await tokens(el, r.token);
       } catch (err) { mount(msg, h('p', { class: 'error' }, err.message)); }
     } }, h('h2', null, t('settings.new_token')),
     h('div', { class: 'row' }, field(t('common.name'), name), field(t('settings.role'), role), field(t('settings.expires_days'), days, t('settings.expires_hint')),
-      h('button', { type: 'submit' }, t('common.create')))) : null);
+      h('button', { type: 'submit', id: 'token-create' }, t('common.create')))) : null);
 }
 
 async function configs(el) {
@@ -137,7 +139,7 @@ async function configs(el) {
     } }, h('h2', null, t('settings.edit_config')),
     h('div', { class: 'row' }, field(t('settings.scope'), scopeSel), field(t('common.name'), nameI, t('settings.config_name_hint'))),
     field(t('settings.config_text'), area), msg,
-    h('button', { type: 'submit' }, t('common.save')), ' ',
+    h('button', { type: 'submit', id: 'config-save' }, t('common.save')), ' ',
     h('button', { type: 'button', class: 'ghost', onclick: () => mount(box) }, t('common.cancel')));
   }
   mount(el,
