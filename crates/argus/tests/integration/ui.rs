@@ -773,6 +773,37 @@ fn the_web_ui_in_a_real_browser() {
         ours[0]
     );
     b.screenshot("08-alerts");
+    // The rule: edited (its threshold), then disabled, from its row.
+    b.click("#tab-rules");
+    let rule_row = "#rules-table tr[data-rule='UiIdleSeen']";
+    b.click(&format!("{rule_row} button.rule-edit"));
+    assert_eq!(
+        b.js("return document.querySelector('#rule-metric').value;"),
+        json!("cpu_usage_idle")
+    );
+    b.fill("#rule-value", "-1");
+    b.click("#rule-save");
+    // Saved once the form is gone (the list is drawn again).
+    wait_for("the edited rule saved", WAIT, || {
+        (!b.exists("#rule-form")).then_some(())
+    });
+    b.click(&format!("{rule_row} button.rule-toggle"));
+    wait_for("the rule edited and disabled", WAIT, || {
+        let (_, r) = call(
+            &argus,
+            Method::GET,
+            "/api/argus/rules",
+            Some(&argus.token),
+            None,
+        );
+        let rule = r["data"]
+            .as_array()?
+            .iter()
+            .find(|x| x["rule"]["name"] == "UiIdleSeen")?
+            .clone();
+        (rule["enabled"] == false && rule["rule"]["threshold"]["value"] == json!(-1.0))
+            .then_some(())
+    });
     b.click("#tab-silences");
     b.el("#silences-table");
     b.screenshot("09-silences");
@@ -969,6 +1000,9 @@ fn the_web_ui_in_a_real_browser() {
         "button.danger",
         "button.send-test",
         "button.adopt",
+        "button.rule-edit",
+        "button.rule-toggle",
+        "button.expire",
     ];
     let check_no_edit = |page: &str| {
         for css in edits {

@@ -137,8 +137,8 @@ export async function render(main, params) {
           h('td', { class: st.health === 'err' ? 'error' : '' }, st.health || '', st.lastError ? ': ' + st.lastError : ''),
           h('td', null, r.enabled ? t('common.yes') : t('common.no')),
           edit ? h('td', { class: 'actions' }, r.source === 'api' ? [
-            h('button', { type: 'button', class: 'ghost small', onclick: () => mount(formBox, ruleForm(r, () => rules(el))) }, t('common.edit')), ' ',
-            h('button', { type: 'button', class: 'ghost small', onclick: async () => {
+            h('button', { type: 'button', class: 'ghost small rule-edit', onclick: () => mount(formBox, ruleForm(r, () => rules(el))) }, t('common.edit')), ' ',
+            h('button', { type: 'button', class: 'ghost small rule-toggle', onclick: async () => {
               await api('/api/argus/rules/' + encodeURIComponent(r.id), { method: 'PATCH', body: { enabled: !r.enabled } });
               rules(el);
             } }, r.enabled ? t('alerts.disable') : t('alerts.enable')), ' ',
@@ -166,7 +166,7 @@ export async function render(main, params) {
         h('td', null, fmt.dateTime(Date.parse(s.startsAt))),
         h('td', null, fmt.dateTime(Date.parse(s.endsAt))),
         h('td', null, s.createdBy), h('td', null, s.comment),
-        edit ? h('td', { class: 'actions' }, s.status.state !== 'expired' ? h('button', { type: 'button', class: 'ghost small', onclick: async () => {
+        edit ? h('td', { class: 'actions' }, s.status.state !== 'expired' ? h('button', { type: 'button', class: 'ghost small expire', onclick: async () => {
           await api('/api/v2/silence/' + encodeURIComponent(s.id), { method: 'DELETE' });
           silences(el);
         } }, t('alerts.expire')) : null) : null)), { id: 'silences-table' })
