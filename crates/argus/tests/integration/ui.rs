@@ -4,9 +4,10 @@
 //! One session walks what a user does: log in, see this host on the overview, open its
 //! CPU chart (and check the canvas holds drawn series), query in Explore, edit a host in
 //! place, create a threshold alert from the form, see it fire and silence it, switch to
-//! Chinese, then log in as a viewer and find no edit control. It measures the first
-//! paint and the first data on a fresh load (< 1 s on loopback) and the time to draw 50
-//! series of 2 000 points (< 200 ms), and saves a screenshot of every page into
+//! Chinese, then log in as a viewer and find no edit control; and on the way most of
+//! what each page offers (docs/ui.md lists it). It measures the first paint and the
+//! first data on a fresh load (< 1 s on loopback) and the time to draw 50 series of
+//! 2 000 points (< 200 ms), and saves a screenshot of every page into
 //! `<target>/tmp/ui-screenshots/` (printed; not part of the repository).
 
 use crate::alerting::Recorder;
