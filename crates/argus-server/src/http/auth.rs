@@ -1,6 +1,7 @@
-//! Authentication and roles at the edge: every path except `/health` and
-//! `POST /api/argus/login` needs a credential, which the request carries on as its
-//! [`Access`]; paths that change or manage things also need a role ([`need`]).
+//! Authentication and roles at the edge: every path except `/health`,
+//! `POST /api/argus/login` and the web UI's files (`GET /`, `GET /ui/*`) needs a
+//! credential, which the request carries on as its [`Access`]; paths that change or
+//! manage things also need a role ([`need`]).
 //!
 //! Clients send the credential in the form they already know: `Authorization: Bearer <t>`
 //! (Prometheus, Grafana, the agent), `Authorization: Token <t>` (Influx v2 clients), HTTP
@@ -86,6 +87,10 @@ pub fn need(method: &Method, path: &str) -> Need {
     };
     match path {
         "/health" | "/api/argus/login" => Need::Nothing,
+        // The web UI's page and assets: public files; what the page shows comes from the
+        // APIs below, with the session its login set.
+        "/" if read => Need::Nothing,
+        p if read && p.starts_with("/ui/") => Need::Nothing,
         // The notifier's configuration holds its secrets (viewers read it masked in
         // /api/v2/status).
         "/api/argus/audit" | "/api/argus/notifier/config" => Need::Role(Role::Admin),
@@ -209,6 +214,10 @@ mod tests {
         let post = |p: &str| need(&Method::POST, p);
         assert_eq!(get("/health"), Need::Nothing);
         assert_eq!(post("/api/argus/login"), Need::Nothing);
+        assert_eq!(get("/"), Need::Nothing);
+        assert_eq!(get("/ui/app.js"), Need::Nothing);
+        assert_eq!(post("/"), Need::Credential);
+        assert_eq!(post("/ui/app.js"), Need::Credential);
         assert_eq!(post("/api/v1/write"), Need::Credential);
         assert_eq!(get("/api/v1/query"), Need::Credential);
         assert_eq!(get("/api/argus/hosts"), Need::Role(Role::Viewer));

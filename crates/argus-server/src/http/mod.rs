@@ -15,6 +15,7 @@
 //! | [`users`] | `/api/argus/login`, `/logout`, `/me`, `/users[/{name}]`, `/tokens[/{id}]`, `/audit` |
 //! | [`admin`] | `/api/argus/admin/*` |
 //! | [`status`] | `/health`, `/metrics` |
+//! | [`ui`] | `/` and `/ui/*`: the web UI's embedded assets |
 
 pub mod admin;
 pub mod alerting;
@@ -30,6 +31,7 @@ pub mod prom;
 pub mod query;
 pub mod rules;
 pub mod status;
+pub mod ui;
 pub mod users;
 
 use crate::state::AppState;
@@ -184,6 +186,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/argus/hosts/{host}/summary", get(analysis::summary))
         .route("/api/argus/admin/flush", post(admin::flush))
         .route("/api/argus/admin/tsdb", get(admin::tsdb))
+        .merge(ui::router())
         .fallback(not_found)
         // Body limits are enforced by the ingest handlers themselves (also after gzip).
         .layer(axum::extract::DefaultBodyLimit::disable())

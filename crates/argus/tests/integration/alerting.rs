@@ -12,13 +12,13 @@ use std::time::Duration;
 
 /// An HTTP server on a free port that answers 200 to everything and keeps the bodies of
 /// the POSTs it gets (what a webhook receiver sees).
-struct Recorder {
-    url: String,
+pub struct Recorder {
+    pub url: String,
     bodies: Arc<Mutex<Vec<String>>>,
 }
 
 impl Recorder {
-    fn start() -> Recorder {
+    pub fn start() -> Recorder {
         let l = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
         let url = format!(
             "http://{}/hook",
@@ -53,7 +53,7 @@ impl Recorder {
         Recorder { url, bodies }
     }
 
-    fn bodies(&self) -> Vec<Value> {
+    pub fn bodies(&self) -> Vec<Value> {
         self.bodies
             .lock()
             .map(|b| {

@@ -18,4 +18,5 @@ mod promapi;
 mod remote;
 mod scaleout;
 mod storage;
+mod ui;
 mod up;
