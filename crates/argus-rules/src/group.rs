@@ -108,6 +108,13 @@ fn group_hash(file: &str, name: &str) -> u64 {
     crate::xxh64::xxh64(&b)
 }
 
+/// The evaluation offset of group `name` of `file` within an interval of `interval_ns`
+/// nanoseconds, as Prometheus computes it: for tools that need to know when a group runs
+/// (the rules benchmark chooses group names that start together).
+pub fn offset_ns(file: &str, name: &str, interval_ns: i64) -> i64 {
+    (group_hash(file, name) % interval_ns.max(1) as u64) as i64
+}
+
 /// Converts an instant query result into samples, as Prometheus's `EngineQueryFunc`:
 /// a scalar becomes one sample without labels; other types are an error.
 pub(crate) fn query_vector(
@@ -157,7 +164,7 @@ impl Group {
 
     /// The evaluation offset within the interval, in nanoseconds.
     pub fn offset_ns(&self) -> i64 {
-        (group_hash(&self.spec.file, &self.spec.name) % self.interval_ns as u64) as i64
+        offset_ns(&self.spec.file, &self.spec.name, self.interval_ns)
     }
 
     /// The slot at or before `t_ns` (Prometheus's `EvalTimestamp`).
