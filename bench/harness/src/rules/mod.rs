@@ -26,7 +26,6 @@ use crate::probe;
 use crate::query::data;
 use crate::query::prom::{Extra, Prom};
 use crate::system::Server;
-use crate::tsdb::query::Matrix;
 use anyhow::{Context, bail};
 use reqwest::blocking::Client;
 use std::collections::BTreeMap;
@@ -159,25 +158,39 @@ impl System {
     }
 }
 
-/// A recorded series compared between the two systems.
+/// A recording rule checked across the systems: each one's recorded series against the
+/// other's answer to the rule's expression at the recorded timestamps.
 pub struct Check {
     pub metric: String,
     pub rule_id: String,
     pub expr: String,
-    pub series: (usize, usize),
-    pub only_one_side: usize,
-    pub common_points: usize,
+    /// [Argus recorded vs Prometheus asked, Prometheus recorded vs Argus asked].
+    pub dirs: [Direction; 2],
+}
+
+#[derive(Default)]
+pub struct Direction {
+    /// Recorded series, and the timestamps (evaluations) they hold.
+    pub series: usize,
+    pub timestamps: usize,
+    /// Points compared, and points only one side has (a series recorded but not in the
+    /// answer at that time, or the other way round).
+    pub compared: usize,
+    pub unmatched: usize,
     pub max_rel: f64,
     pub example: Option<String>,
     pub error: Option<String>,
 }
 
+impl Direction {
+    pub fn same(&self) -> bool {
+        self.error.is_none() && self.compared > 0 && self.unmatched == 0 && self.max_rel <= 1e-9
+    }
+}
+
 impl Check {
     pub fn same(&self) -> bool {
-        self.error.is_none()
-            && self.only_one_side == 0
-            && self.common_points > 0
-            && self.max_rel <= 1e-9
+        self.dirs.iter().all(Direction::same)
     }
 }
 
@@ -346,23 +359,32 @@ fn measure_speed(opts: &Options, work_dir: &Path, speed: &mut Speed) -> anyhow::
         live.series() as f64 / opts.interval_secs as f64
     );
 
-    // The rules: one file, the same path for both, checked by promtool.
-    let rules_path = scratch_path.join("rules.yml");
-    let rules_file = rules_path.display().to_string();
+    // The rules: one file, a copy for each system (the offsets hash the path), checked
+    // by promtool.
+    let paths: Vec<PathBuf> = ["argus", "prometheus"]
+        .iter()
+        .map(|d| scratch_path.join(d).join("rules.yml"))
+        .collect();
+    let files: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
     let rf = rulegen::generate(
         opts.hosts,
         opts.groups,
         opts.rules_per_group,
         interval_ms,
-        &rules_file,
+        [&files[0], &files[1]],
         !opts.spread,
         opts.seed,
     );
-    std::fs::write(&rules_path, &rf.yaml)
-        .with_context(|| format!("cannot write {}", rules_path.display()))?;
+    for path in &paths {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, &rf.yaml)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     let check = std::process::Command::new(&opts.promtool)
         .args(["check", "rules"])
-        .arg(&rules_path)
+        .args(&paths)
         .output()
         .with_context(|| format!("cannot run {}", opts.promtool.display()))?;
     let said = format!(
@@ -382,25 +404,28 @@ fn measure_speed(opts: &Options, work_dir: &Path, speed: &mut Speed) -> anyhow::
             crate::output::one_line(&said)
         );
     }
-    let offsets: BTreeMap<String, i64> = rf
-        .groups
+    // Per system: each group's offset, and the first of them.
+    let offsets: Vec<BTreeMap<String, i64>> = files
         .iter()
-        .map(|g| {
-            (
-                g.clone(),
-                argus_rules::group::offset_ns(&rules_file, g, interval_ns),
-            )
+        .map(|f| {
+            rf.groups
+                .iter()
+                .map(|g| (g.clone(), argus_rules::group::offset_ns(f, g, interval_ns)))
+                .collect()
         })
         .collect();
-    let first_offset = offsets.values().copied().min().unwrap_or(0);
+    let first_offsets: Vec<i64> = offsets
+        .iter()
+        .map(|o| o.values().copied().min().unwrap_or(0))
+        .collect();
     let checks = rf.checks.clone();
     speed.rule_file = Some(rf);
 
     // Argus: started with the rules, then loaded.
     let http = crate::tsdb::query::client()?;
     let config = format!(
-        "[alerting]\nrule_files = [{rules_file:?}]\nevaluation_interval_secs = {}\n",
-        opts.interval_secs
+        "[alerting]\nrule_files = [{:?}]\nevaluation_interval_secs = {}\n",
+        files[0], opts.interval_secs
     );
     let mut argus = Server::start_argus_with(&opts.argus, work_dir, Some(&config))?;
     argus.wait_ready(&http)?;
@@ -424,7 +449,7 @@ fn measure_speed(opts: &Options, work_dir: &Path, speed: &mut Speed) -> anyhow::
     eprintln!("Prometheus: promtool create-blocks-from openmetrics …");
     let extra = Extra {
         global_extra: format!("  evaluation_interval: {}s\n", opts.interval_secs),
-        config: format!("rule_files:\n  - {rules_file}\n"),
+        config: format!("rule_files:\n  - {}\n", files[1]),
         args: vec!["--web.enable-remote-write-receiver".into()],
     };
     let (mut prom, promtool_s) = Prom::start_with(
@@ -493,16 +518,29 @@ fn measure_speed(opts: &Options, work_dir: &Path, speed: &mut Speed) -> anyhow::
         std::thread::sleep(Duration::from_secs(1));
     }
 
-    // The rounds: polls at 85 % of each interval after the groups' (first) offset.
+    // The rounds, numbered per system from its first offset: each system is polled a
+    // second before its next round starts, after the one before ended (when it took under
+    // 14 s), and while the other system is between rounds when both take under 6 s.
     let now_ns = probe::now_ms() * 1_000_000;
-    let current = (now_ns - first_offset).div_euclid(interval_ns);
-    let first_round = current + 1 + opts.warmup;
-    let last_round = first_round + opts.rounds - 1;
-    let poll_at = |k: i64| k * interval_ns + first_offset + interval_ns * 85 / 100;
+    let first_round: Vec<i64> = first_offsets
+        .iter()
+        .map(|off| (now_ns - off).div_euclid(interval_ns) + 1 + opts.warmup)
+        .collect();
+    let last_round: Vec<i64> = first_round.iter().map(|f| f + opts.rounds - 1).collect();
+    let poll_at = |i: usize, k: i64| (k + 1) * interval_ns + first_offsets[i] - 1_000_000_000;
+    // (when, system, round): from the round before the first (CPU starts there) to one
+    // after the last (with spread offsets, the last round's later groups).
+    let mut polls: Vec<(i64, usize, i64)> = (0..peers.len())
+        .flat_map(|i| {
+            ((first_round[i] - 1)..=(last_round[i] + 1)).map(move |k| (poll_at(i, k), i, k))
+        })
+        .collect();
+    polls.sort_unstable();
+    let end_ns = polls.last().map_or(now_ns, |p| p.0);
     eprintln!(
-        "warm-up to round {first_round}, then {} rounds measured (about {} s)",
+        "warm-up, then {} rounds measured on each (about {} s)",
         opts.rounds,
-        (poll_at(last_round + 1) - now_ns) / 1_000_000_000
+        (end_ns - now_ns) / 1_000_000_000
     );
     let sampling = Arc::new(AtomicBool::new(true));
     let mut collected: Vec<rounds::Collected> = peers.iter().map(|_| Default::default()).collect();
@@ -524,51 +562,43 @@ fn measure_speed(opts: &Options, work_dir: &Path, speed: &mut Speed) -> anyhow::
         max
     });
     let mut poll_error = None;
-    for k in (first_round - 1)..=(last_round + 1) {
-        let wait_ns = poll_at(k) - probe::now_ms() * 1_000_000;
+    for (at, i, k) in polls {
+        let wait_ns = at - probe::now_ms() * 1_000_000;
         if wait_ns > 0 {
             std::thread::sleep(Duration::from_nanos(wait_ns as u64));
         }
-        for (i, p) in peers.iter().enumerate() {
-            // CPU at the polls that open and close the measured rounds.
-            if (k == first_round - 1 || k == last_round)
-                && let Some(st) = procfs::stat(p.pid)
-            {
-                cpu[i].push(st.ticks());
+        let p = &peers[i];
+        // CPU at the polls that open and close the measured rounds.
+        if (k == first_round[i] - 1 || k == last_round[i])
+            && let Some(st) = procfs::stat(p.pid)
+        {
+            cpu[i].push(st.ticks());
+        }
+        match p.rules(&http) {
+            Ok(s) => {
+                collected[i].add(&s);
+                last[i] = s;
             }
-            match p.rules(&http) {
-                Ok(s) => {
-                    collected[i].add(&s);
-                    last[i] = s;
-                }
-                Err(e) => {
-                    poll_error.get_or_insert_with(|| format!("{e:#}"));
-                }
+            Err(e) => {
+                poll_error.get_or_insert_with(|| format!("{e:#}"));
             }
-            if p.name == "Prometheus"
-                && let Ok(m) = p.get(&http, "/metrics")
-            {
-                let by_group = rounds::prom_last_durations(&String::from_utf8_lossy(&m));
-                for g in &last[i].groups {
-                    if let Some(v) = by_group.get(&g.name) {
-                        agree.1 += 1;
-                        let d = (v - g.secs).abs();
-                        if d == 0.0 {
-                            agree.0 += 1;
-                        }
-                        agree.2 = agree.2.max(d);
+        }
+        if p.name == "Prometheus"
+            && let Ok(m) = p.get(&http, "/metrics")
+        {
+            let by_group = rounds::prom_last_durations(&String::from_utf8_lossy(&m));
+            for g in &last[i].groups {
+                if let Some(v) = by_group.get(&g.name) {
+                    agree.1 += 1;
+                    let d = (v - g.secs).abs();
+                    if d == 0.0 {
+                        agree.0 += 1;
                     }
+                    agree.2 = agree.2.max(d);
                 }
             }
         }
-        eprintln!(
-            "round {k}: polled{}",
-            if k < first_round {
-                " (before the measured rounds)"
-            } else {
-                ""
-            }
-        );
+        eprintln!("{}: polled after round {k}", p.name);
     }
     sampling.store(false, Ordering::Relaxed);
     let rss_max = sampler.join().unwrap_or_default();
@@ -581,20 +611,31 @@ fn measure_speed(opts: &Options, work_dir: &Path, speed: &mut Speed) -> anyhow::
         );
     }
 
-    // The recorded series over the measured rounds, on both.
-    let at_s = poll_at(last_round + 1) as f64 / 1e9;
+    // Each system's recorded series over its measured rounds, against the other system's
+    // answer to the rule's expression at the same times.
     let window_s = (opts.rounds + 2) * opts.interval_secs;
+    let at_s = end_ns as f64 / 1e9;
     for (metric, id, expr) in checks {
-        let q = format!("{{__name__=\"{metric}\",rule_id=\"{id}\"}}[{window_s}s]");
-        let url = format!(
-            "/api/v1/query?{}",
-            form_encode(&[("query", &q), ("time", &format!("{at_s:.3}"))])
-        );
-        let answers: Vec<anyhow::Result<Matrix>> = peers
-            .iter()
-            .map(|p| p.get(&http, &url).and_then(|b| Matrix::parse(&b)))
-            .collect();
-        speed.checks.push(compare(metric, id, expr, &answers));
+        let mut c = Check {
+            metric: metric.clone(),
+            rule_id: id.clone(),
+            expr: expr.clone(),
+            dirs: Default::default(),
+        };
+        for (r, dir) in c.dirs.iter_mut().enumerate() {
+            if let Err(e) = cross_check(
+                &http,
+                &peers[r],
+                &peers[1 - r],
+                (&metric, &id, &expr),
+                window_s,
+                at_s,
+                dir,
+            ) {
+                dir.error = Some(format!("{e:#}"));
+            }
+        }
+        speed.checks.push(c);
     }
 
     let writer_stats = writer.finish();
@@ -606,7 +647,13 @@ fn measure_speed(opts: &Options, work_dir: &Path, speed: &mut Speed) -> anyhow::
         let mut sys = System {
             name,
             load,
-            rounds: rounds::rounds(&evals, &offsets, interval_ns, first_round, last_round),
+            rounds: rounds::rounds(
+                &evals,
+                &offsets[i],
+                interval_ns,
+                first_round[i],
+                last_round[i],
+            ),
             cpu_per_round_s: match cpu[i].as_slice() {
                 [a, b] => Some((b - a) as f64 / hz / opts.rounds as f64),
                 _ => None,
@@ -675,64 +722,111 @@ fn metric_total(text: &str, name: &str) -> f64 {
         .sum()
 }
 
-/// Argus's answer (first) against Prometheus's (second).
-fn compare(
-    metric: String,
-    rule_id: String,
-    expr: String,
-    answers: &[anyhow::Result<Matrix>],
-) -> Check {
-    let mut c = Check {
-        metric,
-        rule_id,
-        expr,
-        series: (0, 0),
-        only_one_side: 0,
-        common_points: 0,
-        max_rel: 0.0,
-        example: None,
-        error: None,
+/// Labels of a result series without `__name__` and `rule_id` (what a recording rule
+/// adds), as one comparable key.
+type Key = Vec<(String, String)>;
+
+/// An instant-query answer (vector or matrix) as key → points (ms, value).
+fn parse_result(body: &[u8]) -> anyhow::Result<BTreeMap<Key, Vec<(i64, f64)>>> {
+    let v: serde_json::Value = serde_json::from_slice(body).context("answer is not JSON")?;
+    if v["status"] != "success" {
+        bail!(
+            "answer status is not success: {}",
+            crate::system::truncate(&v.to_string(), 300)
+        );
+    }
+    let result = v["data"]["result"]
+        .as_array()
+        .context("answer without data.result")?;
+    let point = |p: &serde_json::Value| -> anyhow::Result<(i64, f64)> {
+        let ts = p[0].as_f64().context("point without a timestamp")?;
+        let v = p[1]
+            .as_str()
+            .context("point without a value")?
+            .parse::<f64>()
+            .context("point value is not a number")?;
+        Ok(((ts * 1000.0).round() as i64, v))
     };
-    let (a, p) = match answers {
-        [Ok(a), Ok(p)] => (a, p),
-        _ => {
-            c.error = answers
-                .iter()
-                .find_map(|r| r.as_ref().err().map(|e| format!("{e:#}")));
-            return c;
-        }
-    };
-    c.series = (a.series.len(), p.series.len());
-    c.only_one_side = a
-        .series
-        .keys()
-        .filter(|k| !p.series.contains_key(*k))
-        .count()
-        + p.series
-            .keys()
-            .filter(|k| !a.series.contains_key(*k))
-            .count();
-    for (key, pa) in &a.series {
-        let Some(pb) = p.series.get(key) else {
-            continue;
+    let mut out = BTreeMap::new();
+    for s in result {
+        let mut key: Key = s["metric"]
+            .as_object()
+            .context("series without metric")?
+            .iter()
+            .filter(|(k, _)| *k != "__name__" && *k != "rule_id")
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+            .collect();
+        key.sort();
+        let points = match (s["values"].as_array(), s.get("value")) {
+            (Some(values), _) => values.iter().map(point).collect::<anyhow::Result<_>>()?,
+            (None, Some(p)) => vec![point(p)?],
+            (None, None) => bail!("series without value(s)"),
         };
-        let by_ts: BTreeMap<i64, f64> = pb.iter().copied().collect();
-        for &(ts, va) in pa {
-            let Some(&vb) = by_ts.get(&ts) else {
+        if out.insert(key, points).is_some() {
+            bail!("a series appears twice in the answer");
+        }
+    }
+    Ok(out)
+}
+
+/// `recorder`'s series of the rule over the window, against `other`'s answer to the
+/// rule's expression at each recorded timestamp.
+fn cross_check(
+    http: &Client,
+    recorder: &Peer<'_>,
+    other: &Peer<'_>,
+    (metric, id, expr): (&str, &str, &str),
+    window_s: i64,
+    at_s: f64,
+    d: &mut Direction,
+) -> anyhow::Result<()> {
+    let q = format!("{{__name__=\"{metric}\",rule_id=\"{id}\"}}[{window_s}s]");
+    let url = format!(
+        "/api/v1/query?{}",
+        form_encode(&[("query", &q), ("time", &format!("{at_s:.3}"))])
+    );
+    let recorded = parse_result(&recorder.get(http, &url)?)?;
+    d.series = recorded.len();
+    let mut by_ts: BTreeMap<i64, BTreeMap<&Key, f64>> = BTreeMap::new();
+    for (key, points) in &recorded {
+        for &(ts, v) in points {
+            by_ts.entry(ts).or_default().insert(key, v);
+        }
+    }
+    d.timestamps = by_ts.len();
+    for (ts, want) in &by_ts {
+        let url = format!(
+            "/api/v1/query?{}",
+            form_encode(&[
+                ("query", expr),
+                (
+                    "time",
+                    &format!("{}.{:03}", ts.div_euclid(1000), ts.rem_euclid(1000))
+                )
+            ])
+        );
+        let got = parse_result(&other.get(http, &url)?)?;
+        d.unmatched += got.keys().filter(|k| !want.contains_key(k)).count();
+        for (key, &va) in want {
+            let Some(vb) = got.get(*key).and_then(|p| p.first()).map(|p| p.1) else {
+                d.unmatched += 1;
                 continue;
             };
-            c.common_points += 1;
+            d.compared += 1;
             let rel = if va == vb || (va.is_nan() && vb.is_nan()) {
                 0.0
             } else {
                 let r = (va - vb).abs() / va.abs().max(vb.abs());
                 if r.is_nan() { 1.0 } else { r }
             };
-            if rel > c.max_rel {
-                c.max_rel = rel;
-                c.example = Some(format!("{key} at {ts}: Argus {va}, Prometheus {vb}"));
+            if rel > d.max_rel {
+                d.max_rel = rel;
+                d.example = Some(format!(
+                    "{key:?} at {ts}: {} recorded {va}, {} answers {vb}",
+                    recorder.name, other.name
+                ));
             }
         }
     }
-    c
+    Ok(())
 }

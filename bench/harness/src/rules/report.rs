@@ -68,7 +68,7 @@ pub fn render(
         if let Some(rf) = &speed.rule_file {
             let _ = writeln!(
                 o,
-                "- Rules: one file, {} groups × {} = {} rules ({} recording, {} alerting), every {} s; scopes: {} one host, {} ten hosts, {} a datacenter, {} the fleet. Group offsets within the interval: {:.1} to {:.1} ms ({}). `promtool check rules`: {}",
+                "- Rules: one file, {} groups × {} = {} rules ({} recording, {} alerting), every {} s; scopes: {} one host, {} ten hosts, {} a datacenter, {} the fleet. Group offsets within the interval: Argus's copy {:.1} to {:.1} ms, Prometheus's {:.1} to {:.1} ms ({}). `promtool check rules`: {}",
                 opts.groups,
                 opts.rules_per_group,
                 rf.recording + rf.alerting,
@@ -79,12 +79,14 @@ pub fn render(
                 rf.per_scope[1],
                 rf.per_scope[2],
                 rf.per_scope[3],
-                rf.offsets_ms.0,
-                rf.offsets_ms.1,
+                rf.offsets_ms[0].0,
+                rf.offsets_ms[0].1,
+                rf.offsets_ms[1].0,
+                rf.offsets_ms[1].1,
                 if opts.spread {
                     "natural names: spread"
                 } else {
-                    "names chosen so that every group is due at once"
+                    "names chosen so that each system's groups are all due at once, the two systems half an interval apart"
                 },
                 speed.promtool
             );
@@ -198,42 +200,48 @@ pub fn render(
             speed.prom_missed_failed.0, speed.prom_missed_failed.1
         );
 
-        let _ = writeln!(o, "\n## Recorded series compared\n");
+        let _ = writeln!(o, "\n## Recorded series checked\n");
         let _ = writeln!(
             o,
-            "One recording rule per template and scope kind: its series over the measured rounds (`{{__name__=\"…\",rule_id=\"…\"}}[window]` at the last poll) on both. The groups have the same offsets on both (the same file path and names), so their samples have the same timestamps; the live samples are sent ahead of their timestamps, so each evaluation saw the same data. Equal: the same series, and values within 1e-9 relative at every timestamp both have.\n"
+            "One recording rule per template and scope kind. Each system's recorded series over its measured rounds (`{{__name__=\"…\",rule_id=\"…\"}}[window]`) against the other system's answer to the rule's expression (`/api/v1/query` at each recorded timestamp): both hold the same samples, and the live samples are sent ahead of their timestamps, so an evaluation at time t and a later query at t see the same data. Equal: every recorded point has a counterpart and none is extra, values within 1e-9 relative.\n"
         );
         let _ = writeln!(
             o,
-            "| rule | expr | series (Argus / Prometheus) | only on one side | points compared | max rel. diff | equal |"
+            "| rule | expr | Argus recorded / Prometheus asked: series, evaluations, points, unmatched, max rel. diff | Prometheus recorded / Argus asked | equal |"
         );
-        let _ = writeln!(o, "|---|---|---|---:|---:|---:|---|");
+        let _ = writeln!(o, "|---|---|---|---|---|");
+        let dir = |d: &super::Direction| match &d.error {
+            Some(_) => "failed".to_string(),
+            None => format!(
+                "{}, {}, {}, {}, {:.1e}",
+                d.series, d.timestamps, d.compared, d.unmatched, d.max_rel
+            ),
+        };
         for c in &speed.checks {
             let _ = writeln!(
                 o,
-                "| `{}` {} | `{}` | {} / {} | {} | {} | {:.1e} | {} |",
+                "| `{}` {} | `{}` | {} | {} | {} |",
                 c.metric,
                 c.rule_id,
                 c.expr.replace('|', "\\|"),
-                c.series.0,
-                c.series.1,
-                c.only_one_side,
-                c.common_points,
-                c.max_rel,
+                dir(&c.dirs[0]),
+                dir(&c.dirs[1]),
                 if c.same() { "yes" } else { "**no**" }
             );
         }
         for c in speed.checks.iter().filter(|c| !c.same()) {
-            let _ = writeln!(
-                o,
-                "- `{}` {}: {}",
-                c.metric,
-                c.rule_id,
-                c.error
-                    .clone()
-                    .or_else(|| c.example.clone())
-                    .unwrap_or_else(|| "no common point".into())
-            );
+            for d in c.dirs.iter().filter(|d| !d.same()) {
+                let _ = writeln!(
+                    o,
+                    "- `{}` {}: {}",
+                    c.metric,
+                    c.rule_id,
+                    d.error
+                        .clone()
+                        .or_else(|| d.example.clone())
+                        .unwrap_or_else(|| "no point compared, or points unmatched".into())
+                );
+            }
         }
         for s in &speed.systems {
             if let Some(e) = &s.last.first_error {

@@ -8,11 +8,15 @@
 //! (1 %). Recording rules carry a `rule_id` label, so no two write the same series.
 //!
 //! **Aligned groups.** A group's evaluation offset within the interval is a hash of its
-//! file and name, the same in Argus and Prometheus. By default the group names get a
-//! suffix chosen so that every offset falls within [`ALIGN_WINDOW_MS`] of the first:
-//! all groups are due at once, so a round's wall time (first start to last end) is the
-//! time to evaluate every rule once, which is what "a round takes under 5 s" asks. With
-//! `spread`, groups keep plain names and their offsets spread over the interval.
+//! file's path and its name, computed the same way by Argus and Prometheus. Each system
+//! reads its own copy of the file (`argus/rules.yml`, `prometheus/rules.yml`), and by
+//! default the group names get a suffix chosen so that in Argus's copy every offset falls
+//! within [`ALIGN_WINDOW_MS`] after 0, and in Prometheus's within as much after half the
+//! interval: each system's groups are all due at once, so a round's wall time (first
+//! start to last end) is the time to evaluate every rule once, which is what "a round
+//! takes under 5 s" asks; and the two systems' rounds start half an interval apart, so
+//! neither round competes with the other for this machine's two cores. With `spread`,
+//! groups keep plain names and their offsets spread over the interval.
 
 use crate::rng::Rng;
 use std::fmt::Write as _;
@@ -167,19 +171,19 @@ pub struct RuleFile {
     /// A few recording rules, one per template and scope kind where there is one: the
     /// series to compare between the two systems, as (metric, `rule_id`, expr).
     pub checks: Vec<(String, String, String)>,
-    /// Offsets of the groups within the interval (ms): smallest and largest.
-    pub offsets_ms: (f64, f64),
+    /// Per path, the offsets of the groups within the interval (ms): smallest and largest.
+    pub offsets_ms: [(f64, f64); 2],
 }
 
 /// The file for `hosts` hosts (at most 1 000: names are `host-NNN`), evaluated every
-/// `interval_ms`, stored at `path` (the offsets hash the path as both systems name the
-/// file).
+/// `interval_ms`, stored at `paths` (Argus's copy, Prometheus's: the offsets hash the path
+/// as the systems name the file).
 pub fn generate(
     hosts: usize,
     groups: usize,
     per_group: usize,
     interval_ms: i64,
-    path: &str,
+    paths: [&str; 2],
     aligned: bool,
     seed: u64,
 ) -> RuleFile {
@@ -192,37 +196,30 @@ pub fn generate(
     let mut per_scope = [0; 4];
     let interval_ns = interval_ms * 1_000_000;
     let window_ns = ALIGN_WINDOW_MS * 1_000_000;
-    let mut offsets = (f64::INFINITY, f64::NEG_INFINITY);
-    let mut target: Option<i64> = None;
+    let mut offsets = [(f64::INFINITY, f64::NEG_INFINITY); 2];
+    // Where each copy's offsets go: [0, window) and [interval / 2, + window).
+    let targets = [0, interval_ns / 2];
     for g in 0..groups {
         let base = format!("fleet-{g:03}");
         let mut name = base.clone();
         if aligned {
-            // The first group sets the target offset; the others search a suffix whose
-            // offset is within the window after it (about interval / window tries).
-            for k in 0.. {
-                let candidate = if k == 0 {
-                    base.clone()
-                } else {
-                    format!("{base}-{k}")
-                };
-                let off = argus_rules::group::offset_ns(path, &candidate, interval_ns);
-                let ok = match target {
-                    None => {
-                        // Leave room after the first offset within the interval.
-                        off < interval_ns - window_ns
-                    }
-                    Some(t) => (t..t + window_ns).contains(&off),
-                };
+            // About (interval / window)² tries per group: 90 000 at 15 s and 50 ms.
+            for k in 0u64.. {
+                let candidate = format!("{base}-{k}");
+                let ok = paths.iter().zip(targets).all(|(path, t)| {
+                    let off = argus_rules::group::offset_ns(path, &candidate, interval_ns);
+                    (t..t + window_ns).contains(&off)
+                });
                 if ok {
-                    target.get_or_insert(off);
                     name = candidate;
                     break;
                 }
             }
         }
-        let off = argus_rules::group::offset_ns(path, &name, interval_ns) as f64 / 1e6;
-        offsets = (offsets.0.min(off), offsets.1.max(off));
+        for (o, path) in offsets.iter_mut().zip(paths) {
+            let off = argus_rules::group::offset_ns(path, &name, interval_ns) as f64 / 1e6;
+            *o = (o.0.min(off), o.1.max(off));
+        }
         let _ = writeln!(
             yaml,
             "  - name: {name}\n    interval: {}s\n    rules:",
@@ -340,11 +337,18 @@ mod tests {
 
     #[test]
     fn the_file_has_every_rule_and_aligned_offsets() {
-        let f = generate(500, 20, 50, 15_000, "/x/rules.yml", true, 1);
+        let paths = ["/x/argus/rules.yml", "/x/prometheus/rules.yml"];
+        let f = generate(500, 20, 50, 15_000, paths, true, 1);
         assert_eq!(f.recording + f.alerting, 1000);
         assert_eq!(f.per_scope.iter().sum::<usize>(), 1000);
         assert!(f.recording > 350 && f.alerting > 350, "{}", f.recording);
-        assert!(f.offsets_ms.1 - f.offsets_ms.0 < ALIGN_WINDOW_MS as f64);
+        assert!(
+            f.offsets_ms[0].1 < ALIGN_WINDOW_MS as f64,
+            "{:?}",
+            f.offsets_ms
+        );
+        assert!(f.offsets_ms[1].0 >= 7_500.0, "{:?}", f.offsets_ms);
+        assert!(f.offsets_ms[1].1 < 7_500.0 + ALIGN_WINDOW_MS as f64);
         assert_eq!(f.groups.len(), 20);
         assert_eq!(f.yaml.matches("- record: ").count(), f.recording);
         assert_eq!(f.yaml.matches("- alert: ").count(), f.alerting);
@@ -354,8 +358,8 @@ mod tests {
                 .contains(r#"expr: "sum by (host) (rate(net_bytes_recv{host=\"host-"#)
         );
         assert!(!f.checks.is_empty());
-        let spread = generate(500, 20, 50, 15_000, "/x/rules.yml", false, 1);
-        assert!(spread.offsets_ms.1 - spread.offsets_ms.0 > 1000.0);
+        let spread = generate(500, 20, 50, 15_000, paths, false, 1);
+        assert!(spread.offsets_ms[0].1 - spread.offsets_ms[0].0 > 1000.0);
     }
 
     #[test]
