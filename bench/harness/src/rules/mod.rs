@@ -591,8 +591,9 @@ fn measure_speed(opts: &Options, work_dir: &Path, speed: &mut Speed) -> anyhow::
             for g in &last[i].groups {
                 if let Some(v) = by_group.get(&g.name) {
                     agree.1 += 1;
+                    // The same float, printed by two formatters: equal to 1e-9 s.
                     let d = (v - g.secs).abs();
-                    if d == 0.0 {
+                    if d <= 1e-9 {
                         agree.0 += 1;
                     }
                     agree.2 = agree.2.max(d);

@@ -165,8 +165,9 @@ pub fn render(
             );
             let _ = writeln!(
                 o,
-                "\nFor the record, not judged: work Argus/Prometheus {:.2}× (sums of group durations; Prometheus's overlap), CPU per round {}.",
-                a.median_work(g) / p.median_work(g),
+                "\nFor the record, not judged: work (median sums of group durations) Argus {} s, Prometheus {} s (its groups overlap, each counting the others' time); CPU per round {}.",
+                secs(a.median_work(g)),
+                secs(p.median_work(g)),
                 match (a.cpu_per_round_s, p.cpu_per_round_s) {
                     (Some(x), Some(y)) => format!("{:.2}× ({} / {} s)", x / y, secs(x), secs(y)),
                     _ => "not measured".into(),
@@ -196,7 +197,7 @@ pub fn render(
         let (eq, n, max) = speed.prom_metrics_agree;
         let _ = writeln!(
             o,
-            "\nPrometheus's `prometheus_rule_group_last_duration_seconds` (its `/metrics`, read right after each poll of the API) equalled the API's `evaluationTime` for {eq} of {n} group readings (largest difference {max:.2e} s). Its counters at the end: `prometheus_rule_group_iterations_missed_total` {}, `prometheus_rule_evaluation_failures_total` {}.",
+            "\nPrometheus's `prometheus_rule_group_last_duration_seconds` (its `/metrics`, read right after each poll of the API) equalled the API's `evaluationTime` (within 1e-9 s) for {eq} of {n} group readings (largest difference {max:.2e} s). Its counters at the end: `prometheus_rule_group_iterations_missed_total` {}, `prometheus_rule_evaluation_failures_total` {}.",
             speed.prom_missed_failed.0, speed.prom_missed_failed.1
         );
 
