@@ -10,6 +10,9 @@
 //!   VictoriaMetrics on the same data (see `bench/query.md`).
 //! - `argus-bench inventory`: the host inventory at fleet scale on SQLite and on
 //!   PostgreSQL: heartbeats/s, list and filter latency (see `bench/README.md`).
+//! - `argus-bench rules`: 10 000 alerting and recording rules against Prometheus (round
+//!   time), and alert latency with `for: 0` against Prometheus + Alertmanager (see
+//!   `bench/rules.md`).
 
 mod dataset;
 mod footprint;
@@ -19,6 +22,7 @@ mod pipeline;
 mod probe;
 mod query;
 mod rng;
+mod rules;
 mod system;
 mod tsdb;
 
@@ -58,6 +62,12 @@ enum Command {
     /// and filter requests, with SQLite and with PostgreSQL (a server it starts). Exit code
     /// 3 if the inventory holds or answers other than what was sent, 1 if a part failed.
     Inventory(inventory::Options),
+    /// Rule evaluation: round time of 10 000 alerting and recording rules on Argus and
+    /// Prometheus holding the same live fleet data, the recorded series compared, and the
+    /// latency from a sample to the webhook with `for: 0` (Argus vs Prometheus +
+    /// Alertmanager). Exit code 3 if recorded series differ or a rule is in error, 1 if a
+    /// system could not be measured.
+    Rules(rules::Options),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +76,7 @@ fn main() -> ExitCode {
         Command::Inventory(opts) => inventory::run(&opts),
         Command::Pipeline(opts) => pipeline::run(&opts),
         Command::Query(opts) => query::run(&opts),
+        Command::Rules(opts) => rules::run(&opts),
         Command::Tsdb(opts) => tsdb::run(&opts),
     };
     match result {

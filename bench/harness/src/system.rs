@@ -171,6 +171,11 @@ impl Server {
         self.child.id()
     }
 
+    /// The bearer token this system wants, if any.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
     /// Adds the credentials this system wants, if any.
     pub fn auth(&self, req: RequestBuilder) -> RequestBuilder {
         match &self.token {

@@ -36,6 +36,12 @@ const PAR_MIN_WORK: usize = 200_000;
 /// The most threads one node of one query uses.
 const PAR_MAX_THREADS: usize = 8;
 
+/// The machine's cores, asked once (`available_parallelism` reads cgroup files each time).
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 /// `items.iter().map(f).collect()`, split over the machine's cores when `work` is large.
 /// The order of the results is the order of `items`; a panic in `f` is re-raised here.
 pub(crate) fn par_map<T: Sync, R: Send>(
@@ -46,10 +52,7 @@ pub(crate) fn par_map<T: Sync, R: Send>(
     let threads = if work < PAR_MIN_WORK {
         1
     } else {
-        std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(PAR_MAX_THREADS)
-            .min(items.len())
+        cores().min(PAR_MAX_THREADS).min(items.len())
     };
     if threads <= 1 {
         return items.iter().map(&f).collect();

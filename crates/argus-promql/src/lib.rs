@@ -67,6 +67,71 @@ impl Default for EngineOptions {
     }
 }
 
+/// A query parsed once ([`Engine::prepare`]).
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    expr: promql_parser::parser::Expr,
+    names: Option<std::collections::BTreeSet<String>>,
+}
+
+impl Prepared {
+    /// The metric names the query can read, or None when a selector can match series of
+    /// any name (`{job="x"}`, `{__name__=~"a|b"}`). Rule evaluation uses it to know whether
+    /// a rule can see what an earlier rule of its group wrote.
+    pub fn metric_names(&self) -> Option<&std::collections::BTreeSet<String>> {
+        self.names.as_ref()
+    }
+}
+
+/// Adds the metric names `e`'s selectors fix to `names`; sets it to None for a selector
+/// that fixes none.
+fn metric_names(
+    e: &promql_parser::parser::Expr,
+    names: &mut Option<std::collections::BTreeSet<String>>,
+) {
+    use promql_parser::label::MatchOp;
+    use promql_parser::parser::{Expr, VectorSelector};
+    let selector = |vs: &VectorSelector, names: &mut Option<std::collections::BTreeSet<String>>| {
+        let fixed = vs.name.clone().or_else(|| {
+            vs.matchers
+                .matchers
+                .iter()
+                .find(|m| m.name == argus_core::METRIC_NAME && matches!(m.op, MatchOp::Equal))
+                .map(|m| m.value.clone())
+        });
+        match (fixed, names.as_mut()) {
+            (Some(n), Some(set)) => {
+                set.insert(n);
+            }
+            _ => *names = None,
+        }
+    };
+    match e {
+        Expr::Aggregate(a) => {
+            metric_names(&a.expr, names);
+            if let Some(p) = &a.param {
+                metric_names(p, names);
+            }
+        }
+        Expr::Unary(u) => metric_names(&u.expr, names),
+        Expr::Binary(b) => {
+            metric_names(&b.lhs, names);
+            metric_names(&b.rhs, names);
+        }
+        Expr::Paren(p) => metric_names(&p.expr, names),
+        Expr::Subquery(s) => metric_names(&s.expr, names),
+        Expr::VectorSelector(vs) => selector(vs, names),
+        Expr::MatrixSelector(ms) => selector(&ms.vs, names),
+        Expr::Call(c) => {
+            for a in &c.args.args {
+                metric_names(a, names);
+            }
+        }
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) => {}
+        Expr::Extension(_) => *names = None,
+    }
+}
+
 /// The result of a query.
 ///
 /// Ordering: an instant query's vector is in Prometheus's evaluation order (so `sort` and
@@ -226,6 +291,21 @@ impl Engine {
     pub fn instant(&self, query: &str, time_ms: i64) -> Result<Value, QueryError> {
         let expr = eval::parse(query)?;
         eval::Evaluator::new(self, time_ms, time_ms).instant(&expr)
+    }
+
+    /// Parses and checks `query` once, for a caller that evaluates it again and again
+    /// (a rule, every interval): [`instant_prepared`](Self::instant_prepared) then skips
+    /// the parser, which costs as much as evaluating a small query.
+    pub fn prepare(query: &str) -> Result<Prepared, QueryError> {
+        let expr = eval::parse(query)?;
+        let mut names = Some(std::collections::BTreeSet::new());
+        metric_names(&expr, &mut names);
+        Ok(Prepared { expr, names })
+    }
+
+    /// [`instant`](Self::instant) of a prepared query.
+    pub fn instant_prepared(&self, query: &Prepared, time_ms: i64) -> Result<Value, QueryError> {
+        eval::Evaluator::new(self, time_ms, time_ms).instant(&query.expr)
     }
 
     /// Evaluates `query` at `start_ms`, `start_ms + step_ms`, … up to `end_ms`, returning a

@@ -835,3 +835,37 @@ fn one_series_per_group_keeps_its_values_under_the_group_labels() {
     ];
     check(&e, &cases);
 }
+
+#[test]
+fn a_prepared_query_names_the_metrics_it_reads_and_answers_as_the_text_does() {
+    let names = |q: &str| {
+        Engine::prepare(q)
+            .unwrap_or_else(|e| panic!("{q}: {e}"))
+            .metric_names()
+            .map(|s| s.iter().cloned().collect::<Vec<_>>())
+    };
+    assert_eq!(
+        names(r#"sum by (h) (rate(a[5m])) / on (h) b{x="1"} > 3"#),
+        Some(vec!["a".to_string(), "b".to_string()])
+    );
+    assert_eq!(
+        names(r#"absent({__name__="c"}) or max_over_time(d[5m:1m])"#),
+        Some(vec!["c".to_string(), "d".to_string()])
+    );
+    assert_eq!(names("vector(1) + time()"), Some(vec![]));
+    assert_eq!(names(r#"a + {job="x"}"#), None);
+    assert_eq!(names(r#"{__name__=~"a|b"}"#), None);
+    assert!(Engine::prepare("rate(a[5m]").is_err());
+
+    let e = engine(vec![
+        ser("m", &[("a", "1")], &lin(0, 15, 0.0, 15.0, 21)),
+        ser("m", &[("a", "2")], &lin(0, 15, 5.0, 30.0, 21)),
+    ]);
+    let q = "sum(rate(m[5m])) * 2";
+    let p = Engine::prepare(q).unwrap_or_else(|e| panic!("{e}"));
+    let a = e.instant(q, 300_000).unwrap_or_else(|e| panic!("{e}"));
+    let b = e
+        .instant_prepared(&p, 300_000)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(a, b);
+}

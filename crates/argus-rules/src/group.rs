@@ -4,8 +4,9 @@
 //! The **slot** of a group is its evaluation time: `floor((t - offset) / interval) *
 //! interval + offset`, where the **offset** is the XXH64 of the group's file and name
 //! modulo the interval, in nanoseconds. Every evaluation runs at a slot time (never at the
-//! wall clock), its rules in order, each rule's samples written before the next rule runs
-//! so a rule can read what an earlier one recorded. A series a rule wrote last time and
+//! wall clock), its rules in order, each rule's samples written before any later rule
+//! that can read them runs, so a rule reads what an earlier one recorded (rules that
+//! cannot see each other's metric names share one write). A series a rule wrote last time and
 //! not this time gets a **stale marker** (Prometheus's special NaN) at the slot time.
 //!
 //! [`Group::eval`] is pure apart from the storage it reads and writes: it takes the slot
@@ -14,7 +15,7 @@
 use crate::file::GroupSpec;
 use crate::rule::{Alert, EvalEnv, Health, NotifyAlert, Rule};
 use argus_core::{Labels, Matcher, Sample, Storage, TimeSeries};
-use argus_promql::{Engine, Value as PromValue};
+use argus_promql::{Engine, Prepared, Value as PromValue};
 use argus_template::duration::PromDuration;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -108,6 +109,13 @@ fn group_hash(file: &str, name: &str) -> u64 {
     crate::xxh64::xxh64(&b)
 }
 
+/// The evaluation offset of group `name` of `file` within an interval of `interval_ns`
+/// nanoseconds, as Prometheus computes it: for tools that need to know when a group runs
+/// (the rules benchmark chooses group names that start together).
+pub fn offset_ns(file: &str, name: &str, interval_ns: i64) -> i64 {
+    (group_hash(file, name) % interval_ns.max(1) as u64) as i64
+}
+
 /// Converts an instant query result into samples, as Prometheus's `EngineQueryFunc`:
 /// a scalar becomes one sample without labels; other types are an error.
 pub(crate) fn query_vector(
@@ -115,7 +123,20 @@ pub(crate) fn query_vector(
     q: &str,
     ts_ms: i64,
 ) -> Result<Vec<(Labels, f64)>, String> {
-    match engine.instant(q, ts_ms).map_err(|e| e.to_string())? {
+    to_samples(engine.instant(q, ts_ms).map_err(|e| e.to_string())?)
+}
+
+/// [`query_vector`] of a rule's expression, parsed when the rule was loaded.
+fn query_prepared(engine: &Engine, q: &Prepared, ts_ms: i64) -> Result<Vec<(Labels, f64)>, String> {
+    to_samples(
+        engine
+            .instant_prepared(q, ts_ms)
+            .map_err(|e| e.to_string())?,
+    )
+}
+
+fn to_samples(v: PromValue) -> Result<Vec<(Labels, f64)>, String> {
+    match v {
         PromValue::Vector(v) => Ok(v.into_iter().map(|(l, _, v)| (l, v)).collect()),
         PromValue::Scalar { v, .. } => Ok(vec![(Labels::default(), v)]),
         _ => Err("rule result is not a vector or scalar".into()),
@@ -157,7 +178,7 @@ impl Group {
 
     /// The evaluation offset within the interval, in nanoseconds.
     pub fn offset_ns(&self) -> i64 {
-        (group_hash(&self.spec.file, &self.spec.name) % self.interval_ns as u64) as i64
+        offset_ns(&self.spec.file, &self.spec.name, self.interval_ns)
     }
 
     /// The slot at or before `t_ns` (Prometheus's `EvalTimestamp`).
@@ -262,21 +283,37 @@ impl Group {
                 })
                 .collect())
         };
+        // Each rule's samples are written before any later rule that could read them
+        // runs (Prometheus commits after every rule); rules that cannot see each other's
+        // series share one write, so a group costs one WAL fsync instead of one per rule.
+        let mut pending: Vec<Pending> = Vec::new();
+        let mut pending_names: HashSet<String> = HashSet::new();
         for i in 0..self.rules.len() {
             let rule_start = Instant::now();
-            let rule = &mut self.rules[i];
-            let result = query_vector(engine, rule.expr(), ts_ms).and_then(|res| match rule {
-                Rule::Recording(r) => r.eval(res, self.spec.limit),
-                Rule::Alerting(r) => {
-                    let env = EvalEnv {
-                        external_labels: &opts.external_labels,
-                        external_url: &opts.external_url,
-                        query: &query,
-                        limit: self.spec.limit,
-                    };
-                    r.eval(ts_ns, res, &env)
+            if !pending.is_empty() {
+                let sees_pending = match self.rules[i].reads() {
+                    None => true,
+                    Some(names) => names.iter().any(|n| pending_names.contains(n)),
+                };
+                if sees_pending {
+                    self.flush(storage, &mut pending, &mut out);
+                    pending_names.clear();
                 }
-            });
+            }
+            let rule = &mut self.rules[i];
+            let result =
+                query_prepared(engine, rule.prepared(), ts_ms).and_then(|res| match rule {
+                    Rule::Recording(r) => r.eval(res, self.spec.limit),
+                    Rule::Alerting(r) => {
+                        let env = EvalEnv {
+                            external_labels: &opts.external_labels,
+                            external_url: &opts.external_url,
+                            query: &query,
+                            limit: self.spec.limit,
+                        };
+                        r.eval(ts_ns, res, &env)
+                    }
+                });
             let rule_name = rule.name().to_string();
             let status = rule.status_mut();
             status.last_evaluation_ns = Some(now_ns);
@@ -318,22 +355,17 @@ impl Group {
             for l in stale {
                 batch.push(stale_marker(l.clone(), ts_ms));
             }
-            let status = rule.status_mut();
-            match storage.append(batch.clone()) {
-                Ok(()) => {
-                    self.series_prev[i] = returned;
-                    out.written.extend(batch);
-                }
-                Err(e) => {
-                    let e = e.to_string();
-                    tracing::warn!(group = %self.spec.name, rule = %rule_name, err = %e, "writing rule results failed");
-                    status.health = Health::Err;
-                    status.last_error = Some(e.clone());
-                    out.errors.push((i, e));
-                }
-            }
+            pending_names.extend(rule.writes().into_iter().map(str::to_string));
+            pending.push(Pending {
+                rule: i,
+                batch,
+                returned,
+            });
             rule.status_mut().evaluation_duration = rule_start.elapsed();
         }
+        self.flush(storage, &mut pending, &mut out);
+        // A write error is found after later rules ran: list errors in rule order.
+        out.errors.sort_by_key(|(i, _)| *i);
         if !self.stale_series.is_empty() {
             let batch: Vec<TimeSeries> = self
                 .stale_series
@@ -359,6 +391,49 @@ impl Group {
         self.last_evaluation_ns = Some(now_ns);
         self.next_eval_ns = Some(ts_ns + self.interval_ns);
         out
+    }
+
+    /// Writes the pending rules' samples in one append; if that fails, rule by rule, so
+    /// each rule gets its own outcome as if it had written alone.
+    fn flush(
+        &mut self,
+        storage: &Arc<dyn Storage>,
+        pending: &mut Vec<Pending>,
+        out: &mut EvalOutput,
+    ) {
+        if pending.is_empty() {
+            return;
+        }
+        let all: Vec<TimeSeries> = pending
+            .iter()
+            .flat_map(|p| p.batch.iter().cloned())
+            .collect();
+        let together = if pending.len() == 1 {
+            None
+        } else {
+            Some(storage.append(all))
+        };
+        for p in pending.drain(..) {
+            let result = match &together {
+                Some(Ok(())) => Ok(()),
+                _ => storage.append(p.batch.clone()),
+            };
+            match result {
+                Ok(()) => {
+                    self.series_prev[p.rule] = p.returned;
+                    out.written.extend(p.batch);
+                }
+                Err(e) => {
+                    let e = e.to_string();
+                    let rule = &mut self.rules[p.rule];
+                    tracing::warn!(group = %self.spec.name, rule = %rule.name(), err = %e, "writing rule results failed");
+                    let status = rule.status_mut();
+                    status.health = Health::Err;
+                    status.last_error = Some(e.clone());
+                    out.errors.push((p.rule, e));
+                }
+            }
+        }
     }
 
     /// Restores each alert's `ActiveAt` from the last `ALERTS_FOR_STATE` sample within the
@@ -435,6 +510,13 @@ impl Group {
             Rule::Recording(_) => Vec::new(),
         })
     }
+}
+
+/// A rule's samples waiting to be written with those of the rules after it.
+struct Pending {
+    rule: usize,
+    batch: Vec<TimeSeries>,
+    returned: HashSet<Labels>,
 }
 
 fn stale_marker(labels: Labels, ts_ms: i64) -> TimeSeries {

@@ -10,6 +10,7 @@
 
 use crate::file::{RuleKind, RuleSpec, compile_template};
 use argus_core::Labels;
+use argus_promql::Prepared;
 use argus_template::duration::PromDuration;
 use argus_template::{Context, QueryFn, Template, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -140,6 +141,8 @@ pub struct AlertingRule {
     pub expr: String,
     /// The expression as Prometheus prints it back (`Expr.String()`).
     pub query: String,
+    /// The expression parsed once, for every evaluation.
+    pub(crate) prepared: Prepared,
     pub hold_ns: i64,
     pub keep_firing_for_ns: i64,
     /// The rule's labels as written (templates unexpanded).
@@ -161,6 +164,7 @@ pub struct RecordingRule {
     pub name: String,
     pub expr: String,
     pub query: String,
+    pub(crate) prepared: Prepared,
     pub labels: BTreeMap<String, String>,
     pub status: RuleStatus,
 }
@@ -184,13 +188,14 @@ impl Rule {
     /// Compiles a rule; `restored` is false for rules loaded at start-up (their `for` state
     /// is restored from storage after the group's second evaluation).
     pub fn new(spec: &RuleSpec, restored: bool) -> Result<Rule, String> {
-        argus_promql::Engine::check_syntax(&spec.expr)
+        let prepared = argus_promql::Engine::prepare(&spec.expr)
             .map_err(|e| format!("rule {:?}: could not parse expression: {e}", spec.name))?;
         Ok(match spec.kind {
             RuleKind::Recording => Rule::Recording(RecordingRule {
                 name: spec.name.clone(),
                 expr: spec.expr.clone(),
                 query: printed(&spec.expr),
+                prepared,
                 labels: spec.labels.clone(),
                 status: RuleStatus::default(),
             }),
@@ -208,6 +213,7 @@ impl Rule {
                     name: spec.name.clone(),
                     expr: spec.expr.clone(),
                     query: printed(&spec.expr),
+                    prepared,
                     hold_ns: PromDuration::ns(spec.hold),
                     keep_firing_for_ns: PromDuration::ns(spec.keep_firing_for),
                     labels: spec.labels.clone(),
@@ -233,6 +239,36 @@ impl Rule {
         match self {
             Rule::Alerting(r) => &r.expr,
             Rule::Recording(r) => &r.expr,
+        }
+    }
+
+    pub(crate) fn prepared(&self) -> &Prepared {
+        match self {
+            Rule::Alerting(r) => &r.prepared,
+            Rule::Recording(r) => &r.prepared,
+        }
+    }
+
+    /// The metric names an evaluation of this rule can read (its expression's, and for a
+    /// template that runs `query`, any: None).
+    pub(crate) fn reads(&self) -> Option<&std::collections::BTreeSet<String>> {
+        if let Rule::Alerting(r) = self
+            && r.labels
+                .values()
+                .chain(r.annotations.values())
+                .any(|t| t.contains("query"))
+        {
+            return None;
+        }
+        self.prepared().metric_names()
+    }
+
+    /// The metric names this rule writes: its record name, or `ALERTS` and
+    /// `ALERTS_FOR_STATE`.
+    pub(crate) fn writes(&self) -> Vec<&str> {
+        match self {
+            Rule::Alerting(_) => vec!["ALERTS", "ALERTS_FOR_STATE"],
+            Rule::Recording(r) => vec![r.name.as_str()],
         }
     }
 

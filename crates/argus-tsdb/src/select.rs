@@ -81,9 +81,7 @@ pub(crate) fn read<T: Send>(
         limit: limits.samples,
     };
     let budget = &budget;
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
+    let threads = cores().min(8);
     if joined.len() < 64 || threads < 2 {
         return read_part(&mut joined, start, end, budget, keep);
     }
@@ -106,6 +104,14 @@ pub(crate) fn read<T: Send>(
         out.extend(p?);
     }
     Ok(out)
+}
+
+/// The machine's cores, asked once: `available_parallelism` reads the cgroup's files on
+/// every call (a dozen system calls), which a rule evaluating thousands of small selects
+/// a round paid on each one.
+pub(crate) fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// Joins per-source lists sorted by labels into one, gathering a series' pieces.

@@ -8,7 +8,7 @@ mod agents;
 mod cgroup;
 mod collectd;
 mod measure;
-mod procfs;
+pub mod procfs;
 mod proxy;
 mod report;
 

@@ -21,7 +21,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 
 pub const SERIES_PER_HOST: u64 = 17;
-const DCS: [&str; 5] = ["eu-west", "eu-central", "us-east", "us-west", "ap-south"];
+pub const DCS: [&str; 5] = ["eu-west", "eu-central", "us-east", "us-west", "ap-south"];
 const IFACES: [&str; 2] = ["eth0", "eth1"];
 const CPUS: [&str; 2] = ["cpu0", "cpu1"];
 const BUCKETS: [&str; 6] = ["0.05", "0.1", "0.25", "0.5", "1", "+Inf"];
@@ -164,6 +164,57 @@ pub fn generate(
     seed: u64,
     openmetrics: &std::path::Path,
 ) -> anyhow::Result<Dataset> {
+    generate_live(hosts, points, interval_ms, end_ms, seed, openmetrics).map(|(ds, _)| ds)
+}
+
+/// The hosts of a data set after its last point: they go on where it ended, so a
+/// benchmark that needs samples to keep arriving (the `rules` one) continues the same
+/// random walks, counters and histograms in real time.
+pub struct Live {
+    hosts: Vec<Host>,
+    start_ms: i64,
+    interval_ms: i64,
+    /// Per host, the index of its next point (its timestamp is `start_ms + i * interval_ms
+    /// + phase`).
+    next: Vec<usize>,
+}
+
+impl Live {
+    /// Every sample not emitted yet whose timestamp is before `until_ms`, as OpenMetrics
+    /// lines (no `# EOF`), each series in time order; and how many samples that is.
+    pub fn emit_until(&mut self, until_ms: i64) -> (String, u64) {
+        let interval_s = self.interval_ms / 1000;
+        let mut om = String::new();
+        let mut lp = String::new();
+        let mut n = 0;
+        for (host, next) in self.hosts.iter_mut().zip(&mut self.next) {
+            loop {
+                let ts = self.start_ms + *next as i64 * self.interval_ms + host.phase_ms;
+                if ts >= until_ms {
+                    break;
+                }
+                lp.clear();
+                n += host.emit(ts, interval_s, &mut lp, &mut om);
+                *next += 1;
+            }
+        }
+        (om, n)
+    }
+
+    pub fn series(&self) -> u64 {
+        self.hosts.len() as u64 * SERIES_PER_HOST
+    }
+}
+
+/// [`generate`], also handing back the hosts to go on with ([`Live`]).
+pub fn generate_live(
+    hosts: usize,
+    points: usize,
+    interval_ms: i64,
+    end_ms: i64,
+    seed: u64,
+    openmetrics: &std::path::Path,
+) -> anyhow::Result<(Dataset, Live)> {
     let start = end_ms - points as i64 * interval_ms;
     let interval_s = interval_ms / 1000;
     let mut all: Vec<Host> = (0..hosts)
@@ -198,7 +249,7 @@ pub fn generate(
     }
     file.write_all(b"# EOF\n")?;
     file.flush()?;
-    Ok(Dataset {
+    let ds = Dataset {
         spec: Spec {
             hosts,
             intervals: points,
@@ -214,5 +265,12 @@ pub fn generate(
         lines: batches.iter().map(|b| b.lines).sum(),
         body_bytes: batches.iter().map(|b| b.body.len() as u64).sum(),
         batches,
-    })
+    };
+    let live = Live {
+        next: vec![points; all.len()],
+        hosts: all,
+        start_ms: start,
+        interval_ms,
+    };
+    Ok((ds, live))
 }

@@ -4,8 +4,8 @@
 //! last byte), alternating the systems every iteration. How to run it and the method:
 //! `bench/query.md`.
 
-mod data;
-mod prom;
+pub mod data;
+pub mod prom;
 
 use crate::probe::{self, Utc};
 use crate::system::{Server, truncate};

@@ -1,6 +1,7 @@
 //! **Prometheus** as a system under test: the data loaded as TSDB blocks by `promtool tsdb
 //! create-blocks-from openmetrics`, then `prometheus` started on them with no scrape
-//! targets, on a free port and a temporary directory, and killed when dropped.
+//! targets, on a free port and a temporary directory, and killed when dropped. The `rules`
+//! benchmark adds rule files, an Alertmanager and the remote-write receiver ([`Extra`]).
 
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
@@ -20,6 +21,17 @@ pub struct Prom {
 /// compact while it is measured.
 const BLOCK_DURATION: &str = "24h";
 
+/// What a benchmark adds to the plain Prometheus of the query benchmark.
+#[derive(Default)]
+pub struct Extra {
+    /// YAML appended to the configuration file after `global` (`rule_files:`,
+    /// `alerting:`); `global_extra` goes inside `global` (`evaluation_interval: 15s`).
+    pub config: String,
+    pub global_extra: String,
+    /// More flags (`--web.enable-remote-write-receiver`).
+    pub args: Vec<String>,
+}
+
 impl Prom {
     /// Builds the blocks from `openmetrics` and starts Prometheus on them. Returns the
     /// server and the seconds promtool took.
@@ -29,28 +41,54 @@ impl Prom {
         openmetrics: &Path,
         parent: &Path,
     ) -> anyhow::Result<(Self, f64)> {
+        Self::start_with(
+            prometheus,
+            promtool,
+            Some(openmetrics),
+            parent,
+            &Extra::default(),
+        )
+    }
+
+    /// [`start`](Self::start) with `extra` configuration and flags; without `openmetrics`,
+    /// on an empty data directory.
+    pub fn start_with(
+        prometheus: &Path,
+        promtool: &Path,
+        openmetrics: Option<&Path>,
+        parent: &Path,
+        extra: &Extra,
+    ) -> anyhow::Result<(Self, f64)> {
         let root = tempfile::Builder::new()
             .prefix("argus-bench-prom-")
             .tempdir_in(parent)?;
         let data_dir = root.path().join("data");
         let t = Instant::now();
-        let out = Command::new(promtool)
-            .args(["tsdb", "create-blocks-from", "openmetrics"])
-            .arg(format!("--max-block-duration={BLOCK_DURATION}"))
-            .arg(openmetrics)
-            .arg(&data_dir)
-            .output()
-            .with_context(|| format!("cannot run {}", promtool.display()))?;
-        let load_s = t.elapsed().as_secs_f64();
-        if !out.status.success() {
-            bail!(
-                "promtool failed ({}): {}",
-                out.status,
-                crate::system::truncate(&String::from_utf8_lossy(&out.stderr), 600)
-            );
+        if let Some(openmetrics) = openmetrics {
+            let out = Command::new(promtool)
+                .args(["tsdb", "create-blocks-from", "openmetrics"])
+                .arg(format!("--max-block-duration={BLOCK_DURATION}"))
+                .arg(openmetrics)
+                .arg(&data_dir)
+                .output()
+                .with_context(|| format!("cannot run {}", promtool.display()))?;
+            if !out.status.success() {
+                bail!(
+                    "promtool failed ({}): {}",
+                    out.status,
+                    crate::system::truncate(&String::from_utf8_lossy(&out.stderr), 600)
+                );
+            }
         }
+        let load_s = t.elapsed().as_secs_f64();
         let config = root.path().join("prometheus.yml");
-        std::fs::write(&config, "global:\n  scrape_interval: 15s\n")?;
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 15s\n{}{}",
+                extra.global_extra, extra.config
+            ),
+        )?;
         let log = root.path().join("prometheus.log");
         let port = crate::system::free_port()?;
         let child = crate::system::spawn_logged(
@@ -58,7 +96,8 @@ impl Prom {
                 .arg(format!("--config.file={}", config.display()))
                 .arg(format!("--storage.tsdb.path={}", data_dir.display()))
                 .arg("--storage.tsdb.retention.time=100y")
-                .arg(format!("--web.listen-address=127.0.0.1:{port}")),
+                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .args(&extra.args),
             &log,
         )?;
         Ok((
@@ -93,6 +132,10 @@ impl Prom {
                 Ok(false)
             },
         )
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The block directories Prometheus holds.

@@ -630,3 +630,88 @@ fn firing_minutes_agree_with_promtool() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A store that counts appends and refuses every one holding a series named `refuse`.
+struct Counting {
+    inner: MemStore,
+    appends: std::sync::atomic::AtomicUsize,
+    refuse: &'static str,
+}
+
+impl Storage for Counting {
+    fn append(&self, series: Vec<TimeSeries>) -> Result<(), argus_core::StorageError> {
+        self.appends
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if series
+            .iter()
+            .any(|s| s.labels.metric_name() == Some(self.refuse))
+        {
+            return Err(argus_core::StorageError::Rejected("refused".into()));
+        }
+        self.inner.append(series)
+    }
+
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<TimeSeries>, argus_core::StorageError> {
+        self.inner.select(matchers, start_ms, end_ms)
+    }
+
+    fn stats(&self) -> argus_core::storage::StorageStats {
+        self.inner.stats()
+    }
+}
+
+/// Rules that cannot read each other's series share one write; a rule that reads an
+/// earlier one's metric still sees it; a refused write fails only its own rule.
+#[test]
+fn rules_share_a_write_unless_a_later_rule_reads_an_earlier_ones_metric() {
+    let yaml = "groups:\n  - name: g\n    rules:\n      - record: a:x2\n        expr: load * 2\n      - record: b:x3\n        expr: load * 3\n      - alert: LoadHigh\n        expr: load > 1\n      - record: c:sum\n        expr: sum(a:x2)\n      - record: d:any\n        expr: count({host=\"h\"})\n";
+    let store = Arc::new(Counting {
+        inner: MemStore::new(),
+        appends: Default::default(),
+        refuse: "b:x3",
+    });
+    let storage: Arc<dyn Storage> = store.clone();
+    let engine = Engine::new(storage.clone(), EngineOptions::default());
+    let opts = EvalOptions::default();
+    let spec = parse_rule_file("rules/t.yml", yaml)
+        .unwrap_or_else(|e| panic!("{e:?}"))
+        .remove(0);
+    let mut group = Group::new(spec, &opts, true).unwrap_or_else(|e| panic!("{e}"));
+    store
+        .inner
+        .append(vec![TimeSeries {
+            labels: Labels::with_name("load", [("host", "h")]),
+            samples: vec![Sample {
+                ts: T0 * 1000,
+                value: 5.0,
+            }],
+        }])
+        .ok();
+    let ts = T0 * NS;
+    let out = group.eval(&storage, &engine, ts, ts, &opts);
+    // Rules 0–2 together (refused: b:x3), then each alone; then c:sum, which reads a:x2,
+    // after that write; d:any reads any name, after c:sum's; nothing is left at the end.
+    // Writes: [0,1,2] refused, 0, 1 refused, 2, then [3], then [4].
+    assert_eq!(store.appends.load(std::sync::atomic::Ordering::Relaxed), 6);
+    assert_eq!(out.errors, vec![(1, "refused".to_string())]);
+    assert_eq!(group.rules[1].status().health, Health::Err);
+    assert_eq!(group.rules[0].status().health, Health::Ok);
+    let names: Vec<&str> = out
+        .written
+        .iter()
+        .filter_map(|s| s.labels.metric_name())
+        .collect();
+    assert_eq!(
+        names,
+        ["a:x2", "ALERTS", "ALERTS_FOR_STATE", "c:sum", "d:any"]
+    );
+    // c:sum read a:x2 = 10 at the same slot; d:any counted every series of host h
+    // written before it: load, a:x2, ALERTS and ALERTS_FOR_STATE (c:sum has no host).
+    assert_eq!(out.written[3].samples[0].value, 10.0);
+    assert_eq!(out.written[4].samples[0].value, 4.0);
+}
