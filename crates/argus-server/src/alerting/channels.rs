@@ -58,13 +58,6 @@ impl ChannelSender {
         }
         out
     }
-
-    /// The channels of the notifier configuration `text` (an `alertmanager.yml`), which
-    /// `file` names in errors and whose directory relative template paths start from.
-    pub fn from_yaml(text: &str, file: &str) -> Result<ChannelSender, String> {
-        let config = argus_notify::Config::load(text, file).map_err(|e| e.to_string())?;
-        Ok(ChannelSender::new(&config))
-    }
 }
 
 impl Sender for ChannelSender {
@@ -175,7 +168,8 @@ receivers:
     pagerduty_configs:
       - routing_key: x
 "#;
-        let s = ChannelSender::from_yaml(yaml, "am.yml").unwrap_or_else(|e| panic!("{e}"));
+        let config = argus_notify::Config::load(yaml, "am.yml").unwrap_or_else(|e| panic!("{e}"));
+        let s = ChannelSender::new(&config);
         assert!(s.channels.contains_key(&("ops".into(), "email".into(), 1)));
         assert!(
             s.channels

@@ -104,12 +104,10 @@ impl ConfigSource {
     }
 }
 
-/// A configuration and its channels from an Alertmanager configuration's text; an
-/// error names the line and the reason.
-fn build(text: &str, name: &str) -> Result<(Config, Arc<dyn Sender>), String> {
-    let config = Config::load(text, name).map_err(|e| e.to_string())?;
-    let sender = super::channels::ChannelSender::new(&config);
-    Ok((config, Arc::new(sender)))
+/// A configuration with the channels built from its receivers.
+fn with_channels(config: Config) -> (Config, Arc<dyn Sender>) {
+    let sender: Arc<dyn Sender> = Arc::new(super::channels::ChannelSender::new(&config));
+    (config, sender)
 }
 const MAINTENANCE: &str = "notifier.maintenance";
 const NFLOG: &str = "notifier.nflog";
@@ -523,7 +521,8 @@ impl Notifier {
                 },
                 at,
             )) => {
-                let (config, sender) = build(&text, API_CONFIG_NAME)?;
+                let config = Config::load(&text, API_CONFIG_NAME).map_err(|e| e.to_string())?;
+                let (config, sender) = with_channels(config);
                 self.apply(
                     config,
                     sender,
@@ -545,8 +544,7 @@ impl Notifier {
     /// Reads `[alerting] notifier_file` again and puts it in force. An error names the
     /// file, line and reason; the running configuration stays.
     pub fn reload_file(&self) -> Result<(), String> {
-        let config = load_config(&self.file)?;
-        let sender: Arc<dyn Sender> = Arc::new(super::channels::ChannelSender::new(&config));
+        let (config, sender) = with_channels(load_config(&self.file)?);
         self.apply(config, sender, ConfigSource::of_file(&self.file));
         Ok(())
     }
@@ -556,32 +554,15 @@ impl Notifier {
     /// the other servers) and put in force. A configuration that does not load is
     /// refused naming its line and reason; nothing changes.
     pub async fn set_config(&self, text: &str, by: &str) -> Result<(), NotifierFault> {
-        let (config, sender) = build(text, API_CONFIG_NAME).map_err(NotifierFault::Invalid)?;
-        let doc = ConfigDoc {
-            text: Some(text.to_string()),
+        let config = Config::load(text, API_CONFIG_NAME)
+            .map_err(|e| NotifierFault::Invalid(e.to_string()))?;
+        let source = ConfigSource {
+            source: "api".into(),
+            file: self.file.clone(),
+            updated_ms: argus_core::now_ms(),
             updated_by: by.to_string(),
         };
-        self.kv
-            .put(CONFIG, &doc)
-            .await
-            .map_err(|e| NotifierFault::Store(e.to_string()))?;
-        let version = self
-            .kv
-            .version(CONFIG)
-            .await
-            .map_err(|e| NotifierFault::Store(e.to_string()))?;
-        self.apply(
-            config,
-            sender,
-            ConfigSource {
-                source: "api".into(),
-                file: self.file.clone(),
-                updated_ms: argus_core::now_ms(),
-                updated_by: by.to_string(),
-            },
-        );
-        lock(&self.seen).insert(CONFIG, version);
-        Ok(())
+        self.keep_and_apply(Some(text), by, config, source).await
     }
 
     /// Removes the configuration set through the API: `[alerting] notifier_file` (or
@@ -600,21 +581,28 @@ impl Notifier {
         }
         // The file is checked before anything changes.
         let config = load_config(&self.file).map_err(NotifierFault::Invalid)?;
-        let sender: Arc<dyn Sender> = Arc::new(super::channels::ChannelSender::new(&config));
+        let source = ConfigSource::of_file(&self.file);
+        self.keep_and_apply(None, by, config, source).await
+    }
+
+    /// Writes the configuration document (`text: None`: the file is back), then puts
+    /// `config` in force here and marks the document's version seen.
+    async fn keep_and_apply(
+        &self,
+        text: Option<&str>,
+        by: &str,
+        config: Config,
+        source: ConfigSource,
+    ) -> Result<(), NotifierFault> {
+        let store = |e: crate::store::kv::KvError| NotifierFault::Store(e.to_string());
         let doc = ConfigDoc {
-            text: None,
+            text: text.map(str::to_string),
             updated_by: by.to_string(),
         };
-        self.kv
-            .put(CONFIG, &doc)
-            .await
-            .map_err(|e| NotifierFault::Store(e.to_string()))?;
-        let version = self
-            .kv
-            .version(CONFIG)
-            .await
-            .map_err(|e| NotifierFault::Store(e.to_string()))?;
-        self.apply(config, sender, ConfigSource::of_file(&self.file));
+        self.kv.put(CONFIG, &doc).await.map_err(store)?;
+        let version = self.kv.version(CONFIG).await.map_err(store)?;
+        let (config, sender) = with_channels(config);
+        self.apply(config, sender, source);
         lock(&self.seen).insert(CONFIG, version);
         Ok(())
     }

@@ -65,6 +65,22 @@ impl Recorder {
     }
 }
 
+/// Writes an Alertmanager configuration routing everything to one webhook, receiver
+/// `ops`, with `route` (the route's settings besides the receiver, one per line), and
+/// returns its path.
+fn webhook_notifier(dir: &std::path::Path, url: &str, route: &str) -> std::path::PathBuf {
+    let path = dir.join("alertmanager.yml");
+    let route = route.replace('\n', "\n  ");
+    std::fs::write(
+        &path,
+        format!(
+            "route:\n  receiver: ops\n  {route}\nreceivers:\n  - name: ops\n    webhook_configs:\n      - url: {url}\n"
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    path
+}
+
 const RULES: &str = r#"groups:
   - name: node
     rules:
@@ -88,15 +104,11 @@ fn a_rule_fires_is_listed_notified_through_a_webhook_and_silenced() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let rules = dir.path().join("node.yml");
     std::fs::write(&rules, RULES).unwrap_or_else(|e| panic!("{e}"));
-    let notifier = dir.path().join("alertmanager.yml");
-    std::fs::write(
-        &notifier,
-        format!(
-            "route:\n  receiver: ops\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 1s\nreceivers:\n  - name: ops\n    webhook_configs:\n      - url: {}\n",
-            hook.url
-        ),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let notifier = webhook_notifier(
+        dir.path(),
+        &hook.url,
+        "group_by: [alertname]\ngroup_wait: 1s\ngroup_interval: 1s",
+    );
     let argus = start(
         "server",
         &format!(
@@ -508,15 +520,11 @@ fn a_restart_does_not_notify_again() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let rules = dir.path().join("node.yml");
     std::fs::write(&rules, RULES).unwrap_or_else(|e| panic!("{e}"));
-    let notifier = dir.path().join("alertmanager.yml");
-    std::fs::write(
-        &notifier,
-        format!(
-            "route:\n  receiver: ops\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\nreceivers:\n  - name: ops\n    webhook_configs:\n      - url: {}\n",
-            hook.url
-        ),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let notifier = webhook_notifier(
+        dir.path(),
+        &hook.url,
+        "group_by: [alertname]\ngroup_wait: 1s\ngroup_interval: 1s\nrepeat_interval: 1h",
+    );
     let config = format!(
         "[alerting]\nrule_files = [\"{}\"]\nevaluation_interval_secs = 1\nnotifier_file = \"{}\"\n",
         rules.display(),
@@ -617,15 +625,11 @@ fn in_scale_out_what_an_ingest_server_takes_reaches_the_sender() {
     let pg = crate::external::Postgres::start();
     pg.create_db("alerts");
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let notifier = dir.path().join("alertmanager.yml");
-    std::fs::write(
-        &notifier,
-        format!(
-            "route:\n  receiver: ops\n  group_by: [alertname]\n  group_wait: 0s\n  group_interval: 1s\nreceivers:\n  - name: ops\n    webhook_configs:\n      - url: {}\n",
-            hook.url
-        ),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let notifier = webhook_notifier(
+        dir.path(),
+        &hook.url,
+        "group_by: [alertname]\ngroup_wait: 0s\ngroup_interval: 1s",
+    );
     let token = "scale-out-alerts-token";
     let config = format!(
         "[server]\ntoken = \"{token}\"\n[database]\nurl = \"{}\"\n[alerting]\nevaluation_interval_secs = 1\nnotifier_file = \"{}\"\n{}{}",
@@ -737,15 +741,11 @@ fn in_scale_out_what_an_ingest_server_takes_reaches_the_sender() {
 fn an_event_rule_alerts_on_matching_events_and_resolves() {
     let hook = Recorder::start();
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let notifier = dir.path().join("alertmanager.yml");
-    std::fs::write(
-        &notifier,
-        format!(
-            "route:\n  receiver: ops\n  group_by: [alertname, host]\n  group_wait: 0s\n  group_interval: 1s\nreceivers:\n  - name: ops\n    webhook_configs:\n      - url: {}\n",
-            hook.url
-        ),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let notifier = webhook_notifier(
+        dir.path(),
+        &hook.url,
+        "group_by: [alertname, host]\ngroup_wait: 0s\ngroup_interval: 1s",
+    );
     let argus = start(
         "server",
         &format!("[alerting]\nnotifier_file = \"{}\"\n", notifier.display()),
