@@ -8,6 +8,7 @@ pub mod alarm;
 pub mod alarms;
 pub mod buffer;
 pub mod config;
+pub mod distributed;
 pub mod glob;
 pub mod heartbeat;
 pub mod input;

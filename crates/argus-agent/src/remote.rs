@@ -1,6 +1,9 @@
 //! Remote configuration: the agent pulls its configuration from the server
 //! (`GET /api/argus/agent/config?host=&id=`), with an ETag so an unchanged one costs a 304.
-//! The last good copy is kept in the data directory and used when no server answers.
+//! The last good copy is kept in the data directory and used when no server answers. The
+//! list of plugins the server assigns to the host is pulled the same way
+//! ([`pull_plugins`], applied by [`crate::distributed`]), and their archives downloaded
+//! ([`download_plugin`]).
 //!
 //! Both requests here name the host twice: by its host name, and by its **machine id**
 //! ([`crate::heartbeat::machine_id`]), the stable id the server's host inventory keys hosts
@@ -87,6 +90,94 @@ pub async fn pull(
             }
             Ok(r) => last_err = anyhow::anyhow!("{url}: {}", r.status()),
             Err(e) => last_err = anyhow::anyhow!("{url}: {e}"),
+        }
+    }
+    Err(last_err)
+}
+
+/// What a pull of the plugin list found (`GET /api/argus/agent/plugins?host=&id=`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum PulledPlugins {
+    /// Same as the list we have (304).
+    Unchanged,
+    /// The list (JSON text) and its ETag.
+    New { text: String, etag: String },
+}
+
+/// Asks the servers in turn for the plugins this host runs, with the ETag of the list
+/// applied last; the first that answers decides, as in [`pull`].
+pub async fn pull_plugins(
+    client: &reqwest::Client,
+    servers: &[String],
+    token: &str,
+    host: &str,
+    id: &str,
+    etag: Option<&str>,
+) -> anyhow::Result<PulledPlugins> {
+    let mut last_err = anyhow::anyhow!("no server configured");
+    for s in servers {
+        let url = host_url(s, "/api/argus/agent/plugins", host, id);
+        let mut req = client
+            .get(&url)
+            .timeout(Duration::from_secs(10))
+            .bearer_auth(token);
+        if let Some(e) = etag {
+            req = req.header("If-None-Match", e);
+        }
+        match req.send().await {
+            Ok(r) if r.status().as_u16() == 304 => return Ok(PulledPlugins::Unchanged),
+            Ok(r) if r.status().is_success() => {
+                let etag = r
+                    .headers()
+                    .get("etag")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                let text = r.text().await?;
+                return Ok(PulledPlugins::New { text, etag });
+            }
+            Ok(r) => last_err = anyhow::anyhow!("{url}: {}", r.status()),
+            Err(e) => last_err = anyhow::anyhow!("{url}: {}", error_chain(&e.without_url())),
+        }
+    }
+    Err(last_err)
+}
+
+/// Downloads one version of a plugin's archive (`name` and `version` are checked by the
+/// caller to be plain words), at most `max_bytes`, from the first server that has it.
+pub async fn download_plugin(
+    client: &reqwest::Client,
+    servers: &[String],
+    token: &str,
+    name: &str,
+    version: &str,
+    max_bytes: usize,
+) -> anyhow::Result<Vec<u8>> {
+    let mut last_err = anyhow::anyhow!("no server configured");
+    for s in servers {
+        let url = format!(
+            "{}/api/argus/agent/plugins/{name}/{version}",
+            s.trim_end_matches('/')
+        );
+        let reply = client
+            .get(&url)
+            .timeout(Duration::from_secs(60))
+            .bearer_auth(token)
+            .send()
+            .await;
+        match reply {
+            Ok(r) if r.status().is_success() => {
+                if r.content_length().is_some_and(|n| n > max_bytes as u64) {
+                    anyhow::bail!("{url}: larger than {max_bytes} bytes");
+                }
+                let bytes = r.bytes().await?;
+                if bytes.len() > max_bytes {
+                    anyhow::bail!("{url}: larger than {max_bytes} bytes");
+                }
+                return Ok(bytes.to_vec());
+            }
+            Ok(r) => last_err = anyhow::anyhow!("{url}: {}", r.status()),
+            Err(e) => last_err = anyhow::anyhow!("{url}: {}", error_chain(&e.without_url())),
         }
     }
     Err(last_err)

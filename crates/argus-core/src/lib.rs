@@ -16,6 +16,8 @@ pub mod gojson;
 pub mod line_protocol;
 pub mod matcher;
 pub mod model;
+#[cfg(feature = "plugin-archive")]
+pub mod plugin_archive;
 pub mod remote_write;
 pub mod storage;
 pub mod varint;

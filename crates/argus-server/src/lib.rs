@@ -10,6 +10,7 @@
 //!   │
 //! pipeline/    publish to the queue; consumers apply what it holds
 //! query/       parameters, selectors, result formats, analysis over the engine
+//! plugins/     distributed plugins: uploads and git exports made into versions
 //!   │
 //! ingest/      the rules every written body is checked against
 //! store/       events, host registry, tokens, agent configurations
@@ -27,6 +28,7 @@ pub mod http;
 pub mod ingest;
 pub mod inventory;
 pub mod pipeline;
+pub mod plugins;
 pub mod query;
 pub mod state;
 pub mod storage;
@@ -37,5 +39,6 @@ pub use config::{
     AlertingConfig, AuthConfig, DatabaseConfig, InventoryConfig, QueryConfig, ServerConfig,
     StorageConfig, TokenConfig,
 };
+pub use plugins::PluginsConfig;
 pub use http::{router, serve, status_router};
 pub use state::AppState;

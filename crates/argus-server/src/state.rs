@@ -37,6 +37,8 @@ pub struct AppState {
     pub inventory: InventoryConfig,
     /// Agent configurations served to agents.
     pub agent_configs: Arc<AgentConfigs>,
+    /// Distributed plugins and `[plugins]`.
+    pub plugins: Arc<crate::plugins::Plugins>,
     /// Every credential accepted, with what it grants.
     pub tokens: Arc<TokenStore>,
     pub telemetry: Telemetry,

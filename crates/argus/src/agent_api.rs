@@ -59,6 +59,7 @@ pub fn router(agent: AgentHandle, config: &argus_agent::AgentConfig) -> Router {
         .route("/plugins/run", post(run))
         .route("/plugins/enable", post(enable))
         .route("/plugins/disable", post(disable))
+        .route("/plugins/update", post(plugins_update))
         .route("/post", post(push))
         .route("/me/status", get(status))
         .route("/me/ns", get(me_ns))
@@ -124,6 +125,16 @@ async fn run(State(s): State<ApiState>, Query(q): Params) -> Response {
             );
         }
     };
+    // A plugin from the server may be named without its `plugin:` prefix.
+    let prefixed;
+    let name = if s.agent.installed_plugins().get(name).is_some()
+        && s.agent.list().iter().all(|p| p.name != name)
+    {
+        prefixed = format!("{}{name}", argus_agent::distributed::PREFIX);
+        prefixed.as_str()
+    } else {
+        name
+    };
     match s.agent.run(name, timeout, q.get("param").cloned()).await {
         Ok(out) if out.result == "already_running" => {
             (StatusCode::CONFLICT, axum::Json(out)).into_response()
@@ -181,6 +192,25 @@ async fn update(State(s): State<ApiState>) -> Response {
         axum::Json(json!({ "status": "remote configuration pull requested" })),
     )
         .into_response()
+}
+
+/// `POST /plugins/update`: pulls the plugins the server assigns to this host now, applies
+/// them, and answers what changed (`plugins`: installed, updated, removed, unchanged,
+/// failed); also asks for a configuration pull, as `POST /update` does. 502 when no server
+/// answered (the installed plugins keep running).
+async fn plugins_update(State(s): State<ApiState>) -> Response {
+    // The plugins first: the configuration pull asked for next applies the same list
+    // again, which is then current (a 304).
+    let synced = s.agent.sync_plugins().await;
+    s.agent.request_update();
+    match synced {
+        Ok(report) => axum::Json(json!({
+            "plugins": report,
+            "config": "remote configuration pull requested",
+        }))
+        .into_response(),
+        Err(e) => error(StatusCode::BAD_GATEWAY, e.to_string()),
+    }
 }
 
 async fn status(State(s): State<ApiState>) -> Response {

@@ -5,8 +5,8 @@
 
 use argus_agent::AgentConfig;
 use sections::{
-    AlertingConfig, AuthConfig, DatabaseConfig, HandlersConfig, InventoryConfig, QueryConfig,
-    QueueConfig, ServerConfig, StorageConfig,
+    AlertingConfig, AuthConfig, DatabaseConfig, HandlersConfig, InventoryConfig, PluginsConfig,
+    QueryConfig, QueueConfig, ServerConfig, StorageConfig,
 };
 use serde::{Deserialize, Serialize};
 
@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 mod sections {
     pub use argus_server::pipeline::{HandlersConfig, QueueConfig};
     pub use argus_server::{
-        AlertingConfig, AuthConfig, DatabaseConfig, InventoryConfig, QueryConfig, ServerConfig,
-        StorageConfig,
+        AlertingConfig, AuthConfig, DatabaseConfig, InventoryConfig, PluginsConfig, QueryConfig,
+        ServerConfig, StorageConfig,
     };
 }
 
@@ -34,6 +34,7 @@ mod sections {
     pub type AuthConfig = toml::Table;
     pub type InventoryConfig = toml::Table;
     pub type AlertingConfig = toml::Table;
+    pub type PluginsConfig = toml::Table;
 }
 use std::path::{Path, PathBuf};
 
@@ -75,6 +76,8 @@ pub struct Config {
     pub inventory: InventoryConfig,
     /// `[alerting]`: rules and notifications.
     pub alerting: AlertingConfig,
+    /// `[plugins]`: plugins the server distributes to agents.
+    pub plugins: PluginsConfig,
 }
 
 impl Default for Config {
@@ -92,6 +95,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             inventory: InventoryConfig::default(),
             alerting: AlertingConfig::default(),
+            plugins: PluginsConfig::default(),
         }
     }
 }

@@ -688,7 +688,8 @@ async fn watch_config(
 }
 
 /// Pulls this agent's configuration; a new one that loads with the local files is saved
-/// (the file watcher then applies it), one that does not is reported and not saved.
+/// (the file watcher then applies it), one that does not is reported and not saved. Then
+/// pulls and applies the plugins the server assigns to this host.
 async fn pull_remote(
     handle: &argus_agent::runtime::AgentHandle,
     agent_data_dir: &Path,
@@ -739,6 +740,14 @@ async fn pull_remote(
         Ok(argus_agent::remote::Pulled::Unchanged) => {}
         Err(e) => {
             tracing::debug!(error = %e, "remote configuration pull failed; keeping the last good copy")
+        }
+    }
+    // The plugins the server assigns to this host come with the configuration.
+    match handle.sync_plugins().await {
+        Ok(r) if r.changed => tracing::info!(report = ?r, "plugins from the server applied"),
+        Ok(_) => {}
+        Err(e) => {
+            tracing::debug!(error = %e, "plugin list pull failed; the installed plugins keep running")
         }
     }
 }

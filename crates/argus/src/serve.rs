@@ -316,6 +316,10 @@ async fn start_server(
         auth: config.auth.clone(),
         inventory: config.inventory.clone(),
         agent_configs: configs,
+        plugins: Arc::new(argus_server::plugins::Plugins::new(
+            argus_server::store::plugins::PluginStore::new(database.clone()),
+            config.plugins.clone(),
+        )),
         tokens: Arc::new(tokens),
         telemetry: argus_server::telemetry::Telemetry::new(),
         rules: Arc::new(argus_server::ingest::Rules::from_config(&config.server)),

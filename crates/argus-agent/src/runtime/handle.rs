@@ -149,6 +149,45 @@ impl AgentHandle {
         Ok(n)
     }
 
+    /// Hands points and events to the pipeline as a round of their own (labelled like
+    /// every round): how failures outside any plugin run are reported.
+    pub async fn push(
+        &self,
+        points: Vec<argus_core::line_protocol::Line<'static>>,
+        events: Vec<argus_core::Event>,
+    ) -> Result<(), HandleError> {
+        self.shared
+            .rounds
+            .send(Round { points, events })
+            .await
+            .map_err(|_| HandleError::Stopping)
+    }
+
+    /// The plugins installed from the server: a cloneable lookup by name (for the task
+    /// runner), see [`crate::distributed::Installed`].
+    pub fn installed_plugins(&self) -> crate::distributed::Installed {
+        self.shared.distributed.clone()
+    }
+
+    /// Pulls the list of plugins the server assigns to this host now and applies it; see
+    /// [`crate::distributed::sync`].
+    pub async fn sync_plugins(
+        &self,
+    ) -> Result<crate::distributed::SyncReport, crate::distributed::SyncError> {
+        crate::distributed::sync(self).await
+    }
+
+    /// `[agent.scripts]` in force: distributed plugins run with its user, environment and
+    /// output limit.
+    pub(crate) fn scripts_config(&self) -> ScriptsConfig {
+        lock(&self.shared.scripts).clone()
+    }
+
+    /// The agent's data directory.
+    pub(crate) fn data_dir(&self) -> &std::path::Path {
+        &self.shared.data_dir
+    }
+
     /// Starts plugins (replacing any of the same name).
     pub async fn add_plugins(&self, plugins: Vec<Plugin>) {
         for p in plugins {
@@ -199,9 +238,10 @@ impl AgentHandle {
         *lock(&self.shared.stages) = stages;
         *lock(&self.shared.outputs) = outputs;
         *lock(&self.shared.scripts) = config.scripts.clone();
+        // Script plugins follow their directory, distributed ones the server's list.
         let old: Vec<String> = lock(&self.shared.plugins)
             .keys()
-            .filter(|n| !n.starts_with("script:"))
+            .filter(|n| !n.starts_with("script:") && !n.starts_with(crate::distributed::PREFIX))
             .cloned()
             .collect();
         for n in old {

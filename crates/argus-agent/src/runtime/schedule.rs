@@ -1,5 +1,6 @@
 //! When plugins run: each plugin has a task that ticks at its **interval** and runs the
-//! plugin's `gather` on a blocking thread within its **timeout**. A run that errors or
+//! plugin's `gather` on a blocking thread within its **timeout**; an interval of zero
+//! means **on demand**: no tick, only manual runs. A run that errors or
 //! panics is recorded in the plugin's [`PluginState`]; a run that outlasts its timeout
 //! leaves the plugin **hung**, not started again until that run returns. Manual runs
 //! (`POST /plugins/run`) go through the same path as a [`Control`] message.
@@ -63,7 +64,13 @@ pub(super) struct Entry {
 pub(super) fn spawn_plugin(p: Plugin, default_interval: Duration, shared: &Arc<Shared>) {
     let (stop_tx, mut stop) = tokio::sync::watch::channel(false);
     let interval = p.schedule.interval.unwrap_or(default_interval);
-    let timeout = p.schedule.timeout.unwrap_or(interval);
+    // An interval of zero: the plugin runs only when asked (`POST /plugins/run`).
+    let on_demand = interval.is_zero();
+    let timeout = p
+        .schedule
+        .timeout
+        .unwrap_or(interval)
+        .max(if on_demand { default_interval } else { Duration::ZERO });
     let state = Arc::new(Mutex::new(PluginState {
         name: p.name.clone(),
         state: "idle".into(),
@@ -84,12 +91,12 @@ pub(super) fn spawn_plugin(p: Plugin, default_interval: Duration, shared: &Arc<S
     let task_state = state.clone();
     let task = tokio::spawn(async move {
         let state = task_state;
-        let mut tick = tokio::time::interval(interval);
+        let mut tick = tokio::time::interval(if on_demand { Duration::from_secs(3600) } else { interval });
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tokio::select! {
                 _ = async { let _ = stop.wait_for(|s| *s).await; } => break,
-                _ = tick.tick() => {
+                _ = tick.tick(), if !on_demand => {
                     let now = argus_core::now_ms();
                     let disabled = {
                         let mut s = lock(&state);

@@ -85,6 +85,22 @@ impl ScriptInput {
         }
     }
 
+    /// A distributed plugin's entry point, named `plugin:<name>` in the runtime and
+    /// `name` in errors and events; its JSON samples are `plugin_<name>_<metric>`.
+    pub(crate) fn for_plugin(name: &str, path: PathBuf, settings: Arc<Settings>) -> Self {
+        ScriptInput {
+            name: format!("plugin:{name}"),
+            declared: format::declared_format(&path),
+            path,
+            file_name: name.to_string(),
+            script: format::sanitize(name),
+            settings,
+            param: None,
+            events: Vec::new(),
+            last_state: None,
+        }
+    }
+
     /// The script's name in series and labels: the file name without its interval prefix
     /// and extension, sanitized to `[a-zA-Z0-9_]`.
     pub fn script_name(&self) -> &str {

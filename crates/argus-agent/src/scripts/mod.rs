@@ -36,6 +36,7 @@ use std::path::PathBuf;
 pub use config::{SAMPLE_CONFIG, ScriptsConfig};
 pub use dir::{Changes, ScriptDir, TIMEOUT_GRACE};
 pub use input::ScriptInput;
+pub(crate) use run::Settings;
 
 /// What went wrong with script plugins.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

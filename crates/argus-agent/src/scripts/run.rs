@@ -44,6 +44,8 @@ pub(crate) struct Settings {
     pub timeout: Duration,
     pub max_output_bytes: usize,
     pub run_as: RunAs,
+    /// Arguments after the script's path (a distributed plugin's assignment gives them).
+    pub args: Vec<String>,
 }
 
 impl Settings {
@@ -54,6 +56,7 @@ impl Settings {
             timeout: Duration::from_secs(config.timeout_secs),
             max_output_bytes: config.max_output_bytes,
             run_as: RunAs::resolve(&config.user),
+            args: Vec::new(),
         }
     }
 }
@@ -169,6 +172,7 @@ fn command(program: &Path, arg: Option<&Path>, s: &Settings, param: Option<&str>
     if let Some(arg) = arg {
         cmd.arg(arg);
     }
+    cmd.args(&s.args);
     cmd.current_dir(&s.dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

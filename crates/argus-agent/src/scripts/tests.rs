@@ -584,6 +584,7 @@ fn a_user_that_cannot_be_resolved_stops_every_round() {
         timeout: Duration::from_secs(5),
         max_output_bytes: 1024,
         run_as: user::resolve_as_root("argus-no-such-user", Path::new("/etc/passwd")),
+        args: Vec::new(),
     };
     assert!(matches!(settings.run_as, RunAs::Refused(_)));
     let mut input = ScriptInput::with_settings(path, Arc::new(settings));

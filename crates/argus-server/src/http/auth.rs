@@ -100,6 +100,10 @@ pub fn need(method: &Method, path: &str) -> Need {
         | "/api/argus/groups"
         | "/api/argus/agent/configs" => change,
         p if p.starts_with("/api/argus/hosts/") && !p.ends_with("/summary") => change,
+        // Plugins: read by viewers, uploaded and assigned by editors. Agents fetch theirs
+        // under /api/argus/agent/plugins with any credential.
+        "/api/argus/plugins" => change,
+        p if p.starts_with("/api/argus/plugins/") => change,
         "/api/argus/agent/config" if !read => Need::Role(Role::Editor),
         // Alerts are of every namespace: a credential for every namespace reads or posts
         // them (a namespace's token would otherwise see every team's alerts).
@@ -233,6 +237,13 @@ mod tests {
             Need::Role(Role::Editor)
         );
         assert_eq!(get("/api/argus/audit"), Need::Role(Role::Admin));
+        assert_eq!(get("/api/argus/plugins/disk"), Need::Role(Role::Viewer));
+        assert_eq!(
+            need(&Method::PUT, "/api/argus/plugins/disk"),
+            Need::Role(Role::Editor)
+        );
+        assert_eq!(post("/api/argus/plugins/disk/sync"), Need::Role(Role::Editor));
+        assert_eq!(get("/api/argus/agent/plugins/disk/abc"), Need::Credential);
         assert_eq!(post("/api/argus/admin/flush"), Need::Role(Role::Admin));
     }
 

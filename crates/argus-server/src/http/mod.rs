@@ -13,6 +13,7 @@
 //! | [`alerting`] | `/api/v2/alerts`, `/api/v2/silences`, `/api/v2/silence/{id}` (Alertmanager's), `/api/argus/maintenance[/{id}]`, `/api/argus/notifications` |
 //! | [`rules`] | `/api/argus/rules[/{id}]`, `/api/argus/rules/preview` |
 //! | [`users`] | `/api/argus/login`, `/logout`, `/me`, `/users[/{name}]`, `/tokens[/{id}]`, `/audit` |
+//! | [`plugins`] | `/api/argus/plugins[/{name}[/sync\|/assignments]]`, `/api/argus/agent/plugins[/{name}/{version}]` |
 //! | [`admin`] | `/api/argus/admin/*` |
 //! | [`status`] | `/health`, `/metrics` |
 //! | [`ui`] | `/` and `/ui/*`: the web UI's embedded assets |
@@ -27,6 +28,7 @@ pub mod events;
 pub mod hosts;
 pub mod ingest;
 pub mod metadata;
+pub mod plugins;
 pub mod prom;
 pub mod query;
 pub mod rules;
@@ -184,6 +186,21 @@ pub fn router(state: AppState) -> Router {
         .route("/api/argus/analysis/by-label", get(analysis::by_label))
         .route("/api/argus/analysis/top", get(analysis::top))
         .route("/api/argus/hosts/{host}/summary", get(analysis::summary))
+        .route("/api/argus/plugins", get(plugins::list))
+        .route(
+            "/api/argus/plugins/{name}",
+            get(plugins::get).put(plugins::put).delete(plugins::delete),
+        )
+        .route("/api/argus/plugins/{name}/sync", post(plugins::sync))
+        .route(
+            "/api/argus/plugins/{name}/assignments",
+            get(plugins::get_assignments).put(plugins::put_assignments),
+        )
+        .route("/api/argus/agent/plugins", get(plugins::agent_list))
+        .route(
+            "/api/argus/agent/plugins/{name}/{version}",
+            get(plugins::agent_download),
+        )
         .route("/api/argus/admin/flush", post(admin::flush))
         .route("/api/argus/admin/tsdb", get(admin::tsdb))
         .merge(ui::router())

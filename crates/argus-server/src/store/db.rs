@@ -38,8 +38,8 @@ pub struct OpenError {
 }
 
 /// One schema step. Statements may contain `{int}` (an integer column: `INTEGER` in
-/// SQLite, `BIGINT` in PostgreSQL), `{float}` (`REAL`, `DOUBLE PRECISION`) and `{serial}`
-/// (an auto-incremented integer key).
+/// SQLite, `BIGINT` in PostgreSQL), `{float}` (`REAL`, `DOUBLE PRECISION`), `{blob}`
+/// (`BLOB`, `BYTEA`) and `{serial}` (an auto-incremented integer key).
 struct Migration {
     version: i64,
     /// Statements for both backends.
@@ -254,6 +254,59 @@ const MIGRATIONS: &[Migration] = &[
         // version, and see each other's changes by polling it.
         both: &["ALTER TABLE kv ADD COLUMN version {int} NOT NULL DEFAULT 0"],
     },
+    // Distributed plugins (store/plugins.rs).
+    Migration {
+        version: 8,
+        sqlite: &[],
+        postgres: &[],
+        both: &[
+            "CREATE TABLE plugins (
+                name TEXT PRIMARY KEY NOT NULL,
+                -- 'upload' or 'git'
+                source TEXT NOT NULL,
+                git_url TEXT NOT NULL DEFAULT '',
+                git_ref TEXT NOT NULL DEFAULT '',
+                -- a directory of the repository; '' for its top
+                git_path TEXT NOT NULL DEFAULT '',
+                -- the version agents get
+                version TEXT NOT NULL,
+                created_ms {int} NOT NULL,
+                updated_ms {int} NOT NULL,
+                updated_by TEXT NOT NULL
+            )",
+            "CREATE TABLE plugin_versions (
+                plugin TEXT NOT NULL,
+                -- the SHA-256 of the archive for uploads, the commit for git
+                version TEXT NOT NULL,
+                -- of the archive: what agents verify
+                sha256 TEXT NOT NULL,
+                size {int} NOT NULL,
+                -- plugin.toml as JSON (entry, description, default interval and timeout)
+                manifest TEXT NOT NULL,
+                -- the tar.gz agents download
+                archive {blob} NOT NULL,
+                created_ms {int} NOT NULL,
+                created_by TEXT NOT NULL,
+                PRIMARY KEY (plugin, version)
+            )",
+            "CREATE TABLE plugin_assignments (
+                plugin TEXT NOT NULL,
+                -- 'group' or 'host'
+                scope TEXT NOT NULL,
+                -- a group name or a host id
+                target TEXT NOT NULL,
+                -- null: the manifest's, else the default
+                interval_secs {int},
+                timeout_secs {int},
+                -- JSON array of strings
+                args TEXT NOT NULL,
+                updated_ms {int} NOT NULL,
+                updated_by TEXT NOT NULL,
+                PRIMARY KEY (plugin, scope, target)
+            )",
+            "CREATE INDEX plugin_assignments_target ON plugin_assignments (scope, target)",
+        ],
+    },
 ];
 
 fn expand(sql: &str, backend: Backend) -> String {
@@ -261,10 +314,12 @@ fn expand(sql: &str, backend: Backend) -> String {
         Backend::Sqlite => sql
             .replace("{int}", "INTEGER")
             .replace("{float}", "REAL")
+            .replace("{blob}", "BLOB")
             .replace("{serial}", "INTEGER PRIMARY KEY AUTOINCREMENT"),
         Backend::Postgres => sql
             .replace("{int}", "BIGINT")
             .replace("{float}", "DOUBLE PRECISION")
+            .replace("{blob}", "BYTEA")
             .replace("{serial}", "BIGSERIAL PRIMARY KEY"),
     }
 }

@@ -14,6 +14,7 @@ mod ingest;
 mod inventory;
 mod namespaces;
 mod pipeline;
+mod plugins;
 mod promapi;
 mod remote;
 mod scaleout;
