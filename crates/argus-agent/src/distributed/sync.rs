@@ -139,7 +139,7 @@ pub async fn restore(handle: &AgentHandle) {
 }
 
 /// Applies `list`; `fetch` gets an archive that is not kept (or no longer matches).
-async fn apply<F, Fut>(
+pub(super) async fn apply<F, Fut>(
     handle: &AgentHandle,
     installed: &Installed,
     list: Vec<Assigned>,

@@ -82,7 +82,7 @@ fn a_plugin_runs_in_its_directory_with_its_arguments_until_its_files_change() {
     assert!(text.iter().any(|l| l.starts_with("plugin_check_2 args=2")), "{text:?}");
     assert!(text.iter().any(|l| l.contains("in_dir=1")), "{text:?}");
     assert!(
-        text.iter().any(|l| l == "argus_plugin,plugin=check-2 up=1 1000"),
+        text.iter().any(|l| l == "argus_plugin,plugin=check-2 up=1.0 1000"),
         "{text:?}"
     );
 

@@ -183,11 +183,6 @@ impl AgentHandle {
         lock(&self.shared.scripts).clone()
     }
 
-    /// The agent's data directory.
-    pub(crate) fn data_dir(&self) -> &std::path::Path {
-        &self.shared.data_dir
-    }
-
     /// Starts plugins (replacing any of the same name).
     pub async fn add_plugins(&self, plugins: Vec<Plugin>) {
         for p in plugins {
