@@ -77,7 +77,9 @@ pub enum ArchiveError {
     TooLarge { limit: u64 },
     #[error("{MANIFEST}: {0}")]
     BadManifest(String),
-    #[error("no entry point: the archive has no file {0:?} (name another one as `entry` in {MANIFEST})")]
+    #[error(
+        "no entry point: the archive has no file {0:?} (name another one as `entry` in {MANIFEST})"
+    )]
     NoEntry(String),
     #[error("cannot write {path}: {reason}")]
     Write { path: String, reason: String },
@@ -120,10 +122,10 @@ pub fn from_script(script: &[u8]) -> Vec<u8> {
     header.set_cksum();
     // Writes into memory: no I/O error can happen.
     let _ = builder.append(&header, script);
-    match builder.into_inner().and_then(|gz| gz.finish()) {
-        Ok(bytes) => bytes,
-        Err(_) => Vec::new(),
-    }
+    builder
+        .into_inner()
+        .and_then(|gz| gz.finish())
+        .unwrap_or_default()
 }
 
 /// Checks `archive` without writing anything: see the module docs. `limit` bounds the
@@ -490,10 +492,20 @@ mod tests {
 
     #[test]
     fn unsafe_entries_are_refused_naming_the_path() {
-        let cases: &[(&[(&str, char, &str)], &str)] = &[
-            (&[("/etc/cron.d/x", 'f', "x")], "\"/etc/cron.d/x\": is absolute"),
-            (&[("a/../../x", 'f', "x")], "\"a/../../x\": has a \"..\" component"),
-            (&[("evil", 'l', "/etc/passwd")], "\"evil\": a link to /etc/passwd"),
+        type Entries<'a> = &'a [(&'a str, char, &'a str)];
+        let cases: &[(Entries, &str)] = &[
+            (
+                &[("/etc/cron.d/x", 'f', "x")],
+                "\"/etc/cron.d/x\": is absolute",
+            ),
+            (
+                &[("a/../../x", 'f', "x")],
+                "\"a/../../x\": has a \"..\" component",
+            ),
+            (
+                &[("evil", 'l', "/etc/passwd")],
+                "\"evil\": a link to /etc/passwd",
+            ),
             (&[("evil", 'l', "../up")], "\"evil\": a link to ../up"),
             (&[("hard", 'h', "plugin.sh")], "\"hard\": is a hard link"),
             (&[("dev", 'c', "")], "\"dev\": is a Char"),

@@ -39,6 +39,6 @@ pub use config::{
     AlertingConfig, AuthConfig, DatabaseConfig, InventoryConfig, QueryConfig, ServerConfig,
     StorageConfig, TokenConfig,
 };
-pub use plugins::PluginsConfig;
 pub use http::{router, serve, status_router};
+pub use plugins::PluginsConfig;
 pub use state::AppState;

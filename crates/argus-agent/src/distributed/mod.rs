@@ -78,7 +78,10 @@ impl Assigned {
             return Err(format!("{:?} is not a plugin name", self.name));
         }
         if !word(&self.version, 64, b"") || !self.version.bytes().all(|c| c.is_ascii_hexdigit()) {
-            return Err(format!("version {:?} is not a digest or a commit", self.version));
+            return Err(format!(
+                "version {:?} is not a digest or a commit",
+                self.version
+            ));
         }
         if self.sha256.len() != 64 || !self.sha256.bytes().all(|c| c.is_ascii_hexdigit()) {
             return Err(format!("sha256 {:?} is not a SHA-256", self.sha256));

@@ -76,16 +76,10 @@ pub async fn sync(handle: &AgentHandle) -> Result<SyncReport, SyncError> {
     let host = handle.status().host;
     let id = crate::heartbeat::machine_id(&host);
     let client = handle.http_client();
-    let pulled = crate::remote::pull_plugins(
-        &client,
-        &servers,
-        &token,
-        &host,
-        &id,
-        applied.as_deref(),
-    )
-    .await
-    .map_err(|e| SyncError::NoServer(format!("{e:#}")))?;
+    let pulled =
+        crate::remote::pull_plugins(&client, &servers, &token, &host, &id, applied.as_deref())
+            .await
+            .map_err(|e| SyncError::NoServer(format!("{e:#}")))?;
     let (text, etag) = match pulled {
         PulledPlugins::Unchanged => {
             return Ok(SyncReport {
@@ -154,8 +148,7 @@ where
         ..SyncReport::default()
     };
     let root = installed.root().to_path_buf();
-    let wanted: std::collections::BTreeSet<String> =
-        list.iter().map(|a| a.name.clone()).collect();
+    let wanted: std::collections::BTreeSet<String> = list.iter().map(|a| a.name.clone()).collect();
     for old in installed.list() {
         if !wanted.contains(&old.name) {
             handle.remove_plugin(&format!("{PREFIX}{}", old.name)).await;

@@ -47,7 +47,10 @@ fn an_archive_whose_digest_differs_from_the_list_is_not_installed() {
     let mut a = assigned("check", &archive, 60, &[]);
     a.sha256 = sha256_hex(b"something else");
     let e = install(root.path(), &a, &archive).err().unwrap_or_default();
-    assert!(e.starts_with("checksum mismatch: the archive of version"), "{e}");
+    assert!(
+        e.starts_with("checksum mismatch: the archive of version"),
+        "{e}"
+    );
     assert!(e.contains(&sha256_hex(&archive)), "{e}");
     assert!(!root.path().join("check").exists(), "nothing unpacked");
 }
@@ -60,7 +63,12 @@ fn a_plugin_runs_in_its_directory_with_its_arguments_until_its_files_change() {
     let p = ok(install(root.path(), &a, &archive));
     assert_eq!(p.dir, root.path().join("check-2").join(&a.version));
     assert_eq!(p.entry, p.dir.join("plugin.sh"));
-    assert!(root.path().join("check-2").join(format!("{}.tar.gz", a.version)).exists());
+    assert!(
+        root.path()
+            .join("check-2")
+            .join(format!("{}.tar.gz", a.version))
+            .exists()
+    );
     assert_eq!(p.verify(), Ok(()));
 
     let mut input = PluginInput::new(p.clone(), &scripts());
@@ -79,19 +87,32 @@ fn a_plugin_runs_in_its_directory_with_its_arguments_until_its_files_change() {
             s.trim_end().to_string()
         })
         .collect();
-    assert!(text.iter().any(|l| l.starts_with("plugin_check_2 args=2")), "{text:?}");
+    assert!(
+        text.iter().any(|l| l.starts_with("plugin_check_2 args=2")),
+        "{text:?}"
+    );
     assert!(text.iter().any(|l| l.contains("in_dir=1")), "{text:?}");
     assert!(
-        text.iter().any(|l| l == "argus_plugin,plugin=check-2 up=1.0 1000"),
+        text.iter()
+            .any(|l| l == "argus_plugin,plugin=check-2 up=1.0 1000"),
         "{text:?}"
     );
 
     // A changed file is found before the run: not run, reported.
     use std::os::unix::fs::PermissionsExt;
-    ok(std::fs::set_permissions(&p.entry, std::fs::Permissions::from_mode(0o755)));
-    ok(std::fs::write(&p.entry, "#!/bin/sh\necho '[{\"name\":\"evil\",\"value\":1}]'\n"));
+    ok(std::fs::set_permissions(
+        &p.entry,
+        std::fs::Permissions::from_mode(0o755),
+    ));
+    ok(std::fs::write(
+        &p.entry,
+        "#!/bin/sh\necho '[{\"name\":\"evil\",\"value\":1}]'\n",
+    ));
     let e = p.verify().err().unwrap_or_default();
-    assert!(e.starts_with("checksum mismatch: the files of version"), "{e}");
+    assert!(
+        e.starts_with("checksum mismatch: the files of version"),
+        "{e}"
+    );
     let mut out = Vec::new();
     let r = input.gather(2_000, &mut out);
     assert!(r.is_err());
@@ -187,13 +208,23 @@ async fn lists_install_update_and_remove_and_interval_0_runs_only_on_demand() {
     )
     .await;
     assert_eq!(r.updated, vec!["ondemand", "often"], "{r:?}");
-    assert_eq!(installed.get("ondemand").map(|p| p.args), Some(vec!["new".to_string()]));
-    assert_eq!(installed.get("often").map(|p| p.sha256), Some(sha256_hex(&a2)));
+    assert_eq!(
+        installed.get("ondemand").map(|p| p.args),
+        Some(vec!["new".to_string()])
+    );
+    assert_eq!(
+        installed.get("often").map(|p| p.sha256),
+        Some(sha256_hex(&a2))
+    );
     let versions: Vec<String> = ok(std::fs::read_dir(installed.root().join("often")))
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(versions.len(), 2, "the new version and its archive: {versions:?}");
+    assert_eq!(
+        versions.len(),
+        2,
+        "the new version and its archive: {versions:?}"
+    );
     // A bad entry fails alone; the other is removed.
     let mut bad = assigned("ondemand", &a1, 0, &[]);
     bad.sha256 = sha256_hex(b"x");
@@ -216,10 +247,34 @@ fn list_entries_that_are_no_file_names_are_refused() {
     let a = assigned("x", b"", 0, &[]);
     assert_eq!(a.check(), Ok(()));
     for (f, want) in [
-        (Assigned { name: "../x".into(), ..a.clone() }, "not a plugin name"),
-        (Assigned { version: "v/1".into(), ..a.clone() }, "not a digest"),
-        (Assigned { sha256: "abc".into(), ..a.clone() }, "not a SHA-256"),
-        (Assigned { timeout_secs: 0, ..a.clone() }, "timeout_secs is 0"),
+        (
+            Assigned {
+                name: "../x".into(),
+                ..a.clone()
+            },
+            "not a plugin name",
+        ),
+        (
+            Assigned {
+                version: "v/1".into(),
+                ..a.clone()
+            },
+            "not a digest",
+        ),
+        (
+            Assigned {
+                sha256: "abc".into(),
+                ..a.clone()
+            },
+            "not a SHA-256",
+        ),
+        (
+            Assigned {
+                timeout_secs: 0,
+                ..a.clone()
+            },
+            "timeout_secs is 0",
+        ),
     ] {
         let e = f.check().err().unwrap_or_default();
         assert!(e.contains(want), "{f:?}: {e}");

@@ -66,11 +66,11 @@ pub(super) fn spawn_plugin(p: Plugin, default_interval: Duration, shared: &Arc<S
     let interval = p.schedule.interval.unwrap_or(default_interval);
     // An interval of zero: the plugin runs only when asked (`POST /plugins/run`).
     let on_demand = interval.is_zero();
-    let timeout = p
-        .schedule
-        .timeout
-        .unwrap_or(interval)
-        .max(if on_demand { default_interval } else { Duration::ZERO });
+    let timeout = p.schedule.timeout.unwrap_or(interval).max(if on_demand {
+        default_interval
+    } else {
+        Duration::ZERO
+    });
     let state = Arc::new(Mutex::new(PluginState {
         name: p.name.clone(),
         state: "idle".into(),
@@ -91,7 +91,11 @@ pub(super) fn spawn_plugin(p: Plugin, default_interval: Duration, shared: &Arc<S
     let task_state = state.clone();
     let task = tokio::spawn(async move {
         let state = task_state;
-        let mut tick = tokio::time::interval(if on_demand { Duration::from_secs(3600) } else { interval });
+        let mut tick = tokio::time::interval(if on_demand {
+            Duration::from_secs(3600)
+        } else {
+            interval
+        });
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tokio::select! {

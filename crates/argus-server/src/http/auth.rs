@@ -242,7 +242,10 @@ mod tests {
             need(&Method::PUT, "/api/argus/plugins/disk"),
             Need::Role(Role::Editor)
         );
-        assert_eq!(post("/api/argus/plugins/disk/sync"), Need::Role(Role::Editor));
+        assert_eq!(
+            post("/api/argus/plugins/disk/sync"),
+            Need::Role(Role::Editor)
+        );
         assert_eq!(get("/api/argus/agent/plugins/disk/abc"), Need::Credential);
         assert_eq!(post("/api/argus/admin/flush"), Need::Role(Role::Admin));
     }

@@ -8,8 +8,8 @@
 
 use super::error::ApiError;
 use super::users::body as json_body;
-use crate::plugins::git::GitError;
 use crate::plugins::IntakeError;
+use crate::plugins::git::GitError;
 use crate::state::AppState;
 use crate::store::plugins::{Assignment, PluginFault, Stored, valid_name};
 use crate::store::tokens::Access;
@@ -38,7 +38,8 @@ impl From<PluginFault> for ApiError {
 
 /// A 413 naming the setting, in the body shape of every other error.
 fn too_large(limit: usize) -> Response {
-    let message = format!("the plugin is larger than the limit of {limit} bytes ([plugins] max_bytes)");
+    let message =
+        format!("the plugin is larger than the limit of {limit} bytes ([plugins] max_bytes)");
     (
         StatusCode::PAYLOAD_TOO_LARGE,
         Json(json!({ "error": message, "code": "request too large", "message": message })),
@@ -51,7 +52,9 @@ fn intake_error(e: IntakeError) -> Response {
         IntakeError::TooLarge { limit } | IntakeError::Git(GitError::TooLarge { limit }) => {
             too_large(limit)
         }
-        IntakeError::Git(e @ GitError::Spawn(_)) => ApiError::Internal(e.to_string()).into_response(),
+        IntakeError::Git(e @ GitError::Spawn(_)) => {
+            ApiError::Internal(e.to_string()).into_response()
+        }
         other => ApiError::BadRequest(other.to_string()).into_response(),
     }
 }
@@ -86,7 +89,9 @@ pub async fn get(
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     checked_name(&name)?;
-    Ok(Json(json!({ "status": "success", "data": one(&state, &name).await? })))
+    Ok(Json(
+        json!({ "status": "success", "data": one(&state, &name).await? }),
+    ))
 }
 
 /// The answer to a stored version: 201 when the plugin is new, else 200.
@@ -177,7 +182,9 @@ pub async fn get_assignments(
 ) -> Result<Json<Value>, ApiError> {
     checked_name(&name)?;
     let p = one(&state, &name).await?;
-    Ok(Json(json!({ "status": "success", "data": p["assignments"] })))
+    Ok(Json(
+        json!({ "status": "success", "data": p["assignments"] }),
+    ))
 }
 
 /// `PUT /api/argus/plugins/{name}/assignments`: replaces them all with the JSON list.
@@ -223,7 +230,11 @@ pub async fn agent_list(
         "\"{}\"",
         &argus_core::plugin_archive::sha256_hex(body.as_bytes())[..32]
     );
-    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        == Some(etag.as_str())
+    {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
     Ok((

@@ -51,7 +51,10 @@ pub fn check_source(s: &GitSource) -> Result<(), GitError> {
         return Err(bad("url", format!("{url:?} starts with '-'")));
     }
     if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(bad("url", format!("{url:?} holds spaces or control characters")));
+        return Err(bad(
+            "url",
+            format!("{url:?} holds spaces or control characters"),
+        ));
     }
     if url.contains("::") {
         // git's remote helpers (`ext::`, `fd::`) run commands: never.
@@ -61,10 +64,8 @@ pub fn check_source(s: &GitSource) -> Result<(), GitError> {
         ));
     }
     let r = s.git_ref.as_str();
-    let ref_ok = word(r, 256, b"._/-^~@{}")
-        && !r.starts_with('-')
-        && !r.contains("..")
-        && !r.ends_with('/');
+    let ref_ok =
+        word(r, 256, b"._/-^~@{}") && !r.starts_with('-') && !r.contains("..") && !r.ends_with('/');
     if !ref_ok {
         return Err(bad(
             "ref",
@@ -73,8 +74,7 @@ pub fn check_source(s: &GitSource) -> Result<(), GitError> {
     }
     let p = s.path.trim_matches('/');
     if !p.is_empty()
-        && (!word(p, 1024, b"._/-")
-            || p.split('/').any(|c| c.is_empty() || c == "." || c == ".."))
+        && (!word(p, 1024, b"._/-") || p.split('/').any(|c| c.is_empty() || c == "." || c == ".."))
     {
         return Err(bad(
             "path",
@@ -301,15 +301,27 @@ mod tests {
         assert!(check_source(&src("/srv/p.git", "0123abcd", "")).is_ok());
         for (s, want) in [
             (src("", "main", ""), "git.url: must be 1 to 2048 bytes"),
-            (src("--upload-pack=x", "main", ""), "git.url: \"--upload-pack=x\" starts with '-'"),
-            (src("ext::sh -c x", "main", ""), "git.url: \"ext::sh -c x\" holds spaces"),
+            (
+                src("--upload-pack=x", "main", ""),
+                "git.url: \"--upload-pack=x\" starts with '-'",
+            ),
+            (
+                src("ext::sh -c x", "main", ""),
+                "git.url: \"ext::sh -c x\" holds spaces",
+            ),
             (src("ext::sh", "main", ""), "remote helper URLs"),
-            (src("file:///p", "--output=x", ""), "git.ref: \"--output=x\" is not"),
+            (
+                src("file:///p", "--output=x", ""),
+                "git.ref: \"--output=x\" is not",
+            ),
             (src("file:///p", "a..b", ""), "git.ref"),
             (src("file:///p", "", ""), "git.ref"),
             (src("file:///p", "main", "../x"), "git.path: \"../x\""),
         ] {
-            let e = check_source(&s).err().map(|e| e.to_string()).unwrap_or_default();
+            let e = check_source(&s)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(e.contains(want), "{s:?}: {e}");
         }
     }
@@ -331,17 +343,26 @@ mod tests {
                 .env("GIT_COMMITTER_EMAIL", "t@example.com")
                 .output()
                 .unwrap_or_else(|e| panic!("git: {e}"));
-            assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "git {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             String::from_utf8_lossy(&out.stdout).trim().to_string()
         };
         std::fs::create_dir_all(work.join("sub")).unwrap_or_else(|e| panic!("{e}"));
         git(&["init", "-q", "-b", "main"], &work);
-        std::fs::write(work.join("plugin.sh"), "#!/bin/sh\necho one 1\n").unwrap_or_else(|e| panic!("{e}"));
-        std::fs::write(work.join("sub/plugin.sh"), "#!/bin/sh\necho sub 1\n").unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(work.join("plugin.sh"), "#!/bin/sh\necho one 1\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(work.join("sub/plugin.sh"), "#!/bin/sh\necho sub 1\n")
+            .unwrap_or_else(|e| panic!("{e}"));
         git(&["add", "."], &work);
         git(&["commit", "-q", "-m", "one"], &work);
         let first = git(&["rev-parse", "HEAD"], &work);
-        git(&["clone", "-q", "--bare", ".", bare.to_str().unwrap_or("")], &work);
+        git(
+            &["clone", "-q", "--bare", ".", bare.to_str().unwrap_or("")],
+            &work,
+        );
         let url = format!("file://{}", bare.display());
         let t = Duration::from_secs(30);
 
@@ -349,29 +370,54 @@ mod tests {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(commit, first);
-        let c = argus_core::plugin_archive::check(&archive, 1 << 20).unwrap_or_else(|e| panic!("{e}"));
+        let c =
+            argus_core::plugin_archive::check(&archive, 1 << 20).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((c.entry.as_str(), c.files), ("plugin.sh", 2));
         // The same commit gives the same bytes.
         let (_, again) = export(&src(&url, &first, ""), t, 1 << 20)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(argus_core::plugin_archive::sha256_hex(&again), argus_core::plugin_archive::sha256_hex(&archive));
+        assert_eq!(
+            argus_core::plugin_archive::sha256_hex(&again),
+            argus_core::plugin_archive::sha256_hex(&archive)
+        );
         let (_, sub) = export(&src(&url, "main", "sub"), t, 1 << 20)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let c = argus_core::plugin_archive::check(&sub, 1 << 20).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.files, 1);
 
-        let e = export(&src(&url, "nobranch", ""), t, 1 << 20).await.err().map(|e| e.to_string());
+        let e = export(&src(&url, "nobranch", ""), t, 1 << 20)
+            .await
+            .err()
+            .map(|e| e.to_string());
         assert_eq!(
             e.as_deref(),
-            Some(format!("git rev-parse failed: ref \"nobranch\" is not a branch, tag or commit of {url}").as_str())
+            Some(
+                format!(
+                    "git rev-parse failed: ref \"nobranch\" is not a branch, tag or commit of {url}"
+                )
+                .as_str()
+            )
         );
         let missing = format!("file://{}/none.git", dir.path().display());
-        let e = export(&src(&missing, "main", ""), t, 1 << 20).await.err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(e.starts_with(&format!("git clone {missing} failed: ")), "{e}");
-        assert!(e.contains("does not appear to be a git repository") || e.contains("not found"), "{e}");
+        let e = export(&src(&missing, "main", ""), t, 1 << 20)
+            .await
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.starts_with(&format!("git clone {missing} failed: ")),
+            "{e}"
+        );
+        assert!(
+            e.contains("does not appear to be a git repository") || e.contains("not found"),
+            "{e}"
+        );
         let e = export(&src(&url, "main", ""), t, 100).await.err();
-        assert!(matches!(e, Some(GitError::TooLarge { limit: 100 })), "{e:?}");
+        assert!(
+            matches!(e, Some(GitError::TooLarge { limit: 100 })),
+            "{e:?}"
+        );
     }
 }

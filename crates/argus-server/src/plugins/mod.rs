@@ -97,8 +97,8 @@ impl Plugins {
             });
         }
         if ct == "application/json" {
-            let g: GitBody = serde_json::from_slice(body)
-                .map_err(|e| IntakeError::Bad(format!("body: {e}")))?;
+            let g: GitBody =
+                serde_json::from_slice(body).map_err(|e| IntakeError::Bad(format!("body: {e}")))?;
             return self.from_git(g.git).await;
         }
         let gzip_type = matches!(

@@ -197,12 +197,13 @@ impl PluginStore {
             .await?
             .map(|r| r.try_get::<String, _>("version"))
             .transpose()?;
-        let known = sqlx::query("SELECT 1 AS one FROM plugin_versions WHERE plugin = $1 AND version = $2")
-            .bind(name)
-            .bind(&new.version)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some();
+        let known =
+            sqlx::query("SELECT 1 AS one FROM plugin_versions WHERE plugin = $1 AND version = $2")
+                .bind(name)
+                .bind(&new.version)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
         if !known {
             sqlx::query(
                 "INSERT INTO plugin_versions (plugin, version, sha256, size, manifest, archive, created_ms, created_by)
@@ -321,14 +322,15 @@ impl PluginStore {
             let source: String = r.try_get("source")?;
             let m = manifest_of(&r.try_get::<String, _>("manifest")?);
             out.push(Plugin {
-                git: (source == "git").then(|| -> Result<GitSource, sqlx::Error> {
-                    Ok(GitSource {
-                        url: r.try_get("git_url")?,
-                        git_ref: r.try_get("git_ref")?,
-                        path: r.try_get("git_path")?,
+                git: (source == "git")
+                    .then(|| -> Result<GitSource, sqlx::Error> {
+                        Ok(GitSource {
+                            url: r.try_get("git_url")?,
+                            git_ref: r.try_get("git_ref")?,
+                            path: r.try_get("git_path")?,
+                        })
                     })
-                })
-                .transpose()?,
+                    .transpose()?,
                 source,
                 version: r.try_get("version")?,
                 sha256: r.try_get("sha256")?,
@@ -659,14 +661,22 @@ mod tests {
         // Versions: created, unchanged, a new one; all kept.
         let v1 = upload("#!/bin/sh\necho a 1\n");
         let (v1_name, v1_bytes) = (v1.version.clone(), v1.archive.clone());
-        assert_eq!(ok(store.put("alice", "check", v1, "upload").await), Stored::Created);
         assert_eq!(
-            ok(store.put("alice", "check", upload("#!/bin/sh\necho a 1\n"), "upload").await),
+            ok(store.put("alice", "check", v1, "upload").await),
+            Stored::Created
+        );
+        assert_eq!(
+            ok(store
+                .put("alice", "check", upload("#!/bin/sh\necho a 1\n"), "upload")
+                .await),
             Stored::Unchanged
         );
         let v2 = upload("#!/bin/sh\necho a 2\n");
         let v2_name = v2.version.clone();
-        assert_eq!(ok(store.put("bob", "check", v2, "upload").await), Stored::NewVersion);
+        assert_eq!(
+            ok(store.put("bob", "check", v2, "upload").await),
+            Stored::NewVersion
+        );
         let p = ok(store.get("check").await).unwrap_or_else(|| panic!("no plugin"));
         assert_eq!(p.version, v2_name);
         assert_eq!(p.source, "upload");
@@ -762,17 +772,15 @@ mod tests {
             store.delete("dave", "check").await,
             Err(PluginFault::NoPlugin(_))
         ));
-        let entries = ok(
-            crate::store::audit::list(
-                &db,
-                &crate::store::audit::Filter {
-                    object_kind: Some("plugin".into()),
-                    limit: 100,
-                    ..Default::default()
-                },
-            )
-            .await,
-        );
+        let entries = ok(crate::store::audit::list(
+            &db,
+            &crate::store::audit::Filter {
+                object_kind: Some("plugin".into()),
+                limit: 100,
+                ..Default::default()
+            },
+        )
+        .await);
         let actions: Vec<(&str, &str)> = entries
             .iter()
             .rev()

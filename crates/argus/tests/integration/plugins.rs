@@ -158,7 +158,13 @@ fn plugins_from_uploads_and_git_run_on_their_group_and_tampering_is_caught() {
     let b = Agent::start(&argus, "plug-b", "m-plug-b", 3600);
     for id in ["m-plug-a", "m-plug-b"] {
         wait_for("the agents' heartbeats", Duration::from_secs(30), || {
-            let (s, _) = call(&argus, Method::GET, &format!("/api/argus/hosts/{id}"), t, None);
+            let (s, _) = call(
+                &argus,
+                Method::GET,
+                &format!("/api/argus/hosts/{id}"),
+                t,
+                None,
+            );
             (s == 200).then_some(())
         });
     }
@@ -204,7 +210,10 @@ fn plugins_from_uploads_and_git_run_on_their_group_and_tampering_is_caught() {
     assert_eq!(body["data"]["entry"], "run.sh");
     assert_eq!(body["data"]["source"], "upload");
     let dir_version = body["data"]["version"].as_str().unwrap_or("").to_string();
-    assert_eq!(dir_version, body["data"]["sha256"], "an upload is named by its digest");
+    assert_eq!(
+        dir_version, body["data"]["sha256"],
+        "an upload is named by its digest"
+    );
     assert_eq!(dir_version.len(), 64);
     // The same bytes again make no new version.
     let (s, body) = upload(&argus, "dirplug", "application/gzip", tgz_bytes);
@@ -239,12 +248,20 @@ fn plugins_from_uploads_and_git_run_on_their_group_and_tampering_is_caught() {
         Some(&json!({"git": {"url": url, "ref": "main"}})),
     );
     assert_eq!(s, 201, "{body}");
-    assert_eq!(body["data"]["version"], first.as_str(), "a git version is its commit");
+    assert_eq!(
+        body["data"]["version"],
+        first.as_str(),
+        "a git version is its commit"
+    );
     assert_eq!(body["data"]["git"]["url"], url.as_str());
 
     // Both go to the group "db": host A only.
     for name in ["dirplug", "gitplug"] {
-        let args = if name == "dirplug" { json!(["1"]) } else { json!([]) };
+        let args = if name == "dirplug" {
+            json!(["1"])
+        } else {
+            json!([])
+        };
         let (s, body) = call(
             &argus,
             Method::PUT,
@@ -255,10 +272,15 @@ fn plugins_from_uploads_and_git_run_on_their_group_and_tampering_is_caught() {
         assert_eq!(s, 200, "{body}");
         assert_eq!(body["data"][0]["group"], "db");
     }
-    let v = wait_for("the directory plugin's metric", Duration::from_secs(40), || {
-        only_value(&argus, r#"plugin_dirplug_value{host="plug-a"}"#)
-    });
-    assert_eq!(v, "42", "41 from value.txt read in its directory, plus the argument 1");
+    let v = wait_for(
+        "the directory plugin's metric",
+        Duration::from_secs(40),
+        || only_value(&argus, r#"plugin_dirplug_value{host="plug-a"}"#),
+    );
+    assert_eq!(
+        v, "42",
+        "41 from value.txt read in its directory, plus the argument 1"
+    );
     let v = wait_for("the git plugin's metric", Duration::from_secs(40), || {
         only_value(&argus, r#"gitplug_v{src="git"}"#)
     });
@@ -292,11 +314,26 @@ fn plugins_from_uploads_and_git_run_on_their_group_and_tampering_is_caught() {
     git(&repo_work, &["commit", "-q", "-am", "second"]);
     git(&repo_work, &["push", "-q", "origin", "main"]);
     let second = git(&repo_work, &["rev-parse", "HEAD"]);
-    let (s, body) = call(&argus, Method::POST, "/api/argus/plugins/gitplug/sync", t, None);
+    let (s, body) = call(
+        &argus,
+        Method::POST,
+        "/api/argus/plugins/gitplug/sync",
+        t,
+        None,
+    );
     assert_eq!(s, 200, "{body}");
-    assert_eq!((body["changed"].clone(), body["stored"].clone()), (json!(true), json!("new_version")));
+    assert_eq!(
+        (body["changed"].clone(), body["stored"].clone()),
+        (json!(true), json!("new_version"))
+    );
     assert_eq!(body["data"]["version"], second.as_str());
-    let (_, body) = call(&argus, Method::POST, "/api/argus/plugins/gitplug/sync", t, None);
+    let (_, body) = call(
+        &argus,
+        Method::POST,
+        "/api/argus/plugins/gitplug/sync",
+        t,
+        None,
+    );
     assert_eq!(body["changed"], false, "{body}");
     let (_, body) = call(&argus, Method::GET, "/api/argus/plugins/gitplug", t, None);
     let versions: Vec<&str> = body["data"]["versions"]
@@ -331,22 +368,39 @@ fn plugins_from_uploads_and_git_run_on_their_group_and_tampering_is_caught() {
     assert_eq!(body["plugins"]["installed"], json!(["ondemand"]), "{body}");
     assert_eq!(body["plugins"]["changed"], true);
     let (s, body) = b.post("/plugins/update");
-    assert_eq!((s, &body["plugins"]["changed"]), (200, &json!(false)), "{body}");
+    assert_eq!(
+        (s, &body["plugins"]["changed"]),
+        (200, &json!(false)),
+        "{body}"
+    );
     std::thread::sleep(Duration::from_secs(2)); // ticks that must not run it
     let (_, list) = b.get("/plugins/list");
     let st = list
         .as_array()
         .and_then(|a| a.iter().find(|p| p["name"] == "plugin:ondemand").cloned())
         .unwrap_or_else(|| panic!("plugin:ondemand not listed: {list}"));
-    assert_eq!((st["interval_secs"].clone(), st["runs"].clone()), (json!(0.0), json!(0)), "{st}");
+    assert_eq!(
+        (st["interval_secs"].clone(), st["runs"].clone()),
+        (json!(0.0), json!(0)),
+        "{st}"
+    );
     let (s, out) = b.post("/plugins/run?name=ondemand");
     assert_eq!(s, 200, "{out}");
-    assert_eq!((out["name"].clone(), out["result"].clone()), (json!("plugin:ondemand"), json!("ok")));
-    let v = wait_for("the on-demand run's metric", Duration::from_secs(20), || {
-        only_value(&argus, r#"plugin_ondemand_ran{host="plug-b"}"#)
-    });
+    assert_eq!(
+        (out["name"].clone(), out["result"].clone()),
+        (json!("plugin:ondemand"), json!("ok"))
+    );
+    let v = wait_for(
+        "the on-demand run's metric",
+        Duration::from_secs(20),
+        || only_value(&argus, r#"plugin_ondemand_ran{host="plug-b"}"#),
+    );
     assert_eq!(v, "1");
-    assert!(argus.query(r#"plugin_ondemand_ran{host="plug-a"}"#).is_empty());
+    assert!(
+        argus
+            .query(r#"plugin_ondemand_ran{host="plug-a"}"#)
+            .is_empty()
+    );
 
     // Tampering with A's copy of dirplug: it no longer runs, and says so.
     let copy = a
@@ -355,32 +409,51 @@ fn plugins_from_uploads_and_git_run_on_their_group_and_tampering_is_caught() {
         .join(&dir_version)
         .join("run.sh");
     assert!(copy.exists(), "{}", copy.display());
-    write_exec(&copy, "#!/bin/sh\necho '[{\"name\":\"evil\",\"value\":1}]'\n");
+    write_exec(
+        &copy,
+        "#!/bin/sh\necho '[{\"name\":\"evil\",\"value\":1}]'\n",
+    );
     let ev = wait_for("the plugin_error event", Duration::from_secs(30), || {
         let (_, b) = argus.get("/api/argus/events?type=plugin_error");
-        b["data"]
-            .as_array()
-            .and_then(|a| {
-                a.iter()
-                    .find(|e| e["plugin"] == "dirplug" && e["host"] == "plug-a")
-                    .cloned()
-            })
+        b["data"].as_array().and_then(|a| {
+            a.iter()
+                .find(|e| e["plugin"] == "dirplug" && e["host"] == "plug-a")
+                .cloned()
+        })
     });
     assert!(
-        ev["error"].as_str().unwrap_or("").contains("checksum mismatch"),
+        ev["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("checksum mismatch"),
         "{ev}"
     );
     let v = wait_for("argus_plugin_up 0", Duration::from_secs(20), || {
         only_value(&argus, r#"argus_plugin_up{plugin="dirplug"}"#).filter(|v| v == "0")
     });
     assert_eq!(v, "0");
-    assert!(argus.query("plugin_dirplug_evil").is_empty(), "the tampered copy never ran");
+    assert!(
+        argus.query("plugin_dirplug_evil").is_empty(),
+        "the tampered copy never ran"
+    );
 
     // Bad input, each answered with what is wrong; nothing distributed is harmed.
     let cases: Vec<(u16, (u16, Value), &str)> = vec![
-        (400, upload(&argus, "-x", "text/plain", b"echo\n".to_vec()), "is not a valid plugin name"),
-        (404, call(&argus, Method::GET, "/api/argus/plugins/nope", t, None), "no plugin \"nope\""),
-        (404, call(&argus, Method::DELETE, "/api/argus/plugins/nope", t, None), "no plugin \"nope\""),
+        (
+            400,
+            upload(&argus, "-x", "text/plain", b"echo\n".to_vec()),
+            "is not a valid plugin name",
+        ),
+        (
+            404,
+            call(&argus, Method::GET, "/api/argus/plugins/nope", t, None),
+            "no plugin \"nope\"",
+        ),
+        (
+            404,
+            call(&argus, Method::DELETE, "/api/argus/plugins/nope", t, None),
+            "no plugin \"nope\"",
+        ),
         (
             413,
             upload(&argus, "dirplug", "text/plain", vec![b'#'; 70_000]),
@@ -388,54 +461,107 @@ fn plugins_from_uploads_and_git_run_on_their_group_and_tampering_is_caught() {
         ),
         (
             400,
-            upload(&argus, "dirplug", "application/gzip", b"not gzip at all".to_vec()),
+            upload(
+                &argus,
+                "dirplug",
+                "application/gzip",
+                b"not gzip at all".to_vec(),
+            ),
             "not a valid tar.gz",
         ),
-        (400, upload(&argus, "dirplug", "text/plain", Vec::new()), "empty body"),
         (
             400,
-            call(&argus, Method::PUT, "/api/argus/plugins/gitplug", t,
-                Some(&json!({"git": {"url": format!("file://{}/none.git", work.path().display()), "ref": "main"}}))),
+            upload(&argus, "dirplug", "text/plain", Vec::new()),
+            "empty body",
+        ),
+        (
+            400,
+            call(
+                &argus,
+                Method::PUT,
+                "/api/argus/plugins/gitplug",
+                t,
+                Some(
+                    &json!({"git": {"url": format!("file://{}/none.git", work.path().display()), "ref": "main"}}),
+                ),
+            ),
             "git clone file://",
         ),
         (
             400,
-            call(&argus, Method::PUT, "/api/argus/plugins/gitplug", t,
-                Some(&json!({"git": {"url": url, "ref": "nobranch"}}))),
+            call(
+                &argus,
+                Method::PUT,
+                "/api/argus/plugins/gitplug",
+                t,
+                Some(&json!({"git": {"url": url, "ref": "nobranch"}})),
+            ),
             "ref \"nobranch\" is not a branch, tag or commit",
         ),
         (
             400,
-            call(&argus, Method::PUT, "/api/argus/plugins/gitplug", t,
-                Some(&json!({"git": {"url": "--upload-pack=touch /tmp/x", "ref": "main"}}))),
+            call(
+                &argus,
+                Method::PUT,
+                "/api/argus/plugins/gitplug",
+                t,
+                Some(&json!({"git": {"url": "--upload-pack=touch /tmp/x", "ref": "main"}})),
+            ),
             "git.url",
         ),
         (
             400,
-            call(&argus, Method::PUT, "/api/argus/plugins/dirplug/assignments", t,
-                Some(&json!([{"group": "nogroup"}]))),
+            call(
+                &argus,
+                Method::PUT,
+                "/api/argus/plugins/dirplug/assignments",
+                t,
+                Some(&json!([{"group": "nogroup"}])),
+            ),
             "[0].group: \"nogroup\" is not a group of any host of the inventory",
         ),
         (
             400,
-            call(&argus, Method::PUT, "/api/argus/plugins/dirplug/assignments", t,
-                Some(&json!([{"host": "m-ghost"}]))),
+            call(
+                &argus,
+                Method::PUT,
+                "/api/argus/plugins/dirplug/assignments",
+                t,
+                Some(&json!([{"host": "m-ghost"}])),
+            ),
             "[0].host: \"m-ghost\" is not a host id",
         ),
         (
             400,
-            call(&argus, Method::PUT, "/api/argus/plugins/dirplug/assignments", t,
-                Some(&json!([{"group": "db", "timeout_secs": 0}]))),
+            call(
+                &argus,
+                Method::PUT,
+                "/api/argus/plugins/dirplug/assignments",
+                t,
+                Some(&json!([{"group": "db", "timeout_secs": 0}])),
+            ),
             "[0].timeout_secs: 0 is not 1 to 86400 seconds",
         ),
         (
             400,
-            call(&argus, Method::POST, "/api/argus/plugins/dirplug/sync", t, None),
+            call(
+                &argus,
+                Method::POST,
+                "/api/argus/plugins/dirplug/sync",
+                t,
+                None,
+            ),
             "was uploaded, not registered from git",
         ),
         (
             404,
-            call(&argus, Method::PUT, "/api/argus/plugins/nope/assignments", t, Some(&json!([]))),
+            call(
+                &argus,
+                Method::PUT,
+                "/api/argus/plugins/nope/assignments",
+                t,
+                Some(&json!([])),
+            ),
             "no plugin \"nope\"",
         ),
     ];
@@ -457,11 +583,21 @@ fn plugins_from_uploads_and_git_run_on_their_group_and_tampering_is_caught() {
     assert_eq!(s, 400, "{body}");
     assert!(error_of(&body).contains("no entry point"), "{body}");
     let (_, body) = call(&argus, Method::GET, "/api/argus/plugins/dirplug", t, None);
-    assert_eq!(body["data"]["version"], dir_version.as_str(), "failed uploads harm nothing");
+    assert_eq!(
+        body["data"]["version"],
+        dir_version.as_str(),
+        "failed uploads harm nothing"
+    );
     assert_eq!(body["data"]["assignments"][0]["group"], "db");
 
     // Deleting a plugin takes it off the agent at its next pull.
-    let (s, _) = call(&argus, Method::DELETE, "/api/argus/plugins/gitplug", t, None);
+    let (s, _) = call(
+        &argus,
+        Method::DELETE,
+        "/api/argus/plugins/gitplug",
+        t,
+        None,
+    );
     assert_eq!(s, 204);
     wait_for("gitplug gone from agent A", Duration::from_secs(30), || {
         (!a.plugin_names().contains(&"plugin:gitplug".to_string())).then_some(())
@@ -469,7 +605,13 @@ fn plugins_from_uploads_and_git_run_on_their_group_and_tampering_is_caught() {
     assert!(!a.data.join("server-plugins/gitplug").exists());
 
     // Every upload, sync, assignment and deletion is in the audit log.
-    let (_, audit) = call(&argus, Method::GET, "/api/argus/audit?object=plugin&limit=100", t, None);
+    let (_, audit) = call(
+        &argus,
+        Method::GET,
+        "/api/argus/audit?object=plugin&limit=100",
+        t,
+        None,
+    );
     let mut seen: Vec<(String, String)> = audit["data"]
         .as_array()
         .cloned()
