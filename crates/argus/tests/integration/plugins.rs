@@ -590,6 +590,33 @@ fn plugins_from_uploads_and_git_run_on_their_group_and_tampering_is_caught() {
     );
     assert_eq!(body["data"]["assignments"][0]["group"], "db");
 
+    // Viewers read plugins; changing them takes an editor.
+    let (s, tok) = call(
+        &argus,
+        Method::POST,
+        "/api/argus/tokens",
+        t,
+        Some(&json!({"name": "plugin-viewer", "role": "viewer"})),
+    );
+    assert_eq!(s, 201, "{tok}");
+    let viewer = tok["data"]["token"].as_str().unwrap_or("").to_string();
+    let v = Some(viewer.as_str());
+    let (s, list) = call(&argus, Method::GET, "/api/argus/plugins", v, None);
+    assert_eq!(s, 200, "{list}");
+    let names: Vec<&str> = list["data"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|p| p["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(names, vec!["dirplug", "gitplug", "ondemand"]);
+    for (method, path) in [
+        (Method::PUT, "/api/argus/plugins/dirplug/assignments"),
+        (Method::POST, "/api/argus/plugins/gitplug/sync"),
+        (Method::DELETE, "/api/argus/plugins/dirplug"),
+    ] {
+        let (s, body) = call(&argus, method, path, v, Some(&json!([])));
+        assert_eq!(s, 403, "{path}: {body}");
+    }
+
     // Deleting a plugin takes it off the agent at its next pull.
     let (s, _) = call(
         &argus,
