@@ -172,6 +172,7 @@ impl Manager {
             }
             let missed = (now_ns - next) / g.interval_ns;
             if missed > 0 {
+                g.counters.iterations_missed += missed as u64;
                 tracing::warn!(group = %g.name(), file = %g.file(), missed, "rule group evaluations missed");
             }
             let ts = next + missed * g.interval_ns;
