@@ -744,6 +744,10 @@ async fn pull_remote(
 }
 
 /// Serves the agent's local API when `agent.api_listen` is set.
+///
+/// The API is a side feature: when its address is taken (another agent, an `argus up` on
+/// the same host), the agent warns and goes on collecting and delivering, and tries the
+/// address again every [`API_BIND_RETRY`] until it gets it or the agent stops.
 async fn start_agent_api(
     agent: &Agent,
     config: &argus_agent::AgentConfig,
@@ -752,16 +756,43 @@ async fn start_agent_api(
     if config.api_listen.is_empty() {
         return Ok(());
     }
-    let listener = tokio::net::TcpListener::bind(&config.api_listen)
-        .await
-        .with_context(|| format!("cannot listen on agent.api_listen {}", config.api_listen))?;
-    let addr = listener.local_addr()?;
-    println!("  Agent API: http://{addr}/plugins/list");
     let app = agent_api::router(agent.handle(), config);
-    tokio::spawn(async move {
+    let addr = config.api_listen.clone();
+    let serve = |listener: tokio::net::TcpListener, stop| async move {
         let _ = axum::serve(listener, app)
             .with_graceful_shutdown(wait_stop(stop))
             .await;
-    });
+    };
+    match tokio::net::TcpListener::bind(&addr).await {
+        Ok(listener) => {
+            let local = listener.local_addr()?;
+            println!("  Agent API: http://{local}/plugins/list");
+            tokio::spawn(serve(listener, stop));
+        }
+        Err(e) => {
+            tracing::warn!(address = %addr, error = %e, retry_secs = API_BIND_RETRY.as_secs(), "cannot listen on agent.api_listen; collecting goes on without the local API, which is tried again");
+            println!(
+                "  Agent API not listening ({addr}: {e}); collecting goes on, retrying every {} s",
+                API_BIND_RETRY.as_secs()
+            );
+            let mut stop_wait = stop.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep(API_BIND_RETRY) => {}
+                        _ = stop_wait.wait_for(|s| *s) => return,
+                    }
+                    if let Ok(listener) = tokio::net::TcpListener::bind(&addr).await {
+                        tracing::info!(address = %addr, "agent API listening");
+                        serve(listener, stop).await;
+                        return;
+                    }
+                }
+            });
+        }
+    }
     Ok(())
 }
+
+/// How often an agent whose API address was taken tries it again.
+const API_BIND_RETRY: std::time::Duration = std::time::Duration::from_secs(10);

@@ -436,3 +436,37 @@ threshold = 0.0
         "{list}"
     );
 }
+
+/// The local API is a side feature: with its address taken, the agent warns, collects and
+/// delivers as ever, and takes the address once it is free.
+#[test]
+fn a_taken_api_address_does_not_stop_collection() {
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let addr = holder.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let config = format!("[agent]\ninterval_secs = 1\napi_listen = \"{addr}\"\n");
+    let argus = start("up", &config);
+    assert_eq!(argus.agent_api, None, "the banner claims an agent API");
+    // The host's own metrics still arrive.
+    wait_for("the local agent's samples", Duration::from_secs(30), || {
+        (!argus.query("system_uptime").is_empty()).then_some(())
+    });
+    // Once the address is free, the API comes up on it (retried every 10 s).
+    drop(holder);
+    let list = wait_for(
+        "the agent API after its address was freed",
+        Duration::from_secs(30),
+        || {
+            client()
+                .get(format!("http://{addr}/plugins/list"))
+                .send()
+                .ok()
+                .filter(|r| r.status() == 200)
+                .and_then(|r| r.json::<Value>().ok())
+        },
+    );
+    assert!(
+        list.as_array()
+            .is_some_and(|a| a.iter().any(|p| p["name"] == "cpu")),
+        "{list}"
+    );
+}
