@@ -9,6 +9,7 @@ mod common;
 mod config;
 mod conformance;
 mod database;
+mod diskfull;
 mod external;
 mod ingest;
 mod inventory;
