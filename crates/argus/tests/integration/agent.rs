@@ -263,6 +263,68 @@ fn post_takes_json_metric_lists_and_log_offset_counts_lines() {
     );
 }
 
+#[test]
+fn tcollector_collectd_and_zabbix_scripts_reach_the_server_as_named() {
+    use std::os::unix::fs::PermissionsExt;
+    let scripts = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::set_permissions(scripts.path(), std::fs::Permissions::from_mode(0o755))
+        .unwrap_or_else(|e| panic!("{e}"));
+    for (name, body) in [
+        (
+            "1_tc.sh",
+            "#!/bin/sh\necho \"proc.loadavg.1min $(date +%s) 0.36 source=proc\"\n",
+        ),
+        (
+            "1_nginx.sh",
+            "#!/bin/sh\necho 'PUTVAL \"localhost/nginx/connections-active\" interval=1 N:12'\n\
+             echo 'PUTNOTIF severity=warning message=\"many connections\"'\n",
+        ),
+        (
+            "1_disk.sh",
+            "#!/bin/sh\n# argus-key: vfs.fs.size[/,free]\necho \"$1$2\" | wc -c\n",
+        ),
+    ] {
+        let path = scripts.path().join(name);
+        std::fs::write(&path, body).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let config = format!(
+        "[agent]\ninterval_secs = 1\napi_listen = \"127.0.0.1:0\"\n\n\
+         [agent.scripts]\ndir = {:?}\ninterval_secs = 1\n",
+        scripts.path().display().to_string()
+    );
+    let argus = start("up", &config);
+    for (query, value) in [
+        (r#"proc_loadavg_1min{source="proc"}"#, "0.36"),
+        (
+            r#"collectd_nginx_connections_total{nginx="active",instance="localhost"}"#,
+            "12",
+        ),
+        // "/free\n" is 6 bytes: the key's parameters were the script's arguments.
+        (r#"vfs_fs_size{param1="/",param2="free"}"#, "6"),
+    ] {
+        let got = wait_for(query, Duration::from_secs(30), || {
+            let r = argus.query(query);
+            (!r.is_empty()).then_some(r)
+        });
+        assert_eq!(got[0]["value"][1], value, "{query}: {got:?}");
+        assert!(
+            got[0]["metric"]["host"]
+                .as_str()
+                .is_some_and(|h| !h.is_empty()),
+            "{got:?}"
+        );
+    }
+    let events = wait_for("the collectd notification", Duration::from_secs(30), || {
+        let (_, b) = argus.get("/api/argus/events?type=collectd_notification");
+        b["data"].as_array().filter(|a| !a.is_empty()).cloned()
+    });
+    assert_eq!(events[0]["message"], "many connections", "{events:?}");
+    assert_eq!(events[0]["severity"], "warning");
+    assert_eq!(events[0]["script"], "nginx");
+}
+
 fn argus_core_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
