@@ -305,8 +305,9 @@ fn last_lines(f: &mut std::fs::File, size: u64, num: u64) -> std::io::Result<Pie
         let mut chunk = Vec::with_capacity((pos - from) as usize);
         f.seek(SeekFrom::Start(from))?;
         f.by_ref().take(pos - from).read_to_end(&mut chunk)?;
-        if chunk.is_empty() {
-            // The file shrank while it was read: take what there is.
+        if chunk.len() as u64 != pos - from {
+            // The file shrank while it was read (truncated or replaced): what `buf` holds
+            // no longer follows this chunk, so answer with what was read before.
             break;
         }
         pos = from;
