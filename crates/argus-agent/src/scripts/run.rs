@@ -77,13 +77,14 @@ pub(crate) enum Failed {
     TimedOut { stderr: String },
 }
 
-/// Runs `program` with `param` as `ARGUS_PARAM`.
+/// Runs `program` with `args` as its arguments and `param` as `ARGUS_PARAM`.
 pub(crate) fn run(
     program: &Path,
     settings: &Settings,
     param: Option<&str>,
+    args: &[String],
 ) -> Result<Finished, Failed> {
-    let mut child = spawn(program, settings, param)?;
+    let mut child = spawn(program, settings, param, args)?;
     let deadline = Instant::now() + settings.timeout;
     let stdout = capture(child.stdout.take(), settings.max_output_bytes);
     let stderr = capture(child.stderr.take(), STDERR_MAX_BYTES);
@@ -132,14 +133,19 @@ pub(crate) fn describe_status(status: ExitStatus) -> Result<i32, i32> {
     }
 }
 
-fn spawn(program: &Path, settings: &Settings, param: Option<&str>) -> Result<Child, Failed> {
+fn spawn(
+    program: &Path,
+    settings: &Settings,
+    param: Option<&str>,
+    args: &[String],
+) -> Result<Child, Failed> {
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let result = command(program, None, settings, param).spawn();
+        let result = command(program, None, settings, param, args).spawn();
         let result = match result {
             Err(e) if e.raw_os_error() == Some(ENOEXEC) => {
-                command(Path::new("/bin/sh"), Some(program), settings, param).spawn()
+                command(Path::new("/bin/sh"), Some(program), settings, param, args).spawn()
             }
             other => other,
         };
@@ -164,11 +170,18 @@ fn spawn_error(e: &io::Error, settings: &Settings) -> String {
     }
 }
 
-fn command(program: &Path, arg: Option<&Path>, s: &Settings, param: Option<&str>) -> Command {
+fn command(
+    program: &Path,
+    script: Option<&Path>,
+    s: &Settings,
+    param: Option<&str>,
+    args: &[String],
+) -> Command {
     let mut cmd = Command::new(program);
-    if let Some(arg) = arg {
-        cmd.arg(arg);
+    if let Some(script) = script {
+        cmd.arg(script);
     }
+    cmd.args(args);
     cmd.current_dir(&s.dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
