@@ -25,8 +25,9 @@ mod format;
 mod input;
 mod nagios;
 mod name;
-mod run;
-mod user;
+// Remote tasks (crate::tasks) run commands and plugins the way scripts run.
+pub(crate) mod run;
+pub(crate) mod user;
 
 #[cfg(test)]
 mod tests;

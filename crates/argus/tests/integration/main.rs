@@ -18,5 +18,6 @@ mod promapi;
 mod remote;
 mod scaleout;
 mod storage;
+mod tasks;
 mod ui;
 mod up;
