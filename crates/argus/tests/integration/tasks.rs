@@ -526,6 +526,28 @@ fn bad_tasks_are_refused_naming_what_is_wrong() {
         "{:?}",
         t0.elapsed()
     );
+    // A token limited to a namespace polls only for hosts in it.
+    let (s, t) = api(
+        &argus,
+        Method::POST,
+        "/api/argus/tokens",
+        Some(&json!({"name": "agents-a", "namespaces": ["team-a"]})),
+    );
+    assert_eq!(s, 201, "{t}");
+    let team_a = t["data"]["token"].as_str().unwrap_or("").to_string();
+    let poll = "/api/argus/agent/tasks?host=web-1&id=m-web-1&wait=0";
+    let (s, b) = call(&argus, Method::GET, poll, Some(&team_a), None);
+    assert_eq!(s, 403, "{b}");
+    assert!(error_of(&b).contains("not in one of them"), "{b}");
+    let (s, b) = api(
+        &argus,
+        Method::PATCH,
+        "/api/argus/hosts/m-web-1",
+        Some(&json!({"namespaces": ["team-a"]})),
+    );
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = call(&argus, Method::GET, poll, Some(&team_a), None);
+    assert_eq!(s, 204, "{b}");
     // Tasks need an editor.
     let (s, b) = api(
         &argus,
