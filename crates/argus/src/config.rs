@@ -6,7 +6,7 @@
 use argus_agent::AgentConfig;
 use sections::{
     AlertingConfig, AuthConfig, DatabaseConfig, HandlersConfig, InventoryConfig, QueryConfig,
-    QueueConfig, ServerConfig, StorageConfig,
+    QueueConfig, ServerConfig, StorageConfig, TasksConfig,
 };
 use serde::{Deserialize, Serialize};
 
@@ -16,7 +16,7 @@ mod sections {
     pub use argus_server::pipeline::{HandlersConfig, QueueConfig};
     pub use argus_server::{
         AlertingConfig, AuthConfig, DatabaseConfig, InventoryConfig, QueryConfig, ServerConfig,
-        StorageConfig,
+        StorageConfig, TasksConfig,
     };
 }
 
@@ -34,6 +34,7 @@ mod sections {
     pub type AuthConfig = toml::Table;
     pub type InventoryConfig = toml::Table;
     pub type AlertingConfig = toml::Table;
+    pub type TasksConfig = toml::Table;
 }
 use std::path::{Path, PathBuf};
 
@@ -75,6 +76,8 @@ pub struct Config {
     pub inventory: InventoryConfig,
     /// `[alerting]`: rules and notifications.
     pub alerting: AlertingConfig,
+    /// `[tasks]`: remote tasks on hosts.
+    pub tasks: TasksConfig,
 }
 
 impl Default for Config {
@@ -92,6 +95,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             inventory: InventoryConfig::default(),
             alerting: AlertingConfig::default(),
+            tasks: TasksConfig::default(),
         }
     }
 }
@@ -311,6 +315,9 @@ impl Config {
         }
         if self.server.max_body_bytes == 0 {
             return Err("key server.max_body_bytes: must be at least 1".into());
+        }
+        if self.tasks.max_output_bytes == 0 {
+            return Err("key tasks.max_output_bytes: must be at least 1".into());
         }
         if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
             return Err(format!(

@@ -587,6 +587,7 @@ async fn agent(config: Config, args: AgentArgs, remote_etag: Option<String>) -> 
     handle.set_remote_etag(remote_etag);
     let (tx, rx) = tokio::sync::watch::channel(false);
     start_agent_api(&agent, &config.agent, rx.clone()).await?;
+    let tasks = start_remote_tasks(&handle, rx.clone());
     let run = tokio::spawn(agent.run(wait_stop(rx)));
     let data_dir = config.data_dir.clone();
     let layers = || agent_layers(args.config.as_deref(), &data_dir);
@@ -597,7 +598,21 @@ async fn agent(config: Config, args: AgentArgs, remote_etag: Option<String>) -> 
     })
     .await;
     let _ = tx.send(true);
+    let _ = tasks.await;
     run.await?
+}
+
+/// Polls the servers for this host's remote tasks and runs them (as the agent's
+/// configuration allows) until `stop`.
+fn start_remote_tasks(
+    handle: &argus_agent::runtime::AgentHandle,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    // The agent's plugin store is wired in here when it lands: until then no plugin is
+    // installed, and plugin tasks fail as "not installed".
+    let plugins: std::sync::Arc<dyn argus_agent::tasks::LocalPlugins> =
+        std::sync::Arc::new(argus_agent::tasks::NoLocalPlugins);
+    tokio::spawn(argus_agent::tasks::run(handle.clone(), plugins, stop))
 }
 
 /// Size and modification time of each file: a change means "reload".

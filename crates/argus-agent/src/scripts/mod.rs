@@ -30,9 +30,10 @@ mod format;
 mod input;
 mod nagios;
 mod name;
-mod run;
+// Remote tasks (crate::tasks) run commands and plugins the way scripts run.
+pub(crate) mod run;
 mod tcollector;
-mod user;
+pub(crate) mod user;
 mod zabbix;
 
 #[cfg(test)]

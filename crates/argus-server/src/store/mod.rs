@@ -1,6 +1,6 @@
 //! What the server keeps besides metrics: events, and in the database ([`db`]) the users,
 //! sessions, tokens, audit log, host inventory, agent configurations and the leases of
-//! work shared between servers. (Metrics go to
+//! work shared between servers, and remote tasks. (Metrics go to
 //! [`crate::storage`].)
 
 pub mod access;
@@ -13,5 +13,6 @@ pub mod events;
 pub mod hosts;
 pub mod kv;
 pub mod leases;
+pub mod tasks;
 pub mod tokens;
 pub mod users;

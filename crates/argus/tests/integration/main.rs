@@ -19,5 +19,6 @@ mod promapi;
 mod remote;
 mod scaleout;
 mod storage;
+mod tasks;
 mod ui;
 mod up;
