@@ -1617,7 +1617,7 @@ fn the_web_ui_forms_in_a_real_browser() {
     );
     b.click("#rule-preview");
     b.wait_text("#rule-msg", "the preview of the events", |t| {
-        t.contains("1 of the 1 events") && t.contains("mount=/var")
+        t.contains("last hour: 1; matching: 1") && t.contains("mount=/var")
     });
     b.screenshot("25-event-rule");
     b.click("#rule-save");

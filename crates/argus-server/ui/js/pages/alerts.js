@@ -6,8 +6,8 @@
 // the API refuses a viewer's writes anyway.
 
 import { h, mount, field, select, table } from '../dom.js';
-import { t, fmt } from '../i18n.js';
-import { api, canEdit, prom } from '../api.js';
+import { t, tn, fmt } from '../i18n.js';
+import { api, canEdit, prom, activeAlerts, sameLabels } from '../api.js';
 import { replaceParams, route } from '../router.js';
 import { parseLabels, formatLabels } from '../labels.js';
 import { toInput, fromInput } from '../timerange.js';
@@ -27,7 +27,6 @@ function chips(obj, skip = []) {
   return h('span', { class: 'chips' }, Object.entries(obj || {}).filter(([k]) => !skip.includes(k))
     .map(([k, v]) => h('span', { class: 'chip' }, `${k}=${v}`)));
 }
-const sameLabels = (a, b) => JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
 
 /** `a="x", b=~"y.*"` → Alertmanager matchers. */
 export function parseMatchers(text) {
@@ -74,20 +73,8 @@ export async function render(main, params) {
 
   // --- firing and pending ---
   async function active(el, quiet) {
-    const [act, held] = await Promise.all([
-      api('/api/argus/alerts').then((r) => r.data || []),
-      api('/api/v2/alerts').catch(() => []),
-    ]);
+    const { alerts: act, held } = await activeAlerts();
     if (quiet && el.querySelector('form')) return; // a silence being written: do not wipe it
-    // The notifier also holds alerts the rules did not make: event rules' and those other
-    // systems post (POST /api/v2/alerts). They are firing while the notifier holds them.
-    const ruleNames = new Set(act.map((a) => a.rule));
-    for (const x of held || []) {
-      const name = (x.labels || {}).alertname || '';
-      if (ruleNames.has(name) || act.some((a) => sameLabels(a.labels, x.labels || {}))) continue;
-      act.push({ rule: name, state: 'firing', labels: x.labels || {}, value: null, annotations: x.annotations || {},
-        active_at_ms: Date.parse(x.startsAt), external: true });
-    }
     const formBox = h('div');
     const silencedBy = (a) => {
       const x = (held || []).find((y) => sameLabels(y.labels, a.labels));
@@ -399,10 +386,10 @@ function ruleForm(r, done) {
     try {
       const p = (await api('/api/argus/rules/preview', { method: 'POST', body: input() })).data;
       if (p.alerts) {
-        mount(msg, t('alerts.preview_events', { n: p.matched, of: p.events_scanned }),
+        mount(msg, t('alerts.preview_events', { n: fmt.int(p.matched), of: fmt.int(p.events_scanned) }),
           p.alerts.length ? h('ul', null, p.alerts.slice(0, 5).map((a) => h('li', { class: 'mono' }, formatLabels(a.labels)))) : null);
       } else {
-        msg.textContent = t('alerts.preview_result', { n: (p.series || []).length, expr: p.expr || '' });
+        msg.textContent = tn('alerts.preview_result', (p.series || []).length, { expr: p.expr || '' });
       }
     } catch (err) { msg.className = 'error'; msg.textContent = err.message; }
   } }, t('alerts.preview')), ' ',

@@ -15,6 +15,7 @@ import { picker, fromParams, toParams, resolve } from '../timerange.js';
 import { replaceParams } from '../router.js';
 
 const PAGE = 100;
+// Offered while typing a type; the types of the events shown are added.
 const TYPES = ['alarm', 'log', 'script', 'task'];
 
 /** What an event says besides its time, type and host: `k=v` pairs. */
@@ -33,6 +34,7 @@ export async function render(main, params) {
   const host = h('input', { id: 'events-host', value: state.host, list: 'dl-event-hosts', size: 20 });
   const type = h('input', { id: 'events-type', value: state.type, list: 'dl-event-type-list', size: 14 });
   const hostList = h('datalist', { id: 'dl-event-hosts' });
+  const types = new Set(TYPES);
   const typeList = h('datalist', { id: 'dl-event-type-list' }, TYPES.map((x) => h('option', { value: x })));
   const rangeBox = h('div');
   const count = h('p', { class: 'muted', 'aria-live': 'polite', id: 'events-count' });
@@ -84,6 +86,7 @@ export async function render(main, params) {
       return;
     }
     if (mine !== seq) return;
+    for (const e of found) if (!types.has(e.type)) { types.add(e.type); typeList.append(h('option', { value: e.type })); }
     // Newest first, without those the newer pages showed.
     const list = found.slice(0, found.length - skip).reverse();
     const more = list.length > PAGE;

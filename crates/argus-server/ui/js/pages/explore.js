@@ -6,7 +6,7 @@
 // auto-refresh. The whole view is in the URL (expr= once per query).
 
 import { h, mount, select, field, table } from '../dom.js';
-import { t, fmt } from '../i18n.js';
+import { t, tn, fmt } from '../i18n.js';
 import { prom } from '../api.js';
 import { drawChart, align, seriesNames, fullName } from '../chart.js';
 import { picker, fromParams, toParams, resolve, autoStep } from '../timerange.js';
@@ -166,7 +166,8 @@ export async function render(main, params) {
       rows[0].editor.focus();
       go();
     } });
-    const row = { editor, hide, label, remove, el: h('div', { class: 'field editor query-row', dataset: { query: String(n) } }, label, editor, list, h('div', { class: 'query-actions' }, remove)) };
+    const row = { editor, hide, label, remove, el: h('div', { class: 'field editor query-row', dataset: { query: String(n) } },
+      h('div', { class: 'query-head' }, label, remove), editor, list) };
     rows.push(row);
     rowsBox.append(row.el);
     names();
@@ -303,7 +304,7 @@ function resultTable(results, many) {
     for (const s of data.result || []) {
       const v = type === 'matrix' ? s.values[s.values.length - 1] : s.value;
       rows.push(h('tr', null, many ? cell.cloneNode(true) : null, h('td', { class: 'mono' }, fullName(s.metric)),
-        h('td', { class: 'num' }, type === 'matrix' ? t('explore.points', { n: s.values.length }) + ' · ' + v[1] : v[1]),
+        h('td', { class: 'num' }, type === 'matrix' ? tn('explore.points', s.values.length) + ' · ' + v[1] : v[1]),
         h('td', null, fmt.dateTime(v[0] * 1000))));
     }
   }

@@ -6,7 +6,7 @@
 
 import { h, mount, card, table, field } from '../dom.js';
 import { t, fmt } from '../i18n.js';
-import { api, prom, canEdit } from '../api.js';
+import { api, prom, canEdit, activeAlerts } from '../api.js';
 import { details } from './events.js';
 import { drawChart, align, seriesNames } from '../chart.js';
 import { picker, fromParams, toParams, resolve, autoStep } from '../timerange.js';
@@ -162,7 +162,7 @@ export async function render(main, params, id) {
   async function loadLists() {
     const now = Date.now();
     const [act, hist, ev, names, cfg] = await Promise.all([
-      api('/api/argus/alerts', { query: { host: name } }).then((r) => r.data || []).catch(() => []),
+      activeAlerts(name).then((r) => r.alerts).catch(() => []),
       api('/api/argus/alerts/history', { query: { host: name, limit: 20 } }).then((r) => r.data || []).catch(() => []),
       api('/api/argus/events', { query: { host: name, start: Math.floor(now / 1000) - 86400, limit: 1000 } }).then((r) => r.data || []).catch(() => []),
       prom.labelValues('__name__', `{${sel}}`).catch(() => []),
@@ -203,7 +203,7 @@ export async function render(main, params, id) {
     const own = applies.find((r) => r.rule.no_data.host === name);
     const edit = canEdit();
     const msg = h('p', { role: 'alert', id: 'nodata-msg', class: note ? 'ok' : 'error' }, note || '');
-    const minutes = h('input', { id: 'nodata-minutes', type: 'number', min: 1, max: 1440, size: 5, value: own ? own.rule.no_data.minutes : 5 });
+    const minutes = h('input', { id: 'nodata-minutes', class: 'narrow', type: 'number', min: 1, max: 1440, size: 5, value: own ? own.rule.no_data.minutes : 5 });
     const fail = (e) => { msg.className = 'error'; msg.textContent = e.message; };
     const save = async () => {
       try {

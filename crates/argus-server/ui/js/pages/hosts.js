@@ -6,7 +6,7 @@
 // or delete them (DELETE /api/argus/hosts/{id} each). Viewers get no edit control.
 
 import { h, mount, select, field } from '../dom.js';
-import { t, fmt } from '../i18n.js';
+import { t, tn, fmt } from '../i18n.js';
 import { api, canEdit } from '../api.js';
 import { replaceParams } from '../router.js';
 import { parseLabels, formatLabels } from '../labels.js';
@@ -96,7 +96,7 @@ export async function render(main, params) {
     bulkMsg.textContent = '';
     try {
       if (action === 'delete') {
-        if (!confirm(t('hosts.bulk_confirm_delete', { n: ids.length }))) return;
+        if (!confirm(tn('hosts.bulk_confirm_delete', ids.length))) return;
         // No bulk delete in the API: one DELETE per host, a few at a time.
         const failed = [];
         for (let i = 0; i < ids.length; i += 8) {
@@ -105,7 +105,7 @@ export async function render(main, params) {
         }
         if (failed.length) throw new Error(t('hosts.bulk_delete_failed', { n: failed.length, of: ids.length, errors: failed.join('; ') }));
         bulkMsg.className = 'ok';
-        bulkMsg.textContent = t('hosts.bulk_deleted', { n: ids.length });
+        bulkMsg.textContent = tn('hosts.bulk_deleted', ids.length);
       } else {
         if (action !== 'location' && !list.length) throw new Error(t('hosts.bulk_value_needed'));
         const req = { ids };
@@ -114,7 +114,7 @@ export async function render(main, params) {
         else req[action] = list;
         const r = await api('/api/argus/hosts', { method: 'PATCH', body: req });
         bulkMsg.className = 'ok';
-        bulkMsg.textContent = t('hosts.bulk_changed', { n: (r.data || []).length });
+        bulkMsg.textContent = tn('hosts.bulk_changed', (r.data || []).length);
       }
       bulkValue.value = '';
     } catch (e) {
@@ -270,7 +270,7 @@ export async function render(main, params) {
     mount(body, (r.data || []).map(row));
     if (!r.data?.length) body.append(h('tr', null, h('td', { colspan: COLUMNS.length + (edit ? 2 : 1), class: 'muted' }, t('hosts.none'))));
     if (edit) bulkState();
-    count.textContent = t('hosts.count', { n: fmt.int(r.total) });
+    count.textContent = tn('hosts.count', r.total);
     const pages = Math.max(1, Math.ceil(r.total / LIMIT));
     mount(pager, pages > 1 ? [
       h('button', { type: 'button', class: 'ghost', disabled: state.page <= 1, onclick: () => { state.page--; load(); } }, t('common.prev')),
