@@ -58,6 +58,8 @@ pub struct BufferStats {
     pub max_bytes: u64,
     pub segments: usize,
     pub dropped_records: u64,
+    /// Records the disk refused (full): those rounds were not kept.
+    pub refused_records: u64,
 }
 
 pub struct Buffer {
@@ -69,6 +71,7 @@ pub struct Buffer {
     head_len: u64,
     cursor: Position,
     dropped: u64,
+    refused: u64,
     /// Bytes in each segment file, by number: kept here so that bounding the buffer and
     /// reporting its fill never list the directory.
     sizes: std::collections::BTreeMap<u64, u64>,
@@ -136,6 +139,7 @@ impl Buffer {
             head_len: valid,
             cursor,
             dropped: 0,
+            refused: 0,
             sizes,
         })
     }
@@ -147,19 +151,33 @@ impl Buffer {
 
     /// Appends records in order with one write and one sync: a tick's rounds cost one
     /// `fdatasync`, not one per input.
+    ///
+    /// When the disk refuses them (full), they are not kept, counted as refused, and the
+    /// buffer is left as it was: what it holds is delivered as ever, and the next append
+    /// tries again.
     pub fn append_all(&mut self, records: &[(Kind, &[u8])]) -> std::io::Result<()> {
+        let res = self.try_append(records);
+        if res.is_err() {
+            self.refused += records.len() as u64;
+        }
+        res
+    }
+
+    fn try_append(&mut self, records: &[(Kind, &[u8])]) -> std::io::Result<()> {
         if records.is_empty() {
             return Ok(());
         }
         if self.head_len >= SEGMENT_BYTES {
-            self.head_no += 1;
-            self.head = OpenOptions::new()
+            let path = seg_path(&self.dir, self.head_no + 1);
+            let head = OpenOptions::new()
                 .create(true)
                 .read(true)
                 .append(true)
-                .open(seg_path(&self.dir, self.head_no))?;
+                .open(&path)?;
             // The new file's name must survive a crash as well as its contents.
             File::open(&self.dir)?.sync_all()?;
+            self.head = head;
+            self.head_no += 1;
             self.head_len = 0;
             self.sizes.insert(self.head_no, 0);
         }
@@ -174,8 +192,16 @@ impl Buffer {
             buf.push(*kind as u8);
             buf.extend_from_slice(payload);
         }
-        self.head.write_all(&buf)?;
-        self.head.sync_data()?;
+        if let Err(e) = self
+            .head
+            .write_all(&buf)
+            .and_then(|()| self.head.sync_data())
+        {
+            // Part of it may have reached the file: cut it, so that the next record
+            // follows the last whole one (a crash now would leave it for `open` to cut).
+            let _ = self.head.set_len(self.head_len);
+            return Err(e);
+        }
         self.head_len += buf.len() as u64;
         self.sizes.insert(self.head_no, self.head_len);
         self.enforce_bound()
@@ -348,6 +374,7 @@ impl Buffer {
             max_bytes: self.max_bytes,
             segments: self.sizes.len(),
             dropped_records: self.dropped,
+            refused_records: self.refused,
         }
     }
 }
@@ -424,6 +451,55 @@ mod tests {
         assert_eq!(recs[3].kind, Kind::Events);
         b.commit(recs[3].next).unwrap_or_else(|e| panic!("{e}"));
         assert!(b.is_empty());
+    }
+
+    /// On a disk that runs full, appends are refused and counted, what the buffer holds
+    /// is delivered whole, and appends resume once space is freed: every kept record comes
+    /// back in order, also after a reopen.
+    #[test]
+    fn a_full_disk_refuses_rounds_keeps_the_rest_and_resumes() {
+        let fs = argus_testkit::smallfs::SmallFs::mount(12 << 20).unwrap_or_else(|e| panic!("{e}"));
+        let dir = fs.path().join("buffer");
+        let mut b = Buffer::open(&dir, 1 << 30).unwrap_or_else(|e| panic!("{e}"));
+        let round = |i: u32| format!("m,i={i} v={}", "9".repeat(20_000));
+        let mut kept = Vec::new();
+        for i in 0..10 {
+            b.append(Kind::Metrics, round(i).as_bytes())
+                .unwrap_or_else(|e| panic!("{e}"));
+            kept.push(round(i));
+        }
+        fs.fill("ballast");
+        let mut i = 10;
+        let mut refused = 0;
+        // Past a segment boundary too: keep appending while full.
+        while refused < 5 {
+            match b.append(Kind::Metrics, round(i).as_bytes()) {
+                Ok(()) => kept.push(round(i)),
+                Err(e) => {
+                    assert_eq!(e.raw_os_error(), Some(28), "{e}");
+                    refused += 1;
+                }
+            }
+            i += 1;
+            assert!(i < 2_000, "the disk never refused");
+        }
+        assert_eq!(b.stats().refused_records, 5);
+        // What it holds is delivered meanwhile (a cursor commit needs no new space).
+        let recs = b.peek(3, 1 << 30).unwrap_or_default();
+        assert_eq!(payloads(&recs), kept[..3].to_vec());
+        std::fs::remove_file(fs.path().join("ballast")).unwrap_or_else(|e| panic!("{e}"));
+        for _ in 0..300 {
+            i += 1;
+            b.append(Kind::Metrics, round(i).as_bytes())
+                .unwrap_or_else(|e| panic!("after freeing space, round {i}: {e}"));
+            kept.push(round(i));
+        }
+        let recs = b.peek(100_000, 1 << 30).unwrap_or_default();
+        assert_eq!(payloads(&recs), kept);
+        drop(b);
+        let mut b = Buffer::open(&dir, 1 << 30).unwrap_or_else(|e| panic!("{e}"));
+        let recs = b.peek(100_000, 1 << 30).unwrap_or_default();
+        assert_eq!(payloads(&recs), kept);
     }
 
     #[test]

@@ -31,6 +31,11 @@ pub struct AgentConfig {
     /// Seconds between two pulls of this agent's configuration from the server
     /// (`GET /api/argus/agent/config?host=`); 0 turns remote configuration off.
     pub remote_config_secs: u64,
+    /// Whether remote tasks run here (`POST /api/argus/tasks` on the server). Off: the
+    /// agent still fetches them and answers each "refused".
+    pub allow_remote_tasks: bool,
+    /// Whether remote tasks may be ad-hoc shell commands; needs `allow_remote_tasks`.
+    pub allow_remote_commands: bool,
     /// Directories `GET /log/offset` may read files from (symlinks leading out and `..`
     /// are refused).
     pub log_dirs: Vec<String>,
@@ -62,6 +67,8 @@ impl Default for AgentConfig {
             api_token: String::new(),
             disable_secs: 86_400,
             remote_config_secs: 60,
+            allow_remote_tasks: false,
+            allow_remote_commands: false,
             log_dirs: vec!["/var/log".to_string()],
             labels: BTreeMap::new(),
             inputs: InputsConfig::default(),

@@ -96,19 +96,20 @@ const MACHINE_ID_FILES: [&str; 2] = ["/etc/machine-id", "/var/lib/dbus/machine-i
 /// as a key.
 const MACHINE_ID_MAX_BYTES: usize = 128;
 
-/// The host's stable id: `ARGUS_MACHINE_ID` when set to a valid id, else the trimmed
-/// content of /etc/machine-id, else of
-/// /var/lib/dbus/machine-id, else `hostname`. A file that is missing, empty, holds
+/// The environment variable that overrides the machine id (when it holds a valid one):
+/// for several agents on one machine, or clones that share `/etc/machine-id`.
+pub const MACHINE_ID_ENV: &str = "ARGUS_MACHINE_ID";
+
+/// The host's stable id: `$ARGUS_MACHINE_ID`, else the trimmed content of /etc/machine-id,
+/// else of /var/lib/dbus/machine-id, else `hostname`. A file that is missing, empty, holds
 /// systemd's first-boot placeholder `uninitialized`, or is not a plain token (1 to 128
 /// bytes of `[A-Za-z0-9._:-]`) is passed over: the id travels in URLs and is a key on the server,
 /// and a placeholder would make every such host one.
 pub fn machine_id(hostname: &str) -> String {
-    // Several agents on one machine (containers sharing /etc/machine-id, tests) tell
-    // themselves apart with ARGUS_MACHINE_ID.
-    if let Ok(id) = std::env::var("ARGUS_MACHINE_ID")
-        && valid_machine_id(&id)
+    if let Ok(id) = std::env::var(MACHINE_ID_ENV)
+        && valid_machine_id(id.trim())
     {
-        return id;
+        return id.trim().to_string();
     }
     machine_id_from(&MACHINE_ID_FILES.map(Path::new), hostname)
 }

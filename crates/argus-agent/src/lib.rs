@@ -2,7 +2,8 @@
 //!
 //! [`Agent`] owns the inputs (registered in [`inputs`]), gathers them every interval, adds
 //! the `host` label and the global labels, and hands line protocol to the [`sender`], which
-//! compresses it and delivers it to the first server that accepts it.
+//! compresses it and delivers it to the first server that accepts it. [`tasks`] runs the
+//! remote tasks the server hands this host.
 
 pub mod alarm;
 pub mod alarms;
@@ -21,6 +22,7 @@ pub mod remote;
 pub mod runtime;
 pub mod scripts;
 pub mod sender;
+pub mod tasks;
 
 pub use config::AgentConfig;
 pub use runtime::Agent;

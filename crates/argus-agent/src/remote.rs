@@ -33,7 +33,7 @@ pub fn saved_paths(data_dir: &Path) -> (PathBuf, PathBuf) {
 
 /// Percent-encodes a query parameter's value: everything but letters, digits and `-._`,
 /// byte by byte, so a host name or id of any shape reaches the server as it is.
-fn query_value(v: &str) -> String {
+pub(crate) fn query_value(v: &str) -> String {
     v.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b"-._".contains(&b) {
@@ -47,7 +47,7 @@ fn query_value(v: &str) -> String {
 
 /// `{server}{path}?host=&id=`: the server finds the host's configuration by name, and its
 /// inventory entry (groups, namespaces) by machine id.
-fn host_url(server: &str, path: &str, host: &str, id: &str) -> String {
+pub(crate) fn host_url(server: &str, path: &str, host: &str, id: &str) -> String {
     format!(
         "{}{path}?host={}&id={}",
         server.trim_end_matches('/'),

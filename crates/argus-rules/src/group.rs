@@ -96,6 +96,23 @@ pub struct Group {
     pub last_evaluation_ns: Option<i64>,
     /// The next slot to evaluate, once scheduled.
     pub(crate) next_eval_ns: Option<i64>,
+    /// Totals since the group was loaded, kept across reloads that change it.
+    pub counters: GroupCounters,
+}
+
+/// A group's running totals, as Prometheus counts them per group
+/// (`prometheus_rule_group_iterations_total`, `…_iterations_missed_total`,
+/// `prometheus_rule_evaluations_total`, `prometheus_rule_evaluation_failures_total`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct GroupCounters {
+    /// Evaluations of the group.
+    pub iterations: u64,
+    /// Slots skipped because the group was late.
+    pub iterations_missed: u64,
+    /// Rule evaluations.
+    pub rule_evaluations: u64,
+    /// Rule evaluations (or their writes) that failed.
+    pub rule_failures: u64,
 }
 
 /// The group's offset hash: XXH64 of its labels `{file, name}` as Prometheus hashes them.
@@ -165,6 +182,7 @@ impl Group {
             evaluation_time: Duration::ZERO,
             last_evaluation_ns: None,
             next_eval_ns: None,
+            counters: GroupCounters::default(),
         })
     }
 
@@ -214,6 +232,7 @@ impl Group {
     pub(crate) fn copy_state(&mut self, from: Group) {
         self.evaluation_time = from.evaluation_time;
         self.last_evaluation_ns = from.last_evaluation_ns;
+        self.counters = from.counters;
         let mut by_key: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (i, r) in from.rules.iter().enumerate() {
             by_key.entry(r.name_and_labels()).or_default().push(i);
@@ -383,6 +402,9 @@ impl Group {
             }
         }
         self.evals_done += 1;
+        self.counters.iterations += 1;
+        self.counters.rule_evaluations += self.rules.len() as u64;
+        self.counters.rule_failures += out.errors.len() as u64;
         if self.should_restore && self.evals_done >= 2 {
             self.restore_for_state(storage.as_ref(), now_ns, opts);
             self.should_restore = false;

@@ -261,6 +261,23 @@ impl Default for InventoryConfig {
     }
 }
 
+/// `[tasks]`: remote tasks run on hosts (`/api/argus/tasks`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TasksConfig {
+    /// Bytes of each of a host's standard output and standard error kept per task; the
+    /// rest is cut and the host's `stdout_truncated` / `stderr_truncated` says so.
+    pub max_output_bytes: usize,
+}
+
+impl Default for TasksConfig {
+    fn default() -> Self {
+        TasksConfig {
+            max_output_bytes: 65_536,
+        }
+    }
+}
+
 /// `[alerting]`: rules, where alerts go, and Argus's own routing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

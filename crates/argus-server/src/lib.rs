@@ -37,7 +37,7 @@ pub mod telemetry;
 
 pub use config::{
     AlertingConfig, AuthConfig, DatabaseConfig, InventoryConfig, QueryConfig, ServerConfig,
-    StorageConfig, TokenConfig,
+    StorageConfig, TasksConfig, TokenConfig,
 };
 pub use http::{router, serve, status_router};
 pub use plugins::PluginsConfig;

@@ -10,6 +10,7 @@ use crate::pipeline::Pipeline;
 use crate::store::agent_configs::AgentConfigs;
 use crate::store::events::EventStore;
 use crate::store::hosts::HostRegistry;
+use crate::store::tasks::TaskStore;
 use crate::store::tokens::TokenStore;
 use crate::store::users::Users;
 use crate::telemetry::Telemetry;
@@ -50,4 +51,6 @@ pub struct AppState {
     pub alerting: Arc<crate::alerting::Alerting>,
     /// PromQL limits and defaults (`[query]`).
     pub query: argus_promql::EngineOptions,
+    /// Remote tasks, and the long polls of the agents waiting for them.
+    pub tasks: Arc<TaskStore>,
 }

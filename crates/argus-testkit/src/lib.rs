@@ -1,6 +1,7 @@
 //! Real peers that Argus's tests and benchmarks start for themselves, rather than mock:
 //! a **PostgreSQL server** ([`postgres::Postgres`]) and an **Alertmanager**
-//! ([`alertmanager::Alertmanager`]) of their own.
+//! ([`alertmanager::Alertmanager`]) of their own, and a small filesystem to fill
+//! ([`smallfs::SmallFs`]).
 //!
 //! Not part of any shipped binary: `argus` and `argus-server` take it as a dev-dependency
 //! only, and the benchmark harness (`argus-bench`) as a dependency.
@@ -20,3 +21,4 @@
 pub mod alertmanager;
 pub mod postgres;
 mod process;
+pub mod smallfs;

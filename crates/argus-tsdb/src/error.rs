@@ -49,7 +49,7 @@ pub enum Error {
         what: argus_core::ReadLimit,
         limit: usize,
     },
-    #[error("the write-ahead log failed earlier and refuses writes: {0}")]
+    #[error("writing the write-ahead log failed: {0}")]
     WalFailed(String),
     #[error("{0}")]
     Other(String),

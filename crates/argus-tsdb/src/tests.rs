@@ -538,3 +538,78 @@ fn a_limited_selection_stops_at_its_limits() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(early.len(), 100);
 }
+
+/// On a filesystem that runs full, a write fails with the I/O error and the next ones are
+/// still tried (not refused for good); once space is freed they succeed in the same
+/// process, and after a reopen every acknowledged write is there and nothing else.
+#[test]
+fn a_full_disk_fails_writes_until_space_is_freed() {
+    let fs = argus_testkit::smallfs::SmallFs::mount(3 << 20).unwrap_or_else(|e| panic!("{e}"));
+    let dir = fs.path().join("db");
+    let ballast = fs.path().join("ballast");
+    let small = || Options {
+        wal_segment_bytes: 256 << 10,
+        ..opts()
+    };
+    let db = Db::open(&dir, small()).unwrap_or_else(|e| panic!("open: {e}"));
+    std::fs::write(&ballast, vec![0u8; 1 << 20]).unwrap_or_else(|e| panic!("{e}"));
+    // Each write: 50 new series with one sample (series records make WAL bytes quickly).
+    let batch = |i: i64| -> Vec<TimeSeries> {
+        (0..50)
+            .map(|j| TimeSeries {
+                labels: Labels::with_name(
+                    "disk_fill",
+                    [
+                        ("batch", i.to_string()),
+                        ("series", format!("{j:03}-{}", "p".repeat(40))),
+                    ],
+                ),
+                samples: vec![Sample {
+                    ts: 1_000 + i,
+                    value: i as f64,
+                }],
+            })
+            .collect()
+    };
+    let mut model: Model = BTreeMap::new();
+    let keep = |model: &mut Model, b: &[TimeSeries]| {
+        for s in b {
+            let e = model.entry(s.labels.clone()).or_default();
+            for x in &s.samples {
+                e.insert(x.ts, x.value.to_bits());
+            }
+        }
+    };
+    let mut i = 0i64;
+    let failure = loop {
+        let b = batch(i);
+        match db.append(&b) {
+            Ok(()) => keep(&mut model, &b),
+            Err(e) => break e,
+        }
+        i += 1;
+        assert!(i < 100_000, "the disk never ran full");
+    };
+    assert!(i > 10, "only {i} writes fit");
+    assert!(failure.to_string().contains("No space left"), "{failure}");
+    i += 1;
+    let again = db.append(&batch(i));
+    assert!(
+        again
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("No space left")),
+        "{again:?}"
+    );
+    std::fs::remove_file(&ballast).unwrap_or_else(|e| panic!("{e}"));
+    for _ in 0..20 {
+        i += 1;
+        let b = batch(i);
+        db.append(&b)
+            .unwrap_or_else(|e| panic!("after freeing space, write {i}: {e}"));
+        keep(&mut model, &b);
+    }
+    assert_eq!(all(&db), model_view(&model));
+    drop(db);
+    let db = Db::open(&dir, small()).unwrap_or_else(|e| panic!("reopen: {e}"));
+    assert_eq!(all(&db), model_view(&model));
+}

@@ -175,9 +175,31 @@ async fn disable(State(s): State<ApiState>, Query(q): Params) -> Response {
     }
 }
 
+/// `POST /post`: line protocol, or a JSON list of metrics `[{name, value, timestamp, tags}]`
+/// (a body starting with `[` or `{`), into the pipeline. JSON is read here
+/// ([`argus_agent::scripts::json_metrics`]) and handed on as line protocol in
+/// milliseconds, the precision the agent takes pushed timestamps in.
 async fn push(State(s): State<ApiState>, Query(q): Params, body: String) -> Response {
     let ns = q.get("ns").map(String::as_str).filter(|n| !n.is_empty());
-    match s.agent.post(&body, ns).await {
+    let t = body.trim_start();
+    let lines = if t.starts_with('[') || t.starts_with('{') {
+        let points = match argus_agent::scripts::json_metrics(t, argus_core::now_ms()) {
+            Ok(p) => p,
+            Err(e) => return error(StatusCode::BAD_REQUEST, format!("JSON body: {e}")),
+        };
+        let mut text = String::new();
+        for p in &points {
+            argus_core::line_protocol::write_line(
+                &mut text,
+                p,
+                argus_core::line_protocol::Precision::Milliseconds,
+            );
+        }
+        text
+    } else {
+        body
+    };
+    match s.agent.post(&lines, ns).await {
         Ok(n) => axum::Json(json!({ "points": n })).into_response(),
         Err(e) => handle_error(e),
     }
@@ -233,17 +255,126 @@ async fn me_ns(State(s): State<ApiState>) -> Response {
     }
 }
 
+/// `GET /log/offset`'s parameters; see [`log_offset`].
 #[derive(Deserialize)]
 struct OffsetQuery {
     fpath: String,
-    #[serde(default)]
-    offset: u64,
-    #[serde(default = "default_num")]
-    num: u64,
+    /// A byte offset to read forward from; none: the end of the file, read backward.
+    offset: Option<u64>,
+    /// Lines to return (default [`DEFAULT_LINES`]).
+    num: Option<u64>,
+    /// Bytes to return from `offset`, instead of lines.
+    bytes: Option<u64>,
 }
 
-fn default_num() -> u64 {
-    64 * 1024
+/// Lines `GET /log/offset` returns without `num`.
+const DEFAULT_LINES: u64 = 100;
+
+/// The most bytes one `GET /log/offset` returns.
+const MAX_READ_BYTES: usize = 1 << 20;
+
+/// How much is read at a time from the end of a file, looking for line starts.
+const TAIL_CHUNK_BYTES: u64 = 64 * 1024;
+
+/// A piece of a file: the bytes from `start`.
+#[derive(Debug, PartialEq)]
+struct Piece {
+    start: u64,
+    data: Vec<u8>,
+}
+
+/// Up to `bytes` bytes (at most [`MAX_READ_BYTES`]) from `offset`.
+fn read_bytes(f: &mut std::fs::File, size: u64, offset: u64, bytes: u64) -> std::io::Result<Piece> {
+    use std::io::{Read, Seek, SeekFrom};
+    let start = offset.min(size);
+    f.seek(SeekFrom::Start(start))?;
+    let mut data = Vec::new();
+    f.take(bytes.min(MAX_READ_BYTES as u64))
+        .read_to_end(&mut data)?;
+    Ok(Piece { start, data })
+}
+
+/// Up to `num` complete lines from `offset` forward. A line is complete when it ends in a
+/// newline: the text after the last one is still being written, and is left for a later
+/// read. A line longer than [`MAX_READ_BYTES`] comes in pieces of that size.
+fn lines_from(f: &mut std::fs::File, size: u64, offset: u64, num: u64) -> std::io::Result<Piece> {
+    let mut piece = read_bytes(f, size, offset, MAX_READ_BYTES as u64)?;
+    let mut end = 0;
+    let mut lines = 0;
+    for (i, b) in piece.data.iter().enumerate() {
+        if lines == num {
+            break;
+        }
+        if *b == b'\n' {
+            end = i + 1;
+            lines += 1;
+        }
+    }
+    if lines == 0 && num > 0 && piece.data.len() == MAX_READ_BYTES {
+        end = MAX_READ_BYTES;
+    }
+    piece.data.truncate(end);
+    Ok(piece)
+}
+
+/// The last `num` complete lines (as [`lines_from`] counts them) that fit in
+/// [`MAX_READ_BYTES`], read backward from the end in chunks until enough are found.
+fn last_lines(f: &mut std::fs::File, size: u64, num: u64) -> std::io::Result<Piece> {
+    use std::io::{Read, Seek, SeekFrom};
+    let max = MAX_READ_BYTES;
+    // `buf` holds the file from `pos` to `size`.
+    let mut pos = size;
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        let end = buf.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let newlines = buf[..end].iter().filter(|b| **b == b'\n').count() as u64;
+        if pos == 0 || newlines > num || end >= max || buf.len() >= 2 * max {
+            break;
+        }
+        let from = pos.saturating_sub(TAIL_CHUNK_BYTES);
+        let mut chunk = Vec::with_capacity((pos - from) as usize);
+        f.seek(SeekFrom::Start(from))?;
+        f.by_ref().take(pos - from).read_to_end(&mut chunk)?;
+        if chunk.len() as u64 != pos - from {
+            // The file shrank while it was read (truncated or replaced): what `buf` holds
+            // no longer follows this chunk, so answer with what was read before.
+            break;
+        }
+        pos = from;
+        chunk.extend_from_slice(&buf);
+        buf = chunk;
+    }
+    let end = buf.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    if num == 0 || end == 0 {
+        return Ok(Piece {
+            start: pos + end as u64,
+            data: Vec::new(),
+        });
+    }
+    // Where each complete line starts: after every newline but the last, and at the start
+    // of the file (not at the start of `buf` elsewhere: that is mid-line).
+    let mut starts: Vec<usize> = buf[..end - 1]
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .map(|(i, _)| i + 1)
+        .collect();
+    if pos == 0 {
+        starts.insert(0, 0);
+    }
+    let wanted = usize::try_from(num).unwrap_or(usize::MAX);
+    let first = starts.len().saturating_sub(wanted);
+    // The earliest wanted line start that leaves at most `max` bytes, else the last line
+    // cut to its last `max` bytes.
+    let start = starts[first..]
+        .iter()
+        .copied()
+        .find(|s| end - s <= max)
+        .unwrap_or(end.saturating_sub(max));
+    Ok(Piece {
+        start: pos + start as u64,
+        data: buf[start..end].to_vec(),
+    })
 }
 
 /// The canonical form of `path` if it lies inside one of `allowed` (also canonicalized):
@@ -257,6 +388,12 @@ pub fn allowed_path(path: &Path, allowed: &[PathBuf]) -> Option<PathBuf> {
         .then_some(real)
 }
 
+/// `GET /log/offset?fpath=&offset=&num=&bytes=`: a file's lines, as agents of the
+/// Open-Falcon family answer it. `num` counts lines: without `offset`, the last `num` lines
+/// of the file (as `tail -n`); with `offset`, `num` lines from that byte offset forward, so
+/// that `next_offset` of one answer, passed as `offset` to the next, follows the file.
+/// `bytes` instead of `num` returns that many bytes from `offset` (0 without it). Only
+/// complete lines (ending in a newline) are returned, and at most [`MAX_READ_BYTES`].
 async fn log_offset(
     State(s): State<ApiState>,
     q: Result<Query<OffsetQuery>, axum::extract::rejection::QueryRejection>,
@@ -266,13 +403,18 @@ async fn log_offset(
         Err(e) => {
             return error(
                 StatusCode::BAD_REQUEST,
-                format!("{e}: expected fpath, offset, num"),
+                format!("{e}: expected fpath, and offset, num (lines) or bytes"),
             );
         }
     };
+    if q.num.is_some() && q.bytes.is_some() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "query parameters \"num\" (lines) and \"bytes\": give one, not both",
+        );
+    }
     let dirs = s.log_dirs.clone();
     let result = tokio::task::spawn_blocking(move || {
-        use std::io::{Read, Seek, SeekFrom};
         let Some(real) = allowed_path(Path::new(&q.fpath), &dirs) else {
             return Err(ApiErr(
                 StatusCode::FORBIDDEN,
@@ -285,20 +427,26 @@ async fn log_offset(
         let mut f =
             std::fs::File::open(&real).map_err(|e| ApiErr(StatusCode::NOT_FOUND, e.to_string()))?;
         let size = f.metadata().map(|m| m.len()).unwrap_or(0);
-        let num = q.num.min(1 << 20);
-        f.seek(SeekFrom::Start(q.offset.min(size)))
-            .map_err(|e| ApiErr(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-        let mut buf = Vec::with_capacity(num as usize);
-        f.take(num)
-            .read_to_end(&mut buf)
-            .map_err(|e| ApiErr(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-        let start = q.offset.min(size);
+        let read = match (q.bytes, q.offset) {
+            (Some(bytes), offset) => read_bytes(&mut f, size, offset.unwrap_or(0), bytes),
+            (None, Some(offset)) => {
+                lines_from(&mut f, size, offset, q.num.unwrap_or(DEFAULT_LINES))
+            }
+            (None, None) => last_lines(&mut f, size, q.num.unwrap_or(DEFAULT_LINES)),
+        };
+        let piece = read.map_err(|e| ApiErr(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        let lines = if q.bytes.is_some() {
+            serde_json::Value::Null
+        } else {
+            json!(piece.data.split_inclusive(|b| *b == b'\n').count())
+        };
         Ok(json!({
             "fpath": real,
-            "offset": start,
-            "next_offset": start + buf.len() as u64,
+            "offset": piece.start,
+            "next_offset": piece.start + piece.data.len() as u64,
             "size": size,
-            "data": String::from_utf8_lossy(&buf),
+            "lines": lines,
+            "data": String::from_utf8_lossy(&piece.data),
         }))
     })
     .await;
@@ -425,6 +573,99 @@ mod tests {
             message.starts_with(&format!("no server answered: {down}: ")),
             "{body}"
         );
+    }
+
+    /// A real file holding `content`, open for reading, and its size.
+    fn file_with(content: &[u8]) -> (tempfile::NamedTempFile, std::fs::File, u64) {
+        use std::io::Write;
+        let mut tmp = tempfile::NamedTempFile::new().unwrap_or_else(|e| panic!("{e}"));
+        tmp.write_all(content).unwrap_or_else(|e| panic!("{e}"));
+        let f = std::fs::File::open(tmp.path()).unwrap_or_else(|e| panic!("{e}"));
+        (tmp, f, content.len() as u64)
+    }
+
+    fn text(p: &Piece) -> (u64, &str) {
+        (
+            p.start,
+            std::str::from_utf8(&p.data).unwrap_or("<not UTF-8>"),
+        )
+    }
+
+    #[test]
+    fn last_lines_are_complete_lines_counted_from_the_end() {
+        let log = b"one\ntwo\nthree\nfour\npart";
+        // (num, expected start, expected data)
+        let cases: &[(u64, u64, &str)] = &[
+            (2, 8, "three\nfour\n"),
+            (4, 0, "one\ntwo\nthree\nfour\n"),
+            (10, 0, "one\ntwo\nthree\nfour\n"),
+            (1, 14, "four\n"),
+            (0, 19, ""),
+        ];
+        for &(num, start, data) in cases {
+            let (_tmp, mut f, size) = file_with(log);
+            let got = last_lines(&mut f, size, num).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(text(&got), (start, data), "num={num}");
+        }
+        let (_tmp, mut f, size) = file_with(b"");
+        let got = last_lines(&mut f, size, 5).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(text(&got), (0, ""));
+        let (_tmp, mut f, size) = file_with(b"no newline yet");
+        let got = last_lines(&mut f, size, 5).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(text(&got), (0, ""));
+    }
+
+    #[test]
+    fn last_lines_read_back_across_chunks_and_stop_at_the_byte_limit() {
+        // 300 000 lines of 11 bytes: 3.3 MB, far more than one chunk and than the limit.
+        let mut log = Vec::new();
+        for i in 0..300_000 {
+            log.extend_from_slice(format!("line{i:06}\n").as_bytes());
+        }
+        let (_tmp, mut f, size) = file_with(&log);
+        let got = last_lines(&mut f, size, 7000).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(got.start, size - 77_000);
+        assert_eq!(got.data.len(), 77_000);
+        assert!(
+            got.data.starts_with(b"line293000\n"),
+            "{:?}",
+            &got.data[..11]
+        );
+        assert!(got.data.ends_with(b"line299999\n"));
+        // More lines than fit in 1 MiB: the latest that fit, starting at a line.
+        let got = last_lines(&mut f, size, 200_000).unwrap_or_else(|e| panic!("{e}"));
+        let fit = (MAX_READ_BYTES / 11) * 11;
+        assert_eq!(got.data.len(), fit);
+        assert_eq!(got.start, size - fit as u64);
+        assert!(got.data.starts_with(b"line"));
+        // One line longer than the limit: its last MiB.
+        let mut long = vec![b'x'; MAX_READ_BYTES + 10];
+        long.push(b'\n');
+        let (_tmp, mut f, size) = file_with(&long);
+        let got = last_lines(&mut f, size, 3).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((got.start, got.data.len()), (11, MAX_READ_BYTES));
+    }
+
+    #[test]
+    fn lines_from_an_offset_follow_the_file() {
+        let log = b"one\ntwo\nthree\npart";
+        // (offset, num, expected start, expected data)
+        let cases: &[(u64, u64, u64, &str)] = &[
+            (0, 2, 0, "one\ntwo\n"),
+            (4, 5, 4, "two\nthree\n"),
+            (14, 5, 14, ""),
+            (1, 1, 1, "ne\n"),
+            (99, 5, 18, ""),
+            (0, 0, 0, ""),
+        ];
+        for &(offset, num, start, data) in cases {
+            let (_tmp, mut f, size) = file_with(log);
+            let got = lines_from(&mut f, size, offset, num).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(text(&got), (start, data), "offset={offset} num={num}");
+        }
+        let (_tmp, mut f, size) = file_with(log);
+        let got = read_bytes(&mut f, size, 4, 5).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(text(&got), (4, "two\nt"));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use argus_agent::AgentConfig;
 use sections::{
     AlertingConfig, AuthConfig, DatabaseConfig, HandlersConfig, InventoryConfig, PluginsConfig,
-    QueryConfig, QueueConfig, ServerConfig, StorageConfig,
+    QueryConfig, QueueConfig, ServerConfig, StorageConfig, TasksConfig,
 };
 use serde::{Deserialize, Serialize};
 
@@ -16,7 +16,7 @@ mod sections {
     pub use argus_server::pipeline::{HandlersConfig, QueueConfig};
     pub use argus_server::{
         AlertingConfig, AuthConfig, DatabaseConfig, InventoryConfig, PluginsConfig, QueryConfig,
-        ServerConfig, StorageConfig,
+        ServerConfig, StorageConfig, TasksConfig,
     };
 }
 
@@ -35,6 +35,7 @@ mod sections {
     pub type InventoryConfig = toml::Table;
     pub type AlertingConfig = toml::Table;
     pub type PluginsConfig = toml::Table;
+    pub type TasksConfig = toml::Table;
 }
 use std::path::{Path, PathBuf};
 
@@ -78,6 +79,8 @@ pub struct Config {
     pub alerting: AlertingConfig,
     /// `[plugins]`: plugins the server distributes to agents.
     pub plugins: PluginsConfig,
+    /// `[tasks]`: remote tasks on hosts.
+    pub tasks: TasksConfig,
 }
 
 impl Default for Config {
@@ -96,6 +99,7 @@ impl Default for Config {
             inventory: InventoryConfig::default(),
             alerting: AlertingConfig::default(),
             plugins: PluginsConfig::default(),
+            tasks: TasksConfig::default(),
         }
     }
 }
@@ -315,6 +319,9 @@ impl Config {
         }
         if self.server.max_body_bytes == 0 {
             return Err("key server.max_body_bytes: must be at least 1".into());
+        }
+        if self.tasks.max_output_bytes == 0 {
+            return Err("key tasks.max_output_bytes: must be at least 1".into());
         }
         if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
             return Err(format!(

@@ -587,6 +587,7 @@ async fn agent(config: Config, args: AgentArgs, remote_etag: Option<String>) -> 
     handle.set_remote_etag(remote_etag);
     let (tx, rx) = tokio::sync::watch::channel(false);
     start_agent_api(&agent, &config.agent, rx.clone()).await?;
+    let tasks = start_remote_tasks(&handle, rx.clone());
     let run = tokio::spawn(agent.run(wait_stop(rx)));
     let data_dir = config.data_dir.clone();
     let layers = || agent_layers(args.config.as_deref(), &data_dir);
@@ -597,7 +598,20 @@ async fn agent(config: Config, args: AgentArgs, remote_etag: Option<String>) -> 
     })
     .await;
     let _ = tx.send(true);
+    let _ = tasks.await;
     run.await?
+}
+
+/// Polls the servers for this host's remote tasks and runs them (as the agent's
+/// configuration allows) until `stop`.
+fn start_remote_tasks(
+    handle: &argus_agent::runtime::AgentHandle,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    // A plugin task runs a plugin installed here from the server's store, verified first.
+    let plugins: std::sync::Arc<dyn argus_agent::tasks::LocalPlugins> =
+        std::sync::Arc::new(handle.installed_plugins());
+    tokio::spawn(argus_agent::tasks::run(handle.clone(), plugins, stop))
 }
 
 /// Size and modification time of each file: a change means "reload".
@@ -753,6 +767,10 @@ async fn pull_remote(
 }
 
 /// Serves the agent's local API when `agent.api_listen` is set.
+///
+/// The API is a side feature: when its address is taken (another agent, an `argus up` on
+/// the same host), the agent warns and goes on collecting and delivering, and tries the
+/// address again every [`API_BIND_RETRY`] until it gets it or the agent stops.
 async fn start_agent_api(
     agent: &Agent,
     config: &argus_agent::AgentConfig,
@@ -761,16 +779,43 @@ async fn start_agent_api(
     if config.api_listen.is_empty() {
         return Ok(());
     }
-    let listener = tokio::net::TcpListener::bind(&config.api_listen)
-        .await
-        .with_context(|| format!("cannot listen on agent.api_listen {}", config.api_listen))?;
-    let addr = listener.local_addr()?;
-    println!("  Agent API: http://{addr}/plugins/list");
     let app = agent_api::router(agent.handle(), config);
-    tokio::spawn(async move {
+    let addr = config.api_listen.clone();
+    let serve = |listener: tokio::net::TcpListener, stop| async move {
         let _ = axum::serve(listener, app)
             .with_graceful_shutdown(wait_stop(stop))
             .await;
-    });
+    };
+    match tokio::net::TcpListener::bind(&addr).await {
+        Ok(listener) => {
+            let local = listener.local_addr()?;
+            println!("  Agent API: http://{local}/plugins/list");
+            tokio::spawn(serve(listener, stop));
+        }
+        Err(e) => {
+            tracing::warn!(address = %addr, error = %e, retry_secs = API_BIND_RETRY.as_secs(), "cannot listen on agent.api_listen; collecting goes on without the local API, which is tried again");
+            println!(
+                "  Agent API not listening ({addr}: {e}); collecting goes on, retrying every {} s",
+                API_BIND_RETRY.as_secs()
+            );
+            let mut stop_wait = stop.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep(API_BIND_RETRY) => {}
+                        _ = stop_wait.wait_for(|s| *s) => return,
+                    }
+                    if let Ok(listener) = tokio::net::TcpListener::bind(&addr).await {
+                        tracing::info!(address = %addr, "agent API listening");
+                        serve(listener, stop).await;
+                        return;
+                    }
+                }
+            });
+        }
+    }
     Ok(())
 }
+
+/// How often an agent whose API address was taken tries it again.
+const API_BIND_RETRY: std::time::Duration = std::time::Duration::from_secs(10);

@@ -2,7 +2,9 @@
 //! wired from the configuration. Left out of agent-only builds (`--no-default-features`).
 
 use crate::config::Config;
-use crate::{agent_layers, shutdown_signal, start_agent_api, wait_stop, watch_config};
+use crate::{
+    agent_layers, shutdown_signal, start_agent_api, start_remote_tasks, wait_stop, watch_config,
+};
 use anyhow::Context;
 use argus_agent::Agent;
 use argus_server::AppState;
@@ -325,6 +327,17 @@ async fn start_server(
         rules: Arc::new(argus_server::ingest::Rules::from_config(&config.server)),
         max_body_bytes: config.server.max_body_bytes,
         query: query_opts,
+        tasks: Arc::new(
+            argus_server::store::tasks::TaskStore::new(
+                database.clone(),
+                // A plugin task names a plugin of the plugin store.
+                Arc::new(argus_server::store::plugins::PluginStore::new(
+                    database.clone(),
+                )),
+                config.tasks.max_output_bytes,
+            )
+            .with_stop(stop.clone()),
+        ),
     };
     let consumers = role.runs_handlers().then(|| {
         let targets = Arc::new(argus_server::pipeline::apply::Targets {
@@ -464,6 +477,7 @@ pub async fn up(mut config: Config, config_path: Option<PathBuf>) -> anyhow::Res
     let handle = agent.handle();
     start_agent_api(&agent, &agent_config, rx.clone()).await?;
     print_banner(&config, &started, true);
+    let tasks = start_remote_tasks(&handle, rx.clone());
     let agent_task = tokio::spawn(agent.run(wait_stop(rx)));
     // Agent settings reload on SIGHUP, file change or remote pull; the server's need a
     // restart.
@@ -478,6 +492,7 @@ pub async fn up(mut config: Config, config_path: Option<PathBuf>) -> anyhow::Res
     })
     .await;
     let _ = tx.send(true);
+    let _ = tasks.await;
     agent_task.await??;
     started.stop().await
 }

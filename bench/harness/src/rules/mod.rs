@@ -644,7 +644,7 @@ fn measure_speed(opts: &Options, work_dir: &Path, speed: &mut Speed) -> anyhow::
     let hz = procfs::clock_ticks().0 as f64;
     let names = [("Argus", argus_load), ("Prometheus", prom_load)];
     for (i, (name, load)) in names.into_iter().enumerate() {
-        let evals = collected[i].evals(i == 0);
+        let evals = collected[i].evals();
         let rss_hwm = procfs::status(peers[i].pid).map_or(0, |s| s.hwm);
         let mut sys = System {
             name,

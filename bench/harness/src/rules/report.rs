@@ -122,7 +122,7 @@ pub fn render(
         let _ = writeln!(o, "\n## Round time\n");
         let _ = writeln!(
             o,
-            "A round is one evaluation of every group. *Wall span*: from the first group's start to the last group's end (`lastEvaluation` + `evaluationTime` from `GET /api/v1/rules`; Argus's per-group starts rebuilt from its scheduler pass, see bench/rules.md). *Work*: the sum of the groups' `evaluationTime`. Argus evaluates the groups one after another; Prometheus runs each group in its own goroutine, so its groups overlap and its work (the sum) counts their waits on each other too. The wall span is the round's time on both, and the target and the ratio are judged on it: median over {} measured rounds (each round's span must be under {TARGET_ROUND_S} s). *CPU/round*: the process's CPU seconds over the measured rounds (`/proc/<pid>/stat`), divided by the rounds; it includes taking in the live samples and answering the polls.\n",
+            "A round is one evaluation of every group. *Wall span*: from the first group's start to the last group's end (`lastEvaluation` + `evaluationTime` from `GET /api/v1/rules`). *Work*: the sum of the groups' `evaluationTime`. Both evaluate groups concurrently (Argus one worker per core, Prometheus a goroutine per group), so groups overlap and the work (the sum) counts their waits on each other too. The wall span is the round's time on both, and the target and the ratio are judged on it: median over {} measured rounds (each round's span must be under {TARGET_ROUND_S} s). *CPU/round*: the process's CPU seconds over the measured rounds (`/proc/<pid>/stat`), divided by the rounds; it includes taking in the live samples and answering the polls.\n",
             opts.rounds
         );
         let _ = writeln!(

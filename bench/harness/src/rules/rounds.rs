@@ -7,11 +7,9 @@
 //! the sum of their durations (the work), and the wall span from the first group's start
 //! to the last group's end.
 //!
-//! Argus stamps every group evaluated in one pass of its scheduler (`Manager::tick`, which
-//! runs the due groups one after another) with the pass's start, not the group's own: its
-//! groups' starts are rebuilt as the pass's start plus the durations of the groups before
-//! them in the pass, which runs them in (file, name) order. Prometheus stamps each group
-//! with its own start.
+//! Both systems stamp each group with its own start and evaluate groups concurrently
+//! (Prometheus a goroutine per group, Argus a worker per core), so groups overlap: the
+//! work can exceed the wall span.
 
 use anyhow::{Context, bail};
 use std::collections::{BTreeMap, BTreeSet};
@@ -132,7 +130,7 @@ pub fn parse_rfc3339_ns(s: &str) -> anyhow::Result<Option<i64>> {
     Ok(Some(secs * 1_000_000_000 + frac_ns))
 }
 
-/// One group evaluation, its start rebuilt where needed.
+/// One group evaluation: its start and duration.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Eval {
     pub start_ns: i64,
@@ -158,44 +156,21 @@ impl Collected {
         }
     }
 
-    /// The evaluations per group; `passes`: starts are the scheduler pass's (Argus), so
-    /// rebuild each group's own.
-    pub fn evals(&self, passes: bool) -> BTreeMap<String, Vec<Eval>> {
-        let mut out: BTreeMap<String, Vec<Eval>> = BTreeMap::new();
-        if !passes {
-            for (g, set) in &self.seen {
-                out.insert(
-                    g.clone(),
-                    set.iter()
-                        .map(|&(ns, bits)| Eval {
-                            start_ns: ns,
-                            secs: f64::from_bits(bits),
-                        })
-                        .collect(),
-                );
-            }
-            return out;
-        }
-        // pass start → (group, secs), groups in name order (the map's): the pass's order.
-        let mut by_pass: BTreeMap<i64, Vec<(&String, f64)>> = BTreeMap::new();
-        for (g, set) in &self.seen {
-            for &(ns, bits) in set {
-                by_pass
-                    .entry(ns)
-                    .or_default()
-                    .push((g, f64::from_bits(bits)));
-            }
-        }
-        for (pass, groups) in by_pass {
-            let mut at = pass;
-            for (g, secs) in groups {
-                out.entry(g.clone())
-                    .or_default()
-                    .push(Eval { start_ns: at, secs });
-                at += (secs * 1e9) as i64;
-            }
-        }
-        out
+    /// The evaluations per group.
+    pub fn evals(&self) -> BTreeMap<String, Vec<Eval>> {
+        self.seen
+            .iter()
+            .map(|(g, set)| {
+                let list = set
+                    .iter()
+                    .map(|&(ns, bits)| Eval {
+                        start_ns: ns,
+                        secs: f64::from_bits(bits),
+                    })
+                    .collect();
+                (g.clone(), list)
+            })
+            .collect()
     }
 }
 
@@ -304,49 +279,38 @@ mod tests {
     }
 
     #[test]
-    fn passes_are_unrolled_and_rounds_summed() {
+    fn overlapping_groups_make_one_round() {
         let mut c = Collected::default();
         let s = 1_000_000_000_000i64;
-        let snap = |b: f64| Snapshot {
-            groups: vec![
-                GroupState {
-                    file: "f".into(),
-                    name: "a".into(),
-                    last_ns: Some(s),
-                    secs: 1.0,
-                },
-                GroupState {
-                    file: "f".into(),
-                    name: "b".into(),
-                    last_ns: Some(s),
-                    secs: b,
-                },
-            ],
+        let group = |name: &str, start: i64, secs: f64| GroupState {
+            file: "f".into(),
+            name: name.into(),
+            last_ns: Some(start),
+            secs,
+        };
+        let snap = Snapshot {
+            groups: vec![group("a", s, 1.0), group("b", s + 500_000_000, 2.0)],
             ..Snapshot::default()
         };
-        c.add(&snap(2.0));
-        c.add(&snap(2.0));
-        let argus = c.evals(true);
+        c.add(&snap);
+        c.add(&snap);
+        let evals = c.evals();
         assert_eq!(
-            argus["b"],
+            evals["b"],
             vec![Eval {
-                start_ns: s + 1_000_000_000,
+                start_ns: s + 500_000_000,
                 secs: 2.0
             }]
         );
-        let prom = c.evals(false);
-        assert_eq!(prom["b"][0].start_ns, s);
         let offsets: BTreeMap<String, i64> = [("a".to_string(), 0), ("b".to_string(), 0)]
             .into_iter()
             .collect();
         let interval = 15_000_000_000;
         let k = s / interval;
-        let r = rounds(&argus, &offsets, interval, k, k);
+        let r = rounds(&evals, &offsets, interval, k, k + 1);
         assert_eq!(r[0].groups, 2);
         assert!((r[0].work_s - 3.0).abs() < 1e-9);
-        assert!((r[0].span_s - 3.0).abs() < 1e-9);
-        let r = rounds(&prom, &offsets, interval, k, k + 1);
-        assert!((r[0].span_s - 2.0).abs() < 1e-9);
+        assert!((r[0].span_s - 2.5).abs() < 1e-9);
         assert_eq!(r[1].groups, 0);
     }
 

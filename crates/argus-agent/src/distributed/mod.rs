@@ -193,3 +193,22 @@ impl Installed {
             .remove(name)
     }
 }
+
+/// Remote tasks run plugins installed here: [`Installed::get`], checked with
+/// [`InstalledPlugin::verify`] before each run.
+impl crate::tasks::LocalPlugins for Installed {
+    fn get(&self, name: &str) -> Option<crate::tasks::LocalPlugin> {
+        Installed::get(self, name).map(|p| crate::tasks::LocalPlugin {
+            dir: p.dir,
+            entry: p.entry,
+            version: p.version,
+        })
+    }
+
+    fn verify(&self, name: &str) -> Result<(), String> {
+        match Installed::get(self, name) {
+            Some(p) => p.verify(),
+            None => Err(format!("plugin {name:?} is not installed")),
+        }
+    }
+}

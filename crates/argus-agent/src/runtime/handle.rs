@@ -233,6 +233,8 @@ impl AgentHandle {
         *lock(&self.shared.stages) = stages;
         *lock(&self.shared.outputs) = outputs;
         *lock(&self.shared.scripts) = config.scripts.clone();
+        *lock(&self.shared.remote_tasks) =
+            (config.allow_remote_tasks, config.allow_remote_commands);
         // Script plugins follow their directory, distributed ones the server's list.
         let old: Vec<String> = lock(&self.shared.plugins)
             .keys()
@@ -253,6 +255,16 @@ impl AgentHandle {
         self.shared.wake_sender.notify_one();
         tracing::info!("configuration applied");
         Ok(())
+    }
+
+    /// What remote tasks may do here now (the configuration in force).
+    pub fn task_policy(&self) -> crate::tasks::Policy {
+        let (allow_tasks, allow_commands) = *lock(&self.shared.remote_tasks);
+        crate::tasks::Policy {
+            allow_tasks,
+            allow_commands,
+            scripts: lock(&self.shared.scripts).clone(),
+        }
     }
 
     /// Asks for a remote configuration pull now.

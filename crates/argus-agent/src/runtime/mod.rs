@@ -61,6 +61,8 @@ struct Shared {
     outputs: Arc<Mutex<Vec<Box<dyn Output>>>>,
     /// The scripts configuration the directory watcher follows.
     scripts: Mutex<ScriptsConfig>,
+    /// `allow_remote_tasks` and `allow_remote_commands`, read by each remote task.
+    remote_tasks: Mutex<(bool, bool)>,
     data_dir: std::path::PathBuf,
     /// The agent's own HTTP client (sender, heartbeat, remote configuration), and whether
     /// it verifies TLS (see [`crate::outputs::http::agent_client`]).
@@ -115,6 +117,7 @@ impl Agent {
             stages: Mutex::new(stages),
             outputs: Arc::new(Mutex::new(outputs)),
             scripts: Mutex::new(config.scripts.clone()),
+            remote_tasks: Mutex::new((config.allow_remote_tasks, config.allow_remote_commands)),
             data_dir: data_dir.to_path_buf(),
             client: std::sync::RwLock::new((client.clone(), tls)),
             gather_slots: Arc::new(tokio::sync::Semaphore::new(schedule::GATHER_SLOTS)),

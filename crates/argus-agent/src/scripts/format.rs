@@ -1,13 +1,16 @@
 //! Reading a script's standard output: JSON documents (events or metrics) and Influx line
-//! protocol. Nagios plugin output, which needs the exit status and state across runs, is in
-//! [`super::nagios`].
+//! protocol here; the other formats each have a module: [`super::nagios`] (which needs the
+//! exit status and state across runs), [`super::tcollector`], [`super::collectd`] and
+//! [`super::zabbix`].
 //!
-//! A script may **declare** its format with a comment `argus-format: <json|line|nagios>` in
-//! one of its first five lines; otherwise the format is **detected**: JSON if the output
-//! starts with a JSON document, line protocol if its first line parses as line protocol,
-//! Nagios if the exit status is 0–3 and the first line says OK, WARNING, CRITICAL or
-//! UNKNOWN. Whatever the format, the good parts of the output are used and the bad parts
-//! are reported with their position.
+//! A script may **declare** its format with a comment `argus-format: <name>` in one of its
+//! first five lines, and a Zabbix item key with `argus-key: <key>` (which implies
+//! `argus-format: zabbix`); otherwise the format is **detected** (see [`super::input`]).
+//! Whatever the format, the good parts of the output are used and the bad parts are
+//! reported with their position.
+//!
+//! **Timestamps** end up in milliseconds, the engine's precision. A timestamp of 0, or none,
+//! is the start of the round; each format's docs say how its unit is told.
 
 use std::io::Read;
 use std::path::Path;
@@ -15,6 +18,8 @@ use std::path::Path;
 use argus_core::Event;
 use argus_core::line_protocol::{self, Line, Precision};
 use serde_json::{Map, Value};
+
+use super::zabbix::Key;
 
 /// Seconds in the window (either side of now) in which a metric's `timestamp` is believed.
 const TIMESTAMP_WINDOW_SECS: f64 = 365.0 * 24.0 * 3600.0;
@@ -28,48 +33,100 @@ pub(crate) enum Format {
     Json,
     Line,
     Nagios,
+    Tcollector,
+    Collectd,
+    Zabbix,
 }
 
+/// The names `argus-format:` accepts, for error messages.
+const FORMAT_NAMES: &str = "json, line, nagios, tcollector, collectd or zabbix";
+
 impl Format {
+    /// The name `argus-format:` takes.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Line => "line",
+            Format::Nagios => "nagios",
+            Format::Tcollector => "tcollector",
+            Format::Collectd => "collectd",
+            Format::Zabbix => "zabbix",
+        }
+    }
+
     fn from_name(name: &str) -> Option<Format> {
         match name {
             "json" => Some(Format::Json),
             "line" | "influx" | "line-protocol" => Some(Format::Line),
             "nagios" => Some(Format::Nagios),
+            "tcollector" | "opentsdb" => Some(Format::Tcollector),
+            "collectd" | "collectd-exec" => Some(Format::Collectd),
+            "zabbix" => Some(Format::Zabbix),
             _ => None,
         }
     }
 }
 
-/// The format a script declares with `argus-format: <name>` in one of its first five lines,
-/// if any; an error names a declaration of an unknown format.
-pub(crate) fn declared_format(script: &Path) -> Result<Option<Format>, String> {
+/// What a script declares in comments in its first five lines.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Declared {
+    /// `argus-format: <name>`; `argus-key:` alone means Zabbix.
+    pub format: Option<Format>,
+    /// `argus-key: <Zabbix item key>`.
+    pub key: Option<Key>,
+}
+
+/// What a script declares with `argus-format: <name>` and `argus-key: <key>` in its first
+/// five lines; an error names a declaration that cannot be used.
+pub(crate) fn declared(script: &Path) -> Result<Declared, String> {
     let mut head = Vec::new();
     let read = std::fs::File::open(script).and_then(|f| f.take(4096).read_to_end(&mut head));
     if read.is_err() {
         // A binary may be execute-only; it then has no declaration.
-        return Ok(None);
+        return Ok(Declared::default());
     }
-    declaration_in(&String::from_utf8_lossy(&head))
+    declarations_in(&String::from_utf8_lossy(&head))
 }
 
-fn declaration_in(head: &str) -> Result<Option<Format>, String> {
-    const MARK: &str = "argus-format:";
-    for (i, line) in head.lines().take(5).enumerate() {
-        let Some(at) = line.find(MARK) else { continue };
-        let name = line[at + MARK.len()..]
-            .split_whitespace()
-            .next()
-            .unwrap_or("");
-        return match Format::from_name(name) {
-            Some(f) => Ok(Some(f)),
-            None => Err(format!(
-                "line {} declares unknown argus-format {name:?} (expected json, line or nagios)",
-                i + 1
-            )),
-        };
+/// The text after `mark` in the first of the first five lines that has it, and that
+/// line's number.
+fn comment_value<'a>(head: &'a str, mark: &str) -> Option<(usize, &'a str)> {
+    head.lines().take(5).enumerate().find_map(|(i, line)| {
+        let at = line.find(mark)?;
+        Some((i + 1, line[at + mark.len()..].trim()))
+    })
+}
+
+pub(crate) fn declarations_in(head: &str) -> Result<Declared, String> {
+    let mut declared = Declared::default();
+    if let Some((line, value)) = comment_value(head, "argus-format:") {
+        let name = value.split_whitespace().next().unwrap_or("");
+        declared.format = Some(Format::from_name(name).ok_or_else(|| {
+            format!("line {line} declares unknown argus-format {name:?} (expected {FORMAT_NAMES})")
+        })?);
     }
-    Ok(None)
+    if let Some((line, value)) = comment_value(head, "argus-key:") {
+        // A key may hold spaces inside quoted parameters, but a comment may end in a
+        // closing marker (`*/`, `-->`): the key ends at its last `]`, or at a space.
+        let text = match (value.find('['), value.rfind(']')) {
+            (Some(open), Some(close)) if open < close => &value[..=close],
+            _ => value.split_whitespace().next().unwrap_or(""),
+        };
+        let key = super::zabbix::parse_key(text)
+            .map_err(|e| format!("line {line}: argus-key {text:?}: {e}"))?;
+        match declared.format {
+            None | Some(Format::Zabbix) => declared.format = Some(Format::Zabbix),
+            Some(other) => {
+                return Err(format!(
+                    "line {line}: argus-key is for Zabbix output, but the script declares \
+                     argus-format {}",
+                    other.name()
+                ));
+            }
+        }
+        declared.key = Some(key);
+    }
+    Ok(declared)
 }
 
 /// What a script's output turned into.
@@ -123,7 +180,7 @@ pub(crate) fn first_line_protocol_error(text: &str) -> Option<Result<(), String>
 /// or an array of objects. An object with a string `type` is an event; one with a `name` (or
 /// `metric`) and a `value` is a sample of `plugin_<script>_<name>`.
 pub(crate) fn parse_json(text: &str, script: &str, now_ms: i64, out: &mut Parsed) {
-    let measurement = format!("plugin_{script}");
+    let naming = Naming::Prefixed(format!("plugin_{script}"));
     let mut item = 0;
     let mut add = |value: Value, out: &mut Parsed| {
         item += 1;
@@ -137,7 +194,7 @@ pub(crate) fn parse_json(text: &str, script: &str, now_ms: i64, out: &mut Parsed
         let result = if obj.contains_key("type") {
             event(obj, now_ms).map(|e| out.events.push(e))
         } else if obj.contains_key("name") || obj.contains_key("metric") {
-            metric(&obj, &measurement, now_ms).map(|p| out.points.push(p))
+            metric(&obj, &naming, now_ms).map(|p| out.points.push(p))
         } else {
             Err(
                 "has neither a string \"type\" (an event) nor a \"name\" and \"value\" \
@@ -216,13 +273,52 @@ pub(crate) fn event_ts_ms(ts: f64, now_ms: i64) -> i64 {
     }
 }
 
+/// How a metric document's `name` becomes a series name.
+enum Naming {
+    /// `<measurement>_<name>`: a script's `plugin_<script>_<name>`.
+    Prefixed(String),
+    /// The name as written (see [`named_point`]): what is pushed to the agent's `/post`.
+    AsWritten,
+}
+
+/// Reads the body of a `POST /post` in JSON: a list of metric documents (or one), whose
+/// names are kept as written ([`named_point`]) and timestamps read as a script's are
+/// ([`metric_ts_ms`]). All or nothing: the first bad item is the error, naming it.
+pub(crate) fn metric_list(body: &str, now_ms: i64) -> Result<Vec<Line<'static>>, String> {
+    let doc: Value = serde_json::from_str(body).map_err(|e| format!("invalid JSON: {e}"))?;
+    let items = match doc {
+        Value::Array(items) => items,
+        Value::Object(obj) => vec![Value::Object(obj)],
+        other => {
+            return Err(format!(
+                "expected a list of metrics, found {}",
+                kind_of(&other)
+            ));
+        }
+    };
+    let mut points = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let at = format!("item {}", i + 1);
+        let Value::Object(obj) = item else {
+            return Err(format!(
+                "{at}: expected an object, found {}",
+                kind_of(&item)
+            ));
+        };
+        if obj.contains_key("type") && !obj.contains_key("name") && !obj.contains_key("metric") {
+            return Err(format!(
+                "{at}: has a \"type\": events are not accepted here, only metrics \
+                 {{name, value, timestamp, tags}}"
+            ));
+        }
+        points.push(metric(&obj, &Naming::AsWritten, now_ms).map_err(|e| format!("{at}: {e}"))?);
+    }
+    Ok(points)
+}
+
 /// A metric document, the format of Open-Falcon and of the seeds' agents:
 /// `{"name": .., "value": .., "timestamp": .., "tags": {..}}`.
-fn metric(
-    obj: &Map<String, Value>,
-    measurement: &str,
-    now_ms: i64,
-) -> Result<Line<'static>, String> {
+fn metric(obj: &Map<String, Value>, naming: &Naming, now_ms: i64) -> Result<Line<'static>, String> {
     let name = match obj.get("name").or_else(|| obj.get("metric")) {
         Some(Value::String(s)) if !s.is_empty() => s,
         _ => return Err("\"name\" must be a non-empty string".to_string()),
@@ -240,11 +336,11 @@ fn metric(
         Some(Value::Number(n)) => n.as_f64().map_or(now_ms, |t| metric_ts_ms(t, now_ms)),
         _ => now_ms,
     };
-    let mut line = Line::new(measurement.to_string());
+    let mut tags = Vec::new();
     match obj.get("tags") {
         None | Some(Value::Null) => {}
-        Some(Value::Object(tags)) => {
-            for (k, v) in tags {
+        Some(Value::Object(given)) => {
+            for (k, v) in given {
                 let v = match v {
                     Value::String(s) => s.clone(),
                     Value::Number(n) => n.to_string(),
@@ -257,7 +353,7 @@ fn metric(
                         ));
                     }
                 };
-                line = line.tag(k.clone(), v);
+                tags.push((k.clone(), v));
             }
         }
         // Open-Falcon writes tags as "k=v,k2=v2".
@@ -268,7 +364,7 @@ fn metric(
                         "metric {name:?}: tag {pair:?} in \"tags\" is not key=value"
                     ));
                 };
-                line = line.tag(k.trim().to_string(), v.trim().to_string());
+                tags.push((k.trim().to_string(), v.trim().to_string()));
             }
         }
         Some(other) => {
@@ -278,7 +374,34 @@ fn metric(
             ));
         }
     }
-    Ok(line.float(sanitize(name), value).timestamp(ts))
+    let line = match naming {
+        Naming::Prefixed(measurement) => {
+            Line::new(measurement.clone()).float(sanitize(name), value)
+        }
+        Naming::AsWritten => named_point(name, value),
+    };
+    let line = tags.into_iter().fold(line, |line, (k, v)| line.tag(k, v));
+    Ok(line.timestamp(ts))
+}
+
+/// A point whose series is named `name` as written, with the characters outside
+/// `[a-zA-Z0-9_]` replaced by `_` (`sys.cpu.user` is `sys_cpu_user`). A series name is
+/// `<measurement>_<field>`, so the name is split at its first inner `_` as the
+/// `prometheus` input splits scraped names; a name with none gets the field `value`
+/// (`uptime` is `uptime_value`).
+pub(crate) fn named_point(name: &str, value: f64) -> Line<'static> {
+    let name = sanitize(name);
+    let (measurement, field) = crate::inputs::prometheus::split_name(&name);
+    Line::new(measurement.to_string()).float(field.to_string(), value)
+}
+
+/// A timestamp in seconds (fractions allowed) in milliseconds; 0 or less means now.
+pub(crate) fn seconds_ts_ms(secs: f64, now_ms: i64) -> i64 {
+    if secs.is_finite() && secs > 0.0 {
+        (secs * 1000.0).round() as i64
+    } else {
+        now_ms
+    }
 }
 
 /// A metric's `timestamp`: seconds within a year of now; anything else (0, milliseconds,
@@ -292,13 +415,17 @@ pub(crate) fn metric_ts_ms(ts: f64, now_ms: i64) -> i64 {
     }
 }
 
-/// Reads line protocol; each timestamp's unit is told by its size (see [`lp_ts_ms`]).
+/// Reads line protocol; each timestamp's unit is told by its size (see [`lp_ts_ms`]), and
+/// a timestamp of 0, or none, is now.
 pub(crate) fn parse_line_protocol(text: &str, now_ms: i64, out: &mut Parsed) {
     for line in line_protocol::parse(text) {
         match line {
             Ok(line) => {
                 let mut line = line.into_owned();
-                line.timestamp = Some(line.timestamp.map_or(now_ms, lp_ts_ms));
+                line.timestamp = Some(match line.timestamp {
+                    None | Some(0) => now_ms,
+                    Some(ts) => lp_ts_ms(ts),
+                });
                 out.points.push(line);
             }
             Err(e) => out.errors.push(format!("line protocol {e}")),
@@ -333,29 +460,150 @@ pub(crate) fn sanitize(s: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use argus_core::line_protocol::FieldValue;
+    use argus_core::line_protocol::{FieldValue, line_to_series};
 
-    const NOW_MS: i64 = 1_700_000_000_000;
+    pub(crate) const NOW_MS: i64 = 1_700_000_500_000;
+
+    /// Points as the server stores them, one string per sample:
+    /// `name{label="value",...} value @ts`, labels sorted, `@now` for [`NOW_MS`]. The form
+    /// data-driven tests write their expectations in.
+    pub(crate) fn rendered(points: &[Line<'static>]) -> Vec<String> {
+        let mut series = Vec::new();
+        for p in points {
+            line_to_series(p, Precision::Milliseconds, NOW_MS, &[], &mut series);
+        }
+        series
+            .iter()
+            .map(|s| {
+                let name = s.labels.get("__name__").unwrap_or_default();
+                let labels: Vec<String> = s
+                    .labels
+                    .iter()
+                    .filter(|l| l.name != "__name__")
+                    .map(|l| format!("{}={:?}", l.name, l.value.to_string()))
+                    .collect();
+                let labels = if labels.is_empty() {
+                    String::new()
+                } else {
+                    format!("{{{}}}", labels.join(","))
+                };
+                let sample = &s.samples[0];
+                let ts = if sample.ts == NOW_MS {
+                    "now".to_string()
+                } else {
+                    sample.ts.to_string()
+                };
+                format!("{name}{labels} {} @{ts}", sample.value)
+            })
+            .collect()
+    }
+
+    fn declared(format: Option<Format>, key: Option<&str>) -> Declared {
+        Declared {
+            format,
+            key: key.map(|k| super::super::zabbix::parse_key(k).expect("key")),
+        }
+    }
 
     #[test]
     fn declarations_are_found_in_the_first_five_lines_only() {
         assert_eq!(
-            declaration_in("#!/bin/sh\n# argus-format: nagios\necho OK\n"),
-            Ok(Some(Format::Nagios))
+            declarations_in("#!/bin/sh\n# argus-format: nagios\necho OK\n"),
+            Ok(declared(Some(Format::Nagios), None))
         );
         assert_eq!(
-            declaration_in("#!/usr/bin/env node\n// argus-format: line\n"),
-            Ok(Some(Format::Line))
+            declarations_in("#!/usr/bin/env node\n// argus-format: line\n"),
+            Ok(declared(Some(Format::Line), None))
         );
-        assert_eq!(declaration_in("#!/bin/sh\necho hi\n"), Ok(None));
         assert_eq!(
-            declaration_in("1\n2\n3\n4\n5\n# argus-format: json\n"),
-            Ok(None)
+            declarations_in("#!/bin/sh\n# argus-format: opentsdb\n"),
+            Ok(declared(Some(Format::Tcollector), None))
         );
-        let err = declaration_in("#!/bin/sh\n# argus-format: yaml\n").expect_err("unknown");
+        assert_eq!(
+            declarations_in("#!/bin/sh\n# argus-format: collectd\n"),
+            Ok(declared(Some(Format::Collectd), None))
+        );
+        assert_eq!(
+            declarations_in("#!/bin/sh\necho hi\n"),
+            Ok(Declared::default())
+        );
+        assert_eq!(
+            declarations_in("1\n2\n3\n4\n5\n# argus-format: json\n"),
+            Ok(Declared::default())
+        );
+        let err = declarations_in("#!/bin/sh\n# argus-format: yaml\n").expect_err("unknown");
         assert!(err.contains("line 2") && err.contains("\"yaml\""), "{err}");
+        assert!(err.contains("tcollector, collectd or zabbix"), "{err}");
+    }
+
+    #[test]
+    fn a_key_declares_zabbix_and_ends_at_its_last_bracket() {
+        assert_eq!(
+            declarations_in("#!/bin/sh\n# argus-key: mysql.ping\n"),
+            Ok(declared(Some(Format::Zabbix), Some("mysql.ping")))
+        );
+        assert_eq!(
+            declarations_in("/* argus-format: zabbix */\n/* argus-key: a.b[\"x y\",2] */\n"),
+            Ok(declared(Some(Format::Zabbix), Some("a.b[\"x y\",2]")))
+        );
+        let err = declarations_in("# argus-format: json\n# argus-key: a.b\n").expect_err("json");
+        assert!(
+            err.contains("line 2: argus-key is for Zabbix output"),
+            "{err}"
+        );
+        assert!(err.contains("argus-format json"), "{err}");
+        let err = declarations_in("#!/bin/sh\n# argus-key: a.b[x\n").expect_err("bracket");
+        assert!(err.starts_with("line 2: argus-key \"a.b[x\": "), "{err}");
+    }
+
+    #[test]
+    fn post_bodies_keep_names_and_refuse_whole() {
+        let points = metric_list(
+            r#"[{"name": "cpu.idle", "value": 97, "timestamp": 1699999990, "tags": {"core": "0"}},
+                {"metric": "uptime", "value": "12", "timestamp": 0}]"#,
+            NOW_MS,
+        )
+        .expect("good");
+        assert_eq!(
+            rendered(&points),
+            [
+                "cpu_idle{core=\"0\"} 97 @1699999990000",
+                "uptime_value 12 @now"
+            ]
+        );
+        let one = metric_list(r#"{"name": "a_b", "value": true}"#, NOW_MS).expect("one");
+        assert_eq!(rendered(&one), ["a_b 1 @now"]);
+        for (body, want) in [
+            ("[1]", "item 1: expected an object, found a number"),
+            (
+                r#"[{"name": "a", "value": 1}, {"name": "b"}]"#,
+                "item 2: metric \"b\": \"value\" must be a number",
+            ),
+            (
+                r#"[{"type": "deploy"}]"#,
+                "item 1: has a \"type\": events are not accepted here",
+            ),
+            ("\"x\"", "expected a list of metrics, found a string"),
+            (
+                "[{",
+                "invalid JSON: EOF while parsing an object at line 1 column 2",
+            ),
+        ] {
+            let err = metric_list(body, NOW_MS).expect_err(body);
+            assert!(err.starts_with(want), "{body}: {err}");
+        }
+    }
+
+    #[test]
+    fn zero_and_absent_line_protocol_timestamps_are_now() {
+        let mut out = Parsed::default();
+        parse_line_protocol("a v=1 0\na v=2\na v=3 1700000001\n", NOW_MS, &mut out);
+        assert_eq!(
+            rendered(&out.points),
+            ["a_v 1 @now", "a_v 2 @now", "a_v 3 @1700000001000"]
+        );
     }
 
     #[test]

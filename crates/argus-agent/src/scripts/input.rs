@@ -14,11 +14,13 @@ use argus_core::Event;
 use argus_core::line_protocol::Line;
 use serde_json::{Map, Value};
 
-use super::format::{self, Format, Parsed};
+use super::format::{self, Declared, Format, Parsed};
 use super::nagios::{self, STATES};
 use super::run::{self, Failed, Finished, Settings};
 use super::user::RunAs;
+use super::zabbix::Key;
 use super::{Problem, ScriptError, ScriptsConfig};
+use super::{collectd, tcollector, zabbix};
 use crate::input::Input;
 
 /// A script plugin; see the module docs.
@@ -32,7 +34,8 @@ pub struct ScriptInput {
     /// measurement and the `plugin` label of Nagios samples.
     script: String,
     settings: Arc<Settings>,
-    declared: Result<Option<Format>, String>,
+    /// What the script declares in comments (`argus-format:`, `argus-key:`).
+    declared: Result<Declared, String>,
     param: Option<String>,
     events: Vec<Event>,
     /// The Nagios state of the last round that had one.
@@ -74,7 +77,7 @@ impl ScriptInput {
         let script = super::name::script_name(&file_name);
         ScriptInput {
             name: format!("script:{file_name}"),
-            declared: format::declared_format(&path),
+            declared: format::declared(&path),
             path,
             file_name,
             script,
@@ -90,7 +93,7 @@ impl ScriptInput {
     pub(crate) fn for_plugin(name: &str, path: PathBuf, settings: Arc<Settings>) -> Self {
         ScriptInput {
             name: format!("plugin:{name}"),
-            declared: format::declared_format(&path),
+            declared: format::declared(&path),
             path,
             file_name: name.to_string(),
             script: format::sanitize(name),
@@ -118,8 +121,13 @@ impl ScriptInput {
             return vec![Problem::NotRun(why.clone())];
         }
         let param = self.param.take();
+        // A Zabbix key's parameters are the command's arguments, as for `UserParameter=k[*]`.
+        let args = match &self.declared {
+            Ok(Declared { key: Some(key), .. }) => key.params.clone(),
+            _ => Vec::new(),
+        };
         let started = std::time::Instant::now();
-        let finished = match run::run(&self.path, &self.settings, param.as_deref()) {
+        let finished = match run::run(&self.path, &self.settings, param.as_deref(), &args) {
             Ok(f) => f,
             Err(Failed::Spawn(e)) => return vec![Problem::Spawn(e)],
             Err(Failed::TimedOut { stderr }) => {
@@ -156,11 +164,11 @@ impl ScriptInput {
         }
         let status = run::describe_status(finished.status);
         let stderr = finished.stderr;
-        let declared = match &self.declared {
-            Ok(d) => *d,
+        let (declared, key) = match &self.declared {
+            Ok(d) => (d.format, d.key.clone()),
             Err(e) => {
                 problems.push(Problem::BadOutput(e.clone()));
-                None
+                (None, None)
             }
         };
         let format = declared.or_else(|| detect(&text, status));
@@ -169,6 +177,12 @@ impl ScriptInput {
         match format {
             Some(Format::Json) => format::parse_json(&text, &self.script, now_ms, &mut parsed),
             Some(Format::Line) => format::parse_line_protocol(&text, now_ms, &mut parsed),
+            Some(Format::Tcollector) => tcollector::parse(&text, now_ms, &mut parsed),
+            Some(Format::Collectd) => collectd::parse(&text, &self.script, now_ms, &mut parsed),
+            Some(Format::Zabbix) => {
+                let key = key.unwrap_or_else(|| Key::plain(&self.script));
+                zabbix::parse(&text, &key, now_ms, &mut parsed);
+            }
             Some(Format::Nagios) => {
                 return self.nagios(&text, status, stderr, problems, now_ms, out);
             }
@@ -237,7 +251,11 @@ impl ScriptInput {
     }
 }
 
-/// The format of undeclared output, by the rules in [`super::format`]'s docs.
+/// The format of undeclared output. Each test looks for a mark no other format has, in
+/// this order: a complete JSON document first; `PUTVAL` or `PUTNOTIF` as the first word;
+/// a first line of valid line protocol (`measurement[,tags] field=value`); a first line
+/// `metric timestamp value [tag=value]` (tcollector); one line holding only a number (a
+/// Zabbix value); an exit status of 0-3 with a state word in the first line (Nagios).
 fn detect(text: &str, status: Result<i32, i32>) -> Option<Format> {
     if text.trim().is_empty() {
         return None;
@@ -245,8 +263,17 @@ fn detect(text: &str, status: Result<i32, i32>) -> Option<Format> {
     if format::starts_with_json(text) {
         return Some(Format::Json);
     }
+    if collectd::looks_like(text) {
+        return Some(Format::Collectd);
+    }
     if let Some(Ok(())) = format::first_line_protocol_error(text) {
         return Some(Format::Line);
+    }
+    if let Some(Ok(())) = tcollector::first_line_error(text) {
+        return Some(Format::Tcollector);
+    }
+    if zabbix::looks_like(text) {
+        return Some(Format::Zabbix);
     }
     match status {
         Ok(code) if nagios::looks_like_nagios(text, code) => Some(Format::Nagios),
@@ -262,8 +289,13 @@ fn undetected(text: &str, status: Result<i32, i32>) -> String {
         if let Err(e) = serde_json::from_str::<Value>(t) {
             why.push(format!("as JSON: {e}"));
         }
-    } else if let Some(Err(e)) = format::first_line_protocol_error(text) {
-        why.push(format!("as line protocol: {e}"));
+    } else {
+        if let Some(Err(e)) = format::first_line_protocol_error(text) {
+            why.push(format!("as line protocol: {e}"));
+        }
+        if let Some(Err(e)) = tcollector::first_line_error(text) {
+            why.push(format!("as tcollector: {e}"));
+        }
     }
     why.push(
         match status {
@@ -274,7 +306,8 @@ fn undetected(text: &str, status: Result<i32, i32>) -> String {
     );
     let shown: String = t.lines().next().unwrap_or("").chars().take(80).collect();
     format!(
-        "output starting {shown:?} is not JSON, line protocol or Nagios plugin output ({})",
+        "output starting {shown:?} is in no format detected without a declaration: JSON, \
+         collectd, line protocol, tcollector, a Zabbix value or Nagios plugin output ({})",
         why.join("; ")
     )
 }

@@ -7,26 +7,34 @@
 //! script, and the names of those removed; a file name's leading `<seconds>_` sets its
 //! interval. Each round of a [`ScriptInput`] runs the script with a clean environment, as an
 //! unprivileged user when the agent is root, and kills it at its timeout. Its output is read
-//! in one of four formats, declared by an `argus-format:` comment or detected:
+//! in one of these formats, declared by an `argus-format:` comment or detected:
 //!
 //! - a JSON object (or array of objects) with a string `type`: an **event** of that type;
 //! - a JSON list of `{name, value, timestamp, tags}`: **samples** of `plugin_<script>_<name>`;
 //! - Influx **line protocol**: points as written;
 //! - **Nagios plugin** output: the exit status as `nagios_state`, perfdata as `nagios_<label>`,
-//!   and a `nagios` event when the state changes.
+//!   and a `nagios` event when the state changes;
+//! - **tcollector** lines `metric timestamp value tag=v`: samples named as written;
+//! - **collectd exec** `PUTVAL` lines: samples named as collectd's `write_prometheus` names
+//!   them, and `PUTNOTIF` lines as `collectd_notification` events;
+//! - a **Zabbix** `UserParameter` value: one sample named by the item key (`argus-key:`).
 //!
 //! A round that goes wrong in any way raises a `plugin_error` event and returns a
 //! [`ScriptError`] naming the script and what was wrong. The user's guide is
 //! `docs/plugins/scripts.md`.
 
+mod collectd;
 mod config;
 mod dir;
 mod format;
 mod input;
 mod nagios;
 mod name;
-mod run;
-mod user;
+// Remote tasks (crate::tasks) run commands and plugins the way scripts run.
+pub(crate) mod run;
+mod tcollector;
+pub(crate) mod user;
+mod zabbix;
 
 #[cfg(test)]
 mod tests;
@@ -37,6 +45,19 @@ pub use config::{SAMPLE_CONFIG, ScriptsConfig};
 pub use dir::{Changes, ScriptDir, TIMEOUT_GRACE};
 pub use input::ScriptInput;
 pub(crate) use run::Settings;
+
+/// Reads a JSON list of metrics `[{name, value, timestamp, tags}]` (or one such object), the
+/// script format, as the agent's `POST /post` takes it: each metric named as written with
+/// the characters outside `[a-zA-Z0-9_]` replaced by `_` (`cpu.idle` is `cpu_idle`, and a
+/// name without `_` gets `_value`), its `timestamp` in seconds (0, none, or one more than a
+/// year from `now_ms` is `now_ms`), the points' timestamps in milliseconds. All or
+/// nothing: the error names the first bad item (`item 2: ...`).
+pub fn json_metrics(
+    body: &str,
+    now_ms: i64,
+) -> Result<Vec<argus_core::line_protocol::Line<'static>>, String> {
+    format::metric_list(body, now_ms)
+}
 
 /// What went wrong with script plugins.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

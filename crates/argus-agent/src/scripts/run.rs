@@ -6,6 +6,9 @@
 //! `kill(-pgid, SIGKILL)`. Standard output and standard error are read on two threads, each
 //! keeping at most its limit and draining the rest, so a chatty script never blocks on a
 //! full pipe. The calling thread polls `try_wait` until the deadline.
+//!
+//! Remote tasks run through the same path ([`run_with`]), adding arguments, a stderr
+//! limit of their own and a flag that stops the run early (a cancelled task).
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -13,6 +16,7 @@ use std::io::{self, Read};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
@@ -69,6 +73,21 @@ pub(crate) struct Finished {
     /// Whether `stdout` was cut at the limit.
     pub truncated: bool,
     pub stderr: String,
+    /// Whether `stderr` was cut at its limit.
+    pub stderr_truncated: bool,
+}
+
+/// What a run is given besides its settings and `ARGUS_PARAM` (remote tasks).
+#[derive(Debug, Default)]
+pub(crate) struct Extra<'a> {
+    /// Arguments after the program.
+    pub args: &'a [String],
+    /// Bytes of standard error kept; 0: [`STDERR_MAX_BYTES`].
+    pub stderr_max_bytes: usize,
+    /// Set from elsewhere to stop the run: the process group is killed as at the
+    /// deadline, and the run ends in [`Failed::TimedOut`] (the caller, who set the flag,
+    /// knows it was not the deadline).
+    pub stop: Option<&'a AtomicBool>,
 }
 
 /// A run that produced no exit status to interpret.
@@ -80,18 +99,41 @@ pub(crate) enum Failed {
     TimedOut { stderr: String },
 }
 
-/// Runs `program` with `param` as `ARGUS_PARAM`.
+/// Runs `program` with `args` as its arguments and `param` as `ARGUS_PARAM`.
 pub(crate) fn run(
     program: &Path,
     settings: &Settings,
     param: Option<&str>,
+    args: &[String],
 ) -> Result<Finished, Failed> {
-    let mut child = spawn(program, settings, param)?;
+    run_with(
+        program,
+        settings,
+        param,
+        &Extra {
+            args,
+            ..Extra::default()
+        },
+    )
+}
+
+/// [`run`] with arguments, a stderr limit and a stop flag.
+pub(crate) fn run_with(
+    program: &Path,
+    settings: &Settings,
+    param: Option<&str>,
+    extra: &Extra<'_>,
+) -> Result<Finished, Failed> {
+    let mut child = spawn(program, settings, param, extra.args)?;
     let deadline = Instant::now() + settings.timeout;
     let stdout = capture(child.stdout.take(), settings.max_output_bytes);
-    let stderr = capture(child.stderr.take(), STDERR_MAX_BYTES);
+    let stderr_max = match extra.stderr_max_bytes {
+        0 => STDERR_MAX_BYTES,
+        n => n,
+    };
+    let stderr = capture(child.stderr.take(), stderr_max);
 
-    let status = wait_until(&mut child, deadline);
+    let status = wait_until(&mut child, deadline, extra.stop);
     let Some(status) = status else {
         kill_group(&mut child);
         let stderr = stderr.recv_timeout(PIPE_GRACE).unwrap_or_default();
@@ -122,6 +164,7 @@ pub(crate) fn run(
         status,
         truncated: out.total > out.bytes.len(),
         stdout: out.bytes,
+        stderr_truncated: err.total > err.bytes.len(),
         stderr: err.text(),
     })
 }
@@ -135,14 +178,19 @@ pub(crate) fn describe_status(status: ExitStatus) -> Result<i32, i32> {
     }
 }
 
-fn spawn(program: &Path, settings: &Settings, param: Option<&str>) -> Result<Child, Failed> {
+fn spawn(
+    program: &Path,
+    settings: &Settings,
+    param: Option<&str>,
+    args: &[String],
+) -> Result<Child, Failed> {
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let result = command(program, None, settings, param).spawn();
+        let result = command(program, None, settings, param, args).spawn();
         let result = match result {
             Err(e) if e.raw_os_error() == Some(ENOEXEC) => {
-                command(Path::new("/bin/sh"), Some(program), settings, param).spawn()
+                command(Path::new("/bin/sh"), Some(program), settings, param, args).spawn()
             }
             other => other,
         };
@@ -167,12 +215,19 @@ fn spawn_error(e: &io::Error, settings: &Settings) -> String {
     }
 }
 
-fn command(program: &Path, arg: Option<&Path>, s: &Settings, param: Option<&str>) -> Command {
+fn command(
+    program: &Path,
+    script: Option<&Path>,
+    s: &Settings,
+    param: Option<&str>,
+    args: &[String],
+) -> Command {
     let mut cmd = Command::new(program);
-    if let Some(arg) = arg {
-        cmd.arg(arg);
+    if let Some(script) = script {
+        cmd.arg(script);
     }
     cmd.args(&s.args);
+    cmd.args(args);
     cmd.current_dir(&s.dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -204,8 +259,12 @@ fn command(program: &Path, arg: Option<&Path>, s: &Settings, param: Option<&str>
     cmd
 }
 
-/// Polls the child until it exits or `deadline` passes (`None`).
-fn wait_until(child: &mut Child, deadline: Instant) -> Option<ExitStatus> {
+/// Polls the child until it exits, or `deadline` passes or `stop` is set (`None`).
+fn wait_until(
+    child: &mut Child,
+    deadline: Instant,
+    stop: Option<&AtomicBool>,
+) -> Option<ExitStatus> {
     let mut pause = Duration::from_millis(2);
     loop {
         match child.try_wait() {
@@ -215,7 +274,7 @@ fn wait_until(child: &mut Child, deadline: Instant) -> Option<ExitStatus> {
             Err(_) => return None,
         }
         let now = Instant::now();
-        if now >= deadline {
+        if now >= deadline || stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
             return None;
         }
         std::thread::sleep(pause.min(deadline - now));

@@ -233,6 +233,173 @@ fn line_protocol_timestamps_are_read_by_magnitude() {
     );
 }
 
+/// The samples of a round as `name{labels} value`, labels sorted, timestamps checked
+/// separately.
+fn shown(r: &Round) -> Vec<String> {
+    r.samples()
+        .into_iter()
+        .map(|g| {
+            let labels: Vec<String> = g.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("{}{{{}}} {}", g.name, labels.join(","), g.value)
+        })
+        .collect()
+}
+
+#[test]
+fn tcollector_output_is_detected_and_named_as_written() {
+    let r = run_script(
+        "10_loadavg.sh",
+        "#!/bin/sh\nnow=$(date +%s)\n\
+         echo \"proc.loadavg.1min $now 0.36 source=proc\"\n\
+         echo \"proc.loadavg.runnable 0 2\"\n",
+    );
+    r.result.as_ref().expect("round");
+    assert_eq!(
+        shown(&r),
+        [
+            "proc_loadavg_1min{source=proc} 0.36",
+            "proc_loadavg_runnable{} 2"
+        ]
+    );
+    let samples = r.samples();
+    assert_eq!(samples[0].ts % 1000, 0, "seconds");
+    assert!((samples[0].ts - r.now_ms).abs() < 5_000);
+    assert_eq!(samples[1].ts, r.now_ms, "0 is now");
+}
+
+#[test]
+fn declared_tcollector_keeps_good_lines_and_names_bad_ones() {
+    let r = run_script(
+        "tc.sh",
+        "#!/bin/sh\n# argus-format: tcollector\necho 'a.b 1700000000 1'\necho 'a.b 1700000000 x'\n",
+    );
+    assert_eq!(shown(&r), ["a_b{} 1"]);
+    assert_eq!(
+        r.error(),
+        "script tc.sh: bad output: tcollector line 2: metric \"a.b\": value \"x\" is not a number"
+    );
+    assert_eq!(r.events[0].kind, "plugin_error");
+}
+
+#[test]
+fn collectd_exec_values_and_notifications() {
+    let r = run_script(
+        "60_nginx.sh",
+        "#!/bin/sh\nHOST=\"${COLLECTD_HOSTNAME:-localhost}\"\n\
+         echo \"PUTVAL \\\"$HOST/nginx/connections-active\\\" interval=60 N:12\"\n\
+         echo \"PUTVAL $HOST/nginx/if_octets $(date +%s):1000:U\"\n\
+         echo \"PUTNOTIF severity=warning time=$(date +%s) message=\\\"many connections\\\"\"\n",
+    );
+    r.result.as_ref().expect("round");
+    assert_eq!(
+        shown(&r),
+        [
+            "collectd_nginx_connections_total{instance=localhost,nginx=active} 12",
+            "collectd_nginx_if_octets_rx_total{instance=localhost} 1000",
+        ]
+    );
+    assert_eq!(r.events.len(), 1);
+    let e = &r.events[0];
+    assert_eq!(e.kind, "collectd_notification");
+    assert_eq!(e.payload.get("severity"), Some(&Value::from("warning")));
+    assert_eq!(
+        e.payload.get("message"),
+        Some(&Value::from("many connections"))
+    );
+    assert_eq!(e.payload.get("script"), Some(&Value::from("nginx")));
+    assert_eq!(e.ts % 1000, 0, "seconds");
+}
+
+#[test]
+fn a_zabbix_key_names_the_value_and_its_parameters_are_the_arguments() {
+    let r = run_script(
+        "vfs.sh",
+        "#!/bin/sh\n# argus-key: vfs.fs.size[/,free]\n\
+         if [ \"$1\" = / ] && [ \"$2\" = free ] && [ $# = 2 ]; then echo 4096; else echo 0; fi\n",
+    );
+    r.result.as_ref().expect("round");
+    assert_eq!(shown(&r), ["vfs_fs_size{param1=/,param2=free} 4096"]);
+    assert_eq!(r.samples()[0].ts, r.now_ms);
+
+    // Without a declaration, one number is a Zabbix value named by the script.
+    let r = run_script("30_mysql_ping.sh", "#!/bin/sh\necho 1\n");
+    r.result.as_ref().expect("round");
+    assert_eq!(shown(&r), ["mysql_ping{} 1"]);
+
+    let r = run_script(
+        "version.sh",
+        "#!/bin/sh\n# argus-key: app.version\necho 1.2.3\n",
+    );
+    assert_eq!(
+        r.error(),
+        "script version.sh: bad output: Zabbix item app.version: value \"1.2.3\" is not a number"
+    );
+    assert!(r.points.is_empty());
+}
+
+/// The `sh` example of docs/plugins/scripts.md that contains `mark`.
+fn docs_example(mark: &str) -> String {
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/plugins/scripts.md");
+    let docs = std::fs::read_to_string(docs).expect("docs/plugins/scripts.md");
+    docs.split("```sh\n")
+        .skip(1)
+        .filter_map(|block| block.split("```").next())
+        .find(|block| block.contains(mark))
+        .unwrap_or_else(|| panic!("no sh example with {mark:?} in docs/plugins/scripts.md"))
+        .to_string()
+}
+
+#[test]
+fn the_docs_collectd_and_zabbix_examples_give_what_the_docs_say() {
+    let r = run_script("nginx.sh", &docs_example("argus-format: collectd"));
+    r.result.as_ref().expect("round");
+    assert_eq!(
+        shown(&r),
+        [
+            "collectd_nginx_connections_total{instance=localhost,nginx=active} 12",
+            "collectd_load_shortterm{instance=localhost} 0.5",
+            "collectd_load_midterm{instance=localhost} 0.4",
+            "collectd_load_longterm{instance=localhost} 0.3",
+            "collectd_interface_if_octets_rx_total{instance=localhost,interface=eth0} 1000",
+            "collectd_interface_if_octets_tx_total{instance=localhost,interface=eth0} 2000",
+        ]
+    );
+    assert_eq!(r.events.len(), 1);
+    assert_eq!(r.events[0].kind, "collectd_notification");
+    assert_eq!(
+        r.events[0].payload.get("plugin"),
+        Some(&Value::from("nginx"))
+    );
+
+    let r = run_script("vfs_free.sh", &docs_example("argus-key:"));
+    r.result.as_ref().expect("round");
+    let samples = r.samples();
+    assert_eq!(samples.len(), 1, "{samples:?}");
+    assert_eq!(samples[0].name, "vfs_fs_size");
+    assert_eq!(
+        samples[0].labels,
+        [
+            ("param1".to_string(), "/".to_string()),
+            ("param2".to_string(), "free".to_string())
+        ]
+    );
+    assert!(samples[0].value > 0.0, "free bytes on /: {samples:?}");
+}
+
+#[test]
+fn a_bad_declaration_is_reported_every_round_and_the_output_still_detected() {
+    let r = run_script(
+        "bad_key.sh",
+        "#!/bin/sh\n# argus-key: a.b[x\necho 'm v=1i'\n",
+    );
+    assert_eq!(r.value("m_v"), 1.0);
+    let err = r.error();
+    assert!(
+        err.starts_with("script bad_key.sh: bad output: line 2: argus-key \"a.b[x\""),
+        "{err}"
+    );
+}
+
 #[test]
 fn nagios_state_perfdata_in_base_units_and_an_event_per_state_change() {
     let dir = scripts_dir();

@@ -34,8 +34,8 @@ use crate::{
 #[derive(Clone)]
 pub(crate) struct Email {
     cfg: EmailConfig,
-    from: Mailbox,
-    to: Mailboxes,
+    from: Address<Mailbox>,
+    to: Address<Mailboxes>,
     transport: AsyncSmtpTransport<Tokio1Executor>,
 }
 
@@ -60,6 +60,45 @@ fn split_host_port(s: &str) -> Option<(String, u16)> {
     Some((host.to_owned(), port.parse().ok()?))
 }
 
+/// An address field: checked at load, or, when it is a template (Alertmanager templates
+/// `to` and `from` too), rendered and checked at each delivery.
+#[derive(Clone)]
+enum Address<T> {
+    Fixed(T),
+    Template(String),
+}
+
+impl<T: std::str::FromStr + Clone> Address<T>
+where
+    T::Err: std::fmt::Display,
+{
+    fn load(field: &'static str, text: &str) -> Result<Self, ConfigError> {
+        if text.contains("{{") {
+            return Ok(Address::Template(text.to_owned()));
+        }
+        text.parse().map(Address::Fixed).map_err(|e| ConfigError {
+            kind: Kind::Email,
+            field,
+            reason: format!("{text:?}: {e}"),
+        })
+    }
+
+    fn get(&self, field: &str, a: &Attempt<'_>) -> Result<T, AttemptError> {
+        match self {
+            Address::Fixed(v) => Ok(v.clone()),
+            Address::Template(t) => {
+                let text = a.text(t)?;
+                text.trim().parse().map_err(|e| {
+                    AttemptError::new(
+                        Reason::Invalid,
+                        format!("{field} rendered as {text:?}, not an address: {e}"),
+                    )
+                })
+            }
+        }
+    }
+}
+
 fn is_loopback(host: &str) -> bool {
     host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
@@ -72,16 +111,13 @@ impl Email {
             field,
             reason,
         };
-        let to: Mailboxes =
-            c.to.parse()
-                .map_err(|e| err("to", format!("{:?}: {e}", c.to)))?;
-        if to.iter().next().is_none() {
+        let to: Address<Mailboxes> = Address::load("to", &c.to)?;
+        if let Address::Fixed(to) = &to
+            && to.iter().next().is_none()
+        {
             return Err(err("to", "required".into()));
         }
-        let from: Mailbox = c
-            .from
-            .parse()
-            .map_err(|e| err("from", format!("{:?}: {e}", c.from)))?;
+        let from: Address<Mailbox> = Address::load("from", &c.from)?;
         let (host, port) = split_host_port(&c.smarthost)
             .ok_or_else(|| err("smarthost", format!("{:?} is not host:port", c.smarthost)))?;
         for name in c.headers.keys() {
@@ -189,11 +225,19 @@ impl Email {
                 _ => headers.push((name, value)),
             }
         }
+        let from = self.from.get("from", a)?;
+        let to = self.to.get("to", a)?;
+        if to.iter().next().is_none() {
+            return Err(AttemptError::new(
+                Reason::Invalid,
+                "to rendered as no address",
+            ));
+        }
         let mut b = Mail::builder()
-            .from(self.from.clone())
-            .mailbox(lettre::message::header::To::from(self.to.clone()))
+            .from(from.clone())
+            .mailbox(lettre::message::header::To::from(to))
             .subject(subject)
-            .message_id(Some(message_id(&self.from, a)));
+            .message_id(Some(message_id(&from, a)));
         for (name, value) in headers {
             if let Ok(hn) = HeaderName::new_from_ascii(name.clone()) {
                 b = b.raw_header(HeaderValue::new(hn, value));

@@ -169,6 +169,40 @@ async fn email_arrives_with_subject_from_to_and_the_alerts() {
 }
 
 #[tokio::test]
+async fn email_to_and_from_are_templates_as_in_alertmanager() {
+    let smtp = Smtp::start(&[]).await;
+    let ch = channel(
+        "ops",
+        json!({"kind": "email", "to": "{{ .CommonLabels.severity }}-oncall@example.com",
+               "from": "Argus <{{ .CommonLabels.alertname | toLower }}@example.com>",
+               "smarthost": smtp.smarthost(), "require_tls": false}),
+    );
+    let out = deliver(&ch, &high_cpu()).await;
+    assert!(out.ok, "{out:?}");
+    let m = &smtp.messages(1).await[0];
+    assert_eq!(m["mail_from"], "highcpu@example.com");
+    assert_eq!(m["rcpt_tos"], json!(["page-oncall@example.com"]));
+    assert_eq!(m["headers"]["To"], "page-oncall@example.com");
+
+    // A template that renders no address fails that delivery, not the configuration.
+    let ch = channel(
+        "ops",
+        json!({"kind": "email", "to": "{{ .CommonLabels.nosuchlabel }}",
+               "from": "argus@example.com", "smarthost": smtp.smarthost(),
+               "require_tls": false}),
+    );
+    let out = deliver(&ch, &high_cpu()).await;
+    assert!(!out.ok);
+    assert_eq!(out.reason, Some(Reason::Invalid), "{out:?}");
+    assert!(
+        out.error
+            .as_deref()
+            .is_some_and(|e| e.contains("to rendered as")),
+        "{out:?}"
+    );
+}
+
+#[tokio::test]
 async fn email_with_starttls_and_auth_trusting_the_servers_certificate() {
     let cert = Cert::new();
     let smtp = Smtp::start(&[

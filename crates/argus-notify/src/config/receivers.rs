@@ -779,6 +779,8 @@ impl IntegrationConfig {
                 }
                 out.push(("html".into(), c.html.as_str()));
                 out.push(("text".into(), c.text.as_str()));
+                out.push(("to".into(), c.to.as_str()));
+                out.push(("from".into(), c.from.as_str()));
             }
             IntegrationConfig::Slack(c) => {
                 for (k, v) in [

@@ -44,8 +44,6 @@ struct Slots {
     next: usize,
     /// `GroupState::version` last made durable.
     persisted_version: u64,
-    /// Set when a write or fsync failed: the slot files' state is then unknown.
-    failed: Option<String>,
 }
 
 pub(super) struct Group {
@@ -241,7 +239,6 @@ impl Group {
                 seq,
                 next,
                 persisted_version: 0,
-                failed: None,
             }),
             durable_committed: AtomicU64::new(committed),
         }
@@ -253,12 +250,6 @@ impl Group {
         let mut slots = lock(&self.slots);
         if slots.persisted_version >= version {
             return Ok(());
-        }
-        if let Some(e) = &slots.failed {
-            return Err(QueueError::Closed(format!(
-                "consumer group {} failed earlier: {e}",
-                self.name
-            )));
         }
         let (version, slot) = {
             let st = lock(&self.state);
@@ -279,9 +270,9 @@ impl Group {
             .and_then(|()| f.set_len(buf.len() as u64))
             .and_then(|()| f.sync_data());
         if let Err(e) = r {
-            let err = QueueError::io(&slots.paths[i], e);
-            slots.failed = Some(err.to_string());
-            return Err(err);
+            // The other slot still holds the last good state (a crash now reads that
+            // one), and the next persist writes this slot again: nothing to repair.
+            return Err(QueueError::io(&slots.paths[i], e));
         }
         slots.seq = slot.seq;
         slots.next = 1 - i;

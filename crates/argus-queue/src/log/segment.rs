@@ -256,6 +256,27 @@ impl Segment {
         Ok(())
     }
 
+    /// Where entry `n` of this segment starts (`end` when `n` is the number of entries):
+    /// the length the file is cut to when entries from `n` on are dropped.
+    pub fn position(&self, n: u64, end: u64) -> Result<u64, QueueError> {
+        let index = self.index()?;
+        let positions = index.as_deref().unwrap_or(&[]);
+        match usize::try_from(n).ok().and_then(|i| positions.get(i)) {
+            Some(&pos) => Ok(pos as u64),
+            None if n as usize == positions.len() => Ok(end),
+            None => Err(self.corrupt(&format!("entry {} missing", self.base + n))),
+        }
+    }
+
+    /// Forgets entries from `n` on, whose bytes were cut off the file at `end`.
+    pub fn truncate(&self, n: u64, end: u64) -> Result<(), QueueError> {
+        if let Some(index) = self.index()?.as_mut() {
+            index.truncate(n as usize);
+        }
+        self.size.store(end, Ordering::Release);
+        Ok(())
+    }
+
     /// Reads the entry at `offset`, checking its CRC.
     pub fn read(&self, offset: u64) -> Result<Bytes, QueueError> {
         let pos = {

@@ -30,8 +30,8 @@ struct Writer {
     pos: u64,
     /// The offset the next record gets.
     next: u64,
-    /// Set when a write or fsync failed: what is on disk is then unknown, so the topic
-    /// refuses further publishes until reopened.
+    /// Set when an fsync failed: what of the entries since the last good one is on disk
+    /// is then unknown, so publishes wait for [`Topic::restore`] to cut them off.
     failed: Option<String>,
 }
 
@@ -156,6 +156,7 @@ impl Topic {
 
     /// Appends `payload` and returns once it is durable (blocking).
     pub fn publish(&self, payload: &[u8]) -> Result<u64, QueueError> {
+        self.restore()?;
         let offset = self.append(payload)?;
         self.sync_through(offset)?;
         Ok(offset)
@@ -183,15 +184,16 @@ impl Topic {
         self.shared.reserve(n + if roll { HEADER_LEN } else { 0 })?;
         if roll && let Err(e) = self.roll(&mut w) {
             self.shared.release(n + HEADER_LEN);
-            w.failed = Some(e.to_string());
             return Err(e);
         }
         let pos = w.pos;
         if let Err(e) = w.active.file.write_all_at(&record, pos) {
+            // A full disk, typically. Nothing from `pos` on is indexed or ever read, and
+            // the next record is written over it; cut it off anyway so that the file ends
+            // on a whole record. The entries before are untouched: the topic goes on.
             self.shared.release(n);
-            let e = QueueError::io(&w.active.path, e);
-            w.failed = Some(e.to_string());
-            return Err(e);
+            let _ = w.active.file.set_len(pos);
+            return Err(QueueError::io(&w.active.path, e));
         }
         w.active.push_index(pos)?;
         w.pos = pos + n;
@@ -203,15 +205,75 @@ impl Topic {
 
     /// Seals the active segment (durably) and starts a new one at the next offset.
     fn roll(&self, w: &mut Writer) -> Result<(), QueueError> {
-        w.active
-            .file
-            .sync_data()
-            .map_err(|e| QueueError::io(&w.active.path, e))?;
+        if let Err(e) = w.active.file.sync_data() {
+            let e = QueueError::io(&w.active.path, e);
+            w.failed = Some(e.to_string());
+            return Err(e);
+        }
         self.shared.syncs.fetch_add(1, Ordering::Relaxed);
-        let seg = Arc::new(Segment::create(&self.dir, w.next)?);
+        let seg = match Segment::create(&self.dir, w.next) {
+            Ok(seg) => Arc::new(seg),
+            Err(e) => {
+                // No room for the new file: the sealed segment stays the active one and
+                // the next publish tries again. A half-made file would stop the next
+                // create and confuse an open: remove it.
+                let _ = fs::remove_file(self.dir.join(super::segment::file_name(w.next)));
+                return Err(e);
+            }
+        };
         wr(&self.segments).insert(w.next, seg.clone());
         w.active = seg;
         w.pos = HEADER_LEN;
+        Ok(())
+    }
+
+    /// After a failed fsync, cuts the active segment back to its last durable entry (the
+    /// entries after it were never acknowledged: every publisher waiting for them got the
+    /// error) and makes that durable, so that publishing resumes by itself once the disk
+    /// has room again. Entries of sealed segments are durable: `roll` fsynced them.
+    /// Until the cut succeeds, publishes fail with the reason.
+    fn restore(&self) -> Result<(), QueueError> {
+        if lock(&self.writer).failed.is_none() {
+            return Ok(());
+        }
+        // The sync lock first, as `sync_through` takes them: no fsync is in flight
+        // while entries are dropped, so none can announce them durable afterwards.
+        let _sync = lock(&self.sync_lock);
+        let mut w = lock(&self.writer);
+        let Some(why) = w.failed.clone() else {
+            return Ok(());
+        };
+        let durable = *self.durable.borrow();
+        let keep = durable.max(w.active.base);
+        let n = keep - w.active.base;
+        let cut = w.active.position(n, w.pos).and_then(|end| {
+            w.active
+                .file
+                .set_len(end)
+                .and_then(|()| w.active.file.sync_data())
+                .map_err(|e| QueueError::io(&w.active.path, e))?;
+            w.active.truncate(n, end)?;
+            Ok(end)
+        });
+        let end = match cut {
+            Ok(end) => end,
+            Err(e) => {
+                return Err(QueueError::Closed(format!(
+                    "topic {} failed earlier ({why}) and cannot be restored yet: {e}",
+                    self.name
+                )));
+            }
+        };
+        let dropped = w.next - keep;
+        self.shared.release(w.pos - end);
+        w.pos = end;
+        w.next = keep;
+        w.failed = None;
+        drop(w);
+        if keep > durable {
+            self.durable.send_replace(keep);
+        }
+        tracing::warn!(topic = %self.name, dropped, "topic restored after a failed fsync; the unacknowledged entries since the last durable one were dropped");
         Ok(())
     }
 
@@ -405,4 +467,55 @@ pub(super) fn topic_dirs(dir: &Path) -> Result<Vec<(String, PathBuf)>, QueueErro
     }
     out.sort();
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::LogOptions;
+    use std::sync::atomic::AtomicU64;
+
+    fn topic(dir: &Path) -> Topic {
+        let shared = Arc::new(Shared {
+            opts: LogOptions {
+                segment_bytes: 4096,
+                ..LogOptions::default()
+            },
+            total: AtomicU64::new(0),
+            syncs: AtomicU64::new(0),
+        });
+        Topic::open("t", dir.join("t"), shared).expect("open")
+    }
+
+    /// A failed fsync leaves the entries written since the last durable one in doubt.
+    /// Their publishers got the error; the next publish cuts them off (what `restore`
+    /// does) and the topic goes on, its ids following the durable ones.
+    #[test]
+    fn after_a_failed_fsync_the_next_publish_drops_the_entries_in_doubt() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let t = topic(dir.path());
+        // 30 entries of 300 bytes: several segments, sealed by `roll` (fsynced there).
+        for i in 0..30u8 {
+            assert_eq!(t.publish(&[i; 300]).expect("publish"), i as u64);
+        }
+        // Three more written but not synced, then the fsync "fails".
+        for i in 30..33u8 {
+            t.append(&[i; 300]).expect("append");
+        }
+        lock(&t.writer).failed = Some("EIO (simulated)".into());
+        assert_eq!(*t.durable.borrow(), 30);
+        assert_eq!(t.publish(&[99; 300]).expect("publish after restore"), 30);
+        assert_eq!(*t.durable.borrow(), 31);
+        let got = t.read(&(0..31).collect::<Vec<_>>()).expect("read");
+        for (id, payload) in &got[..30] {
+            assert_eq!(payload.as_ref(), &[*id as u8; 300][..]);
+        }
+        assert_eq!(got[30].1.as_ref(), &[99u8; 300][..]);
+        drop(t);
+        // Reopened: the same 31 entries, nothing of the dropped ones.
+        let t = topic(dir.path());
+        assert_eq!(*t.durable.borrow(), 31);
+        let got = t.read(&[29, 30]).expect("read");
+        assert_eq!(got[1].1.as_ref(), &[99u8; 300][..]);
+    }
 }

@@ -495,3 +495,64 @@ async fn a_new_group_starts_at_the_oldest_entry_held() {
         vec![0, 1, 2, 3, 4]
     );
 }
+
+/// On a filesystem that runs full, publishing fails with the I/O error and nothing
+/// acknowledged is harmed; once space is freed, publishing and acks resume in the same
+/// process, and every acknowledged entry is delivered, in order, before and after a
+/// reopen.
+#[tokio::test]
+async fn a_full_disk_refuses_publishes_until_space_is_freed() {
+    let fs = argus_testkit::smallfs::SmallFs::mount(4 << 20).unwrap_or_else(|e| panic!("{e}"));
+    let dir = fs.path().join("queue");
+    let ballast = fs.path().join("ballast");
+    let big = |i: u64| Bytes::from(format!("{i:08}-{}", "x".repeat(8 << 10)));
+    let no_space = |e: &QueueError| matches!(e, QueueError::Io { source, .. } if source.raw_os_error() == Some(28));
+    let q = small(&dir, 256 << 10, 1 << 30);
+    let c = q.consumer("samples", "handlers").await.expect("consumer");
+    // A file of ours takes a quarter, so that freeing space is ours to do, as an
+    // operator would; then publish until the disk refuses.
+    fs::write(&ballast, vec![0u8; 1 << 20]).expect("ballast");
+    let mut acked = Vec::new();
+    let mut i = 0u64;
+    let failure = loop {
+        match q.publish("samples", big(i)).await {
+            Ok(()) => acked.push(i),
+            Err(e) => break e,
+        }
+        i += 1;
+        assert!(i < 10_000, "the disk never ran full");
+    };
+    assert!(acked.len() > 100, "only {} entries fit", acked.len());
+    assert!(no_space(&failure), "{failure}");
+    // Still full: still refused with the cause, not as a closed queue.
+    i += 1;
+    let again = q.publish("samples", big(i)).await;
+    assert!(again.as_ref().is_err_and(no_space), "{again:?}");
+    // Consumers read meanwhile; their acks may wait for space, with the same cause.
+    let mut got = drain(c.as_ref(), SHORT).await;
+    assert_eq!(got.len(), acked.len());
+    if let Err(e) = c.ack(&got[..5]).await {
+        assert!(no_space(&e), "{e}");
+    }
+
+    fs::remove_file(&ballast).expect("free the ballast");
+    for _ in 0..50 {
+        i += 1;
+        q.publish("samples", big(i))
+            .await
+            .unwrap_or_else(|e| panic!("after freeing space, entry {i}: {e}"));
+        acked.push(i);
+    }
+    c.ack(&got[..10]).await.expect("ack after freeing space");
+    got.extend(drain(c.as_ref(), SHORT).await);
+    let want: Vec<Bytes> = acked.iter().map(|&i| big(i)).collect();
+    assert_eq!(ids(&got), (0..acked.len() as u64).collect::<Vec<_>>());
+    assert!(got.iter().map(|d| &d.payload).eq(want.iter()));
+    drop((c, q));
+    // Reopened: everything after the acked ten, whole and in order.
+    let q = small(&dir, 256 << 10, 1 << 30);
+    let c = q.consumer("samples", "handlers").await.expect("consumer");
+    let got = drain(c.as_ref(), SHORT).await;
+    assert_eq!(ids(&got), (10..acked.len() as u64).collect::<Vec<_>>());
+    assert!(got.iter().map(|d| &d.payload).eq(want[10..].iter()));
+}

@@ -154,6 +154,43 @@ fn tick_waits_a_slot_then_evaluates_at_slot_times_skipping_missed_ones() {
 }
 
 #[test]
+fn a_tick_evaluates_many_groups_in_group_order_each_stamped_with_its_own_start() {
+    let (store, mut m) = setup();
+    // 40 groups, each recording `load * i`: whichever worker evaluates a group, its output
+    // comes back in (file, name) order and its series holds its own factor.
+    let mut text = String::from("groups:\n");
+    for i in 0..40 {
+        text.push_str(&format!(
+            "  - name: g{i:02}\n    rules:\n      - record: load:x{i}\n        expr: load * {i}\n"
+        ));
+    }
+    m.reload(specs(&text), T0 * NS).ok();
+    put(&store, "h", 0, 2.0);
+    // Each group has its own offset: tick once to schedule them, then when all are due.
+    m.tick(T0 * NS);
+    let now = m.groups().filter_map(|g| g.next_eval_ns).max().unwrap_or(0);
+    let (outs, _) = m.tick(now);
+    assert_eq!(outs.len(), 40);
+    for (i, o) in outs.iter().enumerate() {
+        assert!(o.ts_ns <= now && o.ts_ns > now - 60 * NS, "{}", o.ts_ns);
+        assert!(o.errors.is_empty(), "{:?}", o.errors);
+        let names: Vec<&str> = o
+            .written
+            .iter()
+            .filter_map(|s| s.labels.metric_name())
+            .collect();
+        assert_eq!(names, vec![format!("load:x{i}")], "output {i}");
+        assert_eq!(o.written[0].samples[0].value, 2.0 * i as f64);
+    }
+    let stamps: Vec<i64> = m.groups().filter_map(|g| g.last_evaluation_ns).collect();
+    assert_eq!(stamps.len(), 40);
+    assert!(
+        stamps.iter().all(|&t| t >= now && t < now + 60 * NS),
+        "{stamps:?}"
+    );
+}
+
+#[test]
 fn api_bodies_match_prometheus_shapes() {
     let (store, mut m) = setup();
     m.reload(specs(RULES), T0 * NS).ok();

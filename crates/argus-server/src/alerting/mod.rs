@@ -517,6 +517,32 @@ impl Alerting {
             "The group's rules",
             &|g| g.rules.len() as f64,
         );
+        type Counter = fn(&argus_rules::group::GroupCounters) -> u64;
+        let counters: [(&str, &str, Counter); 4] = [
+            (
+                "argus_rule_group_iterations_total",
+                "Evaluations of the group",
+                |c| c.iterations,
+            ),
+            (
+                "argus_rule_group_iterations_missed_total",
+                "Slots of the group skipped because it was late",
+                |c| c.iterations_missed,
+            ),
+            (
+                "argus_rule_evaluations_total",
+                "Rule evaluations in the group",
+                |c| c.rule_evaluations,
+            ),
+            (
+                "argus_rule_evaluation_failures_total",
+                "Rule evaluations in the group that failed (the query or the write)",
+                |c| c.rule_failures,
+            ),
+        ];
+        for (name, help, v) in counters {
+            each(out, name, "counter", help, &|g| v(&g.counters) as f64);
+        }
         each(
             out,
             "argus_rule_group_failing_rules",

@@ -105,6 +105,10 @@ pub fn need(method: &Method, path: &str) -> Need {
         "/api/argus/plugins" => change,
         p if p.starts_with("/api/argus/plugins/") => change,
         "/api/argus/agent/config" if !read => Need::Role(Role::Editor),
+        // A task runs what it says on hosts, and its output may hold anything: reading
+        // tasks needs an editor too.
+        "/api/argus/tasks" => Need::Role(Role::Editor),
+        p if p.starts_with("/api/argus/tasks/") => Need::Role(Role::Editor),
         // Alerts are of every namespace: a credential for every namespace reads or posts
         // them (a namespace's token would otherwise see every team's alerts).
         "/api/v1/rules" | "/api/v1/alerts" | "/api/v2/alerts" | "/api/v2/status" => {
@@ -236,6 +240,11 @@ mod tests {
             need(&Method::PUT, "/api/argus/agent/config"),
             Need::Role(Role::Editor)
         );
+        assert_eq!(get("/api/argus/tasks"), Need::Role(Role::Editor));
+        assert_eq!(get("/api/argus/tasks/t1"), Need::Role(Role::Editor));
+        assert_eq!(post("/api/argus/tasks/t1/cancel"), Need::Role(Role::Editor));
+        assert_eq!(get("/api/argus/agent/tasks"), Need::Credential);
+        assert_eq!(post("/api/argus/agent/tasks/t1/result"), Need::Credential);
         assert_eq!(get("/api/argus/audit"), Need::Role(Role::Admin));
         assert_eq!(get("/api/argus/plugins/disk"), Need::Role(Role::Viewer));
         assert_eq!(

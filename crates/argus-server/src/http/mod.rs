@@ -14,6 +14,7 @@
 //! | [`rules`] | `/api/argus/rules[/{id}]`, `/api/argus/rules/preview` |
 //! | [`users`] | `/api/argus/login`, `/logout`, `/me`, `/users[/{name}]`, `/tokens[/{id}]`, `/audit` |
 //! | [`plugins`] | `/api/argus/plugins[/{name}[/sync\|/assignments]]`, `/api/argus/agent/plugins[/{name}/{version}]` |
+//! | [`tasks`] | `/api/argus/tasks[/{id}[/cancel]]`, `/api/argus/agent/tasks[/{id}/result]` |
 //! | [`admin`] | `/api/argus/admin/*` |
 //! | [`status`] | `/health`, `/metrics` |
 //! | [`ui`] | `/` and `/ui/*`: the web UI's embedded assets |
@@ -33,6 +34,7 @@ pub mod prom;
 pub mod query;
 pub mod rules;
 pub mod status;
+pub mod tasks;
 pub mod ui;
 pub mod users;
 
@@ -119,6 +121,14 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/argus/agent/configs", get(hosts::list_configs))
         .route("/api/argus/agent/me", get(hosts::me))
+        .route("/api/argus/tasks", get(tasks::list).post(tasks::create))
+        .route(
+            "/api/argus/tasks/{id}",
+            get(tasks::get).delete(tasks::cancel),
+        )
+        .route("/api/argus/tasks/{id}/cancel", post(tasks::cancel))
+        .route("/api/argus/agent/tasks", get(tasks::poll))
+        .route("/api/argus/agent/tasks/{id}/result", post(tasks::result))
         .route("/api/argus/login", post(users::login))
         .route("/api/argus/logout", post(users::logout))
         .route("/api/argus/me", get(users::me))

@@ -307,6 +307,57 @@ const MIGRATIONS: &[Migration] = &[
             "CREATE INDEX plugin_assignments_target ON plugin_assignments (scope, target)",
         ],
     },
+    Migration {
+        version: 9,
+        sqlite: &[],
+        postgres: &[],
+        // Remote tasks (store/tasks.rs): the task as asked, and one row per host it
+        // resolved to, which carries that host's outcome.
+        both: &[
+            "CREATE TABLE tasks (
+                id TEXT PRIMARY KEY NOT NULL,
+                created_ms {int} NOT NULL,
+                created_by TEXT NOT NULL,
+                -- JSON: the target as asked
+                target_json TEXT NOT NULL,
+                -- 'plugin' or 'command'
+                kind TEXT NOT NULL,
+                plugin TEXT NOT NULL DEFAULT '',
+                -- JSON array of strings
+                args_json TEXT NOT NULL DEFAULT '[]',
+                command TEXT NOT NULL DEFAULT '',
+                timeout_secs {int} NOT NULL,
+                -- hosts running it at once; 0: all
+                concurrency {int} NOT NULL,
+                cancelled_ms {int},
+                cancelled_by TEXT NOT NULL DEFAULT ''
+            )",
+            "CREATE INDEX tasks_created ON tasks (created_ms)",
+            "CREATE TABLE task_hosts (
+                task_id TEXT NOT NULL,
+                host_id TEXT NOT NULL,
+                hostname TEXT NOT NULL,
+                -- queued, running, done, failed, timed_out, refused, cancelled
+                status TEXT NOT NULL,
+                started_ms {int},
+                -- running: started_ms + timeout + grace, past which the server times it out
+                deadline_ms {int},
+                finished_ms {int},
+                duration_ms {int},
+                exit_code {int},
+                stdout TEXT NOT NULL DEFAULT '',
+                stdout_truncated {int} NOT NULL DEFAULT 0,
+                stderr TEXT NOT NULL DEFAULT '',
+                stderr_truncated {int} NOT NULL DEFAULT 0,
+                reason TEXT NOT NULL DEFAULT '',
+                -- 0, 1: cancelled while running, 2: its agent was told
+                cancel_state {int} NOT NULL DEFAULT 0,
+                PRIMARY KEY (task_id, host_id)
+            )",
+            "CREATE INDEX task_hosts_host ON task_hosts (host_id, status)",
+            "CREATE INDEX task_hosts_running ON task_hosts (status, deadline_ms)",
+        ],
+    },
 ];
 
 fn expand(sql: &str, backend: Backend) -> String {

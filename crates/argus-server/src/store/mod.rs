@@ -1,6 +1,6 @@
 //! What the server keeps besides metrics: events, and in the database ([`db`]) the users,
-//! sessions, tokens, audit log, host inventory, agent configurations, distributed plugins and the
-//! leases of work shared between servers. (Metrics go to
+//! sessions, tokens, audit log, host inventory, agent configurations, distributed plugins,
+//! the leases of work shared between servers, and remote tasks. (Metrics go to
 //! [`crate::storage`].)
 
 pub mod access;
@@ -14,5 +14,6 @@ pub mod hosts;
 pub mod kv;
 pub mod leases;
 pub mod plugins;
+pub mod tasks;
 pub mod tokens;
 pub mod users;

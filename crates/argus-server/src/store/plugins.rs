@@ -299,6 +299,15 @@ impl PluginStore {
         Ok(Some(p))
     }
 
+    /// Whether a plugin named `name` exists.
+    pub async fn exists(&self, name: &str) -> Result<bool, PluginFault> {
+        Ok(sqlx::query("SELECT 1 AS one FROM plugins WHERE name = $1")
+            .bind(name)
+            .fetch_optional(self.db.pool())
+            .await?
+            .is_some())
+    }
+
     /// Every plugin, by name (without their versions).
     pub async fn list(&self) -> Result<Vec<Plugin>, PluginFault> {
         self.plugins(None).await
@@ -623,6 +632,20 @@ impl PluginStore {
     }
 }
 
+/// A plugin task names a plugin of this store.
+impl super::tasks::PluginCatalog for PluginStore {
+    fn exists<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> futures_util::future::BoxFuture<'a, Result<bool, String>> {
+        Box::pin(async move {
+            PluginStore::exists(self, name)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -677,6 +700,10 @@ mod tests {
             ok(store.put("bob", "check", v2, "upload").await),
             Stored::NewVersion
         );
+        assert!(ok(store.exists("check").await));
+        assert!(!ok(store.exists("other").await));
+        use crate::store::tasks::PluginCatalog;
+        assert_eq!(PluginCatalog::exists(&store, "check").await, Ok(true));
         let p = ok(store.get("check").await).unwrap_or_else(|| panic!("no plugin"));
         assert_eq!(p.version, v2_name);
         assert_eq!(p.source, "upload");

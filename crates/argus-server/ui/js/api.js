@@ -72,6 +72,34 @@ export const prom = {
   },
 };
 
+/** Whether two label sets are the same. */
+export const sameLabels = (a, b) => {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
+};
+
+/**
+ * The alerts active now (of one host, if given): the rules' pending and firing ones
+ * (`GET /api/argus/alerts`), then, as firing, those the notifier holds that no rule
+ * made: event rules' and those other systems post (`POST /api/v2/alerts`); these have
+ * `external: true` and no value. Answers `{alerts, held}`, `held` being the notifier's
+ * alerts as `GET /api/v2/alerts` gives them (with what silences each).
+ */
+export async function activeAlerts(host) {
+  const [alerts, held] = await Promise.all([
+    api('/api/argus/alerts', { query: { host } }).then((r) => r.data || []),
+    api('/api/v2/alerts').catch(() => []),
+  ]);
+  const rules = new Set(alerts.map((a) => a.rule));
+  for (const x of held || []) {
+    const labels = x.labels || {};
+    if ((host && labels.host !== host) || rules.has(labels.alertname) || alerts.some((a) => sameLabels(a.labels, labels))) continue;
+    alerts.push({ rule: labels.alertname || '', state: 'firing', labels, value: null, annotations: x.annotations || {},
+      active_at_ms: Date.parse(x.startsAt), external: true });
+  }
+  return { alerts, held: held || [] };
+}
+
 /** Who is logged in: {name, user, role}, or null when nobody is. */
 export let me = null;
 export async function loadMe() {

@@ -49,6 +49,13 @@ export function t(key, vars) {
   return s;
 }
 
+/** A message for a count `n`: `key_one`, `key_few`… by the language's plural rules when
+ * the catalog has it, else `key`; {n} is the count formatted for the language. */
+export function tn(key, n, vars) {
+  const k = `${key}_${new Intl.PluralRules(lang).select(n)}`;
+  return t(CATALOGS[lang][k] != null ? k : key, { ...vars, n: fmt.int(n) });
+}
+
 let formats = null;
 function f() {
   if (formats) return formats;

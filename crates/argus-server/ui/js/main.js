@@ -1,5 +1,5 @@
 // The shell: header with navigation, language, time zone, theme and the user; a hash
-// router (#/hosts, #/host/<id>, #/explore?expr=…) that renders one page at a time into
+// router (#/hosts, #/host/<id>, #/explore?expr=…, #/events) that renders one page at a time into
 // <main>. Every page is a module exporting render(main, params) → optional cleanup.
 
 import { h, mount, select } from './dom.js';
@@ -15,6 +15,7 @@ const ROUTES = [
   [/^\/hosts$/, () => import('./pages/hosts.js'), 'hosts'],
   [/^\/host\/(.+)$/, () => import('./pages/host.js'), 'hosts'],
   [/^\/explore$/, () => import('./pages/explore.js'), 'explore'],
+  [/^\/events$/, () => import('./pages/events.js'), 'events'],
   [/^\/alerts$/, () => import('./pages/alerts.js'), 'alerts'],
   [/^\/settings$/, () => import('./pages/settings.js'), 'settings'],
 ];
@@ -23,6 +24,7 @@ const NAV = [
   ['overview', '#/', 'nav.overview'],
   ['hosts', '#/hosts', 'nav.hosts'],
   ['explore', '#/explore', 'nav.explore'],
+  ['events', '#/events', 'nav.events'],
   ['alerts', '#/alerts', 'nav.alerts'],
   ['settings', '#/settings', 'nav.settings'],
 ];

@@ -40,14 +40,16 @@ export function autoStep(start, end, points = 300) {
 }
 
 // datetime-local inputs hold wall time without a zone: read and write them in the
-// chosen zone (the browser's, or UTC).
-function toInput(secs) {
+// chosen zone (the browser's, or UTC). `seconds`: to the second (an input with step=1).
+export function toInput(secs, seconds = false) {
   const d = new Date(secs * 1000);
-  if (getTz() === 'UTC') return d.toISOString().slice(0, 16);
+  const n = seconds ? 19 : 16;
+  if (getTz() === 'UTC') return d.toISOString().slice(0, n);
   const local = new Date(d.getTime() - d.getTimezoneOffset() * 60000);
-  return local.toISOString().slice(0, 16);
+  return local.toISOString().slice(0, n);
 }
-function fromInput(v) {
+/** Unix seconds from a datetime-local value in the chosen zone; NaN when empty. */
+export function fromInput(v) {
   if (!v) return NaN;
   return (getTz() === 'UTC' ? Date.parse(v + 'Z') : new Date(v).getTime()) / 1000;
 }

@@ -33,16 +33,29 @@ pub struct Wal {
 struct State {
     buf: Vec<u8>,
     spare: Vec<u8>,
-    /// Writes appended so far, and how many of them are durable.
+    /// Writes appended so far (each write's id is its count), the highest taken by a
+    /// leader, and the highest settled: durable, or refused if in `failures`.
     appended: u64,
-    synced: u64,
+    taken: u64,
+    settled: u64,
     syncing: bool,
-    failed: Option<String>,
+    /// Groups whose batch failed, until each of their writers has seen it.
+    failures: Vec<Failure>,
+}
+
+/// Writes `from + 1 ..= upto` failed with `message`; `left` of them have not returned.
+struct Failure {
+    from: u64,
+    upto: u64,
+    left: u64,
+    message: String,
 }
 
 struct Segment {
     file: File,
     no: u64,
+    /// A failed write may have left bytes past `size` that could not be cut off yet.
+    dirty: bool,
     size: u64,
 }
 
@@ -185,46 +198,64 @@ impl Wal {
                 buf: Vec::with_capacity(1 << 20),
                 spare: Vec::with_capacity(1 << 20),
                 appended: 0,
-                synced: 0,
+                taken: 0,
+                settled: 0,
                 syncing: false,
-                failed: None,
+                failures: Vec::new(),
             }),
             cond: Condvar::new(),
             segment: Mutex::new(segment),
         })
     }
 
+    /// Starts segment `no`. If that fails (no room), no file of it is left behind: a
+    /// later attempt can make it, and a replay never meets half a header.
     fn create_segment(dir: &Path, no: u64) -> Result<Segment> {
         let path = segment_path(dir, no);
         let mut file = OpenOptions::new()
             .create_new(true)
             .append(true)
             .open(&path)?;
-        file.write_all(SEGMENT_MAGIC)?;
-        file.sync_all()?;
-        sync_dir(dir)?;
+        let made = file
+            .write_all(SEGMENT_MAGIC)
+            .and_then(|()| file.sync_all())
+            .and_then(|()| sync_dir(dir));
+        if let Err(e) = made {
+            let _ = std::fs::remove_file(&path);
+            return Err(e.into());
+        }
         Ok(Segment {
             file,
             no,
             size: SEGMENT_MAGIC.len() as u64,
+            dirty: false,
         })
     }
 
-    /// Appends framed records and returns once they are on stable storage.
+    /// Appends framed records and returns once they are on stable storage, or with the
+    /// error of the write that carried them (a full disk): a failed write refuses only
+    /// the writes of its group, and the log goes on with the next.
     pub fn write(&self, records: &[u8]) -> Result<()> {
         let mut st = lock(&self.state);
-        if let Some(f) = &st.failed {
-            return Err(Error::WalFailed(f.clone()));
-        }
         st.buf.extend_from_slice(records);
         st.appended += 1;
         let mine = st.appended;
         loop {
-            if st.synced >= mine {
-                return Ok(());
+            if let Some(i) = st
+                .failures
+                .iter()
+                .position(|f| f.from < mine && mine <= f.upto)
+            {
+                let f = &mut st.failures[i];
+                f.left -= 1;
+                let message = f.message.clone();
+                if f.left == 0 {
+                    st.failures.swap_remove(i);
+                }
+                return Err(Error::WalFailed(message));
             }
-            if let Some(f) = &st.failed {
-                return Err(Error::WalFailed(f.clone()));
+            if st.settled >= mine {
+                return Ok(());
             }
             if st.syncing {
                 st = self.cond.wait(st).unwrap_or_else(|p| p.into_inner());
@@ -232,7 +263,9 @@ impl Wal {
             }
             // Lead this group: take everything buffered so far and make it durable.
             st.syncing = true;
+            let from = st.taken;
             let upto = st.appended;
+            st.taken = upto;
             let spare = std::mem::take(&mut st.spare);
             let mut batch = std::mem::replace(&mut st.buf, spare);
             drop(st);
@@ -241,25 +274,53 @@ impl Wal {
             st = lock(&self.state);
             st.spare = batch;
             st.syncing = false;
-            match result {
-                Ok(()) => st.synced = upto,
-                Err(e) => {
-                    tracing::error!(error = %e, "write-ahead log write failed; refusing further writes");
-                    st.failed = Some(e.to_string());
-                }
+            st.settled = upto;
+            if let Err(e) = result {
+                tracing::error!(error = %e, writes = upto - from, "write-ahead log write failed; the writes of this group are refused");
+                st.failures.push(Failure {
+                    from,
+                    upto,
+                    left: upto - from,
+                    message: e.to_string(),
+                });
             }
             self.cond.notify_all();
         }
     }
 
+    /// Writes and fsyncs one group's batch. When that fails (a full disk), what reached
+    /// the file is unknown: the file is cut back to its last whole batch and that is
+    /// made durable, now or, if even that fails, before the next batch, so that the log
+    /// never holds half a batch followed by more.
     fn write_batch(&self, batch: &[u8]) -> Result<()> {
         let mut seg = lock(&self.segment);
-        seg.file.write_all(batch)?;
-        seg.file.sync_data()?;
+        if seg.dirty {
+            seg.file.set_len(seg.size)?;
+            seg.file.sync_data()?;
+            seg.dirty = false;
+        }
+        if let Err(e) = seg
+            .file
+            .write_all(batch)
+            .and_then(|()| seg.file.sync_data())
+        {
+            seg.dirty = seg
+                .file
+                .set_len(seg.size)
+                .and_then(|()| seg.file.sync_data())
+                .is_err();
+            return Err(e.into());
+        }
         seg.size += batch.len() as u64;
         if seg.size >= self.segment_bytes {
-            let next = Self::create_segment(&self.dir, seg.no + 1)?;
-            *seg = next;
+            // The batch is durable whatever happens here: a segment that cannot be
+            // started now (no room) is tried again after the next batch.
+            match Self::create_segment(&self.dir, seg.no + 1) {
+                Ok(next) => *seg = next,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot start a new write-ahead log segment; the current one grows");
+                }
+            }
         }
         Ok(())
     }

@@ -113,7 +113,10 @@ fn local_api_lists_runs_disables_and_accepts_pushed_metrics() {
 
     // Files only under the allowed directories.
     let path = logs.path().join("app.log").display().to_string();
-    let (s, out) = agent_get(&argus, &format!("/log/offset?fpath={path}&offset=5&num=3"));
+    let (s, out) = agent_get(
+        &argus,
+        &format!("/log/offset?fpath={path}&offset=5&bytes=3"),
+    );
     assert_eq!(s, 200, "{out}");
     assert_eq!(out["data"], "one");
     assert_eq!(out["next_offset"], 8);
@@ -122,6 +125,204 @@ fn local_api_lists_runs_disables_and_accepts_pushed_metrics() {
     let sneaky = format!("{}/../../../etc/passwd", logs.path().display());
     let (s, _) = agent_get(&argus, &format!("/log/offset?fpath={sneaky}"));
     assert_eq!(s, 403);
+}
+
+#[test]
+fn post_takes_json_metric_lists_and_log_offset_counts_lines() {
+    let logs = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let log = logs.path().join("app.log");
+    let mut content = String::new();
+    for i in 1..=50 {
+        content.push_str(&format!("line {i}\n"));
+    }
+    content.push_str("half a li");
+    std::fs::write(&log, &content).unwrap_or_else(|e| panic!("{e}"));
+    let config = format!(
+        "[agent]\ninterval_secs = 1\napi_listen = \"127.0.0.1:0\"\nlog_dirs = [{:?}]\n",
+        logs.path().display().to_string()
+    );
+    let argus = start("up", &config);
+
+    // The script format's metric list, pushed: names as written, seconds, 0 is now.
+    let now_s = argus_core_now() / 1000;
+    let body = format!(
+        r#"[{{"name": "queue.depth", "value": 7, "timestamp": {}, "tags": {{"queue": "mail"}}}},
+            {{"metric": "backlog", "value": "3", "timestamp": 0, "tags": "team=ops"}}]"#,
+        now_s - 30
+    );
+    let (s, out) = agent_post(&argus, "/post?ns=team", &body);
+    assert_eq!((s, out["points"].as_u64()), (200, Some(2)), "{out}");
+    let got = wait_for("the pushed JSON metrics", Duration::from_secs(20), || {
+        let r = argus.query(r#"queue_depth{ns="team",queue="mail"}"#);
+        (!r.is_empty()).then_some(r)
+    });
+    assert_eq!(got[0]["value"][1], "7");
+    assert!(
+        got[0]["metric"]["host"]
+            .as_str()
+            .is_some_and(|h| !h.is_empty())
+    );
+    let r = argus.query(r#"backlog_value{ns="team",team="ops"}"#);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0]["value"][1], "3");
+    // The timestamp in seconds is kept: the sample is 30 s old, not now.
+    let r = argus.query(r#"timestamp(queue_depth{ns="team"})"#);
+    assert_eq!(r[0]["value"][1], (now_s - 30).to_string(), "{r:?}");
+
+    // A bad item refuses the whole body, naming the item; nothing of it is stored.
+    let (s, out) = agent_post(
+        &argus,
+        "/post",
+        r#"[{"name": "refused.one", "value": 1}, {"name": "refused.two", "value": "x"}]"#,
+    );
+    assert_eq!(s, 400, "{out}");
+    assert_eq!(
+        out["error"],
+        "JSON body: item 2: metric \"refused.two\": \"value\" must be a number"
+    );
+    let (s, out) = agent_post(&argus, "/post", "[{\"name\": ");
+    assert_eq!(s, 400, "{out}");
+    assert!(
+        out["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("JSON body: invalid JSON")),
+        "{out}"
+    );
+    // Line protocol still works, and the refused body left nothing behind.
+    let (s, out) = agent_post(&argus, "/post", "after,x=1 value=1");
+    assert_eq!((s, out["points"].as_u64()), (200, Some(1)), "{out}");
+    wait_for(
+        "the line after the refused body",
+        Duration::from_secs(20),
+        || {
+            let r = argus.query("after_value");
+            (!r.is_empty()).then_some(())
+        },
+    );
+    assert!(argus.query("refused_one").is_empty());
+
+    // `num` counts lines from the end; the half-written last line is not one yet.
+    let path = log.display().to_string();
+    let (s, out) = agent_get(&argus, &format!("/log/offset?fpath={path}&num=3"));
+    assert_eq!(s, 200, "{out}");
+    assert_eq!(out["data"], "line 48\nline 49\nline 50\n");
+    assert_eq!(out["lines"], 3);
+    let end_of_lines = content.len() - "half a li".len();
+    assert_eq!(out["next_offset"], end_of_lines);
+    assert_eq!(out["size"], content.len());
+    // Without num: the last 100 lines, here all 50.
+    let (_, out) = agent_get(&argus, &format!("/log/offset?fpath={path}"));
+    assert_eq!(
+        (out["lines"].as_u64(), out["offset"].as_u64()),
+        (Some(50), Some(0))
+    );
+
+    // Following: next_offset as offset gives what was written since, line by line.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::io::Write::write_all(&mut f, b"ne\nline 52\nline 53\n").unwrap_or_else(|e| panic!("{e}"));
+    let (_, out) = agent_get(
+        &argus,
+        &format!("/log/offset?fpath={path}&offset={end_of_lines}&num=2"),
+    );
+    assert_eq!(out["data"], "half a line\nline 52\n");
+    assert_eq!(out["offset"], end_of_lines);
+    let next = out["next_offset"].as_u64().unwrap_or(0);
+    let (_, out) = agent_get(
+        &argus,
+        &format!("/log/offset?fpath={path}&offset={next}&num=10"),
+    );
+    assert_eq!(
+        (out["data"].as_str(), out["lines"].as_u64()),
+        (Some("line 53\n"), Some(1))
+    );
+
+    // Bytes stay reachable; bad parameters name themselves.
+    let (_, out) = agent_get(
+        &argus,
+        &format!("/log/offset?fpath={path}&offset=0&bytes=6"),
+    );
+    assert_eq!(
+        (out["data"].as_str(), out["lines"].is_null()),
+        (Some("line 1"), true)
+    );
+    let (s, out) = agent_get(&argus, &format!("/log/offset?fpath={path}&num=2&bytes=6"));
+    assert_eq!(s, 400, "{out}");
+    assert!(
+        out["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("give one, not both"))
+    );
+    let (s, out) = agent_get(&argus, &format!("/log/offset?fpath={path}&num=many"));
+    assert_eq!(s, 400, "{out}");
+    assert!(
+        out["error"].as_str().is_some_and(|e| e.contains("num")),
+        "{out}"
+    );
+}
+
+#[test]
+fn tcollector_collectd_and_zabbix_scripts_reach_the_server_as_named() {
+    use std::os::unix::fs::PermissionsExt;
+    let scripts = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::set_permissions(scripts.path(), std::fs::Permissions::from_mode(0o755))
+        .unwrap_or_else(|e| panic!("{e}"));
+    for (name, body) in [
+        (
+            "1_tc.sh",
+            "#!/bin/sh\necho \"proc.loadavg.1min $(date +%s) 0.36 source=proc\"\n",
+        ),
+        (
+            "1_nginx.sh",
+            "#!/bin/sh\necho 'PUTVAL \"localhost/nginx/connections-active\" interval=1 N:12'\n\
+             echo 'PUTNOTIF severity=warning message=\"many connections\"'\n",
+        ),
+        (
+            "1_disk.sh",
+            "#!/bin/sh\n# argus-key: vfs.fs.size[/,free]\necho \"$1$2\" | wc -c\n",
+        ),
+    ] {
+        let path = scripts.path().join(name);
+        std::fs::write(&path, body).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let config = format!(
+        "[agent]\ninterval_secs = 1\napi_listen = \"127.0.0.1:0\"\n\n\
+         [agent.scripts]\ndir = {:?}\ninterval_secs = 1\n",
+        scripts.path().display().to_string()
+    );
+    let argus = start("up", &config);
+    for (query, value) in [
+        (r#"proc_loadavg_1min{source="proc"}"#, "0.36"),
+        (
+            r#"collectd_nginx_connections_total{nginx="active",instance="localhost"}"#,
+            "12",
+        ),
+        // "/free\n" is 6 bytes: the key's parameters were the script's arguments.
+        (r#"vfs_fs_size{param1="/",param2="free"}"#, "6"),
+    ] {
+        let got = wait_for(query, Duration::from_secs(30), || {
+            let r = argus.query(query);
+            (!r.is_empty()).then_some(r)
+        });
+        assert_eq!(got[0]["value"][1], value, "{query}: {got:?}");
+        assert!(
+            got[0]["metric"]["host"]
+                .as_str()
+                .is_some_and(|h| !h.is_empty()),
+            "{got:?}"
+        );
+    }
+    let events = wait_for("the collectd notification", Duration::from_secs(30), || {
+        let (_, b) = argus.get("/api/argus/events?type=collectd_notification");
+        b["data"].as_array().filter(|a| !a.is_empty()).cloned()
+    });
+    assert_eq!(events[0]["message"], "many connections", "{events:?}");
+    assert_eq!(events[0]["severity"], "warning");
+    assert_eq!(events[0]["script"], "nginx");
 }
 
 fn argus_core_now() -> i64 {
@@ -433,6 +634,40 @@ threshold = 0.0
     assert!(
         list.as_array()
             .is_some_and(|a| a.iter().any(|p| p["name"] == "script:5_queue.sh")),
+        "{list}"
+    );
+}
+
+/// The local API is a side feature: with its address taken, the agent warns, collects and
+/// delivers as ever, and takes the address once it is free.
+#[test]
+fn a_taken_api_address_does_not_stop_collection() {
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let addr = holder.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let config = format!("[agent]\ninterval_secs = 1\napi_listen = \"{addr}\"\n");
+    let argus = start("up", &config);
+    assert_eq!(argus.agent_api, None, "the banner claims an agent API");
+    // The host's own metrics still arrive.
+    wait_for("the local agent's samples", Duration::from_secs(30), || {
+        (!argus.query("system_uptime").is_empty()).then_some(())
+    });
+    // Once the address is free, the API comes up on it (retried every 10 s).
+    drop(holder);
+    let list = wait_for(
+        "the agent API after its address was freed",
+        Duration::from_secs(30),
+        || {
+            client()
+                .get(format!("http://{addr}/plugins/list"))
+                .send()
+                .ok()
+                .filter(|r| r.status() == 200)
+                .and_then(|r| r.json::<Value>().ok())
+        },
+    );
+    assert!(
+        list.as_array()
+            .is_some_and(|a| a.iter().any(|p| p["name"] == "cpu")),
         "{list}"
     );
 }

@@ -152,6 +152,16 @@ fn a_rule_fires_is_listed_notified_through_a_webhook_and_silenced() {
         figure("argus_rule_group_last_evaluation_timestamp_seconds").is_some_and(|t| t > 1.7e9)
     );
     assert!(figure("argus_rule_group_last_duration_seconds").is_some_and(|d| d > 0.0 && d < 5.0));
+    let iterations = figure("argus_rule_group_iterations_total").unwrap_or(0.0);
+    assert!(iterations >= 1.0, "{iterations}");
+    // Two rules per iteration (read separately: an evaluation may come between).
+    let evaluations = figure("argus_rule_evaluations_total").unwrap_or(0.0);
+    assert!(
+        evaluations >= 2.0 * iterations && evaluations % 2.0 == 0.0,
+        "{evaluations} after {iterations}"
+    );
+    assert_eq!(figure("argus_rule_evaluation_failures_total"), Some(0.0));
+    assert!(figure("argus_rule_group_iterations_missed_total").is_some());
     let (s, bad) = argus.get("/api/v1/rules?type=nope");
     assert_eq!(s, 400, "{bad}");
     // A broken rule file is refused on reload, naming file and line; the rules stay.

@@ -38,6 +38,7 @@ impl Agent {
 interval_secs = 1
 remote_config_secs = {pull_secs}
 api_listen = "127.0.0.1:0"
+allow_remote_tasks = true
 [agent.scripts]
 enabled = false
 user = "root"
@@ -435,6 +436,46 @@ fn plugins_from_uploads_and_git_run_on_their_group_and_tampering_is_caught() {
     assert!(
         argus.query("plugin_dirplug_evil").is_empty(),
         "the tampered copy never ran"
+    );
+
+    // Remote tasks run plugins installed from the store, verified first: the on-demand
+    // plugin on B runs and its output comes back; A's tampered copy does not run.
+    let task = |host: &str, plugin: &str| {
+        let (s, t0) = call(
+            &argus,
+            Method::POST,
+            "/api/argus/tasks",
+            t,
+            Some(&json!({"target": {"hosts": [host]}, "plugin": plugin, "timeout_secs": 10})),
+        );
+        assert_eq!(s, 201, "{t0}");
+        let id = t0["id"].as_str().unwrap_or("").to_string();
+        wait_for("the task's outcome", Duration::from_secs(40), || {
+            let (_, b) = call(
+                &argus,
+                Method::GET,
+                &format!("/api/argus/tasks/{id}"),
+                t,
+                None,
+            );
+            let h = b["data"]["hosts"][0].clone();
+            (h["status"] != "queued" && h["status"] != "running").then_some(h)
+        })
+    };
+    let h = task("m-plug-b", "ondemand");
+    assert_eq!(h["status"], "done", "{h}");
+    assert!(
+        h["stdout"].as_str().unwrap_or("").contains("\"ran\""),
+        "{h}"
+    );
+    let h = task("m-plug-a", "dirplug");
+    assert_eq!(h["status"], "failed", "{h}");
+    assert!(
+        h["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("checksum mismatch"),
+        "{h}"
     );
 
     // Bad input, each answered with what is wrong; nothing distributed is harmed.

@@ -1,10 +1,12 @@
-// Explore: a PromQL editor completing metric names, label names and label values (from
-// /api/v1/label/__name__/values, /api/v1/labels, /api/v1/label/<name>/values), a chart
-// (query_range) and a table (instant query at the range's end), a time range with presets
-// or a custom range, the step, and auto-refresh. The whole view is in the URL.
+// Explore: one or more PromQL queries (A, B, …), each in an editor completing metric
+// names, label names and label values (from /api/v1/label/__name__/values,
+// /api/v1/labels, /api/v1/label/<name>/values); a chart (query_range) where every query
+// draws its own series, named after it in the legend, and a table (instant queries at
+// the range's end); a time range with presets or a custom range, the step, and
+// auto-refresh. The whole view is in the URL (expr= once per query).
 
 import { h, mount, select, field, table } from '../dom.js';
-import { t, fmt } from '../i18n.js';
+import { t, tn, fmt } from '../i18n.js';
 import { prom } from '../api.js';
 import { drawChart, align, seriesNames, fullName } from '../chart.js';
 import { picker, fromParams, toParams, resolve, autoStep } from '../timerange.js';
@@ -58,51 +60,14 @@ async function candidates(ctx) {
   return cache.values.get(key).filter((v) => v.includes(ctx.prefix)).map((v) => [v, 'value']);
 }
 
-export async function render(main, params) {
-  const state = {
-    expr: params.get('expr') || '',
-    range: fromParams(params, '1h'),
-    step: params.get('step') || '',
-    refresh: params.get('refresh') || '',
-    view: params.get('view') === 'table' ? 'table' : 'chart',
-  };
-  let plot = null;
-  let timer = null;
-  let seq = 0;
+/** Query rows are named A, B, C… in the legend and the table. */
+const letter = (i) => String.fromCharCode(65 + (i % 26)) + (i >= 26 ? String(Math.floor(i / 26)) : '');
 
-  const editor = h('textarea', {
-    id: 'explore-expr', class: 'code', rows: 2, spellcheck: 'false', autocomplete: 'off',
-    role: 'combobox', 'aria-autocomplete': 'list', 'aria-expanded': 'false', 'aria-controls': 'explore-completions',
-    placeholder: t('explore.placeholder'),
-  });
-  editor.value = state.expr;
-  const list = h('ul', { class: 'completions', id: 'explore-completions', role: 'listbox', hidden: true, 'aria-label': t('explore.completions') });
-  const step = h('input', { id: 'explore-step', value: state.step, size: 6, placeholder: t('explore.step_auto') });
-  const refresh = select({ id: 'explore-refresh' }, [['', t('explore.refresh_off')], ...REFRESH_SECS.map((n) => [String(n), fmt.duration(n)])], state.refresh);
-  const run = h('button', { type: 'submit', id: 'explore-run' }, t('explore.run'));
-  const status = h('p', { class: 'muted', 'aria-live': 'polite', id: 'explore-status' });
-  const out = h('div', { id: 'explore-out' });
-  const tabChart = h('button', { type: 'button', role: 'tab', id: 'tab-chart' }, t('explore.chart'));
-  const tabTable = h('button', { type: 'button', role: 'tab', id: 'tab-table' }, t('explore.table'));
-  const rangeBox = h('div');
-
-  mount(main,
-    h('h1', null, t('explore.title')),
-    h('form', { class: 'card', onsubmit: (e) => { e.preventDefault(); hide(); go(); } },
-      h('div', { class: 'field editor' }, h('label', { for: 'explore-expr' }, t('explore.expr')), editor, list,
-        h('small', { class: 'hint' }, t('explore.keys'))),
-      h('div', { class: 'toolbar' }, rangeBox, field(t('explore.step'), step, t('explore.step_hint')),
-        field(t('explore.refresh'), refresh), run)),
-    h('div', { role: 'tablist', 'aria-label': t('explore.view') }, tabChart, tabTable),
-    status,
-    h('div', { class: 'card', role: 'tabpanel' }, out));
-
-  function drawRange() {
-    mount(rangeBox, picker(state.range, (r) => { state.range = r; go(); }));
-  }
-  drawRange();
-
-  // --- completion ---
+/**
+ * Completion for one editor: `list` is its listbox; `onRun` runs the queries (Enter).
+ * Answers `hide`, which closes the list.
+ */
+function completion(editor, list, onRun) {
   let items = [];
   let active = -1;
   let compSeq = 0;
@@ -142,7 +107,7 @@ export async function render(main, params) {
     if (!found.length || (found.length === 1 && found[0][0] === ctx.prefix)) return hide();
     items = found;
     mount(list, found.map(([v, kind], i) => h('li', {
-      id: 'cmp-' + i, role: 'option', 'aria-selected': 'false',
+      id: list.id + '-' + i, role: 'option', 'aria-selected': 'false',
       onmousedown: (e) => { e.preventDefault(); accept(i); },
     }, v, h('span', { class: 'kind' }, t('explore.kind_' + kind)))));
     list.hidden = false;
@@ -158,9 +123,92 @@ export async function render(main, params) {
       if (e.key === 'Tab' || (e.key === 'Enter' && !e.ctrlKey && !e.metaKey)) { e.preventDefault(); accept(active); return; }
       if (e.key === 'Escape') { e.preventDefault(); hide(); return; }
     }
-    if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); hide(); go(); }
+    if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); hide(); onRun(); }
     if (e.key === ' ' && e.ctrlKey) { e.preventDefault(); complete(); }
   });
+  return hide;
+}
+
+export async function render(main, params) {
+  const exprs = params.getAll('expr');
+  const state = {
+    range: fromParams(params, '1h'),
+    step: params.get('step') || '',
+    refresh: params.get('refresh') || '',
+    view: params.get('view') === 'table' ? 'table' : 'chart',
+  };
+  let plot = null;
+  let timer = null;
+  let seq = 0;
+  let rowSeq = 0;
+
+  // One row per query: its editor (the first's ids: explore-expr, explore-completions), its completion
+  // list and a button to remove it.
+  const rows = [];
+  const rowsBox = h('div', { id: 'explore-queries' });
+  function addRow(text, focus) {
+    const n = ++rowSeq;
+    const id = n === 1 ? 'explore-expr' : 'explore-expr-' + n;
+    const listId = n === 1 ? 'explore-completions' : id + '-completions';
+    const editor = h('textarea', {
+      id, class: 'code', rows: 2, spellcheck: 'false', autocomplete: 'off',
+      role: 'combobox', 'aria-autocomplete': 'list', 'aria-expanded': 'false', 'aria-controls': listId,
+      placeholder: t('explore.placeholder'),
+    });
+    editor.value = text;
+    const list = h('ul', { class: 'completions', id: listId, role: 'listbox', hidden: true, 'aria-label': t('explore.completions') });
+    const hide = completion(editor, list, () => go());
+    const label = h('label', { for: id });
+    const remove = h('button', { type: 'button', class: 'ghost small query-remove', onclick: () => {
+      rows.splice(rows.indexOf(row), 1);
+      row.el.remove();
+      names();
+      rows[0].editor.focus();
+      go();
+    } });
+    const row = { editor, hide, label, remove, el: h('div', { class: 'field editor query-row', dataset: { query: String(n) } },
+      h('div', { class: 'query-head' }, label, remove), editor, list) };
+    rows.push(row);
+    rowsBox.append(row.el);
+    names();
+    if (focus) editor.focus();
+    return row;
+  }
+  /** Each row's letter in its label; the remove buttons only when there are several. */
+  function names() {
+    rows.forEach((r, i) => {
+      r.label.textContent = rows.length > 1 ? t('explore.query_n', { q: letter(i) }) : t('explore.expr');
+      r.remove.textContent = t('explore.remove_query', { q: letter(i) });
+      r.remove.hidden = rows.length < 2;
+    });
+  }
+  for (const e of exprs.length ? exprs : ['']) addRow(e, false);
+
+  const step = h('input', { id: 'explore-step', value: state.step, size: 6, placeholder: t('explore.step_auto') });
+  const refresh = select({ id: 'explore-refresh' }, [['', t('explore.refresh_off')], ...REFRESH_SECS.map((n) => [String(n), fmt.duration(n)])], state.refresh);
+  const run = h('button', { type: 'submit', id: 'explore-run' }, t('explore.run'));
+  const add = h('button', { type: 'button', class: 'ghost', id: 'explore-add', onclick: () => addRow('', true) }, t('explore.add_query'));
+  const status = h('p', { class: 'muted', 'aria-live': 'polite', id: 'explore-status' });
+  const out = h('div', { id: 'explore-out' });
+  const tabChart = h('button', { type: 'button', role: 'tab', id: 'tab-chart' }, t('explore.chart'));
+  const tabTable = h('button', { type: 'button', role: 'tab', id: 'tab-table' }, t('explore.table'));
+  const rangeBox = h('div');
+
+  mount(main,
+    h('h1', null, t('explore.title')),
+    h('form', { class: 'card', onsubmit: (e) => { e.preventDefault(); for (const r of rows) r.hide(); go(); } },
+      rowsBox,
+      h('p', null, add, ' ', h('small', { class: 'hint' }, t('explore.keys'))),
+      h('div', { class: 'toolbar' }, rangeBox, field(t('explore.step'), step, t('explore.step_hint')),
+        field(t('explore.refresh'), refresh), run)),
+    h('div', { role: 'tablist', 'aria-label': t('explore.view') }, tabChart, tabTable),
+    status,
+    h('div', { class: 'card', role: 'tabpanel' }, out));
+
+  function drawRange() {
+    mount(rangeBox, picker(state.range, (r) => { state.range = r; go(); }));
+  }
+  drawRange();
 
   // --- view ---
   function tabs() {
@@ -171,9 +219,12 @@ export async function render(main, params) {
   tabTable.addEventListener('click', () => { state.view = 'table'; go(); });
   refresh.addEventListener('change', () => go());
 
+  /** The queries to run: [letter, expression] of each row that has one. */
+  const queries = () => rows.map((r, i) => [letter(i), r.editor.value.trim()]).filter(([, e]) => e);
+
   function save() {
     const p = new URLSearchParams();
-    if (state.expr) p.set('expr', state.expr);
+    for (const [, e] of queries()) p.append('expr', e);
     toParams(state.range, p);
     if (state.step) p.set('step', state.step);
     if (state.refresh) p.set('refresh', state.refresh);
@@ -182,7 +233,6 @@ export async function render(main, params) {
   }
 
   async function go() {
-    state.expr = editor.value.trim();
     state.step = step.value.trim();
     state.refresh = refresh.value;
     save();
@@ -195,57 +245,70 @@ export async function render(main, params) {
   async function query() {
     const mine = ++seq;
     if (plot) { plot.destroy(); plot = null; }
-    if (!state.expr) { mount(out, h('p', { class: 'muted' }, t('explore.empty'))); status.textContent = ''; return; }
+    const qs = queries();
+    if (!qs.length) { mount(out, h('p', { class: 'muted' }, t('explore.empty'))); status.textContent = ''; return; }
+    const many = rows.length > 1;
     const [start, end] = resolve(state.range);
     const stepSecs = state.step ? state.step : autoStep(start, end, 500);
     const t0 = performance.now();
     status.textContent = t('explore.running');
-    try {
-      if (state.view === 'chart') {
-        const data = await prom.range(state.expr, start, end, stepSecs);
-        if (mine !== seq) return;
+    // Every query at once; one that fails says why beside the others' results.
+    const results = await Promise.all(qs.map(([, e]) => (state.view === 'chart'
+      ? prom.range(e, start, end, stepSecs)
+      : prom.query(e, state.range.range ? undefined : end)).then((data) => ({ data }), (error) => ({ error }))));
+    if (mine !== seq) return;
+    const ms = Math.round(performance.now() - t0);
+    const errors = results.map((r, i) => r.error && h('p', { class: 'error', role: 'alert', id: i === 0 ? 'explore-error' : null },
+      many ? t('explore.query_failed', { q: qs[i][0], error: r.error.message }) : r.error.message)).filter(Boolean);
+    const ok = results.map((r, i) => [qs[i][0], r.data]).filter(([, d]) => d);
+    if (!ok.length) { status.textContent = ''; mount(out, errors); return; }
+    if (state.view === 'chart') {
+      const series = [];
+      const legend = [];
+      for (const [q, data] of ok) {
         const res = data.result || [];
-        const names = seriesNames(res.map((s) => s.metric));
-        mount(out, h('div', { class: 'chart', id: 'explore-chart' }));
-        plot = drawChart(out.firstChild, {
-          data: align(res, start, end), names, height: 340,
-          onZoom: (a, b) => { state.range = { from: a, to: b }; drawRange(); go(); },
-        });
-        status.textContent = t('explore.result_series', { n: res.length, ms: Math.round(performance.now() - t0) })
-          + ' · ' + t('explore.step_used', { step: Number.isFinite(Number(stepSecs)) ? fmt.duration(Number(stepSecs)) : stepSecs });
-      } else {
-        const data = await prom.query(state.expr, state.range.range ? undefined : end);
-        if (mine !== seq) return;
-        mount(out, resultTable(data));
-        const n = Array.isArray(data.result) ? data.result.length : 1;
-        status.textContent = t('explore.result_series', { n, ms: Math.round(performance.now() - t0) });
+        const ns = seriesNames(res.map((s) => s.metric));
+        res.forEach((s, k) => { series.push(s); legend.push(many ? `${q}: ${ns[k]}` : ns[k]); });
       }
-    } catch (e) {
-      if (mine !== seq) return;
-      status.textContent = '';
-      mount(out, h('p', { class: 'error', role: 'alert', id: 'explore-error' }, e.message));
+      mount(out, errors, h('div', { class: 'chart', id: 'explore-chart' }));
+      plot = drawChart(out.lastChild, {
+        data: align(series, start, end), names: legend, height: 340,
+        onZoom: (a, b) => { state.range = { from: a, to: b }; drawRange(); go(); },
+      });
+      status.textContent = t('explore.result_series', { n: series.length, ms })
+        + ' · ' + t('explore.step_used', { step: Number.isFinite(Number(stepSecs)) ? fmt.duration(Number(stepSecs)) : stepSecs });
+    } else {
+      mount(out, errors, resultTable(ok, many));
+      const n = ok.reduce((sum, [, d]) => sum + (Array.isArray(d.result) && d.resultType !== 'scalar' && d.resultType !== 'string' ? d.result.length : 1), 0);
+      status.textContent = t('explore.result_series', { n, ms });
     }
   }
 
   tabs();
-  if (state.expr) await go(); else mount(out, h('p', { class: 'muted' }, t('explore.empty')));
-  editor.focus();
+  if (queries().length) await go(); else mount(out, h('p', { class: 'muted' }, t('explore.empty')));
+  rows[0].editor.focus();
   return () => { clearInterval(timer); if (plot) plot.destroy(); };
 }
 
-function resultTable(data) {
-  const type = data.resultType;
-  if (type === 'scalar' || type === 'string') {
-    return table([t('explore.value'), t('explore.time')],
-      [h('tr', null, h('td', { class: 'num' }, String(data.result[1])), h('td', null, fmt.dateTime(data.result[0] * 1000)))], { id: 'explore-table' });
-  }
-  const rows = data.result || [];
-  if (!rows.length) return h('p', { class: 'muted', id: 'explore-table' }, t('explore.no_result'));
-  return table([t('explore.series'), h('th', { class: 'num', scope: 'col' }, t('explore.value')), t('explore.time')],
-    rows.map((s) => {
+/** The table view: a row per series of each query ([letter, data] pairs); with several
+ * queries, a first column says which one. */
+function resultTable(results, many) {
+  const rows = [];
+  for (const [q, data] of results) {
+    const type = data.resultType;
+    const cell = many ? h('td', { class: 'query' }, q) : null;
+    if (type === 'scalar' || type === 'string') {
+      rows.push(h('tr', null, cell, h('td', { class: 'mono' }, type), h('td', { class: 'num' }, String(data.result[1])), h('td', null, fmt.dateTime(data.result[0] * 1000))));
+      continue;
+    }
+    for (const s of data.result || []) {
       const v = type === 'matrix' ? s.values[s.values.length - 1] : s.value;
-      return h('tr', null, h('td', { class: 'mono' }, fullName(s.metric)),
-        h('td', { class: 'num' }, type === 'matrix' ? t('explore.points', { n: s.values.length }) + ' · ' + v[1] : v[1]),
-        h('td', null, fmt.dateTime(v[0] * 1000)));
-    }), { id: 'explore-table' });
+      rows.push(h('tr', null, many ? cell.cloneNode(true) : null, h('td', { class: 'mono' }, fullName(s.metric)),
+        h('td', { class: 'num' }, type === 'matrix' ? tn('explore.points', s.values.length) + ' · ' + v[1] : v[1]),
+        h('td', null, fmt.dateTime(v[0] * 1000))));
+    }
+  }
+  if (!rows.length) return h('p', { class: 'muted', id: 'explore-table' }, t('explore.no_result'));
+  return table([many ? t('explore.query') : null, t('explore.series'), h('th', { class: 'num', scope: 'col' }, t('explore.value')), t('explore.time')].filter(Boolean),
+    rows, { id: 'explore-table' });
 }

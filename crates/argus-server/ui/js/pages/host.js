@@ -1,11 +1,13 @@
 // One host: what the inventory knows (facts, location, groups, labels, agent version and
 // the configuration it applied), charts of CPU, memory, disk, disk I/O, network and load
-// from the agent's series, its plugins and their state, its alerts and events, and every
-// other metric it sends (each a link to Explore).
+// from the agent's series, its plugins and their state, its alerts, its no-data alert
+// (a rule firing when the host sends no heartbeat: editors set its minutes here) and
+// events, and every other metric it sends (each a link to Explore).
 
-import { h, mount, card, table } from '../dom.js';
+import { h, mount, card, table, field } from '../dom.js';
 import { t, fmt } from '../i18n.js';
-import { api, prom } from '../api.js';
+import { api, prom, canEdit, activeAlerts } from '../api.js';
+import { details } from './events.js';
 import { drawChart, align, seriesNames } from '../chart.js';
 import { picker, fromParams, toParams, resolve, autoStep } from '../timerange.js';
 import { replaceParams, route } from '../router.js';
@@ -64,6 +66,7 @@ export async function render(main, params, id) {
   const history = h('div');
   const other = h('div');
   const config = h('div');
+  const nodata = h('div', { id: 'host-nodata' });
   const hb = host.heartbeat || {};
   const plugins = hb.plugins || [];
   document.title = `${name} · Argus`;
@@ -102,8 +105,10 @@ export async function render(main, params, id) {
         : h('p', { class: 'muted' }, t('host.no_plugins')))),
     h('div', { class: 'grid' },
       card(t('host.alerts'), alerts),
-      card(t('host.alert_history'), history)),
-    card(t('host.events'), events),
+      card(t('host.alert_history'), history),
+      host.registered ? card(t('host.nodata'), nodata) : null),
+    card(t('host.events'), events,
+      h('p', null, h('a', { href: '#/events?' + new URLSearchParams({ host: name }), id: 'host-all-events' }, t('host.all_events')))),
     card(t('host.other_series'), other),
     card(t('host.applied_config'), config));
 
@@ -157,7 +162,7 @@ export async function render(main, params, id) {
   async function loadLists() {
     const now = Date.now();
     const [act, hist, ev, names, cfg] = await Promise.all([
-      api('/api/argus/alerts', { query: { host: name } }).then((r) => r.data || []).catch(() => []),
+      activeAlerts(name).then((r) => r.alerts).catch(() => []),
       api('/api/argus/alerts/history', { query: { host: name, limit: 20 } }).then((r) => r.data || []).catch(() => []),
       api('/api/argus/events', { query: { host: name, start: Math.floor(now / 1000) - 86400, limit: 1000 } }).then((r) => r.data || []).catch(() => []),
       prom.labelValues('__name__', `{${sel}}`).catch(() => []),
@@ -179,8 +184,7 @@ export async function render(main, params, id) {
     mount(events, recent.length
       ? table([t('events.time'), t('events.type'), t('events.details')], recent.map((e) => h('tr', null,
         h('td', null, fmt.dateTime(e.ts)), h('td', null, e.type),
-        h('td', { class: 'mono' }, Object.entries(e).filter(([k]) => !['ts', 'type', 'host'].includes(k))
-          .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join('  ')))))
+        h('td', { class: 'mono' }, details(e)))))
       : h('p', { class: 'muted' }, t('host.no_events')));
     mount(other, names.length
       ? h('ul', { class: 'chips', id: 'host-series' }, names.map((n) => h('li', { class: 'chip' },
@@ -191,7 +195,51 @@ export async function render(main, params, id) {
       : [h('p', { class: 'muted' }, t('host.config_note')), h('pre', { id: 'host-config' }, cfg)]);
   }
 
-  await Promise.all([drawCharts(), loadLists()]);
+  // The no-data alert: API rules of the "no data of a host" form naming this host, or
+  // every host (*). Editors create this host's own, change its minutes or delete it.
+  async function loadNoData(note) {
+    const rules = (await api('/api/argus/rules')).data || [];
+    const applies = rules.filter((r) => r.source === 'api' && r.rule && r.rule.no_data && (r.rule.no_data.host === name || r.rule.no_data.host === '*'));
+    const own = applies.find((r) => r.rule.no_data.host === name);
+    const edit = canEdit();
+    const msg = h('p', { role: 'alert', id: 'nodata-msg', class: note ? 'ok' : 'error' }, note || '');
+    const minutes = h('input', { id: 'nodata-minutes', class: 'narrow', type: 'number', min: 1, max: 1440, size: 5, value: own ? own.rule.no_data.minutes : 5 });
+    const fail = (e) => { msg.className = 'error'; msg.textContent = e.message; };
+    const save = async () => {
+      try {
+        const n = Number(minutes.value);
+        const summary = t('host.nodata_summary', { n });
+        if (own) {
+          const spec = { ...own.rule, no_data: { host: name, minutes: n } };
+          if (spec.annotations && spec.annotations.summary === t('host.nodata_summary', { n: own.rule.no_data.minutes })) spec.annotations = { ...spec.annotations, summary };
+          await api('/api/argus/rules/' + encodeURIComponent(own.id), { method: 'PUT', body: spec });
+        } else {
+          await api('/api/argus/rules', { method: 'POST', body: { name: 'HostNoData', no_data: { host: name, minutes: n }, annotations: { summary } } });
+        }
+        await loadNoData(t('common.saved'));
+      } catch (e) { fail(e); }
+    };
+    mount(nodata,
+      applies.length ? h('ul', { id: 'nodata-rules' }, applies.map((r) => h('li', { dataset: { rule: r.id } },
+        h('strong', null, r.rule.name), ' ',
+        t(r.rule.no_data.host === '*' ? 'host.nodata_every' : 'host.nodata_this', { n: r.rule.no_data.minutes }), ' ',
+        h('span', { class: 'muted' }, r.enabled ? '' : '(' + t('host.nodata_disabled') + ')'),
+        r.status && r.status.state && r.status.state !== 'inactive' ? h('span', { class: 'state-' + r.status.state }, ' ' + t('alerts.' + r.status.state)) : null)))
+        : h('p', { class: 'muted' }, t('host.nodata_none')),
+      edit ? h('form', { class: 'row', id: 'nodata-form', onsubmit: (e) => { e.preventDefault(); save(); } },
+        field(t(own ? 'host.nodata_minutes_own' : 'host.nodata_minutes_new'), minutes),
+        h('button', { type: 'submit', id: own ? 'nodata-save' : 'nodata-create' }, own ? t('common.save') : t('common.create')),
+        own ? h('button', { type: 'button', class: 'danger', id: 'nodata-delete', onclick: async () => {
+          if (!confirm(t('common.confirm_delete', { what: own.rule.name }))) return;
+          try {
+            await api('/api/argus/rules/' + encodeURIComponent(own.id), { method: 'DELETE' });
+            await loadNoData(t('host.nodata_deleted'));
+          } catch (e) { fail(e); }
+        } }, t('common.delete')) : null) : null,
+      msg);
+  }
+
+  await Promise.all([drawCharts(), loadLists(), host.registered ? loadNoData().catch((e) => mount(nodata, h('p', { class: 'error' }, e.message))) : null]);
   timer = setInterval(() => {
     if (range.range) drawCharts().catch(() => {});
   }, 30000);

@@ -1,14 +1,19 @@
-// Overview: hosts up and down (all, by location, by group), the firing alerts, the
+// Overview: hosts up and down (all, by location, by group), the firing alerts (the
+// rules' and those the notifier holds from event rules and other senders), the
 // hosts nobody has placed yet (unmanaged), and the server's ingest rate, series and
 // storage use (from its own /metrics).
 
 import { h, mount, card, table } from '../dom.js';
 import { t, fmt } from '../i18n.js';
-import { api } from '../api.js';
+import { api, activeAlerts } from '../api.js';
 import { firstData } from '../perf.js';
 
 const REFRESH_MS = 10000;
-let lastIngest = null; // [samples_total, ms]: the rate needs two readings
+// Readings of the samples ingested ([total, ms]) of the last minute, kept between visits.
+// The rate is taken over at least 10 s: agents send every 10 s by default, and a shorter
+// window would often see no batch at all and say 0/s.
+let readings = [];
+const RATE_MIN_MS = 10000;
 
 /** Values of unlabelled series in Prometheus's text format. */
 function parseMetrics(text) {
@@ -67,7 +72,7 @@ export async function render(main) {
       api('/api/argus/hosts', { query: { unmanaged: 'true', limit: 50 } }),
       api('/api/argus/locations'),
       api('/api/argus/groups'),
-      api('/api/argus/alerts').catch(() => ({ data: [] })),
+      activeAlerts().catch(() => ({ alerts: [] })),
       api('/metrics', { text: true }).catch(() => ''),
     ]);
     if (stopped) return;
@@ -76,12 +81,14 @@ export async function render(main) {
     let rate = null;
     const ingested = m.argus_ingest_samples_total;
     if (ingested != null) {
-      if (lastIngest && now > lastIngest[1] && ingested >= lastIngest[0]) {
-        rate = ((ingested - lastIngest[0]) * 1000) / (now - lastIngest[1]);
-      }
-      if (!lastIngest || now - lastIngest[1] > 2000) lastIngest = [ingested, now];
+      // A counter that went back: the server restarted; start again.
+      if (readings.length && ingested < readings[readings.length - 1][0]) readings = [];
+      readings.push([ingested, now]);
+      readings = readings.filter(([, at]) => now - at <= 60000);
+      const [v0, t0] = readings[0];
+      if (now - t0 >= RATE_MIN_MS) rate = ((ingested - v0) * 1000) / (now - t0);
     }
-    const act = firing.data || [];
+    const act = firing.alerts;
     const nFiring = act.filter((a) => a.state === 'firing').length;
     const nPending = act.length - nFiring;
     mount(stats,
@@ -128,7 +135,5 @@ export async function render(main) {
 
   await load();
   const timer = setInterval(() => load().catch(() => {}), REFRESH_MS);
-  // The ingest rate needs a second reading: take it soon after the first.
-  const soon = setTimeout(() => load().catch(() => {}), 2500);
-  return () => { stopped = true; clearInterval(timer); clearTimeout(soon); };
+  return () => { stopped = true; clearInterval(timer); };
 }

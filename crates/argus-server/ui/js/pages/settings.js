@@ -1,6 +1,7 @@
-// Settings: notification receivers (with "send test"), users (admins), API tokens (one's
-// own; an admin's: everyone's) and the agent configuration layers (default, per group,
-// per host). Controls to change render only for the roles that may.
+// Settings: notification receivers (with "send test"), users (admins: create, change
+// roles, set a user's password, delete), API tokens (one's own; an admin's: everyone's)
+// and the agent configuration layers (default, per group, per host). Controls to change
+// render only for the roles that may.
 
 import { h, mount, field, select, table } from '../dom.js';
 import { t, fmt } from '../i18n.js';
@@ -49,10 +50,38 @@ async function receivers(el) {
     : h('p', { class: 'muted' }, t('settings.no_receivers')), out);
 }
 
-/** `error`: why the last change was refused, shown after the list is drawn again. */
-async function users(el, error) {
+/** An admin sets another user's password (PATCH /api/argus/users/{name}): the user's
+ * sessions end, their API tokens stay. */
+function passwordForm(u, done) {
+  const pw = h('input', { id: 'user-new-password', type: 'password', required: true, minlength: 8, autocomplete: 'new-password' });
+  const pw2 = h('input', { id: 'user-new-password2', type: 'password', required: true, minlength: 8, autocomplete: 'new-password' });
+  const msg = h('p', { class: 'error', role: 'alert', id: 'user-password-msg' });
+  const form = h('form', { class: 'card', id: 'user-password-form', onsubmit: async (e) => {
+    e.preventDefault();
+    msg.textContent = '';
+    if (pw.value !== pw2.value) { msg.textContent = t('settings.passwords_differ'); return; }
+    try {
+      await api('/api/argus/users/' + encodeURIComponent(u.name), { method: 'PATCH', body: { password: pw.value } });
+      done(t('settings.password_set', { name: u.name }));
+    } catch (err) { msg.textContent = err.message; }
+  } },
+  h('h2', null, t('settings.set_password_of', { name: u.name })),
+  h('p', { class: 'hint' }, t('settings.set_password_note')),
+  h('div', { class: 'row' }, field(t('settings.new_password'), pw, t('settings.password_hint')), field(t('settings.repeat_password'), pw2)),
+  msg,
+  h('button', { type: 'submit', id: 'user-password-save' }, t('settings.set_password')), ' ',
+  h('button', { type: 'button', class: 'ghost', onclick: () => form.remove() }, t('common.cancel')));
+  setTimeout(() => pw.focus());
+  return form;
+}
+
+/** `error`: why the last change was refused, shown after the list is drawn again;
+ * `note`: what the last change did. */
+async function users(el, error, note) {
   const list = (await api('/api/argus/users')).data || [];
   const msg = h('p', { class: 'error', role: 'alert' }, error || '');
+  const done = h('p', { class: 'ok', role: 'status', id: 'users-note' }, note || '');
+  const formBox = h('div');
   const name = h('input', { id: 'user-name', required: true, autocomplete: 'off' });
   const display = h('input', { id: 'user-display' });
   const pw = h('input', { id: 'user-password', type: 'password', required: true, minlength: 8, autocomplete: 'new-password' });
@@ -65,12 +94,19 @@ async function users(el, error) {
           catch (err) { users(el, err.message); }
         } }, ROLES.map((r) => [r, t('role.' + r)]), u.role)),
         h('td', null, fmt.dateTime(u.created_ms)),
-        h('td', null, u.name === (me.user && me.user.name) ? null : h('button', { type: 'button', class: 'danger small', onclick: async () => {
-          if (!confirm(t('common.confirm_delete', { what: u.name }))) return;
-          try { await api('/api/argus/users/' + encodeURIComponent(u.name), { method: 'DELETE' }); users(el); }
-          catch (err) { msg.textContent = err.message; }
-        } }, t('common.delete'))))), { id: 'users-table' }),
-    msg,
+        // One's own password is changed under My account (it asks for it twice, and
+        // keeps this session).
+        h('td', { class: 'actions' }, u.name === (me.user && me.user.name) ? null : [
+          h('button', { type: 'button', class: 'ghost small user-password', onclick: () => {
+            mount(formBox, passwordForm(u, (n) => users(el, '', n)));
+            formBox.scrollIntoView({ block: 'nearest' });
+          } }, t('settings.set_password')), ' ',
+          h('button', { type: 'button', class: 'danger small', onclick: async () => {
+            if (!confirm(t('common.confirm_delete', { what: u.name }))) return;
+            try { await api('/api/argus/users/' + encodeURIComponent(u.name), { method: 'DELETE' }); users(el); }
+            catch (err) { msg.textContent = err.message; }
+          } }, t('common.delete'))]))), { id: 'users-table' }),
+    msg, done, formBox,
     h('form', { class: 'card', onsubmit: async (e) => {
       e.preventDefault();
       try {
