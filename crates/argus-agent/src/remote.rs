@@ -144,20 +144,23 @@ pub async fn pull_plugins(
 }
 
 /// Downloads one version of a plugin's archive (`name` and `version` are checked by the
-/// caller to be plain words), at most `max_bytes`, from the first server that has it.
+/// caller to be plain words) for this host, at most `max_bytes`, from the first server
+/// that has it.
 pub async fn download_plugin(
     client: &reqwest::Client,
     servers: &[String],
     token: &str,
-    name: &str,
-    version: &str,
+    (host, id): (&str, &str),
+    (name, version): (&str, &str),
     max_bytes: usize,
 ) -> anyhow::Result<Vec<u8>> {
     let mut last_err = anyhow::anyhow!("no server configured");
     for s in servers {
-        let url = format!(
-            "{}/api/argus/agent/plugins/{name}/{version}",
-            s.trim_end_matches('/')
+        let url = host_url(
+            s,
+            &format!("/api/argus/agent/plugins/{name}/{version}"),
+            host,
+            id,
         );
         let reply = client
             .get(&url)

@@ -94,9 +94,15 @@ pub async fn sync(handle: &AgentHandle) -> Result<SyncReport, SyncError> {
         let client = client.clone();
         let servers = servers.clone();
         let token = token.clone();
+        let (host, id) = (host.clone(), id.clone());
         async move {
             crate::remote::download_plugin(
-                &client, &servers, &token, &a.name, &a.version, MAX_BYTES,
+                &client,
+                &servers,
+                &token,
+                (&host, &id),
+                (&a.name, &a.version),
+                MAX_BYTES,
             )
             .await
             .map_err(|e| format!("download failed: {e:#}"))

@@ -213,18 +213,39 @@ pub struct AgentParams {
     id: String,
 }
 
+/// The plugins the host `q` names runs; refused (403) to a credential limited to
+/// namespaces the host is not in, as the agent's task poll is.
+async fn host_plugins(
+    state: &AppState,
+    access: &Access,
+    q: &AgentParams,
+) -> Result<Vec<crate::store::plugins::Distributed>, ApiError> {
+    let host = state.hosts.find(Some(&q.id), &q.host).await?;
+    if access.namespaces.is_some()
+        && !host
+            .as_ref()
+            .is_some_and(|h| h.namespaces.iter().any(|n| access.allows_ns(n)))
+    {
+        return Err(ApiError::Forbidden(format!(
+            "token {:?} is limited to namespaces; host {:?} (id {:?}) is not in one of them",
+            access.name, q.host, q.id
+        )));
+    }
+    Ok(state.plugins.store.for_host(host.as_ref()).await?)
+}
+
 /// `GET /api/argus/agent/plugins?host=&id=`: the plugins the asking agent's host runs,
 /// `{"plugins": [{name, version, sha256, entry, interval_secs, timeout_secs, args}]}`, with
 /// an ETag; 304 when the agent's `If-None-Match` is current. A host the inventory does not
 /// know runs none.
 pub async fn agent_list(
     State(state): State<AppState>,
+    Extension(access): Extension<Access>,
     q: Result<Query<AgentParams>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let Query(q) = q?;
-    let host = state.hosts.find(Some(&q.id), &q.host).await?;
-    let list = state.plugins.store.for_host(host.as_ref()).await?;
+    let list = host_plugins(&state, &access, &q).await?;
     let body = json!({ "plugins": list }).to_string();
     let etag = format!(
         "\"{}\"",
@@ -247,13 +268,28 @@ pub async fn agent_list(
         .into_response())
 }
 
-/// `GET /api/argus/agent/plugins/{name}/{version}`: the archive as stored, with the
-/// SHA-256 recorded for it in `X-Argus-Sha256`.
+/// `GET /api/argus/agent/plugins/{name}/{version}?host=&id=`: the archive as stored, with
+/// the SHA-256 recorded for it in `X-Argus-Sha256`. A credential limited to namespaces
+/// gets only what a host of its namespaces (`host`, `id`) runs.
 pub async fn agent_download(
     State(state): State<AppState>,
+    Extension(access): Extension<Access>,
     Path((name, version)): Path<(String, String)>,
+    q: Result<Query<AgentParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     checked_name(&name)?;
+    let Query(q) = q?;
+    if access.namespaces.is_some()
+        && !host_plugins(&state, &access, &q)
+            .await?
+            .iter()
+            .any(|d| d.name == name && d.version == version)
+    {
+        return Err(ApiError::Forbidden(format!(
+            "host {:?} (id {:?}) does not run version {version:?} of plugin {name:?}",
+            q.host, q.id
+        )));
+    }
     let (sha256, bytes) = state.plugins.store.archive(&name, &version).await?;
     Ok((
         [

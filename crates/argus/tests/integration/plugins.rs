@@ -658,6 +658,47 @@ fn plugins_from_uploads_and_git_run_on_their_group_and_tampering_is_caught() {
         assert_eq!(s, 403, "{path}: {body}");
     }
 
+    // What agents download: the archive with its digest; a token limited to namespaces
+    // gets only what hosts of its namespaces run.
+    let download = |cred: &str| {
+        client()
+            .get(format!(
+                "{}/api/argus/agent/plugins/dirplug/{dir_version}?host=plug-a&id=m-plug-a",
+                argus.url
+            ))
+            .bearer_auth(cred)
+            .send()
+            .unwrap_or_else(|e| panic!("download: {e}"))
+    };
+    let r = download(&argus.token);
+    assert_eq!(r.status().as_u16(), 200);
+    let digest = r
+        .headers()
+        .get("x-argus-sha256")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    assert_eq!(digest, dir_version);
+    let (s, tok) = call(
+        &argus,
+        Method::POST,
+        "/api/argus/tokens",
+        t,
+        Some(&json!({"name": "team-x", "namespaces": ["team-x"]})),
+    );
+    assert_eq!(s, 201, "{tok}");
+    let team = tok["data"]["token"].as_str().unwrap_or("").to_string();
+    assert_eq!(download(&team).status().as_u16(), 403);
+    let (s, body) = call(
+        &argus,
+        Method::GET,
+        "/api/argus/agent/plugins?host=plug-a&id=m-plug-a",
+        Some(&team),
+        None,
+    );
+    assert_eq!(s, 403, "{body}");
+    assert!(error_of(&body).contains("limited to namespaces"), "{body}");
+
     // Deleting a plugin takes it off the agent at its next pull.
     let (s, _) = call(
         &argus,
