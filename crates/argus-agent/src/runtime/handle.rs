@@ -258,9 +258,9 @@ impl AgentHandle {
     }
 
     /// What remote tasks may do here now (the configuration in force).
-    pub fn task_policy(&self) -> crate::tasks::Policy {
+    pub fn task_policy(&self) -> crate::tasks::policy::Policy {
         let (allow_tasks, allow_commands) = *lock(&self.shared.remote_tasks);
-        crate::tasks::Policy {
+        crate::tasks::policy::Policy {
             allow_tasks,
             allow_commands,
             scripts: lock(&self.shared.scripts).clone(),

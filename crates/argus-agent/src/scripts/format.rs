@@ -19,7 +19,7 @@ use argus_core::Event;
 use argus_core::line_protocol::{self, Line, Precision};
 use serde_json::{Map, Value};
 
-use super::zabbix::Key;
+use super::item_key::Key;
 
 /// Seconds in the window (either side of now) in which a metric's `timestamp` is believed.
 const TIMESTAMP_WINDOW_SECS: f64 = 365.0 * 24.0 * 3600.0;
@@ -112,7 +112,7 @@ pub(crate) fn declarations_in(head: &str) -> Result<Declared, String> {
             (Some(open), Some(close)) if open < close => &value[..=close],
             _ => value.split_whitespace().next().unwrap_or(""),
         };
-        let key = super::zabbix::parse_key(text)
+        let key = super::item_key::parse_key(text)
             .map_err(|e| format!("line {line}: argus-key {text:?}: {e}"))?;
         match declared.format {
             None | Some(Format::Zabbix) => declared.format = Some(Format::Zabbix),
@@ -503,7 +503,7 @@ pub(crate) mod tests {
     fn declared(format: Option<Format>, key: Option<&str>) -> Declared {
         Declared {
             format,
-            key: key.map(|k| super::super::zabbix::parse_key(k).expect("key")),
+            key: key.map(|k| super::super::item_key::parse_key(k).expect("key")),
         }
     }
 

@@ -15,10 +15,10 @@ use argus_core::line_protocol::Line;
 use serde_json::{Map, Value};
 
 use super::format::{self, Declared, Format, Parsed};
+use super::item_key::Key;
 use super::nagios::{self, STATES};
 use super::run::{self, Failed, Finished, Settings};
 use super::user::RunAs;
-use super::zabbix::Key;
 use super::{Problem, ScriptError, ScriptsConfig};
 use super::{collectd, tcollector, zabbix};
 use crate::input::Input;

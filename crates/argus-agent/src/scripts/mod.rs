@@ -28,6 +28,7 @@ mod config;
 mod dir;
 mod format;
 mod input;
+mod item_key;
 mod nagios;
 mod name;
 // Remote tasks (crate::tasks) run commands and plugins the way scripts run.

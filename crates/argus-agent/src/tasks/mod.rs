@@ -15,6 +15,7 @@
 //! and plugins run only when installed here from the server's store ([`LocalPlugins`]).
 //! Work it will not run is answered `refused` with the reason, so the operator sees it.
 
+pub mod policy;
 pub mod runner;
 
 use crate::runtime::handle::AgentHandle;
@@ -25,6 +26,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub use policy::Policy;
 pub use runner::{Outcome, execute};
 
 /// Seconds a poll asks the server to wait for work.
@@ -61,17 +63,6 @@ impl LocalPlugins for NoLocalPlugins {
     fn get(&self, _name: &str) -> Option<LocalPlugin> {
         None
     }
-}
-
-/// What this agent lets remote tasks do, read from its configuration at each task.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Policy {
-    /// `agent.allow_remote_tasks`.
-    pub allow_tasks: bool,
-    /// `agent.allow_remote_commands`.
-    pub allow_commands: bool,
-    /// User, environment and output limit, as for script plugins.
-    pub scripts: crate::scripts::ScriptsConfig,
 }
 
 /// Work the server handed this host.

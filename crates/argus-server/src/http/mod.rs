@@ -215,8 +215,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/argus/admin/tsdb", get(admin::tsdb))
         .merge(ui::router())
         .fallback(not_found)
-        // Body limits are enforced by the ingest handlers themselves (also after gzip).
-        .layer(axum::extract::DefaultBodyLimit::disable())
+        // Every body is bounded by `server.max_body_bytes`: the ingest handlers read theirs
+        // themselves (also after gzip); the others through extractors, bounded here, with
+        // a declared length over the limit refused before anything is read.
+        .layer(axum::extract::DefaultBodyLimit::max(state.max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), limit_body))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
@@ -262,6 +265,22 @@ pub fn status_router(state: AppState) -> Router {
 
 async fn not_found(req: Request) -> ApiError {
     ApiError::NotFound(req.uri().path().to_string())
+}
+
+/// Refuses a body whose declared length is over `server.max_body_bytes` with the JSON
+/// 413 every route gives (a chunked body is cut at the limit by its reader).
+async fn limit_body(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > state.max_body_bytes as u64) {
+        return axum::response::IntoResponse::into_response(ApiError::TooLarge {
+            limit: state.max_body_bytes,
+        });
+    }
+    next.run(req).await
 }
 
 async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {

@@ -103,6 +103,15 @@ fn seconds(ms: i64) -> String {
     format!("{sign}{}.{:03}", a / 1000, a % 1000)
 }
 
+/// `[start, end]` within one second after the epoch and a day after `now_ms`.
+fn all_time_bounded(start_ms: i64, end_ms: i64, now_ms: i64) -> (i64, i64) {
+    const DAY_MS: i64 = 86_400_000;
+    (
+        start_ms.max(1000),
+        end_ms.min(now_ms.saturating_add(DAY_MS)),
+    )
+}
+
 /// A Prometheus API answer.
 #[derive(serde::Deserialize)]
 struct Answer<T> {
@@ -401,6 +410,11 @@ impl Storage for RemoteStorage {
         end_ms: i64,
     ) -> Result<Vec<Labels>, StorageError> {
         let sel = selector(matchers);
+        // "All time" (the API without `start`/`end`) reaches here as extreme times, which
+        // VictoriaMetrics answers with nothing: ask for one second after the epoch to a day
+        // ahead instead, which is all time for data a receiver accepts. (Not the epoch
+        // itself: VictoriaMetrics reads `start=0` as no start, then one day before `end`.)
+        let (start_ms, end_ms) = all_time_bounded(start_ms, end_ms, argus_core::now_ms());
         let (start, end) = (seconds(start_ms), seconds(end_ms));
         let mut out: Vec<Labels> = self.api(
             &self.series_url,
@@ -515,6 +529,16 @@ mod tests {
             shape,
             vec![("x".into(), vec![4, 5]), ("y".into(), vec![1, 2])]
         );
+    }
+
+    #[test]
+    fn all_time_is_the_epoch_to_a_day_ahead() {
+        let now = 1_700_000_000_000;
+        assert_eq!(
+            all_time_bounded(i64::MIN / 2, i64::MAX / 2, now),
+            (1000, now + 86_400_000)
+        );
+        assert_eq!(all_time_bounded(5_000, 10_000, now), (5_000, 10_000));
     }
 
     #[test]

@@ -123,6 +123,24 @@ fn body_over_the_limit_is_413_also_when_gzipped() {
     let (s, body) = post(&argus, "/write", small, true);
     assert_eq!(s, 413, "{body}");
     assert!(error_of(&body).contains("100000"), "{body}");
+    // The API's JSON routes too, declared or chunked, and the server goes on.
+    let json = format!(r#"{{"comment": "{}"}}"#, "x".repeat(120_000));
+    let (s, body) = post(&argus, "/api/v2/silences", json.clone().into_bytes(), false);
+    assert_eq!(s, 413, "{body}");
+    assert!(error_of(&body).contains("100000"), "{body}");
+    let chunked = client()
+        .post(format!("{}/api/argus/rules", argus.url))
+        .bearer_auth(&argus.token)
+        .body(reqwest::blocking::Body::new(std::io::Cursor::new(json)))
+        .send()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(chunked.status(), 413);
+    // Nesting is bounded too (serde_json's 128 levels): a 400, not a stack overflow.
+    let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    let (s, body) = post(&argus, "/api/v2/silences", deep.into_bytes(), false);
+    assert_eq!(s, 400, "{body}");
+    let (s, _) = post(&argus, "/write", b"m v=1\n".to_vec(), false);
+    assert_eq!(s, 204);
 }
 
 #[test]

@@ -189,6 +189,30 @@ fn killing_an_ingest_server_mid_stream_loses_no_acknowledged_sample() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.0);
     assert!(n >= total as f64, "{direct:?}");
+    // Without start and end, series and label lookups answer for all time, as on the
+    // embedded store and on Prometheus.
+    let (s, series) = ingest2.get("/api/v1/series?match[]=scaleout_seq");
+    assert_eq!(s, 200, "{series}");
+    assert!(
+        series["data"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|l| l["run"] == run.as_str())),
+        "{series}"
+    );
+    let (_, labels) = ingest2.get("/api/v1/labels");
+    assert!(
+        labels["data"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|l| l == "run")),
+        "{labels}"
+    );
+    let (_, values) = ingest2.get("/api/v1/label/run/values");
+    assert!(
+        values["data"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|v| v == run.as_str())),
+        "{values}"
+    );
     drop(agent);
 }
 
