@@ -223,7 +223,7 @@ async fn update(State(s): State<ApiState>) -> Response {
 async fn plugins_update(State(s): State<ApiState>) -> Response {
     // The plugins first: the configuration pull asked for next applies the same list
     // again, which is then current (a 304).
-    let synced = s.agent.sync_plugins().await;
+    let synced = argus_agent::distributed::sync(&s.agent).await;
     s.agent.request_update();
     match synced {
         Ok(report) => axum::Json(json!({

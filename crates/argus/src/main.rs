@@ -636,6 +636,8 @@ async fn watch_config(
     agent_data_dir: &Path,
     load: impl Fn(&[PathBuf]) -> Result<argus_agent::AgentConfig, ConfigError>,
 ) {
+    // The plugins the server gave last time run until the first pull says otherwise.
+    argus_agent::distributed::restore(handle).await;
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     let mut known_files = layers();
     let mut last = fingerprint(&known_files);
@@ -757,7 +759,7 @@ async fn pull_remote(
         }
     }
     // The plugins the server assigns to this host come with the configuration.
-    match handle.sync_plugins().await {
+    match argus_agent::distributed::sync(handle).await {
         Ok(r) if r.changed => tracing::info!(report = ?r, "plugins from the server applied"),
         Ok(_) => {}
         Err(e) => {

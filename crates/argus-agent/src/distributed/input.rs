@@ -2,7 +2,7 @@
 //! files, runs its entry point as a script plugin would run, and adds the outcome as
 //! `argus_plugin_up` and `argus_plugin_duration_seconds`.
 
-use super::InstalledPlugin;
+use super::installed::InstalledPlugin;
 use crate::input::Input;
 use crate::scripts::{ScriptInput, ScriptsConfig, Settings};
 use argus_core::Event;

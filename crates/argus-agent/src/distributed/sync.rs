@@ -7,8 +7,8 @@
 //! plugin in it installed; after a failure the next pull fetches the whole list again, so
 //! a download that failed is retried and its failure reported again.
 
-use super::input::{error_event, up_point};
-use super::{Assigned, Installed, InstalledPlugin, MAX_BYTES, PREFIX, PluginInput};
+use super::input::{PluginInput, error_event, up_point};
+use super::installed::{Assigned, Installed, InstalledPlugin, MAX_BYTES, PREFIX};
 use crate::input::{Plugin, Schedule};
 use crate::remote::PulledPlugins;
 use crate::runtime::AgentHandle;
@@ -357,7 +357,7 @@ fn make_writable(path: &Path) -> std::io::Result<()> {
 }
 
 /// Saves the installed plugins as the last list applied.
-fn save_list(installed: &Installed) {
+pub(super) fn save_list(installed: &Installed) {
     let list: Vec<Assigned> = installed.list().into_iter().map(|p| p.assigned).collect();
     let path = list_path(installed);
     let tmp = path.with_extension("json.tmp");

@@ -2,12 +2,13 @@
 //! is applied with archives handed over directly (the HTTP part is covered by the
 //! integration test `plugins`).
 
-use super::sync::{apply, install};
+use super::sync::{apply, install, save_list};
 use super::*;
 use crate::config::AgentConfig;
 use crate::input::Input;
 use crate::runtime::Agent;
 use argus_core::plugin_archive::{from_script, sha256_hex};
+use std::time::Duration;
 
 fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
     r.unwrap_or_else(|e| panic!("{e}"))
@@ -238,8 +239,43 @@ async fn lists_install_update_and_remove_and_interval_0_runs_only_on_demand() {
         installed.get("ondemand").is_some(),
         "the version installed before keeps running"
     );
+    save_list(&installed);
     let _ = tx.send(true);
     let _ = run.await;
+
+    // A restart starts what was applied last from the kept archives, with no server; a
+    // kept archive that was damaged is not used.
+    let agent = quiet_agent(dir.path());
+    let handle = agent.handle();
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let run = tokio::spawn(agent.run(async move {
+        let mut rx = rx;
+        let _ = rx.wait_for(|s| *s).await;
+    }));
+    restore(&handle).await;
+    let again = handle.installed_plugins();
+    let p = again
+        .get("ondemand")
+        .unwrap_or_else(|| panic!("not restored"));
+    assert_eq!(
+        (p.sha256.clone(), p.args.clone()),
+        (sha256_hex(&a1), vec!["new".to_string()])
+    );
+    assert_eq!(p.verify(), Ok(()));
+    assert!(handle.list().iter().any(|s| s.name == "plugin:ondemand"));
+    let out = ok(handle.run("plugin:ondemand", None, None).await);
+    assert_eq!(out.result, "ok", "{out:?}");
+    let _ = tx.send(true);
+    let _ = run.await;
+    let kept = again
+        .root()
+        .join("ondemand")
+        .join(format!("{}.tar.gz", sha256_hex(&a1)));
+    ok(std::fs::write(&kept, b"damaged"));
+    let agent = quiet_agent(dir.path());
+    let handle = agent.handle();
+    restore(&handle).await;
+    assert!(handle.installed_plugins().get("ondemand").is_none());
 }
 
 #[test]

@@ -164,17 +164,10 @@ impl AgentHandle {
     }
 
     /// The plugins installed from the server: a cloneable lookup by name (for the task
-    /// runner), see [`crate::distributed::Installed`].
-    pub fn installed_plugins(&self) -> crate::distributed::Installed {
+    /// runner), see [`crate::distributed::Installed`]. `crate::distributed::sync` applies
+    /// the server's list to them.
+    pub fn installed_plugins(&self) -> crate::distributed::installed::Installed {
         self.shared.distributed.clone()
-    }
-
-    /// Pulls the list of plugins the server assigns to this host now and applies it; see
-    /// [`crate::distributed::sync`].
-    pub async fn sync_plugins(
-        &self,
-    ) -> Result<crate::distributed::SyncReport, crate::distributed::SyncError> {
-        crate::distributed::sync(self).await
     }
 
     /// `[agent.scripts]` in force: distributed plugins run with its user, environment and
@@ -238,7 +231,9 @@ impl AgentHandle {
         // Script plugins follow their directory, distributed ones the server's list.
         let old: Vec<String> = lock(&self.shared.plugins)
             .keys()
-            .filter(|n| !n.starts_with("script:") && !n.starts_with(crate::distributed::PREFIX))
+            .filter(|n| {
+                !n.starts_with("script:") && !n.starts_with(crate::distributed::installed::PREFIX)
+            })
             .cloned()
             .collect();
         for n in old {

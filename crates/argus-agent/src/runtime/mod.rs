@@ -70,7 +70,7 @@ struct Shared {
     /// Plugin runs take one of these while they gather (see [`schedule::GATHER_SLOTS`]).
     gather_slots: Arc<tokio::sync::Semaphore>,
     /// The plugins installed from the server.
-    distributed: crate::distributed::Installed,
+    distributed: crate::distributed::installed::Installed,
 }
 
 impl Shared {
@@ -121,7 +121,7 @@ impl Agent {
             data_dir: data_dir.to_path_buf(),
             client: std::sync::RwLock::new((client.clone(), tls)),
             gather_slots: Arc::new(tokio::sync::Semaphore::new(schedule::GATHER_SLOTS)),
-            distributed: crate::distributed::Installed::new(data_dir),
+            distributed: crate::distributed::installed::Installed::new(data_dir),
         });
         Ok(Agent {
             plugins: crate::inputs::build(&config.inputs, data_dir)?,
@@ -154,8 +154,6 @@ impl Agent {
         tracing::info!(plugins = plugins.len(), "agent started");
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         handle.add_plugins(plugins).await;
-        // The plugins the server gave last time run until the next pull says otherwise.
-        crate::distributed::restore(&handle).await;
 
         let pipeline = tokio::spawn(round::pipeline(shared.clone(), rounds_rx));
         let sender_task = tokio::spawn(deliver(sender, handle.clone(), stop_rx.clone()));
