@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages the tests start for real. Add to this list, never install by hand.
-PACKAGES=(ca-certificates tzdata victoria-metrics nats-server prometheus python3 python3-aiosmtpd postgresql prometheus-alertmanager chromium chromium-driver fonts-wqy-microhei)
+PACKAGES=(ca-certificates tzdata git victoria-metrics nats-server prometheus python3 python3-aiosmtpd postgresql prometheus-alertmanager chromium chromium-driver fonts-wqy-microhei)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
