@@ -18,6 +18,12 @@ pub struct AgentConfig {
     pub interval_secs: u64,
     /// Seconds before a send to one server is given up.
     pub timeout_secs: u64,
+    /// A CA (PEM) that signed the servers' certificates; empty: the system's roots.
+    pub tls_ca: String,
+    /// The agent's own certificate (PEM), for servers that ask for one.
+    pub tls_cert: String,
+    /// The private key (PEM) of `tls_cert`.
+    pub tls_key: String,
     /// Bytes of data kept in the disk buffer (`<data_dir>/buffer`) while no server accepts
     /// it; past it the oldest data is dropped and counted.
     pub buffer_max_bytes: usize,
@@ -62,6 +68,9 @@ impl Default for AgentConfig {
             hostname: String::new(),
             interval_secs: 10,
             timeout_secs: 10,
+            tls_ca: String::new(),
+            tls_cert: String::new(),
+            tls_key: String::new(),
             buffer_max_bytes: 256 * 1024 * 1024,
             api_listen: "127.0.0.1:9971".to_string(),
             api_token: String::new(),

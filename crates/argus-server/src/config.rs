@@ -25,6 +25,13 @@ pub struct ServerConfig {
     pub max_sample_age_secs: u64,
     /// Samples more than this many seconds in the future are refused.
     pub max_sample_future_secs: u64,
+    /// TLS: the certificate chain (PEM) the listener presents; with `tls_key`, the server
+    /// speaks HTTPS only. Empty: plain HTTP.
+    pub tls_cert: String,
+    /// TLS: the private key (PEM) of `tls_cert`.
+    pub tls_key: String,
+    /// TLS: a CA (PEM); when set, every client must present a certificate it signed.
+    pub tls_client_ca: String,
     /// More tokens, each limited to one namespace (or none: every namespace), stored as
     /// SHA-256 hashes. `argus token add` prints one with its entry.
     pub tokens: Vec<TokenConfig>,
@@ -55,6 +62,9 @@ impl Default for ServerConfig {
             max_label_value_bytes: 4096,
             max_sample_age_secs: 0,
             max_sample_future_secs: 600,
+            tls_cert: String::new(),
+            tls_key: String::new(),
+            tls_client_ca: String::new(),
             tokens: Vec::new(),
         }
     }

@@ -34,6 +34,7 @@ pub mod state;
 pub mod storage;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 
 pub use config::{
     AlertingConfig, AuthConfig, DatabaseConfig, InventoryConfig, QueryConfig, ServerConfig,

@@ -320,6 +320,15 @@ impl Config {
         if self.server.max_body_bytes == 0 {
             return Err("key server.max_body_bytes: must be at least 1".into());
         }
+        if self.server.tls_cert.is_empty() != self.server.tls_key.is_empty() {
+            return Err("keys server.tls_cert and server.tls_key: give both or neither".into());
+        }
+        if !self.server.tls_client_ca.is_empty() && self.server.tls_cert.is_empty() {
+            return Err(
+                "key server.tls_client_ca: needs TLS on the listener (server.tls_cert and server.tls_key)"
+                    .into(),
+            );
+        }
         if self.tasks.max_output_bytes == 0 {
             return Err("key tasks.max_output_bytes: must be at least 1".into());
         }

@@ -147,6 +147,10 @@ struct ServerArgs {
     /// Types a handlers process consumes, comma separated (handlers.types); none: all.
     #[arg(long, value_delimiter = ',')]
     types: Vec<String>,
+    /// Serve HTTPS with a self-signed certificate for this host, made at the first start
+    /// under <data_dir>/tls/ and kept (server.tls_cert and tls_key).
+    #[arg(long)]
+    tls_self_signed: bool,
 }
 
 #[derive(Args, Clone)]
@@ -467,6 +471,15 @@ fn server_config(args: &ServerArgs) -> Result<Config, ConfigError> {
     }
     if !args.types.is_empty() {
         config.handlers.types = args.types.clone();
+    }
+    if args.tls_self_signed {
+        let (cert, key) = serve::self_signed(&config.data_dir).map_err(|e| ConfigError {
+            file: "command line".into(),
+            message: format!("--tls-self-signed: {e}"),
+        })?;
+        config.server.tls_cert = cert.display().to_string();
+        config.server.tls_key = key.display().to_string();
+        config.server.tls_client_ca.clear();
     }
     let source = args
         .config

@@ -10,7 +10,7 @@ use argus_agent::Agent;
 use argus_server::AppState;
 use argus_server::pipeline::{QueueKind, Role};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The server's database and credentials: the database (`[database] url`, else SQLite
@@ -193,6 +193,20 @@ async fn start_server(
     if addr.ip().is_unspecified() {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
+    let tls = if config.server.tls_cert.is_empty() {
+        None
+    } else {
+        let ca = &config.server.tls_client_ca;
+        Some(
+            argus_server::tls::server_config(
+                Path::new(&config.server.tls_cert),
+                Path::new(&config.server.tls_key),
+                (!ca.is_empty()).then(|| Path::new(ca)),
+            )
+            .map_err(anyhow::Error::msg)?,
+        )
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let (store, db, maintenance): (Arc<dyn argus_core::Storage>, _, _) = match config.storage.kind {
         argus_server::config::StorageKind::Local => {
             let tsdb_dir = config.data_dir.join("tsdb");
@@ -372,18 +386,21 @@ async fn start_server(
                 stop.clone(),
             ))
         });
-    let server = if role.runs_ingest() {
-        tokio::spawn(argus_server::serve(listener, state, wait_stop(stop)))
+    let app = if role.runs_ingest() {
+        argus_server::http::router(state)
     } else {
-        let router = argus_server::status_router(state);
-        tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(wait_stop(stop))
-                .await
-        })
+        argus_server::status_router(state)
+    };
+    let server = match tls {
+        Some(tls) => spawn_serve(
+            argus_server::tls::TlsListener::new(listener, tls)?,
+            app,
+            stop,
+        ),
+        None => spawn_serve(listener, app, stop),
     };
     Ok(Started {
-        url: format!("http://{addr}"),
+        url: format!("{scheme}://{addr}"),
         token,
         configured_token,
         admin_password,
@@ -453,6 +470,55 @@ fn print_banner(config: &Config, s: &Started, with_agent: bool) {
     let _ = out.flush();
 }
 
+/// Serves `app` on `listener` until `stop`.
+fn spawn_serve<L>(
+    listener: L,
+    app: axum::Router,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<std::io::Result<()>>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(wait_stop(stop))
+            .await
+    })
+}
+
+/// The self-signed certificate and key of `--tls-self-signed` under `<data_dir>/tls/`:
+/// made at the first start for `localhost`, 127.0.0.1, ::1 and this host's name, then
+/// kept (agents and browsers that trusted it go on trusting it). The key is mode 0600.
+pub fn self_signed(data_dir: &Path) -> Result<(PathBuf, PathBuf), String> {
+    let dir = data_dir.join("tls");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    if cert.exists() && key.exists() {
+        return Ok((cert, key));
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut names = vec!["localhost".to_string(), "127.0.0.1".into(), "::1".into()];
+    if let Some(h) = hostname::get().ok().and_then(|h| h.into_string().ok()) {
+        names.push(h);
+    }
+    let made = rcgen::generate_simple_self_signed(names).map_err(|e| e.to_string())?;
+    std::fs::write(&cert, made.cert.pem()).map_err(|e| format!("{}: {e}", cert.display()))?;
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&key)
+            .map_err(|e| format!("{}: {e}", key.display()))?;
+        f.write_all(made.signing_key.serialize_pem().as_bytes())
+            .map_err(|e| format!("{}: {e}", key.display()))?;
+    }
+    Ok((cert, key))
+}
+
 pub async fn server(config: Config, role: Role) -> anyhow::Result<()> {
     let (tx, rx) = tokio::sync::watch::channel(false);
     let started = start_server(&config, rx, role).await?;
@@ -473,6 +539,11 @@ pub async fn up(mut config: Config, config_path: Option<PathBuf>) -> anyhow::Res
     let mut agent_config = config.agent.clone();
     agent_config.servers = vec![started.url.clone()];
     agent_config.token = started.agent_token.clone();
+    // The local agent trusts the server's own certificate (self-signed or not).
+    let local_tls = (!config.server.tls_cert.is_empty()).then(|| config.server.tls_cert.clone());
+    if let Some(ca) = &local_tls {
+        agent_config.tls_ca = ca.clone();
+    }
     let agent = Agent::new(&agent_config, &config.data_dir.join("agent"))?;
     let handle = agent.handle();
     start_agent_api(&agent, &agent_config, rx.clone()).await?;
@@ -488,6 +559,9 @@ pub async fn up(mut config: Config, config_path: Option<PathBuf>) -> anyhow::Res
         let mut a = Config::load_files(files)?.agent;
         a.servers = vec![url.clone()];
         a.token = token.clone();
+        if let Some(ca) = &local_tls {
+            a.tls_ca = ca.clone();
+        }
         Ok(a)
     })
     .await;

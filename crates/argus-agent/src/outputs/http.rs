@@ -62,11 +62,71 @@ pub(crate) fn ensure_tls_provider() {
 /// loaded (the platform verifier parses all of them when the client is built, a few
 /// hundred KiB of memory and most of the agent's start-up CPU); without, the client
 /// trusts no certificate at all, so an `https://` URL fails rather than goes unverified.
+#[cfg(test)]
 pub(crate) fn agent_client(tls: bool) -> anyhow::Result<reqwest::Client> {
+    agent_client_with(&ClientTls {
+        https: tls,
+        ..ClientTls::default()
+    })
+}
+
+/// How the agent's own client does TLS: whether some server is `https://`, and
+/// `agent.tls_ca`, `tls_cert`, `tls_key`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct ClientTls {
+    pub https: bool,
+    pub ca: String,
+    pub cert: String,
+    pub key: String,
+}
+
+impl ClientTls {
+    pub(crate) fn of(config: &crate::AgentConfig) -> ClientTls {
+        ClientTls {
+            https: needs_tls(&config.servers),
+            ca: config.tls_ca.clone(),
+            cert: config.tls_cert.clone(),
+            key: config.tls_key.clone(),
+        }
+    }
+}
+
+/// [`agent_client`] with a CA of its own (then the only one trusted: the system's roots
+/// are not even loaded) and a client certificate, as `tls` says. Errors name the key.
+pub(crate) fn agent_client_with(tls: &ClientTls) -> anyhow::Result<reqwest::Client> {
     ensure_tls_provider();
-    let b =
+    let mut b =
         reqwest::Client::builder().user_agent(concat!("argus-agent/", env!("CARGO_PKG_VERSION")));
-    let b = if tls { b } else { b.tls_certs_only(Vec::new()) };
+    if !tls.ca.is_empty() {
+        let pem = std::fs::read(&tls.ca).with_context(|| format!("agent.tls_ca {}", tls.ca))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .with_context(|| format!("agent.tls_ca {}: not PEM certificates", tls.ca))?;
+        if certs.is_empty() {
+            anyhow::bail!("agent.tls_ca {}: no certificate in it", tls.ca);
+        }
+        b = b.tls_certs_only(certs);
+    } else if !tls.https {
+        b = b.tls_certs_only(Vec::new());
+    }
+    match (tls.cert.is_empty(), tls.key.is_empty()) {
+        (true, true) => {}
+        (false, false) => {
+            let mut pem =
+                std::fs::read(&tls.cert).with_context(|| format!("agent.tls_cert {}", tls.cert))?;
+            pem.push(b'\n');
+            pem.extend(
+                std::fs::read(&tls.key).with_context(|| format!("agent.tls_key {}", tls.key))?,
+            );
+            let id = reqwest::Identity::from_pem(&pem).with_context(|| {
+                format!(
+                    "agent.tls_cert {} and agent.tls_key {}: not a certificate and its key",
+                    tls.cert, tls.key
+                )
+            })?;
+            b = b.identity(id);
+        }
+        _ => anyhow::bail!("agent.tls_cert and agent.tls_key: give both or neither"),
+    }
     b.build().context("cannot build the HTTP client")
 }
 

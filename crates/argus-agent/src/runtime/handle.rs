@@ -209,9 +209,9 @@ impl AgentHandle {
                 return Err(e);
             }
         };
-        let tls = crate::outputs::http::needs_tls(&config.servers);
-        if self.shared.client.read().map(|c| c.1).unwrap_or(true) != tls {
-            match crate::outputs::http::agent_client(tls) {
+        let tls = crate::outputs::http::ClientTls::of(config);
+        if self.shared.client.read().map_or(true, |c| c.1 != tls) {
+            match crate::outputs::http::agent_client_with(&tls) {
                 Ok(c) => {
                     if let Ok(mut w) = self.shared.client.write() {
                         *w = (c, tls);

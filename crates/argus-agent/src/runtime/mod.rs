@@ -66,7 +66,7 @@ struct Shared {
     data_dir: std::path::PathBuf,
     /// The agent's own HTTP client (sender, heartbeat, remote configuration), and whether
     /// it verifies TLS (see [`crate::outputs::http::agent_client`]).
-    client: std::sync::RwLock<(reqwest::Client, bool)>,
+    client: std::sync::RwLock<(reqwest::Client, crate::outputs::http::ClientTls)>,
     /// Plugin runs take one of these while they gather (see [`schedule::GATHER_SLOTS`]).
     gather_slots: Arc<tokio::sync::Semaphore>,
     /// The plugins installed from the server.
@@ -100,8 +100,8 @@ impl Agent {
         let buffer = Buffer::open(&data_dir.join("buffer"), config.buffer_max_bytes as u64)?;
         let (stages, outputs) = round::build_stages(config)?;
         let (tx, rx) = mpsc::channel(1024);
-        let tls = crate::outputs::http::needs_tls(&config.servers);
-        let client = crate::outputs::http::agent_client(tls)?;
+        let tls = crate::outputs::http::ClientTls::of(config);
+        let client = crate::outputs::http::agent_client_with(&tls)?;
         let shared = Arc::new(Shared {
             plugins: Mutex::new(BTreeMap::new()),
             started: Instant::now(),

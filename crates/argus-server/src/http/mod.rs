@@ -46,14 +46,18 @@ use axum::response::Response;
 use axum::routing::{delete, get, post};
 use error::ApiError;
 use std::future::Future;
-use tokio::net::TcpListener;
 
-/// Serves the API on `listener` until `shutdown` resolves; in-flight requests finish first.
-pub async fn serve(
-    listener: TcpListener,
+/// Serves the API on `listener` (plain TCP, or [`crate::tls::TlsListener`]) until
+/// `shutdown` resolves; in-flight requests finish first.
+pub async fn serve<L>(
+    listener: L,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
@@ -267,20 +271,31 @@ async fn not_found(req: Request) -> ApiError {
     ApiError::NotFound(req.uri().path().to_string())
 }
 
-/// Refuses a body whose declared length is over `server.max_body_bytes` with the JSON
-/// 413 every route gives (a chunked body is cut at the limit by its reader).
+/// Refuses a body over `server.max_body_bytes` with the JSON 413 every route gives: one
+/// whose declared length is over it before anything is read; one without a declared length
+/// (chunked) once that many bytes came, the body being read here then.
 async fn limit_body(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let limit = state.max_body_bytes;
+    let too_large = || axum::response::IntoResponse::into_response(ApiError::TooLarge { limit });
     let declared = req
         .headers()
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > state.max_body_bytes as u64) {
-        return axum::response::IntoResponse::into_response(ApiError::TooLarge {
-            limit: state.max_body_bytes,
-        });
+    match declared {
+        Some(n) if n > limit as u64 => too_large(),
+        Some(_) => next.run(req).await,
+        None => {
+            let (parts, body) = req.into_parts();
+            match axum::body::to_bytes(body, limit).await {
+                Ok(bytes) => {
+                    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                        .await
+                }
+                Err(_) => too_large(),
+            }
+        }
     }
-    next.run(req).await
 }
 
 async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {

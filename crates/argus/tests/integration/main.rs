@@ -21,5 +21,6 @@ mod remote;
 mod scaleout;
 mod storage;
 mod tasks;
+mod tls;
 mod ui;
 mod up;
