@@ -50,6 +50,27 @@ pub fn start_in(role: &str, config: &str, dir: tempfile::TempDir) -> Argus {
 
 /// Like [`start_in`] with more arguments: `["server", "--role", "handlers"]`.
 pub fn start_with(args: &[&str], config: &str, dir: tempfile::TempDir) -> Argus {
+    spawn(args, config, dir, "warn", Stdio::inherit())
+}
+
+/// Like [`start_with`], logging at debug level into the file `log`.
+pub fn start_logged(
+    args: &[&str],
+    config: &str,
+    dir: tempfile::TempDir,
+    log: &std::path::Path,
+) -> Argus {
+    let file = std::fs::File::create(log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+    spawn(args, config, dir, "debug", Stdio::from(file))
+}
+
+fn spawn(
+    args: &[&str],
+    config: &str,
+    dir: tempfile::TempDir,
+    log_level: &str,
+    stderr: Stdio,
+) -> Argus {
     let cfg = dir.path().join("argus.toml");
     std::fs::write(&cfg, config).unwrap_or_else(|e| panic!("write config: {e}"));
     // Only a generated token's hash is kept: a restart presents the first start's token
@@ -69,9 +90,9 @@ pub fn start_with(args: &[&str], config: &str, dir: tempfile::TempDir) -> Argus 
         .arg(dir.path().join("data"))
         .env_remove("ARGUS_TOKEN")
         .env_remove("ARGUS_ADMIN_PASSWORD")
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", log_level)
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(stderr)
         .spawn()
         .unwrap_or_else(|e| panic!("spawn {BIN}: {e}"));
     let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));

@@ -19,6 +19,7 @@ mod plugins;
 mod promapi;
 mod remote;
 mod scaleout;
+mod secrets;
 mod storage;
 mod tasks;
 mod tls;
