@@ -65,9 +65,32 @@ pub async fn pull(
     id: &str,
     etag: Option<&str>,
 ) -> anyhow::Result<Pulled> {
+    pull_from(
+        client,
+        servers,
+        token,
+        host,
+        id,
+        etag,
+        "/api/argus/agent/config",
+    )
+    .await
+}
+
+/// `GET {server}{path}?host=&id=` with `If-None-Match: etag`, asking the servers in turn:
+/// the first that answers 2xx, 304 or 404 decides; another status or no answer moves on.
+async fn pull_from(
+    client: &reqwest::Client,
+    servers: &[String],
+    token: &str,
+    host: &str,
+    id: &str,
+    etag: Option<&str>,
+    path: &str,
+) -> anyhow::Result<Pulled> {
     let mut last_err = anyhow::anyhow!("no server configured");
     for s in servers {
-        let url = host_url(s, "/api/argus/agent/config", host, id);
+        let url = host_url(s, path, host, id);
         let mut req = client
             .get(&url)
             .timeout(Duration::from_secs(10))
@@ -89,7 +112,7 @@ pub async fn pull(
                 return Ok(Pulled::New { text, etag });
             }
             Ok(r) => last_err = anyhow::anyhow!("{url}: {}", r.status()),
-            Err(e) => last_err = anyhow::anyhow!("{url}: {e}"),
+            Err(e) => last_err = anyhow::anyhow!("{url}: {}", error_chain(&e.without_url())),
         }
     }
     Err(last_err)
@@ -105,7 +128,8 @@ pub enum PulledPlugins {
 }
 
 /// Asks the servers in turn for the plugins this host runs, with the ETag of the list
-/// applied last; the first that answers decides, as in [`pull`].
+/// applied last; the first that answers decides, as in [`pull`]. A 404 (a server without
+/// plugin distribution) is an error: the list in force stays.
 pub async fn pull_plugins(
     client: &reqwest::Client,
     servers: &[String],
@@ -114,33 +138,12 @@ pub async fn pull_plugins(
     id: &str,
     etag: Option<&str>,
 ) -> anyhow::Result<PulledPlugins> {
-    let mut last_err = anyhow::anyhow!("no server configured");
-    for s in servers {
-        let url = host_url(s, "/api/argus/agent/plugins", host, id);
-        let mut req = client
-            .get(&url)
-            .timeout(Duration::from_secs(10))
-            .bearer_auth(token);
-        if let Some(e) = etag {
-            req = req.header("If-None-Match", e);
-        }
-        match req.send().await {
-            Ok(r) if r.status().as_u16() == 304 => return Ok(PulledPlugins::Unchanged),
-            Ok(r) if r.status().is_success() => {
-                let etag = r
-                    .headers()
-                    .get("etag")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_string();
-                let text = r.text().await?;
-                return Ok(PulledPlugins::New { text, etag });
-            }
-            Ok(r) => last_err = anyhow::anyhow!("{url}: {}", r.status()),
-            Err(e) => last_err = anyhow::anyhow!("{url}: {}", error_chain(&e.without_url())),
-        }
+    let path = "/api/argus/agent/plugins";
+    match pull_from(client, servers, token, host, id, etag, path).await? {
+        Pulled::Unchanged => Ok(PulledPlugins::Unchanged),
+        Pulled::New { text, etag } => Ok(PulledPlugins::New { text, etag }),
+        Pulled::None => anyhow::bail!("{path}: 404: the server does not distribute plugins"),
     }
-    Err(last_err)
 }
 
 /// Downloads one version of a plugin's archive (`name` and `version` are checked by the

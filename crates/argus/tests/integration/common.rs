@@ -302,3 +302,78 @@ pub fn value(el: &serde_json::Value) -> f64 {
         .and_then(|s| s.parse().ok())
         .unwrap_or(f64::NAN)
 }
+
+/// A running `argus agent` of its own (data directory, machine id); killed when dropped.
+pub struct AgentProcess {
+    child: Child,
+    /// Its local API's base URL, when asked to wait for it (else empty).
+    pub api: String,
+    pub data: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `argus agent` sending to `url` with `token` as host `hostname`, machine id
+/// `machine_id` (`ARGUS_MACHINE_ID`: several agents on one machine stay several hosts),
+/// with `config` as its whole configuration file. `with_api`: its config has a local API;
+/// wait for the address its banner prints.
+pub fn start_agent(
+    url: &str,
+    token: &str,
+    hostname: &str,
+    machine_id: &str,
+    config: &str,
+    with_api: bool,
+) -> AgentProcess {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let cfg = dir.path().join("agent.toml");
+    std::fs::write(&cfg, config).unwrap_or_else(|e| panic!("write {}: {e}", cfg.display()));
+    let data = dir.path().join("data");
+    let mut child = Command::new(BIN)
+        .args([
+            "agent",
+            "--server",
+            url,
+            "--token",
+            token,
+            "--hostname",
+            hostname,
+        ])
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--config")
+        .arg(&cfg)
+        .env("ARGUS_MACHINE_ID", machine_id)
+        .env_remove("ARGUS_TOKEN")
+        .env("RUST_LOG", "warn")
+        .stdout(if with_api {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn agent {hostname}: {e}"));
+    let mut api = String::new();
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout).lines() {
+            let line = line.unwrap_or_default();
+            if let Some(u) = line.trim().strip_prefix("Agent API:") {
+                api = u.trim().trim_end_matches("/plugins/list").to_string();
+                break;
+            }
+        }
+        assert!(!api.is_empty(), "agent {hostname} printed no API address");
+    }
+    AgentProcess {
+        child,
+        api,
+        data,
+        _dir: dir,
+    }
+}

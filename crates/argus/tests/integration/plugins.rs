@@ -3,33 +3,20 @@
 //! repository made by the real `git`, assigned to a group of the inventory; what runs
 //! where, what arrives, a tampered copy, on-demand runs, and the 4xx answers.
 
-use crate::common::{Argus, call, client, error_of, send, start, wait_for};
+use crate::common::{
+    AgentProcess, Argus, call, client, error_of, send, start, start_agent, wait_for,
+};
 use reqwest::Method;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
-/// An `argus agent` process with its own machine id; killed when dropped.
-struct Agent {
-    child: Child,
-    api: String,
-    data: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+/// An `argus agent` process with its own machine id and local API.
+struct Agent(AgentProcess);
 
 impl Agent {
     fn start(server: &Argus, hostname: &str, machine_id: &str, pull_secs: u64) -> Agent {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let cfg = dir.path().join("agent.toml");
         // Only the plugins under test: no built-in input but one, no plugins.d; scripts
         // run as root on purpose (the test runs as root, and nobody cannot enter the
         // temporary directory).
@@ -54,45 +41,22 @@ enabled = false
 enabled = false
 "#
         );
-        std::fs::write(&cfg, config).unwrap_or_else(|e| panic!("{e}"));
-        let data = dir.path().join("data");
-        let mut child = Command::new(crate::common::BIN)
-            .args(["agent", "--server", &server.url, "--token", &server.token])
-            .args(["--hostname", hostname])
-            .arg("--data-dir")
-            .arg(&data)
-            .arg("--config")
-            .arg(&cfg)
-            .env("ARGUS_MACHINE_ID", machine_id)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn agent: {e}"));
-        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-        let mut api = String::new();
-        for line in BufReader::new(stdout).lines() {
-            let line = line.unwrap_or_default();
-            if let Some(u) = line.trim().strip_prefix("Agent API:") {
-                api = u.trim().trim_end_matches("/plugins/list").to_string();
-                break;
-            }
-        }
-        assert!(!api.is_empty(), "the agent printed no API address");
-        Agent {
-            child,
-            api,
-            data,
-            _dir: dir,
-        }
+        Agent(start_agent(
+            &server.url,
+            &server.token,
+            hostname,
+            machine_id,
+            &config,
+            true,
+        ))
     }
 
     fn get(&self, path: &str) -> (u16, Value) {
-        send(client().get(format!("{}{path}", self.api)), path)
+        send(client().get(format!("{}{path}", self.0.api)), path)
     }
 
     fn post(&self, path: &str) -> (u16, Value) {
-        send(client().post(format!("{}{path}", self.api)), path)
+        send(client().post(format!("{}{path}", self.0.api)), path)
     }
 
     /// The names of the agent's plugins.
@@ -404,11 +368,11 @@ fn plugins_from_uploads_and_git_run_on_their_group_and_tampering_is_caught() {
     );
 
     // Tampering with A's copy of dirplug: it no longer runs, and says so.
-    let copy = a
-        .data
-        .join("server-plugins/dirplug")
-        .join(&dir_version)
-        .join("run.sh");
+    let copy =
+        a.0.data
+            .join("server-plugins/dirplug")
+            .join(&dir_version)
+            .join("run.sh");
     assert!(copy.exists(), "{}", copy.display());
     write_exec(
         &copy,
@@ -711,7 +675,7 @@ fn plugins_from_uploads_and_git_run_on_their_group_and_tampering_is_caught() {
     wait_for("gitplug gone from agent A", Duration::from_secs(30), || {
         (!a.plugin_names().contains(&"plugin:gitplug".to_string())).then_some(())
     });
-    assert!(!a.data.join("server-plugins/gitplug").exists());
+    assert!(!a.0.data.join("server-plugins/gitplug").exists());
 
     // Every upload, sync, assignment and deletion is in the audit log.
     let (_, audit) = call(

@@ -3,49 +3,25 @@
 //! the API, run by the agents that fetched them over their own long polls, and their
 //! outcomes read back.
 
-use crate::common::{Argus, BIN, call, error_of, start, wait_for};
+use crate::common::{AgentProcess, Argus, call, error_of, start, start_agent, wait_for};
 use reqwest::Method;
 use serde_json::{Value, json};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// A running `argus agent`; killed when dropped.
-struct Agent {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Starts an agent of `argus` as host `name` (machine id `m-<name>`) with these
 /// `[agent]` settings added.
-fn agent(argus: &Argus, name: &str, settings: &str) -> Agent {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-    let cfg = dir.path().join("agent.toml");
-    std::fs::write(
-        &cfg,
-        format!("[agent]\ninterval_secs = 2\napi_listen = \"\"\n{settings}\n[agent.scripts]\nenabled = false\n"),
+fn agent(argus: &Argus, name: &str, settings: &str) -> AgentProcess {
+    let config = format!(
+        "[agent]\ninterval_secs = 2\napi_listen = \"\"\n{settings}\n[agent.scripts]\nenabled = false\n"
+    );
+    start_agent(
+        &argus.url,
+        &argus.token,
+        name,
+        &format!("m-{name}"),
+        &config,
+        false,
     )
-    .unwrap_or_else(|e| panic!("write {}: {e}", cfg.display()));
-    let child = Command::new(BIN)
-        .args(["agent", "--server", &argus.url, "--token", &argus.token])
-        .args(["--hostname", name])
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .arg("--config")
-        .arg(&cfg)
-        .env("ARGUS_MACHINE_ID", format!("m-{name}"))
-        .env_remove("ARGUS_TOKEN")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn agent {name}: {e}"));
-    Agent { child, _dir: dir }
 }
 
 fn api(argus: &Argus, method: Method, path: &str, body: Option<&Value>) -> (u16, Value) {

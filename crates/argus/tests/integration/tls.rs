@@ -4,13 +4,13 @@
 //! `server.tls_client_ca`, only clients with a certificate get in; `argus up
 //! --tls-self-signed` serves HTTPS its own agent trusts.
 
-use crate::common::{BIN, start, start_with, wait_for};
+use crate::common::{AgentProcess, BIN, start, start_agent, start_with, wait_for};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa, KeyPair,
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 /// PEM files: `ca.pem`, `server.pem` + `server-key.pem`, `client.pem` + `client-key.pem`.
@@ -99,50 +99,12 @@ fn series(client: &reqwest::blocking::Client, url: &str, token: &str, query: &st
     }
 }
 
-/// `argus agent` sending to `url` as `host`, with these `[agent]` settings; killed on drop.
-struct Agent {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn agent(url: &str, token: &str, host: &str, settings: &str) -> Agent {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let cfg = dir.path().join("agent.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[agent]\ninterval_secs = 1\napi_listen = \"\"\nremote_config_secs = 0\n{settings}\n"
-        ),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let child = Command::new(BIN)
-        .args([
-            "agent",
-            "--server",
-            url,
-            "--token",
-            token,
-            "--hostname",
-            host,
-        ])
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .arg("--config")
-        .arg(&cfg)
-        .env("ARGUS_MACHINE_ID", format!("m-{host}"))
-        .env_remove("ARGUS_TOKEN")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn agent: {e}"));
-    Agent { child, _dir: dir }
+/// `argus agent` sending to `url` as `host`, with these `[agent]` settings.
+fn agent(url: &str, token: &str, host: &str, settings: &str) -> AgentProcess {
+    let config = format!(
+        "[agent]\ninterval_secs = 1\napi_listen = \"\"\nremote_config_secs = 0\n{settings}\n"
+    );
+    start_agent(url, token, host, &format!("m-{host}"), &config, false)
 }
 
 #[test]
