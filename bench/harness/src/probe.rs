@@ -73,6 +73,15 @@ pub fn rss(pid: u32) -> Option<(u64, u64)> {
     Some((kb("VmRSS:")?, kb("VmHWM:")?))
 }
 
+/// Bytes a process caused to be written to storage so far: `write_bytes` of
+/// `/proc/<pid>/io` (what reached the block layer or will, page cache writeback included).
+pub fn written_bytes(pid: u32) -> Option<u64> {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+    io.lines()
+        .find_map(|l| l.strip_prefix("write_bytes:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// The machine the benchmark runs on.
 pub struct Machine {
     pub cpus: usize,

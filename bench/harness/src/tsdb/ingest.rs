@@ -15,8 +15,13 @@ pub struct Ingest {
     pub requests: usize,
     pub failed: usize,
     pub first_error: Option<String>,
-    /// Largest VmRSS seen while ingesting (sampled every 100 ms).
+    /// Largest VmRSS seen while ingesting until stored (sampled every 100 ms).
     pub rss_max_sampled: u64,
+    /// Until every sample answered a query (see [`super::stored`]).
+    pub stored: Result<super::stored::Stored, String>,
+    /// Bytes the server wrote to disk (`/proc/<pid>/io` `write_bytes`) from the start of
+    /// ingest until stored.
+    pub written_bytes: Option<u64>,
 }
 
 pub fn run(server: &Server, ds: &Dataset, clients: usize, gzip: bool) -> anyhow::Result<Ingest> {
@@ -37,8 +42,10 @@ pub fn run(server: &Server, ds: &Dataset, clients: usize, gzip: bool) -> anyhow:
     let done = AtomicBool::new(false);
     let pid = server.pid();
 
+    let query_client = super::query::client()?;
+    let written_before = probe::written_bytes(pid);
     let started = Instant::now();
-    let (seconds, rss_max_sampled) = std::thread::scope(|s| {
+    let (seconds, stored, rss_max_sampled) = std::thread::scope(|s| {
         let sampler = s.spawn(|| {
             let mut max = 0;
             while !done.load(Ordering::Relaxed) {
@@ -88,14 +95,31 @@ pub fn run(server: &Server, ds: &Dataset, clients: usize, gzip: bool) -> anyhow:
             let _ = w.join();
         }
         let seconds = started.elapsed().as_secs_f64();
+        let spec = &ds.spec;
+        let stored = super::stored::wait(
+            &query_client,
+            server,
+            started,
+            spec.hosts,
+            ds.samples,
+            (spec.start_ms(), spec.end_ms),
+            spec.interval_ms,
+        )
+        .map_err(|e| format!("{e:#}"));
         done.store(true, Ordering::Relaxed);
-        (seconds, sampler.join().unwrap_or(0))
+        (seconds, stored, sampler.join().unwrap_or(0))
     });
+    let written_bytes = match (written_before, probe::written_bytes(pid)) {
+        (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+        _ => None,
+    };
     Ok(Ingest {
         seconds,
         requests: ds.batches.len(),
         failed: failed.into_inner(),
         first_error: first_error.into_inner().ok().flatten(),
         rss_max_sampled,
+        stored,
+        written_bytes,
     })
 }

@@ -7,6 +7,7 @@
 pub(crate) mod ingest;
 pub(crate) mod query;
 mod report;
+pub(crate) mod stored;
 
 use crate::dataset::{self, Dataset, Spec};
 use crate::probe::{self, DiskUsage, Utc};
@@ -93,6 +94,9 @@ pub struct Outcome {
     /// The query once, right after ingest and before the flush.
     pub cold_query: Result<query::Single, String>,
     pub flush: Flush,
+    /// Bytes written to disk (`/proc/<pid>/io`) from the start of ingest until the flush
+    /// and compaction settled.
+    pub written_after_flush: Option<u64>,
     pub disk: DiskUsage,
     pub disk_breakdown: Vec<(String, u64)>,
     /// The system's own figures from `/metrics`, after the flush.
@@ -200,7 +204,7 @@ pub fn run(opts: &Options) -> anyhow::Result<u8> {
     crate::output::write_report(opts.out.as_deref(), "tsdb", started_ms, &text)?;
 
     let failed = outcomes.iter().any(|(_, o)| match o {
-        Ok(o) => o.ingest.failed > 0 || o.query.is_err(),
+        Ok(o) => o.ingest.failed > 0 || o.ingest.stored.is_err() || o.query.is_err(),
         Err(_) => true,
     });
     let mismatch = check.as_ref().is_some_and(|c| !c.identical())
@@ -248,6 +252,7 @@ fn run_one(
         ds.batches.len(),
         opts.clients
     );
+    let written_before = probe::written_bytes(server.pid());
     let ingest = ingest::run(&server, ds, opts.clients, opts.gzip)?;
     let hwm_after_ingest = probe::rss(server.pid()).map_or(0, |r| r.1);
     eprintln!(
@@ -257,8 +262,23 @@ fn run_one(
         ds.samples as f64 / ingest.seconds,
         ingest.failed
     );
+    match &ingest.stored {
+        Ok(t) => eprintln!(
+            "{name}: stored and queryable after {:.2} s = {:.0} samples/s (last samples after {:.2} s; {} counted in {} full counts)",
+            t.seconds,
+            ds.samples as f64 / t.seconds,
+            t.last_seconds,
+            t.counted,
+            t.full_counts
+        ),
+        Err(e) => eprintln!("{name}: stored: FAILED: {e}"),
+    }
     let cold_query = query::once(&client, &server, q).map_err(|e| format!("{e:#}"));
     let flush = server.flush(&client, months)?;
+    let written_after_flush = match (written_before, probe::written_bytes(server.pid())) {
+        (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+        _ => None,
+    };
     let disk = probe::disk_usage(&server.data_dir);
     let disk_breakdown = probe::breakdown(&server.data_dir);
     eprintln!(
@@ -289,6 +309,7 @@ fn run_one(
         hwm_end,
         cold_query,
         flush,
+        written_after_flush,
         disk,
         disk_breakdown,
         reported,

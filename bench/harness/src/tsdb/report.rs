@@ -215,20 +215,45 @@ fn results(s: &mut String, c: &Context<'_>) {
         );
     };
     let both = |f: &dyn Fn(Option<&Outcome>) -> Option<String>| f(a).or_else(|| f(v));
+    let stored_rate = |o: &Outcome| o.ingest.stored.as_ref().ok().map(|t| samples / t.seconds);
     row(
         s,
-        "ingest, samples/s",
-        &|o| Some(rate(o)),
+        "ingest **stored and queryable**, samples/s (until a query counts every sample)",
+        &stored_rate,
         &|x| int(x.round() as u64),
         Some((true, 1.5)),
         both(&suspect),
     );
     row(
         s,
+        "ingest acknowledged, samples/s (until the last write was answered)",
+        &|o| Some(rate(o)),
+        &|x| int(x.round() as u64),
+        None,
+        None,
+    );
+    row(
+        s,
+        "bytes written to disk per sample until stored (`/proc/<pid>/io`)",
+        &|o| o.ingest.written_bytes.map(|b| b as f64 / samples),
+        &|x| format!("{x:.2}"),
+        None,
+        None,
+    );
+    row(
+        s,
+        "bytes written to disk per sample by the end of flush + compaction",
+        &|o| o.written_after_flush.map(|b| b as f64 / samples),
+        &|x| format!("{x:.2}"),
+        None,
+        None,
+    );
+    row(
+        s,
         "bytes on disk per sample (apparent size, after flush + compaction)",
         &|o| Some(per_sample(o)),
         &|x| format!("{x:.3}"),
-        Some((false, 0.5)),
+        Some((false, 1.0)),
         both(&disk_suspect),
     );
     row(
@@ -252,7 +277,7 @@ fn results(s: &mut String, c: &Context<'_>) {
         "peak RSS (VmHWM over the whole run)",
         &|o| Some(peak(o)),
         &|x| bytes(x as u64),
-        None,
+        Some((false, 1.0)),
         None,
     );
     row(
@@ -421,6 +446,22 @@ fn notes(s: &mut String, c: &Context<'_>) {
                 o.ingest.requests,
                 one_line(o.ingest.first_error.as_deref().unwrap_or("?"))
             );
+        }
+        match &o.ingest.stored {
+            Ok(t) => {
+                let _ = writeln!(
+                    s,
+                    "- {name}: acknowledged after {:.2} s; the last samples answered a query after {:.2} s, every sample ({} counted; {} full count(s) asked) after {:.2} s.",
+                    o.ingest.seconds,
+                    t.last_seconds,
+                    int(t.counted),
+                    t.full_counts,
+                    t.seconds
+                );
+            }
+            Err(e) => {
+                let _ = writeln!(s, "- **{name}: stored not measured**: `{}`", one_line(e));
+            }
         }
         let parts: Vec<String> = o
             .disk_breakdown

@@ -1,0 +1,140 @@
+//! **Stored and queryable**: how long after the first request every sample answers a
+//! query. Acknowledged is not stored: Argus acknowledges once a batch is in its durable
+//! queue and applies it to storage afterwards; VictoriaMetrics acknowledges rows it holds
+//! in memory and makes searchable about a second later. A user can rely only on what a
+//! query returns, so this is the rate that counts.
+//!
+//! Two questions, asked in turn by one client, from the last acknowledgement on:
+//! 1. *the last samples*: `count(count_over_time(system_uptime[W]))` at the span's end,
+//!    where W is one interval: every host's final point of `system_uptime` is in the last
+//!    interval, so the answer equals the number of hosts once the last batches are
+//!    stored (cheap: one series per host);
+//! 2. *every sample*: `sum(count_over_time({__name__=~".+"}[span]))` equals the samples
+//!    sent. Asked once the first holds; asked again until it holds, and the time of the
+//!    answer that held is the stored time. A system that applies batches out of order
+//!    (VictoriaMetrics's in-memory shards) is thereby not credited before all is there.
+
+use crate::system::{Kind, Server, truncate};
+use anyhow::{Context, bail};
+use std::time::{Duration, Instant};
+
+/// Longest the benchmark waits for everything to be stored.
+const TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// Pause between polls of the cheap question.
+const POLL: Duration = Duration::from_millis(20);
+
+pub struct Stored {
+    /// From the first request until every sample answered a query.
+    pub seconds: f64,
+    /// From the first request until the last samples answered (question 1).
+    pub last_seconds: f64,
+    /// Samples the full count returned at the end.
+    pub counted: u64,
+    /// Full counts asked (each one reads everything).
+    pub full_counts: usize,
+}
+
+/// One instant query; the single value of its answer (0 when it has none).
+fn instant(client: &reqwest::blocking::Client, server: &Server, q: &str, at_s: f64) -> anyhow::Result<f64> {
+    let mut url = format!("{}/api/v1/query", server.base);
+    if server.kind == Kind::Vm {
+        url.push_str("?nocache=1");
+    }
+    let r = server
+        .auth(client.post(&url))
+        .form(&[("query", q), ("time", &format!("{at_s:.3}"))])
+        .send()
+        .with_context(|| format!("query {q}"))?;
+    let status = r.status();
+    let body = r.text()?;
+    if !status.is_success() {
+        bail!("query {q}: {status}: {}", truncate(&body, 300));
+    }
+    let v: serde_json::Value = serde_json::from_str(&body).context("answer is not JSON")?;
+    let result = &v["data"]["result"];
+    let Some(first) = result.as_array().and_then(|a| a.first()) else {
+        return Ok(0.0);
+    };
+    first["value"][1]
+        .as_str()
+        .and_then(|s| s.parse::<f64>().ok())
+        .with_context(|| format!("query {q}: no value in {}", truncate(&body, 300)))
+}
+
+/// The metric names the system knows.
+fn names(client: &reqwest::blocking::Client, server: &Server) -> anyhow::Result<Vec<String>> {
+    let url = format!("{}/api/v1/label/__name__/values", server.base);
+    let r = server.auth(client.get(&url)).send()?;
+    let status = r.status();
+    let body = r.text()?;
+    if !status.is_success() {
+        bail!("metric names: {status}: {}", truncate(&body, 300));
+    }
+    let v: serde_json::Value = serde_json::from_str(&body).context("answer is not JSON")?;
+    let names: Vec<String> = v["data"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|n| n.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    if names.is_empty() {
+        bail!("no metric names in {}", truncate(&body, 300));
+    }
+    Ok(names)
+}
+
+/// Waits until every sample of the data set answers a query; times are from `started`.
+pub fn wait(
+    client: &reqwest::blocking::Client,
+    server: &Server,
+    started: Instant,
+    hosts: usize,
+    samples: u64,
+    span: (i64, i64),
+    interval_ms: i64,
+) -> anyhow::Result<Stored> {
+    let (start_ms, end_ms) = span;
+    // Evaluated at the span's end (exclusive: no sample is at it), a window of one interval
+    // holds each host's final point and nothing older than its previous one.
+    let at_s = (end_ms - 1) as f64 / 1000.0;
+    let last_q = format!(
+        "count(count_over_time(system_uptime[{}ms]))",
+        interval_ms
+    );
+    let window = end_ms - start_ms + interval_ms;
+    let deadline = started + TIMEOUT;
+    let last_seconds = loop {
+        if instant(client, server, &last_q, at_s)? as usize >= hosts {
+            break started.elapsed().as_secs_f64();
+        }
+        if Instant::now() > deadline {
+            bail!("the last samples were not queryable within {TIMEOUT:?}");
+        }
+        std::thread::sleep(POLL);
+    };
+    // One term per metric name: `count_over_time` drops the name, so over every name at
+    // once it would give several series the same labels, which PromQL refuses.
+    let all_q = names(client, server)?
+        .iter()
+        .map(|n| format!("sum(count_over_time({n}[{window}ms]))"))
+        .collect::<Vec<_>>()
+        .join(" + ");
+    let mut full_counts = 0;
+    loop {
+        // Stored by the time the question was sent: the answer that holds counts from
+        // then, not from when its (long) count came back.
+        let asked = started.elapsed().as_secs_f64();
+        let counted = instant(client, server, &all_q, at_s)?;
+        full_counts += 1;
+        if counted as u64 >= samples {
+            return Ok(Stored {
+                seconds: asked.max(last_seconds),
+                last_seconds,
+                counted: counted as u64,
+                full_counts,
+            });
+        }
+        if Instant::now() > deadline {
+            bail!("{counted} of {samples} samples queryable after {TIMEOUT:?}");
+        }
+        std::thread::sleep(POLL);
+    }
+}
