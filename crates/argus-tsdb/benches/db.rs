@@ -31,8 +31,9 @@ fn fill(db: &Db, n: usize, steps: i64, keys: &[Vec<u8>]) {
     for step in 0..steps {
         let mut app = db.appender();
         for (i, key) in keys.iter().enumerate().take(n) {
+            let line = app.line(key);
             let r = app
-                .series_keyed(key, || series_labels(i))
+                .series_of_field(&line, b"value", || series_labels(i))
                 .unwrap_or_else(|e| panic!("{e}"));
             app.add(&r, BASE + step * 10_000, value(i, step))
                 .unwrap_or_else(|e| panic!("{e}"));

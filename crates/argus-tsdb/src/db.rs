@@ -174,12 +174,8 @@ impl Db {
     /// Starts a batch of writes. Hold it only while adding; a flush waits for it.
     pub fn appender(&self) -> Appender<'_> {
         Appender {
-            db: self,
             _gate: read(&self.gate),
-            samples: Vec::new(),
-            new_series: Vec::new(),
-            new_refs: Default::default(),
-            max_t: i64::MIN,
+            batch: Batch::new(self),
         }
     }
 
@@ -638,10 +634,19 @@ fn whole_series(labels: &Labels, samples: &mut Vec<Sample>) -> Option<TimeSeries
 }
 
 /// A batch of writes in progress. Samples are checked as they are added; nothing is
-/// visible or durable until [`commit`](Self::commit).
+/// visible or durable until [`commit`](Self::commit). It dereferences to its [`Batch`],
+/// which adds series and samples.
 pub struct Appender<'a> {
-    db: &'a Db,
+    /// Held until the commit, so no flush freezes the head (and forgets idle series)
+    /// between finding a series and appending to it.
     _gate: RwLockReadGuard<'a, ()>,
+    batch: Batch<'a>,
+}
+
+/// Series and samples added, not yet committed: an [`Appender`]'s own, or a
+/// [`part`](Appender::part) another thread fills to be [`absorb`](Appender::absorb)ed.
+pub struct Batch<'a> {
+    db: &'a Db,
     samples: Vec<(Arc<MemSeries>, i64, f64)>,
     /// Series first used by this batch that have no Series record in the WAL yet.
     new_series: Vec<Arc<MemSeries>>,
@@ -653,7 +658,30 @@ pub struct Appender<'a> {
 #[derive(Clone)]
 pub struct SeriesHandle(Arc<MemSeries>);
 
-impl Appender<'_> {
+impl<'a> std::ops::Deref for Appender<'a> {
+    type Target = Batch<'a>;
+    fn deref(&self) -> &Batch<'a> {
+        &self.batch
+    }
+}
+
+impl<'a> std::ops::DerefMut for Appender<'a> {
+    fn deref_mut(&mut self) -> &mut Batch<'a> {
+        &mut self.batch
+    }
+}
+
+impl<'a> Batch<'a> {
+    fn new(db: &'a Db) -> Self {
+        Batch {
+            db,
+            samples: Vec::new(),
+            new_series: Vec::new(),
+            new_refs: Default::default(),
+            max_t: i64::MIN,
+        }
+    }
+
     /// The series with `labels`, creating it if needed.
     pub fn series(&mut self, labels: &Labels) -> Result<SeriesHandle> {
         let s = self.db.head.get_or_create_series(labels)?;
@@ -661,20 +689,32 @@ impl Appender<'_> {
         Ok(SeriesHandle(s))
     }
 
-    /// The series the caller identifies by `key` (any bytes that determine the label set,
-    /// such as a line's measurement, tags and field); `labels` is called only the first
-    /// time a key is seen.
-    pub fn series_keyed(
+    /// The series of the line the caller identifies by `key` (any bytes that determine
+    /// the labels but the field, such as a line's namespace, measurement and tags); its
+    /// fields' series are then found with [`series_of_field`](Self::series_of_field).
+    pub fn line(&self, key: &[u8]) -> Arc<LineSeries> {
+        self.db.keys.line(key)
+    }
+
+    /// The series of `field` of a [`line`](Self::line); `labels` is called only the first
+    /// time the line has this field.
+    pub fn series_of_field(
         &mut self,
-        key: &[u8],
+        line: &LineSeries,
+        field: &[u8],
         labels: impl FnOnce() -> Labels,
     ) -> Result<SeriesHandle> {
-        if let Some(s) = self.db.keys.get(key) {
+        if let Some(s) = line.get(field) {
             self.note(&s);
             return Ok(SeriesHandle(s));
         }
         let s = self.db.head.get_or_create_series(&labels())?;
-        self.db.keys.insert(key, s.clone());
+        {
+            let mut fields = write(&line.fields);
+            if !fields.iter().any(|(f, _)| &**f == field) {
+                fields.push((field.into(), s.clone()));
+            }
+        }
         self.note(&s);
         Ok(SeriesHandle(s))
     }
@@ -687,12 +727,17 @@ impl Appender<'_> {
 
     /// Adds a sample; fails if it is older than the series' out-of-order window.
     pub fn add(&mut self, s: &SeriesHandle, ts: i64, value: f64) -> Result<()> {
+        self.add_owned(s.clone(), ts, value)
+    }
+
+    /// [`add`](Self::add), taking the handle (no reference count to raise).
+    pub fn add_owned(&mut self, s: SeriesHandle, ts: i64, value: f64) -> Result<()> {
         if let Err(e) = self.db.head.check(&s.0, ts) {
             self.db.rejected_ooo.fetch_add(1, Ordering::Relaxed);
             return Err(e);
         }
         self.max_t = self.max_t.max(ts);
-        self.samples.push((s.0.clone(), ts, value));
+        self.samples.push((s.0, ts, value));
         Ok(())
     }
 
@@ -703,39 +748,82 @@ impl Appender<'_> {
     pub fn is_empty(&self) -> bool {
         self.samples.is_empty()
     }
+}
+
+impl<'a> Appender<'a> {
+    /// An empty batch another thread can fill while this appender is open, so that
+    /// parsing a large write is spread over cores; [`absorb`](Self::absorb) it, in order,
+    /// before the commit. A part not absorbed is simply dropped: it cannot commit.
+    pub fn part(&self) -> Batch<'a> {
+        Batch::new(self.batch.db)
+    }
+
+    /// Adds a part's series and samples after those already added.
+    pub fn absorb(&mut self, part: Batch<'a>) {
+        let b = &mut self.batch;
+        for s in part.new_series {
+            if b.new_refs.insert(s.r) {
+                b.new_series.push(s);
+            }
+        }
+        if b.samples.is_empty() {
+            b.samples = part.samples;
+        } else {
+            b.samples.extend(part.samples);
+        }
+        b.max_t = b.max_t.max(part.max_t);
+    }
 
     /// Makes the batch durable (one WAL write, fsynced with its group) and visible.
     pub fn commit(self) -> Result<()> {
-        if self.db.closed.load(Ordering::Relaxed) {
+        let b = self.batch;
+        let db = b.db;
+        if db.closed.load(Ordering::Relaxed) {
             return Err(Error::Other("storage is shutting down".into()));
         }
-        if self.samples.is_empty() {
+        if b.samples.is_empty() {
             return Ok(());
         }
-        let mut rec = Vec::with_capacity(self.samples.len() * 12 + 64);
-        if !self.new_series.is_empty() {
-            record::encode_series(&mut rec, self.new_series.iter().map(|s| (s.r, &s.labels)));
+        let mut rec = Vec::with_capacity(b.samples.len() * 12 + 64);
+        if !b.new_series.is_empty() {
+            record::encode_series(&mut rec, b.new_series.iter().map(|s| (s.r, &s.labels)));
         }
         record::encode_samples_iter(
             &mut rec,
-            self.samples.len(),
-            self.samples.iter().map(|(s, t, v)| (s.r, *t, *v)),
+            b.samples.len(),
+            b.samples.iter().map(|(s, t, v)| (s.r, *t, *v)),
         );
-        self.db.wal.write(&rec)?;
-        for s in &self.new_series {
+        db.wal.write(&rec)?;
+        for s in &b.new_series {
             s.set_logged(true);
         }
-        for (s, t, v) in &self.samples {
-            self.db.head.append(s, *t, *v);
-        }
-        self.db.max_t.fetch_max(self.max_t, Ordering::Relaxed);
+        db.head.append_all(&b.samples);
+        db.max_t.fetch_max(b.max_t, Ordering::Relaxed);
         Ok(())
     }
 }
 
-type KeyMap = HashMap<Box<[u8]>, Arc<MemSeries>, foldhash::fast::FixedState>;
+/// The series of one line's key (namespace, measurement and tags): each field's name and
+/// series. A line has a handful of fields, so they are scanned, not hashed.
+#[derive(Default)]
+pub struct LineSeries {
+    fields: RwLock<Vec<(Box<[u8]>, Arc<MemSeries>)>>,
+}
 
-/// Raw series keys → head series, sharded so that concurrent writers rarely meet on a lock.
+impl LineSeries {
+    fn get(&self, field: &[u8]) -> Option<Arc<MemSeries>> {
+        read(&self.fields)
+            .iter()
+            .find(|(f, _)| &**f == field)
+            .map(|(_, s)| s.clone())
+    }
+}
+
+type KeyMap = HashMap<Box<[u8]>, Arc<LineSeries>, foldhash::fast::FixedState>;
+
+/// Raw line keys → their fields' head series, sharded so that concurrent writers rarely
+/// meet on a lock. One hash lookup per line, not per sample: hashing and comparing the
+/// whole key of every sample was the largest cost of applying after parsing.
 struct KeyCache {
     shards: Vec<RwLock<KeyMap>>,
     hasher: foldhash::fast::FixedState,
@@ -759,18 +847,23 @@ impl KeyCache {
         &self.shards[(h >> 59) as usize % KEY_SHARDS]
     }
 
-    fn get(&self, key: &[u8]) -> Option<Arc<MemSeries>> {
-        read(self.shard(key)).get(key).cloned()
-    }
-
-    fn insert(&self, key: &[u8], s: Arc<MemSeries>) {
-        write(self.shard(key)).insert(key.into(), s);
+    /// The entry of a line key, made empty the first time.
+    fn line(&self, key: &[u8]) -> Arc<LineSeries> {
+        let shard = self.shard(key);
+        if let Some(l) = read(shard).get(key) {
+            return l.clone();
+        }
+        write(shard).entry(key.into()).or_default().clone()
     }
 
     /// Drops keys of series no longer in the head.
     fn retain_live(&self) {
         for shard in &self.shards {
-            write(shard).retain(|_, s| s.is_live());
+            write(shard).retain(|_, line| {
+                let mut fields = write(&line.fields);
+                fields.retain(|(_, s)| s.is_live());
+                !fields.is_empty()
+            });
         }
     }
 }

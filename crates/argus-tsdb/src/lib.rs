@@ -25,5 +25,5 @@ pub mod wal;
 #[cfg(test)]
 mod tests;
 
-pub use db::{Appender, Db, DbStats, Options};
+pub use db::{Appender, Batch, Db, DbStats, LineSeries, Options};
 pub use error::Error;

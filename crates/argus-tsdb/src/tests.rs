@@ -286,8 +286,9 @@ fn keyed_appends_find_the_same_series() {
     let db = open(dir.path());
     for ts in [1000, 2000] {
         let mut app = db.appender();
+        let line = app.line(b"cpu,host=a");
         let r = app
-            .series_keyed(b"cpu,host=a usage", || {
+            .series_of_field(&line, b"usage", || {
                 Labels::with_name("cpu_usage", [("host", "a")])
             })
             .unwrap_or_else(|e| panic!("{e}"));
@@ -301,8 +302,9 @@ fn keyed_appends_find_the_same_series() {
     db.flush().unwrap_or_else(|e| panic!("{e}"));
     db.flush().unwrap_or_else(|e| panic!("{e}"));
     let mut app = db.appender();
+    let line = app.line(b"cpu,host=a");
     let r = app
-        .series_keyed(b"cpu,host=a usage", || {
+        .series_of_field(&line, b"usage", || {
             Labels::with_name("cpu_usage", [("host", "a")])
         })
         .unwrap_or_else(|e| panic!("{e}"));

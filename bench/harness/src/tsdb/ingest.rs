@@ -22,6 +22,13 @@ pub struct Ingest {
     /// Bytes the server wrote to disk (`/proc/<pid>/io` `write_bytes`) from the start of
     /// ingest until stored.
     pub written_bytes: Option<u64>,
+    /// CPU seconds the server used from the start of ingest until stored.
+    pub cpu_seconds: Option<f64>,
+}
+
+/// CPU time of a process so far, in seconds (clock ticks of `/proc/<pid>/stat`, 100 Hz).
+fn cpu(pid: u32) -> Option<f64> {
+    crate::footprint::procfs::stat(pid).map(|s| (s.utime + s.stime) as f64 / 100.0)
 }
 
 pub fn run(server: &Server, ds: &Dataset, clients: usize, gzip: bool) -> anyhow::Result<Ingest> {
@@ -44,6 +51,7 @@ pub fn run(server: &Server, ds: &Dataset, clients: usize, gzip: bool) -> anyhow:
 
     let query_client = super::query::client()?;
     let written_before = probe::written_bytes(pid);
+    let cpu_before = cpu(pid);
     let started = Instant::now();
     let (seconds, stored, rss_max_sampled) = std::thread::scope(|s| {
         let sampler = s.spawn(|| {
@@ -109,6 +117,10 @@ pub fn run(server: &Server, ds: &Dataset, clients: usize, gzip: bool) -> anyhow:
         done.store(true, Ordering::Relaxed);
         (seconds, stored, sampler.join().unwrap_or(0))
     });
+    let cpu_seconds = match (cpu_before, cpu(pid)) {
+        (Some(a), Some(b)) => Some(b - a),
+        _ => None,
+    };
     let written_bytes = match (written_before, probe::written_bytes(pid)) {
         (Some(a), Some(b)) => Some(b.saturating_sub(a)),
         _ => None,
@@ -121,5 +133,6 @@ pub fn run(server: &Server, ds: &Dataset, clients: usize, gzip: bool) -> anyhow:
         rss_max_sampled,
         stored,
         written_bytes,
+        cpu_seconds,
     })
 }

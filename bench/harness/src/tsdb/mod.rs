@@ -273,6 +273,14 @@ fn run_one(
         ),
         Err(e) => eprintln!("{name}: stored: FAILED: {e}"),
     }
+    if let Some(stats) = server.tsdb_stats(&client) {
+        let head: Vec<&str> = stats
+            .lines()
+            .filter(|l| l.contains("\"head_") || l.contains("\"wal_bytes"))
+            .map(str::trim)
+            .collect();
+        eprintln!("{name}: before the flush: {}", head.join(" "));
+    }
     let cold_query = query::once(&client, &server, q).map_err(|e| format!("{e:#}"));
     let flush = server.flush(&client, months)?;
     let written_after_flush = match (written_before, probe::written_bytes(server.pid())) {

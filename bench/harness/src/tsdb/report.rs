@@ -234,6 +234,14 @@ fn results(s: &mut String, c: &Context<'_>) {
     );
     row(
         s,
+        "server CPU seconds per million samples, until stored",
+        &|o| o.ingest.cpu_seconds.map(|c| c * 1e6 / samples),
+        &|x| format!("{x:.3}"),
+        None,
+        None,
+    );
+    row(
+        s,
         "bytes written to disk per sample until stored (`/proc/<pid>/io`)",
         &|o| o.ingest.written_bytes.map(|b| b as f64 / samples),
         &|x| format!("{x:.2}"),

@@ -210,6 +210,7 @@ async fn apply_samples(
 }
 
 /// One queued line-protocol entry.
+#[derive(Clone, Copy)]
 struct QueuedLines<'a> {
     ns: Option<&'a str>,
     precision: Precision,
@@ -258,13 +259,10 @@ fn apply_lines(
 ) -> Result<Vec<String>, ApplyError> {
     let entries: Vec<QueuedLines<'_>> = entries.iter().filter_map(QueuedLines::of).collect();
     if let Some(db) = tsdb
-        && entries.len() > 1
+        && (entries.len() > 1 || entries.iter().any(|e| e.text.len() >= SPLIT_BYTES))
     {
         let mut app = db.appender();
-        let all = entries
-            .iter()
-            .try_for_each(|e| add_lines(&mut app, rules, e));
-        if all.is_ok() && app.commit().is_ok() {
+        if add_in_parallel(&mut app, rules, &entries).is_ok() && app.commit().is_ok() {
             return Ok(Vec::new());
         }
     }
@@ -287,6 +285,84 @@ fn apply_lines(
     Ok(refused)
 }
 
+/// Below this many bytes of text, parsing is not split over threads.
+const SPLIT_BYTES: usize = 256 << 10;
+
+/// Adds the entries' samples to `app` with their text cut, at line ends, into one piece
+/// per core, parsed at once on scoped threads, then absorbed in order: the batch holds
+/// the samples in the order of a single walk. Parsing and finding series (the bulk of
+/// applying) then use every core while the commit (one WAL write) stays single.
+/// Hand-written rather than with a thread-pool crate: it is one fork and join per part of
+/// up to 16 MiB, where a spawned thread costs microseconds.
+fn add_in_parallel(
+    app: &mut argus_tsdb::Appender<'_>,
+    rules: &Rules,
+    entries: &[QueuedLines<'_>],
+) -> Result<(), ApplyError> {
+    let total: usize = entries.iter().map(|e| e.text.len()).sum();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8)
+        .min(total / SPLIT_BYTES)
+        .max(1);
+    if threads == 1 {
+        return entries.iter().try_for_each(|e| add_lines(app, rules, e));
+    }
+    let pieces = split_pieces(entries, total.div_ceil(threads));
+    // Consecutive pieces go to one thread, so each thread's samples stay in order.
+    let per_thread = pieces.len().div_ceil(threads);
+    let parts: Vec<Result<argus_tsdb::Batch<'_>, ApplyError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = pieces
+            .chunks(per_thread)
+            .map(|group| {
+                let mut part = app.part();
+                s.spawn(move || {
+                    for piece in group {
+                        add_lines(&mut part, rules, piece)?;
+                    }
+                    Ok(part)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(ApplyError::Retry("a parsing thread panicked".into())))
+            })
+            .collect()
+    });
+    for part in parts {
+        app.absorb(part?);
+    }
+    Ok(())
+}
+
+/// The entries' text in pieces of about `size` bytes, each cut after a line's end. An
+/// entry smaller than that is one piece, and so is one with a `"`: a string field value
+/// may hold a newline, which only a full parse tells from a line's end.
+fn split_pieces<'a>(entries: &[QueuedLines<'a>], size: usize) -> Vec<QueuedLines<'a>> {
+    let mut out = Vec::new();
+    for e in entries {
+        if e.text.len() <= size || e.text.contains('"') {
+            out.push(*e);
+            continue;
+        }
+        let mut rest = e.text;
+        while !rest.is_empty() {
+            let cut = if rest.len() <= size {
+                rest.len()
+            } else {
+                rest[size..].find('\n').map_or(rest.len(), |i| size + i + 1)
+            };
+            let (piece, tail) = rest.split_at(cut);
+            out.push(QueuedLines { text: piece, ..*e });
+            rest = tail;
+        }
+    }
+    out
+}
+
 /// Any store: an entry's series with their labels built the standard way.
 fn collect_series(rules: &Rules, e: &QueuedLines<'_>) -> Result<Vec<TimeSeries>, ApplyError> {
     let extra: Vec<(&str, &str)> = e.ns.map(|n| ("ns", n)).into_iter().collect();
@@ -298,10 +374,10 @@ fn collect_series(rules: &Rules, e: &QueuedLines<'_>) -> Result<Vec<TimeSeries>,
 }
 
 /// The embedded engine: adds an entry's samples to an appender (not committed). Series
-/// are found by the line's raw key (namespace, measurement, tags, field), so labels are
-/// built only the first time a series is seen.
+/// are found by the line's raw key (namespace, measurement, tags) and the field's name,
+/// so labels are built only the first time a series is seen.
 fn add_lines(
-    app: &mut argus_tsdb::db::Appender<'_>,
+    app: &mut argus_tsdb::Batch<'_>,
     rules: &Rules,
     e: &QueuedLines<'_>,
 ) -> Result<(), ApplyError> {
@@ -320,15 +396,12 @@ fn add_lines(
             key.push(b'=');
             key.extend_from_slice(v.as_bytes());
         }
-        key.push(0);
-        let prefix = key.len();
+        let series = app.line(&key);
         for (field, value) in &line.fields {
             let Some(v) = value.as_f64() else {
                 continue;
             };
-            key.truncate(prefix);
-            key.extend_from_slice(field.as_bytes());
-            let r = app.series_keyed(&key, || {
+            let r = app.series_of_field(&series, field.as_bytes(), || {
                 // First sight of this series: map this field alone the standard way.
                 let one = Line {
                     measurement: line.measurement.clone(),
@@ -340,7 +413,7 @@ fn add_lines(
                 line_to_series(&one, e.precision, e.now_ms, &extra, &mut scratch);
                 scratch.pop().map(|s| s.labels).unwrap_or_default()
             })?;
-            app.add(&r, ts, v)?;
+            app.add_owned(r, ts, v)?;
         }
     }
     Ok(())

@@ -98,10 +98,9 @@ impl SeriesData {
             .copied()
             .or_else(|| self.chunks.last().map(|c| c.max_t));
         if newest.is_none_or(|n| t > n) {
-            if self.open_ts.capacity() == 0 {
-                self.open_ts.reserve_exact(OPEN_MAX);
-                self.open_v.reserve_exact(OPEN_MAX);
-            }
+            // The buffers grow as samples come (4, 8, … 64), not to OPEN_MAX at once: a
+            // series that gets one sample (a short-lived one, high churn) then costs 64
+            // bytes, not 1 KiB.
             self.open_ts.push(t);
             self.open_v.push(v);
             if self.open_ts.len() >= OPEN_MAX {
@@ -429,11 +428,46 @@ impl Head {
 
     /// Appends without checks (they were done before the WAL write).
     pub fn append(&self, s: &MemSeries, t: i64, v: f64) {
-        let mut d = s.data();
-        if d.insert(t, v) {
+        if Self::insert(s, t, v) {
             self.samples.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Appends a batch without checks, in order. A large batch is spread over the cores
+    /// by series (each series' samples stay on one thread, in order): sealing chunks,
+    /// which encodes them, is the costly part of appending.
+    pub fn append_all(&self, samples: &[(Arc<MemSeries>, i64, f64)]) {
+        const PARALLEL_FROM: usize = 1 << 16;
+        let threads = if samples.len() < PARALLEL_FROM {
+            1
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+        };
+        let run = |i: usize| {
+            let mut added = 0u64;
+            for (s, t, v) in samples {
+                if threads == 1 || s.r as usize % threads == i {
+                    added += u64::from(Self::insert(s, *t, *v));
+                }
+            }
+            self.samples.fetch_add(added, Ordering::Relaxed);
+        };
+        if threads == 1 {
+            return run(0);
+        }
+        std::thread::scope(|scope| {
+            for i in 1..threads {
+                scope.spawn(move || run(i));
+            }
+            run(0);
+        });
+    }
+
+    /// Inserts one sample; whether it added one.
+    fn insert(s: &MemSeries, t: i64, v: f64) -> bool {
+        let added = s.data().insert(t, v);
         s.max_t.fetch_max(t, Ordering::Relaxed);
+        added
     }
 
     /// Takes every series' samples out, for a flush; and forgets series that received
