@@ -176,6 +176,7 @@ impl Db {
         Appender {
             _gate: read(&self.gate),
             batch: Batch::new(self),
+            absorbed: Vec::new(),
         }
     }
 
@@ -641,6 +642,9 @@ pub struct Appender<'a> {
     /// between finding a series and appending to it.
     _gate: RwLockReadGuard<'a, ()>,
     batch: Batch<'a>,
+    /// Samples of absorbed parts, after the batch's own, kept as they came (not copied
+    /// into one vector: a part of a large write holds megabytes).
+    absorbed: Vec<Vec<(Arc<MemSeries>, i64, f64)>>,
 }
 
 /// Series and samples added, not yet committed: an [`Appender`]'s own, or a
@@ -741,8 +745,14 @@ impl<'a> Batch<'a> {
         Ok(())
     }
 
+    /// Samples added to this batch (an appender's absorbed parts not counted).
     pub fn len(&self) -> usize {
         self.samples.len()
+    }
+
+    /// Makes room for `n` more samples.
+    pub fn reserve(&mut self, n: usize) {
+        self.samples.reserve(n);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -766,12 +776,10 @@ impl<'a> Appender<'a> {
                 b.new_series.push(s);
             }
         }
-        if b.samples.is_empty() {
-            b.samples = part.samples;
-        } else {
-            b.samples.extend(part.samples);
-        }
         b.max_t = b.max_t.max(part.max_t);
+        if !part.samples.is_empty() {
+            self.absorbed.push(part.samples);
+        }
     }
 
     /// Makes the batch durable (one WAL write, fsynced with its group) and visible.
@@ -781,23 +789,34 @@ impl<'a> Appender<'a> {
         if db.closed.load(Ordering::Relaxed) {
             return Err(Error::Other("storage is shutting down".into()));
         }
-        if b.samples.is_empty() {
+        let runs: Vec<&[(Arc<MemSeries>, i64, f64)]> = std::iter::once(&b.samples)
+            .chain(&self.absorbed)
+            .map(Vec::as_slice)
+            .filter(|r| !r.is_empty())
+            .collect();
+        let n: usize = runs.iter().map(|r| r.len()).sum();
+        if n == 0 {
             return Ok(());
         }
-        let mut rec = Vec::with_capacity(b.samples.len() * 12 + 64);
+        let mut rec = Vec::with_capacity(n * 12 + 64);
         if !b.new_series.is_empty() {
             record::encode_series(&mut rec, b.new_series.iter().map(|s| (s.r, &s.labels)));
         }
         record::encode_samples_iter(
             &mut rec,
-            b.samples.len(),
-            b.samples.iter().map(|(s, t, v)| (s.r, *t, *v)),
+            n,
+            runs.iter()
+                .flat_map(|r| r.iter())
+                .map(|(s, t, v)| (s.r, *t, *v)),
         );
         db.wal.write(&rec)?;
+        drop(rec);
         for s in &b.new_series {
             s.set_logged(true);
         }
-        db.head.append_all(&b.samples);
+        for r in runs {
+            db.head.append_all(r);
+        }
         db.max_t.fetch_max(b.max_t, Ordering::Relaxed);
         Ok(())
     }

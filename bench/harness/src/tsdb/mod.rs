@@ -67,6 +67,10 @@ pub struct Options {
     /// Runs one system only (no comparison).
     #[arg(long, value_enum)]
     pub only: Option<Only>,
+    /// A config file (TOML) for Argus, to measure a setting; the report names it. By
+    /// default Argus runs with its built-in defaults.
+    #[arg(long)]
+    pub argus_config: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -233,10 +237,18 @@ fn run_one(
     work_dir: &Path,
 ) -> anyhow::Result<Outcome> {
     let (version, mut server) = match kind {
-        Kind::Argus => (
-            argus_version(&opts.servers.argus),
-            Server::start_argus(&opts.servers.argus, work_dir)?,
-        ),
+        Kind::Argus => {
+            let config = match &opts.argus_config {
+                Some(p) => Some(std::fs::read_to_string(p).map_err(|e| {
+                    anyhow::anyhow!("--argus-config {}: {e}", p.display())
+                })?),
+                None => None,
+            };
+            (
+                argus_version(&opts.servers.argus),
+                Server::start_argus_with(&opts.servers.argus, work_dir, config.as_deref())?,
+            )
+        }
         Kind::Vm => (
             vm_version(&opts.servers.vm),
             Server::start_vm(&opts.servers.vm, work_dir)?,

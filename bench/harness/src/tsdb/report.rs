@@ -55,9 +55,14 @@ pub fn render(c: &Context<'_>) -> String {
             Kind::Vm => &c.opts.servers.vm,
         };
         let version = o.as_ref().map_or("?", |o| o.version.as_str());
-        let how = match kind {
-            Kind::Argus => "`server`, default config",
-            Kind::Vm => "defaults, `-retentionPeriod=100y`",
+        let how = match (kind, &c.opts.argus_config) {
+            (Kind::Argus, None) => "`server`, default config".to_string(),
+            (Kind::Argus, Some(p)) => format!(
+                "`server`, config `{}`: `{}`",
+                p.display(),
+                one_line(&std::fs::read_to_string(p).unwrap_or_default())
+            ),
+            (Kind::Vm, _) => "defaults, `-retentionPeriod=100y`".to_string(),
         };
         let _ = writeln!(
             s,

@@ -303,6 +303,41 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// A line-protocol entry read in place: its text borrowed from the entry's bytes, so
+/// applying a large backlog does not copy every entry's text once more.
+pub struct LinesRef<'a> {
+    pub ns: Option<&'a str>,
+    pub precision: Precision,
+    pub now_ms: i64,
+    pub text: &'a str,
+}
+
+/// The entry as a [`LinesRef`] when it is line protocol (`None` for other kinds); the
+/// same checks as [`decode`].
+pub fn decode_lines(bytes: &[u8]) -> Option<Result<LinesRef<'_>, DecodeError>> {
+    let mut r = Reader { b: bytes, at: 0 };
+    if r.u8().ok()? != VERSION || bytes.get(1) != Some(&KIND_LINES) {
+        return None;
+    }
+    r.at = 2;
+    Some((|| {
+        let ns = Some(r.str()?).filter(|n| !n.is_empty());
+        let p = r.u8()?;
+        let precision = *PRECISIONS
+            .get(usize::from(p))
+            .ok_or_else(|| DecodeError(format!("unknown precision {p}")))?;
+        let now_ms = r.zvarint()?;
+        let text = std::str::from_utf8(r.rest())
+            .map_err(|_| DecodeError("line protocol is not UTF-8".into()))?;
+        Ok(LinesRef {
+            ns,
+            precision,
+            now_ms,
+            text,
+        })
+    })())
+}
+
 /// Decodes an entry written by [`encode`].
 pub fn decode(bytes: &[u8]) -> Result<Entry, DecodeError> {
     let mut r = Reader { b: bytes, at: 0 };

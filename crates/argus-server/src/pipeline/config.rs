@@ -116,7 +116,7 @@ impl Default for HandlersConfig {
     fn default() -> Self {
         HandlersConfig {
             types: Vec::new(),
-            batch_entries: 32,
+            batch_entries: 8,
             workers_per_type: 1,
             exec: BTreeMap::new(),
         }
