@@ -34,6 +34,9 @@ pub struct Server {
     token: Option<String>,
     pub data_dir: PathBuf,
     log: PathBuf,
+    /// How it was started, to start it again ([`Server::restart`]).
+    program: PathBuf,
+    args: Vec<std::ffi::OsString>,
     /// Dropped last: removes the data and the log.
     _root: tempfile::TempDir,
 }
@@ -69,74 +72,66 @@ impl Server {
         let data_dir = root.path().join("data");
         let log = root.path().join("argus.log");
         let token = format!("bench-{}-{}", std::process::id(), crate::probe::now_ms());
-        let mut cmd = Command::new(bin);
-        cmd.args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(&data_dir)
-            .args(["--token", &token]);
+        let mut args: Vec<std::ffi::OsString> = ["server", "--listen", "127.0.0.1:0", "--data-dir"]
+            .iter()
+            .map(Into::into)
+            .collect();
+        args.push(data_dir.clone().into());
+        args.extend(["--token".into(), token.clone().into()]);
         if let Some(text) = config {
             let path = root.path().join("argus.toml");
             std::fs::write(&path, text)
                 .with_context(|| format!("cannot write {}", path.display()))?;
-            cmd.arg("--config").arg(path);
+            args.push("--config".into());
+            args.push(path.into());
         }
-        let mut child = cmd
-            // A config from the caller's environment would make the runs incomparable.
-            .env_remove("ARGUS_CONFIG")
-            .env_remove("ARGUS_LISTEN")
-            .env_remove("ARGUS_DATA_DIR")
-            .env_remove("ARGUS_TOKEN")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log)?)
-            .spawn()
-            .with_context(|| format!("cannot start {}", bin.display()))?;
-        let stdout = child.stdout.take().context("no stdout pipe")?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        // Reads the banner, then keeps draining stdout so the server never blocks on it.
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in std::io::BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(url) = line.trim().strip_prefix("URL:")
-                    && let Some(tx) = tx.take()
-                {
-                    let _ = tx.send(url.trim().trim_end_matches('/').to_string());
-                }
-            }
-        });
-        let mut server = Self {
+        let (child, base) = spawn_argus(bin, &args, &log)?;
+        Ok(Self {
             kind: Kind::Argus,
             child,
-            base: String::new(),
+            base,
             token: Some(token),
             data_dir,
             log,
+            program: bin.to_path_buf(),
+            args,
             _root: root,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            match rx.recv_timeout(Duration::from_millis(200)) {
-                Ok(url) => {
-                    server.base = url;
+        })
+    }
+
+    /// Stops the process (SIGKILL when `hard`, else SIGTERM and a wait of up to 60 s) and
+    /// starts it again on the same data; returns when the new process was started (for
+    /// Argus: once it printed its URL, which is timed from the spawn all the same).
+    pub fn restart(&mut self, hard: bool) -> anyhow::Result<Instant> {
+        if hard {
+            self.child.kill()?;
+            self.child.wait()?;
+        } else {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .status();
+            let started = Instant::now();
+            while self.child.try_wait()?.is_none() {
+                if started.elapsed() > Duration::from_secs(60) {
+                    self.child.kill()?;
+                    self.child.wait()?;
                     break;
                 }
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                    bail!(
-                        "argus closed stdout without printing its URL; log:\n{}",
-                        server.log_tail()
-                    )
-                }
-            }
-            server.check_alive()?;
-            if Instant::now() > deadline {
-                bail!(
-                    "argus printed no URL within 60 s; log:\n{}",
-                    server.log_tail()
-                );
+                std::thread::sleep(Duration::from_millis(20));
             }
         }
-        Ok(server)
+        let started = Instant::now();
+        match self.kind {
+            Kind::Argus => {
+                let (child, base) = spawn_argus(&self.program, &self.args, &self.log)?;
+                self.child = child;
+                self.base = base;
+            }
+            Kind::Vm => {
+                self.child = spawn_logged(Command::new(&self.program).args(&self.args), &self.log)?;
+            }
+        }
+        Ok(started)
     }
 
     /// Starts VictoriaMetrics with its defaults, except the listen address, the data path
@@ -148,14 +143,13 @@ impl Server {
         let data_dir = root.path().join("data");
         let log = root.path().join("victoria-metrics.log");
         let port = free_port()?;
-        let child = spawn_logged(
-            Command::new(bin)
-                .arg(format!("-storageDataPath={}", data_dir.display()))
-                .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
-                .arg("-retentionPeriod=100y"),
-            &log,
-        )
-        .context("on a fresh machine: apt-get install victoria-metrics")?;
+        let args: Vec<std::ffi::OsString> = vec![
+            format!("-storageDataPath={}", data_dir.display()).into(),
+            format!("-httpListenAddr=127.0.0.1:{port}").into(),
+            "-retentionPeriod=100y".into(),
+        ];
+        let child = spawn_logged(Command::new(bin).args(&args), &log)
+            .context("on a fresh machine: apt-get install victoria-metrics")?;
         Ok(Self {
             kind: Kind::Vm,
             child,
@@ -163,6 +157,8 @@ impl Server {
             token: None,
             data_dir,
             log,
+            program: bin.to_path_buf(),
+            args,
             _root: root,
         })
     }
@@ -519,6 +515,69 @@ pub fn spawn_logged(cmd: &mut Command, log: &Path) -> anyhow::Result<Child> {
         .stderr(file)
         .spawn()
         .with_context(|| format!("cannot start {:?}", cmd.get_program()))
+}
+
+/// Starts `argus` with `args`, its stderr to `log` (appended: a restart keeps the earlier
+/// lines), and reads its URL from the banner it prints once listening.
+fn spawn_argus(
+    bin: &Path,
+    args: &[std::ffi::OsString],
+    log: &Path,
+) -> anyhow::Result<(Child, String)> {
+    let mut child = Command::new(bin)
+        .args(args)
+        // A config from the caller's environment would make the runs incomparable.
+        .env_remove("ARGUS_CONFIG")
+        .env_remove("ARGUS_LISTEN")
+        .env_remove("ARGUS_DATA_DIR")
+        .env_remove("ARGUS_TOKEN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)?,
+        )
+        .spawn()
+        .with_context(|| format!("cannot start {}", bin.display()))?;
+    let stdout = child.stdout.take().context("no stdout pipe")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Reads the banner, then keeps draining stdout so the server never blocks on it.
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(url) = line.trim().strip_prefix("URL:")
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(url.trim().trim_end_matches('/').to_string());
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        match rx.recv_timeout(Duration::from_millis(20)) {
+            Ok(url) => return Ok((child, url)),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!(
+                    "argus closed stdout without printing its URL; log:\n{}",
+                    log_tail(log)
+                )
+            }
+        }
+        if let Some(status) = child.try_wait()? {
+            bail!("argus exited early ({status}); log:\n{}", log_tail(log));
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("argus printed no URL within 120 s; log:\n{}", log_tail(log));
+        }
+    }
 }
 
 /// A free port on 127.0.0.1: taken from the kernel and handed over (a small race).

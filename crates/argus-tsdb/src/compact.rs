@@ -69,7 +69,7 @@ impl Compactor {
     ) -> Result<Vec<Meta>> {
         let bd = self.block_duration_ms;
         let mut order: Vec<usize> = (0..frozen.series.len()).collect();
-        order.sort_by(|&a, &b| frozen.series[a].0.cmp(&frozen.series[b].0));
+        order.sort_by(|&a, &b| frozen.series[a].0.labels.cmp(&frozen.series[b].0.labels));
         let mut partitions = BTreeSet::new();
         for (_, d) in &frozen.series {
             let (ts, _) = d.columns();
@@ -86,13 +86,13 @@ impl Compactor {
         for p in partitions {
             let (lo, hi) = (p * bd, p * bd + bd - 1);
             let series = order.iter().filter_map(|&i| {
-                let (labels, d) = &frozen.series[i];
+                let (series, d) = &frozen.series[i];
                 let mut s = Vec::new();
                 d.samples_in(lo, hi, &mut s);
                 (!s.is_empty()).then(|| {
                     let ts = s.iter().map(|x| x.ts).collect();
                     let vs = s.iter().map(|x| x.value).collect();
-                    (labels.clone(), ts, vs)
+                    (series.labels.clone(), ts, vs)
                 })
             });
             let spec = BlockSpec {

@@ -117,21 +117,33 @@ impl Db {
             .map(|b| b.meta.max_t)
             .max()
             .unwrap_or(i64::MIN);
+        // Samples are gathered and appended in runs, spread over the cores by series
+        // (`Head::append_refs`); a Series record first appends what came before it.
+        const RUN: usize = 1 << 20;
+        let mut run: Vec<(u32, i64, f64)> = Vec::with_capacity(RUN);
         let stats = wal::replay(&wal_dir, |rec| match rec {
             record::Record::Series(s) => {
+                if !run.is_empty() {
+                    max_t = max_t.max(head.append_refs(&run));
+                    run.clear();
+                }
                 for (r, labels) in s {
                     head.restore(r, labels);
                 }
             }
             record::Record::Samples(s) => {
-                for (r, t, v) in s {
-                    if let Some(series) = head.get(r) {
-                        head.append(&series, t, v);
-                        max_t = max_t.max(t);
-                    }
+                run.extend(s);
+                if run.len() >= RUN {
+                    max_t = max_t.max(head.append_refs(&run));
+                    run.clear();
                 }
             }
         })?;
+        if !run.is_empty() {
+            max_t = max_t.max(head.append_refs(&run));
+        }
+        drop(run);
+        head.restored();
         if stats.records > 0 {
             tracing::info!(
                 records = stats.records,
@@ -259,10 +271,10 @@ impl Db {
             let mut src: Source<'_> = f
                 .series
                 .iter()
-                .filter(|(l, d)| {
-                    argus_core::matcher::matches_all(matchers, l) && d.overlaps(start, end)
+                .filter(|(s, d)| {
+                    argus_core::matcher::matches_all(matchers, &s.labels) && d.overlaps(start, end)
                 })
-                .map(|(l, d)| (l, Piece::Frozen(d)))
+                .map(|(s, d)| (&s.labels, Piece::Frozen(d)))
                 .collect();
             src.sort_by(|a, b| a.0.cmp(b.0));
             sources.push(src);
@@ -356,8 +368,8 @@ impl Db {
 
     fn unfreeze(&self, frozen: &Frozen) {
         let _gate = write(&self.gate);
-        for (labels, data) in &frozen.series {
-            if let Ok(s) = self.head.get_or_create_series(labels) {
+        for (series, data) in &frozen.series {
+            if let Ok(s) = self.head.get_or_create_series(&series.labels) {
                 let (ts, vs) = data.columns();
                 for (t, v) in ts.into_iter().zip(vs) {
                     self.head.append(&s, t, v);
@@ -800,7 +812,10 @@ impl<'a> Appender<'a> {
         }
         let mut rec = Vec::with_capacity(n * 12 + 64);
         if !b.new_series.is_empty() {
-            record::encode_series(&mut rec, b.new_series.iter().map(|s| (s.r, &s.labels)));
+            let mut new_series: Vec<&Arc<MemSeries>> = b.new_series.iter().collect();
+            // Parts parsed in parallel create series in any order; logged by ref.
+            new_series.sort_unstable_by_key(|s| s.r);
+            record::encode_series(&mut rec, new_series.iter().map(|s| (s.r, &s.labels)));
         }
         record::encode_samples_iter(
             &mut rec,

@@ -148,6 +148,19 @@ impl Started {
         self.db.close().await;
         drop(self.maintenance);
         if let Some(db) = self.tsdb {
+            // The head goes into blocks, so the next start reads blocks instead of
+            // replaying the write-ahead log (10 M samples: about 1 s here against 10 s).
+            // On failure the WAL still holds everything.
+            let t = std::time::Instant::now();
+            let flushing = db.clone();
+            match tokio::task::spawn_blocking(move || flushing.flush()).await {
+                Ok(Ok(_)) => tracing::info!(
+                    seconds = t.elapsed().as_secs_f64(),
+                    "storage flushed for a fast start"
+                ),
+                Ok(Err(e)) => tracing::warn!(error = %e, "flush at shutdown failed; the next start replays the write-ahead log"),
+                Err(e) => tracing::warn!(error = %e, "flush at shutdown failed; the next start replays the write-ahead log"),
+            }
             db.close();
         }
         Ok(())

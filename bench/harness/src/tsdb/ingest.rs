@@ -108,6 +108,7 @@ pub fn run(server: &Server, ds: &Dataset, clients: usize, gzip: bool) -> anyhow:
             &query_client,
             server,
             started,
+            &super::stored::names(ds),
             spec.hosts,
             ds.samples,
             (spec.start_ms(), spec.end_ms),

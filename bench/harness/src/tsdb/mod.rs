@@ -67,6 +67,10 @@ pub struct Options {
     /// Runs one system only (no comparison).
     #[arg(long, value_enum)]
     pub only: Option<Only>,
+    /// Skips the restarts (SIGKILL, then a clean stop, each followed by the time until
+    /// every sample answers a query again).
+    #[arg(long)]
+    pub no_restart: bool,
     /// A config file (TOML) for Argus, to measure a setting; the report names it. By
     /// default Argus runs with its built-in defaults.
     #[arg(long)]
@@ -87,6 +91,20 @@ const QUERY_STEP_MS: i64 = 30_000;
 /// Five cpu lines per host (cpu0..cpu3, cpu-total): 1 000 series at 200 hosts.
 const QUERY_SELECTOR: &str = "cpu_usage_user";
 
+/// One restart on the data ingested.
+pub struct Restart {
+    /// SIGKILL (else SIGTERM).
+    pub hard: bool,
+    /// From the start of the new process until a query counted every sample (or the
+    /// limit).
+    pub seconds: f64,
+    /// Samples counted then: fewer than sent means acknowledged samples were lost.
+    pub counted: u64,
+}
+
+/// Longest a restarted system is given to answer with every sample.
+const RESTART_LIMIT: Duration = Duration::from_secs(180);
+
 /// Everything measured on one system.
 pub struct Outcome {
     pub version: String,
@@ -95,6 +113,11 @@ pub struct Outcome {
     /// Peak RSS (VmHWM) right after ingest, and at the end of the run.
     pub hwm_after_ingest: u64,
     pub hwm_end: u64,
+    /// Resident memory (VmRSS) once every sample is stored, and after the flush.
+    pub rss_stored: u64,
+    pub rss_after_flush: u64,
+    /// The restarts after ingest: SIGKILL, then a clean stop.
+    pub restarts: Vec<Restart>,
     /// The query once, right after ingest and before the flush.
     pub cold_query: Result<query::Single, String>,
     pub flush: Flush,
@@ -178,10 +201,19 @@ pub fn run(opts: &Options) -> anyhow::Result<u8> {
     let mut outcomes: Vec<(Kind, Result<Outcome, String>)> = Vec::new();
     for kind in kinds {
         eprintln!("── {} ──", kind.name());
-        let outcome = run_one(kind, opts, &ds, &q, &months, &work_dir).map_err(|e| {
+        let mut outcome = run_one(kind, opts, &ds, &q, &months, &work_dir).map_err(|e| {
             eprintln!("{}: FAILED: {e:#}", kind.name());
             format!("{e:#}")
         });
+        if let Ok(o) = &mut outcome
+            && !opts.no_restart
+        {
+            eprintln!("── {}: restarts ──", kind.name());
+            match restart_pass(kind, opts, &ds, &work_dir) {
+                Ok(r) => o.restarts = r,
+                Err(e) => eprintln!("{}: restarts FAILED: {e:#}", kind.name()),
+            }
+        }
         outcomes.push((kind, outcome));
     }
 
@@ -266,7 +298,7 @@ fn run_one(
     );
     let written_before = probe::written_bytes(server.pid());
     let ingest = ingest::run(&server, ds, opts.clients, opts.gzip)?;
-    let hwm_after_ingest = probe::rss(server.pid()).map_or(0, |r| r.1);
+    let (rss_stored, hwm_after_ingest) = probe::rss(server.pid()).unwrap_or((0, 0));
     eprintln!(
         "{name}: {} samples in {:.2} s = {:.0} samples/s ({} failed requests)",
         ds.samples,
@@ -295,6 +327,7 @@ fn run_one(
     }
     let cold_query = query::once(&client, &server, q).map_err(|e| format!("{e:#}"));
     let flush = server.flush(&client, months)?;
+    let rss_after_flush = probe::rss(server.pid()).map_or(0, |r| r.0);
     let written_after_flush = match (written_before, probe::written_bytes(server.pid())) {
         (Some(a), Some(b)) => Some(b.saturating_sub(a)),
         _ => None,
@@ -327,6 +360,9 @@ fn run_one(
         ingest,
         hwm_after_ingest,
         hwm_end,
+        rss_stored,
+        rss_after_flush,
+        restarts: Vec::new(),
         cold_query,
         flush,
         written_after_flush,
@@ -337,6 +373,56 @@ fn run_one(
         query,
         stop,
     })
+}
+
+/// The restart pass: a fresh server, the data set ingested until stored (nothing
+/// flushed: Argus has it all in its write-ahead log), then SIGKILL and a start, then a
+/// clean stop and a start, each timed until every sample answers a query.
+fn restart_pass(
+    kind: Kind,
+    opts: &Options,
+    ds: &Dataset,
+    work_dir: &Path,
+) -> anyhow::Result<Vec<Restart>> {
+    let mut server = match kind {
+        Kind::Argus => Server::start_argus(&opts.servers.argus, work_dir)?,
+        Kind::Vm => Server::start_vm(&opts.servers.vm, work_dir)?,
+    };
+    let client = query::client()?;
+    server.wait_ready(&client)?;
+    let name = kind.name();
+    let ingest = ingest::run(&server, ds, opts.clients, opts.gzip)?;
+    if let Err(e) = &ingest.stored {
+        anyhow::bail!("not stored before the restarts: {e}");
+    }
+    let names = stored::names(ds);
+    let span = (ds.spec.start_ms(), ds.spec.end_ms);
+    let mut out = Vec::new();
+    for hard in [true, false] {
+        let started = server.restart(hard)?;
+        let (seconds, counted) = stored::wait_all(
+            &client,
+            &server,
+            started,
+            &names,
+            ds.samples,
+            span,
+            ds.spec.interval_ms,
+            RESTART_LIMIT,
+        )?;
+        eprintln!(
+            "{name}: started again after {}: {counted} of {} samples answer a query {seconds:.2} s after the start",
+            if hard { "SIGKILL" } else { "a clean stop" },
+            ds.samples
+        );
+        out.push(Restart {
+            hard,
+            seconds,
+            counted,
+        });
+    }
+    server.stop()?;
+    Ok(out)
 }
 
 /// VictoriaMetrics partition names (`YYYY_MM`) that the span `[start, end)` touches.

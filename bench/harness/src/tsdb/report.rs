@@ -293,6 +293,48 @@ fn results(s: &mut String, c: &Context<'_>) {
         Some((false, 1.0)),
         None,
     );
+    for (i, what) in ["SIGKILL", "a clean stop (SIGTERM)"].iter().enumerate() {
+        row(
+            s,
+            &format!("restart after {what}: seconds until every sample answers a query"),
+            &|o| o.restarts.get(i).filter(|r| r.hard == (i == 0)).map(|r| r.seconds),
+            &|x| format!("{x:.2}"),
+            Some((false, 1.0)),
+            None,
+        );
+        row(
+            s,
+            &format!("samples lost by the restart after {what}"),
+            &|o| o.restarts.get(i).map(|r| c.dataset.samples.saturating_sub(r.counted) as f64),
+            &|x| int(x as u64),
+            None,
+            None,
+        );
+    }
+    row(
+        s,
+        "peak RSS per series, bytes",
+        &|o| Some(peak(o) / c.dataset.series as f64),
+        &|x| format!("{x:.0}"),
+        None,
+        None,
+    );
+    row(
+        s,
+        "resident (VmRSS) once every sample was stored",
+        &|o| Some(o.rss_stored as f64),
+        &|x| bytes(x as u64),
+        None,
+        None,
+    );
+    row(
+        s,
+        "resident (VmRSS) after the flush",
+        &|o| Some(o.rss_after_flush as f64),
+        &|x| bytes(x as u64),
+        None,
+        None,
+    );
     row(
         s,
         "peak RSS by the end of ingest",

@@ -61,31 +61,90 @@ fn instant(client: &reqwest::blocking::Client, server: &Server, q: &str, at_s: f
         .with_context(|| format!("query {q}: no value in {}", truncate(&body, 300)))
 }
 
-/// The metric names the system knows.
-fn names(client: &reqwest::blocking::Client, server: &Server) -> anyhow::Result<Vec<String>> {
-    let url = format!("{}/api/v1/label/__name__/values", server.base);
-    let r = server.auth(client.get(&url)).send()?;
-    let status = r.status();
-    let body = r.text()?;
-    if !status.is_success() {
-        bail!("metric names: {status}: {}", truncate(&body, 300));
+/// The metric names of the data set (`measurement_field`), read from its first body:
+/// every host sends every measurement and field in each point. Taken from the data, not
+/// asked of the system, so that no metadata lookup is timed.
+pub fn names(ds: &crate::dataset::Dataset) -> Vec<String> {
+    let mut out = std::collections::BTreeSet::new();
+    let Some(first) = ds.batches.first() else {
+        return Vec::new();
+    };
+    for line in String::from_utf8_lossy(&first.body).lines() {
+        let mut parts = line.split(' ');
+        let (Some(series), Some(fields)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let measurement = series.split(',').next().unwrap_or("");
+        for f in fields.split(',') {
+            if let Some((k, _)) = f.split_once('=') {
+                out.insert(format!("{measurement}_{k}"));
+            }
+        }
     }
-    let v: serde_json::Value = serde_json::from_str(&body).context("answer is not JSON")?;
-    let names: Vec<String> = v["data"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|n| n.as_str().map(str::to_string)).collect())
-        .unwrap_or_default();
-    if names.is_empty() {
-        bail!("no metric names in {}", truncate(&body, 300));
-    }
-    Ok(names)
+    out.into_iter().collect()
 }
+
+/// The query that counts every sample: one term per metric name (`count_over_time`
+/// drops the name, so over every name at once it would give several series the same
+/// labels, which PromQL refuses).
+fn count_all(names: &[String], window_ms: i64) -> String {
+    names
+        .iter()
+        .map(|n| format!("sum(count_over_time({n}[{window_ms}ms]))"))
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+/// After a restart (`started`: when the process was started): polls the full count until
+/// it reaches `samples`, or until the same count has been answered for [`SETTLED`] (a
+/// system that lost samples in the restart), for at most `limit`. Returns the seconds
+/// until the first answer with the final count, and that count: below `samples` means
+/// acknowledged samples were lost.
+pub fn wait_all(
+    client: &reqwest::blocking::Client,
+    server: &Server,
+    started: Instant,
+    names: &[String],
+    samples: u64,
+    span: (i64, i64),
+    interval_ms: i64,
+    limit: Duration,
+) -> anyhow::Result<(f64, u64)> {
+    let (start_ms, end_ms) = span;
+    let q = count_all(names, end_ms - start_ms + interval_ms);
+    let at_s = (end_ms - 1) as f64 / 1000.0;
+    let mut first: Option<(u64, f64)> = None;
+    loop {
+        let asked = started.elapsed().as_secs_f64();
+        // Not ready yet answers an error or nothing: counted as 0 and asked again.
+        let counted = instant(client, server, &q, at_s).unwrap_or(0.0) as u64;
+        if counted >= samples {
+            return Ok((asked, counted));
+        }
+        match first {
+            Some((c, at)) if c == counted => {
+                if counted > 0 && asked - at >= SETTLED.as_secs_f64() {
+                    return Ok((at, counted));
+                }
+            }
+            _ => first = Some((counted, asked)),
+        }
+        if started.elapsed() > limit {
+            return Ok((asked, counted));
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// How long a restarted system's count must stay the same to be taken as final.
+const SETTLED: Duration = Duration::from_secs(5);
 
 /// Waits until every sample of the data set answers a query; times are from `started`.
 pub fn wait(
     client: &reqwest::blocking::Client,
     server: &Server,
     started: Instant,
+    names: &[String],
     hosts: usize,
     samples: u64,
     span: (i64, i64),
@@ -110,13 +169,7 @@ pub fn wait(
         }
         std::thread::sleep(POLL);
     };
-    // One term per metric name: `count_over_time` drops the name, so over every name at
-    // once it would give several series the same labels, which PromQL refuses.
-    let all_q = names(client, server)?
-        .iter()
-        .map(|n| format!("sum(count_over_time({n}[{window}ms]))"))
-        .collect::<Vec<_>>()
-        .join(" + ");
+    let all_q = count_all(names, window);
     let mut full_counts = 0;
     loop {
         // Stored by the time the question was sent: the answer that holds counts from

@@ -1,7 +1,7 @@
 //! The embedded storage through a real server process: acknowledged writes survive
 //! SIGKILL, flush and compaction on demand, figures at /metrics and the admin API.
 
-use crate::common::{Argus, client, start, start_in};
+use crate::common::{Argus, client, start, start_in, wait_for};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -171,6 +171,36 @@ fn flush_compacts_and_data_survives_graceful_restart() {
     assert_eq!(code, Some(0), "SIGTERM is a clean exit");
     let argus = start_in("server", CONFIG, dir);
     assert_eq!(raw(&argus, "load_v", base + 6 * 3600, "6h"), before);
+}
+
+/// A clean stop writes the head into blocks, so the next start has no write-ahead log to
+/// replay (it is read in milliseconds) and every sample is there.
+#[test]
+fn a_clean_stop_leaves_the_head_in_blocks() {
+    let argus = start("server", CONFIG);
+    let base = 1_700_000_000i64 / 7_200 * 7_200;
+    let mut body = String::new();
+    for m in 0..60 {
+        for h in 0..10 {
+            body.push_str(&format!("load,host=h{h} v={m} {}\n", base + m * 60));
+        }
+    }
+    let (s, b) = argus.post("/write?precision=s", body);
+    assert_eq!(s, 204, "{b}");
+    wait_for("the samples in the head", Duration::from_secs(30), || {
+        let (_, stats) = argus.get("/api/argus/admin/tsdb");
+        (stats["head_samples"] == 600).then_some(())
+    });
+    let before = raw(&argus, "load_v", base + 3600, "1h");
+    assert_eq!(before.values().map(Vec::len).sum::<usize>(), 600);
+    let (code, dir) = argus.terminate();
+    assert_eq!(code, Some(0), "SIGTERM is a clean exit");
+    let argus = start_in("server", CONFIG, dir);
+    let (s, stats) = argus.get("/api/argus/admin/tsdb");
+    assert_eq!(s, 200);
+    assert_eq!(stats["head_samples"], 0, "nothing replayed into the head: {stats}");
+    assert_eq!(stats["block_samples"], 600, "{stats}");
+    assert_eq!(raw(&argus, "load_v", base + 3600, "1h"), before);
 }
 
 /// Ingest acknowledges a batch once it is queued; a flush stores what is still queued
