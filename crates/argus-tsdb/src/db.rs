@@ -841,8 +841,11 @@ impl<'a> Appender<'a> {
 /// series. A line has a handful of fields, so they are scanned, not hashed.
 #[derive(Default)]
 pub struct LineSeries {
-    fields: RwLock<Vec<(Box<[u8]>, Arc<MemSeries>)>>,
+    fields: RwLock<Vec<FieldSeries>>,
 }
+
+/// A field's name and its series.
+type FieldSeries = (Box<[u8]>, Arc<MemSeries>);
 
 impl LineSeries {
     fn get(&self, field: &[u8]) -> Option<Arc<MemSeries>> {

@@ -626,7 +626,8 @@ fn parallel_parts_and_appends_read_back_across_a_replay() {
     let db = open(dir.path());
     const SERIES: usize = 2_000;
     const POINTS: i64 = 50; // 100 000 samples: above the parallel-append threshold
-    let labels = |i: usize| Labels::with_name("m", [("i", i.to_string()), ("odd", (i % 2).to_string())]);
+    let labels =
+        |i: usize| Labels::with_name("m", [("i", i.to_string()), ("odd", (i % 2).to_string())]);
     let mut app = db.appender();
     let parts: Vec<crate::db::Batch<'_>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..2)

@@ -158,8 +158,12 @@ impl Started {
                     seconds = t.elapsed().as_secs_f64(),
                     "storage flushed for a fast start"
                 ),
-                Ok(Err(e)) => tracing::warn!(error = %e, "flush at shutdown failed; the next start replays the write-ahead log"),
-                Err(e) => tracing::warn!(error = %e, "flush at shutdown failed; the next start replays the write-ahead log"),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "flush at shutdown failed; the next start replays the write-ahead log")
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "flush at shutdown failed; the next start replays the write-ahead log")
+                }
             }
             db.close();
         }

@@ -103,18 +103,8 @@ pub fn run(server: &Server, ds: &Dataset, clients: usize, gzip: bool) -> anyhow:
             let _ = w.join();
         }
         let seconds = started.elapsed().as_secs_f64();
-        let spec = &ds.spec;
-        let stored = super::stored::wait(
-            &query_client,
-            server,
-            started,
-            &super::stored::names(ds),
-            spec.hosts,
-            ds.samples,
-            (spec.start_ms(), spec.end_ms),
-            spec.interval_ms,
-        )
-        .map_err(|e| format!("{e:#}"));
+        let stored =
+            super::stored::wait(&query_client, server, started, ds).map_err(|e| format!("{e:#}"));
         done.store(true, Ordering::Relaxed);
         (seconds, stored, sampler.join().unwrap_or(0))
     });

@@ -271,9 +271,10 @@ fn run_one(
     let (version, mut server) = match kind {
         Kind::Argus => {
             let config = match &opts.argus_config {
-                Some(p) => Some(std::fs::read_to_string(p).map_err(|e| {
-                    anyhow::anyhow!("--argus-config {}: {e}", p.display())
-                })?),
+                Some(p) => Some(
+                    std::fs::read_to_string(p)
+                        .map_err(|e| anyhow::anyhow!("--argus-config {}: {e}", p.display()))?,
+                ),
                 None => None,
             };
             (
@@ -395,21 +396,10 @@ fn restart_pass(
     if let Err(e) = &ingest.stored {
         anyhow::bail!("not stored before the restarts: {e}");
     }
-    let names = stored::names(ds);
-    let span = (ds.spec.start_ms(), ds.spec.end_ms);
     let mut out = Vec::new();
     for hard in [true, false] {
         let started = server.restart(hard)?;
-        let (seconds, counted) = stored::wait_all(
-            &client,
-            &server,
-            started,
-            &names,
-            ds.samples,
-            span,
-            ds.spec.interval_ms,
-            RESTART_LIMIT,
-        )?;
+        let (seconds, counted) = stored::wait_all(&client, &server, started, ds, RESTART_LIMIT)?;
         eprintln!(
             "{name}: started again after {}: {counted} of {} samples answer a query {seconds:.2} s after the start",
             if hard { "SIGKILL" } else { "a clean stop" },

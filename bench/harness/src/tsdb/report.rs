@@ -297,7 +297,12 @@ fn results(s: &mut String, c: &Context<'_>) {
         row(
             s,
             &format!("restart after {what}: seconds until every sample answers a query"),
-            &|o| o.restarts.get(i).filter(|r| r.hard == (i == 0)).map(|r| r.seconds),
+            &|o| {
+                o.restarts
+                    .get(i)
+                    .filter(|r| r.hard == (i == 0))
+                    .map(|r| r.seconds)
+            },
             &|x| format!("{x:.2}"),
             Some((false, 1.0)),
             None,
@@ -305,7 +310,11 @@ fn results(s: &mut String, c: &Context<'_>) {
         row(
             s,
             &format!("samples lost by the restart after {what}"),
-            &|o| o.restarts.get(i).map(|r| c.dataset.samples.saturating_sub(r.counted) as f64),
+            &|o| {
+                o.restarts
+                    .get(i)
+                    .map(|r| c.dataset.samples.saturating_sub(r.counted) as f64)
+            },
             &|x| int(x as u64),
             None,
             None,

@@ -14,6 +14,7 @@
 //!    answer that held is the stored time. A system that applies batches out of order
 //!    (VictoriaMetrics's in-memory shards) is thereby not credited before all is there.
 
+use crate::dataset::Dataset;
 use crate::system::{Kind, Server, truncate};
 use anyhow::{Context, bail};
 use std::time::{Duration, Instant};
@@ -35,7 +36,12 @@ pub struct Stored {
 }
 
 /// One instant query; the single value of its answer (0 when it has none).
-fn instant(client: &reqwest::blocking::Client, server: &Server, q: &str, at_s: f64) -> anyhow::Result<f64> {
+fn instant(
+    client: &reqwest::blocking::Client,
+    server: &Server,
+    q: &str,
+    at_s: f64,
+) -> anyhow::Result<f64> {
     let mut url = format!("{}/api/v1/query", server.base);
     if server.kind == Kind::Vm {
         url.push_str("?nocache=1");
@@ -64,7 +70,7 @@ fn instant(client: &reqwest::blocking::Client, server: &Server, q: &str, at_s: f
 /// The metric names of the data set (`measurement_field`), read from its first body:
 /// every host sends every measurement and field in each point. Taken from the data, not
 /// asked of the system, so that no metadata lookup is timed.
-pub fn names(ds: &crate::dataset::Dataset) -> Vec<String> {
+pub fn names(ds: &Dataset) -> Vec<String> {
     let mut out = std::collections::BTreeSet::new();
     let Some(first) = ds.batches.first() else {
         return Vec::new();
@@ -104,14 +110,12 @@ pub fn wait_all(
     client: &reqwest::blocking::Client,
     server: &Server,
     started: Instant,
-    names: &[String],
-    samples: u64,
-    span: (i64, i64),
-    interval_ms: i64,
+    ds: &Dataset,
     limit: Duration,
 ) -> anyhow::Result<(f64, u64)> {
-    let (start_ms, end_ms) = span;
-    let q = count_all(names, end_ms - start_ms + interval_ms);
+    let (start_ms, end_ms) = (ds.spec.start_ms(), ds.spec.end_ms);
+    let samples = ds.samples;
+    let q = count_all(&names(ds), end_ms - start_ms + ds.spec.interval_ms);
     let at_s = (end_ms - 1) as f64 / 1000.0;
     let mut first: Option<(u64, f64)> = None;
     loop {
@@ -144,20 +148,14 @@ pub fn wait(
     client: &reqwest::blocking::Client,
     server: &Server,
     started: Instant,
-    names: &[String],
-    hosts: usize,
-    samples: u64,
-    span: (i64, i64),
-    interval_ms: i64,
+    ds: &Dataset,
 ) -> anyhow::Result<Stored> {
-    let (start_ms, end_ms) = span;
+    let (start_ms, end_ms) = (ds.spec.start_ms(), ds.spec.end_ms);
+    let (hosts, samples, interval_ms) = (ds.spec.hosts, ds.samples, ds.spec.interval_ms);
     // Evaluated at the span's end (exclusive: no sample is at it), a window of one interval
     // holds each host's final point and nothing older than its previous one.
     let at_s = (end_ms - 1) as f64 / 1000.0;
-    let last_q = format!(
-        "count(count_over_time(system_uptime[{}ms]))",
-        interval_ms
-    );
+    let last_q = format!("count(count_over_time(system_uptime[{}ms]))", interval_ms);
     let window = end_ms - start_ms + interval_ms;
     let deadline = started + TIMEOUT;
     let last_seconds = loop {
@@ -169,7 +167,7 @@ pub fn wait(
         }
         std::thread::sleep(POLL);
     };
-    let all_q = count_all(names, window);
+    let all_q = count_all(&names(ds), window);
     let mut full_counts = 0;
     loop {
         // Stored by the time the question was sent: the answer that holds counts from

@@ -777,14 +777,24 @@ mod tests {
             max_series_per_ns: 0,
         });
         for r in [5u32, 2, 9, 0, 7] {
-            h.restore(r, Labels::with_name("m", [("r", r.to_string()), ("all", "x".into())]));
+            h.restore(
+                r,
+                Labels::with_name("m", [("r", r.to_string()), ("all", "x".into())]),
+            );
         }
         h.restored();
-        let mut got: Vec<u32> = h.matching(&[Matcher::equal("all", "x")]).iter().map(|s| s.r).collect();
+        let mut got: Vec<u32> = h
+            .matching(&[Matcher::equal("all", "x")])
+            .iter()
+            .map(|s| s.r)
+            .collect();
         got.sort_unstable();
         assert_eq!(got, vec![0, 2, 5, 7, 9]);
         let seven = h.matching(&[Matcher::equal("r", "7")]);
         assert_eq!(seven.iter().map(|s| s.r).collect::<Vec<_>>(), vec![7]);
-        assert_eq!(h.lookup(&Labels::with_name("m", [("r", "9"), ("all", "x")])), Some(9));
+        assert_eq!(
+            h.lookup(&Labels::with_name("m", [("r", "9"), ("all", "x")])),
+            Some(9)
+        );
     }
 }

@@ -198,7 +198,10 @@ fn a_clean_stop_leaves_the_head_in_blocks() {
     let argus = start_in("server", CONFIG, dir);
     let (s, stats) = argus.get("/api/argus/admin/tsdb");
     assert_eq!(s, 200);
-    assert_eq!(stats["head_samples"], 0, "nothing replayed into the head: {stats}");
+    assert_eq!(
+        stats["head_samples"], 0,
+        "nothing replayed into the head: {stats}"
+    );
     assert_eq!(stats["block_samples"], 600, "{stats}");
     assert_eq!(raw(&argus, "load_v", base + 3600, "1h"), before);
 }
