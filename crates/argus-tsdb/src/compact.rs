@@ -166,7 +166,7 @@ impl Compactor {
 /// Streams the union of several blocks' series in label order, merging samples of equal
 /// series (later block wins duplicates). An I/O or format error stops the stream and is
 /// left in `err`.
-type ColumnIter<'a> = Box<dyn Iterator<Item = Result<block::Columns<'a>>> + 'a>;
+type ColumnIter<'a> = Box<dyn Iterator<Item = Result<block::Columns>> + 'a>;
 
 struct MergeIter<'a> {
     iters: Vec<std::iter::Peekable<ColumnIter<'a>>>,
@@ -197,8 +197,8 @@ impl Iterator for MergeIter<'_> {
         let mut min: Option<Labels> = None;
         for it in &mut self.iters {
             match it.peek() {
-                Some(Ok((l, _, _))) if min.as_ref().is_none_or(|m| *l < m) => {
-                    min = Some((*l).clone());
+                Some(Ok((l, _, _))) if min.as_ref().is_none_or(|m| l < m) => {
+                    min = Some(l.clone());
                 }
                 Some(Ok(_)) => {}
                 Some(Err(_)) => {
@@ -213,7 +213,7 @@ impl Iterator for MergeIter<'_> {
         let min = min?;
         let mut lists = Vec::new();
         for (prio, it) in self.iters.iter_mut().enumerate() {
-            if matches!(it.peek(), Some(Ok((l, _, _))) if **l == min)
+            if matches!(it.peek(), Some(Ok((l, _, _))) if *l == min)
                 && let Some(Ok((_, ts, vs))) = it.next()
             {
                 let s: Vec<Sample> = ts
@@ -358,7 +358,7 @@ mod tests {
         assert_eq!((merged.meta.min_t, merged.meta.max_t), (5, 30));
         let got: Vec<(Labels, Vec<i64>, Vec<f64>)> = merged
             .series_columns()
-            .map(|r| r.map(|(l, ts, vs)| (l.clone(), ts, vs)))
+            .map(|r| r.map(|(l, ts, vs)| (l, ts, vs)))
             .collect::<Result<_>>()
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(

@@ -21,6 +21,7 @@ use crate::select::{self, Piece, Source};
 use crate::wal::{self, Wal, record};
 use argus_core::{Labels, Matcher, ReadLimits, Sample, TimeSeries};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -274,16 +275,20 @@ impl Db {
                 .filter(|(s, d)| {
                     argus_core::matcher::matches_all(matchers, &s.labels) && d.overlaps(start, end)
                 })
-                .map(|(s, d)| (&s.labels, Piece::Frozen(d)))
+                .map(|(s, d)| (Cow::Borrowed(&s.labels), Piece::Frozen(d)))
                 .collect();
-            src.sort_by(|a, b| a.0.cmp(b.0));
+            src.sort_by(|a, b| a.0.cmp(&b.0));
             sources.push(src);
         }
         let mut live = self.head.matching(matchers);
         // Only the series with data in the range count against the series limit.
         live.retain(|s| s.data().overlaps(start, end));
         live.sort_by(|a, b| a.labels.cmp(&b.labels));
-        sources.push(live.iter().map(|s| (&s.labels, Piece::Head(s))).collect());
+        sources.push(
+            live.iter()
+                .map(|s| (Cow::Borrowed(&s.labels), Piece::Head(s)))
+                .collect(),
+        );
         select::read(sources, start, end, limits, keep)
     }
 

@@ -190,6 +190,26 @@ impl<'a> Symbols<'a> {
         Ok(Symbols(symbols))
     }
 
+    /// The table's strings, owned.
+    pub fn to_owned_table(&self) -> Box<[Box<str>]> {
+        self.0.iter().map(|s| Box::from(*s)).collect()
+    }
+
+    /// Reads a label set written by [`put_labels`](Self::put_labels) as its symbol
+    /// numbers (name, value, name, value …), each checked against the table.
+    pub fn read_label_refs(&self, r: &mut Reader<'a>) -> Result<Box<[u32]>, FormatError> {
+        let n = r.count("label count", 2)?;
+        let mut refs = Vec::with_capacity(2 * n);
+        for what in std::iter::repeat_n(["label name", "label value"], n).flatten() {
+            let i = r.uvarint(what)?;
+            if i as usize >= self.0.len() {
+                return Err(FormatError::Invalid(what));
+            }
+            refs.push(i as u32);
+        }
+        Ok(refs.into_boxed_slice())
+    }
+
     /// Reads a label set written by [`put_labels`](Self::put_labels).
     pub fn read_labels(&self, r: &mut Reader<'a>) -> Result<Labels, FormatError> {
         let symbol = |r: &mut Reader<'a>, what| -> Result<&'a str, FormatError> {

@@ -16,6 +16,7 @@ use crate::block::{Block, Scratch, Selected, rollup};
 use crate::error::{Error, Result};
 use crate::head::{MemSeries, SeriesData};
 use argus_core::{Labels, ReadLimit, ReadLimits, Sample};
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Where one series' samples in the range are, not read yet.
@@ -31,7 +32,7 @@ pub(crate) enum Piece<'a> {
 }
 
 /// One source's matching series, sorted by labels.
-pub(crate) type Source<'a> = Vec<(&'a Labels, Piece<'a>)>;
+pub(crate) type Source<'a> = Vec<(Cow<'a, Labels>, Piece<'a>)>;
 
 /// The matching series of `block` in `[start, end]` as a source (see [`Block::select`]).
 pub(crate) fn block_source<'a>(
@@ -47,13 +48,13 @@ pub(crate) fn block_source<'a>(
             Selected::Chunks(c) => Piece::Chunks(block, c),
             Selected::Rollup(b) => Piece::Rollup(b),
         };
-        src.push((labels, piece));
+        src.push((Cow::Owned(labels), piece));
     })?;
     Ok(src)
 }
 
 /// A series and its pieces, each with its source's priority (higher wins duplicates).
-type Joined<'a> = (&'a Labels, Vec<(usize, Piece<'a>)>);
+type Joined<'a> = (Cow<'a, Labels>, Vec<(usize, Piece<'a>)>);
 
 /// Reads the series of `sources` (given in ascending priority) in `[start, end]`, in label
 /// order, and keeps what `keep` makes of each: it gets a series' samples (never empty) as
@@ -128,16 +129,30 @@ fn join(sources: Vec<Source<'_>>) -> Vec<Joined<'_>> {
     }
     let mut out = Vec::new();
     loop {
-        let Some(min) = iters
-            .iter_mut()
-            .filter_map(|(_, it)| it.peek().map(|x| x.0))
-            .min()
-        else {
+        // The smallest label set at the front of any source: taken from it, not copied.
+        let at = {
+            let fronts: Vec<Option<&Cow<'_, Labels>>> = iters
+                .iter_mut()
+                .map(|(_, it)| it.peek().map(|x| &x.0))
+                .collect();
+            fronts
+                .iter()
+                .enumerate()
+                .filter_map(|(i, f)| f.map(|l| (i, l)))
+                .min_by(|a, b| a.1.cmp(b.1))
+                .map(|(i, _)| i)
+        };
+        let Some((min, first)) = at.and_then(|i| iters[i].1.next()) else {
             return out;
         };
+        let mut first = Some(first);
         let mut pieces = Vec::with_capacity(iters.len());
-        for (prio, it) in &mut iters {
-            if let Some((_, p)) = it.next_if(|x| x.0 == min) {
+        for (i, (prio, it)) in iters.iter_mut().enumerate() {
+            if Some(i) == at {
+                if let Some(p) = first.take() {
+                    pieces.push((*prio, p));
+                }
+            } else if let Some((_, p)) = it.next_if(|x| x.0 == min) {
                 pieces.push((*prio, p));
             }
         }

@@ -14,6 +14,8 @@ pub struct Ingest {
     pub seconds: f64,
     pub requests: usize,
     pub failed: usize,
+    /// Requests answered 429 or 503 (backpressure) and sent again after `Retry-After`.
+    pub retried: usize,
     pub first_error: Option<String>,
     /// Largest VmRSS seen while ingesting until stored (sampled every 100 ms).
     pub rss_max_sampled: u64,
@@ -45,6 +47,7 @@ pub fn run(server: &Server, ds: &Dataset, clients: usize, gzip: bool) -> anyhow:
     let url = server.write_url();
     let next = AtomicUsize::new(0);
     let failed = AtomicUsize::new(0);
+    let retried = AtomicUsize::new(0);
     let first_error: Mutex<Option<String>> = Mutex::new(None);
     let done = AtomicBool::new(false);
     let pid = server.pid();
@@ -73,21 +76,40 @@ pub fn run(server: &Server, ds: &Dataset, clients: usize, gzip: bool) -> anyhow:
                         let Some(batch) = ds.batches.get(i) else {
                             break;
                         };
-                        let mut req = server
-                            .auth(client.post(&url))
-                            .header(CONTENT_TYPE, "text/plain; charset=utf-8");
-                        req = match (&batch.gzip, gzip) {
-                            (Some(z), true) => req.header(CONTENT_ENCODING, "gzip").body(z.clone()),
-                            _ => req.body(batch.body.clone()),
-                        };
-                        let error = match req.send() {
-                            Ok(r) if r.status().is_success() => None,
-                            Ok(r) => {
-                                let status = r.status();
-                                let body = r.text().unwrap_or_default();
-                                Some(format!("request {i}: {status}: {}", truncate(&body, 300)))
+                        let error = loop {
+                            let mut req = server
+                                .auth(client.post(&url))
+                                .header(CONTENT_TYPE, "text/plain; charset=utf-8");
+                            req = match (&batch.gzip, gzip) {
+                                (Some(z), true) => {
+                                    req.header(CONTENT_ENCODING, "gzip").body(z.clone())
+                                }
+                                _ => req.body(batch.body.clone()),
+                            };
+                            match req.send() {
+                                Ok(r) if r.status().is_success() => break None,
+                                // Backpressure (a full queue): wait as told and send the
+                                // same body again, as Telegraf and the agent do.
+                                Ok(r) if matches!(r.status().as_u16(), 429 | 503) => {
+                                    retried.fetch_add(1, Ordering::Relaxed);
+                                    let wait = r
+                                        .headers()
+                                        .get(reqwest::header::RETRY_AFTER)
+                                        .and_then(|v| v.to_str().ok())
+                                        .and_then(|v| v.parse::<u64>().ok())
+                                        .unwrap_or(1);
+                                    std::thread::sleep(Duration::from_secs(wait.min(10)));
+                                }
+                                Ok(r) => {
+                                    let status = r.status();
+                                    let body = r.text().unwrap_or_default();
+                                    break Some(format!(
+                                        "request {i}: {status}: {}",
+                                        truncate(&body, 300)
+                                    ));
+                                }
+                                Err(e) => break Some(format!("request {i}: {e}")),
                             }
-                            Err(e) => Some(format!("request {i}: {e}")),
                         };
                         if let Some(e) = error {
                             failed.fetch_add(1, Ordering::Relaxed);
@@ -120,6 +142,7 @@ pub fn run(server: &Server, ds: &Dataset, clients: usize, gzip: bool) -> anyhow:
         seconds,
         requests: ds.batches.len(),
         failed: failed.into_inner(),
+        retried: retried.into_inner(),
         first_error: first_error.into_inner().ok().flatten(),
         rss_max_sampled,
         stored,

@@ -301,11 +301,12 @@ fn run_one(
     let ingest = ingest::run(&server, ds, opts.clients, opts.gzip)?;
     let (rss_stored, hwm_after_ingest) = probe::rss(server.pid()).unwrap_or((0, 0));
     eprintln!(
-        "{name}: {} samples in {:.2} s = {:.0} samples/s ({} failed requests)",
+        "{name}: {} samples in {:.2} s = {:.0} samples/s ({} failed requests, {} sent again after 429/503)",
         ds.samples,
         ingest.seconds,
         ds.samples as f64 / ingest.seconds,
-        ingest.failed
+        ingest.failed,
+        ingest.retried
     );
     match &ingest.stored {
         Ok(t) => eprintln!(

@@ -309,7 +309,9 @@ fn results(s: &mut String, c: &Context<'_>) {
         );
         row(
             s,
-            &format!("samples lost by the restart after {what}"),
+            &format!(
+                "samples missing after the start that followed {what} (of those acknowledged)"
+            ),
             &|o| {
                 o.restarts
                     .get(i)
@@ -509,6 +511,13 @@ fn notes(s: &mut String, c: &Context<'_>) {
                 o.ingest.failed,
                 o.ingest.requests,
                 one_line(o.ingest.first_error.as_deref().unwrap_or("?"))
+            );
+        }
+        if o.ingest.retried > 0 {
+            let _ = writeln!(
+                s,
+                "- {name}: {} requests were answered 429/503 (a full queue) and sent again after their `Retry-After`.",
+                o.ingest.retried
             );
         }
         match &o.ingest.stored {

@@ -52,7 +52,29 @@ pub fn write_index(series: &[(Labels, Vec<ChunkMeta>)], base_t: i64) -> Vec<u8> 
     out
 }
 
+#[cfg(test)]
 pub fn read_index(data: &[u8]) -> Result<Vec<(Labels, Vec<ChunkMeta>)>, FormatError> {
+    let (symbols, series) = read_index_refs(data)?;
+    Ok(series
+        .into_iter()
+        .map(|(refs, chunks)| (labels_of(&symbols, &refs), chunks.into_vec()))
+        .collect())
+}
+
+/// The label set of symbol numbers `refs` (name, value, …) in `symbols`; the numbers were
+/// checked when read.
+pub fn labels_of(symbols: &[Box<str>], refs: &[u32]) -> Labels {
+    let s = |i: u32| symbols.get(i as usize).map_or("", |s| &**s);
+    Labels::from_pairs(refs.chunks_exact(2).map(|p| (s(p[0]), s(p[1]))))
+}
+
+/// A series as a loaded index keeps it: its labels as symbol numbers, its chunks.
+pub type SeriesRefs = (Box<[u32]>, Box<[ChunkMeta]>);
+
+/// Reads an index keeping label sets as symbol numbers into one table of strings: a
+/// block of a million series then holds each distinct name and value once, not every
+/// series' labels as strings (about 340 bytes a series).
+pub fn read_index_refs(data: &[u8]) -> Result<(Box<[Box<str>]>, Vec<SeriesRefs>), FormatError> {
     let mut r = FRAME.open(data)?;
     let base_t = r.ivarint("base time")?;
     let symbols = Symbols::read(&mut r)?;
@@ -60,7 +82,7 @@ pub fn read_index(data: &[u8]) -> Result<Vec<(Labels, Vec<ChunkMeta>)>, FormatEr
     let mut out = Vec::with_capacity(n);
     let mut prev_end = 0u64;
     for _ in 0..n {
-        let labels = symbols.read_labels(&mut r)?;
+        let labels = symbols.read_label_refs(&mut r)?;
         let nc = r.count("chunk count", 9)?;
         let mut chunks = Vec::with_capacity(nc);
         for _ in 0..nc {
@@ -85,12 +107,12 @@ pub fn read_index(data: &[u8]) -> Result<Vec<(Labels, Vec<ChunkMeta>)>, FormatEr
                 crc,
             });
         }
-        out.push((labels, chunks));
+        out.push((labels, chunks.into_boxed_slice()));
     }
     if r.remaining() != 0 {
         return Err(FormatError::Invalid("index length (leftover bytes)"));
     }
-    Ok(out)
+    Ok((symbols.to_owned_table(), out))
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use crate::chunk;
 use crate::error::{Error, FormatError, Result};
 use crate::postings::Postings;
 use argus_core::{Labels, Matcher, Sample};
-use index::{ChunkMeta, read_index};
+use index::{ChunkMeta, SeriesRefs, labels_of, read_index_refs};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -38,7 +38,7 @@ pub(crate) struct Scratch {
 pub const META_VERSION: u32 = 1;
 
 /// One series with all its samples as columns, as compaction reads them.
-pub type Columns<'a> = (&'a Labels, Vec<i64>, Vec<f64>);
+pub type Columns = (Labels, Vec<i64>, Vec<f64>);
 
 /// `meta.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,7 +76,10 @@ pub struct Block {
     chunks: Option<File>,
     /// Rollups by resolution, loaded on first use.
     rollups: [std::sync::OnceLock<std::result::Result<Vec<Vec<rollup::Bucket>>, String>>; 2],
-    series: Vec<(Labels, Vec<ChunkMeta>)>,
+    /// Every distinct label name and value of the block, once.
+    symbols: Box<[Box<str>]>,
+    /// Each series' labels as numbers into `symbols`, and its chunks; in label order.
+    series: Vec<SeriesRefs>,
     postings: Postings,
     pub disk_bytes: u64,
 }
@@ -103,10 +106,11 @@ impl Block {
             });
         }
         let index_path = dir.join("index");
-        let series = read_index(&std::fs::read(&index_path)?).map_err(|source| Error::Format {
-            file: index_path.display().to_string(),
-            source,
-        })?;
+        let (symbols, series) =
+            read_index_refs(&std::fs::read(&index_path)?).map_err(|source| Error::Format {
+                file: index_path.display().to_string(),
+                source,
+            })?;
         let chunks = if meta.raw {
             Some(File::open(dir.join("chunks"))?)
         } else {
@@ -127,8 +131,8 @@ impl Block {
             });
         }
         let mut postings = Postings::default();
-        for (i, (l, _)) in series.iter().enumerate() {
-            postings.add(i as u32, l);
+        for (i, (refs, _)) in series.iter().enumerate() {
+            postings.add(i as u32, &labels_of(&symbols, refs));
         }
         let disk_bytes = std::fs::read_dir(dir)?
             .filter_map(|e| e.ok()?.metadata().ok())
@@ -139,10 +143,16 @@ impl Block {
             dir: dir.to_path_buf(),
             chunks,
             rollups: Default::default(),
+            symbols,
             series,
             postings,
             disk_bytes,
         })
+    }
+
+    /// The labels of series `i`.
+    fn labels(&self, i: usize) -> Labels {
+        labels_of(&self.symbols, &self.series[i].0)
     }
 
     pub fn overlaps(&self, start: i64, end: i64) -> bool {
@@ -214,7 +224,7 @@ impl Block {
         start: i64,
         end: i64,
         step_ms: i64,
-        emit: &mut dyn FnMut(&'a Labels, Selected<'a>),
+        emit: &mut dyn FnMut(Labels, Selected<'a>),
     ) -> Result<()> {
         if !self.overlaps(start, end) {
             return Ok(());
@@ -224,17 +234,17 @@ impl Block {
             let rollups = self.rollup(level)?;
             for i in self.postings.select(matchers) {
                 let i = i as usize;
-                emit(&self.series[i].0, Selected::Rollup(&rollups[i]));
+                emit(self.labels(i), Selected::Rollup(&rollups[i]));
             }
             return Ok(());
         }
         for i in self.postings.select(matchers) {
-            let (labels, chunks) = &self.series[i as usize];
+            let chunks = &self.series[i as usize].1;
             // A series' chunks are in time order and do not overlap.
             let lo = chunks.partition_point(|c| c.max_t < start);
             let hi = chunks.partition_point(|c| c.min_t <= end);
             if lo < hi {
-                emit(labels, Selected::Chunks(&chunks[lo..hi]));
+                emit(self.labels(i as usize), Selected::Chunks(&chunks[lo..hi]));
             }
         }
         Ok(())
@@ -247,9 +257,9 @@ impl Block {
             return;
         }
         for i in self.postings.select(matchers) {
-            let (labels, chunks) = &self.series[i as usize];
+            let chunks = &self.series[i as usize].1;
             if !self.meta.raw || chunks.iter().any(|c| c.max_t >= start && c.min_t <= end) {
-                out.push(labels.clone());
+                out.push(self.labels(i as usize));
             }
         }
     }
@@ -301,24 +311,27 @@ impl Block {
     }
 
     /// Every series with all its samples, in label order (for compaction).
-    pub fn series_columns(
-        &self,
-    ) -> impl Iterator<Item = Result<(&Labels, Vec<i64>, Vec<f64>)>> + '_ {
-        self.series.iter().map(|(l, chunks)| {
+    pub fn series_columns(&self) -> impl Iterator<Item = Result<Columns>> + '_ {
+        self.series.iter().map(|(refs, chunks)| {
             let n: usize = chunks.iter().map(|c| c.count as usize).sum();
             let (mut ts, mut vs) = (Vec::with_capacity(n), Vec::with_capacity(n));
             let mut buf = Vec::new();
             for c in chunks {
                 self.read_chunk(c, &mut buf, &mut ts, &mut vs)?;
             }
-            Ok((l, ts, vs))
+            Ok((labels_of(&self.symbols, refs), ts, vs))
         })
     }
 
     /// Per metric name: (series, samples, chunk bytes) in this block.
     pub fn usage_by_metric(&self, out: &mut std::collections::BTreeMap<String, (u64, u64, u64)>) {
-        for (labels, chunks) in &self.series {
-            let name = labels.metric_name().unwrap_or("").to_string();
+        let name_symbol = self.symbols.iter().position(|s| &**s == "__name__");
+        for (refs, chunks) in &self.series {
+            let name = refs
+                .chunks_exact(2)
+                .find(|p| Some(p[0] as usize) == name_symbol)
+                .and_then(|p| self.symbols.get(p[1] as usize))
+                .map_or(String::new(), |s| s.to_string());
             let e = out.entry(name).or_default();
             e.0 += 1;
             e.1 += chunks.iter().map(|c| u64::from(c.count)).sum::<u64>();
@@ -332,16 +345,12 @@ impl Block {
 
     /// Bytes of RAM the loaded index takes, roughly.
     pub fn index_memory(&self) -> usize {
-        self.series
-            .iter()
-            .map(|(l, c)| {
-                l.iter()
-                    .map(|l| l.name.len() + l.value.len() + 48)
-                    .sum::<usize>()
-                    + c.len() * std::mem::size_of::<ChunkMeta>()
-                    + 48
-            })
-            .sum()
+        self.symbols.iter().map(|s| s.len() + 16).sum::<usize>()
+            + self
+                .series
+                .iter()
+                .map(|(l, c)| l.len() * 4 + c.len() * std::mem::size_of::<ChunkMeta>() + 2 * 16)
+                .sum::<usize>()
     }
 }
 
