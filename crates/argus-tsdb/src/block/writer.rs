@@ -1,6 +1,6 @@
 //! Writing a block: chunks, index and meta under a temporary name, fsynced, then renamed.
 
-use super::index::{ChunkMeta, write_index};
+use super::index::{ChunkMeta, SymbolTable};
 use super::{META_VERSION, Meta, dir_name};
 use crate::chunk;
 use crate::error::Result;
@@ -38,7 +38,8 @@ pub fn write_block(
     let mut enc = chunk::Encoder::new();
     let mut buf = Vec::new();
     let mut offset = 0u64;
-    let mut index: Vec<(Labels, Vec<ChunkMeta>)> = Vec::new();
+    let mut symbols = SymbolTable::default();
+    let mut index: Vec<(Box<[u32]>, Vec<ChunkMeta>)> = Vec::new();
     let (mut min_t, mut max_t) = (i64::MAX, i64::MIN);
     let (mut samples, mut nchunks) = (0u64, 0u64);
     for (labels, ts, vs) in series {
@@ -64,7 +65,7 @@ pub fn write_block(
         min_t = min_t.min(ts[0]);
         max_t = max_t.max(ts[ts.len() - 1]);
         samples += ts.len() as u64;
-        index.push((labels, metas));
+        index.push((symbols.refs(&labels), metas));
     }
     if index.is_empty() {
         drop(chunks_file);
@@ -75,8 +76,9 @@ pub fn write_block(
     chunks_file.get_ref().sync_all()?;
     drop(chunks_file);
 
+    let series_count = index.len() as u64;
     let mut f = File::create(tmp.join("index"))?;
-    f.write_all(&write_index(&index, min_t))?;
+    f.write_all(&symbols.write_index(index, min_t))?;
     f.sync_all()?;
 
     let meta = Meta {
@@ -84,7 +86,7 @@ pub fn write_block(
         id: spec.id,
         min_t,
         max_t,
-        series: index.len() as u64,
+        series: series_count,
         samples,
         chunks: nchunks,
         level: spec.level,
