@@ -90,15 +90,46 @@ pub fn names(ds: &Dataset) -> Vec<String> {
     out.into_iter().collect()
 }
 
-/// The query that counts every sample: one term per metric name (`count_over_time`
-/// drops the name, so over every name at once it would give several series the same
-/// labels, which PromQL refuses).
-fn count_all(names: &[String], window_ms: i64) -> String {
+/// Most samples one counting query reads: below both systems' default limit on the
+/// samples a query may load (Argus's `[query] max_samples`, 50 M, as Prometheus).
+const SAMPLES_PER_QUERY: u64 = 40_000_000;
+
+/// The queries that together count every sample: one term per metric name
+/// (`count_over_time` drops the name, so over every name at once it would give several
+/// series the same labels, which PromQL refuses), the names split into as many queries as
+/// keep each under [`SAMPLES_PER_QUERY`] (one up to 40 M samples). The stored time is when the last of them was sent.
+fn count_all(names: &[String], window_ms: i64, samples: u64) -> Vec<String> {
+    let groups = samples.div_ceil(SAMPLES_PER_QUERY).max(1) as usize;
+    let per = names.len().div_ceil(groups).max(1);
     names
-        .iter()
-        .map(|n| format!("sum(count_over_time({n}[{window_ms}ms]))"))
-        .collect::<Vec<_>>()
-        .join(" + ")
+        .chunks(per)
+        .map(|group| {
+            group
+                .iter()
+                .map(|n| format!("sum(count_over_time({n}[{window_ms}ms]))"))
+                .collect::<Vec<_>>()
+                .join(" + ")
+        })
+        .collect()
+}
+
+/// Asks every query of [`count_all`] in turn; the total, and when the last one was sent
+/// (seconds after `started`): samples only ever appear, so every one counted was stored
+/// by then.
+fn count(
+    client: &reqwest::blocking::Client,
+    server: &Server,
+    queries: &[String],
+    at_s: f64,
+    started: Instant,
+) -> anyhow::Result<(f64, f64)> {
+    let mut total = 0.0;
+    let mut last_sent = 0.0;
+    for q in queries {
+        last_sent = started.elapsed().as_secs_f64();
+        total += instant(client, server, q, at_s)?;
+    }
+    Ok((total, last_sent))
 }
 
 /// After a restart (`started`: when the process was started): polls the full count until
@@ -115,13 +146,14 @@ pub fn wait_all(
 ) -> anyhow::Result<(f64, u64)> {
     let (start_ms, end_ms) = (ds.spec.start_ms(), ds.spec.end_ms);
     let samples = ds.samples;
-    let q = count_all(&names(ds), end_ms - start_ms + ds.spec.interval_ms);
+    let q = count_all(&names(ds), end_ms - start_ms + ds.spec.interval_ms, samples);
     let at_s = (end_ms - 1) as f64 / 1000.0;
     let mut first: Option<(u64, f64)> = None;
     loop {
-        let asked = started.elapsed().as_secs_f64();
         // Not ready yet answers an error or nothing: counted as 0 and asked again.
-        let counted = instant(client, server, &q, at_s).unwrap_or(0.0) as u64;
+        let (counted, asked) = count(client, server, &q, at_s, started)
+            .unwrap_or((0.0, started.elapsed().as_secs_f64()));
+        let counted = counted as u64;
         if counted >= samples {
             return Ok((asked, counted));
         }
@@ -167,13 +199,12 @@ pub fn wait(
         }
         std::thread::sleep(POLL);
     };
-    let all_q = count_all(&names(ds), window);
+    let all_q = count_all(&names(ds), window, samples);
     let mut full_counts = 0;
     loop {
-        // Stored by the time the question was sent: the answer that holds counts from
-        // then, not from when its (long) count came back.
-        let asked = started.elapsed().as_secs_f64();
-        let counted = instant(client, server, &all_q, at_s)?;
+        // Stored by the time the (last) question was sent: the answer that holds counts
+        // from then, not from when its (long) count came back.
+        let (counted, asked) = count(client, server, &all_q, at_s, started)?;
         full_counts += 1;
         if counted as u64 >= samples {
             return Ok(Stored {
