@@ -69,9 +69,10 @@ fn instant(
 
 /// The metric names of the data set (`measurement_field`), read from its first body:
 /// every host sends every measurement and field in each point. Taken from the data, not
-/// asked of the system, so that no metadata lookup is timed.
-pub fn names(ds: &Dataset) -> Vec<String> {
-    let mut out = std::collections::BTreeSet::new();
+/// asked of the system, so that no metadata lookup is timed. Each with its share of the
+/// samples (from the first body).
+fn weighted_names(ds: &Dataset) -> Vec<(String, f64)> {
+    let mut out: std::collections::BTreeMap<String, u64> = Default::default();
     let Some(first) = ds.batches.first() else {
         return Vec::new();
     };
@@ -83,11 +84,12 @@ pub fn names(ds: &Dataset) -> Vec<String> {
         let measurement = series.split(',').next().unwrap_or("");
         for f in fields.split(',') {
             if let Some((k, _)) = f.split_once('=') {
-                out.insert(format!("{measurement}_{k}"));
+                *out.entry(format!("{measurement}_{k}")).or_default() += 1;
             }
         }
     }
-    out.into_iter().collect()
+    let total = out.values().sum::<u64>().max(1) as f64;
+    out.into_iter().map(|(n, c)| (n, c as f64 / total)).collect()
 }
 
 /// Most samples one counting query reads: below both systems' default limit on the
@@ -96,21 +98,25 @@ const SAMPLES_PER_QUERY: u64 = 40_000_000;
 
 /// The queries that together count every sample: one term per metric name
 /// (`count_over_time` drops the name, so over every name at once it would give several
-/// series the same labels, which PromQL refuses), the names split into as many queries as
-/// keep each under [`SAMPLES_PER_QUERY`] (one up to 40 M samples). The stored time is when the last of them was sent.
-fn count_all(names: &[String], window_ms: i64, samples: u64) -> Vec<String> {
-    let groups = samples.div_ceil(SAMPLES_PER_QUERY).max(1) as usize;
-    let per = names.len().div_ceil(groups).max(1);
-    names
-        .chunks(per)
-        .map(|group| {
-            group
-                .iter()
-                .map(|n| format!("sum(count_over_time({n}[{window_ms}ms]))"))
-                .collect::<Vec<_>>()
-                .join(" + ")
-        })
-        .collect()
+/// series the same labels, which PromQL refuses), the names packed, by their share of the
+/// samples, into as few queries as keep each under [`SAMPLES_PER_QUERY`] (one up to 40 M
+/// samples). The stored time is when the last of them was sent.
+fn count_all(ds: &Dataset, window_ms: i64) -> Vec<String> {
+    let mut groups: Vec<(Vec<String>, f64)> = Vec::new();
+    for (name, share) in weighted_names(ds) {
+        let samples = share * ds.samples as f64;
+        match groups.last_mut() {
+            Some((g, n)) if *n + samples <= SAMPLES_PER_QUERY as f64 => {
+                g.push(format!("sum(count_over_time({name}[{window_ms}ms]))"));
+                *n += samples;
+            }
+            _ => groups.push((
+                vec![format!("sum(count_over_time({name}[{window_ms}ms]))")],
+                samples,
+            )),
+        }
+    }
+    groups.into_iter().map(|(g, _)| g.join(" + ")).collect()
 }
 
 /// Asks every query of [`count_all`] in turn; the total, and when the last one was sent
@@ -146,7 +152,7 @@ pub fn wait_all(
 ) -> anyhow::Result<(f64, u64)> {
     let (start_ms, end_ms) = (ds.spec.start_ms(), ds.spec.end_ms);
     let samples = ds.samples;
-    let q = count_all(&names(ds), end_ms - start_ms + ds.spec.interval_ms, samples);
+    let q = count_all(ds, end_ms - start_ms + ds.spec.interval_ms);
     let at_s = (end_ms - 1) as f64 / 1000.0;
     let mut first: Option<(u64, f64)> = None;
     loop {
@@ -199,7 +205,7 @@ pub fn wait(
         }
         std::thread::sleep(POLL);
     };
-    let all_q = count_all(&names(ds), window, samples);
+    let all_q = count_all(ds, window);
     let mut full_counts = 0;
     loop {
         // Stored by the time the (last) question was sent: the answer that holds counts
