@@ -358,7 +358,6 @@ mod tests {
         assert_eq!((merged.meta.min_t, merged.meta.max_t), (5, 30));
         let got: Vec<(Labels, Vec<i64>, Vec<f64>)> = merged
             .series_columns()
-            .map(|r| r.map(|(l, ts, vs)| (l, ts, vs)))
             .collect::<Result<_>>()
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(

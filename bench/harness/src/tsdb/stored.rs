@@ -89,7 +89,9 @@ fn weighted_names(ds: &Dataset) -> Vec<(String, f64)> {
         }
     }
     let total = out.values().sum::<u64>().max(1) as f64;
-    out.into_iter().map(|(n, c)| (n, c as f64 / total)).collect()
+    out.into_iter()
+        .map(|(n, c)| (n, c as f64 / total))
+        .collect()
 }
 
 /// Most samples one counting query reads: below both systems' default limit on the

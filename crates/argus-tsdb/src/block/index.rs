@@ -124,10 +124,13 @@ pub fn labels_of(symbols: &[Box<str>], refs: &[u32]) -> Labels {
 /// A series as a loaded index keeps it: its labels as symbol numbers, its chunks.
 pub type SeriesRefs = (Box<[u32]>, Box<[ChunkMeta]>);
 
+/// A loaded index: the symbol table, and every series.
+pub type IndexRefs = (Box<[Box<str>]>, Vec<SeriesRefs>);
+
 /// Reads an index keeping label sets as symbol numbers into one table of strings: a
 /// block of a million series then holds each distinct name and value once, not every
 /// series' labels as strings (about 340 bytes a series).
-pub fn read_index_refs(data: &[u8]) -> Result<(Box<[Box<str>]>, Vec<SeriesRefs>), FormatError> {
+pub fn read_index_refs(data: &[u8]) -> Result<IndexRefs, FormatError> {
     let mut r = FRAME.open(data)?;
     let base_t = r.ivarint("base time")?;
     let symbols = Symbols::read(&mut r)?;
