@@ -67,6 +67,14 @@ pub struct Options {
     /// Runs one system only (no comparison).
     #[arg(long, value_enum)]
     pub only: Option<Only>,
+    /// Another PromQL range query over the same span and step, timed and compared like the
+    /// main one (`--extra-runs` runs after one warm-up); repeatable. For example
+    /// `topk(10, rate(net_bytes_recv[5m]))` or `sum by (dc) (mem_used)`.
+    #[arg(long)]
+    pub extra_query: Vec<String>,
+    /// Timed runs of each extra query.
+    #[arg(long, default_value_t = 5)]
+    pub extra_runs: usize,
     /// Skips the restarts (SIGKILL, then a clean stop, each followed by the time until
     /// every sample answers a query again).
     #[arg(long)]
@@ -118,6 +126,8 @@ pub struct Outcome {
     pub rss_after_flush: u64,
     /// The restarts after ingest: SIGKILL, then a clean stop.
     pub restarts: Vec<Restart>,
+    /// Each `--extra-query`, timed.
+    pub extra: Vec<Result<query::Timing, String>>,
     /// The query once, right after ingest and before the flush.
     pub cold_query: Result<query::Single, String>,
     pub flush: Flush,
@@ -354,6 +364,27 @@ fn run_one(
         ),
         Err(e) => eprintln!("{name}: query FAILED: {e}"),
     }
+    let extra: Vec<Result<query::Timing, String>> = opts
+        .extra_query
+        .iter()
+        .map(|e| {
+            let eq = query::Query {
+                selector: e.clone(),
+                ..q.clone()
+            };
+            let t = query::timed(&client, &server, &eq, 1, opts.extra_runs.max(1))
+                .map_err(|e| format!("{e:#}"));
+            match &t {
+                Ok(t) => eprintln!(
+                    "{name}: {e}: {} series, median {:.1} ms",
+                    t.matrix.series.len(),
+                    t.median_ms
+                ),
+                Err(err) => eprintln!("{name}: {e}: FAILED: {err}"),
+            }
+            t
+        })
+        .collect();
     let hwm_end = probe::rss(server.pid()).map_or(0, |r| r.1);
     let stop = server.stop()?;
     Ok(Outcome {
@@ -365,6 +396,7 @@ fn run_one(
         rss_stored,
         rss_after_flush,
         restarts: Vec::new(),
+        extra,
         cold_query,
         flush,
         written_after_flush,

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+#[derive(Clone)]
 pub struct Query {
     pub selector: String,
     pub start_s: i64,
@@ -21,13 +22,30 @@ impl Query {
     fn url(&self, server: &Server) -> String {
         let mut url = format!(
             "{}/api/v1/query_range?query={}&start={}&end={}&step={}s",
-            server.base, self.selector, self.start_s, self.end_s, self.step_s
+            server.base,
+            encode(&self.selector),
+            self.start_s,
+            self.end_s,
+            self.step_s
         );
         if server.kind == Kind::Vm && self.vm_nocache {
             url.push_str("&nocache=1");
         }
         url
     }
+}
+
+/// Percent-encodes a query for a URL (everything but unreserved characters).
+fn encode(q: &str) -> String {
+    let mut out = String::with_capacity(q.len() * 3);
+    for b in q.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// The HTTP client for everything but ingest: plain answers (no gzip), so both systems

@@ -2,7 +2,7 @@
 //! targets, the query check, and notes. A mismatch or a failure is written loudly, at the
 //! top of the results.
 
-use super::query::{Comparison, Query};
+use super::query::{self, Comparison, Query};
 use super::{Options, Outcome};
 use crate::dataset::Dataset;
 use crate::output::{int, one_line};
@@ -393,6 +393,48 @@ fn results(s: &mut String, c: &Context<'_>) {
 
 fn query_check(s: &mut String, c: &Context<'_>) {
     let q = c.query;
+    if !c.opts.extra_query.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n## Extra queries\n\nSame span and step as the query below; one warm-up, then {} timed runs; medians. \"Same answer\" compares the two systems' series, timestamps and values (within 1e-9 relative); it does not change the exit code (VictoriaMetrics's `rate` does not extrapolate as Prometheus's does, which Argus follows, and `topk` may pick among ties differently).\n\n| query | Argus, ms | VictoriaMetrics, ms | Argus / VM | series | same answer |\n| --- | ---: | ---: | ---: | ---: | --- |",
+            c.opts.extra_runs.max(1)
+        );
+        for (k, text) in c.opts.extra_query.iter().enumerate() {
+            let get = |kind: Kind| {
+                c.outcomes
+                    .iter()
+                    .find(|(kk, _)| *kk == kind)
+                    .and_then(|(_, o)| o.as_ref().ok())
+                    .and_then(|o| o.extra.get(k))
+            };
+            let (a, v) = (get(Kind::Argus), get(Kind::Vm));
+            let ms = |t: Option<&Result<query::Timing, String>>| match t {
+                Some(Ok(t)) => format!("{:.1}", t.median_ms),
+                Some(Err(e)) => format!("failed: {}", one_line(e)),
+                None => "—".into(),
+            };
+            let (ratio, series, same) = match (a, v) {
+                (Some(Ok(x)), Some(Ok(y))) => (
+                    format!("{:.2}", x.median_ms / y.median_ms),
+                    format!("{} / {}", x.matrix.series.len(), y.matrix.series.len()),
+                    if query::compare(&x.matrix, &y.matrix).identical() {
+                        "yes".to_string()
+                    } else {
+                        "**differs**".to_string()
+                    },
+                ),
+                (Some(Ok(x)), _) => ("—".into(), x.matrix.series.len().to_string(), "—".into()),
+                _ => ("—".into(), "—".into(), "—".into()),
+            };
+            let _ = writeln!(
+                s,
+                "| `{}` | {} | {} | {ratio} | {series} | {same} |",
+                text.replace('|', "\\|"),
+                ms(a),
+                ms(v)
+            );
+        }
+    }
     let _ = writeln!(s, "\n## Query check\n");
     let _ = writeln!(
         s,
