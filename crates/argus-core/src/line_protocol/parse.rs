@@ -61,6 +61,13 @@ impl Lines<'_> {
     pub fn current_line(&self) -> usize {
         self.current
     }
+
+    /// The byte offset where the next line starts: after the last item returned, its
+    /// newline included. Unlike a search for `\n`, it knows a newline inside a quoted
+    /// string field from a line's end.
+    pub fn offset(&self) -> usize {
+        self.pos
+    }
 }
 
 impl<'a> Iterator for Lines<'a> {

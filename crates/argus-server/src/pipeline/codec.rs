@@ -164,18 +164,37 @@ pub fn encode_lines(
         e
     };
     let room = max.saturating_sub(header(0).len()).max(1);
+    // A string field may hold a newline: then only the parser knows where lines end.
+    let ends: Option<Vec<usize>> = (text.len() > room && text.contains('"')).then(|| {
+        let mut lines = argus_core::line_protocol::parse(text);
+        let mut ends = Vec::new();
+        while lines.next().is_some() {
+            ends.push(lines.offset());
+        }
+        ends
+    });
     let mut out = Vec::new();
     let mut rest = text.as_bytes();
     while !rest.is_empty() || out.is_empty() {
         let mut end = rest.len();
         if end > room {
+            let at = text.len() - rest.len();
             // The last line end within room, else the first one after it.
-            end = match rest[..room].iter().rposition(|&b| b == b'\n') {
-                Some(i) => i + 1,
-                None => rest
-                    .iter()
-                    .position(|&b| b == b'\n')
-                    .map_or(rest.len(), |i| i + 1),
+            end = match &ends {
+                Some(ends) => {
+                    let within = ends.partition_point(|&e| e <= at + room);
+                    match within.checked_sub(1).map(|i| ends[i]).filter(|&e| e > at) {
+                        Some(e) => e - at,
+                        None => ends.get(within).map_or(rest.len(), |&e| e - at),
+                    }
+                }
+                None => match rest[..room].iter().rposition(|&b| b == b'\n') {
+                    Some(i) => i + 1,
+                    None => rest
+                        .iter()
+                        .position(|&b| b == b'\n')
+                        .map_or(rest.len(), |i| i + 1),
+                },
             };
         }
         let mut e = header(end);
@@ -565,6 +584,37 @@ mod tests {
         let long = format!("a\n{}\nb", "x".repeat(500));
         let parts = encode_lines(None, Precision::Seconds, 0, &long, 100);
         assert_eq!(parts.len(), 3);
+    }
+
+    /// A string field holding newlines is never cut: each entry parses to whole lines,
+    /// and together they give back every line (a cut inside the string made the rest of
+    /// an acknowledged body unparseable, and it was dropped).
+    #[test]
+    fn line_protocol_with_newlines_in_strings_splits_between_lines() {
+        let text: String = (0..60)
+            .map(|i| format!("m,i={i} msg=\"line one\nline two {i}\nthree\",v={i} {i}\n"))
+            .collect();
+        let want = argus_core::line_protocol::parse(&text).count();
+        assert_eq!(want, 60);
+        for max in [120, 200, 333] {
+            let parts = encode_lines(None, Precision::Seconds, 0, &text, max);
+            assert!(parts.len() > 5, "{max}: {}", parts.len());
+            let mut back = String::new();
+            let mut lines = 0;
+            for p in &parts {
+                let Ok(Entry::Lines { text: t, .. }) = decode(p) else {
+                    panic!("undecodable part");
+                };
+                let parsed: Vec<_> = argus_core::line_protocol::parse(&t).collect();
+                assert!(
+                    parsed.iter().all(Result::is_ok),
+                    "{max}: a cut line in {t:?}"
+                );
+                lines += parsed.len();
+                back.push_str(&t);
+            }
+            assert_eq!((lines, back.as_str()), (60, text.as_str()), "{max}");
+        }
     }
 
     #[test]
