@@ -359,6 +359,15 @@ pub fn decode_lines(bytes: &[u8]) -> Option<Result<LinesRef<'_>, DecodeError>> {
 
 /// Decodes an entry written by [`encode`].
 pub fn decode(bytes: &[u8]) -> Result<Entry, DecodeError> {
+    if let Some(lines) = decode_lines(bytes) {
+        let l = lines?;
+        return Ok(Entry::Lines {
+            ns: l.ns.map(str::to_string),
+            precision: l.precision,
+            now_ms: l.now_ms,
+            text: l.text.to_string(),
+        });
+    }
     let mut r = Reader { b: bytes, at: 0 };
     let version = r.u8()?;
     if version != VERSION {
@@ -425,22 +434,6 @@ pub fn decode(bytes: &[u8]) -> Result<Entry, DecodeError> {
                 );
             }
             Entry::Events { ns, events }
-        }
-        KIND_LINES => {
-            let p = r.u8()?;
-            let precision = *PRECISIONS
-                .get(usize::from(p))
-                .ok_or_else(|| DecodeError(format!("unknown precision {p}")))?;
-            let now_ms = r.zvarint()?;
-            let text = std::str::from_utf8(r.rest())
-                .map_err(|_| DecodeError("line protocol is not UTF-8".into()))?
-                .to_string();
-            Entry::Lines {
-                ns,
-                precision,
-                now_ms,
-                text,
-            }
         }
         other => return Err(DecodeError(format!("unknown entry kind {other}"))),
     };

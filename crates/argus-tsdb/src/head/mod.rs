@@ -462,30 +462,7 @@ impl Head {
     /// by series (each series' samples stay on one thread, in order): sealing chunks,
     /// which encodes them, is the costly part of appending.
     pub fn append_all(&self, samples: &[(Arc<MemSeries>, i64, f64)]) {
-        const PARALLEL_FROM: usize = 1 << 16;
-        let threads = if samples.len() < PARALLEL_FROM {
-            1
-        } else {
-            std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
-        };
-        let run = |i: usize| {
-            let mut added = 0u64;
-            for (s, t, v) in samples {
-                if threads == 1 || s.r as usize % threads == i {
-                    added += u64::from(Self::insert(s, *t, *v));
-                }
-            }
-            self.samples.fetch_add(added, Ordering::Relaxed);
-        };
-        if threads == 1 {
-            return run(0);
-        }
-        std::thread::scope(|scope| {
-            for i in 1..threads {
-                scope.spawn(move || run(i));
-            }
-            run(0);
-        });
+        self.spread(samples, |(s, t, v)| Some((&**s, *t, *v)));
     }
 
     /// Appends samples by ref without checks (WAL replay), spread over the cores by series
@@ -493,19 +470,31 @@ impl Head {
     /// the newest timestamp appended.
     pub fn append_refs(&self, samples: &[(u32, i64, f64)]) -> i64 {
         let series = read(&self.series);
-        let threads = if samples.len() < 1 << 16 {
+        let all: &[Option<Arc<MemSeries>>] = &series;
+        self.spread(samples, |&(r, t, v)| {
+            all.get(r as usize)
+                .and_then(Option::as_deref)
+                .map(|s| (s, t, v))
+        })
+    }
+
+    /// Inserts what `sample` makes of each item (a series, a time, a value; `None` to
+    /// skip it), on one thread per core from 65 536 items, each thread taking the series
+    /// whose ref falls to it. Returns the newest timestamp inserted.
+    fn spread<'s, T: Sync>(
+        &self,
+        items: &'s [T],
+        sample: impl Fn(&'s T) -> Option<(&'s MemSeries, i64, f64)> + Sync,
+    ) -> i64 {
+        let threads = if items.len() < 1 << 16 {
             1
         } else {
-            std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+            crate::select::cores().min(8)
         };
-        let all: &[Option<Arc<MemSeries>>] = &series;
         let run = |i: usize| {
             let (mut added, mut max_t) = (0u64, i64::MIN);
-            for &(r, t, v) in samples {
-                if threads > 1 && r as usize % threads != i {
-                    continue;
-                }
-                if let Some(Some(s)) = all.get(r as usize) {
+            for (s, t, v) in items.iter().filter_map(&sample) {
+                if threads == 1 || s.r as usize % threads == i {
                     added += u64::from(Self::insert(s, t, v));
                     max_t = max_t.max(t);
                 }
